@@ -1,0 +1,332 @@
+/*
+ * cli.c - shared plumbing of the command-line commands.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gate/cli.h"
+#include "twin/util.h"
+#include "twin/yaml.h"
+
+static int want_value(int argc, char **argv, int *i, const char **out, char *err, size_t errlen)
+{
+    if (*i + 1 >= argc) {
+        snprintf(err, errlen, "%s needs a value", argv[*i]);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static int want_long(int argc, char **argv, int *i, long *out, char *err, size_t errlen)
+{
+    const char *v;
+    if (want_value(argc, argv, i, &v, err, errlen) < 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v) {
+        snprintf(err, errlen, "%s needs a whole number (got %s)", argv[*i - 1], v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->agent = "ci";
+    o->format = "text";
+    o->jobs = 1;
+    o->count = -1;
+    o->seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            o->help = 1;
+        } else if (!strcmp(a, "--state")) {
+            if (want_value(argc, argv, &i, &v, err, errlen) < 0)
+                return -1;
+            if (o->nstate == GATE_CLI_MAX)
+                return snprintf(err, errlen, "too many --state"), -1;
+            o->state[o->nstate++] = v;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--filename")) {
+            if (want_value(argc, argv, &i, &v, err, errlen) < 0)
+                return -1;
+            if (o->nmanifests == GATE_CLI_MAX)
+                return snprintf(err, errlen, "too many -f"), -1;
+            o->manifests[o->nmanifests++] = v;
+        } else if (!strcmp(a, "--actions")) {
+            if (want_value(argc, argv, &i, &o->actions, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--policies")) {
+            if (want_value(argc, argv, &i, &o->policies, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--pricing")) {
+            if (want_value(argc, argv, &i, &o->pricing, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--agent")) {
+            if (want_value(argc, argv, &i, &o->agent, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--format")) {
+            if (want_value(argc, argv, &i, &o->format, err, errlen) < 0)
+                return -1;
+            if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "junit"))
+                return snprintf(err, errlen, "--format must be text, json or junit (got %s)", o->format), -1;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (want_value(argc, argv, &i, &o->output, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--count")) {
+            if (want_long(argc, argv, &i, &o->count, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--seed")) {
+            if (want_long(argc, argv, &i, &o->seed, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+            if (want_long(argc, argv, &i, &o->jobs, err, errlen) < 0)
+                return -1;
+            if (o->jobs < 1 || o->jobs > 256)
+                return snprintf(err, errlen, "-j must be between 1 and 256"), -1;
+        } else if (a[0] == '-' && a[1]) {
+            snprintf(err, errlen, "unknown option %s for %s", a, cmd);
+            return -1;
+        } else {
+            if (o->npositional == GATE_CLI_MAX)
+                return snprintf(err, errlen, "too many arguments"), -1;
+            o->positional[o->npositional++] = twin_xstrdup(a);
+        }
+    }
+    return 0;
+}
+
+void gate_cli_free(gate_cli_opts *o)
+{
+    for (size_t i = 0; i < o->npositional; i++)
+        free(o->positional[i]);
+    o->npositional = 0;
+}
+
+char *gate_cli_find(const char *rel)
+{
+    struct stat st;
+    if (stat(rel, &st) == 0)
+        return twin_xstrdup(rel);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    /* bin/gate -> the project root is two levels up; build/<mode>/gate is three */
+    for (int up = 0; up < 4; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+        char *cand = twin_xasprintf("%s/%s", exe, rel);
+        if (stat(cand, &st) == 0)
+            return cand;
+        free(cand);
+    }
+    return NULL;
+}
+
+int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen)
+{
+    twin *t;
+    if (twin_open(&t, NULL, err, errlen) < 0)
+        return -1;
+    char *pricing = o->pricing ? twin_xstrdup(o->pricing) : gate_cli_find("fixtures/pricing.json");
+    if (pricing && twin_load_pricing(t, pricing, err, errlen) < 0) {
+        free(pricing);
+        twin_close(t);
+        return -1;
+    }
+    if (!pricing && o->pricing) {
+        snprintf(err, errlen, "%s: not found", o->pricing);
+        twin_close(t);
+        return -1;
+    }
+    free(pricing);
+    for (size_t i = 0; i < o->nstate; i++) {
+        if (twin_import_path(t, o->state[i], err, errlen) < 0) {
+            twin_close(t);
+            return -1;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen)
+{
+    char *dir = o->policies ? twin_xstrdup(o->policies) : gate_cli_find("lua-policies");
+    if (!dir) {
+        snprintf(err, errlen, "no policy directory: give --policies DIR (the default lua-policies/ was not found)");
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a policy directory", dir);
+        free(dir);
+        return -1;
+    }
+    int rc = gate_policy_load(out, dir, err, errlen);
+    free(dir);
+    return rc;
+}
+
+static int is_manifest(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 5 && !strcmp(name + n - 5, ".json")) || (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+           (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int read_into(const char *path, json_t *docs, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (de->d_name[0] != '.' && is_manifest(de->d_name)) {
+                names = twin_xrealloc(names, (n + 1) * sizeof(char *));
+                names[n++] = twin_xasprintf("%s/%s", path, de->d_name);
+            }
+        closedir(d);
+        qsort(names, n, sizeof(char *), cmp_str);
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!rc)
+                rc = read_into(names[i], docs, err, errlen);
+            free(names[i]);
+        }
+        free(names);
+        return rc;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    twin_buf b = {0};
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        twin_buf_add(&b, chunk, k);
+        if (b.len > 256u * 1024 * 1024) {
+            fclose(f);
+            twin_buf_free(&b);
+            snprintf(err, errlen, "%s: larger than 256 MiB", path);
+            return -1;
+        }
+    }
+    fclose(f);
+    json_t *v = NULL;
+    int rc = 0;
+    const char *s = b.s ? b.s : "";
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    if (*s == '{' || *s == '[') {
+        json_error_t je;
+        v = json_loadb(b.s, b.len, JSON_REJECT_DUPLICATES, &je);
+        if (!v) {
+            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+            rc = -1;
+        } else if (json_is_array(v)) {
+            json_array_extend(docs, v);
+        } else {
+            json_array_append(docs, v);
+        }
+    } else if (twin_yaml_parse(&v, b.s ? b.s : "", b.len, path, err, errlen) < 0) {
+        rc = -1;
+    } else {
+        json_array_extend(docs, v);
+    }
+    json_decref(v);
+    twin_buf_free(&b);
+    return rc;
+}
+
+json_t *gate_cli_read_docs(const char *path, char *err, size_t errlen)
+{
+    json_t *docs = json_array();
+    if (read_into(path, docs, err, errlen) < 0) {
+        json_decref(docs);
+        return NULL;
+    }
+    return docs;
+}
+
+/* Manifests become server-side apply calls, one per object. */
+int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *err, size_t errlen)
+{
+    json_t *docs = gate_cli_read_docs(path, err, errlen);
+    if (!docs)
+        return -1;
+    size_t i;
+    json_t *d;
+    json_t *flat = json_array();
+    json_array_foreach(docs, i, d) {
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        json_t *items = json_object_get(d, "items");
+        if (kind && strlen(kind) > 4 && !strcmp(kind + strlen(kind) - 4, "List") && json_is_array(items))
+            json_array_extend(flat, items);
+        else if (!json_is_null(d))
+            json_array_append(flat, d);
+    }
+    json_decref(docs);
+    int rc = 0;
+    json_array_foreach(flat, i, d) {
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        const char *av = json_string_value(json_object_get(d, "apiVersion"));
+        json_t *meta = json_object_get(d, "metadata");
+        const char *name = json_string_value(json_object_get(meta, "name"));
+        const char *ns = json_string_value(json_object_get(meta, "namespace"));
+        if (!json_is_object(d) || !kind || !av || !name) {
+            snprintf(err, errlen, "%s: document %zu needs apiVersion, kind and metadata.name", path, i + 1);
+            rc = -1;
+            break;
+        }
+        const twin_kind *k = twin_kind_by_name(t, kind);
+        if (!k)
+            k = twin_learn_kind(t, av, kind, ns != NULL);
+        char *full;
+        const char *g = k->group;
+        char *prefix = *g ? twin_xasprintf("/apis/%s/%s", g, k->version) : twin_xasprintf("/api/%s", k->version);
+        if (k->namespaced)
+            full = twin_xasprintf("%s/namespaces/%s/%s/%s?fieldManager=kubectl&force=true", prefix,
+                                  ns ? ns : "default", k->resource, name);
+        else
+            full = twin_xasprintf("%s/%s/%s?fieldManager=kubectl&force=true", prefix, k->resource, name);
+        free(prefix);
+        json_array_append_new(actions, json_pack("{s:s, s:s, s:{s:s}, s:O, s:s}", "method", "PATCH", "path", full,
+                                                 "headers", "Content-Type", "application/apply-patch+yaml", "body", d,
+                                                 "source", path));
+        free(full);
+    }
+    json_decref(flat);
+    return rc;
+}
+

@@ -1,0 +1,51 @@
+/*
+ * gate/cli.h - what the command-line commands share: option parsing, opening
+ * the twin from --state, loading --policies, and reading manifest files.
+ */
+#ifndef GATE_CLI_H
+#define GATE_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "gate/policy.h"
+#include "twin/twin.h"
+
+enum { GATE_CLI_MAX = 64 };
+
+typedef struct gate_cli_opts {
+    const char *state[GATE_CLI_MAX];
+    size_t nstate;
+    const char *manifests[GATE_CLI_MAX];
+    size_t nmanifests;
+    const char *actions;
+    const char *policies;   /* NULL = the default lua-policies/ */
+    const char *pricing;    /* NULL = the default fixtures/pricing.json */
+    const char *agent;
+    const char *format;
+    const char *output;
+    long count, seed, jobs;
+    int help;
+    char *positional[GATE_CLI_MAX];
+    size_t npositional;
+} gate_cli_opts;
+
+/* Parses argv (argv[0] is the command name). Returns -1 with err on a usage error. */
+int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, char *err, size_t errlen);
+void gate_cli_free(gate_cli_opts *o);
+/* Opens an in-memory twin, loads pricing and every --state. */
+int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
+/* Loads --policies (or the default directory). */
+int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
+/* Reads a file or a directory of JSON/YAML documents into a new array. */
+json_t *gate_cli_read_docs(const char *path, char *err, size_t errlen);
+/* Turns the objects of a manifest file or directory into server-side apply
+ * calls (PATCH ... application/apply-patch+yaml), appended to actions, as
+ * kubectl apply would create or update them. */
+int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *err, size_t errlen);
+/* Finds a bundled file (fixtures/pricing.json, lua-policies): relative to
+ * the working directory first, then to the binary's directory's parent.
+ * Returns a new string or NULL. */
+char *gate_cli_find(const char *rel);
+
+#endif

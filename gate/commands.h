@@ -1,0 +1,13 @@
+/*
+ * gate/commands.h - the subcommands of bin/gate. Each takes argv with its
+ * own name at argv[0] and returns the process exit code.
+ */
+#ifndef GATE_COMMANDS_H
+#define GATE_COMMANDS_H
+
+#define GATE_VERSION "0.1.0"
+
+int gate_cmd_check(int argc, char **argv);
+int gate_cmd_export(int argc, char **argv);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * engine.c - parse -> simulate -> judge -> commit, for one action.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gate/engine.h"
+#include "gate/k8s.h"
+#include "twin/util.h"
+
+const char *gate_verdict_name(gate_verdict v)
+{
+    static const char *names[] = {"allow", "review", "deny", "error"};
+    return names[v];
+}
+
+static double now_seconds(const gate_engine *e)
+{
+    if (e->now)
+        return e->now;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* ---- the policies' view of the twin and the history ---- */
+
+typedef struct view_ud {
+    gate_engine *e;
+} view_ud;
+
+static json_t *view_get(void *ud, int when, const char *kind, const char *ns, const char *name)
+{
+    gate_engine *e = ((view_ud *)ud)->e;
+    return twin_get(e->twin, when ? TWIN_AFTER : TWIN_BEFORE, kind, ns, name);
+}
+
+static json_t *view_list(void *ud, int when, const char *kind, const char *ns, const char *selector)
+{
+    gate_engine *e = ((view_ud *)ud)->e;
+    char err[256];
+    return twin_list(e->twin, when ? TWIN_AFTER : TWIN_BEFORE, kind, ns, selector, NULL, err, sizeof err);
+}
+
+static json_t *view_history(void *ud, const char *agent, double window)
+{
+    gate_engine *e = ((view_ud *)ud)->e;
+    if (!e->history)
+        return json_pack("{s:i, s:f, s:i}", "pods_disrupted", 0, "cost_added", 0.0, "actions", 0);
+    return gate_history_totals(e->history, agent, now_seconds(e), window);
+}
+
+static void set_error(gate_decision *d, int code, const char *msg)
+{
+    d->verdict = GATE_ERROR;
+    d->code = code;
+    free(d->message);
+    d->message = twin_xstrdup(msg);
+}
+
+static int judge(gate_engine *e, const char *agent, gate_decision *d)
+{
+    json_t *ctx = json_pack("{s:O, s:O, s:O, s:{s:s}}", "action", d->action, "diff", d->diff, "impact", d->impact,
+                            "agent", "name", agent);
+    if (e->config_overrides)
+        json_object_set(ctx, "config_overrides", e->config_overrides);
+    view_ud ud = {e};
+    gate_policy_view view = {view_get, view_list, view_history, &ud};
+    json_t *verdict = NULL;
+    char err[512];
+    int rc = e->policies ? gate_policy_eval(e->policies, ctx, &view, &verdict, err, sizeof err) : 0;
+    json_decref(ctx);
+    if (rc < 0) {
+        char *msg = twin_xasprintf("airlock: denied: the policy engine failed: %s", err);
+        set_error(d, 500, msg);
+        free(msg);
+        return -1;
+    }
+    if (!verdict) {
+        d->verdict = GATE_ALLOW;
+        d->message = twin_xstrdup("allowed");
+        d->results = json_array();
+        return 0;
+    }
+    const char *v = json_string_value(json_object_get(verdict, "verdict"));
+    d->verdict = !strcmp(v, "deny") ? GATE_DENY : !strcmp(v, "review") ? GATE_REVIEW : GATE_ALLOW;
+    d->message = twin_xstrdup(json_string_value(json_object_get(verdict, "message")));
+    d->results = json_incref(json_object_get(verdict, "results"));
+    json_decref(verdict);
+    if (d->verdict != GATE_ALLOW)
+        d->code = 403;
+    return 0;
+}
+
+int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
+                const json_t *body, const char *raw, size_t rawlen, gate_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    double t0 = mono_us();
+    gate_action a;
+    char err[1024];
+    int code = gate_action_parse(&a, e->twin, method, path, headers, body, raw, rawlen, err, sizeof err);
+    if (code) {
+        d->action = json_pack("{s:s?, s:s?}", "method", method, "path", path);
+        set_error(d, code, err);
+        d->diff = json_array();
+        d->results = json_array();
+        d->micros = mono_us() - t0;
+        return 0;
+    }
+    d->action = gate_action_json(&a);
+
+    if (!strcmp(a.verb, "connect")) {
+        char *msg = twin_xasprintf("airlock: denied: %s into pods cannot be simulated and is refused "
+                                   "(pods/%s is a connect subresource)",
+                                   a.subresource, a.subresource);
+        d->verdict = GATE_DENY;
+        d->code = 403;
+        d->message = msg;
+        d->results = json_pack("[{s:s, s:s, s:s}]", "policy", "airlock", "verdict", "deny", "reason",
+                               "connect subresources cannot be simulated");
+        d->diff = json_array();
+        goto done;
+    }
+
+    if (gate_action_is_read(&a)) {
+        d->diff = json_array();
+        d->impact = twin_impact_empty();
+        if (judge(e, agent, d) < 0 || d->verdict != GATE_ALLOW)
+            goto done;
+        d->code = 200;
+        if (a.subresource && !strcmp(a.subresource, "log")) {
+            d->object = json_string("");
+        } else if (!strcmp(a.verb, "get")) {
+            d->object = twin_get(e->twin, TWIN_AFTER, a.kind->kind, a.ns, a.name);
+            if (!d->object) {
+                char *msg = twin_xasprintf("%s \"%s\" not found", a.resource, a.name);
+                set_error(d, 404, msg);
+                free(msg);
+            }
+        } else {
+            d->object = twin_list(e->twin, TWIN_AFTER, a.kind->kind, a.ns, a.label_selector, a.field_selector, err,
+                                  sizeof err);
+            if (!d->object)
+                set_error(d, 400, err);
+        }
+        goto done;
+    }
+
+    twin_request req;
+    gate_action_request(&a, &req);
+    twin_result res;
+    if (twin_apply(e->twin, &req, &res, err, sizeof err) < 0) {
+        char *msg = twin_xasprintf("airlock: denied: %s", err);
+        set_error(d, 422, msg);
+        free(msg);
+        d->diff = json_array();
+        goto done;
+    }
+    d->diff = res.diff;
+    d->impact = res.impact;
+    d->object = res.object;
+    if (res.code >= 400) {
+        /* the API server would refuse it: nothing to judge, nothing to forward */
+        const char *m = json_string_value(json_object_get(res.object, "message"));
+        set_error(d, res.code, m ? m : "refused");
+        twin_rollback(e->twin);
+        goto done;
+    }
+    if (judge(e, agent, d) < 0) {
+        twin_rollback(e->twin);
+        goto done;
+    }
+    if (d->verdict == GATE_ALLOW && !a.dry_run) {
+        d->code = res.code;
+        twin_commit(e->twin);
+        if (e->history) {
+            double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
+            gate_history_record(e->history, agent, now_seconds(e),
+                                (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
+                                delta > 0 ? delta : 0);
+        }
+    } else {
+        if (d->verdict == GATE_ALLOW)
+            d->code = res.code;
+        twin_rollback(e->twin);
+    }
+
+done:
+    if (!d->results)
+        d->results = json_array();
+    d->micros = mono_us() - t0;
+    gate_action_free(&a);
+    return 0;
+}
+
+void gate_decision_free(gate_decision *d)
+{
+    if (!d)
+        return;
+    free(d->message);
+    json_decref(d->action);
+    json_decref(d->results);
+    json_decref(d->diff);
+    json_decref(d->impact);
+    json_decref(d->object);
+    memset(d, 0, sizeof *d);
+}

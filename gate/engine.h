@@ -1,0 +1,53 @@
+/*
+ * gate/engine.h - the decision pipeline for one action, shared by `gate
+ * check`, the scenario runner and (later) the server:
+ *
+ *   parse -> simulate (twin) -> judge (policies) -> commit or roll back
+ *
+ * An engine owns nothing: it borrows a twin, a policy set and a history, so
+ * a test can build two side by side.  Fail closed: an action that cannot be
+ * parsed or simulated gets the verdict "error" and is never counted as
+ * allowed.
+ */
+#ifndef GATE_ENGINE_H
+#define GATE_ENGINE_H
+
+#include <jansson.h>
+
+#include "gate/history.h"
+#include "gate/policy.h"
+#include "twin/twin.h"
+
+typedef struct gate_engine {
+    twin *twin;
+    gate_policy_set *policies;
+    gate_history *history;
+    json_t *config_overrides;   /* borrowed, may be NULL */
+    double now;                 /* 0 = real time; fixed by tests and replays */
+} gate_engine;
+
+typedef enum gate_verdict { GATE_ALLOW = 0, GATE_REVIEW, GATE_DENY, GATE_ERROR } gate_verdict;
+
+typedef struct gate_decision {
+    gate_verdict verdict;
+    int code;           /* HTTP status the agent gets: 200/201 allowed, 403 deny/review, 4xx error */
+    char *message;      /* for the agent */
+    json_t *action;     /* ctx.action, or {method, path} when unparsed */
+    json_t *results;    /* per-policy results */
+    json_t *diff;
+    json_t *impact;
+    json_t *object;     /* the twin's answer (object, list, Status) */
+    double micros;      /* simulate + judge */
+} gate_decision;
+
+/*
+ * Decides one action for `agent`.  Mutations that are allowed (and not dry
+ * runs) are committed to the twin and recorded in the history; everything
+ * else leaves the twin as it was.  Returns 0 (the decision says the rest).
+ */
+int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
+                const json_t *body, const char *raw, size_t rawlen, gate_decision *d);
+void gate_decision_free(gate_decision *d);
+const char *gate_verdict_name(gate_verdict v);
+
+#endif

@@ -1,0 +1,1570 @@
+/*
+ * gate/policy.c - the policy engine (contract, sandbox and ownership rules
+ * are in gate/policy.h).
+ *
+ * Layout of this file, in the order a call meets it:
+ *   budgets and caps; small C helpers (abort-on-OOM allocation, string
+ *   buffers, UTF-8 cleaning); the Lua allocator (memory budget) and count
+ *   hook (instruction budget); JSON <-> Lua conversion; the sandbox
+ *   (environments, verdict helpers, ctx.twin / ctx.history); running a chunk
+ *   under the budgets; loading (state, files, config, libs, policies);
+ *   evaluating (ctx, one policy, combining verdicts).
+ *
+ * Two rules keep the C side safe around Lua's longjmp-based errors:
+ *   - every Lua API call that can raise (allocate, call metamethods) runs
+ *     inside a protected C function (a *_cf called through lua_pcall), and
+ *   - such functions do all their Lua work before touching the C heap, so an
+ *     error never skips a free. The one exception, a json_t from the view
+ *     being converted, is parked in set->pending and freed by the caller.
+ */
+
+#include "gate/policy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+/* ---- budgets and caps ------------------------------------------------- */
+
+#define POLICY_INSTR_LIMIT 10000000L          /* Lua instructions per run */
+#define POLICY_INSTR_STEP  1000               /* count hook period */
+#define POLICY_MEM_STATE   ((size_t)256 << 20) /* whole state, always */
+#define POLICY_MEM_EVAL    ((size_t)32 << 20)  /* above in-use at evaluate() */
+#define POLICY_FILE_MAX    ((size_t)1 << 20)   /* one .lua file */
+#define POLICY_REASON_MAX  1024               /* bytes of one reason */
+#define POLICY_TRACE_MAX   4096               /* bytes of one traceback */
+#define POLICY_PRINT_MAX   1024               /* bytes of one print() */
+#define POLICY_JSON_DEPTH  200                /* nesting of ctx / config */
+
+/* ---- application heap: one OOM policy, abort (STYLE item 8) ----------- */
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL) {
+        fputs("airlock: out of memory (gate/policy)\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL) {
+        fputs("airlock: out of memory (gate/policy)\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *p = xrealloc(NULL, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+/* jansson constructors return NULL only on OOM (strings here are always
+ * valid UTF-8 by construction), so the same policy applies. */
+static json_t *jcheck(json_t *j)
+{
+    if (j == NULL) {
+        fputs("airlock: out of memory (gate/policy, jansson)\n", stderr);
+        abort();
+    }
+    return j;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err != NULL && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* A growable string; s is NUL-terminated whenever it is non-NULL. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sbuf_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->s = xrealloc(b->s, cap);
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sbuf_puts(sbuf *b, const char *s)
+{
+    sbuf_add(b, s, strlen(s));
+}
+
+static const char *sbuf_str(const sbuf *b)
+{
+    return b->s ? b->s : "";
+}
+
+static void sbuf_free(sbuf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if the
+ * bytes there are not one (NUL counts as invalid: messages are C strings). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0], cp, min;
+    size_t len, i;
+
+    if (c < 0x80)
+        return c ? 1 : 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        len = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    cp = c & (0x7Fu >> len);
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* Appends at most max bytes of s[0..n) as valid UTF-8: invalid bytes become
+ * '?', and a cut (never inside a character) is marked with "...". Text from
+ * policies is arbitrary bytes; JSON strings must be UTF-8. */
+static void sbuf_add_text(sbuf *b, const char *s, size_t n, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, used = 0;
+
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (used + (k ? k : 1) > max) {
+            sbuf_puts(b, "...");
+            return;
+        }
+        if (k == 0) {
+            sbuf_add(b, "?", 1);
+            i++, used++;
+        } else {
+            sbuf_add(b, s + i, k);
+            i += k, used += k;
+        }
+    }
+}
+
+/* ---- the set ---------------------------------------------------------- */
+
+typedef struct policy {
+    char *name;     /* = file name without .lua; used in messages */
+    char *path;     /* as opened, for messages */
+    int eval_ref;   /* registry reference to its evaluate function */
+} policy;
+
+struct gate_policy_set {
+    lua_State *L;
+
+    /* Memory budget. The lua_Alloc's ud is the set itself. A refusal is
+     * remembered so that Lua's retry of the same request (after its
+     * emergency collection) can be told apart from a fresh request: only a
+     * refused retry means the budget is really exhausted. */
+    size_t mem_used, mem_cap;
+    int refused;
+    void *refused_ptr;
+    size_t refused_osize, refused_nsize;
+    int mem_exhausted;
+
+    /* Instruction budget (count hook). */
+    long instr_used;
+    int instr_step;
+    int instr_exhausted;
+
+    policy *policies;          /* load order */
+    size_t npolicies;
+    json_t *config;            /* config.lua as JSON; owned */
+
+    /* Valid only inside gate_policy_eval. */
+    const gate_policy_view *view;
+    const char *agent;         /* borrowed from ctx */
+    json_t *pending;           /* a view result being converted; owned */
+};
+
+/* Registry keys (their addresses are the keys). */
+static const char verdict_mt_key = 0;
+
+enum { V_ALLOW, V_REVIEW, V_DENY };
+static const char *const verdict_names[] = { "allow", "review", "deny" };
+
+/* ---- memory budget: the allocator ------------------------------------- */
+
+static void *alloc_refuse(gate_policy_set *set, void *ptr, size_t osize, size_t nsize)
+{
+    if (set->refused && set->refused_ptr == ptr && set->refused_osize == osize &&
+        set->refused_nsize == nsize)
+        set->mem_exhausted = 1;   /* the emergency collection did not help */
+    set->refused = 1;
+    set->refused_ptr = ptr;
+    set->refused_osize = osize;
+    set->refused_nsize = nsize;
+    return NULL;
+}
+
+/* Lua's allocator contract: nsize 0 frees; when ptr is NULL osize is a type
+ * tag, not a size; shrinking must not fail. Growth beyond mem_cap fails. */
+static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    gate_policy_set *set = ud;
+    size_t old = ptr ? osize : 0;
+    void *p;
+
+    if (nsize == 0) {
+        free(ptr);
+        set->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old &&
+        (set->mem_used > set->mem_cap || nsize - old > set->mem_cap - set->mem_used))
+        return alloc_refuse(set, ptr, osize, nsize);
+    p = realloc(ptr, nsize);
+    if (p == NULL) {
+        if (nsize > old)
+            return alloc_refuse(set, ptr, osize, nsize);
+        p = ptr;   /* a failed shrink keeps the block; Lua now calls it nsize */
+    }
+    set->mem_used = set->mem_used - old + nsize;
+    if (nsize > old)
+        set->refused = 0;
+    return p;
+}
+
+/* ---- instruction budget: the count hook -------------------------------- */
+
+/* Counts instructions in steps of POLICY_INSTR_STEP. Once a budget is gone
+ * it re-arms to fire on every instruction and raises each time, so a pcall
+ * in the policy that catches the error is interrupted again at its next
+ * instruction until the error reaches our own lua_pcall. */
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    void *ud;
+    gate_policy_set *set;
+
+    (void)ar;
+    lua_getallocf(L, &ud);
+    set = ud;
+    set->instr_used += set->instr_step;
+    if (set->instr_used > POLICY_INSTR_LIMIT)
+        set->instr_exhausted = 1;
+    if (!set->instr_exhausted && !set->mem_exhausted)
+        return;
+    if (set->instr_step != 1) {
+        set->instr_step = 1;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, set->instr_exhausted ? "instruction budget exhausted"
+                                           : "memory budget exhausted");
+    lua_error(L);
+}
+
+/* ---- JSON -> Lua ------------------------------------------------------ */
+
+/* Pushes j as a Lua value: objects and arrays become tables (arrays 1-based),
+ * null becomes nil (so null members and elements are simply absent),
+ * integers stay integers. Raises on memory or nesting beyond the cap. */
+static void push_json(lua_State *L, const json_t *j, int depth)
+{
+    if (depth > POLICY_JSON_DEPTH)
+        luaL_error(L, "JSON nested deeper than %d levels", POLICY_JSON_DEPTH);
+    luaL_checkstack(L, 4, "converting JSON");
+
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        void *it = json_object_iter((json_t *)j);
+        lua_createtable(L, 0, (int)json_object_size(j));
+        for (; it != NULL; it = json_object_iter_next((json_t *)j, it)) {
+            const json_t *v = json_object_iter_value(it);
+            if (json_is_null(v))
+                continue;
+            lua_pushstring(L, json_object_iter_key(it));
+            push_json(L, v, depth + 1);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i, n = json_array_size(j);
+        lua_createtable(L, (int)n, 0);
+        for (i = 0; i < n; i++) {
+            const json_t *v = json_array_get(j, i);
+            if (json_is_null(v))
+                continue;
+            push_json(L, v, depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(j));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    case JSON_NULL:
+        lua_pushnil(L);
+        break;
+    }
+}
+
+/* Pushes a json_t the view handed us (a new reference we own): parked in
+ * set->pending while converting, so a Lua error does not leak it. */
+static void push_owned_json(lua_State *L, gate_policy_set *set, json_t *j)
+{
+    set->pending = j;
+    push_json(L, j, 0);
+    set->pending = NULL;
+    json_decref(j);
+}
+
+/* ---- Lua -> JSON (config.lua) ----------------------------------------- */
+
+/* Converts the plain-data Lua value at idx to JSON. Raises nothing (only
+ * raw, non-allocating reads), so it may run unprotected. A table whose keys
+ * are exactly 1..n becomes an array, one with only string keys an object
+ * (the empty table is {}). On failure returns NULL and names the key path. */
+static json_t *lua_to_json(lua_State *L, int idx, const char *path, int depth,
+                           char *err, size_t errlen)
+{
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN:
+        return jcheck(json_boolean(lua_toboolean(L, idx)));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return jcheck(json_integer((json_int_t)lua_tointeger(L, idx)));
+        if (!isfinite(lua_tonumber(L, idx))) {
+            fail(err, errlen, "%s: not a finite number", path);
+            return NULL;
+        }
+        return jcheck(json_real(lua_tonumber(L, idx)));
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        json_t *j = json_stringn(s, n);
+        if (j == NULL)
+            fail(err, errlen, "%s: string is not valid UTF-8", path);
+        return j;
+    }
+    case LUA_TTABLE:
+        break;
+    default:
+        fail(err, errlen, "%s: a %s cannot be a config value", path,
+             luaL_typename(L, idx));
+        return NULL;
+    }
+
+    if (depth >= POLICY_JSON_DEPTH || !lua_checkstack(L, 4)) {
+        fail(err, errlen, "%s: nested deeper than %d levels", path, POLICY_JSON_DEPTH);
+        return NULL;
+    }
+
+    size_t count = 0, n = (size_t)lua_rawlen(L, idx);
+    int all_strings = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        count++;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            all_strings = 0;
+        lua_pop(L, 1);
+    }
+
+    char sub[256];
+    json_t *out;
+    if (!all_strings && count == n) {
+        out = jcheck(json_array());
+        for (size_t i = 1; i <= n; i++) {
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            json_t *v = lua_to_json(L, -1, sub, depth + 1, err, errlen);
+            lua_pop(L, 1);
+            if (v == NULL) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append_new(out, v);
+        }
+        return out;
+    }
+    if (!all_strings) {
+        fail(err, errlen, "%s: a table must be a sequence or have only string keys", path);
+        return NULL;
+    }
+    out = jcheck(json_object());
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *key = lua_tostring(L, -2);   /* a string: no conversion */
+        snprintf(sub, sizeof sub, "%s.%s", path, key);
+        json_t *v = lua_to_json(L, -1, sub, depth + 1, err, errlen);
+        if (v == NULL) {
+            lua_pop(L, 2);
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, key, v);
+        lua_pop(L, 1);
+    }
+    return out;
+}
+
+/* Merges over into base (which we own): objects merge key by key, null
+ * removes a key, anything else replaces. over is borrowed and never
+ * modified (values from it may be shared into base by reference). */
+static void json_merge(json_t *base, const json_t *over)
+{
+    void *it;
+    for (it = json_object_iter((json_t *)over); it != NULL;
+         it = json_object_iter_next((json_t *)over, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *v = json_object_iter_value(it);
+        json_t *cur = json_object_get(base, key);
+        if (json_is_null(v)) {
+            json_object_del(base, key);
+        } else if (json_is_object(v) && json_is_object(cur)) {
+            json_merge(cur, v);
+        } else {
+            json_object_set(base, key, v);
+        }
+    }
+}
+
+/* ---- the sandbox ------------------------------------------------------ */
+
+/* Base functions a policy may use (the allow-list; cf. linit.c). */
+static const char *const sandbox_base[] = {
+    "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
+    "rawequal", "rawget", "rawlen", "rawset", "select", "tonumber",
+    "tostring", "type", "xpcall", "_VERSION", NULL
+};
+/* Libraries a policy gets its own shallow copy of. */
+static const char *const sandbox_libs[] = { "string", "table", "math", "utf8", NULL };
+
+/* setmetatable without __gc: a finalizer would run at some later collection,
+ * outside this policy's evaluation and budgets. Otherwise as the base one. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "__gc metamethods are not allowed in policies");
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* print: one line on stderr, "airlock policy NAME: a<TAB>b", capped. */
+static int sandbox_print(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    int i, n = lua_gettop(L);
+    size_t room = POLICY_PRINT_MAX;
+
+    fprintf(stderr, "airlock policy %s: ", name);
+    for (i = 1; i <= n && room > 0; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1) {
+            fputc('\t', stderr);
+            room--;
+        }
+        if (len > room)
+            len = room;
+        fwrite(s, 1, len, stderr);
+        room -= len;
+        lua_pop(L, 1);
+    }
+    fputs(room == 0 ? "...\n" : "\n", stderr);
+    return 0;
+}
+
+/* allow([fmt, ...]) / review(fmt, ...) / deny(fmt, ...): a verdict table
+ * {verdict=, reason=} marked by a metatable only C can reach, so a policy
+ * cannot forge one from a plain table. Upvalue 1 is the real string.format. */
+static int make_verdict(lua_State *L, const char *verdict, int reason_required)
+{
+    int n = lua_gettop(L);
+
+    if (n == 0) {
+        if (reason_required)
+            return luaL_error(L, "%s() needs a reason: %s(fmt, ...)", verdict, verdict);
+        lua_pushliteral(L, "");
+    } else {
+        luaL_checktype(L, 1, LUA_TSTRING);
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, n, 1);
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, verdict);
+    lua_setfield(L, -2, "verdict");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "reason");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &verdict_mt_key);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int verdict_allow(lua_State *L) { return make_verdict(L, "allow", 0); }
+static int verdict_review(lua_State *L) { return make_verdict(L, "review", 1); }
+static int verdict_deny(lua_State *L) { return make_verdict(L, "deny", 1); }
+
+/* Read-only proxies (lib and its modules): an empty table whose locked
+ * metatable reads through to the real one and refuses writes. */
+static int readonly_newindex(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify read-only table (key '%s')",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+static int readonly_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+    return 1;
+}
+
+static int readonly_pairs(lua_State *L)
+{
+    lua_getglobal(L, "next");   /* the state's real globals, not the sandbox */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushnil(L);
+    return 3;
+}
+
+static void push_readonly(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_createtable(L, 0, 5);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, readonly_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, readonly_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes a fresh environment table for a chunk owned by policy `owner`
+ * (used in print's prefix). Everything in it is either an immutable value,
+ * a C function, or a private copy, so changing it affects nothing else. */
+static void push_env(lua_State *L, const char *owner)
+{
+    int env, i;
+
+    lua_createtable(L, 0, 32);
+    env = lua_gettop(L);
+    for (i = 0; sandbox_base[i] != NULL; i++) {
+        lua_getglobal(L, sandbox_base[i]);
+        lua_setfield(L, env, sandbox_base[i]);
+    }
+    for (i = 0; sandbox_libs[i] != NULL; i++) {
+        int src;
+        lua_getglobal(L, sandbox_libs[i]);
+        src = lua_gettop(L);
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, src)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, src + 1);
+        }
+        lua_setfield(L, env, sandbox_libs[i]);
+        lua_pop(L, 1);
+    }
+    lua_pushcfunction(L, sandbox_setmetatable);
+    lua_setfield(L, env, "setmetatable");
+    lua_pushstring(L, owner);
+    lua_pushcclosure(L, sandbox_print, 1);
+    lua_setfield(L, env, "print");
+
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "format");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, verdict_allow, 1);
+    lua_setfield(L, env, "allow");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, verdict_review, 1);
+    lua_setfield(L, env, "review");
+    lua_pushcclosure(L, verdict_deny, 1);
+    lua_setfield(L, env, "deny");
+    lua_pop(L, 1);
+
+    lua_pushvalue(L, env);
+    lua_setfield(L, env, "_G");
+}
+
+/* ---- ctx.twin and ctx.history ----------------------------------------- */
+
+static gate_policy_set *upvalue_set(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* nil or "" -> NULL */
+static const char *opt_name(lua_State *L, int arg)
+{
+    const char *s = luaL_optstring(L, arg, NULL);
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+static int opt_when(lua_State *L, int arg)
+{
+    const char *w = luaL_optstring(L, arg, "after");
+    if (strcmp(w, "after") == 0)
+        return 1;
+    if (strcmp(w, "before") == 0)
+        return 0;
+    return luaL_argerror(L, arg, "expected \"before\" or \"after\"");
+}
+
+/* ctx.twin.get(kind, ns, name [, when]) -> table or nil */
+static int twin_get_cf(lua_State *L)
+{
+    gate_policy_set *set = upvalue_set(L);
+    const char *kind = luaL_checkstring(L, 1);
+    const char *ns = opt_name(L, 2);
+    const char *name = luaL_checkstring(L, 3);
+    int when = opt_when(L, 4);
+    const gate_policy_view *v = set->view;
+    json_t *j;
+
+    if (v == NULL || v->get == NULL)
+        return luaL_error(L, "ctx.twin.get: no twin in this evaluation");
+    j = v->get(v->ud, when, kind, ns, name);
+    if (j == NULL)
+        lua_pushnil(L);
+    else
+        push_owned_json(L, set, j);
+    return 1;
+}
+
+/* ctx.twin.list(kind, ns, selector [, when]) -> array */
+static int twin_list_cf(lua_State *L)
+{
+    gate_policy_set *set = upvalue_set(L);
+    const char *kind = luaL_checkstring(L, 1);
+    const char *ns = opt_name(L, 2);
+    const char *selector = opt_name(L, 3);
+    int when = opt_when(L, 4);
+    const gate_policy_view *v = set->view;
+    json_t *j;
+
+    if (v == NULL || v->list == NULL)
+        return luaL_error(L, "ctx.twin.list: no twin in this evaluation");
+    j = v->list(v->ud, when, kind, ns, selector);
+    if (!json_is_array(j)) {
+        json_decref(j);
+        return luaL_error(L, "ctx.twin.list(%s): the twin returned no list", kind);
+    }
+    push_owned_json(L, set, j);
+    return 1;
+}
+
+/* ctx.history.totals(window_seconds) -> {pods_disrupted, cost_added, actions} */
+static int history_totals_cf(lua_State *L)
+{
+    gate_policy_set *set = upvalue_set(L);
+    lua_Number window = luaL_checknumber(L, 1);
+    const gate_policy_view *v = set->view;
+    json_t *j;
+
+    luaL_argcheck(L, window >= 0 && isfinite(window), 1, "window must be >= 0 seconds");
+    if (set->agent == NULL)
+        return luaL_error(L, "ctx.history.totals: ctx.agent.name is missing");
+    if (v == NULL || v->history == NULL)
+        return luaL_error(L, "ctx.history.totals: no history in this evaluation");
+    j = v->history(v->ud, set->agent, (double)window);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return luaL_error(L, "ctx.history.totals: history unavailable for agent %s",
+                          set->agent);
+    }
+    push_owned_json(L, set, j);
+    return 1;
+}
+
+/* ---- running a chunk under the budgets -------------------------------- */
+
+/* Message handler: the message plus a traceback. Never runs policy code
+ * (no __tostring): it may be called with the budgets already exhausted. */
+static int traceback_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL)
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Calls the function below its nargs arguments with fresh budgets, under
+ * lua_pcall with the traceback handler. The memory cap is the caller's
+ * (set->mem_cap). Returns the lua_pcall status; set->instr_exhausted and
+ * set->mem_exhausted say whether a budget ran out (even if the policy
+ * caught the error). */
+static int run_budgeted(gate_policy_set *set, int nargs, int nresults)
+{
+    lua_State *L = set->L;
+    int handler = lua_gettop(L) - nargs;
+    int status;
+
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, handler);
+    set->instr_used = 0;
+    set->instr_step = POLICY_INSTR_STEP;
+    set->instr_exhausted = 0;
+    set->mem_exhausted = 0;
+    set->refused = 0;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, POLICY_INSTR_STEP);
+    status = lua_pcall(L, nargs, nresults, handler);
+    lua_sethook(L, NULL, 0, 0);
+    lua_remove(L, handler);
+    return status;
+}
+
+/* Length of msg without the "stack traceback:" part the handler added. */
+static size_t without_traceback(const char *msg)
+{
+    const char *t = strstr(msg, "\nstack traceback:");
+    return t ? (size_t)(t - msg) : strlen(msg);
+}
+
+/* Loads src as a text chunk named after path, gives it the environment at
+ * index env, runs it under the budgets and leaves its first result on the
+ * stack. Raises an error naming the file on failure, so it is only called
+ * from protected C functions. */
+static void run_chunk(gate_policy_set *set, const char *path, const char *src, size_t len,
+                      int env)
+{
+    lua_State *L = set->L;
+    int status;
+
+    env = lua_absindex(L, env);
+    lua_pushfstring(L, "@%s", path);
+    status = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
+    lua_remove(L, -2);
+    if (status != LUA_OK)
+        lua_error(L);   /* "path:line: message" from the parser */
+    lua_pushvalue(L, env);
+    if (lua_setupvalue(L, -2, 1) == NULL)   /* a main chunk's only upvalue is _ENV */
+        lua_pop(L, 1);
+    status = run_budgeted(set, 0, 1);
+    if (set->mem_exhausted || status == LUA_ERRMEM)
+        luaL_error(L, "%s: memory budget exhausted while loading (limit %d MiB)", path,
+                   (int)(POLICY_MEM_STATE >> 20));
+    if (set->instr_exhausted)
+        luaL_error(L, "%s: instruction budget exhausted while loading (limit %d instructions)",
+                   path, (int)POLICY_INSTR_LIMIT);
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        lua_pushlstring(L, msg, without_traceback(msg));
+        if (strncmp(msg, path, strlen(path)) != 0)
+            lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -1));
+        lua_error(L);
+    }
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static void strlist_push(strlist *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = s;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = xrealloc(NULL, a + b + 2);
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+/* The *.lua regular files of dir (no hidden ones), sorted by name. A
+ * missing dir is an error unless missing_ok. */
+static int list_lua_files(const char *dir, int missing_ok, strlist *out, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d == NULL) {
+        if (missing_ok && errno == ENOENT)
+            return 0;
+        return fail(err, errlen, "%s: cannot open policy directory: %s", dir, strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        struct stat st;
+        char *path;
+        if (de->d_name[0] == '.' || n <= 4 || strcmp(de->d_name + n - 4, ".lua") != 0)
+            continue;
+        path = path_join(dir, de->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            strlist_push(out, xstrdup(de->d_name));
+        free(path);
+    }
+    closedir(d);
+    qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    return 0;
+}
+
+/* Reads a whole file of at most POLICY_FILE_MAX bytes. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (f == NULL)
+        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    buf = xrealloc(NULL, POLICY_FILE_MAX + 1);
+    n = fread(buf, 1, POLICY_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        fclose(f);
+        free(buf);
+        return fail(err, errlen, "%s: read error", path);
+    }
+    fclose(f);
+    if (n > POLICY_FILE_MAX) {
+        free(buf);
+        return fail(err, errlen, "%s: larger than %zu bytes", path, POLICY_FILE_MAX);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* A source file kept in C memory during loading (lib modules are loaded
+ * once per policy, from the same source). */
+typedef struct source {
+    char *name;    /* module / policy name: the file name without .lua */
+    char *path;
+    char *text;
+    size_t len;
+} source;
+
+static void source_free(source *s)
+{
+    free(s->name);
+    free(s->path);
+    free(s->text);
+}
+
+static int source_read(source *s, const char *dir, const char *file, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path_join(dir, file);
+    s->name = xstrndup(file, strlen(file) - 4);
+    if (read_file(s->path, &s->text, &s->len, err, errlen) < 0) {
+        source_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the state: the allowed libraries, string.dump removed, the string
+ * metatable locked, the verdict metatable in the registry. */
+static int state_setup_cf(lua_State *L)
+{
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_pop(L, 5);
+
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &verdict_mt_key);
+    return 0;
+}
+
+static int state_open(gate_policy_set *set, char *err, size_t errlen)
+{
+    set->mem_cap = POLICY_MEM_STATE;
+    set->L = lua_newstate(policy_alloc, set);
+    if (set->L == NULL)
+        return fail(err, errlen, "cannot create a Lua state");
+    lua_pushcfunction(set->L, state_setup_cf);
+    if (lua_pcall(set->L, 0, 0, 0) != LUA_OK) {
+        fail(err, errlen, "cannot set up the Lua state: %s", lua_tostring(set->L, -1));
+        lua_pop(set->L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* What load_policy_cf / load_config_cf work on (passed as light userdata). */
+typedef struct load_job {
+    gate_policy_set *set;
+    const source *src;
+    const source *libs;
+    size_t nlibs;
+    int eval_ref;   /* out: the policy's evaluate function */
+} load_job;
+
+/* Gives the environment at env its own `lib`: a fresh instance of every
+ * module, each loaded in an environment of its own that shares the same
+ * read-only lib (so modules can use each other at call time). */
+static void install_libs(load_job *job, int env)
+{
+    lua_State *L = job->set->L;
+    int real, proxy;
+
+    lua_createtable(L, 0, (int)job->nlibs);
+    real = lua_gettop(L);
+    push_readonly(L, real);
+    proxy = lua_gettop(L);
+    lua_pushvalue(L, proxy);
+    lua_setfield(L, env, "lib");
+    for (size_t i = 0; i < job->nlibs; i++) {
+        const source *m = &job->libs[i];
+        push_env(L, job->src->name);
+        lua_pushvalue(L, proxy);
+        lua_setfield(L, -2, "lib");
+        run_chunk(job->set, m->path, m->text, m->len, -1);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: a lib module must return a table, not a %s", m->path,
+                       luaL_typename(L, -1));
+        push_readonly(L, -1);
+        lua_setfield(L, real, m->name);
+        lua_pop(L, 2);   /* module, its env */
+    }
+    lua_pop(L, 2);
+}
+
+static int load_policy_cf(lua_State *L)
+{
+    load_job *job = lua_touserdata(L, 1);
+    const source *src = job->src;
+    int env, ptab;
+
+    push_env(L, src->name);
+    env = lua_gettop(L);
+    install_libs(job, env);
+    run_chunk(job->set, src->path, src->text, src->len, env);
+    ptab = lua_gettop(L);
+    if (!lua_istable(L, ptab))
+        return luaL_error(L, "%s: a policy must return a table {name=, description=, "
+                             "evaluate=function(ctx)}, not a %s",
+                          src->path, luaL_typename(L, ptab));
+    lua_pushliteral(L, "name");
+    if (lua_rawget(L, ptab) != LUA_TSTRING || strcmp(lua_tostring(L, -1), src->name) != 0)
+        return luaL_error(L, "%s: the policy's name must be \"%s\" (its file name)",
+                          src->path, src->name);
+    lua_pushliteral(L, "evaluate");
+    if (lua_rawget(L, ptab) != LUA_TFUNCTION)
+        return luaL_error(L, "%s: the policy has no evaluate function", src->path);
+    job->eval_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static int load_config_cf(lua_State *L)
+{
+    load_job *job = lua_touserdata(L, 1);
+
+    push_env(L, "config");
+    run_chunk(job->set, job->src->path, job->src->text, job->src->len, -1);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "%s: config must return a table, not a %s", job->src->path,
+                          luaL_typename(L, -1));
+    return 1;
+}
+
+/* Compiles a source without running it: syntax errors name file and line. */
+static int compile_cf(lua_State *L)
+{
+    load_job *job = lua_touserdata(L, 1);
+    lua_pushfstring(L, "@%s", job->src->path);
+    if (luaL_loadbufferx(L, job->src->text, job->src->len, lua_tostring(L, -1), "t") != LUA_OK)
+        lua_error(L);
+    return 0;
+}
+
+/* Runs a load_*_cf; on failure copies its message to err. */
+static int run_loader(gate_policy_set *set, lua_CFunction fn, load_job *job, int nresults,
+                      char *err, size_t errlen)
+{
+    lua_State *L = set->L;
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, job);
+    if (lua_pcall(L, 1, nresults, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fail(err, errlen, "%s", msg ? msg : "error while loading policies");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(gate_policy_set *set, const char *dir, char *err, size_t errlen)
+{
+    source src;
+    load_job job = { set, &src, NULL, 0, LUA_NOREF };
+    struct stat st;
+    char *path = path_join(dir, "config.lua");
+    int rc = -1;
+
+    if (stat(path, &st) != 0) {   /* no config.lua: an empty config */
+        set->config = jcheck(json_object());
+        free(path);
+        return 0;
+    }
+    free(path);
+    if (source_read(&src, dir, "config.lua", err, errlen) < 0)
+        return -1;
+    if (run_loader(set, load_config_cf, &job, 1, err, errlen) < 0)
+        goto cleanup;
+    set->config = lua_to_json(set->L, -1, "config", 0, err, errlen);
+    lua_pop(set->L, 1);
+    if (set->config == NULL || !json_is_object(set->config)) {
+        if (set->config != NULL)
+            fail(err, errlen, "%s: config must be a table with string keys", src.path);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (rc < 0 && set->config != NULL) {
+        json_decref(set->config);
+        set->config = NULL;
+    }
+    source_free(&src);
+    return rc;
+}
+
+/* Reads lib/ *.lua and checks that each compiles (so a broken module is
+ * reported even when no policy is there to load it). */
+static int read_libs(gate_policy_set *set, const char *dir, source **out, size_t *nout,
+                     char *err, size_t errlen)
+{
+    char *libdir = path_join(dir, "lib");
+    strlist files = { 0 };
+    source *libs = NULL;
+    size_t n = 0;
+    int rc = -1;
+
+    if (list_lua_files(libdir, 1, &files, err, errlen) < 0)
+        goto cleanup;
+    libs = xcalloc(files.n, sizeof *libs);
+    for (; n < files.n; n++) {
+        load_job job = { set, &libs[n], NULL, 0, LUA_NOREF };
+        if (source_read(&libs[n], libdir, files.v[n], err, errlen) < 0)
+            goto cleanup;
+        if (run_loader(set, compile_cf, &job, 0, err, errlen) < 0) {
+            n++;
+            goto cleanup;
+        }
+    }
+    *out = libs;
+    *nout = n;
+    libs = NULL;
+    rc = 0;
+cleanup:
+    if (libs != NULL) {
+        for (size_t i = 0; i < n; i++)
+            source_free(&libs[i]);
+        free(libs);
+    }
+    strlist_free(&files);
+    free(libdir);
+    return rc;
+}
+
+int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen)
+{
+    gate_policy_set *set = NULL;
+    strlist files = { 0 };
+    source *libs = NULL;
+    size_t nlibs = 0, i;
+    int rc = -1;
+
+    if (out == NULL || dir == NULL)
+        return fail(err, errlen, "gate_policy_load: out and dir are required");
+
+    /* phase: an empty state with the allowed libraries */
+    set = xcalloc(1, sizeof *set);
+    if (state_open(set, err, errlen) < 0)
+        goto cleanup;
+
+    /* phase: find the files */
+    if (list_lua_files(dir, 0, &files, err, errlen) < 0)
+        goto cleanup;
+    if (read_libs(set, dir, &libs, &nlibs, err, errlen) < 0)
+        goto cleanup;
+
+    /* phase: config.lua */
+    if (load_config(set, dir, err, errlen) < 0)
+        goto cleanup;
+
+    /* phase: each policy, in file-name order */
+    set->policies = xcalloc(files.n, sizeof *set->policies);
+    for (i = 0; i < files.n; i++) {
+        source src;
+        load_job job = { set, &src, libs, nlibs, LUA_NOREF };
+        if (strcmp(files.v[i], "config.lua") == 0)
+            continue;
+        if (source_read(&src, dir, files.v[i], err, errlen) < 0)
+            goto cleanup;
+        if (run_loader(set, load_policy_cf, &job, 0, err, errlen) < 0) {
+            source_free(&src);
+            goto cleanup;
+        }
+        set->policies[set->npolicies].name = src.name;
+        set->policies[set->npolicies].path = src.path;
+        set->policies[set->npolicies].eval_ref = job.eval_ref;
+        set->npolicies++;
+        src.name = src.path = NULL;
+        source_free(&src);
+    }
+    lua_gc(set->L, LUA_GCCOLLECT);
+
+    *out = set;
+    set = NULL;
+    rc = 0;
+cleanup:
+    for (i = 0; i < nlibs; i++)
+        source_free(&libs[i]);
+    free(libs);
+    strlist_free(&files);
+    gate_policy_free(set);
+    return rc;
+}
+
+void gate_policy_free(gate_policy_set *set)
+{
+    if (set == NULL)
+        return;
+    if (set->L != NULL)
+        lua_close(set->L);
+    for (size_t i = 0; i < set->npolicies; i++) {
+        free(set->policies[i].name);
+        free(set->policies[i].path);
+    }
+    free(set->policies);
+    json_decref(set->config);
+    json_decref(set->pending);
+    free(set);
+}
+
+size_t gate_policy_count(const gate_policy_set *set)
+{
+    return set ? set->npolicies : 0;
+}
+
+/* ---- evaluating ------------------------------------------------------- */
+
+/* The parts of one request, borrowed from the caller's ctx (NULL = absent). */
+typedef struct ctx_parts {
+    gate_policy_set *set;
+    const json_t *action, *diff, *impact, *agent;
+    const json_t *config;   /* effective config: config.lua + overrides */
+} ctx_parts;
+
+/* One policy's judgement. */
+typedef struct outcome {
+    int verdict;
+    sbuf reason;
+    sbuf traceback;   /* policy errors only */
+} outcome;
+
+static void push_part(lua_State *L, const json_t *j, const char *field)
+{
+    if (j != NULL)
+        push_json(L, j, 0);
+    else
+        lua_newtable(L);
+    lua_setfield(L, -2, field);
+}
+
+static void push_closure_field(lua_State *L, gate_policy_set *set, lua_CFunction fn,
+                               const char *field)
+{
+    lua_pushlightuserdata(L, set);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, field);
+}
+
+/* Builds one policy's private ctx table. */
+static int push_ctx_cf(lua_State *L)
+{
+    const ctx_parts *p = lua_touserdata(L, 1);
+
+    lua_createtable(L, 0, 8);
+    push_part(L, p->action, "action");
+    push_part(L, p->diff, "diff");
+    push_part(L, p->impact, "impact");
+    push_part(L, p->agent, "agent");
+    push_part(L, p->config, "config");
+    lua_createtable(L, 0, 2);
+    push_closure_field(L, p->set, twin_get_cf, "get");
+    push_closure_field(L, p->set, twin_list_cf, "list");
+    lua_setfield(L, -2, "twin");
+    lua_createtable(L, 0, 1);
+    push_closure_field(L, p->set, history_totals_cf, "totals");
+    lua_setfield(L, -2, "history");
+    return 1;
+}
+
+/* Reads the value evaluate returned (argument 2) into the outcome (argument
+ * 1). All Lua reads happen before any C allocation. */
+static int read_verdict_cf(lua_State *L)
+{
+    outcome *o = lua_touserdata(L, 1);
+    const char *got = NULL, *v = NULL, *r = NULL;
+    size_t rlen = 0;
+    int verdict = -1, marked = 0;
+
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getmetatable(L, 2)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &verdict_mt_key);
+        marked = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (marked) {
+        lua_pushliteral(L, "verdict");
+        if (lua_rawget(L, 2) == LUA_TSTRING)
+            v = lua_tostring(L, -1);
+        lua_pushliteral(L, "reason");
+        if (lua_rawget(L, 2) == LUA_TSTRING)
+            r = lua_tolstring(L, -1, &rlen);
+        for (int i = V_ALLOW; v != NULL && i <= V_DENY; i++)
+            if (strcmp(v, verdict_names[i]) == 0)
+                verdict = i;
+        if (verdict < 0)
+            got = "a verdict whose verdict field was changed";
+    } else {
+        got = lua_type(L, 2) == LUA_TTABLE ? "a table not made by allow(), review() or deny()"
+                                           : luaL_typename(L, 2);
+    }
+
+    /* C only from here on */
+    if (got != NULL) {
+        o->verdict = V_DENY;
+        sbuf_puts(&o->reason, "policy error: evaluate must return allow(), review(...) or "
+                              "deny(...), it returned ");
+        sbuf_puts(&o->reason, got);
+        return 0;
+    }
+    o->verdict = verdict;
+    if (r != NULL)
+        sbuf_add_text(&o->reason, r, rlen, POLICY_REASON_MAX);
+    return 0;
+}
+
+/* Turns a failed run (status, budget flags, error message on top of the
+ * stack) into a deny outcome: fail closed. where is "" or " while ...";
+ * mem_limit is the memory cap that applied. */
+static void outcome_failed(outcome *o, gate_policy_set *set, int status, const char *where,
+                           size_t mem_limit)
+{
+    lua_State *L = set->L;
+    char buf[160];
+
+    o->verdict = V_DENY;
+    sbuf_free(&o->reason);
+    sbuf_free(&o->traceback);
+    if (set->mem_exhausted || status == LUA_ERRMEM) {
+        snprintf(buf, sizeof buf, "policy error: memory budget exhausted%s (limit %zu MiB)",
+                 where, mem_limit >> 20);
+        sbuf_puts(&o->reason, buf);
+    } else if (set->instr_exhausted) {
+        snprintf(buf, sizeof buf,
+                 "policy error: instruction budget exhausted%s (limit %ld instructions)",
+                 where, POLICY_INSTR_LIMIT);
+        sbuf_puts(&o->reason, buf);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t len;
+        const char *msg = lua_tolstring(L, -1, &len);
+        size_t n = without_traceback(msg);
+        sbuf_puts(&o->reason, "policy error: ");
+        sbuf_add_text(&o->reason, msg, n, POLICY_REASON_MAX);
+        if (n < len)
+            sbuf_add_text(&o->traceback, msg + n + 1, len - n - 1, POLICY_TRACE_MAX);
+    } else {
+        sbuf_puts(&o->reason, "policy error: (no message)");
+    }
+}
+
+/* Judges one policy: its own ctx, evaluate(ctx) under the budgets, the
+ * verdict it returned. Leaves the stack as it found it and collects the
+ * garbage, so the next policy starts from the same baseline. */
+static void judge_one(gate_policy_set *set, const policy *p, ctx_parts *parts, outcome *out)
+{
+    lua_State *L = set->L;
+    int base = lua_gettop(L), status;
+
+    /* phase: this policy's private copy of ctx (bounded by the state cap) */
+    set->mem_cap = POLICY_MEM_STATE;
+    set->mem_exhausted = set->instr_exhausted = set->refused = 0;
+    lua_pushcfunction(L, push_ctx_cf);
+    lua_pushlightuserdata(L, parts);
+    status = lua_pcall(L, 1, 1, 0);
+    if (status != LUA_OK) {
+        outcome_failed(out, set, status, " while building ctx", POLICY_MEM_STATE);
+        goto cleanup;
+    }
+
+    /* phase: evaluate(ctx), with POLICY_MEM_EVAL above what is in use now */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->eval_ref);
+    lua_insert(L, -2);
+    set->mem_cap = set->mem_used < POLICY_MEM_STATE - POLICY_MEM_EVAL
+                       ? set->mem_used + POLICY_MEM_EVAL : POLICY_MEM_STATE;
+    status = run_budgeted(set, 1, 1);
+    set->mem_cap = POLICY_MEM_STATE;
+    if (status != LUA_OK || set->mem_exhausted || set->instr_exhausted) {
+        outcome_failed(out, set, status, "", POLICY_MEM_EVAL);
+        goto cleanup;
+    }
+
+    /* phase: the verdict it returned */
+    lua_pushcfunction(L, read_verdict_cf);
+    lua_pushlightuserdata(L, out);
+    lua_pushvalue(L, -3);
+    status = lua_pcall(L, 2, 0, 0);
+    if (status != LUA_OK)
+        outcome_failed(out, set, status, " while reading the verdict", POLICY_MEM_STATE);
+
+cleanup:
+    lua_settop(L, base);
+    json_decref(set->pending);
+    set->pending = NULL;
+    lua_gc(L, LUA_GCCOLLECT);
+}
+
+/* Combines the outcomes: any deny -> deny; else any review -> review; else
+ * allow; with the message format of gate/policy.h. */
+static json_t *combine(const gate_policy_set *set, const outcome *oc)
+{
+    json_t *results = jcheck(json_array()), *out;
+    sbuf deny = { 0 }, review = { 0 }, msg = { 0 };
+    size_t ndeny = 0, nreview = 0;
+    const char *verdict;
+
+    for (size_t i = 0; i < set->npolicies; i++) {
+        const char *name = set->policies[i].name;
+        sbuf safe = { 0 };
+        json_t *r = jcheck(json_object());
+
+        sbuf_add_text(&safe, name, strlen(name), POLICY_REASON_MAX);
+        json_object_set_new(r, "policy", jcheck(json_string(sbuf_str(&safe))));
+        json_object_set_new(r, "verdict", jcheck(json_string(verdict_names[oc[i].verdict])));
+        json_object_set_new(r, "reason", jcheck(json_string(sbuf_str(&oc[i].reason))));
+        if (oc[i].traceback.len > 0)
+            json_object_set_new(r, "traceback", jcheck(json_string(sbuf_str(&oc[i].traceback))));
+        json_array_append_new(results, r);
+
+        if (oc[i].verdict == V_DENY) {
+            sbuf_puts(&deny, ndeny++ ? "; also denied by " : "airlock: denied by ");
+            sbuf_puts(&deny, sbuf_str(&safe));
+            sbuf_puts(&deny, ": ");
+            sbuf_puts(&deny, sbuf_str(&oc[i].reason));
+        } else if (oc[i].verdict == V_REVIEW) {
+            sbuf_puts(&review, nreview++ ? "; " : "");
+            sbuf_puts(&review, sbuf_str(&safe));
+            sbuf_puts(&review, ": ");
+            sbuf_puts(&review, sbuf_str(&oc[i].reason));
+        }
+        sbuf_free(&safe);
+    }
+
+    if (ndeny > 0) {
+        verdict = "deny";
+        sbuf_puts(&msg, sbuf_str(&deny));
+    } else if (nreview > 0) {
+        verdict = "review";
+        sbuf_puts(&msg, "airlock: needs approval (");
+        sbuf_puts(&msg, sbuf_str(&review));
+        sbuf_puts(&msg, ")");
+    } else {
+        verdict = "allow";
+        sbuf_puts(&msg, "allowed");
+    }
+    out = jcheck(json_object());
+    json_object_set_new(out, "verdict", jcheck(json_string(verdict)));
+    json_object_set_new(out, "message", jcheck(json_string(sbuf_str(&msg))));
+    json_object_set_new(out, "results", results);
+    sbuf_free(&deny);
+    sbuf_free(&review);
+    sbuf_free(&msg);
+    return out;
+}
+
+/* Checks that ctx.field is absent or of the wanted type. */
+static int ctx_field(const json_t *ctx, const char *field, json_type type, int required,
+                     const json_t **out, char *err, size_t errlen)
+{
+    const json_t *j = json_object_get(ctx, field);
+    static const char *const names[] = { "an object", "an array" };
+    if (j == NULL || json_is_null(j)) {
+        *out = NULL;
+        if (required)
+            return fail(err, errlen, "ctx.%s is missing", field);
+        return 0;
+    }
+    if (json_typeof(j) != type)
+        return fail(err, errlen, "ctx.%s must be %s", field, names[type == JSON_ARRAY]);
+    *out = j;
+    return 0;
+}
+
+int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
+                     json_t **verdict, char *err, size_t errlen)
+{
+    ctx_parts parts = { 0 };
+    const json_t *overrides = NULL;
+    json_t *config = NULL;
+    outcome *oc = NULL;
+    size_t i;
+    int rc = -1;
+
+    if (set == NULL || ctx == NULL || verdict == NULL)
+        return fail(err, errlen, "gate_policy_eval: set, ctx and verdict are required");
+
+    /* phase: check the shape of ctx */
+    if (!json_is_object(ctx))
+        return fail(err, errlen, "ctx must be a JSON object");
+    if (ctx_field(ctx, "action", JSON_OBJECT, 1, &parts.action, err, errlen) < 0 ||
+        ctx_field(ctx, "diff", JSON_ARRAY, 0, &parts.diff, err, errlen) < 0 ||
+        ctx_field(ctx, "impact", JSON_OBJECT, 0, &parts.impact, err, errlen) < 0 ||
+        ctx_field(ctx, "agent", JSON_OBJECT, 0, &parts.agent, err, errlen) < 0 ||
+        ctx_field(ctx, "config_overrides", JSON_OBJECT, 0, &overrides, err, errlen) < 0)
+        return -1;
+
+    /* phase: the effective config */
+    if (overrides != NULL) {
+        config = jcheck(json_deep_copy(set->config));
+        json_merge(config, overrides);
+    } else {
+        config = json_incref(set->config);
+    }
+    parts.set = set;
+    parts.config = config;
+
+    /* phase: judge each policy */
+    oc = xcalloc(set->npolicies, sizeof *oc);
+    set->view = view;
+    set->agent = parts.agent ? json_string_value(json_object_get(parts.agent, "name")) : NULL;
+    for (i = 0; i < set->npolicies; i++)
+        judge_one(set, &set->policies[i], &parts, &oc[i]);
+    set->view = NULL;
+    set->agent = NULL;
+
+    /* phase: combine */
+    *verdict = combine(set, oc);
+    rc = 0;
+
+    for (i = 0; i < set->npolicies; i++) {
+        sbuf_free(&oc[i].reason);
+        sbuf_free(&oc[i].traceback);
+    }
+    free(oc);
+    json_decref(config);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/*
+ * gate/policy.h - the policy engine: Lua 5.4 safety policies judge what an
+ * action would do (its diff and measured impact, simulated in the twin) and
+ * answer allow, review or deny, each with a reason an agent can read.
+ *
+ * A policy set is a directory:
+ *
+ *   config.lua      returns one table of thresholds (plain data: tables,
+ *                   strings, numbers, booleans); policies see it as ctx.config
+ *                   with the caller's config_overrides merged over it
+ *   lib/NAME.lua    helper modules, seen by policies as lib.NAME
+ *   NAME.lua        every other file is a policy, returning
+ *                   { name = "NAME", description = "...",
+ *                     evaluate = function(ctx) return allow() end }
+ *
+ * Policies load in file-name order (strcmp) and are judged in that order;
+ * "first denying policy" in a message means first in that order.
+ *
+ * The sandbox. One lua_State per set holds every policy; it is created once
+ * and reused for every evaluation, so a set is NOT thread-safe: use one set
+ * per thread (they are independent; there are no hidden globals).
+ *   - Each policy chunk runs with its own environment table built from an
+ *     allow-list: assert error getmetatable ipairs next pairs pcall rawequal
+ *     rawget rawlen rawset select setmetatable tonumber tostring type xpcall
+ *     _VERSION _G, private copies of string (without string.dump), table,
+ *     math and utf8, the verdict helpers allow([fmt, ...]), review(fmt, ...)
+ *     and deny(fmt, ...) (fmt always goes through string.format), print
+ *     (writes "airlock policy NAME: ..." to stderr, 1 KiB per call), and lib.
+ *     Not there: io, os, debug, package, coroutine, require, load, loadfile,
+ *     dofile, collectgarbage, warn. setmetatable refuses __gc metamethods
+ *     (a finalizer would run later, outside the policy and its budgets), and
+ *     the string metatable is locked.
+ *   - lib: each policy gets its own instance of every lib/ module, loaded in
+ *     environments of the same shape, behind read-only tables; nothing one
+ *     policy does to its globals, its lib or its ctx is visible to another.
+ *     A module may use another as lib.OTHER at call time.
+ *   - Files are loaded as text only (mode "t"); binary chunks are refused.
+ *   - Budgets, per run of one chunk (loading) or of one evaluate(ctx):
+ *     10,000,000 Lua instructions (a count hook every 1000 instructions; once
+ *     exceeded it re-arms to fire on every instruction, so pcall inside the
+ *     policy cannot swallow it), and memory: the allocator refuses to go more
+ *     than 32 MiB above what is in use when evaluate is called (its ctx is
+ *     already built by then), and the whole state never holds more than
+ *     256 MiB (this bounds converting a very large diff). A refusal that
+ *     Lua's emergency collection cannot cure counts as exhausted even if the
+ *     policy catches the error. Pattern matching in C (string.find etc.) runs
+ *     no Lua instructions and is not interrupted: a pathological pattern is
+ *     bounded only by review of the policy's source.
+ *   - Every run is a lua_pcall with a traceback message handler. A policy
+ *     that errors, exhausts a budget or returns anything but a verdict made
+ *     by allow/review/deny is judged deny (fail closed), naming the policy.
+ *
+ * What a policy sees (each policy gets a freshly converted ctx):
+ *   ctx.action, ctx.diff, ctx.impact, ctx.agent   the request JSON as Lua
+ *       tables: null -> nil, arrays -> 1-based sequences, integers stay
+ *       integers; a missing diff/impact/agent is an empty table
+ *   ctx.config                                    see above
+ *   ctx.twin.get(kind, ns, name [, when])         -> table or nil
+ *   ctx.twin.list(kind, ns, selector [, when])    -> array (ns nil = all)
+ *       when is "before" or "after" (the default); ns "" means nil
+ *   ctx.history.totals(window_seconds)            -> {pods_disrupted,
+ *       cost_added, actions} for ctx.agent.name
+ *
+ * Ownership. jansson values follow one rule here: every json_t passed in is
+ * borrowed (the engine never keeps or decrefs it), every json_t handed out
+ * through an out-parameter is a new reference the caller decrefs. Strings
+ * passed in are borrowed and copied if kept. Errors go to the caller's
+ * buffer err[errlen] (may be NULL/0); out-parameters are set only on success.
+ */
+#ifndef GATE_POLICY_H
+#define GATE_POLICY_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+typedef struct gate_policy_set gate_policy_set;
+
+/* Callbacks through which policies read the twin and the agent's history.
+ * All returned json_t are NEW references (the engine decrefs them); NULL
+ * means "not found" (get) and is never returned by list (an empty array
+ * instead; the engine treats NULL from list or history as a failure, which
+ * fails the policy closed). when: 0 = state before the action, 1 = after
+ * (settled). The view is borrowed for the duration of one gate_policy_eval;
+ * it may be NULL, in which case every ctx.twin / ctx.history call raises an
+ * error inside the policy (and so denies). */
+typedef struct gate_policy_view {
+    json_t *(*get)(void *ud, int when, const char *kind, const char *ns, const char *name);
+    json_t *(*list)(void *ud, int when, const char *kind, const char *ns /*NULL=all*/,
+                    const char *label_selector /*NULL or "" = all; kubectl syntax*/);
+    /* totals for this agent over the last window_seconds, from allowed actions
+     * already recorded (this action NOT included):
+     * {"pods_disrupted": int, "cost_added": number, "actions": int} */
+    json_t *(*history)(void *ud, const char *agent, double window_seconds);
+    void *ud;
+} gate_policy_view;
+
+/* Loads every *.lua in dir (except config.lua) as a policy, config.lua as the
+ * config table, lib/ *.lua as helper modules (both optional). A broken file is
+ * an error naming the file and line (luaL_loadbuffer's message); so is a
+ * policy whose name differs from its file name or that has no evaluate
+ * function. An empty dir (no policies) is valid and allows everything.
+ * Returns 0 and sets *out (caller frees with gate_policy_free), or -1 with
+ * err filled. Files larger than 1 MiB are refused. */
+int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen);
+
+/* Frees the set and its Lua state. NULL is a no-op. */
+void gate_policy_free(gate_policy_set *set);
+
+/* Number of policies loaded (config.lua and lib/ not counted). */
+size_t gate_policy_count(const gate_policy_set *set);
+
+/* Judges one action. ctx is borrowed JSON:
+ *   {"action": {...}, "diff": [...], "impact": {...}, "agent": {"name": ...},
+ *    "config_overrides": {...}?}
+ * action must be an object; diff (array), impact, agent and config_overrides
+ * (objects) may be absent. config_overrides is merged over config.lua's table
+ * recursively (objects merge key by key; any other value replaces; null
+ * removes the key).
+ *
+ * On success returns 0 and *verdict is a new object:
+ *   {"verdict": "allow|review|deny", "message": "...",
+ *    "results": [{"policy": "cost", "verdict": "review", "reason": "...",
+ *                 "traceback": "..." (only for policy errors)}, ...]}
+ * results has one entry per policy, in load order. "message" is for the agent:
+ *   deny    "airlock: denied by <policy>: <reason>" for the first denying
+ *           policy, then "; also denied by <p2>: <r2>" for each other one
+ *   review  "airlock: needs approval (<p1>: <r1>; <p2>: <r2>)"
+ *   allow   "allowed"
+ * Reasons are capped at 1 KiB each and made valid UTF-8.
+ *
+ * Returns -1 (err filled, *verdict untouched) only for engine-level failures:
+ * bad arguments, a malformed ctx. A policy's own failure is a deny result
+ * with reason "policy error: <lua message>", "policy error: instruction
+ * budget exhausted (...)" or "policy error: memory budget exhausted (...)". */
+int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
+                     json_t **verdict, char *err, size_t errlen);
+
+#endif

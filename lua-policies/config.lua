@@ -1,0 +1,54 @@
+-- lua-policies/config.lua: every threshold the default policies use, in one
+-- place. Policies read it as ctx.config; a caller may override any key per
+-- evaluation with config_overrides (objects merge key by key), e.g.
+--   {"config_overrides": {"cost": {"review_delta_above": 1}}}
+-- Plain data only: tables, strings, numbers, booleans.
+return {
+  -- How a namespace is classified (lib.ns). A namespace counts as critical
+  -- or restricted if it carries the label before the action OR after it.
+  namespaces = {
+    tier_label = "airlock.dev/tier",
+    critical_value = "critical",
+    restricted_label = "airlock.dev/restricted",
+    restricted_value = "true",
+  },
+
+  ["blast-radius"] = {
+    deny_pods_above = 50,              -- pods disrupted at the instant
+    review_pods_above = 10,
+    deny_cluster_fraction_above = 0.25, -- of impact.cluster.running_pods_before
+    critical_min_ready_fraction = 0.5,  -- a critical workload keeps at least this
+    -- a Namespace holding any of these may not be deleted
+    namespace_content_kinds = {
+      "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+      "CronJob", "PersistentVolumeClaim",
+    },
+  },
+
+  cost = {                             -- settled hourly cost delta
+    deny_delta_above = 50,
+    review_delta_above = 5,
+  },
+
+  segmentation = {
+    -- Service types that expose pods beyond the cluster network
+    exposing_service_types = { "LoadBalancer", "NodePort" },
+  },
+
+  privilege = {
+    admin_roles = { "cluster-admin" },
+    dangerous_verbs = { "escalate", "bind", "impersonate" },
+    dangerous_capabilities = { "SYS_ADMIN", "NET_ADMIN", "ALL" },
+  },
+
+  ["data-protection"] = {
+    secret_resources = { "secrets" },
+  },
+
+  budget = {
+    pods_window_seconds = 3600,        -- pods disrupted by one agent ...
+    max_pods_disrupted = 20,           -- ... in that window, this action included
+    cost_window_seconds = 86400,       -- hourly cost added by one agent ...
+    max_cost_added = 100,              -- ... in that window, this action included
+  },
+}

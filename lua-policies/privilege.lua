@@ -1,0 +1,189 @@
+-- privilege: no action may hand out more power than it had.
+--   deny    a RoleBinding or ClusterRoleBinding (created, or its subjects or
+--           role changed) to an admin role (cluster-admin), or to a Role or
+--           ClusterRole granting all verbs on all resources or the escalate,
+--           bind or impersonate verbs; a Role or ClusterRole newly granting
+--           those; a pod template created or changed (direct changes) that
+--           is privileged, shares the host's network, PID or IPC namespace,
+--           mounts a hostPath or adds SYS_ADMIN / NET_ADMIN; removing or
+--           changing a Namespace's airlock.dev/tier or airlock.dev/restricted
+--           label
+local k8s, report = lib.k8s, lib.report
+
+-- The resources each dangerous verb acts on: "*" verbs on any of these
+-- grant that verb. (Kubernetes RBAC semantics, not a threshold.)
+local VERB_TARGETS = {
+  escalate = { "roles", "clusterroles" },
+  bind = { "roles", "clusterroles" },
+  impersonate = { "users", "groups", "serviceaccounts", "uids", "userextras" },
+}
+
+local function grants_on(resources, targets)
+  for _, res in ipairs(resources) do
+    if res == "*" then return true end
+    local base = res:match("^([^/]+)") or res
+    for _, t in ipairs(targets) do
+      if base == t then return true end
+    end
+  end
+  return false
+end
+
+-- What a list of PolicyRules grants that is dangerous, as a set of phrases.
+local function dangerous_grants(cfg, rules)
+  local found = {}
+  for _, rule in ipairs(rules or {}) do
+    local verbs = k8s.set(rule.verbs)
+    local resources = rule.resources or {}
+    local all_resources = k8s.set(resources)["*"]
+    if verbs["*"] and all_resources then
+      found["all verbs on all resources"] = true
+    end
+    for _, v in ipairs(cfg.dangerous_verbs) do
+      if verbs[v] or (verbs["*"] and grants_on(resources, VERB_TARGETS[v] or {})) then
+        found["the " .. v .. " verb"] = true
+      end
+    end
+  end
+  return found
+end
+
+local function sorted_keys(set)
+  local out = {}
+  for k in pairs(set) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+-- The rules of the role a binding refers to, after the action: from the diff
+-- if the same action writes the role, else from the twin.
+local function role_rules(ctx, role_kind, ns, name)
+  local role_ns = role_kind == "Role" and ns or nil
+  for _, c in ipairs(k8s.changes(ctx, { kind = role_kind })) do
+    if c.name == name and (role_ns == nil or c.namespace == role_ns) then
+      return c.after and c.after.rules or nil
+    end
+  end
+  local role = ctx.twin.get(role_kind, role_ns, name, "after")
+  return role and role.rules
+end
+
+local function subjects_text(subjects)
+  local out = {}
+  for _, s in ipairs(subjects or {}) do
+    out[#out + 1] = s.kind .. " " .. k8s.nsname(s.namespace, s.name)
+  end
+  if #out == 0 then return "no subjects" end
+  return report.list(out, 3)
+end
+
+local function check_bindings(ctx, cfg, r)
+  local admin = k8s.set(cfg.admin_roles)
+  local binding_kinds = { RoleBinding = true, ClusterRoleBinding = true }
+  for _, c in ipairs(k8s.changes(ctx, { kind = binding_kinds, op = { create = true, update = true } })) do
+    local b = c.after
+    local changed = b and (c.before == nil
+      or not k8s.equal(c.before.subjects, b.subjects)
+      or not k8s.equal(c.before.roleRef, b.roleRef))
+    if changed then
+      local ref = b.roleRef or {}
+      local what = k8s.describe_change(c)
+      local to = subjects_text(b.subjects)
+      if ref.kind == "ClusterRole" and admin[ref.name] then
+        r:deny("%s would grant %s to %s", what, ref.name, to)
+      elseif ref.kind == "Role" or ref.kind == "ClusterRole" then
+        local grants = sorted_keys(dangerous_grants(cfg, role_rules(ctx, ref.kind, c.namespace, ref.name)))
+        if #grants > 0 then
+          r:deny("%s would grant %s %s (%s) to %s", what, ref.kind, ref.name,
+            table.concat(grants, ", "), to)
+        end
+      end
+    end
+  end
+end
+
+local function check_roles(ctx, cfg, r)
+  local role_kinds = { Role = true, ClusterRole = true }
+  for _, c in ipairs(k8s.changes(ctx, { kind = role_kinds, op = { create = true, update = true } })) do
+    if c.after then
+      local had = dangerous_grants(cfg, c.before and c.before.rules)
+      local new = {}
+      for g in pairs(dangerous_grants(cfg, c.after.rules)) do
+        if not had[g] then new[g] = true end
+      end
+      new = sorted_keys(new)
+      if #new > 0 then
+        r:deny("%s would grant %s", k8s.describe_change(c), table.concat(new, ", "))
+      end
+    end
+  end
+end
+
+-- Why a pod spec is privileged, as a list of phrases (empty if it is not).
+local function privileged_reasons(cfg, spec)
+  local out = {}
+  for _, field in ipairs({ "hostNetwork", "hostPID", "hostIPC" }) do
+    if spec[field] == true then out[#out + 1] = field end
+  end
+  for _, v in ipairs(spec.volumes or {}) do
+    if v.hostPath then
+      out[#out + 1] = string.format("hostPath volume %s (%s)", tostring(v.name),
+        tostring(k8s.dig(v, "hostPath", "path")))
+    end
+  end
+  local caps = k8s.set(cfg.dangerous_capabilities)
+  for _, c in ipairs(k8s.containers(spec)) do
+    local name = tostring(c.name)
+    if k8s.dig(c, "securityContext", "privileged") == true then
+      out[#out + 1] = "privileged container " .. name
+    end
+    for _, cap in ipairs(k8s.dig(c, "securityContext", "capabilities", "add") or {}) do
+      local bare = tostring(cap):gsub("^CAP_", "")
+      if caps[bare] then
+        out[#out + 1] = string.format("container %s adds %s", name, bare)
+      end
+    end
+  end
+  return out
+end
+
+local function check_pod_templates(ctx, cfg, r)
+  for _, c in ipairs(k8s.changes(ctx, { cause = "direct", op = { create = true, update = true } })) do
+    local spec = k8s.pod_spec(c.kind, c.after)
+    if spec and not (c.op == "update" and k8s.equal(spec, k8s.pod_spec(c.kind, c.before))) then
+      local why = privileged_reasons(cfg, spec)
+      if #why > 0 then
+        r:deny("%s would run a privileged pod template: %s", k8s.describe_change(c),
+          report.list(why))
+      end
+    end
+  end
+end
+
+local function check_namespace_labels(ctx, r)
+  local keys = { ctx.config.namespaces.tier_label, ctx.config.namespaces.restricted_label }
+  for _, c in ipairs(k8s.changes(ctx, { kind = "Namespace", op = "update" })) do
+    for _, key in ipairs(keys) do
+      local was, now = k8s.label(c.before, key), k8s.label(c.after, key)
+      if was ~= nil and now == nil then
+        r:deny("would remove label %s=%s from Namespace %s", key, was, c.name)
+      elseif was ~= nil and now ~= was then
+        r:deny("would change label %s of Namespace %s from %s to %s", key, c.name, was, now)
+      end
+    end
+  end
+end
+
+return {
+  name = "privilege",
+  description = "stops grants of admin rights, privileged pods and removal of namespace protections",
+  evaluate = function(ctx)
+    local cfg = ctx.config.privilege
+    local r = report.new()
+    check_bindings(ctx, cfg, r)
+    check_roles(ctx, cfg, r)
+    check_pod_templates(ctx, cfg, r)
+    check_namespace_labels(ctx, r)
+    return r:verdict()
+  end,
+}

@@ -1,0 +1,1 @@
+return { name = "other", evaluate = function(ctx) return allow() end }

@@ -1,0 +1,3 @@
+return { name = "garbage", evaluate = function(ctx)
+  return 42
+end }

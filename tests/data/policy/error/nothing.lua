@@ -1,0 +1,1 @@
+return { name = "nothing", evaluate = function(ctx) end }

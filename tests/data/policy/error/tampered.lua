@@ -1,0 +1,5 @@
+return { name = "tampered", evaluate = function(ctx)
+  local v = deny("no")
+  v.verdict = "maybe"
+  return v
+end }

@@ -1,0 +1,4 @@
+return { name = "debug-sethook", evaluate = function(ctx)
+  debug.sethook()
+  return allow()
+end }

@@ -1,0 +1,4 @@
+return { name = "io-open", evaluate = function(ctx)
+  local f = io.open("/etc/passwd")
+  return allow()
+end }

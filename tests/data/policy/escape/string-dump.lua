@@ -1,0 +1,4 @@
+return { name = "string-dump", evaluate = function(ctx)
+  local code = string.dump(function() end)
+  return allow()
+end }

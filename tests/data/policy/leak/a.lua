@@ -1,0 +1,18 @@
+-- Tries to leave traces for b: a global, a changed library, a changed lib
+-- module, a changed ctx.
+shared_secret = "from a"
+string.upper = function() return "hijacked" end
+table.insert = nil
+math.pi = 3
+return { name = "a", evaluate = function(ctx)
+  leaked_at_eval = true
+  ctx.impact.pods_disrupted = 0
+  ctx.config.limit = 1
+  ctx.action.verb = "get"
+  rawset(lib, "util", { answer = 0 })
+  local ok = pcall(function() lib.util.answer = 1 end)
+  if ok then return deny("lib.util is writable") end
+  ok = pcall(function() lib.extra = 1 end)
+  if ok then return deny("lib is writable") end
+  return allow()
+end }

@@ -1,0 +1,3 @@
+return { name = "forever", evaluate = function(ctx)
+  while true do end
+end }

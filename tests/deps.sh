@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what Airlock needs to build and test, when it is missing and we
+# are root (a fresh Debian machine). Never downloads anything but Debian
+# packages.
+set -e
+PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev clang python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "airlock: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+echo "airlock: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,284 @@
+/*
+ * import.c - loading a cluster into the twin: a Kubernetes List (kubectl get
+ * -o json), single objects, multi-document YAML manifests, or a directory of
+ * them.  All documents are parsed before anything is written, and the whole
+ * import is one transaction: a malformed document leaves the twin untouched.
+ *
+ * After the objects are stored the controllers reconcile and settle, so
+ * workloads written as manifests get their ReplicaSets and Ready pods, and
+ * Services their Endpoints; a snapshot that already holds ReplicaSets and
+ * pods is taken as it is (the controllers find nothing to do).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "twin_int.h"
+#include "yaml.h"
+
+enum { MAX_FILE = 512 * 1024 * 1024 };
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    twin_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > MAX_FILE) {
+            snprintf(err, errlen, "%s: larger than the %d MiB limit", path, MAX_FILE >> 20);
+            fclose(f);
+            twin_buf_free(&b);
+            return -1;
+        }
+        twin_buf_add(&b, chunk, n);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: read error", path);
+        twin_buf_free(&b);
+        return -1;
+    }
+    *out = b.s ? b.s : twin_xstrdup("");
+    *len = b.len;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Parses one file into docs (appended). JSON when the name says so or the
+ * text starts like JSON; YAML otherwise (YAML is a superset, but JSON errors
+ * read better from the JSON parser). */
+static int parse_file(const char *path, json_t *docs, char *err, size_t errlen)
+{
+    char *buf;
+    size_t len;
+    if (read_file(path, &buf, &len, err, errlen) < 0)
+        return -1;
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
+        i++;
+    int rc = 0;
+    if (ends_with(path, ".json") || (i < len && (buf[i] == '{' || buf[i] == '['))) {
+        json_error_t je;
+        json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+        if (!v) {
+            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+            rc = -1;
+        } else if (json_is_array(v)) {
+            json_array_extend(docs, v);
+            json_decref(v);
+        } else {
+            json_array_append_new(docs, v);
+        }
+    } else {
+        json_t *v = NULL;
+        if (twin_yaml_parse(&v, buf, len, path, err, errlen) < 0)
+            rc = -1;
+        else {
+            json_array_extend(docs, v);
+            json_decref(v);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int parse_path(const char *path, json_t *docs, int depth, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return parse_file(path, docs, err, errlen);
+    if (depth > 8) {
+        snprintf(err, errlen, "%s: directories nested too deep", path);
+        return -1;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *full = twin_xasprintf("%s/%s", path, de->d_name);
+        struct stat fst;
+        int keep = stat(full, &fst) == 0 &&
+                   (S_ISDIR(fst.st_mode) || ends_with(de->d_name, ".json") || ends_with(de->d_name, ".yaml") ||
+                    ends_with(de->d_name, ".yml"));
+        if (keep) {
+            names = twin_xrealloc(names, (n + 1) * sizeof(char *));
+            names[n++] = full;
+        } else {
+            free(full);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = parse_path(names[i], docs, depth + 1, err, errlen);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int twin_import_path(twin *t, const char *path, char *err, size_t errlen)
+{
+    json_t *docs = json_array();
+    int rc = parse_path(path, docs, 0, err, errlen);
+    if (rc == 0)
+        rc = twin_import_docs(t, docs, path, err, errlen);
+    json_decref(docs);
+    return rc;
+}
+
+/* Flattens Lists and checks every object names itself. */
+static int collect_objects(const json_t *docs, const char *name, json_t *out, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        if (json_is_null(d))
+            continue;
+        if (!json_is_object(d)) {
+            snprintf(err, errlen, "%s: document %zu is not an object", name, i + 1);
+            return -1;
+        }
+        const char *kind = twin__kind(d);
+        json_t *items = json_object_get(d, "items");
+        if (kind && ends_with(kind, "List") && json_is_array(items)) {
+            if (collect_objects(items, name, out, err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (!kind || !*kind) {
+            snprintf(err, errlen, "%s: document %zu has no kind", name, i + 1);
+            return -1;
+        }
+        if (!json_is_string(json_object_get(d, "apiVersion"))) {
+            snprintf(err, errlen, "%s: document %zu (%s) has no apiVersion", name, i + 1, kind);
+            return -1;
+        }
+        if (!twin__name(d) || !*twin__name(d)) {
+            snprintf(err, errlen, "%s: document %zu (%s) has no metadata.name", name, i + 1, kind);
+            return -1;
+        }
+        json_t *r = twin__path(d, "spec.replicas");
+        if (r && !json_is_integer(r)) {
+            snprintf(err, errlen, "%s: %s %s: spec.replicas must be an integer", name, kind, twin__name(d));
+            return -1;
+        }
+        json_array_append(out, d);
+    }
+    return 0;
+}
+
+static void ensure_namespace(twin *t, const char *ns)
+{
+    json_t *cur = twin__get(t, "Namespace", "", ns);
+    if (cur) {
+        json_decref(cur);
+        return;
+    }
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", ns);
+    twin__prepare_import(t, obj);
+    twin__put(t, obj);
+    json_decref(obj);
+}
+
+static void recount(twin *t)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(t->db,
+                           "SELECT (SELECT coalesce(sum(cost), 0) FROM objects),"
+                           " (SELECT count(*) FROM objects WHERE kind='Pod'),"
+                           " (SELECT count(*) FROM objects WHERE kind='Pod' AND ready=1)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            t->cost_total = sqlite3_column_double(st, 0);
+            t->pods_total = (long)sqlite3_column_int64(st, 1);
+            t->pods_ready = (long)sqlite3_column_int64(st, 2);
+        }
+        sqlite3_finalize(st);
+    }
+}
+
+int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, size_t errlen)
+{
+    if (t->in_op) {
+        snprintf(err, errlen, "cannot import in the middle of an operation");
+        return -1;
+    }
+    json_t *objs = json_array();
+    if (collect_objects(docs, name, objs, err, errlen) < 0) {
+        json_decref(objs);
+        return -1;
+    }
+    twin__exec(t, "SAVEPOINT op");
+    t->in_op = 1;
+    t->op_rv = t->rv;
+    t->op_rng = t->rng;
+    size_t i;
+    json_t *d;
+    /* namespaces first, so that content can name them */
+    for (int pass = 0; pass < 2; pass++) {
+        json_array_foreach(objs, i, d) {
+            int is_ns = !strcmp(twin__kind(d), "Namespace");
+            if (is_ns != (pass == 0))
+                continue;
+            json_t *obj = json_deep_copy(d);
+            const twin_kind *k = twin_kind_by_name(t, twin__kind(obj));
+            if (!k) {
+                twin__register_kind(t, json_string_value(json_object_get(obj, "apiVersion")), twin__kind(obj),
+                                    twin__str(obj, "metadata.namespace") != NULL);
+                k = twin_kind_by_name(t, twin__kind(obj));
+            }
+            json_t *meta = twin__path_make(obj, "metadata");
+            if (k->namespaced) {
+                if (!twin__str(obj, "metadata.namespace"))
+                    json_object_set_new(meta, "namespace", json_string("default"));
+                ensure_namespace(t, twin__ns(obj));
+            } else {
+                json_object_del(meta, "namespace");
+            }
+            twin__prepare_import(t, obj);
+            twin__put(t, obj);
+            json_decref(obj);
+        }
+    }
+    json_decref(objs);
+    if (twin__run_controllers(t, 0, err, errlen) < 0 || twin__run_controllers(t, 1, err, errlen) < 0) {
+        twin_rollback(t);
+        return -1;
+    }
+    twin__changes_free(t);
+    recount(t);
+    twin__meta_save(t);
+    twin__exec(t, "RELEASE op");
+    t->in_op = 0;
+    return 0;
+}

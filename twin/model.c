@@ -1,0 +1,442 @@
+/*
+ * model.c - the Kubernetes model: the kind table, small accessors over
+ * object documents, readiness, owner references, template hashes, generated
+ * names, and the hourly price of one object.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quantity.h"
+#include "twin_int.h"
+
+/* Built-in kinds with their API coordinates (k8s-api-facts.md §1). */
+static const twin_kind KINDS[] = {
+    {"Namespace", "", "v1", "namespaces", "namespace", "ns", 0, 0, 1},
+    {"Node", "", "v1", "nodes", "node", "no", 0, 0, 1},
+    {"Pod", "", "v1", "pods", "pod", "po", 1, 0, 1},
+    {"Service", "", "v1", "services", "service", "svc", 1, 0, 1},
+    {"Endpoints", "", "v1", "endpoints", "endpoints", "ep", 1, 0, 0},
+    {"ConfigMap", "", "v1", "configmaps", "configmap", "cm", 1, 0, 0},
+    {"Secret", "", "v1", "secrets", "secret", "", 1, 0, 0},
+    {"PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "pvc", 1, 0, 1},
+    {"PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", "pv", 0, 0, 1},
+    {"ServiceAccount", "", "v1", "serviceaccounts", "serviceaccount", "sa", 1, 0, 0},
+    {"Deployment", "apps", "v1", "deployments", "deployment", "deploy", 1, 1, 1},
+    {"ReplicaSet", "apps", "v1", "replicasets", "replicaset", "rs", 1, 1, 1},
+    {"StatefulSet", "apps", "v1", "statefulsets", "statefulset", "sts", 1, 1, 1},
+    {"DaemonSet", "apps", "v1", "daemonsets", "daemonset", "ds", 1, 0, 1},
+    {"Job", "batch", "v1", "jobs", "job", "", 1, 0, 1},
+    {"CronJob", "batch", "v1", "cronjobs", "cronjob", "cj", 1, 0, 1},
+    {"HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "hpa",
+     1, 0, 1},
+    {"NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "netpol", 1, 0, 0},
+    {"Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", "ing", 1, 0, 1},
+    {"PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "pdb", 1, 0, 1},
+    {"Role", "rbac.authorization.k8s.io", "v1", "roles", "role", "", 1, 0, 0},
+    {"RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "", 1, 0, 0},
+    {"ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "", 0, 0, 0},
+    {"ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "", 0, 0,
+     0},
+};
+
+const twin_kind *twin_kinds(size_t *n)
+{
+    *n = sizeof KINDS / sizeof KINDS[0];
+    return KINDS;
+}
+
+const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const char *resource)
+{
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
+        /* autoscaling/v1 HPAs are the same resource as v2 */
+        if (!strcmp(KINDS[i].group, group) && !strcmp(KINDS[i].resource, resource))
+            return &KINDS[i];
+    }
+    for (size_t i = 0; t && i < t->ndyn; i++)
+        if (!strcmp(t->dyn[i].group, group) && !strcmp(t->dyn[i].resource, resource))
+            return &t->dyn[i];
+    return NULL;
+}
+
+const twin_kind *twin_kind_by_name(const twin *t, const char *kind)
+{
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
+        if (!strcmp(KINDS[i].kind, kind))
+            return &KINDS[i];
+    for (size_t i = 0; t && i < t->ndyn; i++)
+        if (!strcmp(t->dyn[i].kind, kind))
+            return &t->dyn[i];
+    return NULL;
+}
+
+/* Unknown kinds met on import are stored as they are and served under the
+ * resource name Kubernetes would derive for them (lower-case plural). */
+void twin__register_kind(twin *t, const char *api_version, const char *kind, int namespaced)
+{
+    if (twin_kind_by_name(t, kind))
+        return;
+    const char *slash = strchr(api_version, '/');
+    t->dyn = twin_xrealloc(t->dyn, (t->ndyn + 1) * sizeof(*t->dyn));
+    twin_kind *k = &t->dyn[t->ndyn++];
+    memset(k, 0, sizeof *k);
+    k->kind = twin_xstrdup(kind);
+    k->group = slash ? twin_xasprintf("%.*s", (int)(slash - api_version), api_version) : twin_xstrdup("");
+    k->version = twin_xstrdup(slash ? slash + 1 : api_version);
+    char *lower = twin_xstrdup(kind);
+    for (char *p = lower; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    size_t n = strlen(lower);
+    if (n && lower[n - 1] == 's')
+        k->resource = twin_xasprintf("%ses", lower);
+    else if (n && lower[n - 1] == 'y')
+        k->resource = twin_xasprintf("%.*sies", (int)n - 1, lower);
+    else
+        k->resource = twin_xasprintf("%ss", lower);
+    k->singular = lower;
+    k->short_names = "";
+    k->namespaced = namespaced;
+}
+
+const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced)
+{
+    twin__register_kind(t, api_version, kind, namespaced);
+    return twin_kind_by_name(t, kind);
+}
+
+/* ---- accessors ---- */
+
+json_t *twin__path(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char key[128];
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        cur = json_object_get(cur, key);
+        p = dot ? dot + 1 : p + n;
+    }
+    return (json_t *)cur;
+}
+
+json_t *twin__path_make(json_t *obj, const char *path)
+{
+    json_t *cur = obj;
+    const char *p = path;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)n, p);
+        json_t *next = json_object_get(cur, key);
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(cur, key, next);
+        }
+        cur = next;
+        p = dot ? dot + 1 : p + n;
+    }
+    return cur;
+}
+
+const char *twin__str(const json_t *obj, const char *path) { return json_string_value(twin__path(obj, path)); }
+
+long twin__int(const json_t *obj, const char *path, long dflt)
+{
+    json_t *v = twin__path(obj, path);
+    if (json_is_integer(v))
+        return (long)json_integer_value(v);
+    if (json_is_real(v))
+        return (long)json_real_value(v);
+    return dflt;
+}
+
+const char *twin__kind(const json_t *obj) { return json_string_value(json_object_get(obj, "kind")); }
+const char *twin__name(const json_t *obj) { return twin__str(obj, "metadata.name"); }
+const char *twin__uid(const json_t *obj) { return twin__str(obj, "metadata.uid"); }
+
+const char *twin__ns(const json_t *obj)
+{
+    const char *ns = twin__str(obj, "metadata.namespace");
+    return ns ? ns : "";
+}
+
+int twin__pod_active(const json_t *pod)
+{
+    const char *phase = twin__str(pod, "status.phase");
+    if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+        return 0;
+    return twin__path(pod, "metadata.deletionTimestamp") == NULL;
+}
+
+int twin__pod_ready(const json_t *pod)
+{
+    if (!twin__pod_active(pod))
+        return 0;
+    const char *phase = twin__str(pod, "status.phase");
+    if (!phase || strcmp(phase, "Running"))
+        return 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(twin__path(pod, "status.conditions"), i, c) {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (type && !strcmp(type, "Ready"))
+            return !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True");
+    }
+    return 0;
+}
+
+json_t *twin__controller_ref(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(twin__path(obj, "metadata.ownerReferences"), i, ref) {
+        if (json_is_true(json_object_get(ref, "controller")))
+            return ref;
+    }
+    return NULL;
+}
+
+const char *twin__controller_uid(const json_t *obj)
+{
+    return json_string_value(json_object_get(twin__controller_ref(obj), "uid"));
+}
+
+json_t *twin__owner_ref(const json_t *owner)
+{
+    return json_pack("{s:s?, s:s?, s:s?, s:s?, s:b, s:b}", "apiVersion",
+                     json_string_value(json_object_get(owner, "apiVersion")), "kind", twin__kind(owner), "name",
+                     twin__name(owner), "uid", twin__uid(owner), "controller", 1, "blockOwnerDeletion", 1);
+}
+
+/* The workload a pod belongs to, for reachability groups and degradation:
+ * the top controller, with a ReplicaSet owned by a Deployment resolved by
+ * its pod-template-hash naming rule (no lookup on the hot path). */
+char *twin__pod_group(const json_t *pod)
+{
+    json_t *ref = twin__controller_ref(pod);
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    if (!kind || !name)
+        return twin_xasprintf("Pod/%s", twin__name(pod) ? twin__name(pod) : "");
+    const char *hash = twin__str(pod, "metadata.labels.pod-template-hash");
+    if (!strcmp(kind, "ReplicaSet") && hash) {
+        size_t n = strlen(name), h = strlen(hash);
+        if (n > h + 1 && name[n - h - 1] == '-' && !strcmp(name + n - h, hash))
+            return twin_xasprintf("Deployment/%.*s", (int)(n - h - 1), name);
+    }
+    return twin_xasprintf("%s/%s", kind, name);
+}
+
+json_t *twin__pod_template_spec(const json_t *obj)
+{
+    const char *kind = twin__kind(obj);
+    if (!kind)
+        return NULL;
+    if (!strcmp(kind, "Pod"))
+        return twin__path(obj, "spec");
+    if (!strcmp(kind, "CronJob"))
+        return twin__path(obj, "spec.jobTemplate.spec.template.spec");
+    return twin__path(obj, "spec.template.spec");
+}
+
+/* ---- names and hashes ---- */
+
+static const char ALNUM[] = "bcdfghjklmnpqrstvwxz2456789";
+
+char *twin__rand_suffix(twin *t, int n)
+{
+    char *s = twin_xmalloc((size_t)n + 1);
+    for (int i = 0; i < n; i++)
+        s[i] = ALNUM[twin__rand(t) % (sizeof ALNUM - 1)];
+    s[n] = '\0';
+    return s;
+}
+
+/* A stable hash of a pod template in the alphabet Kubernetes uses for
+ * pod-template-hash (k8s-api-facts §3.2: the exact Go spew dump cannot be
+ * reproduced; any stable hash of the template will do). The hash label itself
+ * is removed first so a template hashes the same with or without it. */
+char *twin__template_hash(const json_t *tmpl)
+{
+    json_t *copy = json_deep_copy(tmpl);
+    json_t *labels = twin__path(copy, "metadata.labels");
+    json_object_del(labels, "pod-template-hash");
+    json_object_del(labels, "controller-revision-hash");
+    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    uint32_t h = 2166136261u;
+    for (const char *p = s; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    free(s);
+    char buf[16];
+    int n = 0;
+    uint64_t v = h;
+    do {
+        buf[n++] = ALNUM[v % (sizeof ALNUM - 1)];
+        v /= (sizeof ALNUM - 1);
+    } while (v && n < 10);
+    buf[n] = '\0';
+    return twin_xstrdup(buf);
+}
+
+/* True when the two objects are equal once `ignore_label` is dropped from
+ * metadata.labels of both (used to find a Deployment's current ReplicaSet:
+ * EqualIgnoreHash). */
+int twin__json_equal_ignoring(const json_t *a, const json_t *b, const char *ignore_label)
+{
+    json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+    json_object_del(twin__path(ca, "metadata.labels"), ignore_label);
+    json_object_del(twin__path(cb, "metadata.labels"), ignore_label);
+    int eq = json_equal(ca, cb);
+    json_decref(ca);
+    json_decref(cb);
+    return eq;
+}
+
+/* ---- cost ---- */
+
+void twin__pod_requests(const json_t *pod, double *cpu, double *mem, double *gpu)
+{
+    *cpu = *mem = *gpu = 0;
+    double icpu = 0, imem = 0, igpu = 0;
+    const char *lists[] = {"containers", "initContainers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(json_object_get(pod, "spec"), lists[l]), i, c) {
+            json_t *req = twin__path(c, "resources.requests");
+            json_t *lim = twin__path(c, "resources.limits");
+            double v[3] = {0, 0, 0};
+            const char *names[3] = {"cpu", "memory", "nvidia.com/gpu"};
+            for (int k = 0; k < 3; k++) {
+                json_t *q = json_object_get(req, names[k]);
+                if (!q)   /* requests default to limits when only limits are set */
+                    q = json_object_get(lim, names[k]);
+                if (q)
+                    twin_quantity_parse(q, &v[k]);
+            }
+            if (l == 0) {
+                *cpu += v[0];
+                *mem += v[1];
+                *gpu += v[2];
+            } else {
+                icpu = fmax(icpu, v[0]);
+                imem = fmax(imem, v[1]);
+                igpu = fmax(igpu, v[2]);
+            }
+        }
+    }
+    /* init containers run before the app containers: the pod needs the max */
+    *cpu = fmax(*cpu, icpu);
+    *mem = fmax(*mem, imem);
+    *gpu = fmax(*gpu, igpu);
+}
+
+static double price(const twin *t, const char *a, const char *b)
+{
+    json_t *v = json_object_get(t->pricing, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* The hourly price of one object under the pricing table: nodes by instance
+ * type, pods by their requests (serverless-container style, so a pod's cost
+ * follows what it asks for even before a node is added for it), LoadBalancer
+ * Services, and PVC storage. Everything else is free. */
+double twin__object_cost(const twin *t, const json_t *obj)
+{
+    const char *kind = twin__kind(obj);
+    if (!t->pricing || !kind)
+        return 0;
+    if (!strcmp(kind, "Node")) {
+        const char *type = twin__str(obj, "metadata.labels");
+        json_t *labels = twin__path(obj, "metadata.labels");
+        type = json_string_value(json_object_get(labels, "node.kubernetes.io/instance-type"));
+        if (!type)
+            type = json_string_value(json_object_get(labels, "beta.kubernetes.io/instance-type"));
+        json_t *p = type ? json_object_get(json_object_get(t->pricing, "nodes"), type) : NULL;
+        return json_is_number(p) ? json_number_value(p) : price(t, "default_node", NULL);
+    }
+    if (!strcmp(kind, "Pod")) {
+        if (!twin__pod_active(obj))
+            return 0;
+        double cpu, mem, gpu;
+        twin__pod_requests(obj, &cpu, &mem, &gpu);
+        return cpu * price(t, "pod", "vcpu_hour") + mem / (1024.0 * 1024 * 1024) * price(t, "pod", "gib_hour") +
+               gpu * price(t, "pod", "gpu_hour");
+    }
+    if (!strcmp(kind, "Service")) {
+        const char *type = twin__str(obj, "spec.type");
+        return type && !strcmp(type, "LoadBalancer") ? price(t, "load_balancer_hour", NULL) : 0;
+    }
+    if (!strcmp(kind, "PersistentVolumeClaim")) {
+        double bytes = 0;
+        json_t *q = twin__path(obj, "spec.resources.requests.storage");
+        if (q)
+            twin_quantity_parse(q, &bytes);
+        return bytes / (1024.0 * 1024 * 1024) * price(t, "storage_gib_hour", NULL);
+    }
+    return 0;
+}
+
+int twin_load_pricing(twin *t, const char *path, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *p = json_load_file(path, 0, &je);
+    if (!p) {
+        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return -1;
+    }
+    if (!json_is_object(p) || !json_is_object(json_object_get(p, "pod"))) {
+        snprintf(err, errlen, "%s: pricing must be an object with a \"pod\" section", path);
+        json_decref(p);
+        return -1;
+    }
+    json_decref(t->pricing);
+    t->pricing = p;
+    return 0;
+}
+
+/* ---- Status objects ---- */
+
+static const char *reason_for(int code)
+{
+    switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "RequestEntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    default: return "Unknown";
+    }
+}
+
+json_t *twin__status(int code, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = twin_xvasprintf(fmt, ap);
+    va_end(ap);
+    json_t *s = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
+                          "status", code < 300 ? "Success" : "Failure", "message", msg, "reason",
+                          reason ? reason : reason_for(code), "code", code);
+    free(msg);
+    return s;
+}

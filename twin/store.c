@@ -1,0 +1,544 @@
+/*
+ * store.c - the SQLite store of objects and the bookkeeping of one operation.
+ *
+ * Schema: `objects` holds each object's JSON document plus the columns that
+ * make the controllers' lookups index-only: (kind, ns, name) unique, uid,
+ * pods' node and workload group and readiness, and the object's hourly cost.
+ * `labels` and `owners` are derived tables, rewritten with their object.
+ * `meta` keeps the resourceVersion counter, the name generator's state and
+ * the committed totals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "selector.h"
+#include "twin_int.h"
+
+static const char *SCHEMA =
+    "PRAGMA journal_mode=MEMORY;"
+    "PRAGMA synchronous=OFF;"
+    "PRAGMA temp_store=MEMORY;"
+    "CREATE TABLE IF NOT EXISTS objects("
+    " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+    " uid TEXT NOT NULL, node TEXT, grp TEXT, ready INTEGER NOT NULL DEFAULT 0,"
+    " cost REAL NOT NULL DEFAULT 0, doc TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS objects_key ON objects(kind, ns, name);"
+    "CREATE INDEX IF NOT EXISTS objects_uid ON objects(uid);"
+    "CREATE INDEX IF NOT EXISTS objects_node ON objects(node) WHERE node IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS objects_grp ON objects(ns, grp) WHERE grp IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS objects_ns ON objects(ns);"
+    "CREATE TABLE IF NOT EXISTS labels(id INTEGER NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL,"
+    " key TEXT NOT NULL, value TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS labels_kv ON labels(kind, key, value, ns);"
+    "CREATE INDEX IF NOT EXISTS labels_id ON labels(id);"
+    "CREATE TABLE IF NOT EXISTS owners(uid TEXT NOT NULL, id INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS owners_uid ON owners(uid);"
+    "CREATE INDEX IF NOT EXISTS owners_id ON owners(id);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);";
+
+enum {
+    S_GET = 0, S_GETID, S_INSERT, S_UPDATE, S_DELETE, S_LAB_DEL, S_LAB_INS, S_OWN_DEL,
+    S_OWN_INS, S_LIST_KIND, S_LIST_KIND_NS, S_LIST_OWNED, S_PODS_NODE, S_LIST_LABEL,
+    S_LIST_LABEL_NS, S_META_SET, S_COUNT,
+};
+
+int twin__exec(twin *t, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(t->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "airlock: sqlite: %s (in %.60s)\n", msg ? msg : "?", sql);
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3_stmt *twin__stmt(twin *t, int slot, const char *sql)
+{
+    if (!t->stmts[slot]) {
+        if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &t->stmts[slot], NULL) != SQLITE_OK) {
+            fprintf(stderr, "airlock: sqlite prepare: %s\n", sqlite3_errmsg(t->db));
+            abort();   /* a bad statement in our own SQL is a programming error */
+        }
+    }
+    sqlite3_reset(t->stmts[slot]);
+    sqlite3_clear_bindings(t->stmts[slot]);
+    return t->stmts[slot];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+char *twin__key(const char *kind, const char *ns, const char *name)
+{
+    return twin_xasprintf("%s/%s/%s", kind, ns ? ns : "", name);
+}
+
+/* ---- meta ---- */
+
+static void meta_set(twin *t, const char *key, double v)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_META_SET, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+    bind_text(st, 1, key);
+    sqlite3_bind_double(st, 2, v);
+    sqlite3_step(st);
+}
+
+void twin__meta_save(twin *t)
+{
+    meta_set(t, "rv", (double)t->rv);
+    meta_set(t, "rng", (double)(t->rng >> 11));   /* 53 bits survive a double */
+    meta_set(t, "cost_total", t->cost_total);
+    meta_set(t, "pods_ready", (double)t->pods_ready);
+    meta_set(t, "pods_total", (double)t->pods_total);
+}
+
+static void meta_load(twin *t)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(t->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        double v = sqlite3_column_double(st, 1);
+        if (!strcmp(k, "rv"))
+            t->rv = (long long)v;
+        else if (!strcmp(k, "rng"))
+            t->rng = ((uint64_t)v << 11) | 1;
+        else if (!strcmp(k, "cost_total"))
+            t->cost_total = v;
+        else if (!strcmp(k, "pods_ready"))
+            t->pods_ready = (long)v;
+        else if (!strcmp(k, "pods_total"))
+            t->pods_total = (long)v;
+    }
+    sqlite3_finalize(st);
+}
+
+/* ---- lifetime ---- */
+
+int twin_open(twin **out, const char *db_path, char *err, size_t errlen)
+{
+    twin *t = twin_xcalloc(1, sizeof(*t));
+    t->rng = 0x9e3779b97f4a7c15ULL;
+    if (sqlite3_open(db_path ? db_path : ":memory:", &t->db) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open twin store %s: %s", db_path ? db_path : ":memory:",
+                 sqlite3_errmsg(t->db));
+        twin_close(t);
+        return -1;
+    }
+    if (twin__exec(t, SCHEMA) < 0) {
+        snprintf(err, errlen, "cannot create twin schema: %s", sqlite3_errmsg(t->db));
+        twin_close(t);
+        return -1;
+    }
+    meta_load(t);
+    *out = t;
+    return 0;
+}
+
+void twin_close(twin *t)
+{
+    if (!t)
+        return;
+    if (t->in_op)
+        twin_rollback(t);
+    for (int i = 0; i < TWIN__NSTMT; i++)
+        sqlite3_finalize(t->stmts[i]);
+    sqlite3_close(t->db);
+    twin__changes_free(t);
+    twin_map_clear(&t->queued, NULL);
+    for (size_t i = t->qhead; i < t->qlen; i++)
+        free(t->queue[i]);
+    free(t->queue);
+    twin_map_clear(&t->acted, NULL);
+    twin__sched_drop(t);
+    json_decref(t->pricing);
+    for (size_t i = 0; i < t->ndyn; i++) {
+        free((char *)t->dyn[i].kind);
+        free((char *)t->dyn[i].group);
+        free((char *)t->dyn[i].version);
+        free((char *)t->dyn[i].resource);
+        free((char *)t->dyn[i].singular);
+    }
+    free(t->dyn);
+    free(t);
+}
+
+int twin_copy(twin **out, twin *src, char *err, size_t errlen)
+{
+    if (src->in_op) {
+        snprintf(err, errlen, "cannot copy a twin in the middle of an operation");
+        return -1;
+    }
+    twin *t;
+    if (twin_open(&t, NULL, err, errlen) < 0)
+        return -1;
+    sqlite3_backup *b = sqlite3_backup_init(t->db, "main", src->db, "main");
+    if (!b || sqlite3_backup_step(b, -1) != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot copy twin store: %s", sqlite3_errmsg(t->db));
+        sqlite3_backup_finish(b);
+        twin_close(t);
+        return -1;
+    }
+    sqlite3_backup_finish(b);
+    t->rv = src->rv;
+    t->rng = src->rng;
+    t->clock = src->clock;
+    t->cost_total = src->cost_total;
+    t->pods_ready = src->pods_ready;
+    t->pods_total = src->pods_total;
+    t->pricing = json_incref(src->pricing);
+    for (size_t i = 0; i < src->ndyn; i++) {
+        const twin_kind *k = &src->dyn[i];
+        twin__register_kind(t, k->group[0] ? twin_xasprintf("%s/%s", k->group, k->version) : k->version,
+                            k->kind, k->namespaced);
+    }
+    *out = t;
+    return 0;
+}
+
+void twin_set_clock(twin *t, double now) { t->clock = now; }
+
+double twin__now(twin *t)
+{
+    if (t->clock)
+        return t->clock;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+char *twin__timestamp(twin *t)
+{
+    time_t s = (time_t)twin__now(t);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return twin_xstrdup(buf);
+}
+
+uint64_t twin__rand(twin *t)
+{
+    /* xorshift64*: deterministic for a given history of operations, so the
+     * same plan on the same state yields the same names. */
+    uint64_t x = t->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t->rng = x;
+    return x * 2685821657736338717ULL;
+}
+
+char *twin__uuid(twin *t)
+{
+    uint64_t a = twin__rand(t), b = twin__rand(t);
+    return twin_xasprintf("%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+                          (unsigned)a & 0xfff, (unsigned)((b >> 48) & 0x3fff) | 0x8000,
+                          (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+long long twin__next_rv(twin *t) { return ++t->rv; }
+
+/* ---- reads ---- */
+
+static json_t *load_doc(sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    return json_loadb(s, (size_t)n, 0, NULL);
+}
+
+json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_GET, "SELECT doc FROM objects WHERE kind=? AND ns=? AND name=?");
+    bind_text(st, 1, kind);
+    bind_text(st, 2, ns ? ns : "");
+    bind_text(st, 3, name);
+    json_t *doc = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        doc = load_doc(st, 0);
+    sqlite3_reset(st);
+    return doc;
+}
+
+static json_t *collect(sqlite3_stmt *st)
+{
+    json_t *arr = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *d = load_doc(st, 0);
+        if (d)
+            json_array_append_new(arr, d);
+    }
+    sqlite3_reset(st);
+    return arr;
+}
+
+json_t *twin__list(twin *t, const char *kind, const char *ns)
+{
+    sqlite3_stmt *st;
+    if (ns) {
+        st = twin__stmt(t, S_LIST_KIND_NS, "SELECT doc FROM objects WHERE kind=? AND ns=? ORDER BY name");
+        bind_text(st, 2, ns);
+    } else {
+        st = twin__stmt(t, S_LIST_KIND, "SELECT doc FROM objects WHERE kind=? ORDER BY ns, name");
+    }
+    bind_text(st, 1, kind);
+    return collect(st);
+}
+
+json_t *twin__list_owned(twin *t, const char *uid)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_LIST_OWNED,
+                                  "SELECT o.doc FROM owners w JOIN objects o ON o.id = w.id WHERE w.uid=? "
+                                  "ORDER BY o.kind, o.name");
+    bind_text(st, 1, uid);
+    return collect(st);
+}
+
+json_t *twin__pods_on_node(twin *t, const char *node)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_PODS_NODE, "SELECT doc FROM objects WHERE node=? ORDER BY ns, name");
+    bind_text(st, 1, node);
+    return collect(st);
+}
+
+json_t *twin__list_label(twin *t, const char *kind, const char *ns, const char *key, const char *value)
+{
+    sqlite3_stmt *st;
+    if (ns) {
+        st = twin__stmt(t, S_LIST_LABEL_NS,
+                        "SELECT o.doc FROM labels l JOIN objects o ON o.id = l.id "
+                        "WHERE l.kind=? AND l.key=? AND l.value=? AND l.ns=? ORDER BY o.name");
+        bind_text(st, 4, ns);
+    } else {
+        st = twin__stmt(t, S_LIST_LABEL,
+                        "SELECT o.doc FROM labels l JOIN objects o ON o.id = l.id "
+                        "WHERE l.kind=? AND l.key=? AND l.value=? ORDER BY o.ns, o.name");
+    }
+    bind_text(st, 1, kind);
+    bind_text(st, 2, key);
+    bind_text(st, 3, value);
+    return collect(st);
+}
+
+json_t *twin__list_selector(twin *t, const char *kind, const char *ns, const twin_selector *sel)
+{
+    if (twin_selector_matches_nothing(sel))
+        return json_array();
+    const char *k, *v;
+    json_t *cand = twin_selector_equality(sel, &k, &v) ? twin__list_label(t, kind, ns, k, v)
+                                                         : twin__list(t, kind, ns);
+    json_t *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(cand, i, o) {
+        if (twin_selector_matches(sel, json_object_get(json_object_get(o, "metadata"), "labels")))
+            json_array_append(out, o);
+    }
+    json_decref(cand);
+    return out;
+}
+
+long twin_object_count(twin *t)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_COUNT, "SELECT count(*) FROM objects");
+    long n = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return n;
+}
+
+double twin_cost_total(twin *t) { return t->cost_total; }
+
+/* ---- change map ---- */
+
+static void change_free(void *p)
+{
+    twin_change *c = p;
+    if (!c)
+        return;
+    free(c->kind);
+    free(c->ns);
+    free(c->name);
+    free(c->parent);
+    json_decref(c->before);
+    json_decref(c->after);
+    free(c);
+}
+
+void twin__changes_free(twin *t)
+{
+    twin_map_clear(&t->changes, change_free);
+    t->change_seq = 0;
+}
+
+twin_change *twin__change(twin *t, const char *kind, const char *ns, const char *name)
+{
+    char *key = twin__key(kind, ns, name);
+    twin_change *c = twin_map_get(&t->changes, key);
+    free(key);
+    return c;
+}
+
+/* Records that the object now reads `after` (NULL: deleted). `before` is the
+ * version it replaces; only the first one seen in an operation is kept. */
+static void record(twin *t, const char *kind, const char *ns, const char *name, const json_t *before,
+                   const json_t *after)
+{
+    if (!t->in_op)
+        return;
+    char *key = twin__key(kind, ns, name);
+    twin_change *c = twin_map_get(&t->changes, key);
+    if (!c) {
+        c = twin_xcalloc(1, sizeof(*c));
+        c->kind = twin_xstrdup(kind);
+        c->ns = twin_xstrdup(ns ? ns : "");
+        c->name = twin_xstrdup(name);
+        c->before = before ? json_deep_copy(before) : NULL;
+        c->parent = twin_xstrdup(t->parent);
+        c->seq = t->change_seq++;
+        twin_map_put(&t->changes, key, c);
+    }
+    json_decref(c->after);
+    c->after = after ? json_deep_copy(after) : NULL;
+    free(key);
+}
+
+/* ---- writes ---- */
+
+static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char *ns, const json_t *obj)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_LAB_DEL, "DELETE FROM labels WHERE id=?");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_step(st);
+    st = twin__stmt(t, S_OWN_DEL, "DELETE FROM owners WHERE id=?");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_step(st);
+    if (!obj)
+        return;
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(meta, "labels"), k, v) {
+        if (!json_is_string(v))
+            continue;
+        st = twin__stmt(t, S_LAB_INS, "INSERT INTO labels(id, kind, ns, key, value) VALUES(?,?,?,?,?)");
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, kind);
+        bind_text(st, 3, ns);
+        bind_text(st, 4, k);
+        bind_text(st, 5, json_string_value(v));
+        sqlite3_step(st);
+    }
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(meta, "ownerReferences"), i, ref) {
+        const char *uid = json_string_value(json_object_get(ref, "uid"));
+        if (!uid)
+            continue;
+        st = twin__stmt(t, S_OWN_INS, "INSERT INTO owners(uid, id) VALUES(?, ?)");
+        bind_text(st, 1, uid);
+        sqlite3_bind_int64(st, 2, id);
+        sqlite3_step(st);
+    }
+}
+
+static sqlite3_int64 find_id(twin *t, const char *kind, const char *ns, const char *name, json_t **doc)
+{
+    sqlite3_stmt *st = twin__stmt(t, S_GETID, "SELECT id, doc FROM objects WHERE kind=? AND ns=? AND name=?");
+    bind_text(st, 1, kind);
+    bind_text(st, 2, ns);
+    bind_text(st, 3, name);
+    sqlite3_int64 id = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        if (doc)
+            *doc = load_doc(st, 1);
+    }
+    sqlite3_reset(st);
+    return id;
+}
+
+void twin__put(twin *t, json_t *obj)
+{
+    const char *kind = twin__kind(obj), *ns = twin__ns(obj), *name = twin__name(obj);
+    json_t *meta = twin__path_make(obj, "metadata");
+    char rv[32];
+    snprintf(rv, sizeof rv, "%lld", twin__next_rv(t));
+    json_object_set_new(meta, "resourceVersion", json_string(rv));
+
+    json_t *before = NULL;
+    sqlite3_int64 id = find_id(t, kind, ns, name, &before);
+
+    const char *node = NULL;
+    char *grp = NULL;
+    int ready = 0;
+    if (!strcmp(kind, "Pod")) {
+        node = twin__str(obj, "spec.nodeName");
+        if (!node)
+            node = "";
+        grp = twin__pod_group(obj);
+        ready = twin__pod_ready(obj);
+    }
+    double cost = twin__object_cost(t, obj);
+    char *doc = json_dumps(obj, JSON_COMPACT);
+
+    sqlite3_stmt *st;
+    if (id) {
+        st = twin__stmt(t, S_UPDATE, "UPDATE objects SET uid=?, node=?, grp=?, ready=?, cost=?, doc=? WHERE id=?");
+        sqlite3_bind_int64(st, 7, id);
+    } else {
+        st = twin__stmt(t, S_INSERT,
+                        "INSERT INTO objects(uid, node, grp, ready, cost, doc, kind, ns, name) VALUES(?,?,?,?,?,?,?,?,?)");
+        bind_text(st, 7, kind);
+        bind_text(st, 8, ns);
+        bind_text(st, 9, name);
+    }
+    bind_text(st, 1, twin__uid(obj) ? twin__uid(obj) : "");
+    bind_text(st, 2, node);
+    bind_text(st, 3, grp);
+    sqlite3_bind_int(st, 4, ready);
+    sqlite3_bind_double(st, 5, cost);
+    sqlite3_bind_text(st, 6, doc, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fprintf(stderr, "airlock: twin store write failed for %s/%s/%s: %s\n", kind, ns, name, sqlite3_errmsg(t->db));
+        abort();
+    }
+    if (!id)
+        id = sqlite3_last_insert_rowid(t->db);
+    free(doc);
+    free(grp);
+
+    index_object(t, id, kind, ns, obj);
+    record(t, kind, ns, name, before, obj);
+    twin__notify(t, kind, before, obj);
+    json_decref(before);
+}
+
+int twin__del(twin *t, const char *kind, const char *ns, const char *name)
+{
+    json_t *before = NULL;
+    sqlite3_int64 id = find_id(t, kind, ns ? ns : "", name, &before);
+    if (!id)
+        return -1;
+    sqlite3_stmt *st = twin__stmt(t, S_DELETE, "DELETE FROM objects WHERE id=?");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_step(st);
+    index_object(t, id, kind, ns, NULL);
+    twin__next_rv(t);
+    record(t, kind, ns ? ns : "", name, before, NULL);
+    twin__notify(t, kind, before, NULL);
+    json_decref(before);
+    return 0;
+}

@@ -1,0 +1,161 @@
+/*
+ * twin.h - the digital twin of a Kubernetes cluster: the public surface.
+ *
+ * The twin is a SQLite-backed copy of a cluster's objects plus simulated
+ * controllers (Deployment -> ReplicaSet -> Pods, StatefulSet, DaemonSet, Job,
+ * scheduler, Service -> Endpoints, garbage collection, namespace and node
+ * deletion, HPA bounds).  It knows nothing of HTTP, Lua or agents.
+ *
+ * The life of one operation:
+ *
+ *     twin_apply(t, &req, &res)   SAVEPOINT; apply the request; run the
+ *                                 controllers to the *instant* (no pod has had
+ *                                 time to become Ready) and measure; run them
+ *                                 to the *settled* state and measure again.
+ *     ... judge res.diff / res.impact; read with twin_get/twin_list ...
+ *     twin_commit(t) or twin_rollback(t)
+ *
+ * Between twin_apply and commit/rollback the twin is "in an operation": reads
+ * with TWIN_BEFORE see the state the operation started from, TWIN_AFTER the
+ * settled state.  Outside an operation both see the current state.
+ *
+ * Ownership (jansson): arguments are borrowed unless stated; every json_t a
+ * function returns is a new reference the caller must json_decref.
+ * Errors: functions return 0 on success and -1 on failure with a message
+ * naming what failed (file, line, object) in the caller's buffer.
+ * Threads: a twin is used by one thread at a time.
+ */
+#ifndef TWIN_TWIN_H
+#define TWIN_TWIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct twin twin;
+
+/* ---- kinds ---- */
+
+/* What the twin knows of one kind of object (built-in or learned on import). */
+typedef struct twin_kind {
+    const char *kind;        /* "Deployment" */
+    const char *group;       /* "apps"; "" for the core group */
+    const char *version;     /* "v1" */
+    const char *resource;    /* "deployments" */
+    const char *singular;    /* "deployment" */
+    const char *short_names; /* comma-separated, may be "" */
+    int namespaced;
+    int has_scale;           /* serves the scale subresource */
+    int has_status;
+} twin_kind;
+
+/* Borrowed, valid for the twin's lifetime; NULL when unknown. */
+const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const char *resource);
+const twin_kind *twin_kind_by_name(const twin *t, const char *kind);
+/* Learns a kind the twin has no model of (a CRD named in a manifest), so it
+ * can be stored and served as it is; returns the kind (borrowed). */
+const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced);
+/* The built-in kinds, for discovery: *n receives the count. */
+const twin_kind *twin_kinds(size_t *n);
+
+/* ---- lifetime ---- */
+
+/* db_path NULL keeps the store in memory. */
+int twin_open(twin **out, const char *db_path, char *err, size_t errlen);
+void twin_close(twin *t);                     /* NULL is a no-op */
+/* A cheap independent copy (SQLite backup of the store), for runners that
+ * start many scenarios from one imported state. */
+int twin_copy(twin **out, twin *src, char *err, size_t errlen);
+
+/* Prices per hour (fixtures/pricing.json format). Without it, cost is 0. */
+int twin_load_pricing(twin *t, const char *path, char *err, size_t errlen);
+
+/* Fixes the clock (seconds since the epoch) used for timestamps; 0 = real time. */
+void twin_set_clock(twin *t, double now);
+
+/* ---- import ---- */
+
+/* Imports a file (JSON object, JSON List, or multi-document YAML) or a
+ * directory of them (files sorted by name; *.json, *.yaml, *.yml), then
+ * reconciles: workloads without pods get their ReplicaSets and pods, Services
+ * their Endpoints; all of it settled and committed.  Nothing is kept if any
+ * document is malformed. */
+int twin_import_path(twin *t, const char *path, char *err, size_t errlen);
+/* The same for documents already parsed: an array of objects and/or Lists. */
+int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, size_t errlen);
+
+/* Every object as a v1 List (new reference). */
+json_t *twin_export(twin *t);
+
+/* ---- operations ---- */
+
+typedef enum twin_verb {
+    TWIN_CREATE = 1,
+    TWIN_UPDATE,            /* PUT */
+    TWIN_PATCH,
+    TWIN_DELETE,
+    TWIN_DELETE_COLLECTION,
+    TWIN_EVICT,             /* pods/eviction */
+} twin_verb;
+
+typedef enum twin_patch_type {
+    TWIN_PATCH_MERGE = 1,   /* application/merge-patch+json */
+    TWIN_PATCH_JSON,        /* application/json-patch+json */
+    TWIN_PATCH_STRATEGIC,   /* application/strategic-merge-patch+json */
+    TWIN_PATCH_APPLY,       /* application/apply-patch+yaml (server-side apply) */
+} twin_patch_type;
+
+typedef struct twin_request {
+    twin_verb verb;
+    const char *kind;            /* resolved kind name, e.g. "Deployment" */
+    const char *ns;              /* NULL or "" for cluster-scoped / all */
+    const char *name;            /* NULL for collections and create */
+    const char *subresource;     /* NULL, "scale" or "status" */
+    const json_t *body;          /* object, patch, DeleteOptions; may be NULL */
+    twin_patch_type patch_type;
+    const char *label_selector;  /* delete-collection */
+    const char *field_selector;
+    const char *propagation;     /* "Background" | "Foreground" | "Orphan" | NULL */
+    const char *field_manager;   /* server-side apply */
+    int force;                   /* server-side apply force */
+} twin_request;
+
+typedef struct twin_result {
+    int code;        /* HTTP status the API server would answer: 200, 201, 404, ... */
+    json_t *object;  /* the answer: the object, a Status, or a Scale; new ref */
+    json_t *diff;    /* array of change records (DESIGN.md); new ref, NULL on error */
+    json_t *impact;  /* impact record; new ref, NULL on error */
+} twin_result;
+
+/*
+ * Simulates one request.  On return 0 the twin is in an operation (commit or
+ * roll back) even when res->code is an error status (a 404 has an empty diff).
+ * Returns -1 (twin left as before, no operation open) only when the request
+ * itself is unusable (err says why).
+ */
+int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, size_t errlen);
+int twin_commit(twin *t);
+int twin_rollback(twin *t);
+int twin_in_operation(const twin *t);
+/* An impact record of an action that changed nothing (new reference). */
+json_t *twin_impact_empty(void);
+void twin_result_free(twin_result *res);
+
+/* ---- reads ---- */
+
+typedef enum twin_when { TWIN_BEFORE = 0, TWIN_AFTER = 1 } twin_when;
+
+/* One object or NULL. ns NULL or "" for cluster-scoped kinds. */
+json_t *twin_get(twin *t, twin_when when, const char *kind, const char *ns, const char *name);
+/* A JSON array of objects of kind (ns NULL = all namespaces), filtered by a
+ * label selector and a field selector in kubectl syntax (either may be NULL).
+ * Returns NULL with err set on a malformed selector. Sorted by namespace, name. */
+json_t *twin_list(twin *t, twin_when when, const char *kind, const char *ns,
+                  const char *label_selector, const char *field_selector,
+                  char *err, size_t errlen);
+
+/* Counts for reports and benchmarks. */
+long twin_object_count(twin *t);
+/* The cluster's hourly cost now (committed state). */
+double twin_cost_total(twin *t);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * twin_int.h - what the twin's modules share and the outside never sees.
+ *
+ * Layout of the twin:
+ *   store.c        SQLite schema, object reads/writes, indexes (labels,
+ *                  owners, pods by node and by workload group), the change
+ *                  map of the open operation, before/after views.
+ *   model.c        the kind table, object helpers (keys, labels, readiness,
+ *                  pod templates, hashes, names), pricing of one object.
+ *   controllers.c  the work queue and every simulated controller.
+ *   ops.c          requests -> writes: create, update, the four patches,
+ *                  delete with propagation, delete-collection, scale, eviction.
+ *   impact.c       the impact record, instant and settled.
+ *   netpol.c       reachability between workload groups from NetworkPolicies.
+ *   import.c       import of Lists, YAML manifests and directories.
+ *
+ * Invariants:
+ *   - Every write goes through twin__put / twin__del, which keep the index
+ *     tables in step with the document, bump the global resourceVersion, and
+ *     record the change (first `before` wins, `after` always the latest).
+ *   - Inside an operation all writes happen under the SAVEPOINT "op"; the
+ *     change map plus the current tables are enough to answer any read of the
+ *     state before the operation (the overlay), so nothing is copied up front.
+ */
+#ifndef TWIN_TWIN_INT_H
+#define TWIN_TWIN_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "twin.h"
+#include "util.h"
+
+/* One object the open operation touched. */
+typedef struct twin_change {
+    char *kind, *ns, *name;   /* ns is "" for cluster-scoped objects */
+    json_t *before;           /* at the start of the operation, NULL if absent */
+    json_t *after;            /* now, NULL if deleted */
+    char *parent;             /* "Kind/ns/name" of the cause, NULL if direct */
+    size_t seq;               /* order of first touch */
+} twin_change;
+
+enum { TWIN__NSTMT = 32 };
+
+typedef struct twin_sched_node twin_sched_node;
+
+struct twin {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[TWIN__NSTMT];
+
+    long long rv;             /* last resourceVersion handed out */
+    uint64_t rng;             /* names and uids: deterministic per twin */
+    double clock;             /* 0 = real time */
+
+    /* the open operation */
+    int in_op;
+    long long op_rv;
+    uint64_t op_rng;
+    twin_map changes;         /* key -> twin_change* */
+    size_t change_seq;
+    const char *parent;       /* cause of the writes being made now, NULL = direct */
+
+    /* controller work queue */
+    twin_map queued;          /* key -> (void*)1 */
+    char **queue;
+    size_t qhead, qlen, qcap;
+    int settling;             /* 0 while reaching the instant, 1 after */
+    int tick;
+    twin_map acted;           /* owner key -> tick of its last one-at-a-time step */
+
+    /* scheduler cache, dropped at every commit/rollback */
+    twin_map sched;           /* node name -> twin_sched_node* */
+    int sched_loaded;
+
+    json_t *pricing;
+
+    /* committed totals (kept in the meta table too) */
+    double cost_total;
+    long pods_ready, pods_total;
+
+    /* kinds learned from imported objects (CRDs and the like) */
+    twin_kind *dyn;
+    size_t ndyn;
+};
+
+/* ---- store.c ---- */
+int twin__exec(twin *t, const char *sql);
+sqlite3_stmt *twin__stmt(twin *t, int slot, const char *sql);
+char *twin__key(const char *kind, const char *ns, const char *name);
+json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name);
+/* Writes obj (borrowed) as the current version: bumps resourceVersion (set in
+ * obj too), maintains indexes, records the change with t->parent as cause,
+ * and notifies the controllers. */
+void twin__put(twin *t, json_t *obj);
+/* Removes an object; returns 0 if it existed. */
+int twin__del(twin *t, const char *kind, const char *ns, const char *name);
+/* Lists current objects: by kind (ns NULL = all). New array. */
+json_t *twin__list(twin *t, const char *kind, const char *ns);
+/* Objects with an ownerReference to uid. */
+json_t *twin__list_owned(twin *t, const char *uid);
+/* Pods on a node ("" = unscheduled). */
+json_t *twin__pods_on_node(twin *t, const char *node);
+/* Objects of kind in ns (NULL = all) with label key=value. */
+json_t *twin__list_label(twin *t, const char *kind, const char *ns, const char *key, const char *value);
+/* Current objects of kind in ns (NULL = all) matching a compiled selector. */
+struct twin_selector;
+json_t *twin__list_selector(twin *t, const char *kind, const char *ns, const struct twin_selector *sel);
+long long twin__next_rv(twin *t);
+uint64_t twin__rand(twin *t);
+double twin__now(twin *t);
+char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
+char *twin__uuid(twin *t);               /* random v4 uuid */
+void twin__meta_save(twin *t);
+void twin__changes_free(twin *t);
+twin_change *twin__change(twin *t, const char *kind, const char *ns, const char *name);
+
+/* ---- model.c ---- */
+const char *twin__str(const json_t *obj, const char *path);   /* dotted path; NULL if absent */
+json_t *twin__path(const json_t *obj, const char *path);      /* borrowed */
+json_t *twin__path_make(json_t *obj, const char *path);       /* creates objects on the way; borrowed */
+long twin__int(const json_t *obj, const char *path, long dflt);
+const char *twin__kind(const json_t *obj);
+const char *twin__name(const json_t *obj);
+const char *twin__ns(const json_t *obj);                      /* "" if none */
+const char *twin__uid(const json_t *obj);
+int twin__pod_ready(const json_t *pod);
+int twin__pod_active(const json_t *pod);   /* not Succeeded/Failed, not deleting */
+const char *twin__controller_uid(const json_t *obj);
+json_t *twin__controller_ref(const json_t *obj);              /* borrowed */
+json_t *twin__owner_ref(const json_t *owner);                 /* new ref */
+char *twin__pod_group(const json_t *pod);                     /* "Deployment/web"; new string */
+char *twin__template_hash(const json_t *tmpl);                /* 10 chars, new string */
+char *twin__rand_suffix(twin *t, int n);                      /* new string */
+double twin__object_cost(const twin *t, const json_t *obj);
+/* Pod requests summed: cpu cores, memory bytes, gpus. */
+void twin__pod_requests(const json_t *pod, double *cpu, double *mem, double *gpu);
+json_t *twin__pod_template_spec(const json_t *obj);           /* borrowed, may be NULL */
+int twin__json_equal_ignoring(const json_t *a, const json_t *b, const char *ignore_label);
+void twin__register_kind(twin *t, const char *api_version, const char *kind, int namespaced);
+json_t *twin__status(int code, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- controllers.c ---- */
+void twin__enqueue(twin *t, const char *kind, const char *ns, const char *name);
+/* Called by twin__put/twin__del for every write. */
+void twin__notify(twin *t, const char *kind, const json_t *before, const json_t *after);
+/* Runs queued reconciles to a fixpoint (instant) and, if settle, then lets
+ * new pods become Ready tick by tick until nothing changes. */
+int twin__run_controllers(twin *t, int settle, char *err, size_t errlen);
+void twin__sched_drop(twin *t);
+/* Undoes the scheduler cache's accounting of pods: pairs [after, before]. */
+void twin__sched_rollback(twin *t, const json_t *pairs);
+/* Deletes an object with a propagation policy (Background/Foreground/Orphan). */
+void twin__delete_object(twin *t, const json_t *obj, const char *propagation);
+/* Deletes every object in a namespace, then the namespace. */
+void twin__delete_namespace(twin *t, const json_t *ns_obj);
+
+/* ---- ops.c ---- */
+/* Identity (uid, creationTimestamp, generation) where missing, and the API
+ * server's defaults, for an object arriving by import. */
+void twin__prepare_import(twin *t, json_t *obj);
+
+/* ---- impact.c ---- */
+json_t *twin__impact_moment(twin *t);                 /* pods/services/workloads/cost at now */
+json_t *twin__impact(twin *t, json_t *instant, json_t *settled);  /* steals both */
+json_t *twin__diff(twin *t);
+int twin__overlay_before(twin *t, const char *kind, const char *ns, json_t *list_current, json_t *out);
+
+/* ---- netpol.c ---- */
+json_t *twin__reachability(twin *t);                  /* {"added":[], "removed":[]} */
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * util.h - the twin's small shared helpers: allocation that aborts on
+ * out-of-memory (one OOM policy for the application heap, as Redis and h2o
+ * do, so no caller carries dead NULL checks), printf-style string building,
+ * and a string-keyed hash map.
+ *
+ * Internal to twin/ and gate/ (gate may include it; it is not part of the
+ * twin's public surface in twin.h).
+ */
+#ifndef TWIN_UTIL_H
+#define TWIN_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void *twin_xmalloc(size_t n);
+void *twin_xcalloc(size_t n, size_t size);
+void *twin_xrealloc(void *p, size_t n);
+char *twin_xstrdup(const char *s);                 /* NULL in, NULL out */
+char *twin_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *twin_xvasprintf(const char *fmt, va_list ap);
+
+/* A growable string buffer. `cap_limit` of 0 means unbounded. */
+typedef struct twin_buf {
+    char *s;
+    size_t len, cap;
+} twin_buf;
+void twin_buf_addf(twin_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void twin_buf_add(twin_buf *b, const char *s, size_t n);
+void twin_buf_free(twin_buf *b);
+
+/*
+ * String map: open addressing, keys copied and owned by the map, values
+ * borrowed (the map never frees them; use twin_map_clear's callback).
+ * Iteration order is insertion order (entries are kept in an array), which
+ * makes every report the map feeds deterministic.
+ */
+typedef struct twin_map_entry {
+    char *key;
+    void *value;
+    int live;
+} twin_map_entry;
+
+typedef struct twin_map {
+    twin_map_entry *entries;   /* insertion order; dead ones have live == 0 */
+    size_t nentries, cap_entries;
+    size_t *slots;             /* index+1 into entries, 0 = empty */
+    size_t nslots;
+    size_t count;              /* live entries */
+} twin_map;
+
+void *twin_map_get(const twin_map *m, const char *key);
+int twin_map_has(const twin_map *m, const char *key);
+/* Sets key -> value; returns the previous value or NULL. */
+void *twin_map_put(twin_map *m, const char *key, void *value);
+/* Removes key; returns its value or NULL. */
+void *twin_map_del(twin_map *m, const char *key);
+void twin_map_clear(twin_map *m, void (*free_value)(void *));
+
+#define TWIN_MAP_FOREACH(m, e) \
+    for (twin_map_entry *e = (m)->entries; e < (m)->entries + (m)->nentries; e++) \
+        if (e->live)
+
+#endif
