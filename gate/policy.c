@@ -208,9 +208,11 @@ struct gate_policy_set {
     lua_State *L;
 
     /* Memory budget. The lua_Alloc's ud is the set itself. A refusal is
-     * remembered so that Lua's retry of the same request (after its
-     * emergency collection) can be told apart from a fresh request: only a
-     * refused retry means the budget is really exhausted. */
+     * remembered (refused, refused_*) until the next growing request: if
+     * that is Lua's retry of the same request after its emergency
+     * collection and it fits, the refusal is forgiven; anything else (the
+     * retry refused too, or no retry at all, as when lauxlib's buffers call
+     * the allocator directly) means the budget is exhausted. */
     size_t mem_used, mem_cap;
     int refused;
     void *refused_ptr;
@@ -240,11 +242,16 @@ static const char *const verdict_names[] = { "allow", "review", "deny" };
 
 /* ---- memory budget: the allocator ------------------------------------- */
 
+static int is_retry(const gate_policy_set *set, void *ptr, size_t osize, size_t nsize)
+{
+    return set->refused_ptr == ptr && set->refused_osize == osize &&
+           set->refused_nsize == nsize;
+}
+
 static void *alloc_refuse(gate_policy_set *set, void *ptr, size_t osize, size_t nsize)
 {
-    if (set->refused && set->refused_ptr == ptr && set->refused_osize == osize &&
-        set->refused_nsize == nsize)
-        set->mem_exhausted = 1;   /* the emergency collection did not help */
+    if (set->refused)
+        set->mem_exhausted = 1;   /* the earlier refusal was not cured */
     set->refused = 1;
     set->refused_ptr = ptr;
     set->refused_osize = osize;
@@ -258,6 +265,7 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     gate_policy_set *set = ud;
     size_t old = ptr ? osize : 0;
+    int retry;
     void *p;
 
     if (nsize == 0) {
@@ -268,6 +276,7 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old &&
         (set->mem_used > set->mem_cap || nsize - old > set->mem_cap - set->mem_used))
         return alloc_refuse(set, ptr, osize, nsize);
+    retry = set->refused && is_retry(set, ptr, osize, nsize);
     p = realloc(ptr, nsize);
     if (p == NULL) {
         if (nsize > old)
@@ -275,8 +284,11 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         p = ptr;   /* a failed shrink keeps the block; Lua now calls it nsize */
     }
     set->mem_used = set->mem_used - old + nsize;
-    if (nsize > old)
+    if (nsize > old && set->refused) {
+        if (!retry)
+            set->mem_exhausted = 1;   /* the refused request was never retried */
         set->refused = 0;
+    }
     return p;
 }
 
@@ -789,6 +801,9 @@ static int run_budgeted(gate_policy_set *set, int nargs, int nresults)
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, POLICY_INSTR_STEP);
     status = lua_pcall(L, nargs, nresults, handler);
     lua_sethook(L, NULL, 0, 0);
+    if (set->refused)
+        set->mem_exhausted = 1;
+    set->refused = 0;
     lua_remove(L, handler);
     return status;
 }
@@ -798,6 +813,20 @@ static size_t without_traceback(const char *msg)
 {
     const char *t = strstr(msg, "\nstack traceback:");
     return t ? (size_t)(t - msg) : strlen(msg);
+}
+
+/* Raises the error message on top of the stack without its traceback and
+ * starting with path (the parser's messages do; a few, like refusing a
+ * binary chunk, do not). */
+static void raise_with_path(lua_State *L, const char *path)
+{
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL)
+        msg = "(error object is not a string)";
+    lua_pushlstring(L, msg, without_traceback(msg));
+    if (strncmp(msg, path, strlen(path)) != 0)
+        lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -1));
+    lua_error(L);
 }
 
 /* Loads src as a text chunk named after path, gives it the environment at
@@ -815,7 +844,7 @@ static void run_chunk(gate_policy_set *set, const char *path, const char *src, s
     status = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
     lua_remove(L, -2);
     if (status != LUA_OK)
-        lua_error(L);   /* "path:line: message" from the parser */
+        raise_with_path(L, path);   /* "path:line: message" from the parser */
     lua_pushvalue(L, env);
     if (lua_setupvalue(L, -2, 1) == NULL)   /* a main chunk's only upvalue is _ENV */
         lua_pop(L, 1);
@@ -826,13 +855,8 @@ static void run_chunk(gate_policy_set *set, const char *path, const char *src, s
     if (set->instr_exhausted)
         luaL_error(L, "%s: instruction budget exhausted while loading (limit %d instructions)",
                    path, (int)POLICY_INSTR_LIMIT);
-    if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        lua_pushlstring(L, msg, without_traceback(msg));
-        if (strncmp(msg, path, strlen(path)) != 0)
-            lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -1));
-        lua_error(L);
-    }
+    if (status != LUA_OK)
+        raise_with_path(L, path);
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -899,7 +923,8 @@ static int list_lua_files(const char *dir, int missing_ok, strlist *out, char *e
         free(path);
     }
     closedir(d);
-    qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_str);
     return 0;
 }
 
@@ -1085,7 +1110,7 @@ static int compile_cf(lua_State *L)
     load_job *job = lua_touserdata(L, 1);
     lua_pushfstring(L, "@%s", job->src->path);
     if (luaL_loadbufferx(L, job->src->text, job->src->len, lua_tostring(L, -1), "t") != LUA_OK)
-        lua_error(L);
+        raise_with_path(L, job->src->path);
     return 0;
 }
 

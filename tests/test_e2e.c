@@ -128,7 +128,7 @@ int main(void)
         fprintf(stderr, "cannot load lua-policies: %s\n", err);
         return 1;
     }
-    const char *dir = "tests/e2e/cases";
+    const char *dir = getenv("E2E_DIR") ? getenv("E2E_DIR") : "tests/e2e/cases";
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "cannot open %s\n", dir);

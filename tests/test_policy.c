@@ -949,9 +949,12 @@ static void several_denials_are_all_named(void **state)
                                "{'pods_disrupted':60,'instant':{'pods_disrupted':60},"
                                "'cost':{'before':10,'after':80,'delta':70}}",
                                NULL));
+    /* blast-radius, then budget (60 pods in the hour), then cost, in load order */
     expect_overall(v, "deny", "airlock: denied by blast-radius: would disrupt 60 pods at once "
-                              "(limit 50); also denied by cost: would raise the hourly cost by "
-                              "70.00");
+                              "(limit 50); also denied by budget: agent ops-bot would disrupt "
+                              "60 pods");
+    check_contains(field(v, "message"), "; also denied by cost: would raise the hourly cost by "
+                                        "70.00");
     json_decref(v);
 }
 

@@ -86,6 +86,8 @@ struct twin_sched_node {
 static void sched_node_free(void *p)
 {
     twin_sched_node *n = p;
+    if (!n)
+        return;
     free(n->name);
     json_decref(n->node);
     free(n);

@@ -97,6 +97,22 @@ static void yp_jrc(int rc)
         yp_oom();
 }
 
+/* The input byte at a mark (line and column in characters), or 0 past the end. */
+static char yp_byte_at(const yp *p, yaml_mark_t m)
+{
+    size_t i = 0, line = 0, col = 0;
+    while (i < p->len && line < m.line)
+        if (p->buf[i++] == '\n')
+            line++;
+    while (i < p->len && p->buf[i] != '\n' && col < m.column) {
+        i++;
+        while (i < p->len && ((unsigned char)p->buf[i] & 0xC0) == 0x80)
+            i++;   /* skip UTF-8 continuation bytes: a column is a character */
+        col++;
+    }
+    return i < p->len ? p->buf[i] : 0;
+}
+
 /* libyaml's own errors: reader (bad bytes), scanner and parser (syntax). */
 static int yp_parser_error(yp *p)
 {
@@ -119,10 +135,15 @@ static int yp_parser_error(yp *p)
             return yp_fail(p, m, "%s (0x%02X)", problem, (unsigned)ps->problem_value);
         return yp_fail(p, m, "%s", problem);
     }
+    const char *hint = yp_byte_at(p, ps->problem_mark) == '\t' && !strstr(problem, "tab")
+                     ? "; YAML indentation must use spaces, not tabs" : "";
+    yaml_mark_t cm = ps->context_mark;
+    if (ps->context && (cm.line != ps->problem_mark.line || cm.column != ps->problem_mark.column))
+        return yp_fail(p, ps->problem_mark, "%s (%s at %zu:%zu)%s", problem, ps->context,
+                       cm.line + 1, cm.column + 1, hint);
     if (ps->context)
-        return yp_fail(p, ps->problem_mark, "%s (%s at %zu:%zu)", problem, ps->context,
-                       ps->context_mark.line + 1, ps->context_mark.column + 1);
-    return yp_fail(p, ps->problem_mark, "%s", problem);
+        return yp_fail(p, ps->problem_mark, "%s (%s)%s", problem, ps->context, hint);
+    return yp_fail(p, ps->problem_mark, "%s%s", problem, hint);
 }
 
 static int yp_event(yp *p, yaml_event_t *ev)

@@ -4,15 +4,16 @@ shared_secret = "from a"
 string.upper = function() return "hijacked" end
 table.insert = nil
 math.pi = 3
+local util = lib.util
 return { name = "a", evaluate = function(ctx)
   leaked_at_eval = true
   ctx.impact.pods_disrupted = 0
   ctx.config.limit = 1
   ctx.action.verb = "get"
-  rawset(lib, "util", { answer = 0 })
-  local ok = pcall(function() lib.util.answer = 1 end)
+  local ok = pcall(function() util.answer = 1 end)
   if ok then return deny("lib.util is writable") end
   ok = pcall(function() lib.extra = 1 end)
   if ok then return deny("lib is writable") end
+  rawset(lib, "util", { answer = 0 })   -- changes only a's own view of lib
   return allow()
 end }
