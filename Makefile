@@ -30,6 +30,8 @@ TWIN_OBJ := $(TWIN_SRC:%.c=$(BUILD)/%.o)
 GATE_OBJ := $(GATE_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# The fuzz targets linked into one replay binary (tests/fuzz/fuzz.h).
+FUZZ_OBJ := $(patsubst %.c,$(BUILD)/%.o,tests/fuzz/replay.c $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all run test check-headers bench fuzz deps clean
 all: bin/gate
@@ -57,7 +59,12 @@ bin/gate: $(BUILD)/bin/gate
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
+
+# Replays the fuzz targets over their seed corpora (tests/fuzz/corpus/).
+$(BUILD)/tests/fuzz_replay: $(FUZZ_OBJ) $(BUILD)/libgate.a $(BUILD)/libtwin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # The public header of the twin compiles alone (STYLE.md item 3).
 check-headers:
@@ -72,7 +79,7 @@ run: deps
 test: deps
 	$(MAKE) SANITIZE=address,undefined test-run
 
-test-run: check-headers $(TEST_BIN) $(BUILD)/bin/gate
+test-run: check-headers $(TEST_BIN) $(BUILD)/bin/gate $(BUILD)/tests/fuzz_replay
 	@sh tests/run.sh $(BUILD)
 
 bench: deps
@@ -90,3 +97,7 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+bin/gen-cluster: $(BUILD)/fixtures/gen_cluster.o $(BUILD)/libtwin.a
+	@mkdir -p bin
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)

@@ -44,6 +44,7 @@
 #define POLICY_TRACE_MAX   4096               /* bytes of one traceback */
 #define POLICY_PRINT_MAX   1024               /* bytes of one print() */
 #define POLICY_JSON_DEPTH  200                /* nesting of ctx / config */
+#define POLICY_GC_ROOM     ((size_t)8 << 20)   /* see gc_guarded() */
 
 /* ---- application heap: one OOM policy, abort (STYLE item 8) ----------- */
 
@@ -219,6 +220,8 @@ struct gate_policy_set {
     size_t refused_osize, refused_nsize;
     int mem_exhausted;
 
+    size_t gc_mark;            /* in use after gc_guarded's last collection */
+
     /* Instruction budget (count hook). */
     long instr_used;
     int instr_step;
@@ -235,7 +238,9 @@ struct gate_policy_set {
 };
 
 /* Registry keys (their addresses are the keys). */
-static const char verdict_mt_key = 0;
+static const char verdict_mt_key = 0;   /* metatable marking verdict tables */
+static const char sandbox_libs_key = 0; /* {string=, table=, math=, utf8=} as
+                                           policies get them (see state_setup_cf) */
 
 enum { V_ALLOW, V_REVIEW, V_DENY };
 static const char *const verdict_names[] = { "allow", "review", "deny" };
@@ -501,6 +506,40 @@ static void json_merge(json_t *base, const json_t *over)
 
 /* ---- the sandbox ------------------------------------------------------ */
 
+/* lauxlib's string buffers (string.rep, string.format, table.concat, ...)
+ * call the allocator directly, without the emergency collection Lua's core
+ * runs before giving up, so near the cap such a function could be refused
+ * room that is only garbage, and whether it is would depend on where the
+ * collector happens to be (on earlier evaluations, say). The sandbox's
+ * copies of those functions are wrapped: within POLICY_GC_ROOM of the cap,
+ * collect first (again only once the heap has grown by a quarter of that
+ * room, so a policy really holding its budget does not collect per call).
+ * Upvalue 1 is the original function. */
+static int gc_guarded(lua_State *L)
+{
+    void *ud;
+    gate_policy_set *set;
+
+    lua_getallocf(L, &ud);
+    set = ud;
+    if (set->mem_used + POLICY_GC_ROOM > set->mem_cap &&
+        set->mem_used >= set->gc_mark + POLICY_GC_ROOM / 4) {
+        lua_gc(L, LUA_GCCOLLECT);
+        set->gc_mark = set->mem_used;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* The library functions gc_guarded wraps: those building results in a
+ * luaL_Buffer. */
+static const char *const gc_guarded_names[] = {
+    "string.rep", "string.format", "string.gsub", "string.upper", "string.lower",
+    "string.reverse", "string.char", "string.pack", "table.concat", "utf8.char", NULL
+};
+
 /* Base functions a policy may use (the allow-list; cf. linit.c). */
 static const char *const sandbox_base[] = {
     "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
@@ -557,7 +596,8 @@ static int sandbox_print(lua_State *L)
 
 /* allow([fmt, ...]) / review(fmt, ...) / deny(fmt, ...): a verdict table
  * {verdict=, reason=} marked by a metatable only C can reach, so a policy
- * cannot forge one from a plain table. Upvalue 1 is the real string.format. */
+ * cannot forge one from a plain table. Upvalue 1 is the sandbox's
+ * string.format (a policy's own string table may have been changed). */
 static int make_verdict(lua_State *L, const char *verdict, int reason_required)
 {
     int n = lua_gettop(L);
@@ -641,9 +681,10 @@ static void push_env(lua_State *L, const char *owner)
         lua_getglobal(L, sandbox_base[i]);
         lua_setfield(L, env, sandbox_base[i]);
     }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sandbox_libs_key);
     for (i = 0; sandbox_libs[i] != NULL; i++) {
         int src;
-        lua_getglobal(L, sandbox_libs[i]);
+        lua_getfield(L, -1, sandbox_libs[i]);
         src = lua_gettop(L);
         lua_newtable(L);
         lua_pushnil(L);
@@ -655,14 +696,17 @@ static void push_env(lua_State *L, const char *owner)
         lua_setfield(L, env, sandbox_libs[i]);
         lua_pop(L, 1);
     }
+    lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_setmetatable);
     lua_setfield(L, env, "setmetatable");
     lua_pushstring(L, owner);
     lua_pushcclosure(L, sandbox_print, 1);
     lua_setfield(L, env, "print");
 
-    lua_getglobal(L, "string");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sandbox_libs_key);
+    lua_getfield(L, -1, "string");
     lua_getfield(L, -1, "format");
+    lua_remove(L, -2);
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, verdict_allow, 1);
     lua_setfield(L, env, "allow");
@@ -798,6 +842,7 @@ static int run_budgeted(gate_policy_set *set, int nargs, int nresults)
     set->instr_exhausted = 0;
     set->mem_exhausted = 0;
     set->refused = 0;
+    set->gc_mark = 0;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, POLICY_INSTR_STEP);
     status = lua_pcall(L, nargs, nresults, handler);
     lua_sethook(L, NULL, 0, 0);
@@ -983,10 +1028,15 @@ static int source_read(source *s, const char *dir, const char *file, char *err, 
     return 0;
 }
 
-/* Creates the state: the allowed libraries, string.dump removed, the string
- * metatable locked, the verdict metatable in the registry. */
+/* Creates the state: the allowed libraries; their sandbox versions in the
+ * registry (copies without string.dump, with gc_guarded wrappers); the
+ * string metatable reading from the sandbox string table and locked; the
+ * verdict metatable in the registry. The real library tables keep the
+ * original functions, so error messages still name them ("string.rep"). */
 static int state_setup_cf(lua_State *L)
 {
+    int i, libs;
+
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
@@ -994,16 +1044,42 @@ static int state_setup_cf(lua_State *L)
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
     lua_pop(L, 5);
 
-    lua_getglobal(L, "string");
+    lua_newtable(L);
+    libs = lua_gettop(L);
+    for (i = 0; sandbox_libs[i] != NULL; i++) {
+        lua_getglobal(L, sandbox_libs[i]);
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, -3)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_setfield(L, libs, sandbox_libs[i]);
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, libs, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    for (i = 0; gc_guarded_names[i] != NULL; i++) {
+        const char *dot = strchr(gc_guarded_names[i], '.');
+        lua_pushlstring(L, gc_guarded_names[i], (size_t)(dot - gc_guarded_names[i]));
+        lua_rawget(L, libs);
+        lua_getfield(L, -1, dot + 1);
+        lua_pushcclosure(L, gc_guarded, 1);
+        lua_setfield(L, -2, dot + 1);
+        lua_pop(L, 1);
+    }
 
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);
+    lua_getfield(L, libs, "string");
+    lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sandbox_libs_key);
 
     lua_createtable(L, 0, 1);
     lua_pushboolean(L, 0);

@@ -33,7 +33,9 @@
  *   - lib: each policy gets its own instance of every lib/ module, loaded in
  *     environments of the same shape, behind read-only tables; nothing one
  *     policy does to its globals, its lib or its ctx is visible to another.
- *     A module may use another as lib.OTHER at call time.
+ *     A module may use another as lib.OTHER at call time. A policy's own
+ *     globals do persist from one evaluation to the next (its environment
+ *     is loaded once); verdicts should not depend on them.
  *   - Files are loaded as text only (mode "t"); binary chunks are refused.
  *   - Budgets, per run of one chunk (loading) or of one evaluate(ctx):
  *     10,000,000 Lua instructions (a count hook every 1000 instructions; once
@@ -41,11 +43,14 @@
  *     policy cannot swallow it), and memory: the allocator refuses to go more
  *     than 32 MiB above what is in use when evaluate is called (its ctx is
  *     already built by then), and the whole state never holds more than
- *     256 MiB (this bounds converting a very large diff). A refusal that
- *     Lua's emergency collection cannot cure counts as exhausted even if the
- *     policy catches the error. Pattern matching in C (string.find etc.) runs
- *     no Lua instructions and is not interrupted: a pathological pattern is
- *     bounded only by review of the policy's source.
+ *     256 MiB (this bounds converting a very large diff). A refusal that a
+ *     garbage collection cannot cure counts as exhausted even if the policy
+ *     catches the error; garbage never does (Lua's core collects before
+ *     giving up, and the sandbox's string.rep, string.format, table.concat
+ *     and the other buffer-building functions collect first near the cap).
+ *   - Not bounded: CPU time spent inside one C call or one instruction
+ *     (a pathological string.find pattern, concatenating huge strings in a
+ *     loop) counts as one instruction. Reviewing policy source is the guard.
  *   - Every run is a lua_pcall with a traceback message handler. A policy
  *     that errors, exhausts a budget or returns anything but a verdict made
  *     by allow/review/deny is judged deny (fail closed), naming the policy.

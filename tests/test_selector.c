@@ -261,8 +261,8 @@ static void test_from_json(void **state)
     assert_int_equal(twin_selector_matches_nothing(sel), 1);
     twin_selector_free(sel);
 
-    const char *everything[] = {"{}", "{\"matchLabels\":{}}", "{\"matchLabels\":null,"
-                                "\"matchExpressions\":[]}"};
+    const char *everything[] = {"{}", "{\"matchLabels\":{}}",
+                                "{\"matchLabels\":null,\"matchExpressions\":[]}"};
     for (size_t i = 0; i < 3; i++) {
         sel = from_json_ok(everything[i]);
         assert_int_equal(twin_selector_matches_everything(sel), 1);

@@ -1399,8 +1399,78 @@ static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
     json_decref(target);
 }
 
-static void enqueue_hpas_for(twin *t, const char *kind, const char *ns, const char *name)
+/* ---- per-namespace caches ---- */
+
+typedef struct svc_entry {
+    char *name;
+    twin_selector *sel;
+} svc_entry;
+
+typedef struct ns_cache {
+    svc_entry *v;
+    size_t n;
+} ns_cache;
+
+static void svc_cache_free(void *p)
 {
+    ns_cache *c = p;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].name);
+        twin_selector_free(c->v[i].sel);
+    }
+    free(c->v);
+    free(c);
+}
+
+static void hpa_cache_free(void *p) { json_decref(p); }
+
+void twin__caches_drop(twin *t)
+{
+    twin_map_clear(&t->svc_cache, svc_cache_free);
+    twin_map_clear(&t->hpa_cache, hpa_cache_free);
+}
+
+void twin__caches_drop_ns(twin *t, const char *ns)
+{
+    svc_cache_free(twin_map_del(&t->svc_cache, ns));
+    hpa_cache_free(twin_map_del(&t->hpa_cache, ns));
+}
+
+/* The Services of a namespace with their compiled selectors. */
+static ns_cache *services_of(twin *t, const char *ns)
+{
+    ns_cache *c = twin_map_get(&t->svc_cache, ns);
+    if (c)
+        return c;
+    c = twin_xcalloc(1, sizeof(*c));
+    json_t *svcs = twin__list(t, "Service", ns);
+    size_t i;
+    json_t *s;
+    c->v = twin_xcalloc(json_array_size(svcs) + 1, sizeof(svc_entry));
+    json_array_foreach(svcs, i, s) {
+        json_t *selmap = twin__path(s, "spec.selector");
+        if (json_object_size(selmap) == 0)
+            continue;
+        twin_selector *sel = NULL;
+        twin_selector_from_map(&sel, selmap);
+        c->v[c->n].name = twin_xstrdup(twin__name(s));
+        c->v[c->n].sel = sel;
+        c->n++;
+    }
+    json_decref(svcs);
+    twin_map_put(&t->svc_cache, ns, c);
+    return c;
+}
+
+/* [name, target kind, target name] of each HPA of a namespace. */
+static json_t *hpas_of(twin *t, const char *ns)
+{
+    json_t *c = twin_map_get(&t->hpa_cache, ns);
+    if (c)
+        return c;
+    c = json_array();
     json_t *hpas = twin__list(t, "HorizontalPodAutoscaler", ns);
     size_t i;
     json_t *h;
@@ -1408,10 +1478,24 @@ static void enqueue_hpas_for(twin *t, const char *kind, const char *ns, const ch
         json_t *ref = twin__path(h, "spec.scaleTargetRef");
         const char *k = json_string_value(json_object_get(ref, "kind"));
         const char *n = json_string_value(json_object_get(ref, "name"));
-        if (k && n && !strcmp(k, kind) && !strcmp(n, name))
-            twin__enqueue(t, "HorizontalPodAutoscaler", ns, twin__name(h));
+        if (k && n)
+            json_array_append_new(c, json_pack("[sss]", twin__name(h), k, n));
     }
     json_decref(hpas);
+    twin_map_put(&t->hpa_cache, ns, c);
+    return c;
+}
+
+static void enqueue_hpas_for(twin *t, const char *kind, const char *ns, const char *name)
+{
+    json_t *hpas = hpas_of(t, ns);
+    size_t i;
+    json_t *h;
+    json_array_foreach(hpas, i, h) {
+        if (!strcmp(json_string_value(json_array_get(h, 1)), kind) &&
+            !strcmp(json_string_value(json_array_get(h, 2)), name))
+            twin__enqueue(t, "HorizontalPodAutoscaler", ns, json_string_value(json_array_get(h, 0)));
+    }
 }
 
 /* ---- Node: deletion and NoExecute taints evict ---- */
@@ -1579,21 +1663,11 @@ static void enqueue_owner(twin *t, const json_t *obj)
 
 static void enqueue_services_for_pod(twin *t, const json_t *pod)
 {
-    json_t *svcs = twin__list(t, "Service", twin__ns(pod));
+    ns_cache *c = services_of(t, twin__ns(pod));
     json_t *labels = twin__path(pod, "metadata.labels");
-    size_t i;
-    json_t *s;
-    json_array_foreach(svcs, i, s) {
-        json_t *selmap = twin__path(s, "spec.selector");
-        if (json_object_size(selmap) == 0)
-            continue;
-        twin_selector *sel = NULL;
-        twin_selector_from_map(&sel, selmap);
-        if (twin_selector_matches(sel, labels))
-            twin__enqueue(t, "Service", twin__ns(pod), twin__name(s));
-        twin_selector_free(sel);
-    }
-    json_decref(svcs);
+    for (size_t i = 0; i < c->n; i++)
+        if (twin_selector_matches(c->v[i].sel, labels))
+            twin__enqueue(t, "Service", twin__ns(pod), c->v[i].name);
 }
 
 static void enqueue_all(twin *t, const char *kind)
@@ -1637,8 +1711,10 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
         if (after && strcmp(kind, "DaemonSet") && strcmp(kind, "Job"))
             enqueue_hpas_for(t, kind, ns, name);
     } else if (!strcmp(kind, "Service")) {
+        svc_cache_free(twin_map_del(&t->svc_cache, ns));
         twin__enqueue(t, "Service", ns, name);
     } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
+        hpa_cache_free(twin_map_del(&t->hpa_cache, ns));
         if (after)
             twin__enqueue(t, kind, ns, name);
     } else if (!strcmp(kind, "Node")) {

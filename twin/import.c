@@ -197,6 +197,52 @@ static int collect_objects(const json_t *docs, const char *name, json_t *out, ch
     return 0;
 }
 
+static long count_owned(twin *t, const char *uid, const char *kind)
+{
+    sqlite3_stmt *st = twin__stmt(t, 26, "SELECT count(*) FROM owners w JOIN objects o ON o.id = w.id "
+                                         "WHERE w.uid=? AND o.kind=?");
+    sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+    long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+/* Whether an imported object needs its controller: a workload without its
+ * ReplicaSets or pods, a Service without Endpoints, an unscheduled pod, a
+ * node that evicts, an HPA (its bounds).  Asked once everything is stored,
+ * since children may come after their owner in the files. */
+static int needs_reconcile(twin *t, const json_t *obj)
+{
+    const char *kind = twin__kind(obj);
+    if (!strcmp(kind, "Deployment"))
+        return count_owned(t, twin__uid(obj), "ReplicaSet") == 0 && twin__int(obj, "spec.replicas", 1) > 0;
+    if (!strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "Job"))
+        return count_owned(t, twin__uid(obj), "Pod") != twin__int(obj, "spec.replicas", 1) ||
+               !strcmp(kind, "Job");
+    if (!strcmp(kind, "DaemonSet") || !strcmp(kind, "HorizontalPodAutoscaler"))
+        return 1;
+    if (!strcmp(kind, "Service")) {
+        if (json_object_size(twin__path(obj, "spec.selector")) == 0)
+            return 0;
+        json_t *ep = twin__get(t, "Endpoints", twin__ns(obj), twin__name(obj));
+        json_decref(ep);
+        return ep == NULL;
+    }
+    if (!strcmp(kind, "Pod"))
+        return !twin__str(obj, "spec.nodeName") && twin__pod_active(obj);
+    if (!strcmp(kind, "Node")) {
+        size_t i;
+        json_t *taint;
+        json_array_foreach(twin__path(obj, "spec.taints"), i, taint) {
+            const char *eff = json_string_value(json_object_get(taint, "effect"));
+            if (eff && !strcmp(eff, "NoExecute"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static void ensure_namespace(twin *t, const char *ns)
 {
     json_t *cur = twin__get(t, "Namespace", "", ns);
@@ -242,6 +288,12 @@ int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, s
     t->in_op = 1;
     t->op_rv = t->rv;
     t->op_rng = t->rng;
+    /* The imported objects themselves are the starting point, not changes:
+     * they are stored without being recorded, and only the objects that need
+     * a controller (see needs_reconcile) are queued.  A snapshot that is
+     * already consistent then costs one write per object. */
+    t->importing = 1;
+    json_t *stored = json_array();
     size_t i;
     json_t *d;
     /* namespaces first, so that content can name them */
@@ -267,10 +319,16 @@ int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, s
             }
             twin__prepare_import(t, obj);
             twin__put(t, obj);
-            json_decref(obj);
+            json_array_append_new(stored, obj);
         }
     }
+    t->importing = 0;
     json_decref(objs);
+    json_array_foreach(stored, i, d) {
+        if (needs_reconcile(t, d))
+            twin__enqueue(t, twin__kind(d), twin__ns(d), twin__name(d));
+    }
+    json_decref(stored);
     if (twin__run_controllers(t, 0, err, errlen) < 0 || twin__run_controllers(t, 1, err, errlen) < 0) {
         twin_rollback(t);
         return -1;

@@ -188,6 +188,35 @@ static int pods_equivalent(const json_t *a, const json_t *b)
     return 1;
 }
 
+/* One pod of the group (ns, "Kind/name") as it is `when`, or NULL. */
+static json_t *group_representative(twin *t, const char *ns, const char *grp, twin_when when)
+{
+    json_t *found = NULL;
+    sqlite3_stmt *st = twin__stmt(t, 25, "SELECT doc FROM objects WHERE ns=? AND grp=?");
+    sqlite3_bind_text(st, 1, ns, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, grp, -1, SQLITE_TRANSIENT);
+    while (!found && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *pod = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        /* before: only a pod the operation did not touch reads the same */
+        if (pod && (when == TWIN_AFTER || !twin__change(t, "Pod", ns, twin__name(pod))))
+            found = json_incref(pod);
+        json_decref(pod);
+    }
+    sqlite3_reset(st);
+    if (found || when == TWIN_AFTER)
+        return found;
+    TWIN_MAP_FOREACH(&t->changes, e) {
+        twin_change *c = e->value;
+        if (found || strcmp(c->kind, "Pod") || !c->before || strcmp(c->ns, ns))
+            continue;
+        char *g = twin__pod_group(c->before);
+        if (!strcmp(g, grp))
+            found = json_incref(c->before);
+        free(g);
+    }
+    return found;
+}
+
 /* All groups now (one representative pod each). */
 static void load_groups_now(twin *t, state *s)
 {
@@ -441,13 +470,33 @@ json_t *twin__reachability(twin *t)
                 continue;
             const json_t *p = c->after ? c->after : c->before;
             char *g = twin__pod_group(p);
-            const char *slash = strchr(g, '/');
-            char *key = twin_xasprintf("%s/%s", c->ns, slash ? slash + 1 : g);
+            char *key = twin_xasprintf("%s\x1f%s", c->ns, g);
             twin_map_put(&cand, key, (void *)1);
             free(key);
             free(g);
         }
     }
+    /* A created or deleted pod only matters if its group appeared,
+     * vanished, or now looks different to a policy: a scale does not. */
+    twin_map groups = {0};
+    TWIN_MAP_FOREACH(&cand, e) {
+        const char *sep = strchr(e->key, '\x1f');
+        char *ns = twin_xasprintf("%.*s", (int)(sep - e->key), e->key);
+        const char *grp = sep + 1;
+        json_t *before = group_representative(t, ns, grp, TWIN_BEFORE);
+        json_t *after = group_representative(t, ns, grp, TWIN_AFTER);
+        if (!before || !after || !pods_equivalent(before, after)) {
+            const char *slash = strchr(grp, '/');
+            char *key = twin_xasprintf("%s/%s", ns, slash ? slash + 1 : grp);
+            twin_map_put(&groups, key, (void *)1);
+            free(key);
+        }
+        json_decref(before);
+        json_decref(after);
+        free(ns);
+    }
+    twin_map_clear(&cand, NULL);
+    cand = groups;
 
     json_t *out = json_pack("{s:[], s:[]}", "added", "removed");
     state before = {.when = TWIN_BEFORE}, after = {.when = TWIN_AFTER};

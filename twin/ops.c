@@ -984,6 +984,12 @@ int twin_rollback(twin *t)
             }
         }
     }
+    /* cached lookups built from rolled-back writes go with them */
+    TWIN_MAP_FOREACH(&t->changes, e) {
+        twin_change *c = e->value;
+        if (!strcmp(c->kind, "Service") || !strcmp(c->kind, "HorizontalPodAutoscaler"))
+            twin__caches_drop_ns(t, c->ns);
+    }
     twin__exec(t, "ROLLBACK TO op");
     twin__exec(t, "RELEASE op");
     t->rv = t->op_rv;

@@ -161,6 +161,7 @@ void twin_close(twin *t)
     free(t->queue);
     twin_map_clear(&t->acted, NULL);
     twin__sched_drop(t);
+    twin__caches_drop(t);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {
         free((char *)t->dyn[i].kind);
@@ -521,8 +522,10 @@ void twin__put(twin *t, json_t *obj)
     free(grp);
 
     index_object(t, id, kind, ns, obj);
-    record(t, kind, ns, name, before, obj);
-    twin__notify(t, kind, before, obj);
+    if (!t->importing) {
+        record(t, kind, ns, name, before, obj);
+        twin__notify(t, kind, before, obj);
+    }
     json_decref(before);
 }
 

@@ -65,11 +65,18 @@ struct twin {
     char **queue;
     size_t qhead, qlen, qcap;
     int settling;             /* 0 while reaching the instant, 1 after */
+    int importing;            /* writes of imported objects: no notify, no record */
     int tick;
     twin_map acted;           /* owner key -> tick of its last one-at-a-time step */
 
     /* scheduler cache, dropped at every commit/rollback */
     twin_map sched;           /* node name -> twin_sched_node* */
+    /* per-namespace lookups the controllers make on every pod or workload
+     * write, so a write costs the same in a big cluster: ns -> json_t* array
+     * of Services ([name, compiled selector]) and of HPAs ([name, kind,
+     * target]); dropped for a namespace when one of its Services or HPAs is
+     * written, and wholesale on rollback */
+    twin_map svc_cache, hpa_cache;
     int sched_loaded;
 
     json_t *pricing;
@@ -147,6 +154,8 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
  * new pods become Ready tick by tick until nothing changes. */
 int twin__run_controllers(twin *t, int settle, char *err, size_t errlen);
 void twin__sched_drop(twin *t);
+void twin__caches_drop(twin *t);
+void twin__caches_drop_ns(twin *t, const char *ns);
 /* Undoes the scheduler cache's accounting of pods: pairs [after, before]. */
 void twin__sched_rollback(twin *t, const json_t *pairs);
 /* Deletes an object with a propagation policy (Background/Foreground/Orphan). */

@@ -353,7 +353,7 @@ static void yp_resolve_plain(const char *s, size_t n, yp_val *v)
         v->kind = K_NULL;
         return;
     }
-    for (size_t i = 0; i < sizeof yp_words / sizeof yp_words[0]; i++) {
+    for (size_t i = 0; n <= 6 && i < sizeof yp_words / sizeof yp_words[0]; i++) {
         if (strlen(yp_words[i].word) == n && !memcmp(yp_words[i].word, s, n)) {
             v->kind = yp_words[i].kind;
             v->b = yp_words[i].b;

@@ -1,0 +1,23 @@
+#!/bin/sh
+# make bench: generate clusters of 1k, 10k and 100k objects (cached in
+# build/bench), then per size: import time, simulate+judge latency of small
+# actions (p50/p99), peak memory; and the 100k/1k latency ratio.
+set -e
+BUILD=${1:-build/release}
+mkdir -p build/bench
+make -s bin/gen-cluster
+for n in 1000 10000 100000; do
+    f=build/bench/cluster-$n.json
+    if [ ! -s "$f" ]; then
+        echo "generating $f ..."
+        ./bin/gen-cluster --objects $n >"$f.tmp" && mv "$f.tmp" "$f"
+    fi
+done
+out=build/bench/results.txt
+: >"$out"
+for n in 1000 10000 100000; do
+    "$BUILD/tests/bench_twin" build/bench/cluster-$n.json "${BENCH_ACTIONS:-2000}" | tee -a "$out"
+done
+echo
+awk '/^snapshot/ {split($2, a, "-"); size=$3} /scale a Deployment 3->4/ {p50[size]=$(NF-8)} /label a ConfigMap/ {c50[size]=$(NF-8)}
+     END { if (p50[1000] > 0) printf "ratio p50 100k/1k: scale %.2f, label %.2f (target < 2)\n", p50[100000]/p50[1000], c50[100000]/c50[1000] }' "$out"
