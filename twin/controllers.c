@@ -1385,10 +1385,12 @@ static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
     else if (cur < min)
         want = min;
     if (want != cur) {
-        json_object_set_new(twin__path_make(target, "spec"), "replicas", json_integer(want));
-        json_t *meta = twin__path_make(target, "metadata");
+        json_t *next = json_deep_copy(target);
+        json_object_set_new(twin__path_make(next, "spec"), "replicas", json_integer(want));
+        json_t *meta = twin__path_make(next, "metadata");
         json_object_set_new(meta, "generation", json_integer(twin__int(target, "metadata.generation", 1) + 1));
-        AS_CAUSED_BY(t, key, twin__put(t, target));
+        AS_CAUSED_BY(t, key, twin__put(t, next));
+        json_decref(next);
     }
     json_t *next = json_deep_copy(hpa);
     json_t *st = twin__path_make(next, "status");

@@ -331,6 +331,7 @@ int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, s
     json_decref(stored);
     if (twin__run_controllers(t, 0, err, errlen) < 0 || twin__run_controllers(t, 1, err, errlen) < 0) {
         twin_rollback(t);
+        twin__docs_drop(t);   /* documents read during the import are gone too */
         return -1;
     }
     twin__changes_free(t);

@@ -987,6 +987,7 @@ int twin_rollback(twin *t)
     /* cached lookups built from rolled-back writes go with them */
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
+        twin__docs_forget(t, c->kind, c->ns, c->name);
         if (!strcmp(c->kind, "Service") || !strcmp(c->kind, "HorizontalPodAutoscaler"))
             twin__caches_drop_ns(t, c->ns);
     }

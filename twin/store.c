@@ -162,6 +162,7 @@ void twin_close(twin *t)
     twin_map_clear(&t->acted, NULL);
     twin__sched_drop(t);
     twin__caches_drop(t);
+    twin__docs_drop(t);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {
         free((char *)t->dyn[i].kind);
@@ -259,24 +260,79 @@ static json_t *load_doc(sqlite3_stmt *st, int col)
     return json_loadb(s, (size_t)n, 0, NULL);
 }
 
+/* ---- the document cache ----
+ * Parsed documents by key, so the controllers' many reads of the same few
+ * objects do not parse JSON again.  Cached documents are shared: whoever
+ * gets one must not modify it (twin__put stores its own copy).  Entries of
+ * an operation's changes are dropped when it rolls back; the whole cache is
+ * dropped when it grows past its cap, which bounds memory on big twins. */
+enum { DOC_CACHE_CAP = 50000 };
+
+static void doc_free(void *p) { json_decref(p); }
+
+void twin__docs_drop(twin *t) { twin_map_clear(&t->docs, doc_free); }
+
+static void doc_forget(twin *t, const char *key) { json_decref(twin_map_del(&t->docs, key)); }
+
+static void doc_remember(twin *t, const char *key, json_t *doc)
+{
+    if (t->docs.count >= DOC_CACHE_CAP)
+        twin__docs_drop(t);
+    json_decref(twin_map_put(&t->docs, key, json_incref(doc)));
+}
+
+void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *name)
+{
+    char *key = twin__key(kind, ns, name);
+    doc_forget(t, key);
+    free(key);
+}
+
+/* The document in column `col` of a row whose kind/ns/name are in columns
+ * 0..2: from the cache, or parsed and cached. New reference. */
+static json_t *row_doc(twin *t, sqlite3_stmt *st, int col)
+{
+    char *key = twin__key((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+                          (const char *)sqlite3_column_text(st, 2));
+    json_t *d = twin_map_get(&t->docs, key);
+    if (d) {
+        json_incref(d);
+    } else {
+        d = load_doc(st, col);
+        if (d)
+            doc_remember(t, key, d);
+    }
+    free(key);
+    return d;
+}
+
 json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name)
 {
+    char *key = twin__key(kind, ns ? ns : "", name);
+    json_t *doc = twin_map_get(&t->docs, key);
+    if (doc) {
+        free(key);
+        return json_incref(doc);
+    }
     sqlite3_stmt *st = twin__stmt(t, S_GET, "SELECT doc FROM objects WHERE kind=? AND ns=? AND name=?");
     bind_text(st, 1, kind);
     bind_text(st, 2, ns ? ns : "");
     bind_text(st, 3, name);
-    json_t *doc = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_step(st) == SQLITE_ROW) {
         doc = load_doc(st, 0);
+        if (doc)
+            doc_remember(t, key, doc);
+    }
     sqlite3_reset(st);
+    free(key);
     return doc;
 }
 
-static json_t *collect(sqlite3_stmt *st)
+static json_t *collect(twin *t, sqlite3_stmt *st)
 {
     json_t *arr = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *d = load_doc(st, 0);
+        json_t *d = row_doc(t, st, 3);
         if (d)
             json_array_append_new(arr, d);
     }
@@ -288,29 +344,29 @@ json_t *twin__list(twin *t, const char *kind, const char *ns)
 {
     sqlite3_stmt *st;
     if (ns) {
-        st = twin__stmt(t, S_LIST_KIND_NS, "SELECT doc FROM objects WHERE kind=? AND ns=? ORDER BY name");
+        st = twin__stmt(t, S_LIST_KIND_NS, "SELECT kind, ns, name, doc FROM objects WHERE kind=? AND ns=? ORDER BY name");
         bind_text(st, 2, ns);
     } else {
-        st = twin__stmt(t, S_LIST_KIND, "SELECT doc FROM objects WHERE kind=? ORDER BY ns, name");
+        st = twin__stmt(t, S_LIST_KIND, "SELECT kind, ns, name, doc FROM objects WHERE kind=? ORDER BY ns, name");
     }
     bind_text(st, 1, kind);
-    return collect(st);
+    return collect(t, st);
 }
 
 json_t *twin__list_owned(twin *t, const char *uid)
 {
     sqlite3_stmt *st = twin__stmt(t, S_LIST_OWNED,
-                                  "SELECT o.doc FROM owners w JOIN objects o ON o.id = w.id WHERE w.uid=? "
+                                  "SELECT o.kind, o.ns, o.name, o.doc FROM owners w JOIN objects o ON o.id = w.id WHERE w.uid=? "
                                   "ORDER BY o.kind, o.name");
     bind_text(st, 1, uid);
-    return collect(st);
+    return collect(t, st);
 }
 
 json_t *twin__pods_on_node(twin *t, const char *node)
 {
-    sqlite3_stmt *st = twin__stmt(t, S_PODS_NODE, "SELECT doc FROM objects WHERE node=? ORDER BY ns, name");
+    sqlite3_stmt *st = twin__stmt(t, S_PODS_NODE, "SELECT kind, ns, name, doc FROM objects WHERE node=? ORDER BY ns, name");
     bind_text(st, 1, node);
-    return collect(st);
+    return collect(t, st);
 }
 
 json_t *twin__list_label(twin *t, const char *kind, const char *ns, const char *key, const char *value)
@@ -318,18 +374,18 @@ json_t *twin__list_label(twin *t, const char *kind, const char *ns, const char *
     sqlite3_stmt *st;
     if (ns) {
         st = twin__stmt(t, S_LIST_LABEL_NS,
-                        "SELECT o.doc FROM labels l JOIN objects o ON o.id = l.id "
+                        "SELECT o.kind, o.ns, o.name, o.doc FROM labels l JOIN objects o ON o.id = l.id "
                         "WHERE l.kind=? AND l.key=? AND l.value=? AND l.ns=? ORDER BY o.name");
         bind_text(st, 4, ns);
     } else {
         st = twin__stmt(t, S_LIST_LABEL,
-                        "SELECT o.doc FROM labels l JOIN objects o ON o.id = l.id "
+                        "SELECT o.kind, o.ns, o.name, o.doc FROM labels l JOIN objects o ON o.id = l.id "
                         "WHERE l.kind=? AND l.key=? AND l.value=? ORDER BY o.ns, o.name");
     }
     bind_text(st, 1, kind);
     bind_text(st, 2, key);
     bind_text(st, 3, value);
-    return collect(st);
+    return collect(t, st);
 }
 
 json_t *twin__list_selector(twin *t, const char *kind, const char *ns, const twin_selector *sel)
@@ -406,13 +462,13 @@ static void record(twin *t, const char *kind, const char *ns, const char *name, 
         c->kind = twin_xstrdup(kind);
         c->ns = twin_xstrdup(ns ? ns : "");
         c->name = twin_xstrdup(name);
-        c->before = before ? json_deep_copy(before) : NULL;
+        c->before = before ? json_incref((json_t *)before) : NULL;   /* shared, read-only */
         c->parent = twin_xstrdup(t->parent);
         c->seq = t->change_seq++;
         twin_map_put(&t->changes, key, c);
     }
     json_decref(c->after);
-    c->after = after ? json_deep_copy(after) : NULL;
+    c->after = after ? json_incref((json_t *)after) : NULL;   /* the cached copy, read-only */
     free(key);
 }
 
@@ -464,8 +520,12 @@ static sqlite3_int64 find_id(twin *t, const char *kind, const char *ns, const ch
     sqlite3_int64 id = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
-        if (doc)
-            *doc = load_doc(st, 1);
+        if (doc) {
+            char *key = twin__key(kind, ns, name);
+            json_t *c = twin_map_get(&t->docs, key);
+            *doc = c ? json_incref(c) : load_doc(st, 1);
+            free(key);
+        }
     }
     sqlite3_reset(st);
     return id;
@@ -523,8 +583,14 @@ void twin__put(twin *t, json_t *obj)
 
     index_object(t, id, kind, ns, obj);
     if (!t->importing) {
-        record(t, kind, ns, name, before, obj);
-        twin__notify(t, kind, before, obj);
+        /* the caller keeps obj and may change it: the twin keeps a copy */
+        json_t *copy = json_deep_copy(obj);
+        char *key = twin__key(kind, ns, name);
+        doc_remember(t, key, copy);
+        free(key);
+        record(t, kind, ns, name, before, copy);
+        twin__notify(t, kind, before, copy);
+        json_decref(copy);
     }
     json_decref(before);
 }
@@ -539,6 +605,7 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
     sqlite3_bind_int64(st, 1, id);
     sqlite3_step(st);
     index_object(t, id, kind, ns, NULL);
+    twin__docs_forget(t, kind, ns ? ns : "", name);
     twin__next_rv(t);
     record(t, kind, ns ? ns : "", name, before, NULL);
     twin__notify(t, kind, before, NULL);

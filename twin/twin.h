@@ -20,7 +20,9 @@
  * settled state.  Outside an operation both see the current state.
  *
  * Ownership (jansson): arguments are borrowed unless stated; every json_t a
- * function returns is a new reference the caller must json_decref.
+ * function returns is a new reference the caller must json_decref.  Objects
+ * returned by twin_get and twin_list may be shared with the twin's document
+ * cache: treat them as read-only (json_deep_copy one to change it).
  * Errors: functions return 0 on success and -1 on failure with a message
  * naming what failed (file, line, object) in the caller's buffer.
  * Threads: a twin is used by one thread at a time.

@@ -77,6 +77,7 @@ struct twin {
      * target]); dropped for a namespace when one of its Services or HPAs is
      * written, and wholesale on rollback */
     twin_map svc_cache, hpa_cache;
+    twin_map docs;            /* key -> parsed document (store.c), read-only */
     int sched_loaded;
 
     json_t *pricing;
@@ -94,7 +95,11 @@ struct twin {
 int twin__exec(twin *t, const char *sql);
 sqlite3_stmt *twin__stmt(twin *t, int slot, const char *sql);
 char *twin__key(const char *kind, const char *ns, const char *name);
+/* Returns a SHARED document (from the cache): read it, never modify it;
+ * json_deep_copy it to make a new version. The same holds for every list. */
 json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name);
+void twin__docs_drop(twin *t);
+void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *name);
 /* Writes obj (borrowed) as the current version: bumps resourceVersion (set in
  * obj too), maintains indexes, records the change with t->parent as cause,
  * and notifies the controllers. */
