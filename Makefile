@@ -88,7 +88,7 @@ bench: deps
 
 $(BUILD)/tests/bench_twin: tests/bench/bench_twin.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 fuzz: deps
 	@sh tests/fuzz/run.sh

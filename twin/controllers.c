@@ -302,6 +302,8 @@ static int tolerates_unschedulable(const json_t *spec)
     return ok;
 }
 
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 /* Picks a node for the pod, or NULL with the reason in why (the scheduler's
  * filters: unschedulable, not ready, affinity, taints, resources).  Among the
  * nodes that fit, the least allocated by CPU wins, ties by name, so the
@@ -360,14 +362,26 @@ static twin_sched_node *schedule(twin *t, const json_t *pod, char *why, size_t w
         }
     }
     if (!best) {
-        snprintf(why, whylen, "0/%d nodes are available:%s%.0d%s%.0d%s%.0d%s%.0d%s%.0d%s%.0d%s", total,
-                 n_cpu ? " " : "", n_cpu, n_cpu ? " Insufficient cpu," : "", n_mem, n_mem ? " Insufficient memory," : "",
-                 n_pods, n_pods ? " Too many pods," : "", n_unsched, n_unsched ? " node(s) were unschedulable," : "",
-                 n_affinity, n_affinity ? " node(s) didn't match Pod's node affinity/selector," : "", n_taint,
-                 n_taint ? " node(s) had untolerated taint," : "");
-        size_t l = strlen(why);
-        if (l && why[l - 1] == ',')
-            why[l - 1] = '.';
+        /* the scheduler's FitError: "<count> <reason>" entries sorted as
+         * strings and joined with ", " (k8s-api-facts §3.12) */
+        const int counts[] = {n_cpu, n_mem, n_pods, n_unsched, n_affinity, n_taint};
+        const char *reasons[] = {"Insufficient cpu", "Insufficient memory", "Too many pods",
+                                 "node(s) were unschedulable", "node(s) didn't match Pod's node affinity/selector",
+                                 "node(s) had untolerated taint"};
+        char *items[6];
+        size_t n = 0;
+        for (size_t i = 0; i < 6; i++)
+            if (counts[i])
+                items[n++] = twin_xasprintf("%d %s", counts[i], reasons[i]);
+        qsort(items, n, sizeof(char *), cmp_cstr);
+        size_t l = (size_t)snprintf(why, whylen, "0/%d nodes are available:", total);
+        for (size_t i = 0; i < n; i++) {
+            if (l < whylen)
+                l += (size_t)snprintf(why + l, whylen - l, "%s%s", i ? ", " : " ", items[i]);
+            free(items[i]);
+        }
+        if (l < whylen)
+            snprintf(why + l, whylen - l, ".");
     }
     return best;
 }
@@ -870,6 +884,22 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                 }
             }
         }
+    } else {
+        /* paused: no rollout, but a scale still applies (sync's scale(),
+         * FindActiveOrLatest): the one active ReplicaSet, or the newest when
+         * none is active, takes the new count.  With several active ones
+         * Kubernetes scales them proportionally; the twin leaves them. */
+        json_t *target = NULL;
+        int active = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rs_spec(rss[i]) > 0) {
+                active++;
+                target = rss[i];
+            }
+        if (active == 0 && n)
+            target = newrs ? newrs : rss[n - 1];
+        if (active <= 1 && target)
+            scale_rs(t, target, replicas, key);
     }
 
     /* status (calculateStatus) */
@@ -932,6 +962,12 @@ static int acted_this_tick(twin *t, const char *key)
 }
 
 static void mark_acted(twin *t, const char *key) { twin_map_put(&t->acted, key, (void *)(intptr_t)(t->tick + 1)); }
+
+/* Asks for another turn at the next tick, for a controller that has work
+ * left but may not do it now (one step per tick, or not before the settled
+ * state) and that no write would wake again: a StatefulSet scaling down
+ * deletes pods and creates none, so no pod becoming Ready calls it back. */
+static void run_later(twin *t, const char *key) { twin_map_put(&t->later, key, (void *)1); }
 
 static void ensure_claims(twin *t, const json_t *sts, long ordinal, const char *key)
 {
@@ -1006,6 +1042,8 @@ static void reconcile_statefulset(twin *t, json_t *sts, const char *key)
     if (highest_pod && !acted_this_tick(t, key)) {
         AS_CAUSED_BY(t, key, delete_pod(t, highest_pod));
         mark_acted(t, key);
+    } else if (highest_pod) {
+        run_later(t, key);
     }
     json_decref(pods);
 
@@ -1264,12 +1302,14 @@ static json_t *resolve_port(const json_t *svc_port, const json_t *pod)
         return json_incref(tp);
     if (!json_is_string(tp))
         return json_incref(json_object_get(svc_port, "port"));
+    const char *proto = json_string_value(json_object_get(svc_port, "protocol")) ?: "TCP";
     size_t i, k;
     json_t *c, *cp;
     json_array_foreach(twin__path(pod, "spec.containers"), i, c) {
         json_array_foreach(json_object_get(c, "ports"), k, cp) {
             const char *n = json_string_value(json_object_get(cp, "name"));
-            if (n && !strcmp(n, json_string_value(tp)))
+            const char *cproto = json_string_value(json_object_get(cp, "protocol")) ?: "TCP";
+            if (n && !strcmp(n, json_string_value(tp)) && !strcmp(cproto, proto))
                 return json_incref(json_object_get(cp, "containerPort"));
         }
     }
@@ -1302,47 +1342,59 @@ static void reconcile_service(twin *t, const char *ns, const char *name, const c
     json_t *pods = twin__list_selector(t, "Pod", ns, sel);
     twin_selector_free(sel);
     int publish = json_is_true(twin__path(svc, "spec.publishNotReadyAddresses"));
-    json_t *ready = json_array(), *notready = json_array();
-    json_t *ports = json_array();
+    json_t *svc_ports = twin__path(svc, "spec.ports");
+    json_t *subsets = json_array();
     size_t i;
     json_t *p;
     json_array_foreach(pods, i, p) {
         const char *ip = twin__str(p, "status.podIP");
         if (!ip || !twin__pod_active(p))
             continue;
-        json_t *addr = json_pack("{s:s, s:s?, s:{s:s, s:s, s:s, s:s?}}", "ip", ip, "nodeName",
-                                 twin__str(p, "spec.nodeName"), "targetRef", "kind", "Pod", "namespace", ns, "name",
-                                 twin__name(p), "uid", twin__uid(p));
-        json_array_append_new(publish || twin__pod_ready(p) ? ready : notready, addr);
-        if (json_array_size(ports) == 0) {
-            size_t k;
-            json_t *sp;
-            json_array_foreach(twin__path(svc, "spec.ports"), k, sp) {
-                json_t *port = resolve_port(sp, p);
-                if (!port)
-                    continue;
-                json_t *entry = json_pack("{s:o, s:s}", "port", port, "protocol",
-                                          json_string_value(json_object_get(sp, "protocol")) ?: "TCP");
-                if (json_object_get(sp, "name"))
-                    json_object_set(entry, "name", json_object_get(sp, "name"));
-                json_array_append_new(ports, entry);
+        /* every service port resolved on this pod (FindPort): a pod on which
+         * none resolves is no endpoint at all (a named targetPort its
+         * containers do not declare), and pods resolving to different
+         * numbers go to different subsets, as RepackSubsets groups them */
+        json_t *ports = json_array();
+        size_t k;
+        json_t *sp;
+        json_array_foreach(svc_ports, k, sp) {
+            json_t *port = resolve_port(sp, p);
+            if (!port)
+                continue;
+            json_t *entry = json_pack("{s:o, s:s}", "port", port, "protocol",
+                                      json_string_value(json_object_get(sp, "protocol")) ?: "TCP");
+            if (json_object_get(sp, "name"))
+                json_object_set(entry, "name", json_object_get(sp, "name"));
+            json_array_append_new(ports, entry);
+        }
+        if (json_array_size(svc_ports) && !json_array_size(ports)) {
+            json_decref(ports);
+            continue;
+        }
+        json_t *sub = NULL, *s;
+        json_array_foreach(subsets, k, s) {
+            if (json_equal(json_object_get(s, "ports"), ports)) {
+                sub = s;
+                break;
             }
         }
+        if (!sub) {
+            sub = json_pack("{s:o}", "ports", ports);
+            json_array_append_new(subsets, sub);
+        } else {
+            json_decref(ports);
+        }
+        const char *field = publish || twin__pod_ready(p) ? "addresses" : "notReadyAddresses";
+        json_t *list = json_object_get(sub, field);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(sub, field, list);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s?, s:{s:s, s:s, s:s, s:s?}}", "ip", ip, "nodeName",
+                                              twin__str(p, "spec.nodeName"), "targetRef", "kind", "Pod",
+                                              "namespace", ns, "name", twin__name(p), "uid", twin__uid(p)));
     }
     json_decref(pods);
-    json_t *subsets = json_array();
-    if (json_array_size(ready) || json_array_size(notready)) {
-        json_t *sub = json_object();
-        if (json_array_size(ready))
-            json_object_set(sub, "addresses", ready);
-        if (json_array_size(notready))
-            json_object_set(sub, "notReadyAddresses", notready);
-        json_object_set(sub, "ports", ports);
-        json_array_append_new(subsets, sub);
-    }
-    json_decref(ready);
-    json_decref(notready);
-    json_decref(ports);
 
     json_t *next = ep ? json_deep_copy(ep) : NULL;
     if (!next) {
@@ -1517,6 +1569,8 @@ static void reconcile_node(twin *t, const char *name, const char *key)
             evict = untolerated(node, json_object_get(p, "spec"), 0, 1, &with_seconds) != NULL;
             if (!evict && with_seconds && t->settling)
                 evict = 1;
+            else if (!evict && with_seconds)
+                run_later(t, key);   /* tolerationSeconds run out before the settled state */
         }
         if (evict)
             AS_CAUSED_BY(t, key, delete_pod(t, p));
@@ -1855,12 +1909,15 @@ int twin__run_controllers(twin *t, int settle, char *err, size_t errlen)
             push(t, twin_xstrdup(e->key));
     }
     for (t->tick = 1; t->tick < MAX_TICKS; t->tick++) {
+        TWIN_MAP_FOREACH(&t->later, e) push(t, twin_xstrdup(e->key));
+        twin_map_clear(&t->later, NULL);
         if (drain(t, &pops, err, errlen) < 0)
             return -1;
-        if (start_pods(t) == 0 && t->qhead == t->qlen)
+        if (start_pods(t) == 0 && t->qhead == t->qlen && t->later.count == 0)
             break;
     }
     twin_map_clear(&t->acted, NULL);
+    twin_map_clear(&t->later, NULL);
     t->settling = 0;
     if (t->tick >= MAX_TICKS) {
         snprintf(err, errlen, "cannot simulate: the cluster did not settle after %d rounds", MAX_TICKS);

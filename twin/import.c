@@ -225,9 +225,12 @@ static int needs_reconcile(twin *t, const json_t *obj)
     if (!strcmp(kind, "Service")) {
         if (json_object_size(twin__path(obj, "spec.selector")) == 0)
             return 0;
-        json_t *ep = twin__get(t, "Endpoints", twin__ns(obj), twin__name(obj));
-        json_decref(ep);
-        return ep == NULL;
+        sqlite3_stmt *st = twin__stmt(t, 24, "SELECT 1 FROM objects WHERE kind='Endpoints' AND ns=? AND name=?");
+        sqlite3_bind_text(st, 1, twin__ns(obj), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, twin__name(obj), -1, SQLITE_TRANSIENT);
+        int found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+        return !found;
     }
     if (!strcmp(kind, "Pod"))
         return !twin__str(obj, "spec.nodeName") && twin__pod_active(obj);
@@ -273,7 +276,7 @@ static void recount(twin *t)
     }
 }
 
-int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, size_t errlen)
+int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t errlen)
 {
     if (t->in_op) {
         snprintf(err, errlen, "cannot import in the middle of an operation");
@@ -302,7 +305,7 @@ int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, s
             int is_ns = !strcmp(twin__kind(d), "Namespace");
             if (is_ns != (pass == 0))
                 continue;
-            json_t *obj = json_deep_copy(d);
+            json_t *obj = d;   /* completed in place: no copy of a 100k-object snapshot */
             const twin_kind *k = twin_kind_by_name(t, twin__kind(obj));
             if (!k) {
                 twin__register_kind(t, json_string_value(json_object_get(obj, "apiVersion")), twin__kind(obj),
@@ -319,7 +322,7 @@ int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, s
             }
             twin__prepare_import(t, obj);
             twin__put(t, obj);
-            json_array_append_new(stored, obj);
+            json_array_append(stored, obj);
         }
     }
     t->importing = 0;

@@ -293,13 +293,50 @@ char *twin__template_hash(const json_t *tmpl)
  * EqualIgnoreHash). */
 int twin__json_equal_ignoring(const json_t *a, const json_t *b, const char *ignore_label)
 {
-    json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
-    json_object_del(twin__path(ca, "metadata.labels"), ignore_label);
-    json_object_del(twin__path(cb, "metadata.labels"), ignore_label);
-    int eq = json_equal(ca, cb);
-    json_decref(ca);
-    json_decref(cb);
-    return eq;
+    /* compared in place (this runs on every Deployment sync): every key but
+     * metadata must be equal, metadata's keys but labels too, and the labels
+     * but the ignored one */
+    if (!json_is_object(a) || !json_is_object(b))
+        return json_equal((json_t *)a, (json_t *)b);
+    for (int depth = 0; depth < 3; depth++) {
+        const char *skip = depth == 0 ? "metadata" : depth == 1 ? "labels" : ignore_label;
+        size_t na = 0, nb = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v) {
+            if (!strcmp(k, skip))
+                continue;
+            na++;
+            if (!json_equal(v, json_object_get(b, k)))
+                return 0;
+        }
+        json_object_foreach((json_t *)b, k, v) nb += strcmp(k, skip) != 0;
+        if (na != nb)
+            return 0;
+        if (depth == 2)
+            break;
+        json_t *sa = json_object_get(a, skip), *sb = json_object_get(b, skip);
+        if (!sa || !sb) {
+            /* an absent map equals an empty one (or one holding only the hash) */
+            json_t *other = sa ? sa : sb;
+            if (depth == 0 && other) {
+                json_t *labels = json_object_get(other, "labels");
+                size_t n = json_object_size(other);
+                return n == 0 || (n == 1 && labels && (json_object_size(labels) == 0 ||
+                                                       (json_object_size(labels) == 1 &&
+                                                        json_object_get(labels, ignore_label))));
+            }
+            if (depth == 1 && other)
+                return json_object_size(other) == 0 ||
+                       (json_object_size(other) == 1 && json_object_get(other, ignore_label));
+            return 1;
+        }
+        a = sa;
+        b = sb;
+        if (!json_is_object(a) || !json_is_object(b))
+            return json_equal((json_t *)a, (json_t *)b);
+    }
+    return 1;
 }
 
 /* ---- cost ---- */

@@ -999,6 +999,7 @@ int twin_rollback(twin *t)
     t->in_op = 0;
     t->settling = 0;
     twin_map_clear(&t->acted, NULL);
+    twin_map_clear(&t->later, NULL);
     /* drop whatever is still queued */
     for (size_t i = t->qhead; i < t->qlen; i++)
         free(t->queue[i]);

@@ -160,6 +160,7 @@ void twin_close(twin *t)
         free(t->queue[i]);
     free(t->queue);
     twin_map_clear(&t->acted, NULL);
+    twin_map_clear(&t->later, NULL);
     twin__sched_drop(t);
     twin__caches_drop(t);
     twin__docs_drop(t);

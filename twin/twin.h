@@ -82,8 +82,10 @@ void twin_set_clock(twin *t, double now);
  * their Endpoints; all of it settled and committed.  Nothing is kept if any
  * document is malformed. */
 int twin_import_path(twin *t, const char *path, char *err, size_t errlen);
-/* The same for documents already parsed: an array of objects and/or Lists. */
-int twin_import_docs(twin *t, const json_t *docs, const char *name, char *err, size_t errlen);
+/* The same for documents already parsed: an array of objects and/or Lists.
+ * The documents are taken as they are and completed in place (identity,
+ * defaults): the caller must not rely on them staying unchanged. */
+int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t errlen);
 
 /* Every object as a v1 List (new reference). */
 json_t *twin_export(twin *t);

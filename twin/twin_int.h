@@ -68,6 +68,8 @@ struct twin {
     int importing;            /* writes of imported objects: no notify, no record */
     int tick;
     twin_map acted;           /* owner key -> tick of its last one-at-a-time step */
+    twin_map later;           /* keys to reconcile at the next tick: controllers with
+                               * work left that no write will wake (see run_later) */
 
     /* scheduler cache, dropped at every commit/rollback */
     twin_map sched;           /* node name -> twin_sched_node* */

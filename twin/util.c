@@ -172,8 +172,14 @@ void *twin_map_put(twin_map *m, const char *key, void *value)
 {
     /* Slots count dead entries too (they still occupy probe chains until a
      * rehash), so size against nentries. */
-    if ((m->nentries + 1) * 2 > m->nslots)
-        rehash(m, m->nslots ? m->nslots * 2 : 16);
+    if ((m->nentries + 1) * 2 > m->nslots) {
+        /* size for the live entries: a map used as a queue's set fills up
+         * with dead ones, which the rehash drops, and must not keep growing */
+        size_t want = 16;
+        while ((m->count + 1) * 4 > want)
+            want *= 2;
+        rehash(m, want);
+    }
     int found;
     size_t i = find_slot(m, key, &found);
     if (found) {
