@@ -39,32 +39,47 @@ all: bin/gate
 deps:
 	@sh tests/deps.sh
 
+V ?= 0
+ifeq ($(V),0)
+  Q := @
+  SAY = @echo "  $(1) $(2)"
+else
+  Q :=
+  SAY = @:
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call SAY,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libtwin.a: $(TWIN_OBJ)
-	ar rcs $@ $^
+	$(call SAY,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/libgate.a: $(GATE_OBJ)
-	ar rcs $@ $^
+	$(call SAY,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/bin/gate: $(BUILD)/gate/main.o $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 bin/gate: $(BUILD)/bin/gate
 	@mkdir -p bin
-	cp $< $@
+	$(Q)cp $< $@
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
 
 # Replays the fuzz targets over their seed corpora (tests/fuzz/corpus/).
 $(BUILD)/tests/fuzz_replay: $(FUZZ_OBJ) $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # The public header of the twin compiles alone (STYLE.md item 3).
 check-headers:
@@ -72,7 +87,7 @@ check-headers:
 	  echo '#include "'$$h'"' | $(CC) $(CSTD) $(WARN) $(PKG_CFLAGS) -I. -x c -fsyntax-only - || exit 1; done
 
 run: deps
-	$(MAKE) bin/gate
+	@$(MAKE) -s bin/gate
 	./bin/gate check --state fixtures/demo --actions fixtures/demo-plan.json; \
 	  rc=$$?; echo "gate check exit code: $$rc (0 allow, 1 deny, 2 review)"; test $$rc -le 2
 
@@ -88,7 +103,8 @@ bench: deps
 
 $(BUILD)/tests/bench_twin: tests/bench/bench_twin.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 fuzz: deps
 	@sh tests/fuzz/run.sh
@@ -100,4 +116,5 @@ clean:
 
 bin/gen-cluster: $(BUILD)/fixtures/gen_cluster.o $(BUILD)/libtwin.a
 	@mkdir -p bin
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)

@@ -377,18 +377,47 @@ static void test_recreate(void **state)
     twin_close(t);
 }
 
-/* A paused Deployment records the template change and rolls nothing out. */
+/* A paused Deployment records a template change and rolls nothing out; a
+ * scale still applies to its ReplicaSet.  Created paused, it makes none. */
 static void test_paused_deployment(void **state)
 {
     (void)state;
-    twin *t = cluster(json_pack("[o]", tt_deploy("app", "web", 2, tj("{'spec':{'paused':true}}"))));
+    twin *t = cluster(json_pack("[o]", tt_deploy("app", "web", 2, NULL)));
+    json_t *pause = tj("{'spec':{'paused':true}}");
+    tt_do(t, tt_merge("Deployment", "app", "web", pause), 200);
     twin_result res = set_image(t, "web", "nginx:1.26");
     assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 0);
+    assert_int_equal(json_array_size(res.diff), 1);   /* the Deployment alone */
     json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "app", "app=web");
     assert_string_equal(tt_str(json_array_get(pods, 0), "spec.containers.0.image"), "nginx:1.25");
     json_decref(pods);
     twin_result_free(&res);
-    twin_rollback(t);
+    twin_commit(t);
+
+    json_t *patch = tj("{'spec':{'replicas':4}}");
+    res = tt_apply(t, tt_merge("Deployment", "app", "web", patch));
+    assert_int_equal(tt_count(t, TWIN_AFTER, "ReplicaSet", "app", NULL), 1);
+    pods = tt_list(t, TWIN_AFTER, "Pod", "app", "app=web");
+    assert_int_equal(json_array_size(pods), 4);
+    assert_int_equal(tt_ready(pods), 4);
+    assert_string_equal(tt_str(json_array_get(pods, 3), "spec.containers.0.image"), "nginx:1.25");
+    json_decref(pods);
+    twin_result_free(&res);
+    twin_commit(t);
+
+    /* resumed: the pending template rolls out */
+    json_t *resume = tj("{'spec':{'paused':false}}");
+    tt_do(t, tt_merge("Deployment", "app", "web", resume), 200);
+    check_rolled_out(t, 4, "nginx:1.26");
+
+    json_t *d = tt_deploy("app", "later", 2, tj("{'spec':{'paused':true}}"));
+    tt_do(t, tt_create(d), 201);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "ReplicaSet", "app", "app=later"), 0);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "Pod", "app", "app=later"), 0);
+    json_decref(d);
+    json_decref(patch);
+    json_decref(pause);
+    json_decref(resume);
     twin_close(t);
 }
 
@@ -721,7 +750,7 @@ static void test_scheduler(void **state)
     /* nodeSelector: only small carries disk=ssd, though big is freer */
     expect_node(place(t, pod("p4", "200m", "{'nodeSelector':{'disk':'ssd'}}")), "small");
     /* nothing fits: Pending, PodScheduled=False/Unschedulable with the scheduler's message */
-    expect_pending(place(t, pod("p5", "3", NULL)), "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint.");
+    expect_pending(place(t, pod("p5", "3", NULL)), "0/3 nodes are available: 1 node(s) had untolerated taint, 2 Insufficient cpu.");
     expect_pending(place(t, pod("p6", "100m", "{'nodeSelector':{'disk':'nvme'}}")),
                    "node(s) didn't match Pod's node affinity/selector");
 
