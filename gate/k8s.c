@@ -406,7 +406,7 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         rc = refuse(415, err, errlen, "the content type %s is not supported: send application/json", ct);
         goto out;
     }
-    if (ct && ci_contains(ct, "protobuf") && !body)
+    if (ct && ci_contains(ct, "protobuf"))
         rc = refuse(415, err, errlen, "%s",
                     "protobuf request bodies are not accepted here: send JSON (kubectl: create -f / apply -f)");
     if (rc)

@@ -406,9 +406,13 @@ static void set_condition(json_t *pod, const char *type, const char *status, con
         c = json_object();
         json_array_append_new(conds, c);
     }
+    /* lastTransitionTime moves only when the status does (as the kubelet
+     * and scheduler set it), so re-evaluating an unchanged pod is a no-op */
+    const char *was = json_string_value(json_object_get(c, "status"));
+    int transition = !was || strcmp(was, status);
     json_object_set_new(c, "type", json_string(type));
     json_object_set_new(c, "status", json_string(status));
-    if (ts)
+    if (ts && (transition || !json_object_get(c, "lastTransitionTime")))
         json_object_set_new(c, "lastTransitionTime", json_string(ts));
     if (reason)
         json_object_set_new(c, "reason", json_string(reason));

@@ -188,8 +188,14 @@ static int collect_objects(const json_t *docs, const char *name, json_t *out, ch
             return -1;
         }
         json_t *r = twin__path(d, "spec.replicas");
-        if (r && !json_is_integer(r)) {
-            snprintf(err, errlen, "%s: %s %s: spec.replicas must be an integer", name, kind, twin__name(d));
+        if (r && (!json_is_integer(r) || json_integer_value(r) < 0)) {
+            snprintf(err, errlen, "%s: %s %s: spec.replicas must be a non-negative integer", name, kind,
+                     twin__name(d));
+            return -1;
+        }
+        if (r && json_integer_value(r) > TWIN_MAX_REPLICAS) {
+            snprintf(err, errlen, "%s: %s %s: %lld replicas is above the twin's limit of %d", name, kind,
+                     twin__name(d), (long long)json_integer_value(r), TWIN_MAX_REPLICAS);
             return -1;
         }
         json_array_append(out, d);

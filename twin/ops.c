@@ -14,9 +14,6 @@
 #include "selector.h"
 #include "twin_int.h"
 
-/* Above this, the twin refuses to simulate rather than materialise the pods
- * (the gate fails closed on a refusal). */
-enum { TWIN_MAX_REPLICAS = 5000 };
 
 static const char *PROTECTED_NS[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};
 

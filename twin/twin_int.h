@@ -42,6 +42,10 @@ typedef struct twin_change {
 
 enum { TWIN__NSTMT = 32 };
 
+/* Above this many replicas the twin refuses to simulate rather than
+ * materialise the pods (the gate fails closed on a refusal). */
+enum { TWIN_MAX_REPLICAS = 5000 };
+
 typedef struct twin_sched_node twin_sched_node;
 
 struct twin {
