@@ -326,6 +326,16 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
             } else {
                 json_object_del(meta, "namespace");
             }
+            char verr[768];
+            if (twin__validate_import(t, obj, verr, sizeof verr) < 0) {
+                snprintf(err, errlen, "%s: %s", name, verr);
+                t->importing = 0;
+                json_decref(stored);
+                json_decref(objs);
+                twin_rollback(t);
+                twin__docs_drop(t);
+                return -1;
+            }
             twin__prepare_import(t, obj);
             twin__put(t, obj);
             json_array_append(stored, obj);

@@ -231,6 +231,21 @@ static void apply_defaults(twin *t, json_t *obj)
     }
 }
 
+int twin__validate_import(twin *t, const json_t *obj, char *err, size_t errlen)
+{
+    const twin_kind *k = twin_kind_by_name(t, twin__kind(obj));
+    if (!k)
+        return 0;
+    twin_request req = {0};
+    twin_result res = {0};
+    op_ctx o = {t, &req, k, &res, err, errlen};
+    int v = validate(&o, obj);
+    if (v == 0)
+        snprintf(err, errlen, "%s", json_string_value(json_object_get(res.object, "message")));
+    twin_result_free(&res);
+    return v > 0 ? 0 : -1;
+}
+
 void twin__prepare_import(twin *t, json_t *obj)
 {
     json_t *meta = twin__path_make(obj, "metadata");

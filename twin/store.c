@@ -582,7 +582,14 @@ void twin__put(twin *t, json_t *obj)
     free(doc);
     free(grp);
 
-    index_object(t, id, kind, ns, obj);
+    /* most writes are status or spec changes: labels and owners stay */
+    int reindex = !before ||
+                  !json_equal(twin__path(before, "metadata.labels") ?: json_null(),
+                              twin__path(obj, "metadata.labels") ?: json_null()) ||
+                  !json_equal(twin__path(before, "metadata.ownerReferences") ?: json_null(),
+                              twin__path(obj, "metadata.ownerReferences") ?: json_null());
+    if (reindex)
+        index_object(t, id, kind, ns, obj);
     if (!t->importing) {
         /* the caller keeps obj and may change it: the twin keeps a copy */
         json_t *copy = json_deep_copy(obj);

@@ -178,6 +178,9 @@ void twin__delete_namespace(twin *t, const json_t *ns_obj);
 /* Identity (uid, creationTimestamp, generation) where missing, and the API
  * server's defaults, for an object arriving by import. */
 void twin__prepare_import(twin *t, json_t *obj);
+/* The checks a create makes (names, labels, replicas, selectors matching
+ * templates, containers, quantities); -1 with the API server's message. */
+int twin__validate_import(twin *t, const json_t *obj, char *err, size_t errlen);
 
 /* ---- impact.c ---- */
 json_t *twin__impact_moment(twin *t);                 /* pods/services/workloads/cost at now */
