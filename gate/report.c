@@ -28,7 +28,7 @@ void gate_report_impact_line(const json_t *impact, char *buf, size_t n)
     json_t *reach = json_object_get(impact, "reachability");
     snprintf(buf, n,
              "pods disrupted %ld now / %ld settled; services emptied %zu; workloads degraded %zu; "
-             "cost %+.4f/h (%.2f -> %.2f); reachability +%zu -%zu",
+             "cost %+.4f/h (%.2f -> %.2f); reachability +%zu -%zu%s",
              ival(in, "pods_disrupted"), ival(st, "pods_disrupted"),
              json_array_size(json_object_get(st, "services_emptied")) >
                      json_array_size(json_object_get(in, "services_emptied"))
@@ -40,7 +40,12 @@ void gate_report_impact_line(const json_t *impact, char *buf, size_t n)
                  : json_array_size(json_object_get(in, "workloads_degraded")),
              json_real_value(json_object_get(cost, "delta")), json_real_value(json_object_get(cost, "before")),
              json_real_value(json_object_get(cost, "after")), json_array_size(json_object_get(reach, "added")),
-             json_array_size(json_object_get(reach, "removed")));
+             json_array_size(json_object_get(reach, "removed")), "");
+    long pending = ival(st, "pods_pending");
+    if (pending > 0) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n > l ? n - l : 0, "; %ld pods left Pending (unschedulable)", pending);
+    }
 }
 
 static const char *str(const json_t *o, const char *k)

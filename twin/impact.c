@@ -83,6 +83,7 @@ json_t *twin__impact_moment(twin *t)
     json_t *pods = json_array(), *emptied = json_array(), *degraded = json_array();
     twin_map groups = {0};
     double delta = 0;
+    int pending = 0;   /* pods the operation left unscheduled */
 
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
@@ -93,6 +94,7 @@ json_t *twin__impact_moment(twin *t)
         if (!strcmp(c->kind, "Pod")) {
             int was = c->before && twin__pod_ready(c->before);
             int is = c->after && twin__pod_ready(c->after);
+            pending += c->after && twin__pod_active(c->after) && !twin__str(c->after, "spec.nodeName");
             if (was && !is) {
                 char *ref = twin_xasprintf("%s/%s", c->ns, c->name);
                 json_array_append_new(pods, json_string(ref));
@@ -152,8 +154,8 @@ json_t *twin__impact_moment(twin *t)
     }
     twin_map_clear(&groups, group_delta_free);
 
-    return json_pack("{s:i, s:o, s:o, s:o, s:{s:f, s:f, s:f}}", "pods_disrupted", (int)json_array_size(pods), "pods",
-                     pods, "services_emptied", emptied, "workloads_degraded", degraded, "cost", "before",
+    return json_pack("{s:i, s:o, s:i, s:o, s:o, s:{s:f, s:f, s:f}}", "pods_disrupted", (int)json_array_size(pods),
+                     "pods", pods, "pods_pending", pending, "services_emptied", emptied, "workloads_degraded", degraded, "cost", "before",
                      t->cost_total, "after", t->cost_total + delta, "delta", delta);
 }
 

@@ -841,11 +841,11 @@ static int do_evict(op_ctx *o)
 
 json_t *twin_impact_empty(void)
 {
-    return json_pack("{s:i, s:{s:i, s:[], s:[], s:[]}, s:{s:i, s:[], s:[], s:[]}, s:[], s:{s:f, s:f, s:f}, "
-                     "s:{s:[], s:[]}, s:{s:{}, s:{}}}",
-                     "pods_disrupted", 0, "instant", "pods_disrupted", 0, "pods", "services_emptied",
-                     "workloads_degraded", "settled", "pods_disrupted", 0, "pods", "services_emptied",
-                     "workloads_degraded", "namespaces_touched", "cost", "before", 0.0, "after", 0.0, "delta", 0.0,
+    return json_pack("{s:i, s:{s:i, s:[], s:i, s:[], s:[]}, s:{s:i, s:[], s:i, s:[], s:[]}, s:[], "
+                     "s:{s:f, s:f, s:f}, s:{s:[], s:[]}, s:{s:{}, s:{}}}",
+                     "pods_disrupted", 0, "instant", "pods_disrupted", 0, "pods", "pods_pending", 0,
+                     "services_emptied", "workloads_degraded", "settled", "pods_disrupted", 0, "pods",
+                     "pods_pending", 0, "services_emptied", "workloads_degraded", "namespaces_touched", "cost", "before", 0.0, "after", 0.0, "delta", 0.0,
                      "reachability", "added", "removed", "counts", "by_kind", "by_op");
 }
 
