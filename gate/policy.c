@@ -5,7 +5,8 @@
  * Layout of this file, in the order a call meets it:
  *   budgets and caps; small C helpers (abort-on-OOM allocation, string
  *   buffers, UTF-8 cleaning); the Lua allocator (memory budget) and count
- *   hook (instruction budget); JSON <-> Lua conversion; the sandbox
+ *   hook (instruction budget); JSON <-> Lua conversion; read-only views
+ *   (how one ctx is shared by every policy of an evaluation); the sandbox
  *   (environments, verdict helpers, ctx.twin / ctx.history); running a chunk
  *   under the budgets; loading (state, files, config, libs, policies);
  *   evaluating (ctx, one policy, combining verdicts).
@@ -16,6 +17,9 @@
  *   - such functions do all their Lua work before touching the C heap, so an
  *     error never skips a free. The one exception, a json_t from the view
  *     being converted, is parked in set->pending and freed by the caller.
+ *   The JSON a view reads lazily (the caller's ctx, the effective config)
+ *   is borrowed or owned by gate_policy_eval for the whole call; views
+ *   check set->gen before reading it (see "read-only views").
  */
 
 #include "gate/policy.h"
@@ -43,8 +47,10 @@
 #define POLICY_REASON_MAX  1024               /* bytes of one reason */
 #define POLICY_TRACE_MAX   4096               /* bytes of one traceback */
 #define POLICY_PRINT_MAX   1024               /* bytes of one print() */
-#define POLICY_JSON_DEPTH  200                /* nesting of ctx / config */
+#define POLICY_JSON_DEPTH  200                /* nesting of twin results / config */
 #define POLICY_GC_ROOM     ((size_t)8 << 20)   /* see gc_guarded() */
+#define POLICY_GC_SLACK    ((size_t)1 << 20)   /* see collect_if_grown() */
+#define POLICY_RO_MSG      192                /* bytes of a refused write's message */
 
 /* ---- application heap: one OOM policy, abort (STYLE item 8) ----------- */
 
@@ -221,6 +227,8 @@ struct gate_policy_set {
     int mem_exhausted;
 
     size_t gc_mark;            /* in use after gc_guarded's last collection */
+    size_t gc_debt;            /* heap growth since the last full collection
+                                  that may be garbage (collect_if_grown) */
 
     /* Instruction budget (count hook). */
     long instr_used;
@@ -230,6 +238,13 @@ struct gate_policy_set {
     policy *policies;          /* load order */
     size_t npolicies;
     json_t *config;            /* config.lua as JSON; owned */
+
+    /* Read-only views (see "read-only views"). */
+    lua_Integer gen;           /* JSON read by views of this number is alive */
+    size_t fill_bytes;         /* heap added by filling views, ever */
+    int fill_failed;           /* filling a view failed in this run */
+    int ro_violation;          /* this run tried to write into a view ... */
+    char ro_msg[POLICY_RO_MSG]; /* ... and the first such attempt */
 
     /* Valid only inside gate_policy_eval. */
     const gate_policy_view *view;
@@ -241,9 +256,20 @@ struct gate_policy_set {
 static const char verdict_mt_key = 0;   /* metatable marking verdict tables */
 static const char sandbox_libs_key = 0; /* {string=, table=, math=, utf8=} as
                                            policies get them (see state_setup_cf) */
+static const char ctx_statics_key = 0;  /* {twin=, history=, config=}: views
+                                           made once (push_statics) */
+static const char twin_cache_key = 0;   /* this evaluation's ctx.twin answers */
 
 enum { V_ALLOW, V_REVIEW, V_DENY };
 static const char *const verdict_names[] = { "allow", "review", "deny" };
+
+/* The set a state belongs to (the allocator's ud). */
+static gate_policy_set *state_set(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
 
 /* ---- memory budget: the allocator ------------------------------------- */
 
@@ -305,12 +331,9 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * instruction until the error reaches our own lua_pcall. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
-    void *ud;
-    gate_policy_set *set;
+    gate_policy_set *set = state_set(L);
 
     (void)ar;
-    lua_getallocf(L, &ud);
-    set = ud;
     set->instr_used += set->instr_step;
     if (set->instr_used > POLICY_INSTR_LIMIT)
         set->instr_exhausted = 1;
@@ -326,6 +349,31 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 }
 
 /* ---- JSON -> Lua ------------------------------------------------------ */
+
+/* Pushes a JSON string, number, boolean or null (as nil). */
+static void push_scalar(lua_State *L, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(j));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    default:
+        lua_pushnil(L);
+        break;
+    }
+}
 
 /* Pushes j as a Lua value: objects and arrays become tables (arrays 1-based),
  * null becomes nil (so null members and elements are simply absent),
@@ -362,23 +410,8 @@ static void push_json(lua_State *L, const json_t *j, int depth)
         }
         break;
     }
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(j), json_string_length(j));
-        break;
-    case JSON_INTEGER:
-        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(j));
-        break;
-    case JSON_TRUE:
-        lua_pushboolean(L, 1);
-        break;
-    case JSON_FALSE:
-        lua_pushboolean(L, 0);
-        break;
-    case JSON_NULL:
-        lua_pushnil(L);
+    default:
+        push_scalar(L, j);
         break;
     }
 }
@@ -391,6 +424,327 @@ static void push_owned_json(lua_State *L, gate_policy_set *set, json_t *j)
     push_json(L, j, 0);
     set->pending = NULL;
     json_decref(j);
+}
+
+/* ---- read-only views ---------------------------------------------------
+ *
+ * One evaluation builds one ctx and every policy reads the same tables,
+ * through views that refuse writes, so nothing one policy does to ctx can
+ * change what the next one sees. A view is an empty table whose metatable
+ * (locked: getmetatable(view) is false; a fresh one per view) holds
+ *   __index         ro_index until the view is filled, then its data table,
+ *                   so every read after the first is a plain table lookup
+ *   __newindex      ro_newindex: refuses (and fails the policy, see below)
+ *   __len, __pairs  answer from the data (# of a JSON array needs no fill)
+ *   [&ro_src_key]   what the data is made from: a json_t (light userdata)
+ *                   read lazily, or a table already converted (twin results)
+ *   [&ro_gen_key]   for a json_t: the evaluation it belongs to (absent: it
+ *                   is owned by the set and lives as long as the state)
+ *   [&ro_data_key]  the data table, once filled
+ * Filling converts one level: members that are objects or arrays become
+ * views of their own, so a part of ctx no policy touches is never built.
+ * The data table never reaches policy code: reads hand out scalars or
+ * views, pairs and next iterate it from C, and the sandbox's rawset and
+ * setmetatable refuse views.
+ *
+ * A write attempt raises, and also marks the run (set->ro_violation): the
+ * policy is denied even if it catches the error, as with the budgets.
+ *
+ * Lifetime. The caller's ctx is borrowed for one gate_policy_eval only;
+ * set->gen changes when an evaluation starts and when it ends, and a view
+ * whose json_t belongs to another evaluation raises instead of reading it
+ * (a policy may keep ctx in a global). Filled views need no source.
+ *
+ * Memory. Filling happens inside a policy's evaluate but is not charged to
+ * it (ctx used to be converted before evaluate): while filling, the cap is
+ * the state cap, and afterwards the policy's cap grows by what filling
+ * added. Twin results are converted when asked for and charged to the
+ * policy that asked, as before; views over them add little. */
+
+static const char ro_src_key = 0, ro_gen_key = 0, ro_data_key = 0;
+
+static int ro_index(lua_State *L);
+static int ro_newindex(lua_State *L);
+static int ro_len(lua_State *L);
+static int ro_pairs(lua_State *L);
+
+/* Pushes a new empty view and, above it, its metatable with the
+ * metamethods set; the caller adds the private fields and calls
+ * lua_setmetatable(L, -2). */
+static void ro_push_shell(lua_State *L)
+{
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 8);
+    lua_pushcfunction(L, ro_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, ro_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, ro_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+}
+
+/* Pushes an unfilled view of the object or array j, read while set->gen is
+ * gen (0: j lives as long as the state). */
+static void ro_push_json(lua_State *L, const json_t *j, lua_Integer gen)
+{
+    ro_push_shell(L);
+    lua_pushlightuserdata(L, (void *)j);
+    lua_rawsetp(L, -2, &ro_src_key);
+    if (gen != 0) {
+        lua_pushinteger(L, gen);
+        lua_rawsetp(L, -2, &ro_gen_key);
+    }
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes an unfilled view of the table at idx, which the view takes: its
+ * tables are replaced by views in place when the view is filled, so no one
+ * else may hold it. */
+static void ro_push_table(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    ro_push_shell(L);
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, &ro_src_key);
+    lua_setmetatable(L, -2);
+}
+
+/* Pushes a filled view whose data is the table at idx (taken likewise; its
+ * values must already be scalars, functions or views). */
+static void ro_push_filled(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    ro_push_shell(L);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, &ro_data_key);
+    lua_setmetatable(L, -2);
+}
+
+/* Whether the value at idx is a view. Only C can make a metatable whose
+ * __newindex is ro_newindex. */
+static int ro_is_view(lua_State *L, int idx)
+{
+    int yes;
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
+        return 0;
+    lua_pushliteral(L, "__newindex");
+    lua_rawget(L, -2);
+    yes = lua_tocfunction(L, -1) == ro_newindex;
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* Raises unless the json_t source of the view whose metatable is at mt is
+ * alive (belongs to this evaluation or to the set). */
+static void ro_check_alive(lua_State *L, int mt)
+{
+    lua_Integer gen;
+    lua_rawgetp(L, mt, &ro_gen_key);
+    gen = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (gen != 0 && gen != state_set(L)->gen)
+        luaL_error(L, "ctx from an earlier evaluation can no longer be read "
+                      "(keep values from ctx, not ctx itself, across evaluations)");
+}
+
+/* Number of elements of a JSON array as Lua sees it: trailing nulls are
+ * absent, so # is the last non-null position. */
+static size_t ro_json_len(const json_t *a)
+{
+    size_t n = json_array_size(a);
+    while (n > 0 && json_is_null(json_array_get(a, n - 1)))
+        n--;
+    return n;
+}
+
+/* Fills the view whose metatable is argument 1 and returns its data. */
+static int ro_fill_cf(lua_State *L)
+{
+    lua_Integer gen;
+    int data;
+
+    lua_rawgetp(L, 1, &ro_gen_key);
+    gen = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (lua_rawgetp(L, 1, &ro_src_key) == LUA_TTABLE) {
+        /* converted already: wrap its tables, in place */
+        data = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, data)) {
+            if (lua_type(L, -1) == LUA_TTABLE) {
+                ro_push_table(L, -1);
+                lua_remove(L, -2);
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, data);   /* an existing key: next stays valid */
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+    } else {
+        const json_t *j = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (json_is_object(j)) {
+            const char *key;
+            const json_t *v;
+            lua_createtable(L, 0, (int)json_object_size(j));
+            data = lua_gettop(L);
+            json_object_foreach((json_t *)j, key, v) {
+                if (json_is_null(v))
+                    continue;
+                lua_pushstring(L, key);
+                if (json_is_object(v) || json_is_array(v))
+                    ro_push_json(L, v, gen);
+                else
+                    push_scalar(L, v);
+                lua_rawset(L, data);
+            }
+        } else {
+            size_t i, n = ro_json_len(j);
+            lua_createtable(L, (int)n, 0);
+            data = lua_gettop(L);
+            for (i = 0; i < n; i++) {
+                const json_t *v = json_array_get(j, i);
+                if (json_is_null(v))
+                    continue;
+                if (json_is_object(v) || json_is_array(v))
+                    ro_push_json(L, v, gen);
+                else
+                    push_scalar(L, v);
+                lua_rawseti(L, data, (lua_Integer)i + 1);
+            }
+        }
+    }
+    lua_pushvalue(L, data);
+    lua_setfield(L, 1, "__index");
+    lua_pushvalue(L, data);
+    lua_rawsetp(L, 1, &ro_data_key);
+    lua_pushnil(L);
+    lua_rawsetp(L, 1, &ro_src_key);
+    return 1;
+}
+
+/* Pushes the data table of the view at idx (a view: callers check),
+ * filling it first if needed, outside the policy's memory budget. */
+static void ro_push_data(lua_State *L, int idx)
+{
+    gate_policy_set *set = state_set(L);
+    size_t cap, used;
+    int status;
+
+    lua_getmetatable(L, idx);
+    if (lua_rawgetp(L, -1, &ro_data_key) == LUA_TTABLE) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
+    ro_check_alive(L, lua_gettop(L));
+    lua_pushcfunction(L, ro_fill_cf);
+    lua_insert(L, -2);
+    cap = set->mem_cap;
+    used = set->mem_used;
+    set->mem_cap = POLICY_MEM_STATE;
+    status = lua_pcall(L, 1, 1, 0);
+    if (set->mem_used > used) {
+        size_t grown = set->mem_used - used;
+        set->fill_bytes += grown;
+        cap = grown < POLICY_MEM_STATE - cap ? cap + grown : POLICY_MEM_STATE;
+    }
+    set->mem_cap = cap;
+    if (status != LUA_OK) {
+        set->fill_failed = 1;
+        lua_error(L);
+    }
+}
+
+/* __index before the view is filled (afterwards __index is the data). */
+static int ro_index(lua_State *L)
+{
+    ro_push_data(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+/* Refuses a change to a view: raises "attempt to modify read-only ctx
+ * (<what>)" at the caller's line and marks the run, so that catching the
+ * error does not save the policy. */
+static int ro_refuse(lua_State *L, const char *what)
+{
+    gate_policy_set *set = state_set(L);
+    char msg[POLICY_RO_MSG];
+
+    snprintf(msg, sizeof msg, "attempt to modify read-only ctx (%s)", what);
+    if (!set->ro_violation)
+        memcpy(set->ro_msg, msg, sizeof msg);
+    set->ro_violation = 1;
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* ro_refuse for a write of key (at idx). */
+static int ro_refuse_key(lua_State *L, int idx)
+{
+    char what[96];
+    if (lua_type(L, idx) == LUA_TSTRING)
+        snprintf(what, sizeof what, "key '%.60s'", lua_tostring(L, idx));
+    else if (lua_isinteger(L, idx))
+        snprintf(what, sizeof what, "key %lld", (long long)lua_tointeger(L, idx));
+    else
+        snprintf(what, sizeof what, "a %s key", luaL_typename(L, idx));
+    return ro_refuse(L, what);
+}
+
+static int ro_newindex(lua_State *L)
+{
+    return ro_refuse_key(L, 2);
+}
+
+/* # of a view: that of its data, which filling does not change, so an
+ * unfilled view answers from its source. */
+static int ro_len(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    if (lua_rawgetp(L, -1, &ro_data_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        if (lua_rawgetp(L, -1, &ro_src_key) == LUA_TLIGHTUSERDATA) {
+            const json_t *j = lua_touserdata(L, -1);
+            ro_check_alive(L, -2);
+            lua_pushinteger(L, json_is_array(j) ? (lua_Integer)ro_json_len(j) : 0);
+            return 1;
+        }
+    }
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+/* The iterator pairs(view) returns: next over the data, which stays in C. */
+static int ro_next(lua_State *L)
+{
+    luaL_argexpected(L, ro_is_view(L, 1), 1, "read-only ctx table");
+    lua_settop(L, 2);
+    ro_push_data(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_next(L, 3))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int ro_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, ro_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
 }
 
 /* ---- Lua -> JSON (config.lua) ----------------------------------------- */
@@ -517,11 +871,8 @@ static void json_merge(json_t *base, const json_t *over)
  * Upvalue 1 is the original function. */
 static int gc_guarded(lua_State *L)
 {
-    void *ud;
-    gate_policy_set *set;
+    gate_policy_set *set = state_set(L);
 
-    lua_getallocf(L, &ud);
-    set = ud;
     if (set->mem_used + POLICY_GC_ROOM > set->mem_cap &&
         set->mem_used >= set->gc_mark + POLICY_GC_ROOM / 4) {
         lua_gc(L, LUA_GCCOLLECT);
@@ -550,12 +901,15 @@ static const char *const sandbox_base[] = {
 static const char *const sandbox_libs[] = { "string", "table", "math", "utf8", NULL };
 
 /* setmetatable without __gc: a finalizer would run at some later collection,
- * outside this policy's evaluation and budgets. Otherwise as the base one. */
+ * outside this policy's evaluation and budgets. Otherwise as the base one
+ * (a view's metatable is protected; trying counts as a write to ctx). */
 static int sandbox_setmetatable(lua_State *L)
 {
     int t = lua_type(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (ro_is_view(L, 1))
+        return ro_refuse(L, "setmetatable");
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     if (t == LUA_TTABLE) {
@@ -566,6 +920,57 @@ static int sandbox_setmetatable(lua_State *L)
     }
     lua_settop(L, 2);
     lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* The raw functions see through views to their data (next, rawget,
+ * rawlen) or refuse them (rawset); otherwise they are the base ones. */
+static int sandbox_next(lua_State *L)
+{
+    if (ro_is_view(L, 1))
+        return ro_next(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int sandbox_rawget(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    if (ro_is_view(L, 1)) {
+        ro_push_data(L, 1);
+        lua_replace(L, 1);
+    }
+    lua_rawget(L, 1);
+    return 1;
+}
+
+static int sandbox_rawlen(lua_State *L)
+{
+    int t = lua_type(L, 1);
+    luaL_argexpected(L, t == LUA_TTABLE || t == LUA_TSTRING, 1, "table or string");
+    if (ro_is_view(L, 1)) {
+        lua_settop(L, 1);
+        return ro_len(L);
+    }
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+    return 1;
+}
+
+static int sandbox_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (ro_is_view(L, 1))
+        return ro_refuse_key(L, 2);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
     return 1;
 }
 
@@ -699,6 +1104,14 @@ static void push_env(lua_State *L, const char *owner)
     lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_setmetatable);
     lua_setfield(L, env, "setmetatable");
+    lua_pushcfunction(L, sandbox_next);
+    lua_setfield(L, env, "next");
+    lua_pushcfunction(L, sandbox_rawget);
+    lua_setfield(L, env, "rawget");
+    lua_pushcfunction(L, sandbox_rawlen);
+    lua_setfield(L, env, "rawlen");
+    lua_pushcfunction(L, sandbox_rawset);
+    lua_setfield(L, env, "rawset");
     lua_pushstring(L, owner);
     lua_pushcclosure(L, sandbox_print, 1);
     lua_setfield(L, env, "print");
@@ -745,6 +1158,56 @@ static int opt_when(lua_State *L, int arg)
     return luaL_argerror(L, arg, "expected \"before\" or \"after\"");
 }
 
+/* The view's answers are kept for the rest of the evaluation, keyed by the
+ * call (the twin and the history do not change during one evaluation), and
+ * handed to every policy that asks again: the same read-only table.
+ * cache_find: with the key on top, pushes the kept answer above it and
+ * returns 1, or returns 0 and leaves the stack as it was. */
+static int cache_find(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &twin_cache_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_remove(L, -2);
+    return 1;
+}
+
+/* With the key below the answer on top: keeps the answer (left on top). */
+static void cache_keep(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &twin_cache_key) == LUA_TTABLE) {
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
+}
+
+/* Converts j (a new reference, taken) and pushes it as a read-only view
+ * (scalars as they are). The conversion is charged to the running policy. */
+static void push_owned_view(lua_State *L, gate_policy_set *set, json_t *j)
+{
+    push_owned_json(L, set, j);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        ro_push_table(L, -1);
+        lua_remove(L, -2);
+    }
+}
+
+/* Pushes the cache key of a twin call: its arguments, unambiguously. */
+static void push_twin_key(lua_State *L, const char *fn, int when, const char *kind,
+                          const char *ns, const char *last)
+{
+    lua_pushfstring(L, "%s %d %d:%s %d:%s %s", fn, when, (int)strlen(kind), kind,
+                    ns ? (int)strlen(ns) : 0, ns ? ns : "", last ? last : "");
+}
+
 /* ctx.twin.get(kind, ns, name [, when]) -> table or nil */
 static int twin_get_cf(lua_State *L)
 {
@@ -754,16 +1217,39 @@ static int twin_get_cf(lua_State *L)
     const char *name = luaL_checkstring(L, 3);
     int when = opt_when(L, 4);
     const gate_policy_view *v = set->view;
-    json_t *j;
 
     if (v == NULL || v->get == NULL)
         return luaL_error(L, "ctx.twin.get: no twin in this evaluation");
-    j = v->get(v->ud, when, kind, ns, name);
-    if (j == NULL)
+    push_twin_key(L, "get", when, kind, ns, name);
+    if (!cache_find(L)) {
+        json_t *j = v->get(v->ud, when, kind, ns, name);
+        if (j == NULL)
+            lua_pushboolean(L, 0);   /* kept as false, answered as nil */
+        else
+            push_owned_view(L, set, j);
+        cache_keep(L);
+    }
+    if (lua_type(L, -1) == LUA_TBOOLEAN)
         lua_pushnil(L);
-    else
-        push_owned_json(L, set, j);
     return 1;
+}
+
+/* Calls the view's list and checks the answer (a new reference, or raises
+ * naming fn). */
+static json_t *twin_list_call(lua_State *L, const gate_policy_set *set, const char *fn,
+                              int when, const char *kind, const char *ns, const char *selector)
+{
+    const gate_policy_view *v = set->view;
+    json_t *j;
+
+    if (v == NULL || v->list == NULL)
+        luaL_error(L, "ctx.twin.%s: no twin in this evaluation", fn);
+    j = v->list(v->ud, when, kind, ns, selector);
+    if (!json_is_array(j)) {
+        json_decref(j);
+        luaL_error(L, "ctx.twin.%s(%s): the twin returned no list", fn, kind);
+    }
+    return j;
 }
 
 /* ctx.twin.list(kind, ns, selector [, when]) -> array */
@@ -774,17 +1260,34 @@ static int twin_list_cf(lua_State *L)
     const char *ns = opt_name(L, 2);
     const char *selector = opt_name(L, 3);
     int when = opt_when(L, 4);
-    const gate_policy_view *v = set->view;
-    json_t *j;
 
-    if (v == NULL || v->list == NULL)
-        return luaL_error(L, "ctx.twin.list: no twin in this evaluation");
-    j = v->list(v->ud, when, kind, ns, selector);
-    if (!json_is_array(j)) {
-        json_decref(j);
-        return luaL_error(L, "ctx.twin.list(%s): the twin returned no list", kind);
+    push_twin_key(L, "list", when, kind, ns, selector);
+    if (!cache_find(L)) {
+        json_t *j = twin_list_call(L, set, "list", when, kind, ns, selector);
+        push_owned_view(L, set, j);
+        cache_keep(L);
     }
-    push_owned_json(L, set, j);
+    return 1;
+}
+
+/* ctx.twin.count(kind, ns, selector [, when]) -> integer: #list, without
+ * converting the objects. */
+static int twin_count_cf(lua_State *L)
+{
+    gate_policy_set *set = upvalue_set(L);
+    const char *kind = luaL_checkstring(L, 1);
+    const char *ns = opt_name(L, 2);
+    const char *selector = opt_name(L, 3);
+    int when = opt_when(L, 4);
+
+    push_twin_key(L, "count", when, kind, ns, selector);
+    if (!cache_find(L)) {
+        json_t *j = twin_list_call(L, set, "count", when, kind, ns, selector);
+        size_t n = json_array_size(j);
+        json_decref(j);
+        lua_pushinteger(L, (lua_Integer)n);
+        cache_keep(L);
+    }
     return 1;
 }
 
@@ -794,20 +1297,23 @@ static int history_totals_cf(lua_State *L)
     gate_policy_set *set = upvalue_set(L);
     lua_Number window = luaL_checknumber(L, 1);
     const gate_policy_view *v = set->view;
-    json_t *j;
 
     luaL_argcheck(L, window >= 0 && isfinite(window), 1, "window must be >= 0 seconds");
     if (set->agent == NULL)
         return luaL_error(L, "ctx.history.totals: ctx.agent.name is missing");
     if (v == NULL || v->history == NULL)
         return luaL_error(L, "ctx.history.totals: no history in this evaluation");
-    j = v->history(v->ud, set->agent, (double)window);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return luaL_error(L, "ctx.history.totals: history unavailable for agent %s",
-                          set->agent);
+    lua_pushnumber(L, window);
+    if (!cache_find(L)) {
+        json_t *j = v->history(v->ud, set->agent, (double)window);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            return luaL_error(L, "ctx.history.totals: history unavailable for agent %s",
+                              set->agent);
+        }
+        push_owned_view(L, set, j);
+        cache_keep(L);
     }
-    push_owned_json(L, set, j);
     return 1;
 }
 
@@ -1366,7 +1872,8 @@ size_t gate_policy_count(const gate_policy_set *set)
 typedef struct ctx_parts {
     gate_policy_set *set;
     const json_t *action, *diff, *impact, *agent;
-    const json_t *config;   /* effective config: config.lua + overrides */
+    const json_t *config;   /* config.lua + overrides, owned by the evaluation;
+                               NULL: no overrides, set->config as it is */
 } ctx_parts;
 
 /* One policy's judgement. */
@@ -1376,41 +1883,80 @@ typedef struct outcome {
     sbuf traceback;   /* policy errors only */
 } outcome;
 
-static void push_part(lua_State *L, const json_t *j, const char *field)
+/* Sets field of the table on top to a view of j (gen: as ro_push_json), or
+ * to an empty read-only table when j is NULL. */
+static void set_part(lua_State *L, const json_t *j, lua_Integer gen, const char *field)
 {
-    if (j != NULL)
-        push_json(L, j, 0);
-    else
+    if (j != NULL) {
+        ro_push_json(L, j, gen);
+    } else {
         lua_newtable(L);
+        ro_push_filled(L, -1);
+        lua_remove(L, -2);
+    }
     lua_setfield(L, -2, field);
 }
 
-static void push_closure_field(lua_State *L, gate_policy_set *set, lua_CFunction fn,
-                               const char *field)
+static void set_closure(lua_State *L, gate_policy_set *set, lua_CFunction fn, const char *field)
 {
     lua_pushlightuserdata(L, set);
     lua_pushcclosure(L, fn, 1);
     lua_setfield(L, -2, field);
 }
 
-/* Builds one policy's private ctx table. */
-static int push_ctx_cf(lua_State *L)
+/* Pushes the views that are the same in every evaluation: {twin=, history=}
+ * and the view of set->config (made on first use, then kept). */
+static void push_statics(lua_State *L, gate_policy_set *set)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_statics_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 3);
+        set_closure(L, set, twin_get_cf, "get");
+        set_closure(L, set, twin_list_cf, "list");
+        set_closure(L, set, twin_count_cf, "count");
+        ro_push_filled(L, -1);
+        lua_setfield(L, -3, "twin");
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        set_closure(L, set, history_totals_cf, "totals");
+        ro_push_filled(L, -1);
+        lua_setfield(L, -3, "history");
+        lua_pop(L, 1);
+        ro_push_json(L, set->config, 0);
+        lua_setfield(L, -2, "config");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_statics_key);
+    }
+}
+
+/* Builds this evaluation's ctx, the one every policy reads, and an empty
+ * cache for ctx.twin / ctx.history answers. Only the top level is built
+ * here; the rest is filled as policies read it. */
+static int build_ctx_cf(lua_State *L)
 {
     const ctx_parts *p = lua_touserdata(L, 1);
+    lua_Integer gen = p->set->gen;
 
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &twin_cache_key);
+    push_statics(L, p->set);
     lua_createtable(L, 0, 8);
-    push_part(L, p->action, "action");
-    push_part(L, p->diff, "diff");
-    push_part(L, p->impact, "impact");
-    push_part(L, p->agent, "agent");
-    push_part(L, p->config, "config");
-    lua_createtable(L, 0, 2);
-    push_closure_field(L, p->set, twin_get_cf, "get");
-    push_closure_field(L, p->set, twin_list_cf, "list");
+    set_part(L, p->action, gen, "action");
+    set_part(L, p->diff, gen, "diff");
+    set_part(L, p->impact, gen, "impact");
+    set_part(L, p->agent, gen, "agent");
+    if (p->config != NULL)
+        set_part(L, p->config, gen, "config");
+    else {
+        lua_getfield(L, -2, "config");
+        lua_setfield(L, -2, "config");
+    }
+    lua_getfield(L, -2, "twin");
     lua_setfield(L, -2, "twin");
-    lua_createtable(L, 0, 1);
-    push_closure_field(L, p->set, history_totals_cf, "totals");
+    lua_getfield(L, -2, "history");
     lua_setfield(L, -2, "history");
+    ro_push_filled(L, -1);
     return 1;
 }
 
@@ -1493,34 +2039,48 @@ static void outcome_failed(outcome *o, gate_policy_set *set, int status, const c
     }
 }
 
-/* Judges one policy: its own ctx, evaluate(ctx) under the budgets, the
- * verdict it returned. Leaves the stack as it found it and collects the
- * garbage, so the next policy starts from the same baseline. */
-static void judge_one(gate_policy_set *set, const policy *p, ctx_parts *parts, outcome *out)
+/* Full collection when the heap has grown by more than POLICY_GC_SLACK
+ * since the last one (growth from filling views included only once the
+ * evaluation is over and they are garbage), so what a policy sees as "in
+ * use" at its evaluate holds at most that much garbage from earlier ones,
+ * without a full collection per policy. grown is the growth just seen. */
+static void collect_if_grown(gate_policy_set *set, size_t grown)
+{
+    set->gc_debt += grown;
+    if (set->gc_debt > POLICY_GC_SLACK) {
+        lua_gc(set->L, LUA_GCCOLLECT);
+        set->gc_debt = 0;
+    }
+}
+
+/* Judges one policy: evaluate(ctx) under the budgets (ctx is the view at
+ * index ctx), then the verdict it returned. Leaves the stack as it found
+ * it. */
+static void judge_one(gate_policy_set *set, const policy *p, int ctx, outcome *out)
 {
     lua_State *L = set->L;
     int base = lua_gettop(L), status;
-
-    /* phase: this policy's private copy of ctx (bounded by the state cap) */
-    set->mem_cap = POLICY_MEM_STATE;
-    set->mem_exhausted = set->instr_exhausted = set->refused = 0;
-    lua_pushcfunction(L, push_ctx_cf);
-    lua_pushlightuserdata(L, parts);
-    status = lua_pcall(L, 1, 1, 0);
-    if (status != LUA_OK) {
-        outcome_failed(out, set, status, " while building ctx", POLICY_MEM_STATE);
-        goto cleanup;
-    }
+    size_t used0 = set->mem_used, fill0 = set->fill_bytes, grown, filled;
 
     /* phase: evaluate(ctx), with POLICY_MEM_EVAL above what is in use now */
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->eval_ref);
-    lua_insert(L, -2);
+    lua_pushvalue(L, ctx);
     set->mem_cap = set->mem_used < POLICY_MEM_STATE - POLICY_MEM_EVAL
                        ? set->mem_used + POLICY_MEM_EVAL : POLICY_MEM_STATE;
+    set->fill_failed = set->ro_violation = 0;
     status = run_budgeted(set, 1, 1);
     set->mem_cap = POLICY_MEM_STATE;
     if (status != LUA_OK || set->mem_exhausted || set->instr_exhausted) {
-        outcome_failed(out, set, status, "", POLICY_MEM_EVAL);
+        if (set->fill_failed)
+            outcome_failed(out, set, status, " while converting ctx", POLICY_MEM_STATE);
+        else
+            outcome_failed(out, set, status, "", POLICY_MEM_EVAL);
+        goto cleanup;
+    }
+    if (set->ro_violation) {   /* the policy caught the error: still a failure */
+        out->verdict = V_DENY;
+        sbuf_puts(&out->reason, "policy error: ");
+        sbuf_add_text(&out->reason, set->ro_msg, strlen(set->ro_msg), POLICY_REASON_MAX);
         goto cleanup;
     }
 
@@ -1536,7 +2096,10 @@ cleanup:
     lua_settop(L, base);
     json_decref(set->pending);
     set->pending = NULL;
-    lua_gc(L, LUA_GCCOLLECT);
+    /* what the policy itself added: garbage, or kept in its globals */
+    grown = set->mem_used > used0 ? set->mem_used - used0 : 0;
+    filled = set->fill_bytes - fill0;
+    collect_if_grown(set, grown > filled ? grown - filled : 0);
 }
 
 /* Combines the outcomes: any deny -> deny; else any review -> review; else
@@ -1622,8 +2185,9 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     const json_t *overrides = NULL;
     json_t *config = NULL;
     outcome *oc = NULL;
-    size_t i;
-    int rc = -1;
+    lua_State *L;
+    size_t i, fill0;
+    int base, status;
 
     if (set == NULL || ctx == NULL || verdict == NULL)
         return fail(err, errlen, "gate_policy_eval: set, ctx and verdict are required");
@@ -1642,24 +2206,44 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     if (overrides != NULL) {
         config = jcheck(json_deep_copy(set->config));
         json_merge(config, overrides);
-    } else {
-        config = json_incref(set->config);
     }
     parts.set = set;
     parts.config = config;
 
-    /* phase: judge each policy */
+    /* phase: this evaluation's ctx, one for every policy (the JSON it reads
+     * is alive while set->gen stays as set here) */
+    L = set->L;
+    base = lua_gettop(L);
     oc = xcalloc(set->npolicies, sizeof *oc);
+    set->gen++;
     set->view = view;
     set->agent = parts.agent ? json_string_value(json_object_get(parts.agent, "name")) : NULL;
-    for (i = 0; i < set->npolicies; i++)
-        judge_one(set, &set->policies[i], &parts, &oc[i]);
+    fill0 = set->fill_bytes;
+    set->mem_cap = POLICY_MEM_STATE;
+    set->mem_exhausted = set->instr_exhausted = set->refused = 0;
+    lua_pushcfunction(L, build_ctx_cf);
+    lua_pushlightuserdata(L, &parts);
+    status = lua_pcall(L, 1, 1, 0);
+
+    /* phase: judge each policy */
+    for (i = 0; i < set->npolicies; i++) {
+        if (status == LUA_OK)
+            judge_one(set, &set->policies[i], base + 1, &oc[i]);
+        else
+            outcome_failed(&oc[i], set, status, " while building ctx", POLICY_MEM_STATE);
+    }
+
+    /* phase: drop ctx; from here on no view reads this evaluation's JSON */
+    lua_settop(L, base);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &twin_cache_key);
+    set->gen++;
     set->view = NULL;
     set->agent = NULL;
+    collect_if_grown(set, set->fill_bytes - fill0);
 
     /* phase: combine */
     *verdict = combine(set, oc);
-    rc = 0;
 
     for (i = 0; i < set->npolicies; i++) {
         sbuf_free(&oc[i].reason);
@@ -1667,5 +2251,5 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     }
     free(oc);
     json_decref(config);
-    return rc;
+    return 0;
 }

@@ -29,45 +29,82 @@
  *     Not there: io, os, debug, package, coroutine, require, load, loadfile,
  *     dofile, collectgarbage, warn. setmetatable refuses __gc metamethods
  *     (a finalizer would run later, outside the policy and its budgets), and
- *     the string metatable is locked.
+ *     the string metatable is locked. next, rawget and rawlen see through
+ *     ctx's read-only tables (below) to their contents; rawset and
+ *     setmetatable refuse them.
  *   - lib: each policy gets its own instance of every lib/ module, loaded in
  *     environments of the same shape, behind read-only tables; nothing one
- *     policy does to its globals, its lib or its ctx is visible to another.
- *     A module may use another as lib.OTHER at call time. A policy's own
- *     globals do persist from one evaluation to the next (its environment
- *     is loaded once); verdicts should not depend on them.
+ *     policy does to its globals or its lib is visible to another, and ctx
+ *     cannot be changed at all (below). A module may use another as
+ *     lib.OTHER at call time. A policy's own globals do persist from one
+ *     evaluation to the next (its environment is loaded once); verdicts
+ *     should not depend on them.
  *   - Files are loaded as text only (mode "t"); binary chunks are refused.
  *   - Budgets, per run of one chunk (loading) or of one evaluate(ctx):
  *     10,000,000 Lua instructions (a count hook every 1000 instructions; once
  *     exceeded it re-arms to fire on every instruction, so pcall inside the
  *     policy cannot swallow it), and memory: the allocator refuses to go more
- *     than 32 MiB above what is in use when evaluate is called (its ctx is
- *     already built by then), and the whole state never holds more than
- *     256 MiB (this bounds converting a very large diff). A refusal that a
- *     garbage collection cannot cure counts as exhausted even if the policy
- *     catches the error; garbage never does (Lua's core collects before
- *     giving up, and the sandbox's string.rep, string.format, table.concat
- *     and the other buffer-building functions collect first near the cap).
+ *     than 32 MiB above what is in use when evaluate is called, and the whole
+ *     state never holds more than 256 MiB (this bounds converting a very
+ *     large diff). Converting ctx is not charged to the policy that happens
+ *     to read a part first: ctx is converted lazily, and whatever reading it
+ *     adds raises that policy's cap by as much. ctx.twin / ctx.history
+ *     answers are charged to the policy that asks first (later ones get the
+ *     same tables for free). "In use" may include up to about 1 MiB of
+ *     garbage from earlier policies: the engine runs a full collection
+ *     between policies only once they have grown the heap by more than that.
+ *     A refusal that a garbage collection cannot cure counts as exhausted
+ *     even if the policy catches the error; garbage never does (Lua's core
+ *     collects before giving up, and the sandbox's string.rep, string.format,
+ *     table.concat and the other buffer-building functions collect first
+ *     near the cap).
  *   - Not bounded: CPU time spent inside one C call or one instruction
  *     (a pathological string.find pattern, concatenating huge strings in a
  *     loop) counts as one instruction. Reviewing policy source is the guard.
  *   - Every run is a lua_pcall with a traceback message handler. A policy
- *     that errors, exhausts a budget or returns anything but a verdict made
- *     by allow/review/deny is judged deny (fail closed), naming the policy.
+ *     that errors, exhausts a budget, tries to change ctx (even if it
+ *     catches the error) or returns anything but a verdict made by
+ *     allow/review/deny is judged deny (fail closed), naming the policy.
  *
- * What a policy sees (each policy gets a freshly converted ctx):
+ * What a policy sees:
  *   ctx.action, ctx.diff, ctx.impact, ctx.agent   the request JSON as Lua
  *       tables: null -> nil, arrays -> 1-based sequences, integers stay
  *       integers; a missing diff/impact/agent is an empty table
  *   ctx.config                                    see above
  *   ctx.twin.get(kind, ns, name [, when])         -> table or nil
  *   ctx.twin.list(kind, ns, selector [, when])    -> array (ns nil = all)
+ *   ctx.twin.count(kind, ns, selector [, when])   -> #list, without
+ *       converting the objects (use it when only the number matters)
  *       when is "before" or "after" (the default); ns "" means nil
  *   ctx.history.totals(window_seconds)            -> {pods_disrupted,
  *       cost_added, actions} for ctx.agent.name
  *
+ * ctx is read-only and shared. One evaluation builds one ctx and every
+ * policy reads the same tables, so a policy author must know:
+ *   - Every table reachable from ctx, including what ctx.twin and
+ *     ctx.history return, is a read-only view. Writing into one (t.k = v,
+ *     rawset, table.insert/remove/sort/move into it, setmetatable) raises
+ *     "attempt to modify read-only ctx (key 'k')" and the policy is denied
+ *     with that reason even if it catches the error. To change something,
+ *     copy it into a table of your own first.
+ *   - Reading works as on plain tables: t.k, t[i], #t, ipairs, pairs, next,
+ *     rawget, rawlen, table.concat and table.unpack. type(t) is "table";
+ *     getmetatable(t) is false. # of an array is the position of its last
+ *     non-null element.
+ *   - Reading the same thing twice gives the same table (ctx.diff[1] ==
+ *     ctx.diff[1]); within one evaluation, the same ctx.twin / ctx.history
+ *     call gives the same table to every policy (the view is asked once).
+ *   - ctx is converted lazily: a part no policy reads is never built, so
+ *     reading only what a rule needs is what keeps a large diff cheap.
+ *   - ctx is valid during its evaluation only. Keeping it (or a part of it)
+ *     in a global and reading it in a later evaluation raises ("ctx from an
+ *     earlier evaluation"), except for parts already read; keep values, not
+ *     ctx.
+ *
  * Ownership. jansson values follow one rule here: every json_t passed in is
- * borrowed (the engine never keeps or decrefs it), every json_t handed out
+ * borrowed (the engine never keeps or decrefs it; ctx is read lazily while
+ * gate_policy_eval runs, so it must not change during the call, and the
+ * engine never reads it after the call returns), every json_t handed out
  * through an out-parameter is a new reference the caller decrefs. Strings
  * passed in are borrowed and copied if kept. Errors go to the caller's
  * buffer err[errlen] (may be NULL/0); out-parameters are set only on success.
@@ -87,7 +124,11 @@ typedef struct gate_policy_set gate_policy_set;
  * fails the policy closed). when: 0 = state before the action, 1 = after
  * (settled). The view is borrowed for the duration of one gate_policy_eval;
  * it may be NULL, in which case every ctx.twin / ctx.history call raises an
- * error inside the policy (and so denies). */
+ * error inside the policy (and so denies). Within one evaluation the engine
+ * asks each distinct question (callback and arguments) at most once and
+ * hands the answer to every policy that asks it (ctx.twin.count asks list
+ * and keeps only the length), so the twin and history must not change
+ * while gate_policy_eval runs. */
 typedef struct gate_policy_view {
     json_t *(*get)(void *ud, int when, const char *kind, const char *ns, const char *name);
     json_t *(*list)(void *ud, int when, const char *kind, const char *ns /*NULL=all*/,
@@ -136,7 +177,9 @@ size_t gate_policy_count(const gate_policy_set *set);
  * Returns -1 (err filled, *verdict untouched) only for engine-level failures:
  * bad arguments, a malformed ctx. A policy's own failure is a deny result
  * with reason "policy error: <lua message>", "policy error: instruction
- * budget exhausted (...)" or "policy error: memory budget exhausted (...)". */
+ * budget exhausted (...)", "policy error: memory budget exhausted (...)" or,
+ * for a write into ctx the policy caught, "policy error: attempt to modify
+ * read-only ctx (...)". */
 int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
                      json_t **verdict, char *err, size_t errlen);
 

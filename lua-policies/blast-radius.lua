@@ -20,7 +20,7 @@ local function check_namespace_deletions(ctx, cfg, r)
       if kinds[d.kind] then counts[d.kind] = (counts[d.kind] or 0) + 1 end
     end
     for _, kind in ipairs(cfg.namespace_content_kinds) do
-      local n = #ctx.twin.list(kind, c.name, nil, "before")
+      local n = ctx.twin.count(kind, c.name, nil, "before")
       if n > (counts[kind] or 0) then counts[kind] = n end
     end
     local held = {}

@@ -1139,6 +1139,91 @@ static void policies_cannot_leak_into_each_other(void **state)
     gate_policy_free(set);
 }
 
+/* ctx is one set of read-only tables shared by every policy of an
+ * evaluation: writes are refused and fail the policy (even when caught),
+ * later policies see ctx as sent, and reading works as on plain tables. */
+#define READONLY_DIFF                                                                         \
+    "[{'op':'update','kind':'Deployment','namespace':'shop','name':'web',"                    \
+    "  'before':{'metadata':{'name':'web'}},"                                                  \
+    "  'after':{'metadata':{'name':'web','namespace':'shop','labels':{'app':'web'}},"          \
+    "    'spec':{'ports':[{'port':80},{'port':443},null]}},'cause':'direct','parent':null},"  \
+    " {'op':'delete','kind':'Pod','namespace':'shop','name':'web-1',"                         \
+    "  'before':{'metadata':{'name':'web-1'}},'after':null,'cause':'cascade',"                \
+    "  'parent':'Deployment/shop/web'}]"
+
+static void ctx_is_read_only_and_shared(void **state)
+{
+    (void)state;
+    gate_policy_set *set = load(DATA "/readonly");
+    for (int round = 0; round < 2; round++) {
+        json_t *v = judge_with(set,
+                               ctx_make("{'verb':'patch','resource':'deployments','kind':"
+                                        "'Deployment','namespace':'shop','name':'web'}",
+                                        READONLY_DIFF, "{'pods_disrupted':7}", NULL),
+                               &view);
+        expect(v, "a-write-diff", "deny",
+               "policy error: ", "a-write-diff.lua:3: attempt to modify read-only ctx (key 'name')",
+               NULL);
+        expect(v, "a-write-impact", "deny", "read-only ctx (key 'pods_disrupted')", NULL);
+        /* b-caught caught every refusal: its first attempt still denies it */
+        expect(v, "b-caught", "deny", "policy error: attempt to modify read-only ctx (key 'impact')",
+               NULL);
+        expect(v, "c-reads", "allow", NULL);
+        expect(v, "d-check", "allow", NULL);
+        if (round == 0)
+            expect(v, "e-keep", "allow", NULL);
+        else   /* the ctx it kept belongs to the first evaluation (freed JSON) */
+            expect(v, "e-keep", "deny", "ctx from an earlier evaluation", NULL);
+        expect_overall(v, "deny", "airlock: denied by a-write-diff: policy error: ");
+        json_decref(v);
+    }
+    gate_policy_free(set);
+}
+
+/* ctx.twin and ctx.history answers are asked of the view once per
+ * evaluation, whichever policy asks and however often. */
+static void twin_answers_are_kept_per_evaluation(void **state)
+{
+    (void)state;
+    gate_policy_set *set = load(DATA "/cache");
+    for (int round = 1; round <= 2; round++) {
+        json_t *v = judge_dir_set(set);
+        expect(v, "p1", "allow", NULL);
+        expect(v, "p2", "allow", NULL);
+        /* get payments, get nope, list, count, totals; p2 adds get ... "before" */
+        assert_int_equal(twin.calls, 6 * round);
+        json_decref(v);
+    }
+    gate_policy_free(set);
+}
+
+/* Converting ctx is not charged to the policy reading it: 40 MiB of
+ * strings read by one policy, then 28 MiB allocated by the next. */
+static void ctx_conversion_is_outside_the_budget(void **state)
+{
+    (void)state;
+    gate_policy_set *set = load(DATA "/bigctx");
+    json_t *diff = json_array();
+    char *blob = malloc((size_t)1 << 20);
+
+    memset(blob, 'b', (size_t)1 << 20);
+    for (int i = 0; i < 40; i++)
+        json_array_append_new(diff, json_pack("{s:s, s:s, s:{s:{s:s%}}}", "op", "update", "kind",
+                                              "ConfigMap", "after", "data", "blob", blob,
+                                              (size_t)1 << 20));
+    free(blob);
+    for (int round = 0; round < 2; round++) {
+        json_t *ctx = ctx_make(NULL, NULL, NULL, NULL);
+        json_object_set(ctx, "diff", diff);
+        json_t *v = judge_with(set, ctx, &view);
+        expect(v, "reads-all", "allow", NULL);
+        expect(v, "then-hog", "allow", NULL);
+        json_decref(v);
+    }
+    json_decref(diff);
+    gate_policy_free(set);
+}
+
 static void engine_errors_are_reported(void **state)
 {
     (void)state;
@@ -1238,6 +1323,9 @@ int main(void)
         T(broken_files_fail_to_load),
         T(empty_set_allows),
         T(policies_cannot_leak_into_each_other),
+        T(ctx_is_read_only_and_shared),
+        T(twin_answers_are_kept_per_evaluation),
+        T(ctx_conversion_is_outside_the_budget),
         T(engine_errors_are_reported),
         T(missing_view_fails_closed),
     };

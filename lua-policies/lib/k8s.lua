@@ -1,6 +1,8 @@
 -- lib/k8s.lua: reading Kubernetes objects and change records.
 -- Every helper tolerates missing fields (nil in, nil or empty out), because
 -- objects arrive as converted JSON where null members are simply absent.
+-- Tables from ctx (and from ctx.twin) are read-only and shared by every
+-- policy: helpers that build something return new tables, never edit theirs.
 local M = {}
 
 -- dig(t, "a", "b") is t.a.b, or nil as soon as a step is missing or not a table.

@@ -1,5 +1,5 @@
 -- Tries to leave traces for b: a global, a changed library, a changed lib
--- module, a changed ctx.
+-- module. (Writing into ctx is a policy error of its own: see readonly/.)
 shared_secret = "from a"
 string.upper = function() return "hijacked" end
 table.insert = nil
@@ -7,9 +7,6 @@ math.pi = 3
 local util = lib.util
 return { name = "a", evaluate = function(ctx)
   leaked_at_eval = true
-  ctx.impact.pods_disrupted = 0
-  ctx.config.limit = 1
-  ctx.action.verb = "get"
   local ok = pcall(function() util.answer = 1 end)
   if ok then return deny("lib.util is writable") end
   ok = pcall(function() lib.extra = 1 end)

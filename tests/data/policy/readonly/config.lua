@@ -1,0 +1,1 @@
+return { limit = 10, nested = { list = { "x", "y" } } }
