@@ -16,14 +16,44 @@ local function pair_text(p)
   return string.format("%s -> %s on %s", p.from, p.to, port)
 end
 
+-- Up to `shown` pairs as text, then how many more.
+local function some_pairs(list, shown)
+  local parts = {}
+  for i = 1, math.min(#list, shown) do parts[#parts + 1] = pair_text(list[i]) end
+  local text = table.concat(parts, ", ")
+  if #list > shown then text = text .. string.format(" and %d more", #list - shown) end
+  return text
+end
+
 local function check_pairs(ctx, r)
+  local into, order, outside = {}, {}, {}
   for _, p in ipairs(k8s.dig(ctx.impact, "reachability", "added") or {}) do
     local to_ns, from_ns = ns.of_group(p.to), ns.of_group(p.from)
     if ns.is_restricted(ctx, to_ns) and (from_ns == nil or from_ns ~= to_ns) then
-      r:deny("would open %s (restricted namespace %s)", pair_text(p), to_ns)
+      if not into[to_ns] then
+        into[to_ns] = {}
+        order[#order + 1] = to_ns
+      end
+      local l = into[to_ns]
+      l[#l + 1] = p
     elseif p.from == "outside" then
-      r:review("would open %s from outside the cluster", pair_text(p))
+      outside[#outside + 1] = p
     end
+  end
+  -- one reason per namespace, the first pairs named: a wide-open policy
+  -- adds dozens, and the agent needs the gist, not the list
+  for _, n in ipairs(order) do
+    local l = into[n]
+    if #l == 1 then
+      r:deny("would open %s (restricted namespace %s)", pair_text(l[1]), n)
+    else
+      r:deny("would open %d new paths into restricted namespace %s: %s", #l, n, some_pairs(l, 3))
+    end
+  end
+  if #outside == 1 then
+    r:review("would open %s from outside the cluster", pair_text(outside[1]))
+  elseif #outside > 1 then
+    r:review("would open %d new paths from outside the cluster: %s", #outside, some_pairs(outside, 3))
   end
 end
 
