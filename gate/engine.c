@@ -110,7 +110,12 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
     char err[1024];
     int code = gate_action_parse(&a, e->twin, method, path, headers, body, raw, rawlen, err, sizeof err);
     if (code) {
-        d->action = json_pack("{s:s?, s:s?}", "method", method, "path", path);
+        /* not json_pack, which gives NULL when the method or the path is not
+         * UTF-8: leave such a field out but keep the action (found by
+         * tests/fuzz/fuzz_action) */
+        d->action = json_object();
+        json_object_set_new(d->action, "method", method ? json_string(method) : NULL);
+        json_object_set_new(d->action, "path", path ? json_string(path) : NULL);
         set_error(d, code, err);
         d->diff = json_array();
         d->results = json_array();

@@ -68,8 +68,20 @@ static int hexval(int c)
     return -1;
 }
 
+/* True when s[0..n) is valid UTF-8 (jansson's check: no overlong forms, no
+ * surrogates). */
+static int utf8_ok(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    int ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
 /* Percent-decodes s[0..n) ('+' is a space in queries only). NULL on a bad
- * escape or an encoded NUL. */
+ * escape, an encoded NUL or a result that is not UTF-8 (a name, namespace
+ * or query value that is not UTF-8 cannot become JSON for the policies, and
+ * a query parameter would silently vanish: found by tests/fuzz/fuzz_action). */
 static char *decode(const char *s, size_t n, int query)
 {
     char *out = twin_xmalloc(n + 1);
@@ -94,6 +106,10 @@ static char *decode(const char *s, size_t n, int query)
         }
     }
     out[o] = '\0';
+    if (!utf8_ok(out, o)) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -114,7 +130,7 @@ static int parse_query(const char *q, json_t *params, char *err, size_t errlen)
             if (!k || !v) {
                 free(k);
                 free(v);
-                snprintf(err, errlen, "invalid percent-encoding in the query string");
+                snprintf(err, errlen, "invalid percent-encoding (or not UTF-8) in the query string");
                 return -1;
             }
             json_object_set_new(params, k, json_string(v));
@@ -150,7 +166,7 @@ static int split_path(const char *raw, size_t n, char ***segs_out, size_t *nsegs
         int badseg = !seg || !*seg || !strcmp(seg, ".") || !strcmp(seg, "..") || strchr(seg, '/');
         if (badseg) {
             snprintf(err, errlen, "invalid path %.*s: %s", (int)(n > 200 ? 200 : n), raw,
-                     !seg ? "bad percent-encoding" : !*seg ? "empty segment or trailing slash"
+                     !seg ? "bad percent-encoding or not UTF-8" : !*seg ? "empty segment or trailing slash"
                                                            : "dot segments and encoded slashes are not accepted");
             free(seg);
             for (size_t x = 0; x < k; x++)
@@ -256,6 +272,9 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         return refuse(400, err, errlen, "%s", "an action needs a method and a path");
     if (strlen(path_query) > GATE_MAX_PATH)
         return refuse(414, err, errlen, "%s", "the request path is too long");
+    /* every message below may quote them, and messages become JSON */
+    if (!utf8_ok(method, strlen(method)) || !utf8_ok(path_query, strlen(path_query)))
+        return refuse(400, err, errlen, "%s", "the method and the path must be valid UTF-8");
     a->method = twin_xstrdup(method);
     for (char *p = a->method; *p; p++)
         *p = (char)toupper((unsigned char)*p);

@@ -377,6 +377,70 @@ static void test_recreate(void **state)
     twin_close(t);
 }
 
+/* kubectl rollout undo: the template goes back, the old ReplicaSet is the new
+ * one again (no third one) and takes the next revision; history beyond
+ * revisionHistoryLimit is cleaned up once the rollout is complete. */
+static void test_rollout_undo_and_history(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", tt_deploy("app", "web", 2, tj("{'spec':{'revisionHistoryLimit':1}}"))));
+    json_t *rs1 = tt_replicasets(t, TWIN_AFTER, "app", "web");
+    char first[128];
+    snprintf(first, sizeof first, "%s", tt_str(json_array_get(rs1, 0), "metadata.name"));
+    json_decref(rs1);
+    twin_result res = set_image(t, "web", "nginx:1.26");
+    twin_result_free(&res);
+    twin_commit(t);
+    res = set_image(t, "web", "nginx:1.25");   /* undo */
+    twin_result_free(&res);
+    twin_commit(t);
+    json_t *rss = tt_list(t, TWIN_AFTER, "ReplicaSet", "app", NULL);
+    assert_int_equal(json_array_size(rss), 2);
+    json_t *cur = NULL;
+    size_t i;
+    json_t *rs;
+    json_array_foreach(rss, i, rs) if (tt_int(rs, "spec.replicas") == 2) cur = rs;
+    assert_non_null(cur);
+    assert_string_equal(tt_str(cur, "metadata.name"), first);
+    assert_string_equal(json_string_value(json_object_get(tt_path(cur, "metadata.annotations"),
+                                                          "deployment.kubernetes.io/revision")),
+                        "3");
+    json_t *d = tt_get(t, TWIN_AFTER, "Deployment", "app", "web");
+    assert_string_equal(json_string_value(json_object_get(tt_path(d, "metadata.annotations"),
+                                                          "deployment.kubernetes.io/revision")),
+                        "3");
+    json_decref(d);
+    json_decref(rss);
+    /* a third template: revision 4; of the two old ReplicaSets at 0, only one is kept */
+    res = set_image(t, "web", "nginx:1.27");
+    twin_result_free(&res);
+    twin_commit(t);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "ReplicaSet", "app", NULL), 2);
+    twin_close(t);
+}
+
+/* A ReplicaSet scaled by hand is scaled back by its Deployment. */
+static void test_owned_replicaset_scaled_back(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", tt_deploy("app", "web", 3, NULL)));
+    json_t *rs = tt_replicasets(t, TWIN_AFTER, "app", "web");
+    char name[128];
+    snprintf(name, sizeof name, "%s", tt_str(json_array_get(rs, 0), "metadata.name"));
+    json_decref(rs);
+    json_t *patch = tj("{'spec':{'replicas':1}}");
+    twin_request req = tt_merge("ReplicaSet", "app", name, patch);
+    req.subresource = "scale";
+    twin_result res = tt_apply(t, req);
+    assert_int_equal(res.code, 200);
+    assert_int_equal(tt_field(t, TWIN_AFTER, "ReplicaSet", "app", name, "spec.replicas"), 3);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "Pod", "app", "app=web"), 3);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(patch);
+    twin_close(t);
+}
+
 /* A paused Deployment records a template change and rolls nothing out; a
  * scale still applies to its ReplicaSet.  Created paused, it makes none. */
 static void test_paused_deployment(void **state)
@@ -551,6 +615,121 @@ static void test_statefulset_scale_down_highest_first(void **state)
     twin_close(t);
 }
 
+/* persistentVolumeClaimRetentionPolicy: Retain (the default) keeps the
+ * claims when the StatefulSet is deleted or scaled down; whenDeleted: Delete
+ * removes them with the StatefulSet, whenScaled: Delete with the ordinal. */
+static void test_statefulset_claim_retention(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", statefulset(3)));
+    twin_result res = tt_apply(t, tt_delete("StatefulSet", "app", "db", NULL));
+    assert_int_equal(tt_count(t, TWIN_AFTER, "Pod", "app", NULL), 0);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "PersistentVolumeClaim", "app", NULL), 3);
+    twin_result_free(&res);
+    twin_rollback(t);
+    twin_close(t);
+
+    json_t *sts = statefulset(3);
+    json_object_set_new(json_object_get(sts, "spec"), "persistentVolumeClaimRetentionPolicy",
+                        tj("{'whenDeleted':'Delete','whenScaled':'Retain'}"));
+    t = cluster(json_pack("[O]", sts));
+    json_t *pvc = tt_get(t, TWIN_AFTER, "PersistentVolumeClaim", "app", "data-db-0");
+    assert_string_equal(tt_str(pvc, "metadata.ownerReferences.0.kind"), "StatefulSet");
+    json_decref(pvc);
+    json_t *patch = tj("{'spec':{'replicas':1}}");
+    res = tt_apply(t, tt_merge("StatefulSet", "app", "db", patch));
+    assert_int_equal(tt_count(t, TWIN_AFTER, "PersistentVolumeClaim", "app", NULL), 3);
+    twin_result_free(&res);
+    twin_rollback(t);
+    res = tt_apply(t, tt_delete("StatefulSet", "app", "db", NULL));
+    assert_int_equal(tt_count(t, TWIN_AFTER, "PersistentVolumeClaim", "app", NULL), 0);
+    json_t *pvcs = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(res.diff, i, c) {
+        if (!strcmp(tt_str(c, "kind"), "PersistentVolumeClaim")) {
+            assert_string_equal(tt_str(c, "op"), "delete");
+            assert_string_equal(tt_str(c, "cause"), "cascade");
+            json_array_append(pvcs, c);
+        }
+    }
+    assert_int_equal(json_array_size(pvcs), 3);
+    json_decref(pvcs);
+    twin_result_free(&res);
+    twin_rollback(t);
+    twin_close(t);
+    json_decref(sts);
+
+    sts = statefulset(3);
+    json_object_set_new(json_object_get(sts, "spec"), "persistentVolumeClaimRetentionPolicy",
+                        tj("{'whenDeleted':'Retain','whenScaled':'Delete'}"));
+    t = cluster(json_pack("[O]", sts));
+    res = tt_apply(t, tt_merge("StatefulSet", "app", "db", patch));
+    json_t *left = tt_list(t, TWIN_AFTER, "PersistentVolumeClaim", "app", NULL);
+    assert_int_equal(json_array_size(left), 1);
+    assert_string_equal(tt_str(json_array_get(left, 0), "metadata.name"), "data-db-0");
+    json_decref(left);
+    /* the diff says what goes: a claim is data */
+    assert_int_equal(tt_int(res.impact, "counts.by_kind.PersistentVolumeClaim.delete"), 2);
+    twin_result_free(&res);
+    twin_rollback(t);
+    twin_close(t);
+    json_decref(sts);
+    json_decref(patch);
+}
+
+/* RollingUpdate replaces pods from the highest ordinal down, one at a time,
+ * and only ordinals at or above the partition. */
+static void test_statefulset_rolling_update(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", statefulset(3)));
+    json_t *patch = tj("{'spec':{'template':{'spec':{'containers':[{'name':'db','image':'postgres:17'}]}}}}");
+    twin_request req = tt_merge("StatefulSet", "app", "db", patch);
+    req.patch_type = TWIN_PATCH_STRATEGIC;
+    twin_result res = tt_apply(t, req);
+    assert_int_equal(tt_int(res.impact, "instant.pods_disrupted"), 1);
+    assert_string_equal(tt_str(res.impact, "instant.pods.0"), "app/db-2");
+    assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 3);
+    json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "app", "app=db");
+    assert_int_equal(json_array_size(pods), 3);
+    assert_int_equal(tt_ready(pods), 3);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p) assert_string_equal(tt_str(p, "spec.containers.0.image"), "postgres:17");
+    json_decref(pods);
+    json_t *sts = tt_get(t, TWIN_AFTER, "StatefulSet", "app", "db");
+    assert_int_equal(tt_int(sts, "status.updatedReplicas"), 3);
+    json_decref(sts);
+    twin_result_free(&res);
+    twin_rollback(t);
+
+    /* partition 2: db-2 only */
+    json_t *part = tj("{'spec':{'updateStrategy':{'type':'RollingUpdate','rollingUpdate':{'partition':2}}}}");
+    tt_do(t, tt_merge("StatefulSet", "app", "db", part), 200);
+    res = tt_apply(t, req);
+    assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 1);
+    json_t *db2 = tt_get(t, TWIN_AFTER, "Pod", "app", "db-2"), *db1 = tt_get(t, TWIN_AFTER, "Pod", "app", "db-1");
+    assert_string_equal(tt_str(db2, "spec.containers.0.image"), "postgres:17");
+    assert_string_equal(tt_str(db1, "spec.containers.0.image"), "postgres:16");
+    json_decref(db1);
+    json_decref(db2);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(part);
+
+    /* OnDelete: nothing until a pod is deleted by hand */
+    part = tj("{'spec':{'updateStrategy':{'type':'OnDelete','rollingUpdate':null}}}");
+    tt_do(t, tt_merge("StatefulSet", "app", "db", part), 200);
+    res = tt_apply(t, req);
+    assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 0);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(part);
+    json_decref(patch);
+    twin_close(t);
+}
+
 /* ---- DaemonSet ---- */
 
 static json_t *daemonset(const char *name, const char *extra_spec)
@@ -637,6 +816,36 @@ static void test_daemonset_one_pod_per_eligible_node(void **state)
     expect_ds_nodes(t, "ssd-agent", "['n5']");
     json_decref(patch);
     json_decref(n5);
+    twin_close(t);
+}
+
+/* A DaemonSet's RollingUpdate (maxUnavailable 1): one node's pod at a time. */
+static void test_daemonset_rolling_update(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", daemonset("agent", NULL)));
+    expect_ds_nodes(t, "agent", "['n1','n2','n3']");
+    json_t *patch = tj("{'spec':{'template':{'spec':{'containers':[{'name':'agent','image':'agent:2'}]}}}}");
+    twin_request req = tt_merge("DaemonSet", "kube-system", "agent", patch);
+    req.patch_type = TWIN_PATCH_STRATEGIC;
+    twin_result res = tt_apply(t, req);
+    assert_int_equal(res.code, 200);
+    assert_int_equal(tt_int(res.impact, "instant.pods_disrupted"), 1);
+    assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 3);
+    json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "kube-system", "app=agent");
+    assert_int_equal(json_array_size(pods), 3);
+    assert_int_equal(tt_ready(pods), 3);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p) assert_string_equal(tt_str(p, "spec.containers.0.image"), "agent:2");
+    json_decref(pods);
+    expect_ds_nodes(t, "agent", "['n1','n2','n3']");
+    json_t *ds = tt_get(t, TWIN_AFTER, "DaemonSet", "kube-system", "agent");
+    assert_int_equal(tt_int(ds, "status.updatedNumberScheduled"), 3);
+    json_decref(ds);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(patch);
     twin_close(t);
 }
 
@@ -787,6 +996,51 @@ static void test_scheduler_deployment_pending(void **state)
     expect_pending(json_incref(json_array_get(pending, 0)), "1 Insufficient cpu");
     json_decref(pending);
     assert_int_equal(tt_field(t, TWIN_AFTER, "Deployment", "app", "web", "status.readyReplicas"), 3);
+    twin_close(t);
+}
+
+/* Which pods a scale-down removes (ActivePodsWithRanks): an unscheduled one
+ * before any scheduled one, then the lowest pod-deletion-cost. */
+static void test_scale_down_victims(void **state)
+{
+    (void)state;
+    twin *t = tt_cluster(json_pack(
+        "[o, o, o]", tt_namespace("app", NULL), tt_node("n1", "1", "4Gi", NULL),
+        tt_deploy("app", "web", 4, tj("{'spec':{'template':{'spec':{'containers':[{'name':'app','image':'nginx:1.25',"
+                                      "'resources':{'requests':{'cpu':'300m'}}}]}}}}"))));
+    char err[128];
+    json_t *pending = twin_list(t, TWIN_AFTER, "Pod", "app", NULL, "status.phase=Pending", err, sizeof err);
+    assert_int_equal(json_array_size(pending), 1);
+    char name[128];
+    snprintf(name, sizeof name, "%s", tt_str(json_array_get(pending, 0), "metadata.name"));
+    json_decref(pending);
+    json_t *patch = tj("{'spec':{'replicas':3}}");
+    twin_result res = tt_apply(t, tt_merge("Deployment", "app", "web", patch));
+    assert_null(twin_get(t, TWIN_AFTER, "Pod", "app", name));
+    assert_int_equal(tt_int(res.impact, "settled.pods_disrupted"), 0);
+    twin_result_free(&res);
+    twin_commit(t);
+    json_decref(patch);
+
+    /* all three Running and Ready: the cheapest to delete goes first */
+    json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "app", "app=web");
+    assert_int_equal(json_array_size(pods), 3);
+    const char *cost[] = {"100", "-5", "7"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ann = tj("{'metadata':{'annotations':{'controller.kubernetes.io/pod-deletion-cost':'%s'}}}", cost[i]);
+        tt_do(t, tt_merge("Pod", "app", tt_str(json_array_get(pods, i), "metadata.name"), ann), 200);
+        json_decref(ann);
+    }
+    patch = tj("{'spec':{'replicas':1}}");
+    res = tt_apply(t, tt_merge("Deployment", "app", "web", patch));
+    json_t *left = tt_list(t, TWIN_AFTER, "Pod", "app", "app=web");
+    assert_int_equal(json_array_size(left), 1);
+    assert_string_equal(tt_str(json_array_get(left, 0), "metadata.name"), tt_str(json_array_get(pods, 0), "metadata.name"));
+    json_decref(left);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(patch);
+    json_decref(pods);
     twin_close(t);
 }
 
@@ -1227,6 +1481,48 @@ static void test_eviction_respects_pdb(void **state)
     twin_close(t);
 }
 
+/* A pod that is not Ready: evicted without using the budget while the budget
+ * is met (IfHealthyBudget) or always (AlwaysAllow); under a broken budget,
+ * refused like any other. */
+static void test_eviction_unready_pod(void **state)
+{
+    (void)state;
+    struct {
+        const char *min, *policy;
+        int code;
+    } cases[] = {
+        {"2", NULL, 201},            /* 2 healthy >= 2 desired: the budget is met */
+        {"3", NULL, 429},            /* 2 healthy < 3: broken budget, no disruption allowed */
+        {"3", "AlwaysAllow", 201},
+        {"3", "IfHealthyBudget", 429},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        json_t *budget = pdb("web", "minAvailable", cases[k].min);
+        if (cases[k].policy)
+            json_object_set_new(json_object_get(budget, "spec"), "unhealthyPodEvictionPolicy",
+                                json_string(cases[k].policy));
+        json_t *docs = json_pack("[o]", budget);
+        const char *names[] = {"web-a", "web-b", "web-c"};
+        for (int i = 0; i < 3; i++) {
+            json_t *p = bare_pod(names[i], "web", "Running", i != 2, "10.244.0.20");
+            json_array_append_new(docs, p);
+        }
+        twin *t = cluster(docs);
+        twin_result res = evict(t, "web-c");
+        if (res.code != cases[k].code)
+            fail_msg("minAvailable %s, %s: evicting the unready pod answered %d, expected %d", cases[k].min,
+                     cases[k].policy ? cases[k].policy : "default", res.code, cases[k].code);
+        twin_result_free(&res);
+        twin_rollback(t);
+        /* a Ready pod under the same budget */
+        res = evict(t, "web-a");
+        assert_int_equal(res.code, 429);
+        twin_result_free(&res);
+        twin_rollback(t);
+        twin_close(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1239,14 +1535,20 @@ int main(void)
         cmocka_unit_test(test_rolling_update_surge_only),
         cmocka_unit_test(test_rolling_update_unavailable_only),
         cmocka_unit_test(test_recreate),
+        cmocka_unit_test(test_rollout_undo_and_history),
+        cmocka_unit_test(test_owned_replicaset_scaled_back),
         cmocka_unit_test(test_paused_deployment),
         cmocka_unit_test(test_statefulset_ordinals_and_claims),
         cmocka_unit_test(test_statefulset_ordered_creation),
         cmocka_unit_test(test_statefulset_scale_down_highest_first),
+        cmocka_unit_test(test_statefulset_claim_retention),
+        cmocka_unit_test(test_statefulset_rolling_update),
         cmocka_unit_test(test_daemonset_one_pod_per_eligible_node),
+        cmocka_unit_test(test_daemonset_rolling_update),
         cmocka_unit_test(test_job_pods),
         cmocka_unit_test(test_scheduler),
         cmocka_unit_test(test_scheduler_deployment_pending),
+        cmocka_unit_test(test_scale_down_victims),
         cmocka_unit_test(test_endpoints_from_ready_pods),
         cmocka_unit_test(test_endpoints_follow_deployment),
         cmocka_unit_test(test_delete_deployment_propagation),
@@ -1256,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_noexecute_taint_evicts),
         cmocka_unit_test(test_hpa_bounds_settled_only),
         cmocka_unit_test(test_eviction_respects_pdb),
+        cmocka_unit_test(test_eviction_unready_pod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,7 +172,6 @@ static void test_identity_fields(void **state)
     json_t *a = tt_get(t, TWIN_AFTER, "ConfigMap", "shop", "a");
     assert_true(is_uuid(tt_str(a, "metadata.uid")));
     assert_string_equal(tt_str(a, "metadata.creationTimestamp"), "2023-11-14T22:13:20Z");
-    assert_int_equal(tt_int(a, "metadata.generation"), 1);
     rv_of(a);
     /* a snapshot's own identity is kept */
     json_t *k = tt_get(t, TWIN_AFTER, "ConfigMap", "shop", "kept");
@@ -190,11 +189,54 @@ static void test_identity_fields(void **state)
     assert_true(is_uuid(tt_str(res.object, "metadata.uid")));
     assert_string_not_equal(tt_str(res.object, "metadata.uid"), tt_str(a, "metadata.uid"));
     assert_string_equal(tt_str(res.object, "metadata.creationTimestamp"), "2023-11-14T23:13:20Z");
-    assert_int_equal(tt_int(res.object, "metadata.generation"), 1);
     assert_true(rv_of(res.object) > rv_of(a));
     twin_result_free(&res);
     assert_int_equal(twin_commit(t), 0);
     json_decref(body);
+
+    /* generation: 1 on create, +1 for each change of spec, not for labels or status */
+    body = tj("{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'d','namespace':'shop','generation':5},"
+              "'spec':{'replicas':0,'selector':{'matchLabels':{'app':'d'}},'template':{'metadata':{'labels':"
+              "{'app':'d'}},'spec':{'containers':[{'name':'c','image':'x'}]}}}}");
+    res = tt_apply(t, tt_create(body));
+    assert_int_equal(res.code, 201);
+    assert_int_equal(tt_int(res.object, "metadata.generation"), 1);
+    twin_result_free(&res);
+    twin_commit(t);
+    json_decref(body);
+    const char *patches[] = {"{'spec':{'replicas':1}}", "{'metadata':{'labels':{'x':'y'}}}",
+                             "{'metadata':{'annotations':{'note':'deployments count annotations'}}}"};
+    const long gens[] = {2, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        json_t *patch = tj("%s", patches[i]);
+        res = tt_apply(t, tt_merge("Deployment", "shop", "d", patch));
+        assert_int_equal(tt_int(res.object, "metadata.generation"), gens[i]);
+        twin_result_free(&res);
+        twin_commit(t);
+        json_decref(patch);
+    }
+    json_t *st = tj("{'status':{'replicas':9}}");
+    twin_request sreq = tt_merge("Deployment", "shop", "d", st);
+    sreq.subresource = "status";
+    res = tt_apply(t, sreq);
+    assert_int_equal(res.code, 200);
+    assert_int_equal(tt_int(res.object, "metadata.generation"), 3);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(st);
+
+    /* an update with a stale resourceVersion is a conflict */
+    json_t *cur = tt_get(t, TWIN_AFTER, "ConfigMap", "shop", "a");
+    json_t *lpatch = tj("{'metadata':{'labels':{'v':'1'}}}");
+    tt_do(t, tt_merge("ConfigMap", "shop", "a", lpatch), 200);
+    json_object_set_new(cur, "data", tj("{'k':'v'}"));
+    res = tt_apply(t, (twin_request){.verb = TWIN_UPDATE, .kind = "ConfigMap", .ns = "shop", .name = "a", .body = cur});
+    assert_int_equal(res.code, 409);
+    assert_string_equal(tt_str(res.object, "reason"), "Conflict");
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(lpatch);
+    json_decref(cur);
 
     /* a create carrying a resourceVersion is refused */
     body = tj("{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'c','namespace':'shop','resourceVersion':'5'}}");

@@ -505,16 +505,20 @@ static char *obj_key(const json_t *obj) { return twin__key(twin__kind(obj), twin
 static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const char *name, json_t *extra_labels,
                        const char *node)
 {
-    json_t *pod = json_pack("{s:s, s:s, s:{}, s:O, s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "spec",
-                            json_object_get(tmpl, "spec") ?: json_object(), "status", "phase", "Pending");
-    json_t *spec = json_deep_copy(json_object_get(pod, "spec"));
-    json_object_set_new(pod, "spec", spec);
+    /* not `"O", x ?: json_object()`, which leaked the new map of a template
+     * without a spec (found by tests/fuzz/fuzz_import) */
+    json_t *tspec = json_object_get(tmpl, "spec");
+    json_t *spec = json_is_object(tspec) ? json_deep_copy(tspec) : json_object();
+    json_t *pod = json_pack("{s:s, s:s, s:{}, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "spec",
+                            spec, "status", "phase", "Pending");
     json_t *meta = json_object_get(pod, "metadata");
     json_object_set_new(meta, "name", json_string(name));
     json_object_set_new(meta, "namespace", json_string(twin__ns(owner)));
-    json_t *labels = json_deep_copy(twin__path(tmpl, "metadata.labels") ?: json_object());
-    if (!labels)
-        labels = json_object();
+    /* not `json_deep_copy(x ?: json_object())`, which leaked the empty map
+     * (found by tests/fuzz/fuzz_import); labels that are not a map (null)
+     * count as none */
+    json_t *tlabels = twin__path(tmpl, "metadata.labels");
+    json_t *labels = json_is_object(tlabels) ? json_deep_copy(tlabels) : json_object();
     if (extra_labels)
         json_object_update(labels, extra_labels);
     json_object_set_new(meta, "labels", labels);
@@ -598,6 +602,19 @@ static void delete_pod(twin *t, const json_t *pod)
 
 static long replicas_of(const json_t *obj) { return twin__int(obj, "spec.replicas", 1); }
 
+/* The controller.kubernetes.io/pod-deletion-cost annotation (an int32 as a
+ * string; absent or malformed counts as 0). */
+static long deletion_cost(const json_t *pod)
+{
+    const char *v = json_string_value(
+        json_object_get(twin__path(pod, "metadata.annotations"), "controller.kubernetes.io/pod-deletion-cost"));
+    if (!v || !*v)
+        return 0;
+    char *end;
+    long c = strtol(v, &end, 10);
+    return *end || c < INT32_MIN || c > INT32_MAX ? 0 : c;
+}
+
 /* Scale-down victim order, after ActivePodsWithRanks (k8s-api-facts §3.3):
  * unassigned first, Pending before Running, not Ready before Ready, lower
  * deletion cost first, newer first; the name breaks the last tie. */
@@ -614,8 +631,9 @@ static int victim_cmp(const void *pa, const void *pb)
     int rda = twin__pod_ready(a), rdb = twin__pod_ready(b);
     if (rda != rdb)
         return rda - rdb;
-    const char *ca = twin__str(a, "metadata.annotations.controller\\.kubernetes\\.io/pod-deletion-cost");
-    (void)ca;
+    long ca = deletion_cost(a), cb = deletion_cost(b);
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
     const char *ta = twin__str(a, "metadata.creationTimestamp"), *tb = twin__str(b, "metadata.creationTimestamp");
     int c = strcmp(tb ? tb : "", ta ? ta : "");
     if (c)
@@ -717,7 +735,14 @@ static int rs_older(const void *pa, const void *pb)
 
 static json_t *new_replicaset(twin *t, json_t *d, long replicas, long revision, long surge)
 {
+    /* the twin does not validate workloads: a Deployment without a template
+     * or selector map still gets a ReplicaSet, rather than a NULL one from
+     * json_pack (found by tests/fuzz/fuzz_import) */
     json_t *tmpl = json_deep_copy(twin__path(d, "spec.template"));
+    if (!json_is_object(tmpl)) {
+        json_decref(tmpl);
+        tmpl = json_object();
+    }
     char *hash = twin__template_hash(tmpl);
     json_object_set_new(twin__path_make(tmpl, "metadata.labels"), "pod-template-hash", json_string(hash));
     char *name = twin_xasprintf("%s-%s", twin__name(d), hash);
@@ -728,8 +753,10 @@ static json_t *new_replicaset(twin *t, json_t *d, long replicas, long revision, 
         json_decref(clash);
     }
     json_t *sel = json_deep_copy(twin__path(d, "spec.selector"));
-    if (!sel)
+    if (!json_is_object(sel)) {
+        json_decref(sel);
         sel = json_object();
+    }
     json_object_set_new(twin__path_make(sel, "matchLabels"), "pod-template-hash", json_string(hash));
     json_t *labels = json_deep_copy(twin__path(tmpl, "metadata.labels"));
     char *uid = twin__uuid(t), *ts = twin__timestamp(t);
@@ -795,6 +822,28 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
         const char *rev = json_string_value(json_object_get(ann, "deployment.kubernetes.io/revision"));
         if (rev && atol(rev) > max_rev)
             max_rev = atol(rev);
+    }
+    if (newrs) {
+        /* an older ReplicaSet that is the new one again (kubectl rollout
+         * undo) takes the next revision: getNewReplicaSet sets it to the
+         * highest revision of the others plus one */
+        long max_old = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *rev = json_string_value(
+                json_object_get(twin__path(rss[i], "metadata.annotations"), "deployment.kubernetes.io/revision"));
+            if (rss[i] != newrs && rev && atol(rev) > max_old)
+                max_old = atol(rev);
+        }
+        json_t *ann = twin__path_make(newrs, "metadata.annotations");
+        const char *rev = json_string_value(json_object_get(ann, "deployment.kubernetes.io/revision"));
+        if (!rev || atol(rev) < max_old + 1) {
+            char buf[24];
+            snprintf(buf, sizeof buf, "%ld", max_old + 1);
+            json_object_set_new(ann, "deployment.kubernetes.io/revision", json_string(buf));
+            AS_CAUSED_BY(t, key, twin__put(t, newrs));
+            if (max_old + 1 > max_rev)
+                max_rev = max_old + 1;
+        }
     }
     long replicas = replicas_of(d);
     const char *stype = twin__str(d, "spec.strategy.type");
@@ -982,11 +1031,12 @@ static void ensure_claims(twin *t, const json_t *sts, long ordinal, const char *
         char *name = twin_xasprintf("%s-%s-%ld", twin__name(ct), twin__name(sts), ordinal);
         json_t *cur = twin__get(t, "PersistentVolumeClaim", twin__ns(sts), name);
         if (!cur) {
-            json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:{s:s}}", "apiVersion", "v1", "kind",
+            /* as in create_pod: a claim template without a spec leaked a map */
+            json_t *cspec = json_object_get(ct, "spec");
+            json_t *spec = json_is_object(cspec) ? json_deep_copy(cspec) : json_object();
+            json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:{s:s}}", "apiVersion", "v1", "kind",
                                     "PersistentVolumeClaim", "metadata", "name", name, "namespace", twin__ns(sts),
-                                    "spec", json_object_get(ct, "spec") ?: json_object(), "status", "phase", "Bound");
-            json_t *spec = json_deep_copy(json_object_get(pvc, "spec"));
-            json_object_set_new(pvc, "spec", spec);
+                                    "spec", spec, "status", "phase", "Bound");
             json_t *meta = json_object_get(pvc, "metadata");
             json_t *labels = twin__path(ct, "metadata.labels");
             if (labels)
@@ -1002,6 +1052,24 @@ static void ensure_claims(twin *t, const json_t *sts, long ordinal, const char *
             json_decref(pvc);
         }
         json_decref(cur);
+        free(name);
+    }
+}
+
+/* persistentVolumeClaimRetentionPolicy.whenScaled: Delete - the claims of an
+ * ordinal a scale-down removes go with its pod (Kubernetes makes the pod
+ * their owner and the GC deletes them); Retain, the default, keeps them for
+ * a later scale-up. */
+static void drop_claims(twin *t, const json_t *sts, long ordinal, const char *key)
+{
+    const char *when_scaled = twin__str(sts, "spec.persistentVolumeClaimRetentionPolicy.whenScaled");
+    if (!when_scaled || strcmp(when_scaled, "Delete"))
+        return;
+    size_t i;
+    json_t *ct;
+    json_array_foreach(twin__path(sts, "spec.volumeClaimTemplates"), i, ct) {
+        char *name = twin_xasprintf("%s-%s-%ld", twin__name(ct), twin__name(sts), ordinal);
+        AS_CAUSED_BY(t, key, twin__del(t, "PersistentVolumeClaim", twin__ns(sts), name));
         free(name);
     }
 }
@@ -1037,6 +1105,7 @@ static void reconcile_statefulset(twin *t, json_t *sts, const char *key)
         if (ord >= start + replicas || ord < start) {
             if (parallel) {
                 AS_CAUSED_BY(t, key, delete_pod(t, p));
+                drop_claims(t, sts, ord, key);
             } else if (ord > highest) {
                 highest = ord;
                 highest_pod = p;
@@ -1045,6 +1114,7 @@ static void reconcile_statefulset(twin *t, json_t *sts, const char *key)
     }
     if (highest_pod && !acted_this_tick(t, key)) {
         AS_CAUSED_BY(t, key, delete_pod(t, highest_pod));
+        drop_claims(t, sts, highest, key);
         mark_acted(t, key);
     } else if (highest_pod) {
         run_later(t, key);
@@ -1882,8 +1952,11 @@ static int start_pods(twin *t)
         if (!twin__pod_active(c->after) || !twin__str(c->after, "spec.nodeName") || twin__pod_ready(c->after))
             continue;
         /* a pod that was already placed and not Ready before (crash-looping in
-         * the snapshot, say) does not heal because the operation touched it */
-        if (c->before && twin__str(c->before, "spec.nodeName"))
+         * the snapshot, say) does not heal because the operation touched it;
+         * but a pod recreated under the same name (a StatefulSet's ordinal)
+         * is a new pod, with a new uid, and starts */
+        if (c->before && twin__str(c->before, "spec.nodeName") &&
+            !strcmp(twin__uid(c->before) ?: "", twin__uid(c->after) ?: ""))
             continue;
         json_array_append_new(ready, json_deep_copy(c->after));
     }

@@ -78,6 +78,14 @@ static long desired_of(const json_t *w)
     return twin__int(w, "spec.replicas", 1);
 }
 
+/* An object deleted and created again under the same name within the
+ * operation (a StatefulSet's pod on a rollout) keeps one change record, but
+ * to Kubernetes it is two objects: its uid changed. */
+static int replaced(const twin_change *c)
+{
+    return c->before && c->after && strcmp(twin__uid(c->before) ?: "", twin__uid(c->after) ?: "");
+}
+
 json_t *twin__impact_moment(twin *t)
 {
     json_t *pods = json_array(), *emptied = json_array(), *degraded = json_array();
@@ -95,7 +103,7 @@ json_t *twin__impact_moment(twin *t)
             int was = c->before && twin__pod_ready(c->before);
             int is = c->after && twin__pod_ready(c->after);
             pending += c->after && twin__pod_active(c->after) && !twin__str(c->after, "spec.nodeName");
-            if (was && !is) {
+            if (was && (!is || replaced(c))) {
                 char *ref = twin_xasprintf("%s/%s", c->ns, c->name);
                 json_array_append_new(pods, json_string(ref));
                 free(ref);
@@ -195,10 +203,16 @@ json_t *twin__diff(twin *t)
     json_t *diff = json_array();
     for (size_t i = 0; i < n; i++) {
         twin_change *c = v[i];
-        json_array_append_new(diff, json_pack("{s:s, s:s, s:s?, s:s, s:O?, s:O?, s:s, s:s?}", "op", op_of(c), "kind",
-                                              c->kind, "namespace", *c->ns ? c->ns : NULL, "name", c->name, "before",
-                                              c->before, "after", c->after, "cause", c->parent ? "cascade" : "direct",
-                                              "parent", c->parent));
+        /* a replaced object is a delete and a create */
+        int two = replaced(c);
+        for (int k = 0; k <= two; k++) {
+            const json_t *before = two && k == 1 ? NULL : c->before, *after = two && k == 0 ? NULL : c->after;
+            const char *op = !two ? op_of(c) : k == 0 ? "delete" : "create";
+            json_array_append_new(diff, json_pack("{s:s, s:s, s:s?, s:s, s:O?, s:O?, s:s, s:s?}", "op", op, "kind",
+                                                  c->kind, "namespace", *c->ns ? c->ns : NULL, "name", c->name,
+                                                  "before", before, "after", after, "cause",
+                                                  c->parent ? "cascade" : "direct", "parent", c->parent));
+        }
     }
     free(v);
     return diff;
@@ -213,14 +227,17 @@ json_t *twin__impact(twin *t, json_t *instant, json_t *settled)
     twin_map seen = {0};
     for (size_t i = 0; i < n; i++) {
         twin_change *c = v[i];
-        const char *op = op_of(c);
         json_t *k = json_object_get(by_kind, c->kind);
         if (!k) {
             k = json_object();
             json_object_set_new(by_kind, c->kind, k);
         }
-        json_object_set_new(k, op, json_integer(json_integer_value(json_object_get(k, op)) + 1));
-        json_object_set_new(by_op, op, json_integer(json_integer_value(json_object_get(by_op, op)) + 1));
+        int two = replaced(c);   /* counted as the diff shows it: a delete and a create */
+        for (int j = 0; j <= two; j++) {
+            const char *op = !two ? op_of(c) : j == 0 ? "delete" : "create";
+            json_object_set_new(k, op, json_integer(json_integer_value(json_object_get(k, op)) + 1));
+            json_object_set_new(by_op, op, json_integer(json_integer_value(json_object_get(by_op, op)) + 1));
+        }
         const char *ns = *c->ns ? c->ns : (!strcmp(c->kind, "Namespace") ? c->name : NULL);
         if (ns && !twin_map_has(&seen, ns)) {
             twin_map_put(&seen, ns, (void *)1);

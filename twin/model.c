@@ -127,6 +127,12 @@ json_t *twin__path(const json_t *obj, const char *path)
 
 json_t *twin__path_make(json_t *obj, const char *path)
 {
+    /* a root that is not a map has nowhere to hold the path: NULL, which
+     * jansson's setters ignore.  (json_object_set_new on a non-object frees
+     * the new child, and the loop below then walked freed memory; found by
+     * tests/fuzz/fuzz_import.) */
+    if (!json_is_object(obj))
+        return NULL;
     json_t *cur = obj;
     const char *p = path;
     while (*p) {
@@ -269,10 +275,12 @@ char *twin__template_hash(const json_t *tmpl)
     json_t *labels = twin__path(copy, "metadata.labels");
     json_object_del(labels, "pod-template-hash");
     json_object_del(labels, "controller-revision-hash");
-    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(copy);
     uint32_t h = 2166136261u;
-    for (const char *p = s; *p; p++) {
+    /* s is NULL for a workload without a template (json_dumps(NULL)): it
+     * hashes as "" rather than crash (found by tests/fuzz/fuzz_import) */
+    for (const char *p = s ? s : ""; *p; p++) {
         h ^= (unsigned char)*p;
         h *= 16777619u;
     }
@@ -316,6 +324,15 @@ int twin__json_equal_ignoring(const json_t *a, const json_t *b, const char *igno
         if (depth == 2)
             break;
         json_t *sa = json_object_get(a, skip), *sb = json_object_get(b, skip);
+        /* a metadata or labels that is not a map (`labels: null` in a
+         * manifest) counts as absent, as twin__path_make replaces it: else a
+         * Deployment never recognises the ReplicaSet it made (whose template
+         * got real labels) and makes a new one on every sync (found by
+         * tests/fuzz/fuzz_import) */
+        if (!json_is_object(sa))
+            sa = NULL;
+        if (!json_is_object(sb))
+            sb = NULL;
         if (!sa || !sb) {
             /* an absent map equals an empty one (or one holding only the hash) */
             json_t *other = sa ? sa : sb;

@@ -357,7 +357,11 @@ static void allowed(twin *t, state *s, const group *self, const group *other, in
     json_array_foreach(nps, i, np) {
         if (!has_type(np, ingress ? "Ingress" : "Egress"))
             continue;
-        if (!selects(twin__path(np, "spec.podSelector") ?: json_object(), labels))
+        /* podSelector is no pointer in the API: absent (or null) decodes as
+         * {}, every pod of the namespace.  (Not `x ?: json_object()`, which
+         * leaked the new map.) */
+        json_t *psel = twin__path(np, "spec.podSelector");
+        if (json_is_object(psel) && !selects(psel, labels))
             continue;
         isolated = 1;
         size_t k;

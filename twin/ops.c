@@ -787,7 +787,7 @@ static int do_evict(op_ctx *o)
             return fail(o, 500, "InternalError",
                         "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
         }
-        if (match && twin__pod_ready(pod)) {
+        if (match) {
             /* the disruption controller's arithmetic, computed on the spot */
             twin_selector *sel = NULL;
             char serr[128];
@@ -811,7 +811,15 @@ static int do_evict(op_ctx *o)
                 desired = v;
             else if (maxu && twin_intstr_scaled(maxu, (int)expected, 1, &v) == 0)
                 desired = expected - v > 0 ? expected - v : 0;
-            if (healthy - desired <= 0) {
+            /* a pod that is not Ready goes without using the budget when
+             * unhealthyPodEvictionPolicy is AlwaysAllow, or when the budget is
+             * met (IfHealthyBudget, the default); under a budget already
+             * broken it needs a disruption like any other pod, and there is
+             * none to give (k8s-api-facts §3.10) */
+            const char *upe = twin__str(match, "spec.unhealthyPodEvictionPolicy");
+            int unready_pass = !twin__pod_ready(pod) &&
+                               ((upe && !strcmp(upe, "AlwaysAllow")) || (healthy >= desired && desired > 0));
+            if (!unready_pass && healthy - desired <= 0) {
                 char msg[512];
                 snprintf(msg, sizeof msg,
                          "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget %s "

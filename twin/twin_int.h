@@ -135,7 +135,7 @@ twin_change *twin__change(twin *t, const char *kind, const char *ns, const char 
 /* ---- model.c ---- */
 const char *twin__str(const json_t *obj, const char *path);   /* dotted path; NULL if absent */
 json_t *twin__path(const json_t *obj, const char *path);      /* borrowed */
-json_t *twin__path_make(json_t *obj, const char *path);       /* creates objects on the way; borrowed */
+json_t *twin__path_make(json_t *obj, const char *path);       /* creates objects on the way; borrowed; NULL if obj is no object */
 long twin__int(const json_t *obj, const char *path, long dflt);
 const char *twin__kind(const json_t *obj);
 const char *twin__name(const json_t *obj);

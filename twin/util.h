@@ -57,8 +57,10 @@ void *twin_map_put(twin_map *m, const char *key, void *value);
 void *twin_map_del(twin_map *m, const char *key);
 void twin_map_clear(twin_map *m, void (*free_value)(void *));
 
+/* `e &&`: an empty map has no entries array, and NULL + 0 is undefined in C
+ * (clang's UBSan reports it; found by tests/fuzz). */
 #define TWIN_MAP_FOREACH(m, e) \
-    for (twin_map_entry *e = (m)->entries; e < (m)->entries + (m)->nentries; e++) \
+    for (twin_map_entry *e = (m)->entries; e && e < (m)->entries + (m)->nentries; e++) \
         if (e->live)
 
 #endif
