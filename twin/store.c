@@ -164,6 +164,7 @@ void twin_close(twin *t)
     twin__sched_drop(t);
     twin__caches_drop(t);
     twin__docs_drop(t);
+    free(t->dump);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {
         free((char *)t->dyn[i].kind);
@@ -475,14 +476,17 @@ static void record(twin *t, const char *kind, const char *ns, const char *name, 
 
 /* ---- writes ---- */
 
-static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char *ns, const json_t *obj)
+static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char *ns, const json_t *obj, int fresh)
 {
-    sqlite3_stmt *st = twin__stmt(t, S_LAB_DEL, "DELETE FROM labels WHERE id=?");
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_step(st);
-    st = twin__stmt(t, S_OWN_DEL, "DELETE FROM owners WHERE id=?");
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_step(st);
+    sqlite3_stmt *st;
+    if (!fresh) {   /* a new row has nothing to delete (and no index to find it by during a bulk import) */
+        st = twin__stmt(t, S_LAB_DEL, "DELETE FROM labels WHERE id=?");
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_step(st);
+        st = twin__stmt(t, S_OWN_DEL, "DELETE FROM owners WHERE id=?");
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_step(st);
+    }
     if (!obj)
         return;
     json_t *meta = json_object_get(obj, "metadata");
@@ -554,7 +558,18 @@ void twin__put(twin *t, json_t *obj)
         ready = twin__pod_ready(obj);
     }
     double cost = twin__object_cost(t, obj);
-    char *doc = json_dumps(obj, JSON_COMPACT);
+    /* serialised into a buffer the twin reuses (json_dumps would grow and
+     * copy a fresh one for every write) */
+    size_t need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
+    if (need > t->dump_cap) {
+        t->dump_cap = need * 2;
+        t->dump = twin_xrealloc(t->dump, t->dump_cap);
+        need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
+    }
+    if (need == 0) {   /* only an object that is not JSON (a NULL inside) fails: our bug */
+        fprintf(stderr, "airlock: cannot serialise %s/%s/%s\n", kind, ns, name);
+        abort();
+    }
 
     sqlite3_stmt *st;
     if (id) {
@@ -572,14 +587,14 @@ void twin__put(twin *t, json_t *obj)
     bind_text(st, 3, grp);
     sqlite3_bind_int(st, 4, ready);
     sqlite3_bind_double(st, 5, cost);
-    sqlite3_bind_text(st, 6, doc, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, t->dump, (int)need, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         fprintf(stderr, "airlock: twin store write failed for %s/%s/%s: %s\n", kind, ns, name, sqlite3_errmsg(t->db));
         abort();
     }
+    int fresh = !id;
     if (!id)
         id = sqlite3_last_insert_rowid(t->db);
-    free(doc);
     free(grp);
 
     /* most writes are status or spec changes: labels and owners stay */
@@ -589,7 +604,7 @@ void twin__put(twin *t, json_t *obj)
                   !json_equal(twin__path(before, "metadata.ownerReferences") ?: json_null(),
                               twin__path(obj, "metadata.ownerReferences") ?: json_null());
     if (reindex)
-        index_object(t, id, kind, ns, obj);
+        index_object(t, id, kind, ns, obj, fresh);
     if (!t->importing) {
         /* the caller keeps obj and may change it: the twin keeps a copy */
         json_t *copy = json_deep_copy(obj);
@@ -612,7 +627,7 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
     sqlite3_stmt *st = twin__stmt(t, S_DELETE, "DELETE FROM objects WHERE id=?");
     sqlite3_bind_int64(st, 1, id);
     sqlite3_step(st);
-    index_object(t, id, kind, ns, NULL);
+    index_object(t, id, kind, ns, NULL, 0);
     twin__docs_forget(t, kind, ns ? ns : "", name);
     twin__next_rv(t);
     record(t, kind, ns ? ns : "", name, before, NULL);

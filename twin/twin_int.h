@@ -87,6 +87,8 @@ struct twin {
     int sched_loaded;
 
     json_t *pricing;
+    char *dump;               /* serialisation buffer of twin__put */
+    size_t dump_cap;
 
     /* committed totals (kept in the meta table too) */
     double cost_total;
