@@ -1874,6 +1874,8 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
 
 static void reconcile_key(twin *t, const char *key)
 {
+    if (t->trace)
+        fprintf(stderr, "airlock twin: %s reconcile %s\n", t->settling ? "settle" : "instant", key);
     if (!strncmp(key, "~gc ", 4)) {
         char *uid = twin_xstrdup(key + 4);
         char *sp = strchr(uid, ' ');

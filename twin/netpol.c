@@ -192,15 +192,14 @@ static int pods_equivalent(const json_t *a, const json_t *b)
 static json_t *group_representative(twin *t, const char *ns, const char *grp, twin_when when)
 {
     json_t *found = NULL;
-    sqlite3_stmt *st = twin__stmt(t, 25, "SELECT doc FROM objects WHERE ns=? AND grp=?");
+    sqlite3_stmt *st = twin__stmt(t, 25, "SELECT name FROM objects WHERE ns=? AND grp=?");
     sqlite3_bind_text(st, 1, ns, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, grp, -1, SQLITE_TRANSIENT);
     while (!found && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *pod = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        const char *name = (const char *)sqlite3_column_text(st, 0);
         /* before: only a pod the operation did not touch reads the same */
-        if (pod && (when == TWIN_AFTER || !twin__change(t, "Pod", ns, twin__name(pod))))
-            found = json_incref(pod);
-        json_decref(pod);
+        if (when == TWIN_AFTER || !twin__change(t, "Pod", ns, name))
+            found = twin__get(t, "Pod", ns, name);
     }
     sqlite3_reset(st);
     if (found || when == TWIN_AFTER)

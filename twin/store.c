@@ -44,8 +44,23 @@ enum {
     S_LIST_LABEL_NS, S_META_SET, S_COUNT,
 };
 
+/* The few statements run on every operation are kept prepared. */
+static const char *HOT_SQL[] = {"SAVEPOINT op", "RELEASE op", "ROLLBACK TO op"};
+
 int twin__exec(twin *t, const char *sql)
 {
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(sql, HOT_SQL[i]))
+            continue;
+        sqlite3_stmt *st = twin__stmt(t, TWIN__NSTMT - 1 - i, sql);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            fprintf(stderr, "airlock: sqlite: %s (in %s)\n", sqlite3_errmsg(t->db), sql);
+            return -1;
+        }
+        return 0;
+    }
     char *msg = NULL;
     int rc = sqlite3_exec(t->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
@@ -129,6 +144,8 @@ int twin_open(twin **out, const char *db_path, char *err, size_t errlen)
 {
     twin *t = twin_xcalloc(1, sizeof(*t));
     t->rng = 0x9e3779b97f4a7c15ULL;
+    const char *trace = getenv("AIRLOCK_TRACE");
+    t->trace = trace && *trace && strcmp(trace, "0");
     if (sqlite3_open(db_path ? db_path : ":memory:", &t->db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open twin store %s: %s", db_path ? db_path : ":memory:",
                  sqlite3_errmsg(t->db));

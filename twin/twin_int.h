@@ -40,7 +40,7 @@ typedef struct twin_change {
     size_t seq;               /* order of first touch */
 } twin_change;
 
-enum { TWIN__NSTMT = 32 };
+enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-16, modules 24-31, hot 37-39 */
 
 /* Above this many replicas the twin refuses to simulate rather than
  * materialise the pods (the gate fails closed on a refusal). */
@@ -70,6 +70,7 @@ struct twin {
     size_t qhead, qlen, qcap;
     int settling;             /* 0 while reaching the instant, 1 after */
     int importing;            /* writes of imported objects: no notify, no record */
+    int trace;                /* AIRLOCK_TRACE=1: each reconcile on stderr */
     int tick;
     twin_map acted;           /* owner key -> tick of its last one-at-a-time step */
     twin_map later;           /* keys to reconcile at the next tick: controllers with
