@@ -184,105 +184,11 @@ int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *
     return rc;
 }
 
-static int is_manifest(const char *name)
-{
-    size_t n = strlen(name);
-    return (n > 5 && !strcmp(name + n - 5, ".json")) || (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-           (n > 4 && !strcmp(name + n - 4, ".yml"));
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int read_into(const char *path, json_t *docs, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        char **names = NULL;
-        size_t n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (de->d_name[0] != '.' && is_manifest(de->d_name)) {
-                names = twin_xrealloc(names, (n + 1) * sizeof(char *));
-                names[n++] = twin_xasprintf("%s/%s", path, de->d_name);
-            }
-        closedir(d);
-        qsort(names, n, sizeof(char *), cmp_str);
-        int rc = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!rc)
-                rc = read_into(names[i], docs, err, errlen);
-            free(names[i]);
-        }
-        free(names);
-        return rc;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    twin_buf b = {0};
-    char chunk[65536];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        twin_buf_add(&b, chunk, k);
-        if (b.len > 256u * 1024 * 1024) {
-            fclose(f);
-            twin_buf_free(&b);
-            snprintf(err, errlen, "%s: larger than 256 MiB", path);
-            return -1;
-        }
-    }
-    fclose(f);
-    json_t *v = NULL;
-    int rc = 0;
-    const char *s = b.s ? b.s : "";
-    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-        s++;
-    if (*s == '{' || *s == '[') {
-        json_error_t je;
-        v = json_loadb(b.s, b.len, JSON_REJECT_DUPLICATES, &je);
-        if (!v) {
-            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-            rc = -1;
-        } else if (json_is_array(v)) {
-            json_array_extend(docs, v);
-        } else {
-            json_array_append(docs, v);
-        }
-    } else if (twin_yaml_parse(&v, b.s ? b.s : "", b.len, path, err, errlen) < 0) {
-        rc = -1;
-    } else {
-        json_array_extend(docs, v);
-    }
-    json_decref(v);
-    twin_buf_free(&b);
-    return rc;
-}
-
-json_t *gate_cli_read_docs(const char *path, char *err, size_t errlen)
-{
-    json_t *docs = json_array();
-    if (read_into(path, docs, err, errlen) < 0) {
-        json_decref(docs);
-        return NULL;
-    }
-    return docs;
-}
 
 /* Manifests become server-side apply calls, one per object. */
 int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *err, size_t errlen)
 {
-    json_t *docs = gate_cli_read_docs(path, err, errlen);
+    json_t *docs = twin_load_docs(path, err, errlen);
     if (!docs)
         return -1;
     size_t i;

@@ -37,8 +37,6 @@ void gate_cli_free(gate_cli_opts *o);
 int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
 /* Loads --policies (or the default directory). */
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
-/* Reads a file or a directory of JSON/YAML documents into a new array. */
-json_t *gate_cli_read_docs(const char *path, char *err, size_t errlen);
 /* Turns the objects of a manifest file or directory into server-side apply
  * calls (PATCH ... application/apply-patch+yaml), appended to actions, as
  * kubectl apply would create or update them. */

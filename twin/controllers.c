@@ -424,6 +424,25 @@ static void set_condition(json_t *pod, const char *type, const char *status, con
         json_object_del(c, "message");
 }
 
+/* Binds a pod to a node (in place): the node, a pod IP, and the conditions
+ * of a scheduled pod whose containers are starting. */
+static void place_pod(twin *t, json_t *pod, const char *node, const char *host_ip, const char *ts)
+{
+    json_object_set_new(twin__path_make(pod, "spec"), "nodeName", json_string(node));
+    json_t *status = twin__path_make(pod, "status");
+    json_object_set_new(status, "phase", json_string("Pending"));
+    uint64_t r = twin__rand(t);
+    char *ip = twin_xasprintf("10.%u.%u.%u", 244 + (unsigned)(r % 8), (unsigned)(r >> 8) % 256,
+                              1 + (unsigned)(r >> 16) % 254);
+    json_object_set_new(status, "podIP", json_string(ip));
+    json_object_set_new(status, "podIPs", json_pack("[{s:s}]", "ip", ip));
+    free(ip);
+    if (host_ip)
+        json_object_set_new(status, "hostIP", json_string(host_ip));
+    set_condition(pod, "PodScheduled", "True", NULL, NULL, ts);
+    set_condition(pod, "Ready", "False", "ContainersNotReady", "containers with unready status", ts);
+}
+
 /* Assigns a node to an unscheduled pod (in place).  Returns 1 if bound. */
 static int bind_pod(twin *t, json_t *pod)
 {
@@ -436,21 +455,8 @@ static int bind_pod(twin *t, json_t *pod)
         free(ts);
         return 0;
     }
-    json_object_set_new(twin__path_make(pod, "spec"), "nodeName", json_string(n->name));
-    json_t *status = twin__path_make(pod, "status");
-    json_object_set_new(status, "phase", json_string("Pending"));
-    uint64_t r = twin__rand(t);
-    char *ip = twin_xasprintf("10.%u.%u.%u", 244 + (unsigned)(r % 8), (unsigned)(r >> 8) % 256,
-                              1 + (unsigned)(r >> 16) % 254);
-    json_object_set_new(status, "podIP", json_string(ip));
-    json_object_set_new(status, "podIPs", json_pack("[{s:s}]", "ip", ip));
-    free(ip);
     json_t *addrs = twin__path(n->node, "status.addresses");
-    const char *host_ip = json_string_value(json_object_get(json_array_get(addrs, 0), "address"));
-    if (host_ip)
-        json_object_set_new(status, "hostIP", json_string(host_ip));
-    set_condition(pod, "PodScheduled", "True", NULL, NULL, ts);
-    set_condition(pod, "Ready", "False", "ContainersNotReady", "containers with unready status", ts);
+    place_pod(t, pod, n->name, json_string_value(json_object_get(json_array_get(addrs, 0), "address")), ts);
     free(ts);
     return 1;
 }
@@ -540,22 +546,14 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
         json_object_set_new(spec, "schedulerName", json_string("default-scheduler"));
     if (!json_object_get(spec, "serviceAccountName"))
         json_object_set_new(spec, "serviceAccountName", json_string("default"));
-    if (node)
-        json_object_set_new(spec, "nodeName", json_string(node));
     if (node) {
         /* DaemonSet pods are bound to their node by affinity; the twin binds
          * them directly (no resource check, as the DaemonSet controller of
          * old did). */
-        json_t *status = json_object_get(pod, "status");
-        uint64_t r = twin__rand(t);
-        char *ip = twin_xasprintf("10.%u.%u.%u", 244 + (unsigned)(r % 8), (unsigned)(r >> 8) % 256,
-                                  1 + (unsigned)(r >> 16) % 254);
-        json_object_set_new(status, "podIP", json_string(ip));
-        json_object_set_new(status, "podIPs", json_pack("[{s:s}]", "ip", ip));
-        free(ip);
+        twin_sched_node *n = twin_map_get(&t->sched, node);
+        json_t *addrs = n ? twin__path(n->node, "status.addresses") : NULL;
         char *now = twin__timestamp(t);
-        set_condition(pod, "PodScheduled", "True", NULL, NULL, now);
-        set_condition(pod, "Ready", "False", "ContainersNotReady", "containers with unready status", now);
+        place_pod(t, pod, node, json_string_value(json_object_get(json_array_get(addrs, 0), "address")), now);
         free(now);
     } else {
         bind_pod(t, pod);
@@ -651,6 +649,16 @@ static json_t **sorted_victims(json_t *pods, size_t *n)
     return v;
 }
 
+/* Deletes the first `n` pods in scale-down order. */
+static void delete_victims(twin *t, json_t *pods, long n)
+{
+    size_t count;
+    json_t **v = sorted_victims(pods, &count);
+    for (long i = 0; i < n && (size_t)i < count; i++)
+        delete_pod(t, v[i]);
+    free(v);
+}
+
 static int count_ready(const json_t *pods)
 {
     int n = 0;
@@ -690,11 +698,7 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
                 free(name);
             }
         } else if (have > want) {
-            size_t n;
-            json_t **v = sorted_victims(pods, &n);
-            for (long i = 0; i < have - want; i++)
-                delete_pod(t, v[i]);
-            free(v);
+            delete_victims(t, pods, have - want);
         }
     });
     json_decref(pods);
@@ -1349,11 +1353,7 @@ static void reconcile_job(twin *t, json_t *job, const char *key)
             free(sfx);
         }
         if (have > want) {
-            size_t n;
-            json_t **v = sorted_victims(pods, &n);
-            for (long i = 0; i < have - want; i++)
-                delete_pod(t, v[i]);
-            free(v);
+            delete_victims(t, pods, have - want);
         }
     });
     json_decref(pods);

@@ -146,12 +146,22 @@ static int parse_path(const char *path, json_t *docs, int depth, char *err, size
     return rc;
 }
 
-int twin_import_path(twin *t, const char *path, char *err, size_t errlen)
+json_t *twin_load_docs(const char *path, char *err, size_t errlen)
 {
     json_t *docs = json_array();
-    int rc = parse_path(path, docs, 0, err, errlen);
-    if (rc == 0)
-        rc = twin_import_docs(t, docs, path, err, errlen);
+    if (parse_path(path, docs, 0, err, errlen) < 0) {
+        json_decref(docs);
+        return NULL;
+    }
+    return docs;
+}
+
+int twin_import_path(twin *t, const char *path, char *err, size_t errlen)
+{
+    json_t *docs = twin_load_docs(path, err, errlen);
+    if (!docs)
+        return -1;
+    int rc = twin_import_docs(t, docs, path, err, errlen);
     json_decref(docs);
     return rc;
 }

@@ -82,6 +82,9 @@ void twin_set_clock(twin *t, double now);
  * their Endpoints; all of it settled and committed.  Nothing is kept if any
  * document is malformed. */
 int twin_import_path(twin *t, const char *path, char *err, size_t errlen);
+/* Reads a file or a directory (as twin_import_path does) into a new array of
+ * documents, without importing them; NULL with err naming file:line:col. */
+json_t *twin_load_docs(const char *path, char *err, size_t errlen);
 /* The same for documents already parsed: an array of objects and/or Lists.
  * The documents are taken as they are and completed in place (identity,
  * defaults): the caller must not rely on them staying unchanged. */
