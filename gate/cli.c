@@ -191,6 +191,13 @@ int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *
     json_t *docs = twin_load_docs(path, err, errlen);
     if (!docs)
         return -1;
+    int rc = gate_cli_docs_actions(t, docs, path, actions, err, errlen);
+    json_decref(docs);
+    return rc;
+}
+
+int gate_cli_docs_actions(twin *t, const json_t *docs, const char *path, json_t *actions, char *err, size_t errlen)
+{
     size_t i;
     json_t *d;
     json_t *flat = json_array();
@@ -202,7 +209,6 @@ int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *
         else if (!json_is_null(d))
             json_array_append(flat, d);
     }
-    json_decref(docs);
     int rc = 0;
     json_array_foreach(flat, i, d) {
         const char *kind = json_string_value(json_object_get(d, "kind"));
@@ -210,7 +216,7 @@ int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *
         json_t *meta = json_object_get(d, "metadata");
         const char *name = json_string_value(json_object_get(meta, "name"));
         const char *ns = json_string_value(json_object_get(meta, "namespace"));
-        if (!json_is_object(d) || !kind || !av || !name) {
+        if (!json_is_object(d) || !kind || !av || !name || !json_is_object(meta)) {
             snprintf(err, errlen, "%s: document %zu needs apiVersion, kind and metadata.name", path, i + 1);
             rc = -1;
             break;

@@ -41,6 +41,9 @@ int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *
  * calls (PATCH ... application/apply-patch+yaml), appended to actions, as
  * kubectl apply would create or update them. */
 int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *err, size_t errlen);
+/* The same for documents already read (objects and Lists); `path` names
+ * them in errors. */
+int gate_cli_docs_actions(twin *t, const json_t *docs, const char *path, json_t *actions, char *err, size_t errlen);
 /* Finds a bundled file (fixtures/pricing.json, lua-policies): relative to
  * the working directory first, then to the binary's directory's parent.
  * Returns a new string or NULL. */

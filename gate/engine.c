@@ -59,12 +59,30 @@ static json_t *view_history(void *ud, const char *agent, double window)
     return gate_history_totals(e->history, agent, now_seconds(e), window);
 }
 
+/* Error texts are written with snprintf into fixed buffers, which may cut
+ * the last character of a long path or name in two: drop such an incomplete
+ * tail, so that the message (which becomes JSON for the agent and the
+ * report) stays UTF-8 (found by tests/fuzz/fuzz_action). */
+static void trim_utf8_tail(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < need)
+        s[i - 1] = '\0';
+}
+
 static void set_error(gate_decision *d, int code, const char *msg)
 {
     d->verdict = GATE_ERROR;
     d->code = code;
     free(d->message);
     d->message = twin_xstrdup(msg);
+    trim_utf8_tail(d->message);
 }
 
 static int judge(gate_engine *e, const char *agent, gate_decision *d)

@@ -165,7 +165,13 @@ static int split_path(const char *raw, size_t n, char ***segs_out, size_t *nsegs
         char *seg = decode(raw + i, j - i, 0);
         int badseg = !seg || !*seg || !strcmp(seg, ".") || !strcmp(seg, "..") || strchr(seg, '/');
         if (badseg) {
-            snprintf(err, errlen, "invalid path %.*s: %s", (int)(n > 200 ? 200 : n), raw,
+            /* quote at most 200 bytes, cut before a character rather than
+             * inside one: the message must stay UTF-8 (found by
+             * tests/fuzz/fuzz_action) */
+            size_t shown = n > 200 ? 200 : n;
+            while (shown > 0 && shown < n && ((unsigned char)raw[shown] & 0xC0) == 0x80)
+                shown--;
+            snprintf(err, errlen, "invalid path %.*s: %s", (int)shown, raw,
                      !seg ? "bad percent-encoding or not UTF-8" : !*seg ? "empty segment or trailing slash"
                                                            : "dot segments and encoded slashes are not accepted");
             free(seg);

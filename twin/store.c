@@ -217,7 +217,7 @@ int twin_copy(twin **out, twin *src, char *err, size_t errlen)
     t->cost_total = src->cost_total;
     t->pods_ready = src->pods_ready;
     t->pods_total = src->pods_total;
-    t->pricing = json_incref(src->pricing);
+    t->pricing = json_deep_copy(src->pricing);   /* copies may live on other threads */
     for (size_t i = 0; i < src->ndyn; i++) {
         const twin_kind *k = &src->dyn[i];
         twin__register_kind(t, k->group[0] ? twin_xasprintf("%s/%s", k->group, k->version) : k->version,
