@@ -10,5 +10,6 @@
 int gate_cmd_check(int argc, char **argv);
 int gate_cmd_export(int argc, char **argv);
 int gate_cmd_scenario(int argc, char **argv);
+int gate_cmd_fuzz(int argc, char **argv);   /* gate scenario fuzz */
 
 #endif

@@ -872,12 +872,14 @@ int gate_cmd_scenario(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
-        fputs("       gate scenario fuzz --state FILE [--seed N] [--count K]   (not built yet)\n",
+        fputs("       gate scenario fuzz --state FILE|DIR [--seed N] [--count K] [ORIGINS...]\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_BAD : 0;
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
-    fprintf(stderr, "gate scenario: unknown subcommand %s (run)\n", argv[1]);
+    if (!strcmp(argv[1], "fuzz"))
+        return gate_cmd_fuzz(argc - 1, argv + 1);
+    fprintf(stderr, "gate scenario: unknown subcommand %s (run, fuzz)\n", argv[1]);
     return EXIT_BAD;
 }
