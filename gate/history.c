@@ -42,6 +42,11 @@ void gate_history_close(gate_history *h)
     free(h);
 }
 
+int gate_history_clear(gate_history *h)
+{
+    return sqlite3_exec(h->db, "DELETE FROM history", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 int gate_history_record(gate_history *h, const char *agent, double when, long pods_disrupted, double cost_added)
 {
     sqlite3_reset(h->ins);

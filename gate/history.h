@@ -15,6 +15,8 @@ typedef struct gate_history gate_history;
 /* path NULL keeps the history in memory. */
 int gate_history_open(gate_history **out, const char *path, char *err, size_t errlen);
 void gate_history_close(gate_history *h);   /* NULL is a no-op */
+/* Forgets every record (a runner starting the next independent scenario). */
+int gate_history_clear(gate_history *h);
 int gate_history_record(gate_history *h, const char *agent, double when, long pods_disrupted, double cost_added);
 /* {"pods_disrupted": int, "cost_added": number, "actions": int} over
  * (now - window, now]; new reference. */

@@ -356,10 +356,18 @@ static int collect_files(const char *path, char ***files, size_t *n, int depth, 
 
 /* ---- running ---- */
 
-/* A twin for the scenario: a copy of its state, imported once per suite. */
-static twin *state_twin(suite *su, scenario *s, char *err, size_t errlen)
+/* A worker's twin for the scenario's state: each state is imported once
+ * per suite and copied once per worker; scenarios then run between
+ * twin_mark and twin_reset on that copy, so every scenario starts from the
+ * same state without a copy of its own. */
+static twin *state_twin(suite *su, twin_map *mine, scenario *s, char *err, size_t errlen)
 {
     char *key = json_dumps(s->states, JSON_COMPACT);
+    twin *own = twin_map_get(mine, key);
+    if (own) {
+        free(key);
+        return own;
+    }
     pthread_mutex_lock(&su->lock);
     twin *base = twin_map_get(&su->states, key);
     int rc = 0;
@@ -377,6 +385,8 @@ static twin *state_twin(suite *su, scenario *s, char *err, size_t errlen)
     if (rc == 0 && twin_copy(&copy, base, err, errlen) < 0)
         copy = NULL;
     pthread_mutex_unlock(&su->lock);
+    if (copy)
+        twin_map_put(mine, key, copy);
     free(key);
     return copy;
 }
@@ -449,17 +459,17 @@ static int step_actions(twin *t, scenario *s, json_t *step, json_t *actions, cha
 
 static int severity(gate_verdict v) { return v == GATE_ERROR ? 3 : v == GATE_DENY ? 2 : v == GATE_REVIEW ? 1 : 0; }
 
-static void run_scenario(suite *su, scenario *s, gate_policy_set *ps)
+static void run_scenario(suite *su, twin_map *twins, gate_history *h, scenario *s, gate_policy_set *ps)
 {
     char err[1024];
     s->steps = twin_xcalloc(s->nsteps + 1, sizeof(step_result));
-    twin *t = state_twin(su, s, err, sizeof err);
+    twin *t = state_twin(su, twins, s, err, sizeof err);
     if (!t) {
         s->error = twin_xstrdup(err);
         return;
     }
-    gate_history *h = NULL;
-    gate_history_open(&h, NULL, err, sizeof err);
+    gate_history_clear(h);
+    twin_mark(t);
     gate_engine e = {t, ps, h, NULL, 1.7e9};
     json_t *steps = json_object_get(s->doc, "steps");
     size_t i;
@@ -525,9 +535,10 @@ static void run_scenario(suite *su, scenario *s, gate_policy_set *ps)
             }
         }
     }
-    gate_history_close(h);
-    twin_close(t);
+    twin_reset(t);
 }
+
+static void twin_free_v(void *p) { twin_close(p); }
 
 static void *worker(void *arg)
 {
@@ -539,14 +550,23 @@ static void *worker(void *arg)
         fprintf(stderr, "gate scenario: %s\n", err);
         return NULL;
     }
+    twin_map twins = {0};   /* state key -> this worker's twin */
+    gate_history *h = NULL;
+    if (gate_history_open(&h, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "gate scenario: %s\n", err);
+        gate_policy_free(ps);
+        return NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&su->lock);
         size_t i = su->next++;
         pthread_mutex_unlock(&su->lock);
         if (i >= su->n)
             break;
-        run_scenario(su, &su->v[i], ps);
+        run_scenario(su, &twins, h, &su->v[i], ps);
     }
+    twin_map_clear(&twins, twin_free_v);
+    gate_history_close(h);
     gate_policy_free(ps);
     return NULL;
 }
@@ -771,8 +791,6 @@ static double mono(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
-
-static void twin_free_v(void *p) { twin_close(p); }
 
 static int cmd_run(int argc, char **argv)
 {

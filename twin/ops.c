@@ -970,10 +970,69 @@ int twin_commit(twin *t)
             t->pods_ready += (c->after && twin__pod_ready(c->after)) - (c->before && twin__pod_ready(c->before));
         }
     }
+    if (t->marked) {
+        /* remember what a later twin_reset must forget */
+        TWIN_MAP_FOREACH(&t->changes, e) {
+            twin_change *c = e->value;
+            char *key = twin__key(c->kind, c->ns, c->name);
+            char *val = twin_xasprintf("%s\x1f%s\x1f%s", c->kind, c->ns, c->name);
+            free(twin_map_put(&t->mark_keys, key, val));
+            free(key);
+        }
+    }
     twin__meta_save(t);
     int rc = twin__exec(t, "RELEASE op");
     twin__changes_free(t);
     t->in_op = 0;
+    return rc;
+}
+
+int twin_mark(twin *t)
+{
+    if (t->in_op || t->marked)
+        return -1;
+    if (twin__exec(t, "SAVEPOINT mark") < 0)
+        return -1;
+    t->marked = 1;
+    t->mark_rv = t->rv;
+    t->mark_rng = t->rng;
+    t->mark_cost = t->cost_total;
+    t->mark_ready = t->pods_ready;
+    t->mark_total = t->pods_total;
+    return 0;
+}
+
+int twin_reset(twin *t)
+{
+    if (!t->marked)
+        return -1;
+    if (t->in_op)
+        twin_rollback(t);
+    int pods_or_nodes = 0;
+    TWIN_MAP_FOREACH(&t->mark_keys, e) {
+        char *kind = e->value, *ns = strchr(kind, '\x1f'), *name = ns ? strchr(ns + 1, '\x1f') : NULL;
+        if (!ns || !name)
+            continue;
+        *ns++ = '\0';
+        *name++ = '\0';
+        twin__docs_forget(t, kind, ns, name);
+        if (!strcmp(kind, "Pod") || !strcmp(kind, "Node"))
+            pods_or_nodes = 1;
+        if (!strcmp(kind, "Service") || !strcmp(kind, "HorizontalPodAutoscaler"))
+            twin__caches_drop_ns(t, ns);
+    }
+    twin_map_clear(&t->mark_keys, free);
+    if (pods_or_nodes)
+        twin__sched_drop(t);
+    int rc = twin__exec(t, "ROLLBACK TO mark");
+    if (twin__exec(t, "RELEASE mark") < 0)
+        rc = -1;
+    t->rv = t->mark_rv;
+    t->rng = t->mark_rng;
+    t->cost_total = t->mark_cost;
+    t->pods_ready = t->mark_ready;
+    t->pods_total = t->mark_total;
+    t->marked = 0;
     return rc;
 }
 

@@ -45,11 +45,12 @@ enum {
 };
 
 /* The few statements run on every operation are kept prepared. */
-static const char *HOT_SQL[] = {"SAVEPOINT op", "RELEASE op", "ROLLBACK TO op"};
+static const char *HOT_SQL[] = {"SAVEPOINT op", "RELEASE op", "ROLLBACK TO op", "SAVEPOINT mark", "RELEASE mark",
+                                "ROLLBACK TO mark"};
 
 int twin__exec(twin *t, const char *sql)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
         if (strcmp(sql, HOT_SQL[i]))
             continue;
         sqlite3_stmt *st = twin__stmt(t, TWIN__NSTMT - 1 - i, sql);
@@ -181,6 +182,7 @@ void twin_close(twin *t)
     twin__sched_drop(t);
     twin__caches_drop(t);
     twin__docs_drop(t);
+    twin_map_clear(&t->mark_keys, free);
     free(t->dump);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {

@@ -143,6 +143,11 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
 int twin_commit(twin *t);
 int twin_rollback(twin *t);
 int twin_in_operation(const twin *t);
+/* A mark to come back to: operations committed after twin_mark are undone
+ * by twin_reset (the store, the totals, the caches), so one twin can run
+ * many independent sequences from the same state without copying it. */
+int twin_mark(twin *t);
+int twin_reset(twin *t);
 /* An impact record of an action that changed nothing (new reference). */
 json_t *twin_impact_empty(void);
 void twin_result_free(twin_result *res);

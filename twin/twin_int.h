@@ -40,7 +40,7 @@ typedef struct twin_change {
     size_t seq;               /* order of first touch */
 } twin_change;
 
-enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-16, modules 24-31, hot 37-39 */
+enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-16, modules 24-31, hot 34-39 */
 
 /* Above this many replicas the twin refuses to simulate rather than
  * materialise the pods (the gate fails closed on a refusal). */
@@ -63,6 +63,15 @@ struct twin {
     twin_map changes;         /* key -> twin_change* */
     size_t change_seq;
     const char *parent;       /* cause of the writes being made now, NULL = direct */
+
+    /* twin_mark/twin_reset: what the committed operations since the mark
+     * changed (key -> "kind\x1fns\x1fname") and the totals at the mark */
+    int marked;
+    twin_map mark_keys;
+    long long mark_rv;
+    uint64_t mark_rng;
+    double mark_cost;
+    long mark_ready, mark_total;
 
     /* controller work queue */
     twin_map queued;          /* key -> (void*)1 */
