@@ -219,15 +219,16 @@ static json_t *group_representative(twin *t, const char *ns, const char *grp, tw
 /* All groups now (one representative pod each). */
 static void load_groups_now(twin *t, state *s)
 {
-    sqlite3_stmt *st = twin__stmt(t, 27, "SELECT ns, grp, doc FROM objects WHERE grp IS NOT NULL GROUP BY ns, grp ORDER BY ns, grp");
+    sqlite3_stmt *st = twin__stmt(t, 27, "SELECT kind, ns, name, grp, doc FROM objects WHERE grp IS NOT NULL "
+                                         "GROUP BY ns, grp ORDER BY ns, grp");
     while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *grp = (const char *)sqlite3_column_text(st, 1);
+        const char *grp = (const char *)sqlite3_column_text(st, 3);
         const char *slash = strchr(grp, '/');
         s->g = twin_xrealloc(s->g, (s->n + 1) * sizeof(group));
         group *g = &s->g[s->n++];
-        g->ns = twin_xstrdup((const char *)sqlite3_column_text(st, 0));
+        g->ns = twin_xstrdup((const char *)sqlite3_column_text(st, 1));
         g->name = twin_xstrdup(slash ? slash + 1 : grp);
-        g->pod = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+        g->pod = twin__row_doc(t, st, 4);
         g->affected = 0;
     }
     sqlite3_reset(st);

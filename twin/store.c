@@ -311,7 +311,7 @@ void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *na
 
 /* The document in column `col` of a row whose kind/ns/name are in columns
  * 0..2: from the cache, or parsed and cached. New reference. */
-static json_t *row_doc(twin *t, sqlite3_stmt *st, int col)
+json_t *twin__row_doc(twin *t, sqlite3_stmt *st, int col)
 {
     char *key = twin__key((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
                           (const char *)sqlite3_column_text(st, 2));
@@ -353,7 +353,7 @@ static json_t *collect(twin *t, sqlite3_stmt *st)
 {
     json_t *arr = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *d = row_doc(t, st, 3);
+        json_t *d = twin__row_doc(t, st, 3);
         if (d)
             json_array_append_new(arr, d);
     }

@@ -117,6 +117,9 @@ char *twin__key(const char *kind, const char *ns, const char *name);
  * json_deep_copy it to make a new version. The same holds for every list. */
 json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name);
 void twin__docs_drop(twin *t);
+/* The document in column col of a result row whose columns 0..2 are kind,
+ * ns, name: from the cache or parsed and cached. New (shared) reference. */
+json_t *twin__row_doc(twin *t, sqlite3_stmt *st, int col);
 void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *name);
 /* Writes obj (borrowed) as the current version: bumps resourceVersion (set in
  * obj too), maintains indexes, records the change with t->parent as cause,
