@@ -29,7 +29,7 @@
 #include "selector.h"
 #include "twin_int.h"
 
-enum { MAX_POPS = 2000000, MAX_TICKS = 5000 };
+enum { MAX_POPS = 500000, MAX_TICKS = 5000 };   /* bounds a simulation that never settles */
 
 /* ---- queue ---- */
 
