@@ -377,7 +377,17 @@ static int origin_object(fuzzer *f, const json_t *origin, json_t **before, json_
         if (!strcmp(json_string_value(json_object_get(c, "cause")), "direct") &&
             !strcmp(json_string_value(json_object_get(c, "op")), "update")) {
             *before = json_deep_copy(json_object_get(c, "before"));
-            *after = json_deep_copy(json_object_get(c, "after"));
+            /* the object as the client wrote it is the API's answer: the
+             * change record's `after` also holds what controllers did to it
+             * later (a Deployment restoring the replicas of its ReplicaSet) */
+            const char *ak = json_string_value(json_object_get(d.object, "kind"));
+            if (ak && !strcmp(ak, "Scale")) {
+                *after = json_deep_copy(*before);
+                json_object_set(json_object_get(*after, "spec"), "replicas",
+                                json_object_get(json_object_get(d.object, "spec"), "replicas"));
+            } else if (ak && !strcmp(ak, json_string_value(json_object_get(c, "kind")))) {
+                *after = json_deep_copy(d.object);
+            }
             break;
         }
     }
@@ -397,7 +407,9 @@ static void form_variants(fuzzer *f, const json_t *origin, json_t *out)
         /* item -> collection by field selector */
         char *slash = strrchr(path, '/');
         if (slash) {
-            char *coll = twin_xasprintf("%.*s?fieldSelector=metadata.name%%3D%s", (int)(slash - path), path, slash + 1);
+            const char *q = strchr(pq, '?');
+            char *coll = twin_xasprintf("%.*s?fieldSelector=metadata.name%%3D%s%s%s", (int)(slash - path), path,
+                                        slash + 1, q ? "&" : "", q ? q + 1 : "");
             json_t *r = request("DELETE", coll, NULL, NULL);
             if (json_object_get(origin, "body"))
                 json_object_set(r, "body", json_object_get(origin, "body"));
@@ -438,6 +450,16 @@ static void form_variants(fuzzer *f, const json_t *origin, json_t *out)
         json_object_del(ann, "deployment.kubernetes.io/revision");
     }
     json_t *mp = merge_diff(spec_b, spec_a);
+    if (json_object_size(mp) == 0) {   /* nothing the client changed: no form to vary */
+        json_decref(mp);
+        json_decref(spec_a);
+        json_decref(spec_b);
+        json_decref(before);
+        json_decref(after);
+        free(item);
+        free(path);
+        return;
+    }
     json_array_append_new(out, json_pack("{s:s, s:o}", "kind", "as merge patch", "request",
                                          request("PATCH", item, "application/merge-patch+json", json_incref(mp))));
     json_t *ops = json_array();

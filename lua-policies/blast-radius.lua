@@ -6,7 +6,10 @@
 --           a workload in a critical namespace left under
 --           critical_min_ready_fraction of its ready replicas
 --   review  a Service in any other namespace left with no ready endpoints;
---           more than review_pods_above pods disrupted at the instant
+--           more than review_pods_above pods disrupted at the instant;
+--           deleting or weakening a PodDisruptionBudget in a critical
+--           namespace (its selector changed, or more of the pods it covers
+--           allowed to be down), the guard a later drain would meet
 local k8s, ns, report = lib.k8s, lib.ns, lib.report
 
 -- Namespace deletions: what would go with the namespace, counted per kind
@@ -84,6 +87,53 @@ local function check_critical_workloads(ctx, cfg, r)
   end
 end
 
+-- How many of n pods a PodDisruptionBudget spec lets be unavailable
+-- (percentages scaled and rounded up, as the disruption controller does),
+-- or nil when it cannot be told.
+local function pdb_allowed(spec, n)
+  local function scaled(v)
+    if math.type(v) == "integer" then return v end
+    local pct = type(v) == "string" and tonumber(v:match("^(%d+)%%$"))
+    if pct and n then return math.ceil(pct * n / 100) end
+    return nil
+  end
+  if k8s.dig(spec, "minAvailable") ~= nil then
+    local min = scaled(spec.minAvailable)
+    return min and n and math.max(n - min, 0)
+  end
+  if k8s.dig(spec, "maxUnavailable") ~= nil then return scaled(spec.maxUnavailable) end
+  return nil
+end
+
+local function check_disruption_budgets(ctx, r)
+  for _, c in ipairs(k8s.changes(ctx, { kind = "PodDisruptionBudget", cause = "direct" })) do
+    if c.before and ns.is_critical(ctx, c.namespace) then
+      local where = k8s.nsname(c.namespace, c.name)
+      local spec, was = k8s.dig(c.after, "spec"), k8s.dig(c.before, "spec")
+      if c.after == nil then
+        r:review("would delete PodDisruptionBudget %s (critical namespace %s)", where, c.namespace)
+      elseif not k8s.equal(k8s.dig(spec, "selector"), k8s.dig(was, "selector")) then
+        r:review("would change the selector of PodDisruptionBudget %s (critical namespace %s)",
+          where, c.namespace)
+      elseif not k8s.equal(spec, was) then
+        local text = k8s.selector_text(k8s.dig(was, "selector"))
+        local n = text and ctx.twin.count("Pod", c.namespace, text, "before")
+        local before, after = pdb_allowed(was, n), pdb_allowed(spec, n)
+        if before == nil or after == nil then
+          if not (k8s.equal(spec.minAvailable, was.minAvailable)
+              and k8s.equal(spec.maxUnavailable, was.maxUnavailable)) then
+            r:review("would change the disruption limits of PodDisruptionBudget %s (critical namespace %s)",
+              where, c.namespace)
+          end
+        elseif after > before then
+          r:review("would weaken PodDisruptionBudget %s: %d of its %d pods allowed down instead of %d (critical namespace %s)",
+            where, after, n, before, c.namespace)
+        end
+      end
+    end
+  end
+end
+
 return {
   name = "blast-radius",
   description = "limits how many pods, services and workloads one action takes down",
@@ -94,6 +144,7 @@ return {
     check_services(ctx, r)
     check_pods(ctx, cfg, r)
     check_critical_workloads(ctx, cfg, r)
+    check_disruption_budgets(ctx, r)
     return r:verdict()
   end,
 }

@@ -38,7 +38,10 @@ return {
   privilege = {
     admin_roles = { "cluster-admin" },
     dangerous_verbs = { "escalate", "bind", "impersonate" },
-    dangerous_capabilities = { "SYS_ADMIN", "NET_ADMIN", "ALL" },
+    -- compared upper-case, without CAP_; SYS_MODULE loads host kernel code
+    dangerous_capabilities = { "SYS_ADMIN", "NET_ADMIN", "SYS_MODULE", "ALL" },
+    -- a role granting get/list/watch on these is a role that reads Secrets
+    secret_resources = { "secrets" },
   },
 
   ["data-protection"] = {

@@ -1,5 +1,9 @@
 -- data-protection: secrets stay unread, data in critical namespaces stays.
---   deny    reading Secrets (get, list or watch); deleting, directly or by
+--   deny    reading Secrets (get, list or watch), and patching or replacing
+--           an existing Secret (the API answers a patch with the whole
+--           object, data included, so a patch is a read; a PUT is the same
+--           change, and one that keeps the other keys needs their values);
+--           deleting, directly or by
 --           cascade, a PersistentVolumeClaim in a critical namespace or a
 --           PersistentVolume bound to a claim in one (spec.claimRef)
 --   review  deleting a PersistentVolumeClaim anywhere else
@@ -7,7 +11,14 @@ local k8s, ns = lib.k8s, lib.ns
 
 local function check_secret_reads(ctx, cfg, r)
   local a = ctx.action
-  if not (k8s.is_read(a) and k8s.set(cfg.secret_resources)[a.resource]) then return end
+  if not k8s.set(cfg.secret_resources)[a.resource] then return end
+  if (a.verb == "patch" or a.verb == "update") and a.name and a.subresource == nil
+      and ctx.twin.get(a.kind, a.namespace, a.name, "before") ~= nil then
+    r:deny("reading Secrets is not allowed (%s Secret %s: a write answers with, or needs, its data)",
+      a.verb, k8s.nsname(a.namespace, a.name))
+    return
+  end
+  if not k8s.is_read(a) then return end
   if a.name then
     r:deny("reading Secrets is not allowed (%s Secret %s)", a.verb, k8s.nsname(a.namespace, a.name))
   elseif a.namespace then

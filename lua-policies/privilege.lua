@@ -1,13 +1,16 @@
 -- privilege: no action may hand out more power than it had.
 --   deny    a RoleBinding or ClusterRoleBinding (created, or its subjects or
 --           role changed) to an admin role (cluster-admin), or to a Role or
---           ClusterRole granting all verbs on all resources or the escalate,
---           bind or impersonate verbs; a Role or ClusterRole newly granting
---           those; a pod template created or changed (direct changes) that
---           is privileged, shares the host's network, PID or IPC namespace,
---           mounts a hostPath or adds SYS_ADMIN / NET_ADMIN; removing or
---           changing a Namespace's airlock.dev/tier or airlock.dev/restricted
---           label
+--           ClusterRole granting all verbs on all resources, the escalate,
+--           bind or impersonate verbs, or read access to Secrets; a Role or
+--           ClusterRole newly granting those (a ClusterRole's grants include
+--           those of the ClusterRoles its aggregationRule selects); a pod
+--           template created or changed (direct changes) that is privileged,
+--           shares the host's network, PID or IPC namespace, mounts a
+--           hostPath or adds a dangerous capability (SYS_ADMIN, NET_ADMIN,
+--           SYS_MODULE, ALL; in any letter case, as the runtime upper-cases
+--           them); removing or changing a Namespace's airlock.dev/tier or
+--           airlock.dev/restricted label
 local k8s, report = lib.k8s, lib.report
 
 -- The resources each dangerous verb acts on: "*" verbs on any of these
@@ -44,8 +47,36 @@ local function dangerous_grants(cfg, rules)
         found["the " .. v .. " verb"] = true
       end
     end
+    -- reading a Secret through RBAC is the read data-protection forbids
+    if (verbs["*"] or verbs.get or verbs.list or verbs.watch)
+        and grants_on(resources, cfg.secret_resources or {}) then
+      found["read access to Secrets"] = true
+    end
   end
   return found
+end
+
+-- The rules a Role or ClusterRole grants: its own, plus, for a ClusterRole
+-- with an aggregationRule, those of every ClusterRole its selectors pick
+-- (what Kubernetes' aggregation controller would copy into it; the twin
+-- does not run that controller). role is the object; when "before"/"after".
+local function effective_rules(ctx, kind, role, when)
+  if role == nil then return nil end
+  local selectors = kind == "ClusterRole" and k8s.dig(role, "aggregationRule", "clusterRoleSelectors")
+  if not selectors or #selectors == 0 then return role.rules end
+  local rules, name = {}, k8s.dig(role, "metadata", "name")
+  for _, rule in ipairs(role.rules or {}) do rules[#rules + 1] = rule end
+  for _, sel in ipairs(selectors) do
+    local text = k8s.selector_text(sel)
+    if text ~= nil then
+      for _, other in ipairs(ctx.twin.list("ClusterRole", nil, text, when)) do
+        if k8s.dig(other, "metadata", "name") ~= name then
+          for _, rule in ipairs(other.rules or {}) do rules[#rules + 1] = rule end
+        end
+      end
+    end
+  end
+  return rules
 end
 
 local function sorted_keys(set)
@@ -61,11 +92,10 @@ local function role_rules(ctx, role_kind, ns, name)
   local role_ns = role_kind == "Role" and ns or nil
   for _, c in ipairs(k8s.changes(ctx, { kind = role_kind })) do
     if c.name == name and (role_ns == nil or c.namespace == role_ns) then
-      return c.after and c.after.rules or nil
+      return effective_rules(ctx, role_kind, c.after, "after")
     end
   end
-  local role = ctx.twin.get(role_kind, role_ns, name, "after")
-  return role and role.rules
+  return effective_rules(ctx, role_kind, ctx.twin.get(role_kind, role_ns, name, "after"), "after")
 end
 
 local function subjects_text(subjects)
@@ -106,9 +136,9 @@ local function check_roles(ctx, cfg, r)
   local role_kinds = { Role = true, ClusterRole = true }
   for _, c in ipairs(k8s.changes(ctx, { kind = role_kinds, op = { create = true, update = true } })) do
     if c.after then
-      local had = dangerous_grants(cfg, c.before and c.before.rules)
+      local had = dangerous_grants(cfg, effective_rules(ctx, c.kind, c.before, "before"))
       local new = {}
-      for g in pairs(dangerous_grants(cfg, c.after.rules)) do
+      for g in pairs(dangerous_grants(cfg, effective_rules(ctx, c.kind, c.after, "after"))) do
         if not had[g] then new[g] = true end
       end
       new = sorted_keys(new)
@@ -138,7 +168,9 @@ local function privileged_reasons(cfg, spec)
       out[#out + 1] = "privileged container " .. name
     end
     for _, cap in ipairs(k8s.dig(c, "securityContext", "capabilities", "add") or {}) do
-      local bare = tostring(cap):gsub("^CAP_", "")
+      -- the container runtime upper-cases names and adds CAP_ (containerd,
+      -- CRI-O): sys_admin, CAP_SYS_ADMIN and SYS_ADMIN are one capability
+      local bare = tostring(cap):upper():gsub("^CAP_", "")
       if caps[bare] then
         out[#out + 1] = string.format("container %s adds %s", name, bare)
       end

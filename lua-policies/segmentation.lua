@@ -6,8 +6,12 @@
 --           restricted namespace with a backend Service; deleting a
 --           NetworkPolicy in a restricted namespace when that opens new paths
 --           into it
---   review  any other new pair from outside the cluster; deleting a
---           NetworkPolicy anywhere else, or in a restricted namespace
+--   review  any other new pair from outside the cluster; a Service in any
+--           other namespace made LoadBalancer or NodePort or given new
+--           externalIPs, or an Ingress there newly routing to a Service
+--           (the twin's reachability only counts "outside" through explicit
+--           ipBlock rules, so exposure is judged from the objects); deleting
+--           a NetworkPolicy anywhere else, or in a restricted namespace
 --           without new paths
 local k8s, ns, report = lib.k8s, lib.ns, lib.report
 
@@ -70,16 +74,26 @@ end
 local function check_services(ctx, cfg, r)
   local exposing = k8s.set(cfg.exposing_service_types)
   for _, c in ipairs(k8s.changes(ctx, { kind = "Service", op = { create = true, update = true } })) do
-    if c.after and ns.is_restricted(ctx, c.namespace) then
+    if c.after then
+      local restricted = ns.is_restricted(ctx, c.namespace)
+      local where = k8s.nsname(c.namespace, c.name)
       local t = k8s.dig(c.after, "spec", "type")
       if exposing[t] and t ~= k8s.dig(c.before, "spec", "type") then
-        r:deny("would expose Service %s as %s (restricted namespace %s)",
-          k8s.nsname(c.namespace, c.name), t, c.namespace)
+        if restricted then
+          r:deny("would expose Service %s as %s (restricted namespace %s)", where, t, c.namespace)
+        else
+          r:review("would expose Service %s as %s, reachable from outside the cluster", where, t)
+        end
       end
       local ips = added(c.before, c.after, "spec", "externalIPs")
       if #ips > 0 then
-        r:deny("would give Service %s externalIPs %s (restricted namespace %s)",
-          k8s.nsname(c.namespace, c.name), report.list(ips), c.namespace)
+        if restricted then
+          r:deny("would give Service %s externalIPs %s (restricted namespace %s)",
+            where, report.list(ips), c.namespace)
+        else
+          r:review("would give Service %s externalIPs %s, reachable from outside the cluster",
+            where, report.list(ips))
+        end
       end
     end
   end
@@ -116,6 +130,17 @@ local function check_ingresses(ctx, r)
         for i, name in ipairs(backends) do backends[i] = k8s.nsname(c.namespace, name) end
         r:deny("Ingress %s would route outside traffic to Service %s (restricted namespace %s)",
           k8s.nsname(c.namespace, c.name), report.list(backends), c.namespace)
+      end
+    elseif c.after then
+      -- elsewhere only Services the Ingress did not already route to
+      local had = k8s.set(ingress_backends(k8s.dig(c.before, "spec")))
+      local new = {}
+      for _, name in ipairs(ingress_backends(c.after.spec)) do
+        if not had[name] then new[#new + 1] = k8s.nsname(c.namespace, name) end
+      end
+      if #new > 0 then
+        r:review("Ingress %s would route outside traffic to Service %s",
+          k8s.nsname(c.namespace, c.name), report.list(new))
       end
     end
   end

@@ -456,6 +456,53 @@ static void blast_allows_half_ready_critical_workload(void **state)
     json_decref(v);
 }
 
+/* A PodDisruptionBudget's update in payments (critical; three app=api pods
+ * in the twin), as the diff records it. */
+static json_t *pdb_ctx(const char *ns, const char *before_spec, const char *after_spec)
+{
+    char diff[1024];
+    char after[384] = "null";
+    if (after_spec != NULL)
+        snprintf(after, sizeof after, "{'spec':%s}", after_spec);
+    snprintf(diff, sizeof diff,
+             "[{'op':'%s','kind':'PodDisruptionBudget','namespace':'%s','name':'api',"
+             "'before':{'spec':%s},'after':%s,'cause':'direct','parent':null}]",
+             after_spec ? "update" : "delete", ns, before_spec, after);
+    return ctx_make(NULL, diff, NULL, NULL);
+}
+
+/* Deleting or loosening the PDB of a critical workload removes the guard a
+ * later drain would meet: a human approves it. Tightening it, or the same
+ * change elsewhere, passes. */
+static void blast_reviews_weakened_pdb_in_critical_namespace(void **state)
+{
+    (void)state;
+#define MIN2 "{'minAvailable':2,'selector':{'matchLabels':{'app':'api'}}}"
+    json_t *v = judge(pdb_ctx("payments", MIN2,
+                              "{'maxUnavailable':'100%','selector':{'matchLabels':{'app':'api'}}}"));
+    expect(v, "blast-radius", "review", "would weaken PodDisruptionBudget payments/api",
+           "3 of its 3 pods allowed down instead of 1", NULL);
+    json_decref(v);
+
+    v = judge(pdb_ctx("payments", MIN2, NULL));
+    expect(v, "blast-radius", "review", "would delete PodDisruptionBudget payments/api", NULL);
+    json_decref(v);
+
+    v = judge(pdb_ctx("payments", MIN2, "{'minAvailable':2,'selector':{'matchLabels':{'app':'x'}}}"));
+    expect(v, "blast-radius", "review", "would change the selector", NULL);
+    json_decref(v);
+
+    v = judge(pdb_ctx("payments", MIN2,
+                      "{'minAvailable':'100%','selector':{'matchLabels':{'app':'api'}}}"));
+    expect(v, "blast-radius", "allow", NULL);
+    json_decref(v);
+
+    v = judge(pdb_ctx("shop", MIN2, NULL));
+    expect(v, "blast-radius", "allow", NULL);
+    json_decref(v);
+#undef MIN2
+}
+
 /* vault is critical before the action and not after (the action relabels
  * it): it still counts as critical. */
 static void critical_label_cannot_be_evaded(void **state)
@@ -628,6 +675,51 @@ static void segmentation_reviews_harmless_networkpolicy_deletion_in_restricted(v
     json_decref(v);
 }
 
+/* Outside restricted namespaces, exposure still needs a human: the twin's
+ * reachability counts "outside" only through ipBlock rules, so a new
+ * LoadBalancer, NodePort, externalIP or Ingress route is judged from the
+ * objects. An Ingress keeping the Services it already routed to is fine. */
+static void segmentation_reviews_exposure_elsewhere(void **state)
+{
+    (void)state;
+    json_t *v = judge(ctx_make(
+        "{'verb':'patch','resource':'services','kind':'Service','namespace':'shop','name':'web'}",
+        "[{'op':'update','kind':'Service','namespace':'shop','name':'web',"
+        "  'before':{'spec':{'type':'ClusterIP'}},"
+        "  'after':{'spec':{'type':'NodePort','externalIPs':['203.0.113.9']}},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "segmentation", "review", "would expose Service shop/web as NodePort",
+           "externalIPs 203.0.113.9", NULL);
+    expect_overall(v, "review", "airlock: needs approval (segmentation: ");
+    json_decref(v);
+
+    v = judge(ctx_make(
+        "{'verb':'create','resource':'ingresses','kind':'Ingress','namespace':'shop','name':'web'}",
+        "[{'op':'create','kind':'Ingress','namespace':'shop','name':'web','before':null,"
+        "  'after':{'spec':{'defaultBackend':{'service':{'name':'web','port':{'number':80}}}}},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "segmentation", "review", "Ingress shop/web", "Service shop/web", NULL);
+    json_decref(v);
+
+    /* same backend, new annotation; a Service already of type LoadBalancer */
+    v = judge(ctx_make(
+        "{'verb':'patch','resource':'ingresses','kind':'Ingress','namespace':'shop','name':'web'}",
+        "[{'op':'update','kind':'Ingress','namespace':'shop','name':'web',"
+        "  'before':{'spec':{'defaultBackend':{'service':{'name':'web'}}}},"
+        "  'after':{'metadata':{'annotations':{'a':'b'}},"
+        "    'spec':{'defaultBackend':{'service':{'name':'web'}}}},"
+        "  'cause':'direct','parent':null},"
+        " {'op':'update','kind':'Service','namespace':'shop','name':'lb',"
+        "  'before':{'spec':{'type':'LoadBalancer'}},"
+        "  'after':{'spec':{'type':'LoadBalancer','ports':[{'port':443}]}},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "segmentation", "allow", NULL);
+    json_decref(v);
+}
+
 /* ---- privilege -------------------------------------------------------- */
 
 static json_t *binding_ctx(const char *kind, const char *ns, const char *role_kind,
@@ -694,6 +786,68 @@ static void privilege_denies_role_granting_escalate(void **state)
     json_decref(v);
 }
 
+/* A ClusterRole's aggregationRule pulls in the rules of the roles it
+ * selects (the twin runs no aggregation controller): creating one that
+ * selects ops-super (* on *) grants what ops-super grants, and so does a
+ * binding to ops-aggregate, already in the twin. */
+static void privilege_follows_aggregated_roles(void **state)
+{
+    (void)state;
+    json_t *v = judge(ctx_make(
+        "{'verb':'create','resource':'clusterroles','kind':'ClusterRole','name':'extras'}",
+        "[{'op':'create','kind':'ClusterRole','namespace':null,'name':'extras','before':null,"
+        "  'after':{'metadata':{'name':'extras'},'aggregationRule':{'clusterRoleSelectors':"
+        "    [{'matchLabels':{'aggregate-to-ops':'true'}}]},'rules':[]},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "privilege", "deny", "ClusterRole extras would grant all verbs on all resources",
+           NULL);
+    json_decref(v);
+
+    v = judge(binding_ctx("ClusterRoleBinding", NULL, "ClusterRole", "ops-aggregate"));
+    expect(v, "privilege", "deny", "ClusterRole ops-aggregate", "all verbs on all resources",
+           NULL);
+    json_decref(v);
+
+    /* selecting roles that grant nothing dangerous (here: none) is fine */
+    v = judge(ctx_make(
+        "{'verb':'create','resource':'clusterroles','kind':'ClusterRole','name':'readers'}",
+        "[{'op':'create','kind':'ClusterRole','namespace':null,'name':'readers','before':null,"
+        "  'after':{'metadata':{'name':'readers'},'aggregationRule':{'clusterRoleSelectors':"
+        "    [{'matchLabels':{'aggregate-to-readers':'true'}}]},'rules':[]},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "privilege", "allow", NULL);
+    json_decref(v);
+}
+
+/* A role that reads Secrets is the read data-protection forbids, handed
+ * out through RBAC. */
+static void privilege_denies_role_reading_secrets(void **state)
+{
+    (void)state;
+    json_t *v = judge(ctx_make(
+        "{'verb':'patch','resource':'clusterroles','kind':'ClusterRole','name':'view'}",
+        "[{'op':'update','kind':'ClusterRole','namespace':null,'name':'view',"
+        "  'before':{'rules':[{'apiGroups':[''],'resources':['pods'],'verbs':['get']}]},"
+        "  'after':{'rules':[{'apiGroups':[''],'resources':['pods'],'verbs':['get']},"
+        "    {'apiGroups':[''],'resources':['secrets'],'verbs':['list']}]},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "privilege", "deny", "ClusterRole view would grant read access to Secrets", NULL);
+    json_decref(v);
+
+    /* creating Secrets is not reading them */
+    v = judge(ctx_make(
+        "{'verb':'create','resource':'roles','kind':'Role','namespace':'shop','name':'writer'}",
+        "[{'op':'create','kind':'Role','namespace':'shop','name':'writer','before':null,"
+        "  'after':{'rules':[{'apiGroups':[''],'resources':['secrets'],'verbs':['create']}]},"
+        "  'cause':'direct','parent':null}]",
+        NULL, NULL));
+    expect(v, "privilege", "allow", NULL);
+    json_decref(v);
+}
+
 static json_t *template_ctx(const char *kind, const char *op, const char *before_spec,
                             const char *after_spec)
 {
@@ -753,6 +907,27 @@ static void privilege_denies_capabilities_in_cronjob(void **state)
         "{'initContainers':[{'name':'setup','securityContext':{'capabilities':"
         "{'add':['NET_ADMIN']}}}],'containers':[{'name':'job'}]}"));
     expect(v, "privilege", "deny", "CronJob shop/web", "container setup adds NET_ADMIN", NULL);
+    json_decref(v);
+}
+
+/* The runtime upper-cases capability names and strips CAP_, so sys_admin
+ * is SYS_ADMIN; SYS_MODULE (loading kernel modules) is as dangerous. */
+static void privilege_denies_capabilities_in_any_case(void **state)
+{
+    (void)state;
+    json_t *v = judge(template_ctx(
+        "Deployment", "update", "{'containers':[{'name':'web'}]}",
+        "{'containers':[{'name':'web','securityContext':{'capabilities':"
+        "{'add':['sys_admin','Cap_Sys_Module','all']}}}]}"));
+    expect(v, "privilege", "deny", "container web adds SYS_ADMIN",
+           "container web adds SYS_MODULE", "container web adds ALL", NULL);
+    json_decref(v);
+
+    v = judge(template_ctx(
+        "Deployment", "update", "{'containers':[{'name':'web'}]}",
+        "{'containers':[{'name':'web','securityContext':{'capabilities':"
+        "{'drop':['ALL'],'add':['net_bind_service']}}}]}"));
+    expect(v, "privilege", "allow", NULL);
     json_decref(v);
 }
 
@@ -819,6 +994,42 @@ static void data_allows_reading_configmaps(void **state)
         NULL, NULL, NULL));
     expect(v, "data-protection", "allow", NULL);
     expect_overall(v, "allow", "allowed");
+    json_decref(v);
+}
+
+/* A patch is answered with the whole object: patching an existing Secret
+ * reads it, and a PUT is the same change (the verdict follows the effect).
+ * Creating one, or patching one into existence, reveals nothing. */
+static void data_denies_patching_an_existing_secret(void **state)
+{
+    (void)state;
+    json_t *v = judge(ctx_make(
+        "{'verb':'patch','method':'PATCH','resource':'secrets','kind':'Secret','namespace':'shop',"
+        "'name':'db-password','subresource':null,'patch_type':'merge'}",
+        NULL, NULL, NULL));
+    expect(v, "data-protection", "deny", "patch Secret shop/db-password", NULL);
+    expect_overall(v, "deny", "airlock: denied by data-protection: reading Secrets");
+    json_decref(v);
+
+    v = judge(ctx_make(
+        "{'verb':'update','method':'PUT','resource':'secrets','kind':'Secret','namespace':'shop',"
+        "'name':'db-password','subresource':null}",
+        NULL, NULL, NULL));
+    expect(v, "data-protection", "deny", "update Secret shop/db-password", NULL);
+    json_decref(v);
+
+    v = judge(ctx_make(
+        "{'verb':'patch','method':'PATCH','resource':'secrets','kind':'Secret','namespace':'shop',"
+        "'name':'new-token','subresource':null,'patch_type':'apply'}",
+        NULL, NULL, NULL));
+    expect(v, "data-protection", "allow", NULL);
+    json_decref(v);
+
+    v = judge(ctx_make(
+        "{'verb':'create','method':'POST','resource':'secrets','kind':'Secret','namespace':'shop',"
+        "'name':null,'subresource':null}",
+        NULL, NULL, NULL));
+    expect(v, "data-protection", "allow", NULL);
     json_decref(v);
 }
 
@@ -1276,6 +1487,7 @@ int main(void)
         T(blast_reviews_emptied_service_elsewhere),
         T(blast_denies_degraded_critical_workload),
         T(blast_allows_half_ready_critical_workload),
+        T(blast_reviews_weakened_pdb_in_critical_namespace),
         T(critical_label_cannot_be_evaded),
         T(cost_denies_above_50),
         T(cost_reviews_above_5),
@@ -1290,19 +1502,24 @@ int main(void)
         T(segmentation_reviews_networkpolicy_deletion),
         T(segmentation_denies_networkpolicy_deletion_opening_restricted),
         T(segmentation_reviews_harmless_networkpolicy_deletion_in_restricted),
+        T(segmentation_reviews_exposure_elsewhere),
         T(privilege_denies_cluster_admin_binding),
         T(privilege_denies_binding_to_wildcard_role),
         T(privilege_denies_binding_to_impersonating_role),
         T(privilege_allows_binding_to_view),
         T(privilege_denies_role_granting_escalate),
+        T(privilege_follows_aggregated_roles),
+        T(privilege_denies_role_reading_secrets),
         T(privilege_denies_privileged_deployment),
         T(privilege_denies_host_access_pod),
         T(privilege_denies_capabilities_in_cronjob),
+        T(privilege_denies_capabilities_in_any_case),
         T(privilege_allows_unchanged_template_and_plain_pods),
         T(privilege_denies_namespace_label_removal),
         T(data_denies_reading_a_secret),
         T(data_denies_listing_secrets),
         T(data_allows_reading_configmaps),
+        T(data_denies_patching_an_existing_secret),
         T(data_denies_pvc_deletion_in_critical_namespace),
         T(data_denies_pv_bound_to_critical_claim),
         T(data_reviews_pvc_deletion_elsewhere),

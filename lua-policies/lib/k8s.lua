@@ -105,6 +105,32 @@ function M.pod_spec(kind, obj)
   return M.dig(obj, table.unpack(path))
 end
 
+-- A LabelSelector ({matchLabels, matchExpressions}) as the kubectl-syntax
+-- string ctx.twin.list takes ("" selects everything), or nil when an
+-- expression uses an operator this does not know (the caller decides).
+function M.selector_text(sel)
+  local terms = {}
+  local keys = {}
+  for k in pairs(M.dig(sel, "matchLabels") or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do terms[#terms + 1] = k .. "=" .. tostring(sel.matchLabels[k]) end
+  for _, e in ipairs(M.dig(sel, "matchExpressions") or {}) do
+    local values = table.concat(e.values or {}, ",")
+    if e.operator == "In" then
+      terms[#terms + 1] = string.format("%s in (%s)", e.key, values)
+    elseif e.operator == "NotIn" then
+      terms[#terms + 1] = string.format("%s notin (%s)", e.key, values)
+    elseif e.operator == "Exists" then
+      terms[#terms + 1] = e.key
+    elseif e.operator == "DoesNotExist" then
+      terms[#terms + 1] = "!" .. e.key
+    else
+      return nil
+    end
+  end
+  return table.concat(terms, ",")
+end
+
 -- Every container of a pod spec: containers, initContainers and
 -- ephemeralContainers, as a list.
 function M.containers(spec)
