@@ -5,7 +5,7 @@
 set -e
 BUILD=${1:-build/release}
 mkdir -p build/bench
-make -s bin/gen-cluster
+make -s bin/gen-cluster bin/gate
 for n in 1000 10000 100000; do
     f=build/bench/cluster-$n.json
     if [ ! -s "$f" ]; then
@@ -23,3 +23,9 @@ awk '/^snapshot/ { n++ } /scale a Deployment 3->4/ { scale[n] = $(NF-8) } /label
      END { if (n >= 3 && scale[1] > 0 && label[1] > 0)
              printf "ratio p50 100k/1k: label a ConfigMap %.2f, scale a Deployment %.2f (target < 2)\n",
                     label[3] / label[1], scale[3] / scale[1] }' "$out"
+
+# the scenario runner on the corpus (issue: >= 2,000 steps/s on one core)
+for j in 1 2; do
+    ./bin/gate scenario run scenarios -j $j --format json >build/bench/corpus-j$j.json || true
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('scenario run -j %s: %d steps in %.2f s, %.0f steps/s, step p50 %.0f us p99 %.0f us' % (sys.argv[2], d['steps'], d['seconds'], d['steps_per_second'], d['latency_us']['p50'], d['latency_us']['p99']))" build/bench/corpus-j$j.json $j
+done
