@@ -95,7 +95,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 
 char *twin__key(const char *kind, const char *ns, const char *name)
 {
-    return twin_xasprintf("%s/%s/%s", kind, ns ? ns : "", name);
+    /* built by hand: this runs for every row every list returns */
+    size_t a = strlen(kind), b = ns ? strlen(ns) : 0, c = strlen(name);
+    char *k = twin_xmalloc(a + b + c + 3);
+    memcpy(k, kind, a);
+    k[a] = '/';
+    if (b)
+        memcpy(k + a + 1, ns, b);
+    k[a + 1 + b] = '/';
+    memcpy(k + a + b + 2, name, c + 1);
+    return k;
 }
 
 /* ---- meta ---- */
