@@ -128,14 +128,9 @@ int gate_cmd_check(int argc, char **argv)
     gate_decision *ds = NULL;
     size_t nd = 0;
 
-    if (gate_cli_parse(&o, argc, argv, "check", err, sizeof err) < 0) {
-        fprintf(stderr, "gate check: %s\n", err);
-        usage(stderr);
-        goto out;
-    }
-    if (o.help) {
-        usage(stdout);
-        rc = 0;
+    int start = gate_cli_start(&o, argc, argv, "check", usage);
+    if (start) {
+        rc = start > 0 ? 0 : rc;
         goto out;
     }
     if (o.nstate == 0) {

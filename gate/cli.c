@@ -108,6 +108,21 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
     return 0;
 }
 
+int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, void (*usage)(FILE *))
+{
+    char err[1024];
+    if (gate_cli_parse(o, argc, argv, cmd, err, sizeof err) < 0) {
+        fprintf(stderr, "gate %s: %s\n", cmd, err);
+        usage(stderr);
+        return -1;
+    }
+    if (o->help) {
+        usage(stdout);
+        return 1;
+    }
+    return 0;
+}
+
 void gate_cli_free(gate_cli_opts *o)
 {
     for (size_t i = 0; i < o->npositional; i++)

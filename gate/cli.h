@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "gate/policy.h"
 #include "twin/twin.h"
@@ -33,6 +34,9 @@ typedef struct gate_cli_opts {
 /* Parses argv (argv[0] is the command name). Returns -1 with err on a usage error. */
 int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, char *err, size_t errlen);
 void gate_cli_free(gate_cli_opts *o);
+/* The start every command shares: parse, print the usage on a usage error
+ * (-1) or for --help (1); 0 to go on. */
+int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, void (*usage)(FILE *));
 /* Opens an in-memory twin, loads pricing and every --state. */
 int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
 /* Loads --policies (or the default directory). */

@@ -776,14 +776,9 @@ int gate_cmd_fuzz(int argc, char **argv)
     int rc = EXIT_BAD;
     fuzzer f = {0};
     json_t *origins = json_array();
-    if (gate_cli_parse(&o, argc, argv, "scenario fuzz", err, sizeof err) < 0) {
-        fprintf(stderr, "gate scenario fuzz: %s\n", err);
-        usage(stderr);
-        goto out;
-    }
-    if (o.help) {
-        usage(stdout);
-        rc = 0;
+    int start = gate_cli_start(&o, argc, argv, "scenario fuzz", usage);
+    if (start) {
+        rc = start > 0 ? 0 : rc;
         goto out;
     }
     if (o.nstate != 1) {

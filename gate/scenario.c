@@ -803,14 +803,9 @@ static int cmd_run(int argc, char **argv)
     totals tot = {0};
     pthread_mutex_init(&su.lock, NULL);
 
-    if (gate_cli_parse(&o, argc, argv, "scenario run", err, sizeof err) < 0) {
-        fprintf(stderr, "gate scenario run: %s\n", err);
-        usage(stderr);
-        goto out;
-    }
-    if (o.help) {
-        usage(stdout);
-        rc = 0;
+    int start = gate_cli_start(&o, argc, argv, "scenario run", usage);
+    if (start) {
+        rc = start > 0 ? 0 : rc;
         goto out;
     }
     if (o.npositional == 0) {
