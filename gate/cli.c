@@ -211,6 +211,27 @@ int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *
     return rc;
 }
 
+char *gate_cli_object_path(const twin_kind *k, const char *ns, const char *name)
+{
+    char *prefix = k->group[0] ? twin_xasprintf("/apis/%s/%s", k->group, k->version)
+                               : twin_xasprintf("/api/%s", k->version);
+    char *path = k->namespaced ? twin_xasprintf("%s/namespaces/%s/%s/%s", prefix, ns ? ns : "default", k->resource,
+                                                name)
+                               : twin_xasprintf("%s/%s/%s", prefix, k->resource, name);
+    free(prefix);
+    return path;
+}
+
+json_t *gate_cli_request_of(const json_t *m)
+{
+    json_t *a = json_pack("{s:O, s:O}", "method", json_object_get(m, "method"), "path", json_object_get(m, "path"));
+    if (json_object_get(m, "headers"))
+        json_object_set(a, "headers", json_object_get(m, "headers"));
+    if (json_object_get(m, "body"))
+        json_object_set(a, "body", json_object_get(m, "body"));
+    return a;
+}
+
 int gate_cli_docs_actions(twin *t, const json_t *docs, const char *path, json_t *actions, char *err, size_t errlen)
 {
     size_t i;
@@ -239,15 +260,9 @@ int gate_cli_docs_actions(twin *t, const json_t *docs, const char *path, json_t 
         const twin_kind *k = twin_kind_by_name(t, kind);
         if (!k)
             k = twin_learn_kind(t, av, kind, ns != NULL);
-        char *full;
-        const char *g = k->group;
-        char *prefix = *g ? twin_xasprintf("/apis/%s/%s", g, k->version) : twin_xasprintf("/api/%s", k->version);
-        if (k->namespaced)
-            full = twin_xasprintf("%s/namespaces/%s/%s/%s?fieldManager=kubectl&force=true", prefix,
-                                  ns ? ns : "default", k->resource, name);
-        else
-            full = twin_xasprintf("%s/%s/%s?fieldManager=kubectl&force=true", prefix, k->resource, name);
-        free(prefix);
+        char *item = gate_cli_object_path(k, ns, name);
+        char *full = twin_xasprintf("%s?fieldManager=kubectl&force=true", item);
+        free(item);
         json_array_append_new(actions, json_pack("{s:s, s:s, s:{s:s}, s:O, s:s}", "method", "PATCH", "path", full,
                                                  "headers", "Content-Type", "application/apply-patch+yaml", "body", d,
                                                  "source", path));

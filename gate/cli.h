@@ -48,6 +48,11 @@ int gate_cli_manifest_actions(twin *t, const char *path, json_t *actions, char *
 /* The same for documents already read (objects and Lists); `path` names
  * them in errors. */
 int gate_cli_docs_actions(twin *t, const json_t *docs, const char *path, json_t *actions, char *err, size_t errlen);
+/* The item path of an object: /api/v1/namespaces/NS/RESOURCE/NAME or the
+ * group's /apis/G/V/... form (cluster-scoped kinds without namespace). */
+char *gate_cli_object_path(const twin_kind *k, const char *ns, const char *name);
+/* {method, path, headers?, body?} of a step or an action (new reference). */
+json_t *gate_cli_request_of(const json_t *m);
 /* Finds a bundled file (fixtures/pricing.json, lua-policies): relative to
  * the working directory first, then to the binary's directory's parent.
  * Returns a new string or NULL. */

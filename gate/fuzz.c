@@ -682,12 +682,8 @@ static void judge_split(fuzzer *f, const json_t *origin, const json_t *label, co
         const twin_kind *k = twin_kind_by_name(t, json_string_value(json_object_get(c, "kind")));
         if (!k)
             continue;
-        const char *ns = json_string_value(json_object_get(c, "namespace"));
-        char *prefix = k->group[0] ? twin_xasprintf("/apis/%s/%s", k->group, k->version)
-                                   : twin_xasprintf("/api/%s", k->version);
-        char *item = ns ? twin_xasprintf("%s/namespaces/%s/%s/%s", prefix, ns, k->resource,
-                                         json_string_value(json_object_get(c, "name")))
-                        : twin_xasprintf("%s/%s/%s", prefix, k->resource, json_string_value(json_object_get(c, "name")));
+        char *item = gate_cli_object_path(k, json_string_value(json_object_get(c, "namespace")),
+                                          json_string_value(json_object_get(c, "name")));
         json_t *req = request("DELETE", item, NULL, NULL);
         outcome v = {0};
         run_on(f, t, h, req, &now, &v);
@@ -696,7 +692,6 @@ static void judge_split(fuzzer *f, const json_t *origin, const json_t *label, co
             all_allowed = 0;
         outcome_free(&v);
         json_decref(req);
-        free(prefix);
         free(item);
         if (!all_allowed)
             break;
@@ -732,13 +727,9 @@ static void add_origins_from(json_t *origins, const char *path, char *err, size_
         if (json_is_object(d) && json_is_array(json_object_get(d, "steps"))) {
             json_t *s = json_array_get(json_object_get(d, "steps"), 0);
             if (json_is_string(json_object_get(s, "method")) && json_is_string(json_object_get(s, "path"))) {
-                json_t *o = json_pack("{s:O, s:O}", "method", json_object_get(s, "method"), "path",
-                                      json_object_get(s, "path"));
-                if (json_object_get(s, "headers"))
-                    json_object_set(o, "headers", json_object_get(s, "headers"));
-                if (json_object_get(s, "body"))
-                    json_object_set(o, "body", json_object_get(s, "body"));
-                json_object_set(o, "label", json_object_get(s, "label") ?: json_string("harmful"));
+                json_t *o = gate_cli_request_of(s);
+                const char *label = json_string_value(json_object_get(s, "label"));
+                json_object_set_new(o, "label", json_string(label ? label : "harmful"));
                 json_array_append_new(origins, o);
             }
         } else if (json_is_object(d) && json_is_string(json_object_get(d, "method"))) {   /* an actions file */

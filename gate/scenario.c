@@ -395,13 +395,7 @@ static twin *state_twin(suite *su, twin_map *mine, scenario *s, char *err, size_
 static int step_actions(twin *t, scenario *s, json_t *step, json_t *actions, char **label, char *err, size_t errlen)
 {
     if (json_object_get(step, "method")) {
-        json_t *a = json_pack("{s:O, s:O}", "method", json_object_get(step, "method"), "path",
-                              json_object_get(step, "path"));
-        if (json_object_get(step, "headers"))
-            json_object_set(a, "headers", json_object_get(step, "headers"));
-        if (json_object_get(step, "body"))
-            json_object_set(a, "body", json_object_get(step, "body"));
-        json_array_append_new(actions, a);
+        json_array_append_new(actions, gate_cli_request_of(step));
         *label = twin_xasprintf("%s %s", json_string_value(json_object_get(step, "method")),
                                 json_string_value(json_object_get(step, "path")));
         return 0;
@@ -445,12 +439,8 @@ static int step_actions(twin *t, scenario *s, json_t *step, json_t *actions, cha
                  k->namespaced ? "Kind/namespace/name" : "Kind/name");
         rc = -1;
     } else {
-        char *prefix = k->group[0] ? twin_xasprintf("/apis/%s/%s", k->group, k->version)
-                                   : twin_xasprintf("/api/%s", k->version);
-        char *path = c ? twin_xasprintf("%s/namespaces/%s/%s/%s", prefix, b, k->resource, c)
-                       : twin_xasprintf("%s/%s/%s", prefix, k->resource, b);
+        char *path = gate_cli_object_path(k, c ? b : NULL, c ? c : b);
         json_array_append_new(actions, json_pack("{s:s, s:s}", "method", "DELETE", "path", path));
-        free(prefix);
         free(path);
     }
     free(copy);
