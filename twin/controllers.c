@@ -487,12 +487,13 @@ static void make_ready(twin *t, json_t *pod)
 
 /* ---- writing helpers ---- */
 
-/* Writes `next` (borrowed) if it differs from `cur`; returns 1 if written. */
+/* Writes `next` if it differs from `cur`; returns 1 if written.  next is
+ * stored as it is (no copy): callers build it, hand it over, and drop it. */
 static int put_if_changed(twin *t, const json_t *cur, json_t *next)
 {
     if (cur && json_equal((json_t *)cur, next))
         return 0;
-    twin__put(t, next);
+    twin__put_shared(t, next);
     return 1;
 }
 
@@ -558,7 +559,7 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
     } else {
         bind_pod(t, pod);
     }
-    twin__put(t, pod);
+    twin__put_shared(t, pod);
     json_decref(pod);
 }
 

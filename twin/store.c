@@ -564,7 +564,13 @@ static sqlite3_int64 find_id(twin *t, const char *kind, const char *ns, const ch
     return id;
 }
 
-void twin__put(twin *t, json_t *obj)
+static void put(twin *t, json_t *obj, int copy);
+
+void twin__put(twin *t, json_t *obj) { put(t, obj, 1); }
+
+void twin__put_shared(twin *t, json_t *obj) { put(t, obj, 0); }
+
+static void put(twin *t, json_t *obj, int copy_obj)
 {
     const char *kind = twin__kind(obj), *ns = twin__ns(obj), *name = twin__name(obj);
     json_t *meta = twin__path_make(obj, "metadata");
@@ -634,8 +640,9 @@ void twin__put(twin *t, json_t *obj)
     if (reindex)
         index_object(t, id, kind, ns, obj, fresh);
     if (!t->importing) {
-        /* the caller keeps obj and may change it: the twin keeps a copy */
-        json_t *copy = json_deep_copy(obj);
+        /* the caller keeps obj and may change it: the twin keeps a copy
+         * (unless the caller hands it over with twin__put_shared) */
+        json_t *copy = copy_obj ? json_deep_copy(obj) : json_incref(obj);
         char *key = twin__key(kind, ns, name);
         doc_remember(t, key, copy);
         free(key);

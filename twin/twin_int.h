@@ -125,6 +125,9 @@ void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *na
  * obj too), maintains indexes, records the change with t->parent as cause,
  * and notifies the controllers. */
 void twin__put(twin *t, json_t *obj);
+/* The same without the copy: obj becomes the stored version, shared with
+ * the cache; the caller must not modify it afterwards (it may decref it). */
+void twin__put_shared(twin *t, json_t *obj);
 /* Removes an object; returns 0 if it existed. */
 int twin__del(twin *t, const char *kind, const char *ns, const char *name);
 /* Lists current objects: by kind (ns NULL = all). New array. */
