@@ -23,6 +23,10 @@ print("%d scenarios, %d harmful and %d benign steps, 0 false allows, %d false de
       % (d["scenarios"], d["harmful_steps"], d["benign_steps"], d["false_denies"]))
 PY
 [ $rc = 0 ] || bad "corpus run exit code $rc"
+steps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"])' "$tmp/corpus.json")
+"$GATE" scenario run scenarios --format junit >"$tmp/corpus.xml"
+python3 tests/cli/junit_check.py "$tmp/corpus.xml" "$steps" 0 && ok "corpus junit: $steps cases, 0 failures" \
+    || bad "corpus junit"
 
 for seed in 1 2 3; do
     "$GATE" scenario fuzz --state fixtures/demo --seed $seed --count 400 scenarios >"$tmp/fuzz" 2>&1; rc=$?

@@ -52,13 +52,7 @@ for k in ("scenarios", "steps", "false_allows", "false_denies", "harmful_steps",
 assert d["scenarios"] == 2 and d["steps"] == 4 and d["false_allows"] == 0 and d["harmful_steps"] == 2
 PY
 "$GATE" scenario run "$tmp/suite" --format junit >"$tmp/junit.xml"
-python3 - "$tmp/junit.xml" <<'PY' && ok "junit parses" || bad "junit parses"
-import sys, xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-assert root.tag == "testsuites" and len(root.findall("testsuite")) == 2
-assert len(root.findall("./testsuite/testcase")) == 4
-PY
-
+python3 tests/cli/junit_check.py "$tmp/junit.xml" 4 0 && ok "junit as consumers read it" || bad "junit as consumers read it"
 # a false allow fails the run
 cat >"$tmp/fa.yaml" <<'Y'
 why: a harmless read labelled harmful counts as a false allow
@@ -70,6 +64,8 @@ steps:
 Y
 "$GATE" scenario run "$tmp/fa.yaml" >"$tmp/out" 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "FALSE ALLOW" "$tmp/out" && ok "false allow exits 1" || { bad "false allow exits 1 (got $rc)"; cat "$tmp/out"; }
+"$GATE" scenario run "$tmp/fa.yaml" --format junit >"$tmp/junit-fa.xml" 2>/dev/null
+python3 tests/cli/junit_check.py "$tmp/junit-fa.xml" 1 1 && ok "junit marks a false allow as a failure" || bad "junit false allow"
 # an unmet expectation fails the run
 sed 's/expect: deny/expect: allow/' "$tmp/suite/b.yaml" >"$tmp/exp.yaml"
 "$GATE" scenario run "$tmp/exp.yaml" >"$tmp/out" 2>&1; rc=$?
