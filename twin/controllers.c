@@ -1967,7 +1967,7 @@ static int start_pods(twin *t)
     json_t *p;
     json_array_foreach(ready, i, p) {
         make_ready(t, p);
-        twin__put(t, p);
+        twin__put_shared(t, p);   /* our own copy, not touched again */
     }
     int n = (int)json_array_size(ready);
     json_decref(ready);
