@@ -651,13 +651,19 @@ static json_t **sorted_victims(json_t *pods, size_t *n)
 }
 
 /* Deletes the first `n` pods in scale-down order. */
-static void delete_victims(twin *t, json_t *pods, long n)
+/* Deletes the first `n` pods in scale-down order; returns how many of them
+ * were Ready. */
+static long delete_victims(twin *t, json_t *pods, long n)
 {
     size_t count;
+    long ready = 0;
     json_t **v = sorted_victims(pods, &count);
-    for (long i = 0; i < n && (size_t)i < count; i++)
+    for (long i = 0; i < n && (size_t)i < count; i++) {
+        ready += twin__pod_ready(v[i]);
         delete_pod(t, v[i]);
+    }
     free(v);
+    return ready;
 }
 
 static int count_ready(const json_t *pods)
@@ -680,6 +686,9 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
     json_t *pods = owned_pods(t, rs);
     long want = replicas_of(rs);
     long have = (long)json_array_size(pods);
+    /* the status follows from the pods and what this sync did to them (new
+     * pods are not Ready yet), without listing them again */
+    long ready = count_ready(pods), now = have;
     AS_CAUSED_BY(t, key, {
         if (have < want) {
             json_t *tmpl = twin__path(rs, "spec.template");
@@ -698,23 +707,22 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
                 create_pod(t, rs, tmpl, name, NULL, NULL);
                 free(name);
             }
+            now = want;
         } else if (have > want) {
-            delete_victims(t, pods, have - want);
+            ready -= delete_victims(t, pods, have - want);
+            now = want;
         }
     });
     json_decref(pods);
-    pods = owned_pods(t, rs);
     json_t *next = json_deep_copy(rs);
     json_t *st = twin__path_make(next, "status");
-    long ready = count_ready(pods);
-    set_int(st, "replicas", (long)json_array_size(pods));
-    set_int(st, "fullyLabeledReplicas", (long)json_array_size(pods));
+    set_int(st, "replicas", now);
+    set_int(st, "fullyLabeledReplicas", now);
     set_int(st, "readyReplicas", ready);
     set_int(st, "availableReplicas", ready);
     set_int(st, "observedGeneration", twin__int(rs, "metadata.generation", 1));
     AS_CAUSED_BY(t, key, put_if_changed(t, rs, next));
     json_decref(next);
-    json_decref(pods);
 }
 
 /* ---- Deployment ---- */
