@@ -730,12 +730,17 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
 static long rs_spec(const json_t *rs) { return twin__int(rs, "spec.replicas", 0); }
 static long rs_avail(const json_t *rs) { return twin__int(rs, "status.availableReplicas", 0); }
 
-static void scale_rs(twin *t, json_t *rs, long n, const char *dkey)
+/* Scales the ReplicaSet in *slot to n: a new version is written and
+ * replaces the (shared, read-only) one in the slot. */
+static void scale_rs(twin *t, json_t **slot, long n, const char *dkey)
 {
-    if (rs_spec(rs) == n)
+    if (rs_spec(*slot) == n)
         return;
+    json_t *rs = json_deep_copy(*slot);
     json_object_set_new(twin__path_make(rs, "spec"), "replicas", json_integer(n));
-    AS_CAUSED_BY(t, dkey, twin__put(t, rs));
+    AS_CAUSED_BY(t, dkey, twin__put_shared(t, rs));
+    json_decref(*slot);
+    *slot = rs;
 }
 
 static int rs_older(const void *pa, const void *pb)
@@ -819,24 +824,22 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
     size_t n = json_array_size(all);
     json_t **rss = twin_xmalloc((n + 1) * sizeof(json_t *));
     for (size_t i = 0; i < n; i++)
-        rss[i] = json_deep_copy(json_array_get(all, i));
+        rss[i] = json_incref(json_array_get(all, i));   /* shared: replaced, never changed */
     json_decref(all);
     qsort(rss, n, sizeof(json_t *), rs_older);
 
     json_t *tmpl = twin__path(d, "spec.template");
-    json_t *newrs = NULL;
+    long ni = -1;   /* the new ReplicaSet's index in rss, if any */
     long max_rev = 0;
     for (size_t i = 0; i < n; i++) {
         if (twin__json_equal_ignoring(twin__path(rss[i], "spec.template"), tmpl, "pod-template-hash"))
-            newrs = rss[i];
-        const char *r = twin__str(rss[i], "metadata.annotations.deployment\\.kubernetes\\.io/revision");
-        (void)r;
+            ni = (long)i;
         json_t *ann = twin__path(rss[i], "metadata.annotations");
         const char *rev = json_string_value(json_object_get(ann, "deployment.kubernetes.io/revision"));
         if (rev && atol(rev) > max_rev)
             max_rev = atol(rev);
     }
-    if (newrs) {
+    if (ni >= 0) {
         /* an older ReplicaSet that is the new one again (kubectl rollout
          * undo) takes the next revision: getNewReplicaSet sets it to the
          * highest revision of the others plus one */
@@ -844,16 +847,20 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
         for (size_t i = 0; i < n; i++) {
             const char *rev = json_string_value(
                 json_object_get(twin__path(rss[i], "metadata.annotations"), "deployment.kubernetes.io/revision"));
-            if (rss[i] != newrs && rev && atol(rev) > max_old)
+            if ((long)i != ni && rev && atol(rev) > max_old)
                 max_old = atol(rev);
         }
-        json_t *ann = twin__path_make(newrs, "metadata.annotations");
-        const char *rev = json_string_value(json_object_get(ann, "deployment.kubernetes.io/revision"));
+        const char *rev = json_string_value(
+            json_object_get(twin__path(rss[ni], "metadata.annotations"), "deployment.kubernetes.io/revision"));
         if (!rev || atol(rev) < max_old + 1) {
             char buf[24];
             snprintf(buf, sizeof buf, "%ld", max_old + 1);
-            json_object_set_new(ann, "deployment.kubernetes.io/revision", json_string(buf));
-            AS_CAUSED_BY(t, key, twin__put(t, newrs));
+            json_t *next = json_deep_copy(rss[ni]);
+            json_object_set_new(twin__path_make(next, "metadata.annotations"), "deployment.kubernetes.io/revision",
+                                json_string(buf));
+            AS_CAUSED_BY(t, key, twin__put_shared(t, next));
+            json_decref(rss[ni]);
+            rss[ni] = next;
             if (max_old + 1 > max_rev)
                 max_rev = max_old + 1;
         }
@@ -869,11 +876,11 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
     if (!paused) {
         long old_active = 0, old_pods = 0;
         for (size_t i = 0; i < n; i++)
-            if (rss[i] != newrs) {
+            if ((long)i != ni) {
                 old_active += rs_spec(rss[i]);
                 old_pods += twin__int(rss[i], "status.replicas", 0);
             }
-        if (!newrs) {
+        if (ni < 0) {
             long start;
             if (recreate)
                 start = old_active || old_pods ? 0 : replicas;
@@ -891,20 +898,20 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
             AS_CAUSED_BY(t, key, twin__put(t, rs));
             rss = twin_xrealloc(rss, (n + 2) * sizeof(json_t *));
             rss[n++] = rs;
-            newrs = rs;
+            ni = (long)n - 1;
         } else if (recreate) {
             if (old_active) {
                 for (size_t i = 0; i < n; i++)
-                    if (rss[i] != newrs)
-                        scale_rs(t, rss[i], 0, key);
+                    if ((long)i != ni)
+                        scale_rs(t, &rss[i], 0, key);
             } else if (!old_pods) {
-                scale_rs(t, newrs, replicas, key);
+                scale_rs(t, &rss[ni], replicas, key);
             }
         } else {
             /* rolling update, one sync (k8s-api-facts §3.2) */
-            long nr = rs_spec(newrs);
+            long nr = rs_spec(rss[ni]);
             if (nr > replicas) {
-                scale_rs(t, newrs, replicas, key);
+                scale_rs(t, &rss[ni], replicas, key);
             } else {
                 long total = 0;
                 for (size_t i = 0; i < n; i++)
@@ -914,7 +921,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                     long up = max_total - total;
                     if (up > replicas - nr)
                         up = replicas - nr;
-                    scale_rs(t, newrs, nr + up, key);
+                    scale_rs(t, &rss[ni], nr + up, key);
                 }
             }
             /* scale down old ReplicaSets */
@@ -924,28 +931,28 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                 avail += rs_avail(rss[i]);
             }
             long min_avail = replicas - unavail;
-            long new_unavail = rs_spec(newrs) - rs_avail(newrs);
+            long new_unavail = rs_spec(rss[ni]) - rs_avail(rss[ni]);
             long max_down = all_pods - min_avail - new_unavail;
             if (max_down > 0) {
                 /* unhealthy old replicas first */
                 for (size_t i = 0; i < n && max_down > 0; i++) {
-                    if (rss[i] == newrs)
+                    if ((long)i == ni)
                         continue;
                     long unhealthy = rs_spec(rss[i]) - rs_avail(rss[i]);
                     if (unhealthy <= 0)
                         continue;
                     long cut = unhealthy < max_down ? unhealthy : max_down;
-                    scale_rs(t, rss[i], rs_spec(rss[i]) - cut, key);
+                    scale_rs(t, &rss[i], rs_spec(rss[i]) - cut, key);
                     max_down -= cut;
                 }
                 long down = avail - min_avail;
                 if (down > max_down)
                     down = max_down;
                 for (size_t i = 0; i < n && down > 0; i++) {
-                    if (rss[i] == newrs || rs_spec(rss[i]) == 0)
+                    if ((long)i == ni || rs_spec(rss[i]) == 0)
                         continue;
                     long cut = rs_spec(rss[i]) < down ? rs_spec(rss[i]) : down;
-                    scale_rs(t, rss[i], rs_spec(rss[i]) - cut, key);
+                    scale_rs(t, &rss[i], rs_spec(rss[i]) - cut, key);
                     down -= cut;
                 }
             }
@@ -955,15 +962,15 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
          * FindActiveOrLatest): the one active ReplicaSet, or the newest when
          * none is active, takes the new count.  With several active ones
          * Kubernetes scales them proportionally; the twin leaves them. */
-        json_t *target = NULL;
+        json_t **target = NULL;
         int active = 0;
         for (size_t i = 0; i < n; i++)
             if (rs_spec(rss[i]) > 0) {
                 active++;
-                target = rss[i];
+                target = &rss[i];
             }
         if (active == 0 && n)
-            target = newrs ? newrs : rss[n - 1];
+            target = ni >= 0 ? &rss[ni] : &rss[n - 1];
         if (active <= 1 && target)
             scale_rs(t, target, replicas, key);
     }
@@ -980,7 +987,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
     json_t *st = twin__path_make(next, "status");
     set_int(st, "observedGeneration", twin__int(d, "metadata.generation", 1));
     set_int(st, "replicas", st_repl);
-    set_int(st, "updatedReplicas", newrs ? twin__int(newrs, "status.replicas", 0) : 0);
+    set_int(st, "updatedReplicas", ni >= 0 ? twin__int(rss[ni], "status.replicas", 0) : 0);
     set_int(st, "readyReplicas", st_ready);
     set_int(st, "availableReplicas", st_avail);
     set_int(st, "unavailableReplicas", st_spec - st_avail > 0 ? st_spec - st_avail : 0);
@@ -991,8 +998,8 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                               available ? "Deployment has minimum availability."
                                         : "Deployment does not have minimum availability.");
     json_object_set_new(st, "conditions", conds);
-    if (newrs) {
-        json_t *ann = twin__path(newrs, "metadata.annotations");
+    if (ni >= 0) {
+        json_t *ann = twin__path(rss[ni], "metadata.annotations");
         json_t *rev = json_object_get(ann, "deployment.kubernetes.io/revision");
         if (rev)
             json_object_set(twin__path_make(next, "metadata.annotations"), "deployment.kubernetes.io/revision", rev);
@@ -1002,13 +1009,13 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
 
     /* history cleanup once complete: old ReplicaSets at 0 beyond the limit */
     long limit = twin__int(d, "spec.revisionHistoryLimit", 10);
-    if (newrs && rs_avail(newrs) == replicas && rs_spec(newrs) == replicas) {
+    if (ni >= 0 && rs_avail(rss[ni]) == replicas && rs_spec(rss[ni]) == replicas) {
         long zero = 0;
         for (size_t i = 0; i < n; i++)
-            if (rss[i] != newrs && rs_spec(rss[i]) == 0 && twin__int(rss[i], "status.replicas", 0) == 0)
+            if ((long)i != ni && rs_spec(rss[i]) == 0 && twin__int(rss[i], "status.replicas", 0) == 0)
                 zero++;
         for (size_t i = 0; i < n && zero > limit; i++) {
-            if (rss[i] != newrs && rs_spec(rss[i]) == 0 && twin__int(rss[i], "status.replicas", 0) == 0) {
+            if ((long)i != ni && rs_spec(rss[i]) == 0 && twin__int(rss[i], "status.replicas", 0) == 0) {
                 AS_CAUSED_BY(t, key, twin__del(t, "ReplicaSet", twin__ns(rss[i]), twin__name(rss[i])));
                 zero--;
             }
