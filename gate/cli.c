@@ -82,6 +82,21 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
                 return -1;
             if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "junit"))
                 return snprintf(err, errlen, "--format must be text, json or junit (got %s)", o->format), -1;
+        } else if (!strcmp(a, "--listen")) {
+            if (want_value(argc, argv, &i, &o->listen, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--agents")) {
+            if (want_value(argc, argv, &i, &o->agents, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--tls-cert")) {
+            if (want_value(argc, argv, &i, &o->tls_cert, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--tls-key")) {
+            if (want_value(argc, argv, &i, &o->tls_key, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--data-dir")) {
+            if (want_value(argc, argv, &i, &o->data_dir, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (want_value(argc, argv, &i, &o->output, err, errlen) < 0)
                 return -1;

@@ -25,6 +25,7 @@ typedef struct gate_cli_opts {
     const char *agent;
     const char *format;
     const char *output;
+    const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     long count, seed, jobs;
     int help;
     char *positional[GATE_CLI_MAX];

@@ -10,6 +10,7 @@
 int gate_cmd_check(int argc, char **argv);
 int gate_cmd_export(int argc, char **argv);
 int gate_cmd_scenario(int argc, char **argv);
-int gate_cmd_fuzz(int argc, char **argv);   /* gate scenario fuzz */
+int gate_cmd_fuzz(int argc, char **argv);
+int gate_cmd_serve(int argc, char **argv);  /* twin mode only so far */   /* gate scenario fuzz */
 
 #endif

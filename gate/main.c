@@ -12,6 +12,7 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  check     simulate manifests or API calls against a cluster state and judge them (CI)\n"
+          "  serve     serve the Kubernetes API from the twin (twin mode), judging every call\n"
           "  scenario  run labelled scenario suites: verdicts, confusion matrix, latency\n"
           "  export    print a state, reconciled by the twin, as a Kubernetes List\n"
           "  version   print the version\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "check"))
         return gate_cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return gate_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "scenario"))
         return gate_cmd_scenario(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))

@@ -3,11 +3,13 @@
 # are root (a fresh Debian machine). Never downloads anything but Debian
 # packages.
 set -e
-PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev clang libclang-rt-14-dev python3"
+PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev clang libclang-rt-14-dev python3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# the end-to-end tests drive the real kubectl: Debian's when none is on PATH
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "airlock: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2

@@ -1,0 +1,556 @@
+/*
+ * serve.c - `gate serve`: the Kubernetes API front (first slice of the proxy
+ * issue), in twin mode: the twin answers as the cluster.
+ *
+ * The path of one request, in named phases:
+ *   receive (libmicrohttpd over TLS, body capped at GATE_MAX_BODY)
+ *   -> authenticate (bearer token, SHA-256 against the agents file)
+ *   -> discovery and version (served here)
+ *   -> decide (gate_decide: parse, simulate, judge, commit or roll back)
+ *   -> answer (the object, a List, or a Kubernetes Status)
+ *
+ * One daemon thread serves every connection and the engine is guarded by a
+ * mutex, so the twin sees one request at a time.  Not built yet (see the
+ * proxy issue): forwarding to production, watch, Table responses, OpenAPI,
+ * aggregated discovery, protobuf bodies.
+ */
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gate/cli.h"
+#include "gate/commands.h"
+#include "gate/engine.h"
+#include "gate/k8s.h"
+#include "twin/util.h"
+
+typedef struct server {
+    gate_engine engine;
+    pthread_mutex_t lock;
+    json_t *agents;            /* [{name, token_sha256}] */
+} server;
+
+typedef struct request {
+    twin_buf body;
+    int too_big;
+} request;
+
+/* ---- answers ---- */
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static const char *reason_of(unsigned code)
+{
+    switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 413: return "RequestEntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    default: return code >= 500 ? "InternalError" : "BadRequest";
+    }
+}
+
+static enum MHD_Result send_status(struct MHD_Connection *c, unsigned code, const char *msg)
+{
+    json_t *s = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
+                          "status", "Failure", "message", msg, "reason", reason_of(code), "code", (int)code);
+    enum MHD_Result rc = send_json(c, code, s);
+    json_decref(s);
+    return rc;
+}
+
+/* ---- discovery (the legacy form; kubectl falls back to it) ---- */
+
+static json_t *resource_list(const char *group, const char *version)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *res = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+            continue;
+        json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch",
+                                  "update", "watch");
+        if (!strcmp(k[i].kind, "Namespace"))
+            json_array_remove(verbs, 2);
+        json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k[i].resource, "singularName", k[i].singular,
+                              "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", verbs);
+        if (*k[i].short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        json_array_append_new(res, r);
+        if (k[i].has_scale) {
+            char *sub = twin_xasprintf("%s/scale", k[i].resource);
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[sss]}", "name", sub, "singularName",
+                                                 "", "namespaced", k[i].namespaced, "group", "autoscaling", "version",
+                                                 "v1", "kind", "Scale", "verbs", "get", "patch", "update"));
+            free(sub);
+        }
+    }
+    char *gv = *group ? twin_xasprintf("%s/%s", group, version) : twin_xstrdup(version);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,
+                            "resources", res);
+    free(gv);
+    return doc;
+}
+
+static json_t *group_list(void)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *groups = json_array();
+    json_t *seen = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (!*k[i].group || json_object_get(seen, k[i].group))
+            continue;
+        json_object_set_new(seen, k[i].group, json_true());
+        char *gv = twin_xasprintf("%s/%s", k[i].group, k[i].version);
+        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", k[i].group,
+                                                "versions", "groupVersion", gv, "version", k[i].version,
+                                                "preferredVersion", "groupVersion", gv, "version", k[i].version));
+        free(gv);
+    }
+    json_decref(seen);
+    return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
+}
+
+/* ---- the request path ---- */
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    json_object_set_new(cls, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+static void append_encoded(twin_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+            twin_buf_add(b, s, 1);
+        else
+            twin_buf_addf(b, "%%%02X", ch);
+    }
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    twin_buf *b = cls;
+    twin_buf_add(b, b->len ? "&" : "?", 1);
+    append_encoded(b, key);
+    if (value) {
+        twin_buf_add(b, "=", 1);
+        append_encoded(b, value);
+    }
+    return MHD_YES;
+}
+
+static char *hex_sha256(const char *s)
+{
+    unsigned char d[32];
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), d);
+    char *h = twin_xmalloc(65);
+    for (int i = 0; i < 32; i++)
+        snprintf(h + 2 * i, 3, "%02x", d[i]);
+    return h;
+}
+
+/* The agent a bearer token belongs to, or NULL. */
+static const char *authenticate(server *sv, struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7))
+        return NULL;
+    char *h = hex_sha256(auth + 7);
+    const char *who = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(sv->agents, i, a) {
+        const char *want = json_string_value(json_object_get(a, "token_sha256"));
+        if (want && !strcasecmp(want, h))
+            who = json_string_value(json_object_get(a, "name"));
+    }
+    free(h);
+    return who;
+}
+
+static json_t *wrap_list(const gate_decision *d, const char *kind, const char *api_version)
+{
+    char *lk = twin_xasprintf("%sList", kind);
+    json_t *l = json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", lk, "apiVersion", api_version, "metadata",
+                          "resourceVersion", "", "items", d->object);
+    free(lk);
+    return l;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    server *sv = cls;
+    request *rq = *con_cls;
+    if (!rq) {
+        rq = twin_xcalloc(1, sizeof(*rq));
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (rq->body.len + *upload_size > GATE_MAX_BODY)
+            rq->too_big = 1;
+        else
+            twin_buf_add(&rq->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    /* authenticate */
+    const char *agent = authenticate(sv, c);
+    if (!agent)
+        return send_status(c, 401, "Unauthorized: a known bearer token is required");
+    if (rq->too_big)
+        return send_status(c, 413, "the request body is larger than the 3 MiB limit");
+
+    /* discovery and version */
+    if (!strcmp(method, "GET")) {
+        json_t *doc = NULL;
+        if (!strcmp(url, "/version"))
+            doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
+                            "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
+                            "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gc", "platform",
+                            "linux/amd64");
+        else if (!strcmp(url, "/api"))
+            doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                            "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1");
+        else if (!strcmp(url, "/apis"))
+            doc = group_list();
+        else if (!strcmp(url, "/api/v1"))
+            doc = resource_list("", "v1");
+        else if (!strncmp(url, "/apis/", 6) && strchr(url + 6, '/') && !strchr(strchr(url + 6, '/') + 1, '/')) {
+            const char *slash = strchr(url + 6, '/');
+            char *g = twin_xasprintf("%.*s", (int)(slash - url - 6), url + 6);
+            doc = resource_list(g, slash + 1);
+            free(g);
+            if (!json_array_size(json_object_get(doc, "resources"))) {
+                json_decref(doc);
+                doc = NULL;
+            }
+        } else if (!strncmp(url, "/openapi/", 9)) {
+            return send_status(c, 404, "the server could not find the requested resource");
+        }
+        if (doc) {
+            enum MHD_Result rc = send_json(c, 200, doc);
+            json_decref(doc);
+            return rc;
+        }
+    }
+
+    /* decide */
+    twin_buf pq = {0};
+    twin_buf q = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    twin_buf_addf(&pq, "%s%s", url, q.s ? q.s : "");
+    json_t *headers = json_object();
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
+    gate_decision d;
+    pthread_mutex_lock(&sv->lock);
+    gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
+    pthread_mutex_unlock(&sv->lock);
+    fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
+
+    enum MHD_Result rc;
+    if (d.verdict == GATE_ALLOW && d.object) {
+        json_t *body = d.object;
+        json_t *wrapped = NULL;
+        if (json_is_array(d.object)) {
+            const char *kind = json_string_value(json_object_get(d.action, "kind"));
+            const char *g = json_string_value(json_object_get(d.action, "group"));
+            const char *v = json_string_value(json_object_get(d.action, "version"));
+            char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
+            wrapped = wrap_list(&d, kind ? kind : "", av);
+            free(av);
+            body = wrapped;
+        }
+        rc = send_json(c, d.code ? (unsigned)d.code : 200, body);
+        json_decref(wrapped);
+    } else {
+        unsigned code = d.code ? (unsigned)d.code : 500;
+        rc = send_status(c, code, d.message ? d.message : "refused");
+    }
+    gate_decision_free(&d);
+    json_decref(headers);
+    twin_buf_free(&pq);
+    twin_buf_free(&q);
+    return rc;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    request *rq = *con_cls;
+    if (rq) {
+        twin_buf_free(&rq->body);
+        free(rq);
+    }
+    *con_cls = NULL;
+}
+
+/* ---- certificates and agents ---- */
+
+static int write_file(const char *path, const void *data, size_t n, mode_t mode)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fwrite(data, 1, n, f) == n;
+    ok &= fclose(f) == 0;
+    chmod(path, mode);
+    return ok ? 0 : -1;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    twin_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        twin_buf_add(&b, chunk, n);
+    fclose(f);
+    return b.s ? b.s : twin_xstrdup("");
+}
+
+/* A self-signed certificate for 127.0.0.1 and localhost, made once and kept
+ * in the data directory. */
+static int make_cert(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_x509_crt_t crt = NULL;
+    int rc = -1;
+    unsigned char buf[16384];
+    size_t len;
+    if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_generate(key, GNUTLS_PK_EC, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+        gnutls_x509_crt_init(&crt) < 0) {
+        snprintf(err, errlen, "cannot generate a TLS key");
+        goto out;
+    }
+    time_t now = time(NULL);
+    unsigned char serial[8];
+    gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof serial);
+    serial[0] &= 0x7f;
+    unsigned char ip[4] = {127, 0, 0, 1};
+    gnutls_x509_crt_set_version(crt, 3);
+    gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+    gnutls_x509_crt_set_activation_time(crt, now - 3600);
+    gnutls_x509_crt_set_expiration_time(crt, now + 365L * 24 * 3600);
+    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "airlock", 7);
+    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9, GNUTLS_FSAN_APPEND);
+    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 4, GNUTLS_FSAN_APPEND);
+    gnutls_x509_crt_set_basic_constraints(crt, 1, -1);   /* its own CA, so clients can pin it */
+    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN);
+    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+    gnutls_x509_crt_set_key(crt, key);
+    if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0) {
+        snprintf(err, errlen, "cannot sign the TLS certificate");
+        goto out;
+    }
+    len = sizeof buf;
+    if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_PEM, buf, &len) < 0 || write_file(cert_path, buf, len, 0644) < 0) {
+        snprintf(err, errlen, "cannot write %s", cert_path);
+        goto out;
+    }
+    len = sizeof buf;
+    if (gnutls_x509_privkey_export_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, buf, &len) < 0 ||
+        write_file(key_path, buf, len, 0600) < 0) {
+        snprintf(err, errlen, "cannot write %s", key_path);
+        goto out;
+    }
+    rc = 0;
+out:
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+    return rc;
+}
+
+static char *base64(const char *s)
+{
+    gnutls_datum_t in = {(unsigned char *)s, (unsigned)strlen(s)}, out = {NULL, 0};
+    if (gnutls_base64_encode2(&in, &out) < 0)
+        return twin_xstrdup("");
+    char *r = twin_xasprintf("%.*s", (int)out.size, out.data);
+    gnutls_free(out.data);
+    return r;
+}
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR] [--agents FILE]\n"
+          "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
+          "\n"
+          "Serves the Kubernetes API from the twin (twin mode): every call is authenticated,\n"
+          "simulated and judged; allowed mutations change the twin. Without --agents, an agent\n"
+          "'ops-bot' and its token are made in the data directory, with a kubeconfig for it.\n",
+          out);
+}
+
+int gate_cmd_serve(int argc, char **argv)
+{
+    gate_cli_opts o;
+    int rc = 3;
+    server sv = {0};
+    twin *t = NULL;
+    gate_policy_set *ps = NULL;
+    gate_history *h = NULL;
+    char *cert = NULL, *key = NULL, *cert_path = NULL, *key_path = NULL;
+    struct MHD_Daemon *daemon = NULL;
+    char *demo = NULL;
+    char err[2048];
+    pthread_mutex_init(&sv.lock, NULL);
+
+    int start = gate_cli_start(&o, argc, argv, "serve", usage);
+    if (start) {
+        rc = start > 0 ? 0 : rc;
+        goto out;
+    }
+    const char *listen = o.listen ? o.listen : "127.0.0.1:8443";
+    const char *colon = strrchr(listen, ':');
+    long port = colon ? atol(colon + 1) : 0;
+    if (!colon || port <= 0 || port > 65535 || strncmp(listen, "127.0.0.1:", 10)) {
+        fprintf(stderr, "gate serve: --listen must be 127.0.0.1:PORT in this version (got %s)\n", listen);
+        goto out;
+    }
+    const char *dir = o.data_dir ? o.data_dir : ".airlock";
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "gate serve: cannot create %s: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    demo = o.nstate ? NULL : gate_cli_find("fixtures/demo");
+    if (demo)
+        o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */
+    if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0 ||
+        gate_history_open(&h, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
+    /* TLS */
+    if (o.tls_cert && o.tls_key) {
+        cert_path = twin_xstrdup(o.tls_cert);
+        key_path = twin_xstrdup(o.tls_key);
+    } else {
+        cert_path = twin_xasprintf("%s/tls.crt", dir);
+        key_path = twin_xasprintf("%s/tls.key", dir);
+        if (access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) {
+            if (make_cert(cert_path, key_path, err, sizeof err) < 0) {
+                fprintf(stderr, "gate serve: %s\n", err);
+                goto out;
+            }
+            fprintf(stderr, "airlock: made a self-signed TLS certificate: %s\n", cert_path);
+        }
+    }
+    cert = read_all(cert_path);
+    key = read_all(key_path);
+    if (!cert || !key) {
+        fprintf(stderr, "gate serve: cannot read %s or %s\n", cert_path, key_path);
+        goto out;
+    }
+    /* agents */
+    if (o.agents) {
+        json_error_t je;
+        sv.agents = json_load_file(o.agents, 0, &je);
+        if (!json_is_array(sv.agents)) {
+            fprintf(stderr, "gate serve: %s:%d: the agents file is a JSON array of {\"name\", \"token_sha256\"}%s%s\n",
+                    o.agents, je.line, sv.agents ? "" : ": ", sv.agents ? "" : je.text);
+            goto out;
+        }
+    } else {
+        unsigned char rnd[24];
+        gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd);
+        char token[49];
+        for (int i = 0; i < 24; i++)
+            snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+        char *h256 = hex_sha256(token);
+        sv.agents = json_pack("[{s:s, s:s}]", "name", "ops-bot", "token_sha256", h256);
+        free(h256);
+        char *ca = base64(cert);
+        char *kc = twin_xasprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: airlock\n  cluster:\n"
+                                  "    server: https://%s\n    certificate-authority-data: %s\n"
+                                  "users:\n- name: ops-bot\n  user:\n    token: %s\n"
+                                  "contexts:\n- name: airlock\n  context: {cluster: airlock, user: ops-bot}\n"
+                                  "current-context: airlock\n",
+                                  listen, ca, token);
+        char *kc_path = twin_xasprintf("%s/kubeconfig", dir);
+        write_file(kc_path, kc, strlen(kc), 0600);
+        fprintf(stderr, "airlock: agent ops-bot: export KUBECONFIG=%s\n", kc_path);
+        free(ca);
+        free(kc);
+        free(kc_path);
+    }
+    sv.engine = (gate_engine){t, ps, h, NULL, 0};
+
+    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)port,
+                              NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)30, MHD_OPTION_END);
+    if (!daemon) {
+        fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
+        goto out;
+    }
+    fprintf(stderr, "airlock: serving the Kubernetes API on https://%s (twin mode, %ld objects)\n", listen,
+            twin_object_count(t));
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (!stopping)
+        usleep(100 * 1000);
+    fprintf(stderr, "airlock: stopping\n");
+    rc = 0;
+out:
+    if (daemon)
+        MHD_stop_daemon(daemon);   /* finishes the request in flight */
+    free(cert);
+    free(key);
+    free(cert_path);
+    free(key_path);
+    json_decref(sv.agents);
+    gate_history_close(h);
+    gate_policy_free(ps);
+    twin_close(t);
+    pthread_mutex_destroy(&sv.lock);
+    free(demo);
+    gate_cli_free(&o);
+    return rc;
+}

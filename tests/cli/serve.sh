@@ -1,0 +1,50 @@
+#!/bin/sh
+# gate serve with real kubectl: TLS with the self-signed certificate pinned
+# in the written kubeconfig, bearer-token authentication, reads and
+# mutations judged, denials as Kubernetes Status messages, graceful stop.
+GATE=${1:-bin/gate}
+tmp=$(mktemp -d)
+failures=0
+ok() { echo "ok $1"; }
+bad() { echo "not ok $1"; failures=$((failures + 1)); }
+command -v kubectl >/dev/null || { echo "not ok kubectl is not installed (tests/deps.sh installs kubernetes-client)"; exit 1; }
+
+port=$((20000 + $$ % 20000))
+"$GATE" serve --listen 127.0.0.1:$port --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+export KUBECONFIG="$tmp/data/kubeconfig"
+k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
+i=0
+until [ -s "$KUBECONFIG" ] && k version >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+        echo "not ok the server did not come up"; cat "$tmp/serve.log"; exit 1
+    fi
+    sleep 0.2
+done
+ok "server up with TLS; kubectl version answers"
+
+k get deployments -n shop -o name >"$tmp/out" 2>&1
+grep -q "deployment.apps/frontend" "$tmp/out" && ok "get deployments" || { bad "get deployments"; cat "$tmp/out"; }
+k scale deployment cart -n shop --replicas=3 >"$tmp/out" 2>&1 && grep -q "scaled" "$tmp/out" && ok "benign scale allowed" || { bad "scale"; cat "$tmp/out"; }
+[ "$(k get deployment cart -n shop -o jsonpath='{.spec.replicas}/{.status.readyReplicas}')" = "3/3" ] \
+    && ok "the twin settled the scale (3/3 ready)" || bad "scale settled"
+k delete namespace payments >"$tmp/out" 2>&1
+grep -q "Error from server (Forbidden): airlock: denied by blast-radius" "$tmp/out" && ok "namespace deletion denied with the reason" || { bad "namespace deletion"; cat "$tmp/out"; }
+k get namespace payments -o name >/dev/null 2>&1 && ok "payments still there" || bad "payments still there"
+k get secrets -n payments >"$tmp/out" 2>&1
+grep -q "denied by data-protection" "$tmp/out" && ok "secret read denied" || { bad "secret read"; cat "$tmp/out"; }
+k --token not-the-token get pods >"$tmp/out" 2>&1
+grep -q "You must be logged in" "$tmp/out" && ok "unknown token: 401" || { bad "unknown token"; cat "$tmp/out"; }
+k exec -n shop deploy/cart -- true >"$tmp/out" 2>&1
+grep -q "cannot be simulated" "$tmp/out" && ok "exec refused" || { bad "exec"; cat "$tmp/out"; }
+k get widgets >"$tmp/out" 2>&1
+grep -qi "doesn't have a resource type\|not find" "$tmp/out" && ok "unknown resource type" || { bad "unknown resource"; cat "$tmp/out"; }
+
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && bad "SIGTERM stops the server" || ok "SIGTERM stops the server"
+if grep -q "Sanitizer\|runtime error" "$tmp/serve.log"; then bad "server sanitizer report"; cat "$tmp/serve.log"; else ok "no sanitizer report from the server"; fi
+[ "$failures" -eq 0 ]
