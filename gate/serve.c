@@ -11,8 +11,9 @@
  *
  * One daemon thread serves every connection and the engine is guarded by a
  * mutex, so the twin sees one request at a time.  Not built yet (see the
- * proxy issue): forwarding to production, watch, Table responses, OpenAPI,
- * aggregated discovery, protobuf bodies.
+ * proxy issue): forwarding to production, watch, Table responses,
+ * aggregated discovery, protobuf bodies.  OpenAPI v3 is the minimal form
+ * kubectl needs to leave field validation to the server.
  */
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -137,6 +138,53 @@ static json_t *group_list(void)
     return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
 }
 
+/* ---- OpenAPI v3: just enough for kubectl's field validation (it checks
+ * that PATCH takes fieldValidation, then leaves validation to the server;
+ * kubectl-wire.md section 3) ---- */
+
+static json_t *openapi_root(void)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < n; i++) {
+        char *gv = *k[i].group ? twin_xasprintf("apis/%s/%s", k[i].group, k[i].version)
+                               : twin_xasprintf("api/%s", k[i].version);
+        char *url = twin_xasprintf("/openapi/v3/%s?hash=airlock", gv);
+        json_object_set_new(paths, gv, json_pack("{s:s}", "serverRelativeURL", url));
+        free(gv);
+        free(url);
+    }
+    return json_pack("{s:o}", "paths", paths);
+}
+
+static json_t *openapi_group(const char *group, const char *version)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+            continue;
+        char *prefix = *group ? twin_xasprintf("/apis/%s/%s", group, version) : twin_xasprintf("/api/%s", version);
+        char *path = k[i].namespaced ? twin_xasprintf("%s/namespaces/{namespace}/%s/{name}", prefix, k[i].resource)
+                                     : twin_xasprintf("%s/%s/{name}", prefix, k[i].resource);
+        json_object_set_new(paths, path,
+                            json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}}}}", "patch",
+                                      "x-kubernetes-group-version-kind", "group", group, "version", version, "kind",
+                                      k[i].kind, "parameters", "name", "fieldValidation", "in", "query", "schema",
+                                      "type", "string", "responses", "200", "description", "OK"));
+        free(prefix);
+        free(path);
+    }
+    if (!json_object_size(paths)) {
+        json_decref(paths);
+        return NULL;
+    }
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:{}}, s:o}", "openapi", "3.0.0", "info", "title", "Kubernetes",
+                     "version", "v1.32.0", "components", "schemas", "paths", paths);
+}
+
 /* ---- the request path ---- */
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -259,9 +307,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 json_decref(doc);
                 doc = NULL;
             }
-        } else if (!strncmp(url, "/openapi/", 9)) {
-            return send_status(c, 404, "the server could not find the requested resource");
+        } else if (!strcmp(url, "/openapi/v3") || !strcmp(url, "/openapi/v3/")) {
+            doc = openapi_root();
+        } else if (!strncmp(url, "/openapi/v3/api/", 16)) {
+            doc = openapi_group("", url + 16);
+        } else if (!strncmp(url, "/openapi/v3/apis/", 17) && strchr(url + 17, '/')) {
+            const char *slash = strchr(url + 17, '/');
+            char *g = twin_xasprintf("%.*s", (int)(slash - url - 17), url + 17);
+            doc = openapi_group(g, slash + 1);
+            free(g);
         }
+        if (!doc && !strncmp(url, "/openapi/", 9))   /* v2 is protobuf-only for clients: 404 */
+            return send_status(c, 404, "the server could not find the requested resource");
         if (doc) {
             enum MHD_Result rc = send_json(c, 200, doc);
             json_decref(doc);

@@ -521,7 +521,43 @@ static int apply_patch(op_ctx *o, json_t **doc, const json_t *prev_applied)
     return 1;
 }
 
+/* Server-side apply without managedFields: what each field manager last
+ * applied is kept in one annotation, {"manager": applied-object, ...}, so a
+ * field a manager stops applying is removed, and only if that manager had
+ * applied it (a simplification of field ownership: no conflicts). */
 #define LAST_APPLIED "airlock.dev/last-applied"
+
+static const char *manager_of(const twin_request *r)
+{
+    return r->field_manager && *r->field_manager ? r->field_manager : "unknown";
+}
+
+/* The manager's previous applied object in `obj`, or NULL. New reference. */
+static json_t *applied_by(const json_t *obj, const char *manager)
+{
+    const char *la = json_string_value(json_object_get(twin__path(obj, "metadata.annotations"), LAST_APPLIED));
+    json_t *all = la ? json_loads(la, 0, NULL) : NULL;
+    json_t *prev = json_incref(json_object_get(all, manager));
+    json_decref(all);
+    return prev;
+}
+
+/* Records body as what manager applied, in next (based on cur, may be NULL). */
+static void remember_applied(json_t *next, const json_t *cur, const char *manager, const json_t *body)
+{
+    const char *la = cur ? json_string_value(json_object_get(twin__path(cur, "metadata.annotations"), LAST_APPLIED))
+                         : NULL;
+    json_t *all = la ? json_loads(la, 0, NULL) : NULL;
+    if (!json_is_object(all)) {
+        json_decref(all);
+        all = json_object();
+    }
+    json_object_set(all, manager, (json_t *)body);
+    char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+    json_object_set_new(twin__path_make(next, "metadata.annotations"), LAST_APPLIED, json_string(text));
+    free(text);
+    json_decref(all);
+}
 
 static int do_update_or_patch(op_ctx *o)
 {
@@ -537,9 +573,7 @@ static int do_update_or_patch(op_ctx *o)
                 json_decref(obj);
                 return fail(o, 400, "BadRequest", "apply body must be an object");
             }
-            char *text = json_dumps(r->body, JSON_COMPACT | JSON_SORT_KEYS);
-            json_object_set_new(twin__path_make(obj, "metadata.annotations"), LAST_APPLIED, json_string(text));
-            free(text);
+            remember_applied(obj, NULL, manager_of(r), r->body);
             int rc = do_create(o, obj);
             json_decref(obj);
             return rc;
@@ -600,10 +634,8 @@ static int do_update_or_patch(op_ctx *o)
     } else {
         next = json_deep_copy(cur);
         json_t *prev = NULL;
-        if (is_apply) {
-            const char *la = json_string_value(json_object_get(twin__path(cur, "metadata.annotations"), LAST_APPLIED));
-            prev = la ? json_loads(la, 0, NULL) : NULL;
-        }
+        if (is_apply)
+            prev = applied_by(cur, manager_of(r));
         int ok = apply_patch(o, &next, prev);
         json_decref(prev);
         if (!ok) {
@@ -611,11 +643,8 @@ static int do_update_or_patch(op_ctx *o)
             json_decref(cur);
             return 0;
         }
-        if (is_apply) {
-            char *text = json_dumps(r->body, JSON_COMPACT | JSON_SORT_KEYS);
-            json_object_set_new(twin__path_make(next, "metadata.annotations"), LAST_APPLIED, json_string(text));
-            free(text);
-        }
+        if (is_apply)
+            remember_applied(next, cur, manager_of(r), r->body);
         /* a patch carries no resourceVersion precondition unless it sets one */
         const char *prv = NULL;
         if (r->patch_type != TWIN_PATCH_APPLY && json_is_object(r->body))
