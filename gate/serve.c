@@ -185,6 +185,174 @@ static json_t *openapi_group(const char *group, const char *version)
                      "version", "v1.32.0", "components", "schemas", "paths", paths);
 }
 
+/* ---- Table responses for kubectl get (k8s-api-facts section 6) ---- */
+
+static char *age(const json_t *obj)
+{
+    const char *ts = json_string_value(json_object_get(json_object_get(obj, "metadata"), "creationTimestamp"));
+    struct tm tm = {0};
+    if (!ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                      &tm.tm_sec) != 6)
+        return twin_xstrdup("<unknown>");
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    long d = (long)difftime(time(NULL), timegm(&tm));
+    if (d < -1)
+        return twin_xstrdup("<invalid>");
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        return twin_xasprintf("%lds", d);
+    long m = d / 60, h = d / 3600, days = d / 86400;
+    if (m < 10)
+        return d % 60 ? twin_xasprintf("%ldm%lds", m, d % 60) : twin_xasprintf("%ldm", m);
+    if (h < 3)
+        return twin_xasprintf("%ldm", m);
+    if (h < 8)
+        return m % 60 ? twin_xasprintf("%ldh%ldm", h, m % 60) : twin_xasprintf("%ldh", h);
+    if (h < 48)
+        return twin_xasprintf("%ldh", h);
+    if (days < 8)
+        return h % 24 ? twin_xasprintf("%ldd%ldh", days, h % 24) : twin_xasprintf("%ldd", days);
+    return twin_xasprintf("%ldd", days);
+}
+
+static const json_t *path2(const json_t *o, const char *a, const char *b)
+{
+    return json_object_get(json_object_get(o, a), b);
+}
+
+static long ival(const json_t *o, const char *a, const char *b)
+{
+    return (long)json_integer_value(path2(o, a, b));
+}
+
+static json_t *columns(const char *kind)
+{
+#define COL(n, t) json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", n, "type", t, "format", "", "description", "", "priority", 0)
+    json_t *c = json_array();
+    json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "Name", "type", "string", "format",
+                                       "name", "description", "", "priority", 0));
+    if (!strcmp(kind, "Pod")) {
+        json_array_append_new(c, COL("Ready", "string"));
+        json_array_append_new(c, COL("Status", "string"));
+        json_array_append_new(c, COL("Restarts", "string"));
+    } else if (!strcmp(kind, "Deployment")) {
+        json_array_append_new(c, COL("Ready", "string"));
+        json_array_append_new(c, COL("Up-to-date", "integer"));
+        json_array_append_new(c, COL("Available", "integer"));
+    } else if (!strcmp(kind, "Service")) {
+        json_array_append_new(c, COL("Type", "string"));
+        json_array_append_new(c, COL("Cluster-IP", "string"));
+        json_array_append_new(c, COL("External-IP", "string"));
+        json_array_append_new(c, COL("Port(s)", "string"));
+    } else if (!strcmp(kind, "Namespace")) {
+        json_array_append_new(c, COL("Status", "string"));
+    } else if (!strcmp(kind, "Node")) {
+        json_array_append_new(c, COL("Status", "string"));
+        json_array_append_new(c, COL("Roles", "string"));
+    } else if (!strcmp(kind, "ReplicaSet")) {
+        json_array_append_new(c, COL("Desired", "integer"));
+        json_array_append_new(c, COL("Current", "integer"));
+        json_array_append_new(c, COL("Ready", "integer"));
+    } else if (!strcmp(kind, "StatefulSet")) {
+        json_array_append_new(c, COL("Ready", "string"));
+    }
+    json_array_append_new(c, COL("Age", "string"));
+#undef COL
+    return c;
+}
+
+static json_t *cells(const char *kind, const json_t *o)
+{
+    json_t *c = json_array();
+    json_array_append_new(c, json_string(json_string_value(path2(o, "metadata", "name")) ?: ""));
+    if (!strcmp(kind, "Pod")) {
+        size_t total = json_array_size(path2(o, "spec", "containers")), ready = 0, restarts = 0, i;
+        json_t *cs;
+        json_array_foreach(path2(o, "status", "containerStatuses"), i, cs) {
+            ready += json_is_true(json_object_get(cs, "ready"));
+            restarts += (size_t)json_integer_value(json_object_get(cs, "restartCount"));
+        }
+        json_array_append_new(c, json_sprintf("%zu/%zu", ready, total));
+        const char *phase = json_string_value(path2(o, "status", "phase"));
+        json_array_append_new(c, json_string(path2(o, "metadata", "deletionTimestamp") ? "Terminating"
+                                             : phase ? phase : "Unknown"));
+        json_array_append_new(c, json_sprintf("%zu", restarts));
+    } else if (!strcmp(kind, "Deployment")) {
+        json_array_append_new(c, json_sprintf("%ld/%ld", ival(o, "status", "readyReplicas"),
+                                              json_object_get(json_object_get(o, "spec"), "replicas")
+                                                  ? ival(o, "spec", "replicas") : 1));
+        json_array_append_new(c, json_integer(ival(o, "status", "updatedReplicas")));
+        json_array_append_new(c, json_integer(ival(o, "status", "availableReplicas")));
+    } else if (!strcmp(kind, "Service")) {
+        const char *type = json_string_value(path2(o, "spec", "type"));
+        const char *ip = json_string_value(path2(o, "spec", "clusterIP"));
+        json_array_append_new(c, json_string(type ? type : "ClusterIP"));
+        json_array_append_new(c, json_string(ip && *ip ? ip : "<none>"));
+        json_array_append_new(c, json_string(type && !strcmp(type, "LoadBalancer") ? "<pending>" : "<none>"));
+        twin_buf b = {0};
+        size_t i;
+        json_t *p;
+        json_array_foreach(path2(o, "spec", "ports"), i, p) {
+            const char *proto = json_string_value(json_object_get(p, "protocol"));
+            if (json_is_integer(json_object_get(p, "nodePort")) && json_integer_value(json_object_get(p, "nodePort")))
+                twin_buf_addf(&b, "%s%lld:%lld/%s", i ? "," : "", json_integer_value(json_object_get(p, "port")),
+                              json_integer_value(json_object_get(p, "nodePort")), proto ? proto : "TCP");
+            else
+                twin_buf_addf(&b, "%s%lld/%s", i ? "," : "", json_integer_value(json_object_get(p, "port")),
+                              proto ? proto : "TCP");
+        }
+        json_array_append_new(c, json_string(b.s ? b.s : "<none>"));
+        twin_buf_free(&b);
+    } else if (!strcmp(kind, "Namespace")) {
+        const char *phase = json_string_value(path2(o, "status", "phase"));
+        json_array_append_new(c, json_string(phase ? phase : "Active"));
+    } else if (!strcmp(kind, "Node")) {
+        const char *ready = "Unknown";
+        size_t i;
+        json_t *cond;
+        json_array_foreach(path2(o, "status", "conditions"), i, cond) {
+            const char *t = json_string_value(json_object_get(cond, "type"));
+            if (t && !strcmp(t, "Ready"))
+                ready = !strcmp(json_string_value(json_object_get(cond, "status")) ?: "", "True") ? "Ready"
+                                                                                                 : "NotReady";
+        }
+        json_array_append_new(c, json_is_true(path2(o, "spec", "unschedulable"))
+                                     ? json_sprintf("%s,SchedulingDisabled", ready)
+                                     : json_string(ready));
+        json_array_append_new(c, json_string("<none>"));
+    } else if (!strcmp(kind, "ReplicaSet")) {
+        json_array_append_new(c, json_integer(ival(o, "spec", "replicas")));
+        json_array_append_new(c, json_integer(ival(o, "status", "replicas")));
+        json_array_append_new(c, json_integer(ival(o, "status", "readyReplicas")));
+    } else if (!strcmp(kind, "StatefulSet")) {
+        json_array_append_new(c, json_sprintf("%ld/%ld", ival(o, "status", "readyReplicas"), ival(o, "spec", "replicas")));
+    }
+    char *a = age(o);
+    json_array_append_new(c, json_string(a));
+    free(a);
+    return c;
+}
+
+/* obj: one object or an array of them. */
+static json_t *as_table(const char *kind, const json_t *obj)
+{
+    json_t *rows = json_array();
+    json_t *items = json_is_array(obj) ? json_incref((json_t *)obj) : json_pack("[O]", obj);
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o) {
+        json_t *meta = json_deep_copy(json_object_get(o, "metadata"));
+        json_array_append_new(rows, json_pack("{s:o, s:{s:s, s:s, s:o}}", "cells", cells(kind, o), "object", "kind",
+                                              "PartialObjectMetadata", "apiVersion", "meta.k8s.io/v1", "metadata",
+                                              meta ? meta : json_object()));
+    }
+    json_decref(items);
+    return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata",
+                     "resourceVersion", "", "columnDefinitions", columns(kind), "rows", rows);
+}
+
 /* ---- the request path ---- */
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -340,7 +508,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
 
     enum MHD_Result rc;
-    if (d.verdict == GATE_ALLOW && d.object) {
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    int table = accept && strstr(accept, "as=Table") && !strcmp(method, "GET");
+    if (d.verdict == GATE_ALLOW && d.object && table && (json_is_array(d.object) || json_is_object(d.object)) &&
+        json_string_value(json_object_get(d.action, "kind"))) {
+        json_t *tab = as_table(json_string_value(json_object_get(d.action, "kind")), d.object);
+        rc = send_json(c, 200, tab);
+        json_decref(tab);
+    } else if (d.verdict == GATE_ALLOW && d.object) {
         json_t *body = d.object;
         json_t *wrapped = NULL;
         if (json_is_array(d.object)) {
