@@ -94,6 +94,20 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--tls-key")) {
             if (want_value(argc, argv, &i, &o->tls_key, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--upstream")) {
+            if (want_value(argc, argv, &i, &o->upstream, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--upstream-token-file")) {
+            if (want_value(argc, argv, &i, &o->upstream_token_file, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--upstream-ca")) {
+            if (want_value(argc, argv, &i, &o->upstream_ca, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--upstream-insecure")) {
+            o->upstream_insecure = 1;
+        } else if (!strcmp(a, "--mode")) {
+            if (want_value(argc, argv, &i, &o->mode, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--data-dir")) {
             if (want_value(argc, argv, &i, &o->data_dir, err, errlen) < 0)
                 return -1;

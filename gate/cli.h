@@ -26,6 +26,8 @@ typedef struct gate_cli_opts {
     const char *format;
     const char *output;
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
+    const char *upstream, *upstream_token_file, *upstream_ca, *mode;
+    int upstream_insecure;
     long count, seed, jobs;
     int help;
     char *positional[GATE_CLI_MAX];

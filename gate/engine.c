@@ -205,12 +205,14 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
     }
     if (d->verdict == GATE_ALLOW && !a.dry_run) {
         d->code = res.code;
-        twin_commit(e->twin);
-        if (e->history) {
-            double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
-            gate_history_record(e->history, agent, now_seconds(e),
-                                (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
-                                delta > 0 ? delta : 0);
+        if (e->hold) {
+            /* the caller forwards it first, then settles with gate_finish */
+            d->held = 1;
+            free(d->agent);
+            d->agent = twin_xstrdup(agent);
+        } else {
+            d->agent = twin_xstrdup(agent);
+            gate_finish(e, d, 1);
         }
     } else {
         if (d->verdict == GATE_ALLOW)
@@ -226,11 +228,30 @@ done:
     return 0;
 }
 
+void gate_finish(gate_engine *e, gate_decision *d, int ok)
+{
+    if (d->verdict != GATE_ALLOW || !twin_in_operation(e->twin))
+        return;
+    d->held = 0;
+    if (!ok) {
+        twin_rollback(e->twin);
+        return;
+    }
+    twin_commit(e->twin);
+    if (e->history) {
+        double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
+        gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
+                            (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
+                            delta > 0 ? delta : 0);
+    }
+}
+
 void gate_decision_free(gate_decision *d)
 {
     if (!d)
         return;
     free(d->message);
+    free(d->agent);
     json_decref(d->action);
     json_decref(d->results);
     json_decref(d->diff);

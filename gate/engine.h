@@ -24,6 +24,7 @@ typedef struct gate_engine {
     gate_history *history;
     json_t *config_overrides;   /* borrowed, may be NULL */
     double now;                 /* 0 = real time; fixed by tests and replays */
+    int hold;                   /* leave allowed mutations open for gate_finish */
 } gate_engine;
 
 typedef enum gate_verdict { GATE_ALLOW = 0, GATE_REVIEW, GATE_DENY, GATE_ERROR } gate_verdict;
@@ -38,6 +39,8 @@ typedef struct gate_decision {
     json_t *impact;
     json_t *object;     /* the twin's answer (object, list, Status) */
     double micros;      /* simulate + judge */
+    int held;           /* an allowed mutation left open (engine.hold): call gate_finish */
+    char *agent;
 } gate_decision;
 
 /*
@@ -48,6 +51,9 @@ typedef struct gate_decision {
 int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
                 const json_t *body, const char *raw, size_t rawlen, gate_decision *d);
 void gate_decision_free(gate_decision *d);
+/* Settles a held decision: commit the twin and record the agent's history
+ * when production took the change (ok), roll back otherwise. */
+void gate_finish(gate_engine *e, gate_decision *d, int ok);
 const char *gate_verdict_name(gate_verdict v);
 
 #endif

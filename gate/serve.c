@@ -9,13 +9,21 @@
  *   -> decide (gate_decide: parse, simulate, judge, commit or roll back)
  *   -> answer (the object, a List, or a Kubernetes Status)
  *
+ * With --upstream (enforce mode) the twin starts from a LIST of production,
+ * allowed reads are answered by production, and an allowed mutation is held
+ * open in the twin, forwarded (forward.c), and committed only if production
+ * took it (2xx), rolled back otherwise; production's answer goes back
+ * unchanged.  Dry runs are never forwarded.
+ *
  * One daemon thread serves every connection and the engine is guarded by a
  * mutex, so the twin sees one request at a time.  Not built yet (see the
- * proxy issue): forwarding to production, watch, Table responses,
- * aggregated discovery, protobuf bodies.  OpenAPI v3 is the minimal form
- * kubectl needs to leave field validation to the server.
+ * proxy issue): refreshing the touched objects from production before each
+ * judgement, shadow mode, watch, aggregated discovery, protobuf bodies.
+ * OpenAPI v3 is the minimal form kubectl needs to leave field validation to
+ * the server.
  */
 #include <errno.h>
+#include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -32,6 +40,7 @@
 #include "gate/cli.h"
 #include "gate/commands.h"
 #include "gate/engine.h"
+#include "gate/forward.h"
 #include "gate/k8s.h"
 #include "twin/util.h"
 
@@ -39,6 +48,7 @@ typedef struct server {
     gate_engine engine;
     pthread_mutex_t lock;
     json_t *agents;            /* [{name, token_sha256}] */
+    gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
 } server;
 
 typedef struct request {
@@ -502,12 +512,46 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     json_t *headers = json_object();
     MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
     gate_decision d;
+    enum MHD_Result rc;
     pthread_mutex_lock(&sv->lock);
     gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
+    const char *verb = json_string_value(json_object_get(d.action, "verb"));
+    int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
+    if (sv->up && d.verdict == GATE_ALLOW && (d.held || is_read)) {
+        /* forward: production answers, and the twin follows what it did */
+        gate_upstream_answer ans;
+        char ferr[512];
+        const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+        if (accept && strstr(accept, "protobuf"))
+            accept = "application/json";
+        int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                                    accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
+        if (d.held)
+            gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
+        pthread_mutex_unlock(&sv->lock);
+        fprintf(stderr, "airlock: %s %s %s -> %s, production %ld\n", agent, method, pq.s, gate_verdict_name(d.verdict),
+                fr == 0 ? ans.status : 0L);
+        if (fr < 0) {
+            char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
+            rc = send_status(c, 502, msg);
+            free(msg);
+        } else {
+            struct MHD_Response *r = MHD_create_response_from_buffer(ans.body.len, ans.body.s ? ans.body.s : (void *)"",
+                                                                     MHD_RESPMEM_MUST_COPY);
+            MHD_add_response_header(r, "Content-Type", ans.content_type[0] ? ans.content_type : "application/json");
+            rc = MHD_queue_response(c, (unsigned)ans.status, r);
+            MHD_destroy_response(r);
+            gate_upstream_answer_free(&ans);
+        }
+        gate_decision_free(&d);
+        json_decref(headers);
+        twin_buf_free(&pq);
+        twin_buf_free(&q);
+        return rc;
+    }
     pthread_mutex_unlock(&sv->lock);
     fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
 
-    enum MHD_Result rc;
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     int table = accept && strstr(accept, "as=Table") && !strcmp(method, "GET");
     if (d.verdict == GATE_ALLOW && d.object && table && (json_is_array(d.object) || json_is_object(d.object)) &&
@@ -653,6 +697,7 @@ static void usage(FILE *out)
 {
     fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR] [--agents FILE]\n"
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
+          "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
           "\n"
           "Serves the Kubernetes API from the twin (twin mode): every call is authenticated,\n"
           "simulated and judged; allowed mutations change the twin. Without --agents, an agent\n"
@@ -691,13 +736,37 @@ int gate_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gate serve: cannot create %s: %s\n", dir, strerror(errno));
         goto out;
     }
-    demo = o.nstate ? NULL : gate_cli_find("fixtures/demo");
+    if (o.mode && strcmp(o.mode, "enforce")) {
+        fprintf(stderr, "gate serve: --mode %s is not built yet (enforce only)\n", o.mode);
+        goto out;
+    }
+    if (o.upstream && o.nstate) {
+        fprintf(stderr, "gate serve: --state and --upstream exclude each other: with --upstream the twin "
+                        "starts from production\n");
+        goto out;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (o.upstream && gate_upstream_open(&sv.up, o.upstream, o.upstream_token_file, o.upstream_ca,
+                                         o.upstream_insecure, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
+    demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
     if (demo)
         o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */
     if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0 ||
         gate_history_open(&h, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "gate serve: %s\n", err);
         goto out;
+    }
+    if (sv.up) {
+        json_t *snap = gate_upstream_snapshot(sv.up, err, sizeof err);
+        if (!snap || twin_import_docs(t, snap, o.upstream, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            json_decref(snap);
+            goto out;
+        }
+        json_decref(snap);
     }
     /* TLS */
     if (o.tls_cert && o.tls_key) {
@@ -752,7 +821,7 @@ int gate_cmd_serve(int argc, char **argv)
         free(kc);
         free(kc_path);
     }
-    sv.engine = (gate_engine){t, ps, h, NULL, 0};
+    sv.engine = (gate_engine){t, ps, h, NULL, 0, sv.up != NULL};
 
     daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)port,
                               NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
@@ -762,8 +831,8 @@ int gate_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
         goto out;
     }
-    fprintf(stderr, "airlock: serving the Kubernetes API on https://%s (twin mode, %ld objects)\n", listen,
-            twin_object_count(t));
+    fprintf(stderr, "airlock: serving the Kubernetes API on https://%s (%s, %ld objects in the twin)\n", listen,
+            sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     while (!stopping)
@@ -778,6 +847,8 @@ out:
     free(cert_path);
     free(key_path);
     json_decref(sv.agents);
+    gate_upstream_close(sv.up);
+    curl_global_cleanup();
     gate_history_close(h);
     gate_policy_free(ps);
     twin_close(t);

@@ -71,5 +71,6 @@ kill -TERM $pid
 i=0
 while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 kill -0 $pid 2>/dev/null && bad "SIGTERM stops the server" || ok "SIGTERM stops the server"
+wait $pid 2>/dev/null
 if grep -q "Sanitizer\|runtime error" "$tmp/serve.log"; then bad "server sanitizer report"; cat "$tmp/serve.log"; else ok "no sanitizer report from the server"; fi
 [ "$failures" -eq 0 ]

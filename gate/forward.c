@@ -1,0 +1,227 @@
+/*
+ * forward.c - production, through libcurl: one reused handle (connection
+ * reuse), Airlock's own credentials, timeouts, and the answer passed back
+ * unchanged.  The agent's token never leaves the gate and production's
+ * token is never logged.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate/forward.h"
+#include "twin/util.h"
+
+struct gate_upstream {
+    CURL *curl;
+    char *url;         /* without a trailing slash */
+    char *auth;        /* "Authorization: Bearer ..." */
+    char *ca;
+    int insecure;
+};
+
+static char *read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the upstream token file %s", path);
+        return NULL;
+    }
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (!n) {
+        snprintf(err, errlen, "the upstream token file %s is empty", path);
+        return NULL;
+    }
+    return twin_xstrdup(buf);
+}
+
+int gate_upstream_open(gate_upstream **out, const char *url, const char *token_file, const char *ca_file,
+                       int insecure, char *err, size_t errlen)
+{
+    if (strncmp(url, "https://", 8)) {
+        snprintf(err, errlen, "--upstream must be an https:// URL (got %s)", url);
+        return -1;
+    }
+    if (!token_file) {
+        snprintf(err, errlen, "--upstream needs --upstream-token-file");
+        return -1;
+    }
+    if (!ca_file && !insecure) {
+        snprintf(err, errlen, "--upstream needs --upstream-ca FILE or --upstream-insecure");
+        return -1;
+    }
+    char *token = read_token(token_file, err, errlen);
+    if (!token)
+        return -1;
+    gate_upstream *u = twin_xcalloc(1, sizeof(*u));
+    u->curl = curl_easy_init();
+    u->url = twin_xstrdup(url);
+    size_t n = strlen(u->url);
+    while (n && u->url[n - 1] == '/')
+        u->url[--n] = '\0';
+    u->auth = twin_xasprintf("Authorization: Bearer %s", token);
+    memset(token, 0, strlen(token));
+    free(token);
+    u->ca = twin_xstrdup(ca_file);
+    u->insecure = insecure;
+    *out = u;
+    return 0;
+}
+
+void gate_upstream_close(gate_upstream *u)
+{
+    if (!u)
+        return;
+    curl_easy_cleanup(u->curl);
+    free(u->url);
+    if (u->auth)
+        memset(u->auth, 0, strlen(u->auth));
+    free(u->auth);
+    free(u->ca);
+    free(u);
+}
+
+typedef struct sink {
+    twin_buf *body;
+    int too_big;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->body->len + n > GATE_UPSTREAM_MAX) {
+        s->too_big = 1;
+        return 0;
+    }
+    twin_buf_add(s->body, p, n);
+    return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    size_t n = size * nitems;
+    char *ct = ud;
+    if (n > 13 && !strncasecmp(p, "Content-Type:", 13)) {
+        const char *v = p + 13;
+        while (*v == ' ')
+            v++;
+        size_t l = n - (size_t)(v - p);
+        while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
+            l--;
+        snprintf(ct, 256, "%.*s", (int)l, v);
+    }
+    return n;
+}
+
+int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                       const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
+                       size_t errlen)
+{
+    memset(ans, 0, sizeof *ans);
+    CURL *c = u->curl;
+    curl_easy_reset(c);
+    char *url = twin_xasprintf("%s%s", u->url, path_query);
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, u->auth);
+    char *ct = content_type ? twin_xasprintf("Content-Type: %s", content_type) : NULL;
+    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
+    if (ct)
+        h = curl_slist_append(h, ct);
+    h = curl_slist_append(h, ac);
+    h = curl_slist_append(h, "Expect:");
+    sink s = {&ans->body, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    if (u->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
+    }
+    if (body && len) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
+    free(url);
+    free(ct);
+    free(ac);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", s.too_big ? "production's answer is larger than the gate accepts" : curl_easy_strerror(rc));
+        twin_buf_free(&ans->body);
+        return -1;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    return 0;
+}
+
+void gate_upstream_answer_free(gate_upstream_answer *a) { twin_buf_free(&a->body); }
+
+json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *docs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *path = *k[i].group ? twin_xasprintf("/apis/%s/%s/%s", k[i].group, k[i].version, k[i].resource)
+                                 : twin_xasprintf("/api/%s/%s", k[i].version, k[i].resource);
+        gate_upstream_answer a;
+        char e[512];
+        if (gate_upstream_call(u, "GET", path, NULL, "application/json", NULL, 0, &a, e, sizeof e) < 0) {
+            snprintf(err, errlen, "cannot list %s from production: %s", path, e);
+            free(path);
+            json_decref(docs);
+            return NULL;
+        }
+        if (a.status == 404 || a.status == 403) {   /* a kind production does not serve, or we may not read */
+            gate_upstream_answer_free(&a);
+            free(path);
+            continue;
+        }
+        json_error_t je;
+        json_t *list = a.status == 200 ? json_loadb(a.body.s ? a.body.s : "", a.body.len, 0, &je) : NULL;
+        if (!json_is_object(list) || !json_is_array(json_object_get(list, "items"))) {
+            snprintf(err, errlen, "cannot list %s from production: status %ld", path, a.status);
+            json_decref(list);
+            gate_upstream_answer_free(&a);
+            free(path);
+            json_decref(docs);
+            return NULL;
+        }
+        /* items of a List carry no kind: put it back */
+        char *av = *k[i].group ? twin_xasprintf("%s/%s", k[i].group, k[i].version) : twin_xstrdup(k[i].version);
+        size_t j;
+        json_t *it;
+        json_array_foreach(json_object_get(list, "items"), j, it) {
+            if (!json_object_get(it, "kind"))
+                json_object_set_new(it, "kind", json_string(k[i].kind));
+            if (!json_object_get(it, "apiVersion"))
+                json_object_set_new(it, "apiVersion", json_string(av));
+            json_array_append(docs, it);
+        }
+        free(av);
+        json_decref(list);
+        gate_upstream_answer_free(&a);
+        free(path);
+    }
+    return docs;
+}

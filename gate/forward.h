@@ -1,0 +1,38 @@
+/*
+ * gate/forward.h - the production cluster behind the gate (libcurl): calls
+ * with Airlock's own credentials, and the snapshot the twin starts from.
+ */
+#ifndef GATE_FORWARD_H
+#define GATE_FORWARD_H
+
+#include <jansson.h>
+
+#include "twin/twin.h"
+#include "twin/util.h"
+
+enum { GATE_UPSTREAM_MAX = 256 * 1024 * 1024 };   /* the largest answer accepted (a big LIST) */
+
+typedef struct gate_upstream gate_upstream;
+
+typedef struct gate_upstream_answer {
+    long status;
+    char content_type[256];
+    twin_buf body;
+} gate_upstream_answer;
+
+/* url: https://host:port; the token is read from token_file; either ca_file
+ * or insecure must be given. -1 with err on bad settings. */
+int gate_upstream_open(gate_upstream **out, const char *url, const char *token_file, const char *ca_file,
+                       int insecure, char *err, size_t errlen);
+void gate_upstream_close(gate_upstream *u);   /* NULL is a no-op */
+/* One request; 0 with the answer (free it), -1 with err when production
+ * could not be reached. */
+int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                       const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
+                       size_t errlen);
+void gate_upstream_answer_free(gate_upstream_answer *a);
+/* Every object of every kind the twin knows, listed from production (new
+ * array of documents for twin_import_docs), or NULL with err. */
+json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Enforce mode: a gate in front of a "production" cluster (a second gate in
+# twin mode stands in for the API server), driven by real kubectl. Allowed
+# calls reach production with the gate's own credentials, denied ones and
+# dry runs never do.
+GATE=${1:-bin/gate}
+tmp=$(mktemp -d)
+failures=0
+ok() { echo "ok $1"; }
+bad() { echo "not ok $1"; failures=$((failures + 1)); }
+command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 1; }
+pport=$((20000 + $$ % 20000))
+gport=$((pport + 1))
+mkdir -p "$tmp/empty"   # production itself judges nothing
+"$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/empty" >"$tmp/prod.log" 2>&1 &
+ppid_=$!
+trap 'kill $ppid_ $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
+wait_up() {  # kubeconfig pid log
+    i=0
+    until [ -s "$1" ] && kubectl --kubeconfig "$1" --cache-dir "$tmp/c-$2" --request-timeout=5s version >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$2" 2>/dev/null; then echo "not ok a server did not come up"; cat "$3"; exit 1; fi
+        sleep 0.2
+    done
+}
+wait_up "$tmp/prod/kubeconfig" $ppid_ "$tmp/prod.log"
+sed -n 's/^ *token: //p' "$tmp/prod/kubeconfig" >"$tmp/prod-token"
+"$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/gw" --upstream https://127.0.0.1:$pport \
+    --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/gw.log" 2>&1 &
+gpid=$!
+wait_up "$tmp/gw/kubeconfig" $gpid "$tmp/gw.log"
+grep -q "enforce mode" "$tmp/gw.log" && ok "gate up in enforce mode, twin listed from production" || bad "enforce mode"
+ka() { kubectl --kubeconfig "$tmp/gw/kubeconfig" --cache-dir "$tmp/ca" --request-timeout=10s "$@"; }
+kp() { kubectl --kubeconfig "$tmp/prod/kubeconfig" --cache-dir "$tmp/cp" --request-timeout=10s "$@"; }
+
+ka get deployments -n shop -o name | grep -q "deployment.apps/cart" && ok "reads answered" || bad "reads"
+ka scale deployment cart -n shop --replicas=3 >/dev/null 2>&1
+[ "$(kp get deployment cart -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "allowed scale reached production" || bad "scale reached production"
+ka delete namespace payments >"$tmp/out" 2>&1
+grep -q "denied by blast-radius" "$tmp/out" && kp get namespace payments -o name >/dev/null 2>&1 \
+    && ok "denied deletion never reached production" || { bad "denied deletion"; cat "$tmp/out"; }
+ka scale deployment cart -n shop --replicas=4 --dry-run=server >/dev/null 2>&1
+[ "$(kp get deployment cart -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "dry run not forwarded" || bad "dry run forwarded"
+ka get deployment cart -n shop -o jsonpath='{.spec.replicas}' | grep -q 3 && ok "production's answer returned" || bad "answer"
+gtoken=$(sed -n 's/^ *token: //p' "$tmp/gw/kubeconfig")
+grep -q "$gtoken" "$tmp/prod.log" "$tmp/gw.log" && bad "a token appears in a log" || ok "no token in the logs"
+kill -TERM $gpid $ppid_
+wait $gpid $ppid_ 2>/dev/null
+for l in "$tmp/gw.log" "$tmp/prod.log"; do
+    if grep -q "Sanitizer\|runtime error" "$l"; then bad "sanitizer report in $(basename $l)"; cat "$l"; fi
+done
+ok "stopped"
+[ "$failures" -eq 0 ]
