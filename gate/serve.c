@@ -45,6 +45,7 @@
 #include "twin/util.h"
 
 typedef struct server {
+    const char *data_dir;
     gate_engine engine;
     pthread_mutex_t lock;
     json_t *agents;            /* [{name, token_sha256}] */
@@ -363,6 +364,33 @@ static json_t *as_table(const char *kind, const json_t *obj)
                      "resourceVersion", "", "columnDefinitions", columns(kind), "rows", rows);
 }
 
+/* ---- pending reviews ---- */
+
+/* Keeps a review's whole decision in <data-dir>/approvals/<id>.json (the
+ * request's body is not kept: it may carry secrets). Returns the id. */
+static char *store_pending(server *sv, const char *agent, const gate_decision *d)
+{
+    unsigned char r[6];
+    gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r);
+    char *id = twin_xasprintf("%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+    char *dir = twin_xasprintf("%s/approvals", sv->data_dir);
+    mkdir(dir, 0700);
+    char *path = twin_xasprintf("%s/%s.json", dir, id);
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:O, s:s, s:O, s:O, s:O}", "id", id, "agent", agent, "requested_at",
+                            (json_int_t)time(NULL), "state", "pending", "action", d->action, "message", d->message,
+                            "results", d->results, "impact", d->impact ? d->impact : json_null(), "diff",
+                            d->diff ? d->diff : json_null());
+    int rc = json_dump_file(doc, path, JSON_COMPACT);
+    json_decref(doc);
+    free(path);
+    free(dir);
+    if (rc < 0) {
+        free(id);
+        return NULL;
+    }
+    return id;
+}
+
 /* ---- the request path ---- */
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -573,6 +601,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         rc = send_json(c, d.code ? (unsigned)d.code : 200, body);
         json_decref(wrapped);
+    } else if (d.verdict == GATE_REVIEW) {
+        /* a review waits for a person: the decision is kept under an id the
+         * agent can quote (the approval workflow itself is a later issue) */
+        char *id = store_pending(sv, agent, &d);
+        char *msg = id ? twin_xasprintf("%s; approval id %s", d.message, id)
+                       : twin_xasprintf("%s; the pending decision could not be stored", d.message);
+        rc = send_status(c, 403, msg);
+        free(msg);
+        free(id);
     } else {
         unsigned code = d.code ? (unsigned)d.code : 500;
         rc = send_status(c, code, d.message ? d.message : "refused");
@@ -822,6 +859,7 @@ int gate_cmd_serve(int argc, char **argv)
         free(kc_path);
     }
     sv.engine = (gate_engine){t, ps, h, NULL, 0, sv.up != NULL};
+    sv.data_dir = dir;
 
     daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)port,
                               NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,

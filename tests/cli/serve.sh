@@ -64,6 +64,10 @@ grep -q "serverside-applied" "$tmp/out" && ! grep -q "failed to migrate" "$tmp/o
 [ "$(k get deployment banner -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "server-side apply took effect" || bad "server-side apply took effect"
 k create namespace extra >"$tmp/out" 2>&1
 grep -q "UnsupportedMediaType" "$tmp/out" && ok "protobuf create: 415 naming JSON" || { bad "protobuf create"; cat "$tmp/out"; }
+k scale deployment checkout -n shop --replicas=200 >"$tmp/out" 2>&1
+id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out")
+grep -q "needs approval (cost:" "$tmp/out" && [ -n "$id" ] && [ -s "$tmp/data/approvals/$id.json" ] \
+    && ok "review: 403 with an approval id, decision stored" || { bad "review"; cat "$tmp/out"; }
 k get widgets >"$tmp/out" 2>&1
 grep -qi "doesn't have a resource type\|not find" "$tmp/out" && ok "unknown resource type" || { bad "unknown resource"; cat "$tmp/out"; }
 
