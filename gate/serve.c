@@ -129,6 +129,62 @@ static json_t *resource_list(const char *group, const char *version)
     return doc;
 }
 
+/* Aggregated discovery (apidiscovery.k8s.io/v2): every group of `core`
+ * (1: the legacy group at /api; 0: the named groups at /apis). */
+static json_t *aggregated(int core)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *items = json_array();
+    json_t *by_group = json_object();   /* group -> resources array */
+    for (size_t i = 0; i < n; i++) {
+        if (core != !*k[i].group)
+            continue;
+        json_t *res = json_object_get(by_group, k[i].group);
+        if (!res) {
+            res = json_array();
+            json_object_set_new(by_group, k[i].group, res);
+            char *gv_version = twin_xstrdup(k[i].version);
+            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name", k[i].group,
+                                                   "versions", "version", gv_version, "freshness", "Current",
+                                                   "resources", res));
+            free(gv_version);
+        }
+        json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch",
+                                  "update", "watch");
+        if (!strcmp(k[i].kind, "Namespace"))
+            json_array_remove(verbs, 2);
+        json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", k[i].resource, "responseKind",
+                              "group", k[i].group, "version", k[i].version, "kind", k[i].kind, "scope",
+                              k[i].namespaced ? "Namespaced" : "Cluster", "singularResource", k[i].singular, "verbs",
+                              verbs);
+        if (*k[i].short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        json_t *subs = json_array();
+        if (k[i].has_status)
+            json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "status",
+                                                  "responseKind", "group", k[i].group, "version", k[i].version, "kind",
+                                                  k[i].kind, "verbs", "get", "patch", "update"));
+        if (k[i].has_scale)
+            json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "scale",
+                                                  "responseKind", "group", "autoscaling", "version", "v1", "kind",
+                                                  "Scale", "verbs", "get", "patch", "update"));
+        if (json_array_size(subs))
+            json_object_set_new(r, "subresources", subs);
+        else
+            json_decref(subs);
+        static const char *ALL[] = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+                                    "CronJob", "HorizontalPodAutoscaler", NULL};
+        for (int a = 0; ALL[a]; a++)
+            if (!strcmp(ALL[a], k[i].kind))
+                json_object_set_new(r, "categories", json_pack("[s]", "all"));
+        json_array_append_new(res, r);
+    }
+    json_decref(by_group);
+    return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", "apidiscovery.k8s.io/v2",
+                     "metadata", "items", items);
+}
+
 static json_t *group_list(void)
 {
     size_t n;
@@ -492,6 +548,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     /* discovery and version */
     if (!strcmp(method, "GET")) {
         json_t *doc = NULL;
+        const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+        /* aggregated discovery only to a client that asks for exactly v2
+         * (kubectl-wire.md section 2: v2 to a v2beta1 client breaks it) */
+        if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
+            (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
+            doc = aggregated(!strcmp(url, "/api"));
+            char *text = json_dumps(doc, JSON_COMPACT);
+            json_decref(doc);
+            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+            MHD_add_response_header(r, "Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+            enum MHD_Result arc = MHD_queue_response(c, 200, r);
+            MHD_destroy_response(r);
+            return arc;
+        }
         if (!strcmp(url, "/version"))
             doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
                             "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
