@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "gate/k8s.h"
+#include "gate/protobuf.h"
 #include "twin/util.h"
 #include "twin/yaml.h"
 
@@ -239,10 +240,15 @@ static int read_body(gate_action *a, const char *ct, const json_t *body, const c
             return 0;
         if (len > GATE_MAX_BODY)
             return refuse(413, err, errlen, "the request body is larger than the %s limit", "3 MiB");
-        if (len >= 4 && !memcmp(text, "k8s\0", 4))
-            return refuse(415, err, errlen, "%s",
-                          "protobuf request bodies are not accepted here: send JSON (kubectl: use -o json, "
-                          "or create -f / apply -f)");
+        if (len >= 4 && !memcmp(text, "k8s\0", 4)) {
+            /* the protobuf kubectl create sends (k8s-api-facts section 5) */
+            char perr[512];
+            if (!ct || !ci_contains(ct, "protobuf"))
+                return refuse(415, err, errlen, "%s", "a protobuf body needs Content-Type application/vnd.kubernetes.protobuf");
+            if (gate_protobuf_decode((const unsigned char *)text, len, &a->body, perr, sizeof perr) < 0)
+                return refuse(415, err, errlen, "%s", perr);
+            return json_depth_ok(a->body, 0) ? 0 : refuse(400, err, errlen, "%s", "the request body is nested too deep");
+        }
         if (ct && ci_contains(ct, "yaml")) {
             json_t *docs = NULL;
             char yerr[512];
@@ -431,9 +437,9 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         rc = refuse(415, err, errlen, "the content type %s is not supported: send application/json", ct);
         goto out;
     }
-    if (ct && ci_contains(ct, "protobuf"))
+    if (ct && ci_contains(ct, "protobuf") && strcmp(m, "POST"))
         rc = refuse(415, err, errlen, "%s",
-                    "protobuf request bodies are not accepted here: send JSON (kubectl: create -f / apply -f)");
+                    "protobuf request bodies are decoded only for create (POST): send JSON");
     if (rc)
         goto out;
     rc = read_body(a, ct, body, raw, rawlen, err, errlen);

@@ -62,8 +62,14 @@ sed 's/replicas: 2/replicas: 3/' "$tmp/banner.yaml" >"$tmp/banner3.yaml"
 k apply --server-side -f "$tmp/banner3.yaml" >"$tmp/out" 2>&1
 grep -q "serverside-applied" "$tmp/out" && ! grep -q "failed to migrate" "$tmp/out" && ok "apply --server-side (with the last-applied migration)" || { bad "server-side apply"; cat "$tmp/out"; }
 [ "$(k get deployment banner -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "server-side apply took effect" || bad "server-side apply took effect"
-k create namespace extra >"$tmp/out" 2>&1
-grep -q "UnsupportedMediaType" "$tmp/out" && ok "protobuf create: 415 naming JSON" || { bad "protobuf create"; cat "$tmp/out"; }
+# kubectl create sends protobuf bodies: decoded for the kinds it creates
+k create namespace extra >"$tmp/out" 2>&1 && k create configmap c1 -n shop --from-literal=a=b >>"$tmp/out" 2>&1 \
+    && k create deployment web2 -n shop --image=nginx:1.27 --replicas=2 --port=8080 >>"$tmp/out" 2>&1 \
+    && k create service clusterip web2 -n shop --tcp=80:8080 >>"$tmp/out" 2>&1 \
+    && [ "$(k get configmap c1 -n shop -o jsonpath='{.data.a}')" = "b" ] \
+    && [ "$(k get deployment web2 -n shop -o jsonpath='{.status.readyReplicas}')" = "2" ] \
+    && [ "$(k get endpoints web2 -n shop -o jsonpath='{.subsets[0].ports[0].port}')" = "8080" ] \
+    && ok "kubectl create (protobuf bodies) for namespace, configmap, deployment, service" || { bad "protobuf create"; cat "$tmp/out"; }
 k scale deployment checkout -n shop --replicas=200 >"$tmp/out" 2>&1
 id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out")
 grep -q "needs approval (cost:" "$tmp/out" && [ -n "$id" ] && [ -s "$tmp/data/approvals/$id.json" ] \
