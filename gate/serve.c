@@ -78,6 +78,7 @@ static const char *reason_of(unsigned code)
     case 404: return "NotFound";
     case 405: return "MethodNotAllowed";
     case 409: return "Conflict";
+    case 410: return "Expired";
     case 413: return "RequestEntityTooLarge";
     case 415: return "UnsupportedMediaType";
     case 422: return "Invalid";
@@ -509,11 +510,36 @@ static const char *authenticate(server *sv, struct MHD_Connection *c)
     return who;
 }
 
-static json_t *wrap_list(const gate_decision *d, const char *kind, const char *api_version)
+/* A List, paged by limit/continue: the continue token is the offset into
+ * the list (sorted by namespace and name), so a client walks it in order. */
+static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *kind, const char *api_version,
+                         int *bad)
 {
+    const char *limit_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
+    long limit = limit_s ? atol(limit_s) : 0, from = 0;
+    *bad = 0;
+    if (cont && *cont) {
+        char *end;
+        if (strncmp(cont, "airlock-", 8) || (from = strtol(cont + 8, &end, 10)) < 0 || *end) {
+            *bad = 1;
+            return NULL;
+        }
+    }
+    size_t n = json_array_size(items);
+    json_t *page = json_array();
+    size_t upto = limit > 0 && (size_t)from + (size_t)limit < n ? (size_t)from + (size_t)limit : n;
+    for (size_t i = (size_t)from; i < upto; i++)
+        json_array_append(page, json_array_get(items, i));
     char *lk = twin_xasprintf("%sList", kind);
-    json_t *l = json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", lk, "apiVersion", api_version, "metadata",
-                          "resourceVersion", "", "items", d->object);
+    json_t *l = json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", lk, "apiVersion", api_version, "metadata",
+                          "resourceVersion", "", "items", page);
+    if (upto < n) {
+        char *tok = twin_xasprintf("airlock-%zu", upto);
+        json_object_set_new(json_object_get(l, "metadata"), "continue", json_string(tok));
+        json_object_set_new(json_object_get(l, "metadata"), "remainingItemCount", json_integer((json_int_t)(n - upto)));
+        free(tok);
+    }
     free(lk);
     return l;
 }
@@ -665,8 +691,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             const char *g = json_string_value(json_object_get(d.action, "group"));
             const char *v = json_string_value(json_object_get(d.action, "version"));
             char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
-            wrapped = wrap_list(&d, kind ? kind : "", av);
+            int bad_token;
+            wrapped = wrap_list(c, d.object, kind ? kind : "", av, &bad_token);
             free(av);
+            if (bad_token) {
+                gate_decision_free(&d);
+                json_decref(headers);
+                twin_buf_free(&pq);
+                twin_buf_free(&q);
+                return send_status(c, 410, "the continue token is not one this server gave out: list again");
+            }
             body = wrapped;
         }
         rc = send_json(c, d.code ? (unsigned)d.code : 200, body);

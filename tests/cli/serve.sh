@@ -27,6 +27,8 @@ ok "server up with TLS; kubectl version answers"
 
 k get pods -n shop >"$tmp/out" 2>&1
 head -1 "$tmp/out" | grep -q "NAME *READY *STATUS *RESTARTS *AGE" && grep -q "1/1 *Running" "$tmp/out" && ok "get pods prints the server's Table" || { bad "get pods table"; cat "$tmp/out"; }
+[ "$(k get pods -A --chunk-size=5 -o name | wc -l)" = "$(k get pods -A -o name | wc -l)" ] \
+    && [ "$(k get pods -A -o name | wc -l)" -gt 5 ] && ok "limit/continue pages a list" || bad "limit/continue"
 k get deployments -n shop -o name >"$tmp/out" 2>&1
 grep -q "deployment.apps/frontend" "$tmp/out" && ok "get deployments" || { bad "get deployments"; cat "$tmp/out"; }
 k scale deployment cart -n shop --replicas=3 >"$tmp/out" 2>&1 && grep -q "scaled" "$tmp/out" && ok "benign scale allowed" || { bad "scale"; cat "$tmp/out"; }
