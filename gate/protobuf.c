@@ -87,34 +87,45 @@ static json_t *b64(const pb *s)
     return j;
 }
 
-/* A map<string,string|bytes> entry {1 key, 2 value} into obj. */
-static int map_entry(pb *e, json_t *obj, int bytes)
+/* The length-delimited fields 1 and 2 of a small message (a map entry,
+ * TypeMeta, Quantity): 1 as a string, 2 as a string or base64 bytes. The
+ * last occurrence wins; -1 on a malformed message. */
+static int two_fields(pb *m, json_t **one, json_t **two, int two_bytes)
 {
-    json_t *k = NULL, *v = NULL;
-    while (e->p < e->end) {
+    *one = NULL;
+    if (two)
+        *two = NULL;
+    while (m->p < m->end) {
         uint32_t num;
         int wt;
         pb s;
         uint64_t x;
-        if (field(e, &num, &wt, &s, &x) < 0)
-            goto bad;
+        if (field(m, &num, &wt, &s, &x) < 0)
+            return -1;
         if (wt == 2 && num == 1) {
-            json_decref(k);
-            k = str(&s);
-        } else if (wt == 2 && num == 2) {
-            json_decref(v);
-            v = bytes ? b64(&s) : str(&s);
+            json_decref(*one);
+            *one = str(&s);
+        } else if (wt == 2 && num == 2 && two) {
+            json_decref(*two);
+            *two = two_bytes ? b64(&s) : str(&s);
         }
     }
-    if (!json_is_string(k))
-        goto bad;
-    json_object_set_new(obj, json_string_value(k), v ? v : json_string(""));
-    json_decref(k);
     return 0;
-bad:
+}
+
+/* A map<string,string|bytes> entry {1 key, 2 value} into obj. */
+static int map_entry(pb *e, json_t *obj, int bytes)
+{
+    json_t *k, *v;
+    int rc = two_fields(e, &k, &v, bytes);
+    if (rc == 0 && json_is_string(k))
+        json_object_set_new(obj, json_string_value(k), v ? v : json_string(""));
+    else {
+        json_decref(v);
+        rc = -1;
+    }
     json_decref(k);
-    json_decref(v);
-    return -1;
+    return rc;
 }
 
 /* Decodes a message into a JSON object with a field table: number -> name
@@ -160,6 +171,7 @@ static int intorstring(pb *s, json_t **out)
     return 0;
 }
 
+/* A map<string, Quantity> entry, Quantity being {1 string}. */
 static int quantity_map_entry(pb *e, json_t *obj)
 {
     json_t *k = NULL, *v = NULL;
@@ -173,22 +185,12 @@ static int quantity_map_entry(pb *e, json_t *obj)
         if (wt == 2 && num == 1) {
             json_decref(k);
             k = str(&s);
-        } else if (wt == 2 && num == 2) {   /* Quantity {1 string} */
-            while (s.p < s.end) {
-                uint32_t n2;
-                int w2;
-                pb s2;
-                uint64_t x2;
-                if (field(&s, &n2, &w2, &s2, &x2) < 0)
-                    break;
-                if (n2 == 1 && w2 == 2) {
-                    json_decref(v);
-                    v = str(&s2);
-                }
-            }
+        } else if (wt == 2 && num == 2) {
+            json_decref(v);
+            two_fields(&s, &v, NULL, 0);
         }
     }
-    int ok = json_is_string(k) && v;
+    int ok = json_is_string(k) && json_is_string(v);
     if (ok)
         json_object_set_new(obj, json_string_value(k), v);
     else
@@ -359,21 +361,9 @@ int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, cha
             return -1;
         }
         if (num == 1 && wt == 2) {   /* runtime.TypeMeta {1 apiVersion, 2 kind} */
-            while (s.p < s.end) {
-                uint32_t n2;
-                int w2;
-                pb s2;
-                uint64_t x2;
-                if (field(&s, &n2, &w2, &s2, &x2) < 0)
-                    break;
-                if (n2 == 1 && w2 == 2) {
-                    json_decref(av);
-                    av = str(&s2);
-                } else if (n2 == 2 && w2 == 2) {
-                    json_decref(kind);
-                    kind = str(&s2);
-                }
-            }
+            json_decref(av);
+            json_decref(kind);
+            two_fields(&s, &av, &kind, 0);
         } else if (num == 2 && wt == 2) {
             raw = s;
         }
