@@ -176,52 +176,67 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
 
 void gate_upstream_answer_free(gate_upstream_answer *a) { twin_buf_free(&a->body); }
 
+json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
+                           size_t errlen)
+{
+    char *prefix = *k->group ? twin_xasprintf("/apis/%s/%s", k->group, k->version) : twin_xasprintf("/api/%s", k->version);
+    char *path = ns && *ns ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ns, k->resource)
+                           : twin_xasprintf("%s/%s", prefix, k->resource);
+    free(prefix);
+    gate_upstream_answer a;
+    char e[512];
+    *absent = 0;
+    if (gate_upstream_call(u, "GET", path, NULL, "application/json", NULL, 0, &a, e, sizeof e) < 0) {
+        snprintf(err, errlen, "cannot list %s from production: %s", path, e);
+        free(path);
+        return NULL;
+    }
+    if (a.status == 404 || a.status == 403) {   /* a kind production does not serve, or we may not read */
+        *absent = 1;
+        gate_upstream_answer_free(&a);
+        free(path);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *list = a.status == 200 ? json_loadb(a.body.s ? a.body.s : "", a.body.len, 0, &je) : NULL;
+    json_t *items = json_incref(json_object_get(list, "items"));
+    if (!json_is_array(items)) {
+        snprintf(err, errlen, "cannot list %s from production: status %ld", path, a.status);
+        json_decref(items);
+        items = NULL;
+    } else {
+        /* items of a List carry no kind: put it back */
+        char *av = *k->group ? twin_xasprintf("%s/%s", k->group, k->version) : twin_xstrdup(k->version);
+        size_t j;
+        json_t *it;
+        json_array_foreach(items, j, it) {
+            if (!json_object_get(it, "kind"))
+                json_object_set_new(it, "kind", json_string(k->kind));
+            if (!json_object_get(it, "apiVersion"))
+                json_object_set_new(it, "apiVersion", json_string(av));
+        }
+        free(av);
+    }
+    json_decref(list);
+    gate_upstream_answer_free(&a);
+    free(path);
+    return items;
+}
+
 json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen)
 {
     size_t n;
     const twin_kind *k = twin_kinds(&n);
     json_t *docs = json_array();
     for (size_t i = 0; i < n; i++) {
-        char *path = *k[i].group ? twin_xasprintf("/apis/%s/%s/%s", k[i].group, k[i].version, k[i].resource)
-                                 : twin_xasprintf("/api/%s/%s", k[i].version, k[i].resource);
-        gate_upstream_answer a;
-        char e[512];
-        if (gate_upstream_call(u, "GET", path, NULL, "application/json", NULL, 0, &a, e, sizeof e) < 0) {
-            snprintf(err, errlen, "cannot list %s from production: %s", path, e);
-            free(path);
+        int absent;
+        json_t *items = gate_upstream_list(u, &k[i], NULL, &absent, err, errlen);
+        if (!items && !absent) {
             json_decref(docs);
             return NULL;
         }
-        if (a.status == 404 || a.status == 403) {   /* a kind production does not serve, or we may not read */
-            gate_upstream_answer_free(&a);
-            free(path);
-            continue;
-        }
-        json_error_t je;
-        json_t *list = a.status == 200 ? json_loadb(a.body.s ? a.body.s : "", a.body.len, 0, &je) : NULL;
-        if (!json_is_object(list) || !json_is_array(json_object_get(list, "items"))) {
-            snprintf(err, errlen, "cannot list %s from production: status %ld", path, a.status);
-            json_decref(list);
-            gate_upstream_answer_free(&a);
-            free(path);
-            json_decref(docs);
-            return NULL;
-        }
-        /* items of a List carry no kind: put it back */
-        char *av = *k[i].group ? twin_xasprintf("%s/%s", k[i].group, k[i].version) : twin_xstrdup(k[i].version);
-        size_t j;
-        json_t *it;
-        json_array_foreach(json_object_get(list, "items"), j, it) {
-            if (!json_object_get(it, "kind"))
-                json_object_set_new(it, "kind", json_string(k[i].kind));
-            if (!json_object_get(it, "apiVersion"))
-                json_object_set_new(it, "apiVersion", json_string(av));
-            json_array_append(docs, it);
-        }
-        free(av);
-        json_decref(list);
-        gate_upstream_answer_free(&a);
-        free(path);
+        json_array_extend(docs, items);
+        json_decref(items);
     }
     return docs;
 }

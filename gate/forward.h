@@ -31,6 +31,11 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen);
 void gate_upstream_answer_free(gate_upstream_answer *a);
+/* The current list of kind k (in ns, NULL = all) from production: new array
+ * of objects with kind and apiVersion; NULL with *absent set when
+ * production does not serve the kind (404/403), NULL with err otherwise. */
+json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
+                           size_t errlen);
 /* Every object of every kind the twin knows, listed from production (new
  * array of documents for twin_import_docs), or NULL with err. */
 json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen);

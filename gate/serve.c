@@ -448,6 +448,46 @@ static char *store_pending(server *sv, const char *agent, const gate_decision *d
     return id;
 }
 
+/* ---- refreshing the twin from production ---- */
+
+/* Before a mutation is judged, what it touches is read again from
+ * production, so the decision stands on the live state (pods that are not
+ * Ready yet, objects changed by others): the target's kind in its
+ * namespace, and the namespace's pods, whose readiness every impact
+ * measure rests on.  Fails closed: no refresh, no decision. */
+static int refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen)
+{
+    gate_action a;
+    char perr[512];
+    /* only the target matters here: parse with a stand-in body */
+    json_t *hdr = json_pack("{s:s}", "Content-Type", "application/merge-patch+json");
+    json_t *stand_in = json_object();
+    int bad = gate_action_parse(&a, sv->engine.twin, method, pq, hdr, stand_in, NULL, 0, perr, sizeof perr);
+    json_decref(hdr);
+    json_decref(stand_in);
+    if (bad)
+        return 0;   /* unparseable: the decision will refuse it */
+    int rc = 0;
+    if (!gate_action_is_read(&a) && strcmp(a.verb, "connect")) {
+        const twin_kind *kinds[2] = {a.kind, twin_kind_by_name(sv->engine.twin, "Pod")};
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            if (i == 1 && (a.kind == kinds[1] || !a.ns))
+                break;   /* the pods: once, and only for a namespaced action */
+            int absent;
+            json_t *items = gate_upstream_list(sv->up, kinds[i], kinds[i]->namespaced ? a.ns : NULL, &absent, err,
+                                               errlen);
+            if (items)
+                rc = twin_sync(sv->engine.twin, kinds[i]->kind, kinds[i]->namespaced ? a.ns : NULL, items, err,
+                               errlen);
+            else if (!absent)
+                rc = -1;
+            json_decref(items);
+        }
+    }
+    gate_action_free(&a);
+    return rc;
+}
+
 /* ---- the request path ---- */
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -638,6 +678,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     gate_decision d;
     enum MHD_Result rc;
     pthread_mutex_lock(&sv->lock);
+    char rerr[512];
+    if (sv->up && strcmp(method, "GET") && refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
+        pthread_mutex_unlock(&sv->lock);
+        char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
+        rc = send_status(c, 502, msg);
+        free(msg);
+        json_decref(headers);
+        twin_buf_free(&pq);
+        twin_buf_free(&q);
+        return rc;
+    }
     gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
     int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));

@@ -370,3 +370,64 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
     t->in_op = 0;
     return 0;
 }
+
+/* Replaces what the twin holds of one kind (in one namespace, or all) by
+ * the source of truth's current list: no controller runs and nothing is
+ * recorded, as for an import; the totals follow the difference. */
+int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen)
+{
+    if (t->in_op) {
+        snprintf(err, errlen, "cannot sync in the middle of an operation");
+        return -1;
+    }
+    if (!twin_kind_by_name(t, kind)) {
+        snprintf(err, errlen, "cannot sync unknown kind %s", kind);
+        return -1;
+    }
+    twin__exec(t, "SAVEPOINT op");
+    t->in_op = 1;
+    t->importing = 1;
+    json_t *cur = twin__list(t, kind, ns && *ns ? ns : NULL);
+    twin_map seen = {0};
+    size_t i;
+    json_t *d;
+    json_array_foreach(items, i, d) {
+        if (!json_is_object(d) || !twin__name(d))
+            continue;
+        json_t *old = twin__get(t, kind, twin__ns(d), twin__name(d));
+        if (!old || !json_equal(old, d)) {
+            t->cost_total += twin__object_cost(t, d) - (old ? twin__object_cost(t, old) : 0);
+            if (!strcmp(kind, "Pod")) {
+                t->pods_total += old ? 0 : 1;
+                t->pods_ready += twin__pod_ready(d) - (old ? twin__pod_ready(old) : 0);
+            }
+            twin__put(t, d);
+            twin__docs_forget(t, kind, twin__ns(d), twin__name(d));
+        }
+        json_decref(old);
+        char *key = twin__key(kind, twin__ns(d), twin__name(d));
+        twin_map_put(&seen, key, (void *)1);
+        free(key);
+    }
+    json_array_foreach(cur, i, d) {
+        char *key = twin__key(kind, twin__ns(d), twin__name(d));
+        if (!twin_map_has(&seen, key)) {
+            t->cost_total -= twin__object_cost(t, d);
+            if (!strcmp(kind, "Pod")) {
+                t->pods_total--;
+                t->pods_ready -= twin__pod_ready(d);
+            }
+            twin__del(t, kind, twin__ns(d), twin__name(d));
+        }
+        free(key);
+    }
+    json_decref(cur);
+    twin_map_clear(&seen, NULL);
+    t->importing = 0;
+    twin__sched_drop(t);            /* pods may have moved between nodes */
+    twin__caches_drop(t);
+    twin__meta_save(t);
+    twin__exec(t, "RELEASE op");
+    t->in_op = 0;
+    return 0;
+}

@@ -665,8 +665,10 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
     index_object(t, id, kind, ns, NULL, 0);
     twin__docs_forget(t, kind, ns ? ns : "", name);
     twin__next_rv(t);
-    record(t, kind, ns ? ns : "", name, before, NULL);
-    twin__notify(t, kind, before, NULL);
+    if (!t->importing) {
+        record(t, kind, ns ? ns : "", name, before, NULL);
+        twin__notify(t, kind, before, NULL);
+    }
     json_decref(before);
     return 0;
 }

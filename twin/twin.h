@@ -90,6 +90,12 @@ json_t *twin_load_docs(const char *path, char *err, size_t errlen);
  * defaults): the caller must not rely on them staying unchanged. */
 int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t errlen);
 
+/* Replaces what the twin holds of `kind` in namespace ns (NULL or "" = all)
+ * by `items`, the complete current list from the source of truth (objects
+ * with kind and metadata), without running controllers or recording
+ * changes: how the gate refreshes the twin from production before judging. */
+int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen);
+
 /* Every object as a v1 List (new reference). */
 json_t *twin_export(twin *t);
 

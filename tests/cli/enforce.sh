@@ -42,6 +42,14 @@ grep -q "denied by blast-radius" "$tmp/out" && kp get namespace payments -o name
 ka scale deployment cart -n shop --replicas=4 --dry-run=server >/dev/null 2>&1
 [ "$(kp get deployment cart -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "dry run not forwarded" || bad "dry run forwarded"
 ka get deployment cart -n shop -o jsonpath='{.spec.replicas}' | grep -q 3 && ok "production's answer returned" || bad "answer"
+# the twin is refreshed from production before judging: scale payments/api
+# down to 1 behind the gate's back; deleting its last pod through the gate
+# must then be denied (a stale twin would still count 3 ready and allow it)
+kp scale deployment api -n payments --replicas=1 >/dev/null 2>&1
+pod=$(kp get pods -n payments -l app=api -o name | head -1)
+ka delete "$pod" -n payments >"$tmp/out" 2>&1
+grep -q "denied by blast-radius" "$tmp/out" && ok "judged on production's live state (refresh before judging)" \
+    || { bad "refresh before judging"; cat "$tmp/out"; }
 gtoken=$(sed -n 's/^ *token: //p' "$tmp/gw/kubeconfig")
 grep -q "$gtoken" "$tmp/prod.log" "$tmp/gw.log" && bad "a token appears in a log" || ok "no token in the logs"
 kill -TERM $gpid $ppid_
