@@ -50,6 +50,8 @@ typedef struct server {
     pthread_mutex_t lock;
     json_t *agents;            /* [{name, token_sha256}] */
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
+    int shadow;                /* --mode shadow: forward everything, record the verdict */
+    FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
 } server;
 
 typedef struct request {
@@ -692,7 +694,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
     int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
-    if (sv->up && d.verdict == GATE_ALLOW && (d.held || is_read)) {
+    int dry = json_is_true(json_object_get(d.action, "dry_run"));
+    int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
+    if (forward) {
         /* forward: production answers, and the twin follows what it did */
         gate_upstream_answer ans;
         char ferr[512];
@@ -704,8 +708,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (d.held)
             gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
         pthread_mutex_unlock(&sv->lock);
-        fprintf(stderr, "airlock: %s %s %s -> %s, production %ld\n", agent, method, pq.s, gate_verdict_name(d.verdict),
-                fr == 0 ? ans.status : 0L);
+        fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
+                gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
+        if (sv->shadow && sv->shadow_log) {
+            /* what the gate would have done, for rolling out policies */
+            json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
+                                     "agent", agent, "method", method, "path", pq.s, "verdict",
+                                     gate_verdict_name(d.verdict), "message", d.message ? d.message : "",
+                                     "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
+                                     d.results);
+            json_dumpf(line, sv->shadow_log, JSON_COMPACT);
+            fputc('\n', sv->shadow_log);
+            fflush(sv->shadow_log);
+            json_decref(line);
+        }
         if (fr < 0) {
             char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
             rc = send_status(c, 502, msg);
@@ -928,8 +944,13 @@ int gate_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gate serve: cannot create %s: %s\n", dir, strerror(errno));
         goto out;
     }
-    if (o.mode && strcmp(o.mode, "enforce")) {
-        fprintf(stderr, "gate serve: --mode %s is not built yet (enforce only)\n", o.mode);
+    if (o.mode && strcmp(o.mode, "enforce") && strcmp(o.mode, "shadow")) {
+        fprintf(stderr, "gate serve: --mode is enforce or shadow (got %s)\n", o.mode);
+        goto out;
+    }
+    sv.shadow = o.mode && !strcmp(o.mode, "shadow");
+    if (sv.shadow && !o.upstream) {
+        fprintf(stderr, "gate serve: --mode shadow needs --upstream (it forwards everything to production)\n");
         goto out;
     }
     if (o.upstream && o.nstate) {
@@ -1015,6 +1036,17 @@ int gate_cmd_serve(int argc, char **argv)
     }
     sv.engine = (gate_engine){t, ps, h, NULL, 0, sv.up != NULL};
     sv.data_dir = dir;
+    if (sv.shadow) {
+        char *log = twin_xasprintf("%s/shadow.jsonl", dir);
+        sv.shadow_log = fopen(log, "a");
+        if (!sv.shadow_log) {
+            fprintf(stderr, "gate serve: cannot open %s: %s\n", log, strerror(errno));
+            free(log);
+            goto out;
+        }
+        fprintf(stderr, "airlock: shadow mode: every call goes to production; verdicts are recorded in %s\n", log);
+        free(log);
+    }
 
     daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)port,
                               NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
@@ -1041,6 +1073,8 @@ out:
     free(key_path);
     json_decref(sv.agents);
     gate_upstream_close(sv.up);
+    if (sv.shadow_log)
+        fclose(sv.shadow_log);
     curl_global_cleanup();
     gate_history_close(h);
     gate_policy_free(ps);

@@ -50,6 +50,21 @@ pod=$(kp get pods -n payments -l app=api -o name | head -1)
 ka delete "$pod" -n payments >"$tmp/out" 2>&1
 grep -q "denied by blast-radius" "$tmp/out" && ok "judged on production's live state (refresh before judging)" \
     || { bad "refresh before judging"; cat "$tmp/out"; }
+# shadow mode: everything reaches production, the verdict is recorded
+sport=$((pport + 2))
+"$GATE" serve --listen 127.0.0.1:$sport --data-dir "$tmp/sh" --mode shadow --upstream https://127.0.0.1:$pport \
+    --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/sh.log" 2>&1 &
+spid=$!
+wait_up "$tmp/sh/kubeconfig" $spid "$tmp/sh.log"
+kubectl --kubeconfig "$tmp/sh/kubeconfig" --cache-dir "$tmp/cs" --request-timeout=10s delete namespace analytics >/dev/null 2>&1
+if ! kp get namespace analytics -o name >/dev/null 2>&1 && grep -q '"verdict":"deny"' "$tmp/sh/shadow.jsonl" \
+    && grep -q 'namespaces/analytics' "$tmp/sh/shadow.jsonl"; then
+    ok "shadow: forwarded, and the deny it would have been is recorded"
+else
+    bad "shadow"; cat "$tmp/sh.log" "$tmp/sh/shadow.jsonl"
+fi
+kill -TERM $spid; wait $spid 2>/dev/null
+grep -q "Sanitizer\|runtime error" "$tmp/sh.log" && { bad "sanitizer report in the shadow gate"; cat "$tmp/sh.log"; }
 gtoken=$(sed -n 's/^ *token: //p' "$tmp/gw/kubeconfig")
 grep -q "$gtoken" "$tmp/prod.log" "$tmp/gw.log" && bad "a token appears in a log" || ok "no token in the logs"
 kill -TERM $gpid $ppid_
