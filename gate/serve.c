@@ -327,6 +327,26 @@ static json_t *columns(const char *kind)
         json_array_append_new(c, COL("Ready", "integer"));
     } else if (!strcmp(kind, "StatefulSet")) {
         json_array_append_new(c, COL("Ready", "string"));
+    } else if (!strcmp(kind, "DaemonSet")) {
+        json_array_append_new(c, COL("Desired", "integer"));
+        json_array_append_new(c, COL("Current", "integer"));
+        json_array_append_new(c, COL("Ready", "integer"));
+        json_array_append_new(c, COL("Up-to-date", "integer"));
+        json_array_append_new(c, COL("Available", "integer"));
+    } else if (!strcmp(kind, "ConfigMap")) {
+        json_array_append_new(c, COL("Data", "integer"));
+    } else if (!strcmp(kind, "Secret")) {
+        json_array_append_new(c, COL("Type", "string"));
+        json_array_append_new(c, COL("Data", "integer"));
+    } else if (!strcmp(kind, "PersistentVolumeClaim")) {
+        json_array_append_new(c, COL("Status", "string"));
+        json_array_append_new(c, COL("Capacity", "string"));
+        json_array_append_new(c, COL("StorageClass", "string"));
+    } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
+        json_array_append_new(c, COL("Reference", "string"));
+        json_array_append_new(c, COL("MinPods", "string"));
+        json_array_append_new(c, COL("MaxPods", "integer"));
+        json_array_append_new(c, COL("Replicas", "integer"));
     }
     json_array_append_new(c, COL("Age", "string"));
 #undef COL
@@ -391,13 +411,51 @@ static json_t *cells(const char *kind, const json_t *o)
         json_array_append_new(c, json_is_true(path2(o, "spec", "unschedulable"))
                                      ? json_sprintf("%s,SchedulingDisabled", ready)
                                      : json_string(ready));
-        json_array_append_new(c, json_string("<none>"));
+        twin_buf roles = {0};
+        const char *lk;
+        json_t *lv;
+        json_object_foreach((json_t *)path2(o, "metadata", "labels"), lk, lv) {
+            if (!strncmp(lk, "node-role.kubernetes.io/", 24) && lk[24])
+                twin_buf_addf(&roles, "%s%s", roles.len ? "," : "", lk + 24);
+        }
+        json_array_append_new(c, json_string(roles.s ? roles.s : "<none>"));
+        twin_buf_free(&roles);
     } else if (!strcmp(kind, "ReplicaSet")) {
         json_array_append_new(c, json_integer(ival(o, "spec", "replicas")));
         json_array_append_new(c, json_integer(ival(o, "status", "replicas")));
         json_array_append_new(c, json_integer(ival(o, "status", "readyReplicas")));
     } else if (!strcmp(kind, "StatefulSet")) {
         json_array_append_new(c, json_sprintf("%ld/%ld", ival(o, "status", "readyReplicas"), ival(o, "spec", "replicas")));
+    } else if (!strcmp(kind, "DaemonSet")) {
+        const char *f[] = {"desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled",
+                           "numberAvailable"};
+        for (int i = 0; i < 5; i++)
+            json_array_append_new(c, json_integer(ival(o, "status", f[i])));
+    } else if (!strcmp(kind, "ConfigMap")) {
+        json_array_append_new(c, json_integer((json_int_t)(json_object_size(json_object_get(o, "data")) +
+                                                           json_object_size(json_object_get(o, "binaryData")))));
+    } else if (!strcmp(kind, "Secret")) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        json_array_append_new(c, json_string(type ? type : "Opaque"));
+        json_array_append_new(c, json_integer((json_int_t)json_object_size(json_object_get(o, "data"))));
+    } else if (!strcmp(kind, "PersistentVolumeClaim")) {
+        const char *phase = json_string_value(path2(o, "status", "phase"));
+        const char *cap = json_string_value(json_object_get(path2(o, "spec", "resources"), "requests")
+                                                ? json_object_get(json_object_get(path2(o, "spec", "resources"),
+                                                                                  "requests"), "storage")
+                                                : NULL);
+        const char *sc = json_string_value(path2(o, "spec", "storageClassName"));
+        json_array_append_new(c, json_string(phase ? phase : "Pending"));
+        json_array_append_new(c, json_string(cap ? cap : ""));
+        json_array_append_new(c, json_string(sc ? sc : ""));
+    } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
+        const json_t *ref = path2(o, "spec", "scaleTargetRef");
+        json_array_append_new(c, json_sprintf("%s/%s", json_string_value(json_object_get(ref, "kind")) ?: "",
+                                              json_string_value(json_object_get(ref, "name")) ?: ""));
+        json_t *min = (json_t *)path2(o, "spec", "minReplicas");
+        json_array_append_new(c, min ? json_sprintf("%lld", json_integer_value(min)) : json_string("<unset>"));
+        json_array_append_new(c, json_integer(ival(o, "spec", "maxReplicas")));
+        json_array_append_new(c, json_integer(ival(o, "status", "currentReplicas")));
     }
     char *a = age(o);
     json_array_append_new(c, json_string(a));
