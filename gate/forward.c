@@ -5,6 +5,7 @@
  * token is never logged.
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,14 @@
 #include "gate/forward.h"
 #include "twin/util.h"
 
+enum { POOL = 8 };
+
 struct gate_upstream {
-    CURL *curl;
+    /* handles kept between calls (connection reuse), one per concurrent
+     * caller at most; a caller beyond the pool gets a fresh one */
+    pthread_mutex_t lock;
+    CURL *idle[POOL];
+    int nidle;
     char *url;         /* without a trailing slash */
     char *auth;        /* "Authorization: Bearer ..." */
     char *ca;
@@ -59,7 +66,7 @@ int gate_upstream_open(gate_upstream **out, const char *url, const char *token_f
     if (!token)
         return -1;
     gate_upstream *u = twin_xcalloc(1, sizeof(*u));
-    u->curl = curl_easy_init();
+    pthread_mutex_init(&u->lock, NULL);
     u->url = twin_xstrdup(url);
     size_t n = strlen(u->url);
     while (n && u->url[n - 1] == '/')
@@ -77,7 +84,9 @@ void gate_upstream_close(gate_upstream *u)
 {
     if (!u)
         return;
-    curl_easy_cleanup(u->curl);
+    for (int i = 0; i < u->nidle; i++)
+        curl_easy_cleanup(u->idle[i]);
+    pthread_mutex_destroy(&u->lock);
     free(u->url);
     if (u->auth)
         memset(u->auth, 0, strlen(u->auth));
@@ -124,8 +133,13 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        size_t errlen)
 {
     memset(ans, 0, sizeof *ans);
-    CURL *c = u->curl;
-    curl_easy_reset(c);
+    pthread_mutex_lock(&u->lock);
+    CURL *c = u->nidle ? u->idle[--u->nidle] : NULL;
+    pthread_mutex_unlock(&u->lock);
+    if (!c)
+        c = curl_easy_init();
+    else
+        curl_easy_reset(c);
     char *url = twin_xasprintf("%s%s", u->url, path_query);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, u->auth);
@@ -161,6 +175,14 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
     CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    pthread_mutex_lock(&u->lock);
+    if (u->nidle < POOL)
+        u->idle[u->nidle++] = c;
+    else
+        curl_easy_cleanup(c);
+    pthread_mutex_unlock(&u->lock);
     curl_slist_free_all(h);
     free(url);
     free(ct);
@@ -170,7 +192,6 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
         twin_buf_free(&ans->body);
         return -1;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
     return 0;
 }
 

@@ -15,8 +15,9 @@
  * took it (2xx), rolled back otherwise; production's answer goes back
  * unchanged.  Dry runs are never forwarded.
  *
- * One daemon thread serves every connection and the engine is guarded by a
- * mutex, so the twin sees one request at a time.  Not built yet (see the
+ * An epoll thread pool serves the connections; the engine (twin, policies,
+ * history) is guarded by one mutex, so the twin sees one request at a time,
+ * and a mutation holds it until production has answered.  Not built yet (see the
  * proxy issue): refreshing the touched objects from production before each
  * judgement, shadow mode, watch, aggregated discovery, protobuf bodies.
  * OpenAPI v3 is the minimal form kubectl needs to leave field validation to
@@ -761,15 +762,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
         if (accept && strstr(accept, "protobuf"))
             accept = "application/json";
+        /* a mutation keeps the twin (and so the lock) until production
+         * answers: mutations are serialized; a read lets go first, so reads
+         * do not wait on each other's round trips */
+        int held = d.held;
+        if (!held)
+            pthread_mutex_unlock(&sv->lock);
         int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
                                     accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
-        if (d.held)
+        if (held) {
             gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
-        pthread_mutex_unlock(&sv->lock);
+            pthread_mutex_unlock(&sv->lock);
+        }
         fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
                 gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
         if (sv->shadow && sv->shadow_log) {
-            /* what the gate would have done, for rolling out policies */
+            /* what the gate would have done, for rolling out policies (the
+             * file's lock keeps each record one line) */
+            flockfile(sv->shadow_log);
             json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
                                      "agent", agent, "method", method, "path", pq.s, "verdict",
                                      gate_verdict_name(d.verdict), "message", d.message ? d.message : "",
@@ -778,6 +788,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             json_dumpf(line, sv->shadow_log, JSON_COMPACT);
             fputc('\n', sv->shadow_log);
             fflush(sv->shadow_log);
+            funlockfile(sv->shadow_log);
             json_decref(line);
         }
         if (fr < 0) {
@@ -1106,10 +1117,13 @@ int gate_cmd_serve(int argc, char **argv)
         free(log);
     }
 
-    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, (uint16_t)port,
-                              NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)30, MHD_OPTION_END);
+    /* an epoll thread pool: TLS handshakes and round trips to production run
+     * side by side; the engine itself takes one request at a time */
+    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+                              (uint16_t)port, NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key,
+                              MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+                              MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
         goto out;
