@@ -76,6 +76,16 @@ k scale deployment checkout -n shop --replicas=200 >"$tmp/out" 2>&1
 id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out")
 grep -q "needs approval (cost:" "$tmp/out" && [ -n "$id" ] && [ -s "$tmp/data/approvals/$id.json" ] \
     && ok "review: 403 with an approval id, decision stored" || { bad "review"; cat "$tmp/out"; }
+# many agents at once: reads and mutations in parallel, none lost
+pids=""
+for i in 1 2 3 4 5 6 7 8; do
+    ( k get pods -A -o name >"$tmp/par$i" 2>&1 && k scale deployment catalog -n shop --replicas=$((2 + i % 2)) >>"$tmp/par$i" 2>&1 \
+        && echo done >>"$tmp/par$i" ) &
+    pids="$pids $!"
+done
+wait $pids   # not the server
+n=$(grep -l "^done" "$tmp"/par* | wc -l)
+[ "$n" = 8 ] && ok "8 clients in parallel all served" || { bad "parallel clients ($n of 8)"; cat "$tmp"/par*; }
 k get widgets >"$tmp/out" 2>&1
 grep -qi "doesn't have a resource type\|not find" "$tmp/out" && ok "unknown resource type" || { bad "unknown resource"; cat "$tmp/out"; }
 
