@@ -21,7 +21,7 @@ count() {  # adds the cmocka summary of $log to the totals
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
-    if "$t" >"$log" 2>&1; then
+    if timeout 900 "$t" >"$log" 2>&1; then
         count
         echo "ok   $name ($(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1) tests)"
     else
@@ -35,7 +35,8 @@ done
 
 for s in tests/cli/*.sh; do
     [ -f "$s" ] || continue
-    if sh "$s" "$BUILD/bin/gate" >"$log" 2>&1; then
+    # bounded: a test that hangs fails rather than holding CI
+    if timeout 900 sh "$s" "$BUILD/bin/gate" >"$log" 2>&1; then
         n=$(grep -c '^ok ' "$log")
         pass=$((pass + n))
         echo "ok   $(basename "$s") ($n checks)"
