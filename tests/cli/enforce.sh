@@ -14,7 +14,7 @@ gport=$((pport + 1))
 mkdir -p "$tmp/empty"   # production itself judges nothing
 "$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/empty" >"$tmp/prod.log" 2>&1 &
 ppid_=$!
-trap 'kill $ppid_ $gpid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $ppid_ $gpid $spid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 wait_up() {  # kubeconfig pid log
     i=0
     until [ -s "$1" ] && kubectl --kubeconfig "$1" --cache-dir "$tmp/c-$2" --request-timeout=5s version >/dev/null 2>&1; do

@@ -12,7 +12,7 @@ command -v kubectl >/dev/null || { echo "not ok kubectl is not installed (tests/
 port=$((20000 + $$ % 20000))
 "$GATE" serve --listen 127.0.0.1:$port --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 export KUBECONFIG="$tmp/data/kubeconfig"
 k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
 i=0
