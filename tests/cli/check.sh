@@ -1,12 +1,7 @@
 #!/bin/sh
 # gate check through its command line, as a CI job would run it: exit codes,
 # the three output formats, and bad input of each kind.
-GATE=${1:-bin/gate}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok $1"; }
-bad() { echo "not ok $1"; failures=$((failures + 1)); }
+. tests/lib.sh
 expect_rc() {  # name want-rc cmd...
     name=$1; want=$2; shift 2
     "$@" >"$tmp/out" 2>"$tmp/err"

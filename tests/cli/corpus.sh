@@ -2,12 +2,7 @@
 # The scenario corpus on the default policies: zero false allows, every
 # explicit expectation met, false denies under 2%; and a bounded fuzz pass
 # over the corpus (fixed seeds) with zero violations.
-GATE=${1:-bin/gate}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok $1"; }
-bad() { echo "not ok $1"; failures=$((failures + 1)); }
+. tests/lib.sh
 
 "$GATE" scenario run scenarios -j 2 --format json >"$tmp/corpus.json"; rc=$?
 python3 - "$tmp/corpus.json" <<'PY' >"$tmp/why" 2>&1 && ok "corpus: $(cat "$tmp/why")" || { bad "corpus"; cat "$tmp/why"; }

@@ -1,12 +1,7 @@
 #!/bin/sh
 # gate scenario run / fuzz through the command line: reports, exit codes,
 # JUnit parsed as XML, bad input named with file and line.
-GATE=${1:-bin/gate}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok $1"; }
-bad() { echo "not ok $1"; failures=$((failures + 1)); }
+. tests/lib.sh
 
 mkdir -p "$tmp/suite"
 cat >"$tmp/suite/a.yaml" <<'Y'

@@ -2,17 +2,13 @@
 # gate serve with real kubectl: TLS with the self-signed certificate pinned
 # in the written kubeconfig, bearer-token authentication, reads and
 # mutations judged, denials as Kubernetes Status messages, graceful stop.
-GATE=${1:-bin/gate}
-tmp=$(mktemp -d)
-failures=0
-ok() { echo "ok $1"; }
-bad() { echo "not ok $1"; failures=$((failures + 1)); }
+. tests/lib.sh
 command -v kubectl >/dev/null || { echo "not ok kubectl is not installed (tests/deps.sh installs kubernetes-client)"; exit 1; }
 
 port=$((20000 + $$ % 20000))
 "$GATE" serve --listen 127.0.0.1:$port --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+servers="$pid"
 export KUBECONFIG="$tmp/data/kubeconfig"
 k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
 i=0
@@ -94,5 +90,5 @@ i=0
 while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 kill -0 $pid 2>/dev/null && bad "SIGTERM stops the server" || ok "SIGTERM stops the server"
 wait $pid 2>/dev/null
-if grep -q "Sanitizer\|runtime error" "$tmp/serve.log"; then bad "server sanitizer report"; cat "$tmp/serve.log"; else ok "no sanitizer report from the server"; fi
+sanitizer_clean "$tmp/serve.log"
 [ "$failures" -eq 0 ]
