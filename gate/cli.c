@@ -1,7 +1,6 @@
 /*
  * cli.c - shared plumbing of the command-line commands.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,7 +11,6 @@
 
 #include "gate/cli.h"
 #include "twin/util.h"
-#include "twin/yaml.h"
 
 static int want_value(int argc, char **argv, int *i, const char **out, char *err, size_t errlen)
 {

@@ -46,15 +46,7 @@ typedef struct fuzzer {
     json_t *report;            /* violations, each with its reproducer */
 } fuzzer;
 
-static uint64_t rnd(fuzzer *f)
-{
-    uint64_t x = f->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    f->rng = x;
-    return x * 2685821657736338717ULL;
-}
+static uint64_t rnd(fuzzer *f) { return twin_xorshift(&f->rng); }
 
 /* ---- running one request on a fresh copy ---- */
 
@@ -450,16 +442,8 @@ static void form_variants(fuzzer *f, const json_t *origin, json_t *out)
         json_object_del(ann, "deployment.kubernetes.io/revision");
     }
     json_t *mp = merge_diff(spec_b, spec_a);
-    if (json_object_size(mp) == 0) {   /* nothing the client changed: no form to vary */
-        json_decref(mp);
-        json_decref(spec_a);
-        json_decref(spec_b);
-        json_decref(before);
-        json_decref(after);
-        free(item);
-        free(path);
-        return;
-    }
+    if (json_object_size(mp) == 0)   /* nothing the client changed: no form to vary */
+        goto cleanup;
     json_array_append_new(out, json_pack("{s:s, s:o}", "kind", "as merge patch", "request",
                                          request("PATCH", item, "application/merge-patch+json", json_incref(mp))));
     json_t *ops = json_array();
@@ -486,6 +470,7 @@ static void form_variants(fuzzer *f, const json_t *origin, json_t *out)
                                                      json_pack("{s:{s:O}}", "spec", "replicas", ra))));
         free(sp);
     }
+cleanup:
     json_decref(mp);
     json_decref(spec_a);
     json_decref(spec_b);

@@ -199,6 +199,17 @@ static int quantity_map_entry(pb *e, json_t *obj)
     return ok ? 0 : -1;
 }
 
+/* out[name], made an empty object or array on first use. Borrowed. */
+static json_t *member(json_t *out, const char *name, int array)
+{
+    json_t *m = json_object_get(out, name);
+    if (!m) {
+        m = array ? json_array() : json_object();
+        json_object_set_new(out, name, m);
+    }
+    return m;
+}
+
 static int message(pb *b, const fdef *defs, json_t *out)
 {
     while (b->p < b->end) {
@@ -236,11 +247,7 @@ static int message(pb *b, const fdef *defs, json_t *out)
         case F_QTYMAP: {
             if (wt != 2)
                 return -1;
-            json_t *m = json_object_get(out, d->name);
-            if (!m) {
-                m = json_object();
-                json_object_set_new(out, d->name, m);
-            }
+            json_t *m = member(out, d->name, 0);
             if ((d->type == F_QTYMAP ? quantity_map_entry(&s, m) : map_entry(&s, m, d->type == F_BYTESMAP)) < 0)
                 return -1;
             break;
@@ -262,11 +269,7 @@ static int message(pb *b, const fdef *defs, json_t *out)
         case F_REPMSG: {
             if (wt != 2)
                 return -1;
-            json_t *arr = json_object_get(out, d->name);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(out, d->name, arr);
-            }
+            json_t *arr = member(out, d->name, 1);
             json_t *m = json_object();
             if (message(&s, d->sub, m) < 0) {
                 json_decref(m);
@@ -278,11 +281,7 @@ static int message(pb *b, const fdef *defs, json_t *out)
         case F_REPSTR: {
             if (wt != 2)
                 return -1;
-            json_t *arr = json_object_get(out, d->name);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(out, d->name, arr);
-            }
+            json_t *arr = member(out, d->name, 1);
             json_array_append_new(arr, str(&s));
             break;
         }

@@ -63,29 +63,22 @@ static void ref_of(const json_t *c, char *buf, size_t n)
         snprintf(buf, n, "%s %s", str(c, "kind"), str(c, "name"));
 }
 
-static int in_diff(const json_t *diff, const char *key)
+static void key_of(const json_t *c, char *buf, size_t n)
 {
-    size_t i;
-    json_t *c;
-    json_array_foreach(diff, i, c) {
-        char k[300];
-        snprintf(k, sizeof k, "%s/%s/%s", str(c, "kind"), str(c, "namespace"), str(c, "name"));
-        if (!strcmp(k, key))
-            return 1;
-    }
-    return 0;
+    snprintf(buf, n, "%s/%s/%s", str(c, "kind"), str(c, "namespace"), str(c, "name"));
 }
 
 /* Prints the changes caused by `parent` (NULL: the roots, i.e. direct
  * changes and those whose cause did not change itself), nested. */
-static void print_tree(FILE *out, const json_t *diff, const char *parent, int depth, int *budget)
+static void print_tree(FILE *out, const json_t *diff, const twin_map *keys, const char *parent, int depth,
+                       int *budget)
 {
     size_t i;
     json_t *c;
     size_t shown = 0, hidden = 0;
     json_array_foreach(diff, i, c) {
         const char *p = json_string_value(json_object_get(c, "parent"));
-        if (parent ? (!p || strcmp(p, parent)) : (p != NULL && in_diff(diff, p)))
+        if (parent ? (!p || strcmp(p, parent)) : (p != NULL && twin_map_has(keys, p)))
             continue;
         if (*budget <= 0 || shown >= 8) {
             hidden++;
@@ -101,9 +94,9 @@ static void print_tree(FILE *out, const json_t *diff, const char *parent, int de
         shown++;
         (*budget)--;
         char key[300];
-        snprintf(key, sizeof key, "%s/%s/%s", str(c, "kind"), str(c, "namespace"), str(c, "name"));
+        key_of(c, key, sizeof key);
         if (depth < 6)
-            print_tree(out, diff, key, depth + 1, budget);
+            print_tree(out, diff, keys, key, depth + 1, budget);
     }
     if (hidden)
         fprintf(out, "      %*s... and %zu more\n", depth * 2, "", hidden);
@@ -129,8 +122,19 @@ void gate_report_text(FILE *out, const gate_decision *d, size_t index)
     fprintf(out, "    impact: %s\n", line);
     if (json_array_size(d->diff)) {
         fprintf(out, "    diff (%zu changes):\n", json_array_size(d->diff));
+        /* the objects that changed, by key: a cascade is nested under its
+         * cause when the cause changed too */
+        twin_map keys = {0};
+        size_t k;
+        json_t *c;
+        json_array_foreach(d->diff, k, c) {
+            char key[300];
+            key_of(c, key, sizeof key);
+            twin_map_put(&keys, key, (void *)1);
+        }
         int budget = 40;
-        print_tree(out, d->diff, NULL, 0, &budget);
+        print_tree(out, d->diff, &keys, NULL, 0, &budget);
+        twin_map_clear(&keys, NULL);
     }
 }
 

@@ -72,31 +72,18 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const 
     return rc;
 }
 
-static const char *reason_of(unsigned code)
+static enum MHD_Result send_status_reason(struct MHD_Connection *c, unsigned code, const char *reason,
+                                          const char *msg)
 {
-    switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 410: return "Expired";
-    case 413: return "RequestEntityTooLarge";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    default: return code >= 500 ? "InternalError" : "BadRequest";
-    }
+    json_t *s = twin_status((int)code, reason, msg);
+    enum MHD_Result rc = send_json(c, code, s);
+    json_decref(s);
+    return rc;
 }
 
 static enum MHD_Result send_status(struct MHD_Connection *c, unsigned code, const char *msg)
 {
-    json_t *s = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
-                          "status", "Failure", "message", msg, "reason", reason_of(code), "code", (int)code);
-    enum MHD_Result rc = send_json(c, code, s);
-    json_decref(s);
-    return rc;
+    return send_status_reason(c, code, NULL, msg);
 }
 
 /* ---- discovery (the legacy form; kubectl falls back to it) ---- */
@@ -835,7 +822,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 json_decref(headers);
                 twin_buf_free(&pq);
                 twin_buf_free(&q);
-                return send_status(c, 410, "the continue token is not one this server gave out: list again");
+                return send_status_reason(c, 410, "Expired",   /* as the API server names an old continue */
+                                          "the continue token is not one this server gave out: list again");
             }
             body = wrapped;
         }

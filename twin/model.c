@@ -485,9 +485,13 @@ static const char *reason_for(int code)
     case 415: return "UnsupportedMediaType";
     case 422: return "Invalid";
     case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    default: return "Unknown";
+    default: return code >= 500 ? "InternalError" : code >= 400 ? "BadRequest" : "";
     }
+}
+
+json_t *twin_status(int code, const char *reason, const char *message)
+{
+    return twin__status(code, reason, "%s", message);
 }
 
 json_t *twin__status(int code, const char *reason, const char *fmt, ...)

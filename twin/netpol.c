@@ -439,7 +439,6 @@ static void report(const twin_map *from, const twin_map *against, json_t *out)
         portset *q = twin_map_get(against, e->key);
         const char *bar = strchr(e->key, '|');
         char *src = twin_xasprintf("%.*s", (int)(bar - e->key), e->key);
-        port_item any = {"*", 0, 65535};
         if (p->all) {
             if (!q || !q->all)
                 json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "from", src, "to", bar + 1, "port", "*"));
@@ -452,7 +451,6 @@ static void report(const twin_map *from, const twin_map *against, json_t *out)
                 free(ps);
             }
         }
-        (void)any;
         free(src);
     }
 }
@@ -562,11 +560,6 @@ json_t *twin__reachability(twin *t)
             s->g[w++] = *g;
         }
         s->n = w;
-    }
-    /* groups whose pods are all gone after the operation */
-    for (size_t i = 0; i < after.n; i++) {
-        twin_change *c = twin__change(t, "Pod", twin__ns(after.g[i].pod), twin__name(after.g[i].pod));
-        (void)c;
     }
 
     twin_map pb = {0}, pa = {0};

@@ -60,11 +60,10 @@ static int valid_name(const char *s)
 
 static int bad(op_ctx *o, const char *name, const char *fmt, const char *detail)
 {
-    char ref[160], msg[1024];
+    char msg[1024];
     snprintf(msg, sizeof msg, "%s \"%s\" is invalid: ", o->kind->kind, name ? name : "");
     size_t l = strlen(msg);
     snprintf(msg + l, sizeof msg - l, fmt, detail);
-    (void)ref;
     return fail(o, 422, "Invalid", msg);
 }
 

@@ -261,14 +261,9 @@ char *twin__timestamp(twin *t)
 
 uint64_t twin__rand(twin *t)
 {
-    /* xorshift64*: deterministic for a given history of operations, so the
-     * same plan on the same state yields the same names. */
-    uint64_t x = t->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    t->rng = x;
-    return x * 2685821657736338717ULL;
+    /* deterministic for a given history of operations, so the same plan on
+     * the same state yields the same names */
+    return twin_xorshift(&t->rng);
 }
 
 char *twin__uuid(twin *t)

@@ -171,6 +171,10 @@ json_t *twin_list(twin *t, twin_when when, const char *kind, const char *ns,
                   const char *label_selector, const char *field_selector,
                   char *err, size_t errlen);
 
+/* A Kubernetes Status object (new reference) as the API server answers an
+ * error: reason NULL takes the usual one for the code. */
+json_t *twin_status(int code, const char *reason, const char *message);
+
 /* Counts for reports and benchmarks. */
 long twin_object_count(twin *t);
 /* The cluster's hourly cost now (committed state). */

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *twin_xmalloc(size_t n);
 void *twin_xcalloc(size_t n, size_t size);
@@ -19,6 +20,18 @@ void *twin_xrealloc(void *p, size_t n);
 char *twin_xstrdup(const char *s);                 /* NULL in, NULL out */
 char *twin_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *twin_xvasprintf(const char *fmt, va_list ap);
+
+/* xorshift64*: a small deterministic generator (names, uids, fuzz seeds).
+ * The state must not be 0. */
+static inline uint64_t twin_xorshift(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ULL;
+}
 
 /* A growable string buffer. `cap_limit` of 0 means unbounded. */
 typedef struct twin_buf {
