@@ -88,6 +88,17 @@ static enum MHD_Result send_status(struct MHD_Connection *c, unsigned code, cons
 
 /* ---- discovery (the legacy form; kubectl falls back to it) ---- */
 
+/* The verbs a resource serves: every one, but Namespaces have no
+ * deletecollection (k8s-api-facts section 1). New reference. */
+static json_t *verbs_of(const twin_kind *k)
+{
+    json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch", "update",
+                              "watch");
+    if (!strcmp(k->kind, "Namespace"))
+        json_array_remove(verbs, 2);
+    return verbs;
+}
+
 static json_t *resource_list(const char *group, const char *version)
 {
     size_t n;
@@ -96,10 +107,7 @@ static json_t *resource_list(const char *group, const char *version)
     for (size_t i = 0; i < n; i++) {
         if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
             continue;
-        json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch",
-                                  "update", "watch");
-        if (!strcmp(k[i].kind, "Namespace"))
-            json_array_remove(verbs, 2);
+        json_t *verbs = verbs_of(&k[i]);
         json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k[i].resource, "singularName", k[i].singular,
                               "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", verbs);
         if (*k[i].short_names)
@@ -141,10 +149,7 @@ static json_t *aggregated(int core)
                                                    "resources", res));
             free(gv_version);
         }
-        json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch",
-                                  "update", "watch");
-        if (!strcmp(k[i].kind, "Namespace"))
-            json_array_remove(verbs, 2);
+        json_t *verbs = verbs_of(&k[i]);
         json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", k[i].resource, "responseKind",
                               "group", k[i].group, "version", k[i].version, "kind", k[i].kind, "scope",
                               k[i].namespaced ? "Namespaced" : "Cluster", "singularResource", k[i].singular, "verbs",

@@ -64,6 +64,17 @@ static twin_result run(twin *t, twin_request req)
     return res;
 }
 
+/* Creates the NetworkPolicy np (taken), checks the pairs it adds, and rolls
+ * the twin back for the next case. */
+static void expect_added(twin *t, json_t *np, const char *want_json)
+{
+    twin_result res = run(t, tt_create(np));
+    expect_pairs(&res, "added", want_json);
+    twin_result_free(&res);
+    twin_rollback(t);
+    json_decref(np);
+}
+
 static void commit_policy(twin *t, const char *ns, const char *name, const char *spec)
 {
     json_t *np = netpol(ns, name, spec);
@@ -178,20 +189,12 @@ static void test_named_ports(void **state)
     np = netpol("backend", "range",
                 "{'podSelector':{'matchLabels':{'app':'api'}},'ingress':[{'from':[{'podSelector':{'matchLabels':"
                 "{'app':'web'}}}],'ports':[{'port':8000,'endPort':8100},{'protocol':'UDP','port':53}]}]}");
-    res = run(t, tt_create(np));
-    expect_pairs(&res, "added", "[['backend/web','backend/api','TCP/8000-8100'],['backend/web','backend/api','UDP/53']]");
-    twin_result_free(&res);
-    twin_rollback(t);
-    json_decref(np);
+    expect_added(t, np, "[['backend/web','backend/api','TCP/8000-8100'],['backend/web','backend/api','UDP/53']]");
 
     /* a name no container of the target declares allows nothing */
     np = netpol("backend", "grpc",
                 "{'podSelector':{'matchLabels':{'app':'api'}},'ingress':[{'ports':[{'port':'grpc'}]}]}");
-    res = run(t, tt_create(np));
-    expect_pairs(&res, "added", "[]");
-    twin_result_free(&res);
-    twin_rollback(t);
-    json_decref(np);
+    expect_added(t, np, "[]");
     twin_close(t);
 }
 
@@ -214,11 +217,7 @@ static void test_egress(void **state)
     np = netpol("frontend", "to-backend",
                 "{'podSelector':{'matchLabels':{'app':'web'}},'policyTypes':['Egress'],'egress':[{'to':"
                 "[{'namespaceSelector':{'matchLabels':{'team':'be'}}}],'ports':[{'port':8080}]}]}");
-    res = run(t, tt_create(np));
-    expect_pairs(&res, "added", "[['frontend/web','backend/api','TCP/8080'],['frontend/web','backend/web','TCP/8080']]");
-    twin_result_free(&res);
-    twin_rollback(t);
-    json_decref(np);
+    expect_added(t, np, "[['frontend/web','backend/api','TCP/8080'],['frontend/web','backend/web','TCP/8080']]");
 
     /* an egress section without policyTypes defaults to Ingress and Egress:
      * the selected pods are isolated for ingress too */
@@ -360,11 +359,7 @@ static void test_namespace_labels_change_pairs(void **state)
     json_t *np = netpol("backend", "by-name",
                         "{'podSelector':{'matchLabels':{'app':'web'}},'ingress':[{'from':[{'namespaceSelector':"
                         "{'matchLabels':{'kubernetes.io/metadata.name':'other'}}}]}]}");
-    res = run(t, tt_create(np));
-    expect_pairs(&res, "added", "[['other/tool','backend/web','*']]");
-    twin_result_free(&res);
-    twin_rollback(t);
-    json_decref(np);
+    expect_added(t, np, "[['other/tool','backend/web','*']]");
     twin_close(t);
 }
 

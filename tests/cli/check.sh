@@ -40,22 +40,7 @@ expect_rc "review plan exits 2" 2 "$GATE" check --state fixtures/demo --actions 
 grep -q "airlock: needs approval (cost:" "$tmp/out" && ok "review message" || bad "review message"
 
 # manifests with -f: a new small deployment is allowed
-cat >"$tmp/new.yaml" <<'Y'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: banner, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: banner}}
-  template:
-    metadata: {labels: {app: banner}}
-    spec:
-      containers:
-      - name: banner
-        image: registry.example.com/shop/banner:1.0
-        resources: {requests: {cpu: 100m, memory: 64Mi}}
-Y
-expect_rc "-f new deployment allowed" 0 "$GATE" check --state fixtures/demo -f "$tmp/new.yaml"
+expect_rc "-f new deployment allowed" 0 "$GATE" check --state fixtures/demo -f tests/data/manifests/banner.yaml
 grep -q "create Deployment shop/banner" "$tmp/out" && ok "-f diff shows the create" || bad "-f diff shows the create"
 
 # JUnit parses as XML, one testcase per action, failures for deny/review

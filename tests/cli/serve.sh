@@ -39,24 +39,9 @@ k --token not-the-token get pods >"$tmp/out" 2>&1
 grep -q "You must be logged in" "$tmp/out" && ok "unknown token: 401" || { bad "unknown token"; cat "$tmp/out"; }
 k exec -n shop deploy/cart -- true >"$tmp/out" 2>&1
 grep -q "cannot be simulated" "$tmp/out" && ok "exec refused" || { bad "exec"; cat "$tmp/out"; }
-cat >"$tmp/banner.yaml" <<'Y'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: banner, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: banner}}
-  template:
-    metadata: {labels: {app: banner}}
-    spec:
-      containers:
-      - name: banner
-        image: registry.example.com/shop/banner:1.0
-        resources: {requests: {cpu: 100m, memory: 64Mi}}
-Y
-k apply -f "$tmp/banner.yaml" >"$tmp/out" 2>&1 && grep -q "created" "$tmp/out" && ok "apply -f creates (OpenAPI v3 leaves validation to the server)" || { bad "apply -f"; cat "$tmp/out"; }
-k apply -f "$tmp/banner.yaml" >"$tmp/out" 2>&1 && grep -q "unchanged" "$tmp/out" && ok "apply -f again: unchanged" || { bad "apply again"; cat "$tmp/out"; }
-sed 's/replicas: 2/replicas: 3/' "$tmp/banner.yaml" >"$tmp/banner3.yaml"
+k apply -f tests/data/manifests/banner.yaml >"$tmp/out" 2>&1 && grep -q "created" "$tmp/out" && ok "apply -f creates (OpenAPI v3 leaves validation to the server)" || { bad "apply -f"; cat "$tmp/out"; }
+k apply -f tests/data/manifests/banner.yaml >"$tmp/out" 2>&1 && grep -q "unchanged" "$tmp/out" && ok "apply -f again: unchanged" || { bad "apply again"; cat "$tmp/out"; }
+sed 's/replicas: 2/replicas: 3/' tests/data/manifests/banner.yaml >"$tmp/banner3.yaml"
 k apply --server-side -f "$tmp/banner3.yaml" >"$tmp/out" 2>&1
 grep -q "serverside-applied" "$tmp/out" && ! grep -q "failed to migrate" "$tmp/out" && ok "apply --server-side (with the last-applied migration)" || { bad "server-side apply"; cat "$tmp/out"; }
 [ "$(k get deployment banner -n shop -o jsonpath='{.spec.replicas}')" = "3" ] && ok "server-side apply took effect" || bad "server-side apply took effect"
