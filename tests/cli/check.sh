@@ -47,6 +47,19 @@ grep -q "create Deployment shop/banner" "$tmp/out" && ok "-f diff shows the crea
 "$GATE" check --state fixtures/demo --actions fixtures/demo-plan.json --format junit >"$tmp/junit.xml"
 python3 tests/cli/junit_check.py "$tmp/junit.xml" 8 6 && ok "junit as consumers read it" || bad "junit as consumers read it"
 
+# export: the demo as the twin reconciled it, one List that imports back unchanged
+"$GATE" export --state fixtures/demo >"$tmp/export.json" && "$GATE" export --state "$tmp/export.json" >"$tmp/export2.json"
+python3 - "$tmp/export.json" "$tmp/export2.json" <<'PY' && ok "export: reconciled List, taken as it is on re-import" || bad "export"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["kind"] == "List" and any(i["kind"] == "Pod" for i in a["items"])
+key = lambda i: (i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"])
+strip = lambda i: {k: v for k, v in i.items() if k != "metadata"}
+assert sorted(map(key, a["items"])) == sorted(map(key, b["items"]))
+bm = {key(i): strip(i) for i in b["items"]}
+assert all(bm[key(i)] == strip(i) for i in a["items"])
+PY
+
 # bad input: exit 3 with the file and line named, nothing simulated
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: {a: 1}\n' >"$tmp/broken.yaml"
 expect_rc "malformed YAML exits 3" 3 "$GATE" check --state fixtures/demo -f "$tmp/broken.yaml"
