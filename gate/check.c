@@ -161,7 +161,7 @@ int gate_cmd_check(int argc, char **argv)
         goto out;
     }
 
-    gate_engine e = {t, ps, hist, NULL, 0, 0};
+    gate_engine e = {.twin = t, .policies = ps, .history = hist};
     nd = json_array_size(actions);
     ds = twin_xcalloc(nd + 1, sizeof(*ds));
     double total_us = 0;

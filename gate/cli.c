@@ -109,6 +109,9 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--data-dir")) {
             if (want_value(argc, argv, &i, &o->data_dir, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--config") && !strcmp(cmd, "serve")) {
+            if (want_value(argc, argv, &i, &o->config, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (want_value(argc, argv, &i, &o->output, err, errlen) < 0)
                 return -1;
@@ -147,6 +150,10 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
         usage(stdout);
         return 1;
     }
+    if (o->config && gate_cli_load_config(o, o->config, err, sizeof err) < 0) {
+        fprintf(stderr, "gate %s: %s\n", cmd, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -155,6 +162,121 @@ void gate_cli_free(gate_cli_opts *o)
     for (size_t i = 0; i < o->npositional; i++)
         free(o->positional[i]);
     o->npositional = 0;
+    json_decref(o->config_doc);
+    o->config_doc = NULL;
+}
+
+/* A relative path read from the config file `file`, made relative to the
+ * file's directory (kept as it is for a bare file name: the directory is the
+ * working one); a new JSON string. */
+static json_t *config_path(const char *file, const char *v)
+{
+    const char *slash = strrchr(file, '/');
+    if (v[0] == '/' || !slash)
+        return json_string(v);
+    char *p = twin_xasprintf("%.*s/%s", (int)(slash - file), file, v);
+    json_t *j = json_string(p);
+    free(p);
+    return j;
+}
+
+/* The string at `key` of the config file, or (is_path) the path it names
+ * resolved against the file's directory, stored back in `doc` so that what
+ * the options borrow lives as long as the document; NULL if not a string. */
+static const char *config_string(const char *file, json_t *doc, void *it, int is_path)
+{
+    const char *v = json_string_value(json_object_iter_value(it));
+    if (!v || !v[0])
+        return NULL;
+    if (!is_path)
+        return v;
+    json_object_iter_set_new(doc, it, config_path(file, v));
+    return json_string_value(json_object_iter_value(it));
+}
+
+int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return snprintf(err, errlen, "%s: is a directory, not a config file", path), -1;
+    json_t *docs = twin_load_docs(path, err, errlen);   /* file:line:col on malformed YAML or JSON */
+    if (!docs)
+        return -1;
+    json_t *doc = json_array_get(docs, 0);
+    size_t ndocs = json_array_size(docs);
+    if (ndocs != 1 || !json_is_object(doc)) {
+        snprintf(err, errlen, "%s: %s; want one mapping of serve options (flag names without the \"--\")", path,
+                 ndocs == 0 ? "no settings" : ndocs > 1 ? "several documents" : "not a mapping");
+        json_decref(docs);
+        return -1;
+    }
+    json_decref(o->config_doc);
+    o->config_doc = json_incref(doc);   /* the options borrow from it from here on, error or not */
+    json_decref(docs);
+
+    /* the string options; is_path: relative to the file's directory */
+    const struct {
+        const char *key;
+        const char **field;
+        int is_path;
+    } keys[] = {
+        {"listen", &o->listen, 0},
+        {"tls-cert", &o->tls_cert, 1},
+        {"tls-key", &o->tls_key, 1},
+        {"policies", &o->policies, 1},
+        {"pricing", &o->pricing, 1},
+        {"agents", &o->agents, 1},
+        {"upstream", &o->upstream, 0},
+        {"upstream-token-file", &o->upstream_token_file, 1},
+        {"upstream-ca", &o->upstream_ca, 1},
+        {"mode", &o->mode, 0},
+        {"data-dir", &o->data_dir, 1},
+    };
+    int cli_state = o->nstate > 0;   /* the command line's --state replaces the file's list */
+    for (void *it = json_object_iter(doc); it; it = json_object_iter_next(doc, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *v = json_object_iter_value(it);
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(keys[k].key, key))
+            k++;
+        if (k < sizeof keys / sizeof keys[0]) {
+            if (json_is_null(v))
+                continue;   /* `key:` with nothing: not set */
+            const char *s = config_string(path, doc, it, keys[k].is_path);
+            if (!s)
+                return snprintf(err, errlen, "%s: \"%s\" must be a non-empty string", path, key), -1;
+            if (!*keys[k].field)
+                *keys[k].field = s;
+        } else if (!strcmp(key, "upstream-insecure")) {
+            if (json_is_null(v))
+                continue;
+            if (!json_is_boolean(v))
+                return snprintf(err, errlen, "%s: \"upstream-insecure\" must be true or false", path), -1;
+            o->upstream_insecure |= json_is_true(v);
+        } else if (!strcmp(key, "state")) {
+            if (json_is_null(v))
+                continue;
+            if (json_is_string(v)) {   /* one path: a list of one, so both forms resolve alike */
+                json_object_iter_set_new(doc, it, json_pack("[O]", v));
+                v = json_object_iter_value(it);
+            }
+            if (!json_is_array(v))
+                return snprintf(err, errlen, "%s: \"state\" must be a path or a list of paths", path), -1;
+            if (json_array_size(v) > GATE_CLI_MAX)
+                return snprintf(err, errlen, "%s: \"state\" lists more than %d paths", path, GATE_CLI_MAX), -1;
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                const char *p = json_string_value(json_array_get(v, i));
+                if (!p || !p[0])
+                    return snprintf(err, errlen, "%s: \"state\" item %zu must be a non-empty path", path, i + 1), -1;
+                json_array_set_new(v, i, config_path(path, p));
+                if (!cli_state)
+                    o->state[o->nstate++] = json_string_value(json_array_get(v, i));
+            }
+        } else {
+            return snprintf(err, errlen, "%s: unknown key \"%s\"", path, key), -1;
+        }
+    }
+    return 0;
 }
 
 char *gate_cli_find(const char *rel)

@@ -1,6 +1,11 @@
 /*
- * gate/cli.h - what the command-line commands share: option parsing, opening
- * the twin from --state, loading --policies, and reading manifest files.
+ * gate/cli.h - what the command-line commands share: option parsing (and
+ * serve's --config file, the file form of its flags), opening the twin from
+ * --state, loading --policies, and reading manifest files.
+ *
+ * The options borrow their strings: from argv, or from config_doc, which
+ * gate_cli_free releases, so opts must not outlive argv nor be used after
+ * gate_cli_free.  Copies of the struct borrow too; only the original is freed.
  */
 #ifndef GATE_CLI_H
 #define GATE_CLI_H
@@ -28,18 +33,40 @@ typedef struct gate_cli_opts {
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
     int upstream_insecure;
+    const char *config;     /* serve: --config FILE (borrowed from argv) */
+    json_t *config_doc;     /* the loaded --config mapping; owns the strings taken from it */
     long count, seed, jobs;
     int help;
     char *positional[GATE_CLI_MAX];
     size_t npositional;
 } gate_cli_opts;
 
-/* Parses argv (argv[0] is the command name). Returns -1 with err on a usage error. */
+/* Parses argv (argv[0] is the command name). Returns -1 with err on a usage
+ * error. --config is only an option of serve and is recorded, not read:
+ * gate_cli_start reads it (gate_cli_load_config). */
 int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, char *err, size_t errlen);
+/* Frees what the options own (positionals, config_doc); the struct itself is
+ * the caller's. */
 void gate_cli_free(gate_cli_opts *o);
 /* The start every command shares: parse, print the usage on a usage error
- * (-1) or for --help (1); 0 to go on. */
+ * (-1) or for --help (1); then read --config if given (its errors are -1
+ * too, printed without the usage: the file is at fault, not the command
+ * line); 0 to go on. */
 int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, void (*usage)(FILE *));
+/* Reads serve's config file at `path`, YAML or JSON: one mapping whose keys
+ * are the long flag names without the leading "--" (listen, tls-cert,
+ * tls-key, state, policies, pricing, agents, upstream, upstream-token-file,
+ * upstream-ca, upstream-insecure, mode, data-dir).  Values are strings,
+ * except state (a string or a list of strings) and upstream-insecure (a
+ * boolean); null means not set.  Relative paths in the file are taken
+ * relative to the file's directory.  Options already set (by the command
+ * line) are kept: a command-line --state replaces the file's whole list;
+ * upstream-insecure is on if either turns it on (no flag turns it off).
+ * Every key is checked, set or not.  The strings are owned by
+ * o->config_doc (released by gate_cli_free, also after an error).  Returns
+ * -1 with err naming the file and the key, or file:line:col for malformed
+ * YAML/JSON. */
+int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t errlen);
 /* Opens an in-memory twin, loads pricing and every --state. */
 int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
 /* Loads --policies (or the default directory). */

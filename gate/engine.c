@@ -161,6 +161,8 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
         if (judge(e, agent, d) < 0 || d->verdict != GATE_ALLOW)
             goto done;
         d->code = 200;
+        if (e->reads_elsewhere)
+            goto done;
         if (a.subresource && !strcmp(a.subresource, "log")) {
             d->object = json_string("");
         } else if (!strcmp(a.verb, "get")) {

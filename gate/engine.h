@@ -25,6 +25,7 @@ typedef struct gate_engine {
     json_t *config_overrides;   /* borrowed, may be NULL */
     double now;                 /* 0 = real time; fixed by tests and replays */
     int hold;                   /* leave allowed mutations open for gate_finish */
+    int reads_elsewhere;        /* reads are judged only: production answers them */
 } gate_engine;
 
 typedef enum gate_verdict { GATE_ALLOW = 0, GATE_REVIEW, GATE_DENY, GATE_ERROR } gate_verdict;

@@ -197,6 +197,84 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
 
 void gate_upstream_answer_free(gate_upstream_answer *a) { twin_buf_free(&a->body); }
 
+typedef struct stream_ctx {
+    CURL *c;
+    const gate_upstream_sink *s;
+    char content_type[256];
+    int headed;
+} stream_ctx;
+
+static size_t stream_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    stream_ctx *x = ud;
+    size_t n = size * nitems;
+    on_header(p, size, nitems, x->content_type);
+    if (n <= 2 && !x->headed) {   /* the blank line: the headers are complete */
+        long status = 0;
+        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {      /* not a 100 Continue */
+            x->headed = 1;
+            x->s->on_head(x->s->ud, status, x->content_type);
+        }
+    }
+    return n;
+}
+
+static size_t stream_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    stream_ctx *x = ud;
+    size_t n = size * nmemb;
+    return x->s->on_data(x->s->ud, p, n) ? 0 : n;
+}
+
+static int stream_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    stream_ctx *x = ud;
+    return x->s->cancelled(x->s->ud);
+}
+
+int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
+                         char *err, size_t errlen)
+{
+    /* a handle of its own: a watch holds it for minutes, the pool is for
+     * short calls */
+    CURL *c = curl_easy_init();
+    stream_ctx x = {c, s, "", 0};
+    char *url = twin_xasprintf("%s%s", u->url, path_query);
+    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
+    struct curl_slist *h = curl_slist_append(NULL, u->auth);
+    h = curl_slist_append(h, ac);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, stream_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    if (u->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(url);
+    free(ac);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
                            size_t errlen)
 {

@@ -31,6 +31,22 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen);
 void gate_upstream_answer_free(gate_upstream_answer *a);
+
+/* Where a streamed answer (a watch) goes: on_head once, with production's
+ * status and content type, before the first on_data; on_data for each
+ * chunk (non-zero stops the stream); cancelled is polled about once a
+ * second (non-zero stops it). */
+typedef struct gate_upstream_sink {
+    void (*on_head)(void *ud, long status, const char *content_type);
+    int (*on_data)(void *ud, const char *p, size_t n);
+    int (*cancelled)(void *ud);
+    void *ud;
+} gate_upstream_sink;
+/* A GET streamed into s, without an overall timeout; blocks until the
+ * stream ends. 0 when production ended it, -1 with err otherwise (stopped
+ * by the sink, or production unreachable: on_head not called then). */
+int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
+                         char *err, size_t errlen);
 /* The current list of kind k (in ns, NULL = all) from production: new array
  * of objects with kind and apiVersion; NULL with *absent set when
  * production does not serve the kind (404/403), NULL with err otherwise. */

@@ -94,7 +94,7 @@ static json_t *normalise(const json_t *diff)
 
 static int run_on(fuzzer *f, twin *t, gate_history *h, const json_t *a, double *now, outcome *o)
 {
-    gate_engine e = {t, f->ps, h, NULL, *now, 0};
+    gate_engine e = {.twin = t, .policies = f->ps, .history = h, .now = *now};
     gate_decision d;
     const json_t *body = json_object_get(a, "body");
     const char *raw = json_string_value(json_object_get(a, "raw"));
@@ -358,7 +358,7 @@ static int origin_object(fuzzer *f, const json_t *origin, json_t **before, json_
     *before = *after = NULL;
     if (twin_copy(&t, f->base, err, sizeof err) < 0)
         return -1;
-    gate_engine e = {t, NULL, NULL, NULL, 1.7e9, 0};   /* no policies: allowed, committed */
+    gate_engine e = {.twin = t, .now = 1.7e9};   /* no policies: allowed, committed */
     gate_decision d;
     gate_decide(&e, f->agent, json_string_value(json_object_get(origin, "method")),
                 json_string_value(json_object_get(origin, "path")), json_object_get(origin, "headers"),

@@ -460,7 +460,7 @@ static void run_scenario(suite *su, twin_map *twins, gate_history *h, scenario *
     }
     gate_history_clear(h);
     twin_mark(t);
-    gate_engine e = {t, ps, h, NULL, 1.7e9, 0};
+    gate_engine e = {.twin = t, .policies = ps, .history = h, .now = 1.7e9};
     json_t *steps = json_object_get(s->doc, "steps");
     size_t i;
     json_t *step;

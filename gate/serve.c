@@ -43,12 +43,15 @@
 #include "gate/engine.h"
 #include "gate/forward.h"
 #include "gate/k8s.h"
+#include "gate/watch.h"
 #include "twin/util.h"
 
 typedef struct server {
     const char *data_dir;
     gate_engine engine;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;      /* the engine: twin, policies, history */
+    pthread_mutex_t write;     /* mutations, one at a time through production's answer */
+    gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
     json_t *agents;            /* [{name, token_sha256}] */
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
     int shadow;                /* --mode shadow: forward everything, record the verdict */
@@ -606,7 +609,7 @@ static const char *authenticate(server *sv, struct MHD_Connection *c)
 /* A List, paged by limit/continue: the continue token is the offset into
  * the list (sorted by namespace and name), so a client walks it in order. */
 static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *kind, const char *api_version,
-                         int *bad)
+                         long long rv, int *bad)
 {
     const char *limit_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
@@ -625,8 +628,10 @@ static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *ki
     for (size_t i = (size_t)from; i < upto; i++)
         json_array_append(page, json_array_get(items, i));
     char *lk = twin_xasprintf("%sList", kind);
+    char rvs[32];
+    snprintf(rvs, sizeof rvs, "%lld", rv);
     json_t *l = json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", lk, "apiVersion", api_version, "metadata",
-                          "resourceVersion", "", "items", page);
+                          "resourceVersion", rvs, "items", page);
     if (upto < n) {
         char *tok = twin_xasprintf("airlock-%zu", upto);
         json_object_set_new(json_object_get(l, "metadata"), "continue", json_string(tok));
@@ -635,6 +640,58 @@ static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *ki
     }
     free(lk);
     return l;
+}
+
+/* ---- watch ---- */
+
+static int wants_table(struct MHD_Connection *c)
+{
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    return accept && strstr(accept, "as=Table") != NULL;
+}
+
+/* Twin mode: a stream of the twin's committed changes from the version the
+ * client names (or the current objects first). */
+static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const gate_decision *d, long long rv)
+{
+    const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeoutSeconds");
+    gate_watch_opts o = {
+        .kind = json_string_value(json_object_get(d->action, "kind")),
+        .ns = json_string_value(json_object_get(d->action, "namespace")),
+        .label_selector = json_string_value(json_object_get(d->action, "label_selector")),
+        .field_selector = json_string_value(json_object_get(d->action, "field_selector")),
+        .resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion"),
+        .timeout_seconds = ts ? atol(ts) : 0,
+        .render = wants_table(c) ? as_table : NULL,
+    };
+    char err[512];
+    struct MHD_Response *r = gate_watch_twin(sv->watch, c, &o, d->object, rv, err, sizeof err);
+    if (!r)
+        return send_status(c, 400, err);
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Enforce mode: production's stream, passed through as it comes. */
+static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const char *agent, const char *pq)
+{
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    if (accept && strstr(accept, "protobuf"))
+        accept = "application/json";
+    unsigned status = 0;
+    char err[512];
+    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, pq, accept, &status, err, sizeof err);
+    fprintf(stderr, "airlock: %s GET %s -> allow, production %u (watch)\n", agent, pq, r ? status : 0);
+    if (!r) {
+        char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
+        enum MHD_Result rc = send_status(c, 502, msg);
+        free(msg);
+        return rc;
+    }
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -730,10 +787,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
     gate_decision d;
     enum MHD_Result rc;
+    /* Mutations take `write` first and keep it until production has
+     * answered, so they are serialized end to end; the engine lock is held
+     * only while the twin and the policies work, so reads (judged under it)
+     * never wait on a mutation's round trip to production. */
+    int mutation = strcmp(method, "GET") && strcmp(method, "HEAD");
+    if (mutation)
+        pthread_mutex_lock(&sv->write);
     pthread_mutex_lock(&sv->lock);
     char rerr[512];
-    if (sv->up && strcmp(method, "GET") && refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
+    if (sv->up && mutation && refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
         pthread_mutex_unlock(&sv->lock);
+        pthread_mutex_unlock(&sv->write);
         char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
         rc = send_status(c, 502, msg);
         free(msg);
@@ -743,10 +808,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return rc;
     }
     gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
+    long long rv = twin_resource_version(sv->engine.twin);
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
     int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
+    int is_watch = verb && !strcmp(verb, "watch");
     int dry = json_is_true(json_object_get(d.action, "dry_run"));
+    if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
+        gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
     int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
+    if (forward && is_watch) {
+        pthread_mutex_unlock(&sv->lock);
+        rc = pass_watch(sv, c, agent, pq.s);
+        gate_decision_free(&d);
+        json_decref(headers);
+        twin_buf_free(&pq);
+        twin_buf_free(&q);
+        return rc;
+    }
     if (forward) {
         /* forward: production answers, and the twin follows what it did */
         gate_upstream_answer ans;
@@ -754,18 +832,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
         if (accept && strstr(accept, "protobuf"))
             accept = "application/json";
-        /* a mutation keeps the twin (and so the lock) until production
-         * answers: mutations are serialized; a read lets go first, so reads
-         * do not wait on each other's round trips */
-        int held = d.held;
-        if (!held)
-            pthread_mutex_unlock(&sv->lock);
+        pthread_mutex_unlock(&sv->lock);
         int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
                                     accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
-        if (held) {
+        if (d.held) {
+            pthread_mutex_lock(&sv->lock);
             gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
             pthread_mutex_unlock(&sv->lock);
         }
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
         fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
                 gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
         if (sv->shadow && sv->shadow_log) {
@@ -802,13 +878,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return rc;
     }
     pthread_mutex_unlock(&sv->lock);
+    if (mutation)
+        pthread_mutex_unlock(&sv->write);
     fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
+
+    if (is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object)) {
+        rc = twin_watch(sv, c, &d, rv);
+        gate_decision_free(&d);
+        json_decref(headers);
+        twin_buf_free(&pq);
+        twin_buf_free(&q);
+        return rc;
+    }
 
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     int table = accept && strstr(accept, "as=Table") && !strcmp(method, "GET");
     if (d.verdict == GATE_ALLOW && d.object && table && (json_is_array(d.object) || json_is_object(d.object)) &&
         json_string_value(json_object_get(d.action, "kind"))) {
         json_t *tab = as_table(json_string_value(json_object_get(d.action, "kind")), d.object);
+        if (json_is_array(d.object)) {   /* a list's version, where `kubectl get -w` starts watching */
+            char rvs[32];
+            snprintf(rvs, sizeof rvs, "%lld", rv);
+            json_object_set_new(tab, "metadata", json_pack("{s:s}", "resourceVersion", rvs));
+        }
         rc = send_json(c, 200, tab);
         json_decref(tab);
     } else if (d.verdict == GATE_ALLOW && d.object) {
@@ -820,7 +912,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             const char *v = json_string_value(json_object_get(d.action, "version"));
             char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
             int bad_token;
-            wrapped = wrap_list(c, d.object, kind ? kind : "", av, &bad_token);
+            wrapped = wrap_list(c, d.object, kind ? kind : "", av, rv, &bad_token);
             free(av);
             if (bad_token) {
                 gate_decision_free(&d);
@@ -988,6 +1080,7 @@ int gate_cmd_serve(int argc, char **argv)
     char *demo = NULL;
     char err[2048];
     pthread_mutex_init(&sv.lock, NULL);
+    pthread_mutex_init(&sv.write, NULL);
 
     int start = gate_cli_start(&o, argc, argv, "serve", usage);
     if (start) {
@@ -1096,7 +1189,8 @@ int gate_cmd_serve(int argc, char **argv)
         free(kc);
         free(kc_path);
     }
-    sv.engine = (gate_engine){t, ps, h, NULL, 0, sv.up != NULL};
+    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = sv.up != NULL, .reads_elsewhere = sv.up != NULL};
+    sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;
     if (sv.shadow) {
         char *log = twin_xasprintf("%s/shadow.jsonl", dir);
@@ -1112,7 +1206,8 @@ int gate_cmd_serve(int argc, char **argv)
 
     /* an epoll thread pool: TLS handshakes and round trips to production run
      * side by side; the engine itself takes one request at a time */
-    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+                                  MHD_ALLOW_SUSPEND_RESUME,
                               (uint16_t)port, NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key,
                               MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
@@ -1125,13 +1220,19 @@ int gate_cmd_serve(int argc, char **argv)
             sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    while (!stopping)
+    for (int tick = 0; !stopping; tick++) {
         usleep(100 * 1000);
+        if (tick % 10 == 9)
+            gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
+    }
     fprintf(stderr, "airlock: stopping\n");
     rc = 0;
 out:
+    if (sv.watch)
+        gate_watch_stop(sv.watch);   /* streams end; their connections resume */
     if (daemon)
-        MHD_stop_daemon(daemon);   /* finishes the request in flight */
+        MHD_stop_daemon(daemon);     /* finishes the request in flight */
+    gate_watch_hub_free(sv.watch);
     free(cert);
     free(key);
     free(cert_path);
@@ -1145,6 +1246,7 @@ out:
     gate_policy_free(ps);
     twin_close(t);
     pthread_mutex_destroy(&sv.lock);
+    pthread_mutex_destroy(&sv.write);
     free(demo);
     gate_cli_free(&o);
     return rc;

@@ -29,3 +29,6 @@ for j in 1 2; do
     ./bin/gate scenario run scenarios -j $j --format json >build/bench/corpus-j$j.json || true
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('scenario run -j %s: %d steps in %.2f s, %.0f steps/s, step p50 %.0f us p99 %.0f us' % (sys.argv[2], d['steps'], d['seconds'], d['steps_per_second'], d['latency_us']['p50'], d['latency_us']['p99']))" build/bench/corpus-j$j.json $j
 done
+
+# the proxy: the gate in front of production vs direct and vs nginx (wrk)
+sh tests/bench_proxy.sh ./bin/gate

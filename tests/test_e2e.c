@@ -72,7 +72,7 @@ static void run_case(void **state)
 
     gate_history *h;
     assert_int_equal(gate_history_open(&h, NULL, err, sizeof err), 0);
-    gate_engine e = {t, policies, h, NULL, 1.7e9, 0};
+    gate_engine e = {.twin = t, .policies = policies, .history = h, .now = 1.7e9};
     const char *agent = json_string_value(json_object_get(c, "agent"));
     int failed = 0;
     json_t *a;

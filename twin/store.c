@@ -431,6 +431,8 @@ json_t *twin__list_selector(twin *t, const char *kind, const char *ns, const twi
     return out;
 }
 
+long long twin_resource_version(const twin *t) { return t->rv; }
+
 long twin_object_count(twin *t)
 {
     sqlite3_stmt *st = twin__stmt(t, S_COUNT, "SELECT count(*) FROM objects");

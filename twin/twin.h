@@ -175,6 +175,10 @@ json_t *twin_list(twin *t, twin_when when, const char *kind, const char *ns,
  * error: reason NULL takes the usual one for the code. */
 json_t *twin_status(int code, const char *reason, const char *message);
 
+/* The last resourceVersion given out: what a LIST answered now reports,
+ * and where a watch from it starts. */
+long long twin_resource_version(const twin *t);
+
 /* Counts for reports and benchmarks. */
 long twin_object_count(twin *t);
 /* The cluster's hourly cost now (committed state). */

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     }
     gate_history *h;
     gate_history_open(&h, NULL, err, sizeof err);
-    gate_engine e = {t, ps, h, NULL, 0, 0};
+    gate_engine e = {.twin = t, .policies = ps, .history = h};
 
     static const kind_bench benches[] = {
         {"label a ConfigMap (1 object)", "PATCH", "/api/v1/namespaces/%s/configmaps/%s?dryRun=All",

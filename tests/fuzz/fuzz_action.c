@@ -81,7 +81,7 @@ FUZZ_TARGET(action)
     twin *t;
     char err[1024];
     FUZZ_CHECK(twin_copy(&t, base, err, sizeof err) == 0, "twin_copy: %s", err);
-    gate_engine e = {t, policies, NULL, NULL, 1.7e9, 0};
+    gate_engine e = {.twin = t, .policies = policies, .now = 1.7e9};
     gate_decision d;
     gate_decide(&e, "fuzz-bot", method, path, headers, NULL, (const char *)data + pos, size - pos, &d);
 

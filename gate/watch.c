@@ -1,0 +1,494 @@
+/*
+ * watch.c - watch streams from the twin's committed changes, or passed
+ * through from production (see watch.h for the contract).
+ *
+ * A stream is a byte queue read by libmicrohttpd's content reader.  The
+ * reader takes what is queued; when nothing is, it suspends the connection
+ * and returns 0; whoever adds to the queue (a publish, production, the tick,
+ * the shutdown) resumes it.  Suspension and resumption both happen under the
+ * hub's mutex, so a resume can never come before the suspend it answers.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gate/watch.h"
+#include "twin/selector.h"
+#include "twin/twin.h"
+#include "twin/util.h"
+
+enum { WATCH_QUEUE_MAX = 8 * 1024 * 1024 };   /* a client that reads slower than this loses its stream */
+
+typedef struct event {
+    long long rv;
+    const char *type;   /* static */
+    char *kind;
+    json_t *obj;
+} event;
+
+typedef struct stream stream;
+struct stream {
+    gate_watch_hub *hub;
+    struct MHD_Connection *conn;
+    stream *next;
+    int refs;              /* the response, and the production reader's thread */
+    int suspended, done;
+    double deadline;       /* 0 = none */
+    twin_buf out;          /* queued bytes */
+    size_t off;            /* of them, already sent */
+    /* twin streams */
+    char *kind, *ns;
+    twin_selector *sel;
+    twin_fieldsel *fs;
+    long long cursor;      /* events up to this version were considered */
+    gate_watch_render render;
+    /* production streams */
+    int upstream;
+    gate_upstream *up;
+    char *path_query, *accept;
+    long status;
+    char content_type[256];
+    int headed;            /* production's status line arrived (or failed) */
+    char err[256];
+};
+
+struct gate_watch_hub {
+    pthread_mutex_t lock;
+    pthread_cond_t headed;
+    event *ring;
+    size_t cap, start, len;   /* ring[start .. start+len) mod cap, oldest first */
+    long long floor;          /* the ring holds every event after this version */
+    stream *streams;
+    size_t nstreams;
+    int stopping;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+gate_watch_hub *gate_watch_hub_new(size_t capacity, long long rv)
+{
+    gate_watch_hub *h = twin_xcalloc(1, sizeof(*h));
+    h->floor = rv;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->headed, NULL);
+    h->cap = capacity ? capacity : 1;
+    h->ring = twin_xcalloc(h->cap, sizeof(event));
+    return h;
+}
+
+static void event_clear(event *e)
+{
+    free(e->kind);
+    json_decref(e->obj);
+    memset(e, 0, sizeof *e);
+}
+
+void gate_watch_hub_free(gate_watch_hub *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->len; i++)
+        event_clear(&h->ring[(h->start + i) % h->cap]);
+    free(h->ring);
+    pthread_cond_destroy(&h->headed);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+/* Wakes a suspended stream; the hub's lock is held. */
+static void wake(stream *s)
+{
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    }
+}
+
+static void stream_unref(stream *s)
+{
+    gate_watch_hub *h = s->hub;
+    pthread_mutex_lock(&h->lock);
+    int last = --s->refs == 0;
+    if (last) {
+        for (stream **p = &h->streams; *p; p = &(*p)->next)
+            if (*p == s) {
+                *p = s->next;
+                h->nstreams--;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!last)
+        return;
+    twin_buf_free(&s->out);
+    free(s->kind);
+    free(s->ns);
+    twin_selector_free(s->sel);
+    twin_fieldsel_free(s->fs);
+    free(s->path_query);
+    free(s->accept);
+    free(s);
+}
+
+/* One line of the stream: {"type": T, "object": O}\n. The lock is held. */
+static void queue_event(stream *s, const char *type, const char *kind, const json_t *obj)
+{
+    json_t *rendered = s->render && obj ? s->render(kind, obj) : NULL;
+    json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", rendered ? rendered : obj);
+    char *line = json_dumps(ev, JSON_COMPACT);
+    twin_buf_add(&s->out, line, strlen(line));
+    twin_buf_add(&s->out, "\n", 1);
+    free(line);
+    json_decref(ev);
+    json_decref(rendered);
+}
+
+static int matches(const stream *s, const event *e)
+{
+    if (strcmp(e->kind, s->kind))
+        return 0;
+    const char *ns = json_string_value(json_object_get(json_object_get(e->obj, "metadata"), "namespace"));
+    if (s->ns && (!ns || strcmp(ns, s->ns)))
+        return 0;
+    if (!twin_selector_matches(s->sel, json_object_get(json_object_get(e->obj, "metadata"), "labels")))
+        return 0;
+    return !s->fs || twin_fieldsel_matches(s->fs, e->obj);
+}
+
+/* Moves what the ring holds past the stream's cursor into its queue; the
+ * lock is held.  A cursor the ring has moved past gets 410 and ends. */
+static void catch_up(stream *s)
+{
+    gate_watch_hub *h = s->hub;
+    if (s->done)
+        return;
+    if (s->cursor < h->floor) {
+        char *msg = twin_xasprintf("too old resource version: %lld (%lld)", s->cursor, h->floor);
+        json_t *st = twin_status(410, "Expired", msg);
+        queue_event(s, "ERROR", s->kind, st);
+        json_decref(st);
+        free(msg);
+        s->done = 1;
+        return;
+    }
+    for (size_t i = 0; i < h->len && s->out.len - s->off < WATCH_QUEUE_MAX; i++) {
+        event *e = &h->ring[(h->start + i) % h->cap];
+        if (e->rv <= s->cursor)
+            continue;
+        if (matches(s, e))
+            queue_event(s, e->type, e->kind, e->obj);
+        s->cursor = e->rv;
+    }
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *s = cls;
+    gate_watch_hub *h = s->hub;
+    pthread_mutex_lock(&h->lock);
+    if (!s->upstream && !h->stopping)
+        catch_up(s);
+    if (s->off < s->out.len) {
+        size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
+        memcpy(buf, s->out.s + s->off, n);
+        s->off += n;
+        if (s->off == s->out.len)
+            s->off = s->out.len = 0;
+        pthread_mutex_unlock(&h->lock);
+        return (ssize_t)n;
+    }
+    if (s->done || h->stopping || (s->deadline && now_s() >= s->deadline)) {
+        s->done = 1;
+        pthread_mutex_unlock(&h->lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    s->suspended = 1;
+    MHD_suspend_connection(s->conn);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+static void reader_free(void *cls)
+{
+    stream *s = cls;
+    pthread_mutex_lock(&s->hub->lock);
+    s->done = 1;   /* tells the production reader to stop */
+    pthread_mutex_unlock(&s->hub->lock);
+    stream_unref(s);
+}
+
+static stream *stream_new(gate_watch_hub *h, struct MHD_Connection *c, long timeout_seconds)
+{
+    stream *s = twin_xcalloc(1, sizeof(*s));
+    s->hub = h;
+    s->conn = c;
+    s->refs = 1;
+    if (timeout_seconds > 0)
+        s->deadline = now_s() + (double)timeout_seconds;
+    return s;
+}
+
+static void stream_link(gate_watch_hub *h, stream *s)
+{
+    pthread_mutex_lock(&h->lock);
+    s->next = h->streams;
+    h->streams = s;
+    h->nstreams++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static struct MHD_Response *stream_response(stream *s, const char *content_type)
+{
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, s, reader_free);
+    MHD_add_response_header(r, "Content-Type", content_type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+    return r;
+}
+
+/* ---- the twin's events ---- */
+
+static int cmp_event(const void *a, const void *b)
+{
+    const event *x = a, *y = b;
+    return x->rv < y->rv ? -1 : x->rv > y->rv;
+}
+
+void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv)
+{
+    size_t n = json_array_size(diff), k = 0;
+    if (!n)
+        return;
+    event *v = twin_xcalloc(n, sizeof(event));
+    size_t i;
+    const json_t *c;
+    json_array_foreach(diff, i, c) {
+        const char *op = json_string_value(json_object_get(c, "op"));
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        const json_t *obj = json_object_get(c, op && !strcmp(op, "delete") ? "before" : "after");
+        if (!op || !kind || !json_is_object(obj))
+            continue;
+        event *e = &v[k++];
+        e->kind = twin_xstrdup(kind);
+        if (!strcmp(op, "delete")) {
+            /* a deleted object is sent as it was last, at the version of
+             * its deletion (as the API server does) */
+            e->obj = json_deep_copy(obj);
+            char rvs[32];
+            snprintf(rvs, sizeof rvs, "%lld", rv);
+            json_t *meta = json_object_get(e->obj, "metadata");
+            if (json_is_object(meta))
+                json_object_set_new(meta, "resourceVersion", json_string(rvs));
+            e->type = "DELETED";
+            e->rv = rv;
+        } else {
+            e->obj = json_incref((json_t *)obj);
+            e->type = !strcmp(op, "create") ? "ADDED" : "MODIFIED";
+            const char *ov = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+            e->rv = ov ? atoll(ov) : rv;
+        }
+    }
+    /* the change records are in name order; the ring is in version order */
+    qsort(v, k, sizeof(event), cmp_event);
+    pthread_mutex_lock(&h->lock);
+    for (i = 0; i < k; i++) {
+        long long last = h->len ? h->ring[(h->start + h->len - 1) % h->cap].rv : h->floor;
+        if (v[i].rv < last)
+            v[i].rv = last;
+        if (h->len == h->cap) {
+            h->floor = h->ring[h->start].rv;
+            event_clear(&h->ring[h->start]);
+            h->start = (h->start + 1) % h->cap;
+            h->len--;
+        }
+        h->ring[(h->start + h->len) % h->cap] = v[i];
+        h->len++;
+    }
+    for (stream *s = h->streams; s; s = s->next)
+        if (!s->upstream)
+            wake(s);
+    pthread_mutex_unlock(&h->lock);
+    free(v);
+}
+
+struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c, const gate_watch_opts *o,
+                                     const json_t *current, long long current_rv, char *err, size_t errlen)
+{
+    twin_selector *sel = NULL;
+    twin_fieldsel *fs = NULL;
+    if (twin_selector_parse(&sel, o->label_selector ? o->label_selector : "", err, errlen) < 0)
+        return NULL;
+    if (o->field_selector && *o->field_selector && twin_fieldsel_parse(&fs, o->field_selector, err, errlen) < 0) {
+        twin_selector_free(sel);
+        return NULL;
+    }
+    const char *rv = o->resource_version;
+    char *end = NULL;
+    long long from = rv && *rv ? strtoll(rv, &end, 10) : 0;
+    if (rv && *rv && (*end || from < 0)) {
+        snprintf(err, errlen, "resourceVersion \"%s\" is not a version this server gave out", rv);
+        twin_selector_free(sel);
+        twin_fieldsel_free(fs);
+        return NULL;
+    }
+    stream *s = stream_new(h, c, o->timeout_seconds);
+    s->kind = twin_xstrdup(o->kind);
+    s->ns = o->ns && *o->ns ? twin_xstrdup(o->ns) : NULL;
+    s->sel = sel;
+    s->fs = fs;
+    s->render = o->render;
+    if (from == 0) {
+        /* no version (or "0", any version): the current objects first, as
+         * synthetic ADDED events, then what changes after them */
+        size_t i;
+        const json_t *obj;
+        json_array_foreach(current, i, obj)
+            queue_event(s, "ADDED", o->kind, obj);
+        s->cursor = current_rv;
+    } else {
+        s->cursor = from;
+    }
+    stream_link(h, s);
+    return stream_response(s, "application/json");
+}
+
+/* ---- production's stream ---- */
+
+static void up_head(void *ud, long status, const char *content_type)
+{
+    stream *s = ud;
+    pthread_mutex_lock(&s->hub->lock);
+    s->status = status;
+    snprintf(s->content_type, sizeof s->content_type, "%s", content_type);
+    s->headed = 1;
+    pthread_cond_broadcast(&s->hub->headed);
+    pthread_mutex_unlock(&s->hub->lock);
+}
+
+static int up_data(void *ud, const char *p, size_t n)
+{
+    stream *s = ud;
+    pthread_mutex_lock(&s->hub->lock);
+    int stop = s->done || s->hub->stopping || s->out.len - s->off + n > WATCH_QUEUE_MAX;
+    if (!stop) {
+        twin_buf_add(&s->out, p, n);
+        wake(s);
+    }
+    pthread_mutex_unlock(&s->hub->lock);
+    return stop;
+}
+
+static int up_cancelled(void *ud)
+{
+    stream *s = ud;
+    pthread_mutex_lock(&s->hub->lock);
+    int stop = s->done || s->hub->stopping || (s->deadline && now_s() >= s->deadline);
+    pthread_mutex_unlock(&s->hub->lock);
+    return stop;
+}
+
+static void *up_thread(void *arg)
+{
+    stream *s = arg;
+    gate_upstream_sink sink = {up_head, up_data, up_cancelled, s};
+    char err[256];
+    int rc = gate_upstream_stream(s->up, s->path_query, s->accept, &sink, err, sizeof err);
+    pthread_mutex_lock(&s->hub->lock);
+    if (!s->headed) {
+        snprintf(s->err, sizeof s->err, "%s", rc < 0 ? err : "production closed the connection");
+        s->headed = 1;
+        pthread_cond_broadcast(&s->hub->headed);
+    }
+    s->done = 1;
+    wake(s);
+    pthread_mutex_unlock(&s->hub->lock);
+    stream_unref(s);
+    return NULL;
+}
+
+struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connection *c, gate_upstream *u,
+                                         const char *path_query, const char *accept, unsigned *status,
+                                         char *err, size_t errlen)
+{
+    stream *s = stream_new(h, c, 0);
+    s->upstream = 1;
+    s->up = u;
+    s->path_query = twin_xstrdup(path_query);
+    s->accept = twin_xstrdup(accept ? accept : "application/json");
+    s->refs = 2;   /* this function (then the response), and the thread */
+    stream_link(h, s);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, up_thread, s)) {
+        pthread_attr_destroy(&at);
+        snprintf(err, errlen, "cannot start a thread for the stream");
+        s->refs = 1;
+        stream_unref(s);
+        return NULL;
+    }
+    pthread_attr_destroy(&at);
+    /* production's status line decides ours: wait for it (bounded by the
+     * forwarder's connect timeout) */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&h->lock);
+    int rc = 0;
+    while (!s->headed && rc == 0)
+        rc = pthread_cond_timedwait(&h->headed, &h->lock, &until);
+    if (!s->headed) {
+        snprintf(s->err, sizeof s->err, "production did not answer the watch within 30 s");
+        s->done = 1;   /* the thread stops at its next poll */
+    }
+    int failed = s->err[0] != 0;
+    if (failed)
+        snprintf(err, errlen, "%s", s->err);
+    *status = (unsigned)s->status;
+    pthread_mutex_unlock(&h->lock);
+    if (failed) {
+        stream_unref(s);
+        return NULL;
+    }
+    return stream_response(s, s->content_type[0] ? s->content_type : "application/json");
+}
+
+/* ---- time and shutdown ---- */
+
+void gate_watch_tick(gate_watch_hub *h)
+{
+    double t = now_s();
+    pthread_mutex_lock(&h->lock);
+    for (stream *s = h->streams; s; s = s->next)
+        if (s->deadline && t >= s->deadline)
+            wake(s);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void gate_watch_stop(gate_watch_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    for (stream *s = h->streams; s; s = s->next)
+        wake(s);
+    pthread_mutex_unlock(&h->lock);
+    for (int i = 0; i < 100 && gate_watch_count(h); i++)
+        usleep(10 * 1000);
+}
+
+size_t gate_watch_count(gate_watch_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->nstreams;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
