@@ -1,7 +1,8 @@
 # Airlock - plain, strict Makefile.
 #
 #   make            build bin/gate (release flags)
-#   make run        install what is missing, build, run `gate check` on the demo
+#   make run        install what is missing, build, serve the demo cluster (twin mode)
+#   make demo-check `gate check` on the demo plan
 #   make test       install what is missing, build with ASan+UBSan, run every test
 #   make bench      benchmarks (import, per-action latency, memory)
 #   make fuzz       libFuzzer targets (clang)
@@ -33,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The fuzz targets linked into one replay binary (tests/fuzz/fuzz.h).
 FUZZ_OBJ := $(patsubst %.c,$(BUILD)/%.o,tests/fuzz/replay.c $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run test check-headers bench fuzz deps clean
+.PHONY: all run demo-check test check-headers bench fuzz deps clean
 all: bin/gate
 
 deps:
@@ -86,7 +87,14 @@ check-headers:
 	@for h in twin/twin.h gate/policy.h; do \
 	  echo '#include "'$$h'"' | $(CC) $(CSTD) $(WARN) $(PKG_CFLAGS) -I. -x c -fsyntax-only - || exit 1; done
 
+# The gate in twin mode on the demo cluster with the default policies; it
+# prints the kubectl line to use (Ctrl-C stops it).
 run: deps
+	@$(MAKE) -s bin/gate
+	./bin/gate serve --listen 127.0.0.1:8443 --data-dir .airlock --state fixtures/demo --policies lua-policies
+
+# The same engine as a CI check: the demo plan's verdicts.
+demo-check: deps
 	@$(MAKE) -s bin/gate
 	./bin/gate check --state fixtures/demo --actions fixtures/demo-plan.json; \
 	  rc=$$?; echo "gate check exit code: $$rc (0 allow, 1 deny, 2 review)"; test $$rc -le 2

@@ -209,6 +209,7 @@ typedef struct policy {
     char *name;     /* = file name without .lua; used in messages */
     char *path;     /* as opened, for messages */
     int eval_ref;   /* registry reference to its evaluate function */
+    int skips_reads;   /* declared `reads = false`: not called for get/list/watch */
 } policy;
 
 struct gate_policy_set {
@@ -1616,6 +1617,7 @@ typedef struct load_job {
     const source *libs;
     size_t nlibs;
     int eval_ref;   /* out: the policy's evaluate function */
+    int skips_reads;   /* out: the policy declared reads = false */
 } load_job;
 
 /* Gives the environment at env its own `lib`: a fresh instance of every
@@ -1667,6 +1669,15 @@ static int load_policy_cf(lua_State *L)
     if (lua_rawget(L, ptab) != LUA_TSTRING || strcmp(lua_tostring(L, -1), src->name) != 0)
         return luaL_error(L, "%s: the policy's name must be \"%s\" (its file name)",
                           src->path, src->name);
+    /* `reads = false`: the policy has nothing to say about get, list and
+     * watch, so reads (the bulk of an agent's calls) skip it */
+    lua_pushliteral(L, "reads");
+    int rt = lua_rawget(L, ptab);
+    if (rt != LUA_TNIL && rt != LUA_TBOOLEAN)
+        return luaL_error(L, "%s: the policy's reads must be true or false, not a %s", src->path,
+                          luaL_typename(L, -1));
+    job->skips_reads = rt == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_pushliteral(L, "evaluate");
     if (lua_rawget(L, ptab) != LUA_TFUNCTION)
         return luaL_error(L, "%s: the policy has no evaluate function", src->path);
@@ -1715,7 +1726,7 @@ static int run_loader(gate_policy_set *set, lua_CFunction fn, load_job *job, int
 static int load_config(gate_policy_set *set, const char *dir, char *err, size_t errlen)
 {
     source src;
-    load_job job = { set, &src, NULL, 0, LUA_NOREF };
+    load_job job = { set, &src, NULL, 0, LUA_NOREF, 0 };
     struct stat st;
     char *path = path_join(dir, "config.lua");
     int rc = -1;
@@ -1762,7 +1773,7 @@ static int read_libs(gate_policy_set *set, const char *dir, source **out, size_t
         goto cleanup;
     libs = xcalloc(files.n, sizeof *libs);
     for (; n < files.n; n++) {
-        load_job job = { set, &libs[n], NULL, 0, LUA_NOREF };
+        load_job job = { set, &libs[n], NULL, 0, LUA_NOREF, 0 };
         if (source_read(&libs[n], libdir, files.v[n], err, errlen) < 0)
             goto cleanup;
         if (run_loader(set, compile_cf, &job, 0, err, errlen) < 0) {
@@ -1815,7 +1826,7 @@ int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t e
     set->policies = xcalloc(files.n, sizeof *set->policies);
     for (i = 0; i < files.n; i++) {
         source src;
-        load_job job = { set, &src, libs, nlibs, LUA_NOREF };
+        load_job job = { set, &src, libs, nlibs, LUA_NOREF, 0 };
         if (strcmp(files.v[i], "config.lua") == 0)
             continue;
         if (source_read(&src, dir, files.v[i], err, errlen) < 0)
@@ -1827,6 +1838,7 @@ int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t e
         set->policies[set->npolicies].name = src.name;
         set->policies[set->npolicies].path = src.path;
         set->policies[set->npolicies].eval_ref = job.eval_ref;
+        set->policies[set->npolicies].skips_reads = job.skips_reads;
         set->npolicies++;
         src.name = src.path = NULL;
         source_free(&src);
@@ -2221,13 +2233,23 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     fill0 = set->fill_bytes;
     set->mem_cap = POLICY_MEM_STATE;
     set->mem_exhausted = set->instr_exhausted = set->refused = 0;
-    lua_pushcfunction(L, build_ctx_cf);
-    lua_pushlightuserdata(L, &parts);
-    status = lua_pcall(L, 1, 1, 0);
+    const char *verb = json_string_value(json_object_get(parts.action, "verb"));
+    int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
+    size_t judged = 0;
+    for (i = 0; i < set->npolicies; i++)
+        judged += !(is_read && set->policies[i].skips_reads);
+    status = LUA_OK;
+    if (judged) {   /* ctx only when a policy will read it */
+        lua_pushcfunction(L, build_ctx_cf);
+        lua_pushlightuserdata(L, &parts);
+        status = lua_pcall(L, 1, 1, 0);
+    }
 
-    /* phase: judge each policy */
+    /* phase: judge each policy (one that skips reads allows them) */
     for (i = 0; i < set->npolicies; i++) {
-        if (status == LUA_OK)
+        if (is_read && set->policies[i].skips_reads)
+            oc[i].verdict = V_ALLOW;
+        else if (status == LUA_OK)
             judge_one(set, &set->policies[i], base + 1, &oc[i]);
         else
             outcome_failed(&oc[i], set, status, " while building ctx", POLICY_MEM_STATE);

@@ -43,6 +43,7 @@
 #include "gate/engine.h"
 #include "gate/forward.h"
 #include "gate/k8s.h"
+#include "gate/table.h"
 #include "gate/watch.h"
 #include "twin/util.h"
 
@@ -251,232 +252,6 @@ static json_t *openapi_group(const char *group, const char *version)
                      "version", "v1.32.0", "components", "schemas", "paths", paths);
 }
 
-/* ---- Table responses for kubectl get (k8s-api-facts section 6) ---- */
-
-static char *age(const json_t *obj)
-{
-    const char *ts = json_string_value(json_object_get(json_object_get(obj, "metadata"), "creationTimestamp"));
-    struct tm tm = {0};
-    if (!ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                      &tm.tm_sec) != 6)
-        return twin_xstrdup("<unknown>");
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    long d = (long)difftime(time(NULL), timegm(&tm));
-    if (d < -1)
-        return twin_xstrdup("<invalid>");
-    if (d < 0)
-        d = 0;
-    if (d < 120)
-        return twin_xasprintf("%lds", d);
-    long m = d / 60, h = d / 3600, days = d / 86400;
-    if (m < 10)
-        return d % 60 ? twin_xasprintf("%ldm%lds", m, d % 60) : twin_xasprintf("%ldm", m);
-    if (h < 3)
-        return twin_xasprintf("%ldm", m);
-    if (h < 8)
-        return m % 60 ? twin_xasprintf("%ldh%ldm", h, m % 60) : twin_xasprintf("%ldh", h);
-    if (h < 48)
-        return twin_xasprintf("%ldh", h);
-    if (days < 8)
-        return h % 24 ? twin_xasprintf("%ldd%ldh", days, h % 24) : twin_xasprintf("%ldd", days);
-    return twin_xasprintf("%ldd", days);
-}
-
-static const json_t *path2(const json_t *o, const char *a, const char *b)
-{
-    return json_object_get(json_object_get(o, a), b);
-}
-
-static long ival(const json_t *o, const char *a, const char *b)
-{
-    return (long)json_integer_value(path2(o, a, b));
-}
-
-static json_t *columns(const char *kind)
-{
-#define COL(n, t) json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", n, "type", t, "format", "", "description", "", "priority", 0)
-    json_t *c = json_array();
-    json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "Name", "type", "string", "format",
-                                       "name", "description", "", "priority", 0));
-    if (!strcmp(kind, "Pod")) {
-        json_array_append_new(c, COL("Ready", "string"));
-        json_array_append_new(c, COL("Status", "string"));
-        json_array_append_new(c, COL("Restarts", "string"));
-    } else if (!strcmp(kind, "Deployment")) {
-        json_array_append_new(c, COL("Ready", "string"));
-        json_array_append_new(c, COL("Up-to-date", "integer"));
-        json_array_append_new(c, COL("Available", "integer"));
-    } else if (!strcmp(kind, "Service")) {
-        json_array_append_new(c, COL("Type", "string"));
-        json_array_append_new(c, COL("Cluster-IP", "string"));
-        json_array_append_new(c, COL("External-IP", "string"));
-        json_array_append_new(c, COL("Port(s)", "string"));
-    } else if (!strcmp(kind, "Namespace")) {
-        json_array_append_new(c, COL("Status", "string"));
-    } else if (!strcmp(kind, "Node")) {
-        json_array_append_new(c, COL("Status", "string"));
-        json_array_append_new(c, COL("Roles", "string"));
-    } else if (!strcmp(kind, "ReplicaSet")) {
-        json_array_append_new(c, COL("Desired", "integer"));
-        json_array_append_new(c, COL("Current", "integer"));
-        json_array_append_new(c, COL("Ready", "integer"));
-    } else if (!strcmp(kind, "StatefulSet")) {
-        json_array_append_new(c, COL("Ready", "string"));
-    } else if (!strcmp(kind, "DaemonSet")) {
-        json_array_append_new(c, COL("Desired", "integer"));
-        json_array_append_new(c, COL("Current", "integer"));
-        json_array_append_new(c, COL("Ready", "integer"));
-        json_array_append_new(c, COL("Up-to-date", "integer"));
-        json_array_append_new(c, COL("Available", "integer"));
-    } else if (!strcmp(kind, "ConfigMap")) {
-        json_array_append_new(c, COL("Data", "integer"));
-    } else if (!strcmp(kind, "Secret")) {
-        json_array_append_new(c, COL("Type", "string"));
-        json_array_append_new(c, COL("Data", "integer"));
-    } else if (!strcmp(kind, "PersistentVolumeClaim")) {
-        json_array_append_new(c, COL("Status", "string"));
-        json_array_append_new(c, COL("Capacity", "string"));
-        json_array_append_new(c, COL("StorageClass", "string"));
-    } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
-        json_array_append_new(c, COL("Reference", "string"));
-        json_array_append_new(c, COL("MinPods", "string"));
-        json_array_append_new(c, COL("MaxPods", "integer"));
-        json_array_append_new(c, COL("Replicas", "integer"));
-    }
-    json_array_append_new(c, COL("Age", "string"));
-#undef COL
-    return c;
-}
-
-static json_t *cells(const char *kind, const json_t *o)
-{
-    json_t *c = json_array();
-    json_array_append_new(c, json_string(json_string_value(path2(o, "metadata", "name")) ?: ""));
-    if (!strcmp(kind, "Pod")) {
-        size_t total = json_array_size(path2(o, "spec", "containers")), ready = 0, restarts = 0, i;
-        json_t *cs;
-        json_array_foreach(path2(o, "status", "containerStatuses"), i, cs) {
-            ready += json_is_true(json_object_get(cs, "ready"));
-            restarts += (size_t)json_integer_value(json_object_get(cs, "restartCount"));
-        }
-        json_array_append_new(c, json_sprintf("%zu/%zu", ready, total));
-        const char *phase = json_string_value(path2(o, "status", "phase"));
-        json_array_append_new(c, json_string(path2(o, "metadata", "deletionTimestamp") ? "Terminating"
-                                             : phase ? phase : "Unknown"));
-        json_array_append_new(c, json_sprintf("%zu", restarts));
-    } else if (!strcmp(kind, "Deployment")) {
-        json_array_append_new(c, json_sprintf("%ld/%ld", ival(o, "status", "readyReplicas"),
-                                              json_object_get(json_object_get(o, "spec"), "replicas")
-                                                  ? ival(o, "spec", "replicas") : 1));
-        json_array_append_new(c, json_integer(ival(o, "status", "updatedReplicas")));
-        json_array_append_new(c, json_integer(ival(o, "status", "availableReplicas")));
-    } else if (!strcmp(kind, "Service")) {
-        const char *type = json_string_value(path2(o, "spec", "type"));
-        const char *ip = json_string_value(path2(o, "spec", "clusterIP"));
-        json_array_append_new(c, json_string(type ? type : "ClusterIP"));
-        json_array_append_new(c, json_string(ip && *ip ? ip : "<none>"));
-        json_array_append_new(c, json_string(type && !strcmp(type, "LoadBalancer") ? "<pending>" : "<none>"));
-        twin_buf b = {0};
-        size_t i;
-        json_t *p;
-        json_array_foreach(path2(o, "spec", "ports"), i, p) {
-            const char *proto = json_string_value(json_object_get(p, "protocol"));
-            if (json_is_integer(json_object_get(p, "nodePort")) && json_integer_value(json_object_get(p, "nodePort")))
-                twin_buf_addf(&b, "%s%lld:%lld/%s", i ? "," : "", json_integer_value(json_object_get(p, "port")),
-                              json_integer_value(json_object_get(p, "nodePort")), proto ? proto : "TCP");
-            else
-                twin_buf_addf(&b, "%s%lld/%s", i ? "," : "", json_integer_value(json_object_get(p, "port")),
-                              proto ? proto : "TCP");
-        }
-        json_array_append_new(c, json_string(b.s ? b.s : "<none>"));
-        twin_buf_free(&b);
-    } else if (!strcmp(kind, "Namespace")) {
-        const char *phase = json_string_value(path2(o, "status", "phase"));
-        json_array_append_new(c, json_string(phase ? phase : "Active"));
-    } else if (!strcmp(kind, "Node")) {
-        const char *ready = "Unknown";
-        size_t i;
-        json_t *cond;
-        json_array_foreach(path2(o, "status", "conditions"), i, cond) {
-            const char *t = json_string_value(json_object_get(cond, "type"));
-            if (t && !strcmp(t, "Ready"))
-                ready = !strcmp(json_string_value(json_object_get(cond, "status")) ?: "", "True") ? "Ready"
-                                                                                                 : "NotReady";
-        }
-        json_array_append_new(c, json_is_true(path2(o, "spec", "unschedulable"))
-                                     ? json_sprintf("%s,SchedulingDisabled", ready)
-                                     : json_string(ready));
-        twin_buf roles = {0};
-        const char *lk;
-        json_t *lv;
-        json_object_foreach((json_t *)path2(o, "metadata", "labels"), lk, lv) {
-            if (!strncmp(lk, "node-role.kubernetes.io/", 24) && lk[24])
-                twin_buf_addf(&roles, "%s%s", roles.len ? "," : "", lk + 24);
-        }
-        json_array_append_new(c, json_string(roles.s ? roles.s : "<none>"));
-        twin_buf_free(&roles);
-    } else if (!strcmp(kind, "ReplicaSet")) {
-        json_array_append_new(c, json_integer(ival(o, "spec", "replicas")));
-        json_array_append_new(c, json_integer(ival(o, "status", "replicas")));
-        json_array_append_new(c, json_integer(ival(o, "status", "readyReplicas")));
-    } else if (!strcmp(kind, "StatefulSet")) {
-        json_array_append_new(c, json_sprintf("%ld/%ld", ival(o, "status", "readyReplicas"), ival(o, "spec", "replicas")));
-    } else if (!strcmp(kind, "DaemonSet")) {
-        const char *f[] = {"desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled",
-                           "numberAvailable"};
-        for (int i = 0; i < 5; i++)
-            json_array_append_new(c, json_integer(ival(o, "status", f[i])));
-    } else if (!strcmp(kind, "ConfigMap")) {
-        json_array_append_new(c, json_integer((json_int_t)(json_object_size(json_object_get(o, "data")) +
-                                                           json_object_size(json_object_get(o, "binaryData")))));
-    } else if (!strcmp(kind, "Secret")) {
-        const char *type = json_string_value(json_object_get(o, "type"));
-        json_array_append_new(c, json_string(type ? type : "Opaque"));
-        json_array_append_new(c, json_integer((json_int_t)json_object_size(json_object_get(o, "data"))));
-    } else if (!strcmp(kind, "PersistentVolumeClaim")) {
-        const char *phase = json_string_value(path2(o, "status", "phase"));
-        const char *cap = json_string_value(json_object_get(path2(o, "spec", "resources"), "requests")
-                                                ? json_object_get(json_object_get(path2(o, "spec", "resources"),
-                                                                                  "requests"), "storage")
-                                                : NULL);
-        const char *sc = json_string_value(path2(o, "spec", "storageClassName"));
-        json_array_append_new(c, json_string(phase ? phase : "Pending"));
-        json_array_append_new(c, json_string(cap ? cap : ""));
-        json_array_append_new(c, json_string(sc ? sc : ""));
-    } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
-        const json_t *ref = path2(o, "spec", "scaleTargetRef");
-        json_array_append_new(c, json_sprintf("%s/%s", json_string_value(json_object_get(ref, "kind")) ?: "",
-                                              json_string_value(json_object_get(ref, "name")) ?: ""));
-        json_t *min = (json_t *)path2(o, "spec", "minReplicas");
-        json_array_append_new(c, min ? json_sprintf("%lld", json_integer_value(min)) : json_string("<unset>"));
-        json_array_append_new(c, json_integer(ival(o, "spec", "maxReplicas")));
-        json_array_append_new(c, json_integer(ival(o, "status", "currentReplicas")));
-    }
-    char *a = age(o);
-    json_array_append_new(c, json_string(a));
-    free(a);
-    return c;
-}
-
-/* obj: one object or an array of them. */
-static json_t *as_table(const char *kind, const json_t *obj)
-{
-    json_t *rows = json_array();
-    json_t *items = json_is_array(obj) ? json_incref((json_t *)obj) : json_pack("[O]", obj);
-    size_t i;
-    json_t *o;
-    json_array_foreach(items, i, o) {
-        json_t *meta = json_deep_copy(json_object_get(o, "metadata"));
-        json_array_append_new(rows, json_pack("{s:o, s:{s:s, s:s, s:o}}", "cells", cells(kind, o), "object", "kind",
-                                              "PartialObjectMetadata", "apiVersion", "meta.k8s.io/v1", "metadata",
-                                              meta ? meta : json_object()));
-    }
-    json_decref(items);
-    return json_pack("{s:s, s:s, s:{s:s}, s:o, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata",
-                     "resourceVersion", "", "columnDefinitions", columns(kind), "rows", rows);
-}
-
 /* ---- pending reviews ---- */
 
 /* Keeps a review's whole decision in <data-dir>/approvals/<id>.json (the
@@ -506,11 +281,46 @@ static char *store_pending(server *sv, const char *agent, const gate_decision *d
 
 /* ---- refreshing the twin from production ---- */
 
-/* Before a mutation is judged, what it touches is read again from
- * production, so the decision stands on the live state (pods that are not
- * Ready yet, objects changed by others): the target's kind in its
- * namespace, and the namespace's pods, whose readiness every impact
- * measure rests on.  Fails closed: no refresh, no decision. */
+/* What a change to a kind can reach through the controllers (ownership,
+ * selectors, scale targets: k8s-api-facts sections on controllers and GC),
+ * besides the kind itself, in the same namespace.  A Namespace reaches
+ * everything in it and a Node every Pod; both are handled in refresh(). */
+static const struct reach {
+    const char *kind;
+    const char *reaches[5];
+} REACH[] = {
+    {"Deployment", {"ReplicaSet", "Pod", "HorizontalPodAutoscaler", "PodDisruptionBudget"}},
+    {"ReplicaSet", {"Pod", "PodDisruptionBudget"}},
+    {"StatefulSet", {"Pod", "PodDisruptionBudget"}},
+    {"DaemonSet", {"Pod"}},
+    {"Job", {"Pod"}},
+    {"CronJob", {"Job", "Pod"}},
+    {"Pod", {"ReplicaSet", "StatefulSet", "DaemonSet", "PodDisruptionBudget"}},
+    {"Service", {"Endpoints", "Pod"}},
+    {"HorizontalPodAutoscaler", {"Deployment", "StatefulSet", "ReplicaSet", "Pod"}},
+    {"PodDisruptionBudget", {"Pod"}},
+    {"NetworkPolicy", {"Pod"}},
+};
+
+/* Lists kind k in ns (NULL: everywhere) from production into the twin. */
+static int refresh_kind(server *sv, const twin_kind *k, const char *ns, char *err, size_t errlen)
+{
+    if (!k)
+        return 0;
+    int absent;
+    json_t *items = gate_upstream_list(sv->up, k, k->namespaced ? ns : NULL, &absent, err, errlen);
+    int rc = items ? twin_sync(sv->engine.twin, k->kind, k->namespaced ? ns : NULL, items, err, errlen)
+                   : absent ? 0 : -1;
+    json_decref(items);
+    return rc;
+}
+
+/* Before a mutation is judged, what it touches and what its cascade can
+ * reach are read again from production, so the decision stands on the live
+ * state (pods that are not Ready yet, objects changed by others).  Fails
+ * closed: no refresh, no decision.  A ConfigMap's change reaches nothing
+ * else, so it costs one LIST; a Namespace's deletion lists every kind in
+ * it. */
 static int refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen)
 {
     gate_action a;
@@ -524,24 +334,52 @@ static int refresh(server *sv, const char *method, const char *pq, char *err, si
     if (bad)
         return 0;   /* unparseable: the decision will refuse it */
     int rc = 0;
-    if (!gate_action_is_read(&a) && strcmp(a.verb, "connect")) {
-        const twin_kind *kinds[2] = {a.kind, twin_kind_by_name(sv->engine.twin, "Pod")};
-        for (int i = 0; i < 2 && rc == 0; i++) {
-            if (i == 1 && (a.kind == kinds[1] || !a.ns))
-                break;   /* the pods: once, and only for a namespaced action */
-            int absent;
-            json_t *items = gate_upstream_list(sv->up, kinds[i], kinds[i]->namespaced ? a.ns : NULL, &absent, err,
-                                               errlen);
-            if (items)
-                rc = twin_sync(sv->engine.twin, kinds[i]->kind, kinds[i]->namespaced ? a.ns : NULL, items, err,
-                               errlen);
-            else if (!absent)
-                rc = -1;
-            json_decref(items);
+    twin *t = sv->engine.twin;
+    if (gate_action_is_read(&a) || !strcmp(a.verb, "connect")) {
+        /* nothing to refresh */
+    } else if (!strcmp(a.kind->kind, "Namespace") && a.name) {
+        size_t n;
+        const twin_kind *k = twin_kinds(&n);
+        rc = refresh_kind(sv, a.kind, NULL, err, errlen);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if (k[i].namespaced)
+                rc = refresh_kind(sv, twin_kind_by_name(t, k[i].kind), a.name, err, errlen);
+    } else if (!strcmp(a.kind->kind, "Node")) {
+        rc = refresh_kind(sv, a.kind, NULL, err, errlen);
+        if (rc == 0)
+            rc = refresh_kind(sv, twin_kind_by_name(t, "Pod"), NULL, err, errlen);
+    } else {
+        rc = refresh_kind(sv, a.kind, a.ns, err, errlen);
+        for (size_t i = 0; i < sizeof REACH / sizeof REACH[0] && rc == 0; i++) {
+            if (strcmp(REACH[i].kind, a.kind->kind))
+                continue;
+            for (int j = 0; j < 5 && REACH[i].reaches[j] && rc == 0; j++)
+                rc = refresh_kind(sv, twin_kind_by_name(t, REACH[i].reaches[j]), a.ns, err, errlen);
         }
     }
     gate_action_free(&a);
     return rc;
+}
+
+/* Production refused (or never answered) a mutation the twin committed
+ * ahead of it: cancel its history entry and read back from production what
+ * it touched, so the twin follows production again. */
+static void undo(server *sv, const char *agent, const char *method, const char *pq, const gate_decision *d)
+{
+    pthread_mutex_lock(&sv->write);
+    pthread_mutex_lock(&sv->lock);
+    if (sv->engine.history) {
+        double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
+        gate_history_record(sv->engine.history, agent, (double)time(NULL),
+                            -(long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
+                            delta > 0 ? -delta : 0);
+    }
+    char err[512];
+    if (refresh(sv, method, pq, err, sizeof err) < 0)
+        fprintf(stderr, "airlock: the twin could not be read back from production after a refusal: %s "
+                        "(the next mutation's refresh will try again)\n", err);
+    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_unlock(&sv->write);
 }
 
 /* ---- the request path ---- */
@@ -662,7 +500,7 @@ static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const ga
         .field_selector = json_string_value(json_object_get(d->action, "field_selector")),
         .resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion"),
         .timeout_seconds = ts ? atol(ts) : 0,
-        .render = wants_table(c) ? as_table : NULL,
+        .render = wants_table(c) ? gate_table : NULL,
     };
     char err[512];
     struct MHD_Response *r = gate_watch_twin(sv->watch, c, &o, d->object, rv, err, sizeof err);
@@ -832,16 +670,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
         if (accept && strstr(accept, "protobuf"))
             accept = "application/json";
+        /* An allowed mutation is committed to the twin, and counted in the
+         * agent's history, before it is forwarded: the next mutation can be
+         * judged (in order, under `write`) while this one is on its way, and
+         * concurrent calls cannot split a budget between them.  Production
+         * has the last word: if it refuses, what the action touched is read
+         * back from production and the history entry is cancelled. */
+        int held = d.held;
+        if (held)
+            gate_finish(&sv->engine, &d, 1);
         pthread_mutex_unlock(&sv->lock);
-        int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
-                                    accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
-        if (d.held) {
-            pthread_mutex_lock(&sv->lock);
-            gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
-            pthread_mutex_unlock(&sv->lock);
-        }
         if (mutation)
             pthread_mutex_unlock(&sv->write);
+        int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                                    accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
+        if (held && !(fr == 0 && ans.status >= 200 && ans.status < 300))
+            undo(sv, agent, method, pq.s, &d);
         fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
                 gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
         if (sv->shadow && sv->shadow_log) {
@@ -895,7 +739,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     int table = accept && strstr(accept, "as=Table") && !strcmp(method, "GET");
     if (d.verdict == GATE_ALLOW && d.object && table && (json_is_array(d.object) || json_is_object(d.object)) &&
         json_string_value(json_object_get(d.action, "kind"))) {
-        json_t *tab = as_table(json_string_value(json_object_get(d.action, "kind")), d.object);
+        json_t *tab = gate_table(json_string_value(json_object_get(d.action, "kind")), d.object);
         if (json_is_array(d.object)) {   /* a list's version, where `kubectl get -w` starts watching */
             char rvs[32];
             snprintf(rvs, sizeof rvs, "%lld", rv);
@@ -1060,10 +904,15 @@ static void usage(FILE *out)
     fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR] [--agents FILE]\n"
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
+          "                  [--mode enforce|shadow] [--pricing FILE]\n"
+          "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
           "\n"
-          "Serves the Kubernetes API from the twin (twin mode): every call is authenticated,\n"
-          "simulated and judged; allowed mutations change the twin. Without --agents, an agent\n"
-          "'ops-bot' and its token are made in the data directory, with a kubeconfig for it.\n",
+          "Serves the Kubernetes API. Every call is authenticated, simulated in the twin and\n"
+          "judged by the policies. Without --upstream the twin answers as the cluster (twin\n"
+          "mode); with it, allowed calls are forwarded to production and the twin follows\n"
+          "(enforce mode), or every call is forwarded and the verdict only recorded (shadow).\n"
+          "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
+          "with a kubeconfig for it.\n",
           out);
 }
 
@@ -1184,7 +1033,11 @@ int gate_cmd_serve(int argc, char **argv)
                                   listen, ca, token);
         char *kc_path = twin_xasprintf("%s/kubeconfig", dir);
         write_file(kc_path, kc, strlen(kc), 0600);
-        fprintf(stderr, "airlock: agent ops-bot: export KUBECONFIG=%s\n", kc_path);
+        /* the line to paste: absolute, so it works from any directory */
+        char *abs = realpath(kc_path, NULL);
+        fprintf(stderr, "airlock: agent ops-bot, paste: export KUBECONFIG=%s; kubectl get pods -A\n",
+                abs ? abs : kc_path);
+        free(abs);
         free(ca);
         free(kc);
         free(kc_path);

@@ -137,6 +137,7 @@ end
 return {
   name = "blast-radius",
   description = "limits how many pods, services and workloads one action takes down",
+  reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config["blast-radius"]
     local r = report.new()

@@ -19,6 +19,7 @@ end
 return {
   name = "budget",
   description = "limits the pods an agent disrupts and the cost it adds over time",
+  reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.budget
     local r = report.new()

@@ -6,6 +6,7 @@ local report = lib.report
 return {
   name = "cost",
   description = "limits how much one action raises the cluster's hourly cost",
+  reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.cost
     local cost = ctx.impact.cost or {}

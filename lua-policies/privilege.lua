@@ -209,6 +209,7 @@ end
 return {
   name = "privilege",
   description = "stops grants of admin rights, privileged pods and removal of namespace protections",
+  reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.privilege
     local r = report.new()

@@ -169,6 +169,7 @@ end
 return {
   name = "segmentation",
   description = "keeps restricted namespaces unreachable from outside and from other namespaces",
+  reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.segmentation
     local r = report.new()

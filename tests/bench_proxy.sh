@@ -23,7 +23,7 @@ PATH=$PATH:/usr/sbin:/sbin
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v nginx >/dev/null 2>&1 || missing="$missing nginx"
-if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ -n "$missing" ] && [ "$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench_proxy: installing$missing ..."
     had_pid=no
     [ -e /run/nginx.pid ] && had_pid=yes
@@ -111,7 +111,7 @@ GTOKEN=$(token_of "$S/gate/kubeconfig")
 # proxy (worker_processes auto), with keepalive connections to production
 mkdir -p "$S/nginx/tmp"
 user=""
-[ "$(id -u)" = 0 ] && user="user root;"
+[ "$(id -u 2>/dev/null)" = 0 ] && user="user root;"
 cat >"$S/nginx/nginx.conf" <<EOF
 $user
 daemon off;

@@ -88,10 +88,79 @@ static int check_replicas(op_ctx *o, const json_t *obj, const char *name)
     return 1;
 }
 
+/* The JSON types of the fields the twin reads, for any kind (kind NULL) or
+ * one: a value of another type is refused as the API server's decoder
+ * refuses it (400 "cannot unmarshal ... into Go struct field"), before
+ * anything reads it.  'o' object, 'm' object of strings, 'a' array,
+ * 's' string. */
+static const struct shape {
+    const char *kind;
+    const char *path;
+    char type;
+    const char *go_type;
+} SHAPES[] = {
+    {NULL, "metadata", 'o', "v1.ObjectMeta"},
+    {NULL, "metadata.name", 's', "string"},
+    {NULL, "metadata.namespace", 's', "string"},
+    {NULL, "metadata.generateName", 's', "string"},
+    {NULL, "metadata.labels", 'm', "map[string]string"},
+    {NULL, "metadata.annotations", 'm', "map[string]string"},
+    {NULL, "spec", 'o', "spec"},
+    {NULL, "spec.template", 'o', "v1.PodTemplateSpec"},
+    {NULL, "spec.template.spec", 'o', "v1.PodSpec"},
+    {NULL, "spec.template.spec.containers", 'a', "[]v1.Container"},
+    {NULL, "spec.selector", 'o', "selector"},
+    {NULL, "spec.ports", 'a', "[]ports"},
+    {"Pod", "spec.containers", 'a', "[]v1.Container"},
+    {"ConfigMap", "data", 'm', "map[string]string"},
+    {"ConfigMap", "binaryData", 'm', "map[string][]uint8"},
+    {"Secret", "data", 'm', "map[string][]uint8"},
+    {"Secret", "stringData", 'm', "map[string]string"},
+    {"Secret", "type", 's', "v1.SecretType"},
+};
+
+static const char *json_type_name(const json_t *v)
+{
+    return json_is_object(v) ? "object" : json_is_array(v) ? "array" : json_is_string(v) ? "string"
+         : json_is_number(v) ? "number" : json_is_boolean(v) ? "bool" : "null";
+}
+
+static int check_shapes(op_ctx *o, const json_t *obj)
+{
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
+        const struct shape *sh = &SHAPES[i];
+        if (sh->kind && strcmp(sh->kind, o->kind->kind))
+            continue;
+        json_t *v = twin__path(obj, sh->path);
+        if (!v || json_is_null(v))
+            continue;
+        int good = sh->type == 's' ? json_is_string(v) : sh->type == 'a' ? json_is_array(v) : json_is_object(v);
+        const char *key;
+        json_t *member;
+        int in_map = 0;   /* the map is one, a value in it is not a string */
+        if (good && sh->type == 'm')
+            json_object_foreach(v, key, member)
+                if (!json_is_string(member) && good)
+                    v = member, good = 0, in_map = 1;
+        if (!good) {
+            char msg[512];
+            snprintf(msg, sizeof msg,
+                     "%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal %s into Go struct "
+                     "field %s.%s of type %s",
+                     o->kind->kind, o->kind->version, o->kind->kind, json_type_name(v), o->kind->kind, sh->path,
+                     in_map ? "string" : sh->go_type);
+            return fail(o, 400, "BadRequest", msg), 0;
+        }
+    }
+    return 1;
+}
+
 /* The validation the simulation depends on: what would make the controllers
  * compute nonsense is refused as the API server would refuse it (422). */
 static int validate(op_ctx *o, const json_t *obj)
 {
+    if (!check_shapes(o, obj))
+        return 0;
     const char *name = twin__name(obj);
     if (!name || !valid_name(name)) {
         if (!name)

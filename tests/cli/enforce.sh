@@ -8,9 +8,22 @@ command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 
 pport=$((20000 + $$ % 20000))
 gport=$((pport + 1))
 mkdir -p "$tmp/empty"   # production itself judges nothing
-"$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/empty" >"$tmp/prod.log" 2>&1 &
+# production knows two callers: "airlock" (the gate's token) and "leaked" (the
+# agent's token, should the gate ever forward it); its log names who called
+airlock_token=airlock-$$-token
+agent_token=agent-$$-token
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+printf '[{"name": "airlock", "token_sha256": "%s"}, {"name": "leaked", "token_sha256": "%s"}]\n' \
+    "$(sha "$airlock_token")" "$(sha "$agent_token")" >"$tmp/prod-agents.json"
+printf '[{"name": "ops-bot", "token_sha256": "%s"}]\n' "$(sha "$agent_token")" >"$tmp/gw-agents.json"
+"$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/empty" --agents "$tmp/prod-agents.json" \
+    >"$tmp/prod.log" 2>&1 &
 ppid_=$!
 servers="$ppid_"
+kubeconfig() {  # file port token ca
+    printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: "%s"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' \
+        "$2" "$4" "$3" >"$1"
+}
 wait_up() {  # kubeconfig pid log
     i=0
     until [ -s "$1" ] && kubectl --kubeconfig "$1" --cache-dir "$tmp/c-$2" --request-timeout=5s version >/dev/null 2>&1; do
@@ -19,16 +32,22 @@ wait_up() {  # kubeconfig pid log
         sleep 0.2
     done
 }
-wait_up "$tmp/prod/kubeconfig" $ppid_ "$tmp/prod.log"
-sed -n 's/^ *token: //p' "$tmp/prod/kubeconfig" >"$tmp/prod-token"
-"$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/gw" --upstream https://127.0.0.1:$pport \
+i=0
+until [ -s "$tmp/prod/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kubeconfig "$tmp/prod.kc" $pport "$airlock_token" "$tmp/prod/tls.crt"
+wait_up "$tmp/prod.kc" $ppid_ "$tmp/prod.log"
+printf '%s\n' "$airlock_token" >"$tmp/prod-token"
+"$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/gw" --agents "$tmp/gw-agents.json" --upstream https://127.0.0.1:$pport \
     --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/gw.log" 2>&1 &
 gpid=$!
 servers="$servers $gpid"
-wait_up "$tmp/gw/kubeconfig" $gpid "$tmp/gw.log"
+i=0
+until [ -s "$tmp/gw/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kubeconfig "$tmp/gw.kc" $gport "$agent_token" "$tmp/gw/tls.crt"
+wait_up "$tmp/gw.kc" $gpid "$tmp/gw.log"
 grep -q "enforce mode" "$tmp/gw.log" && ok "gate up in enforce mode, twin listed from production" || bad "enforce mode"
-ka() { kubectl --kubeconfig "$tmp/gw/kubeconfig" --cache-dir "$tmp/ca" --request-timeout=10s "$@"; }
-kp() { kubectl --kubeconfig "$tmp/prod/kubeconfig" --cache-dir "$tmp/cp" --request-timeout=10s "$@"; }
+ka() { kubectl --kubeconfig "$tmp/gw.kc" --cache-dir "$tmp/ca" --request-timeout=10s "$@"; }
+kp() { kubectl --kubeconfig "$tmp/prod.kc" --cache-dir "$tmp/cp" --request-timeout=10s "$@"; }
 
 ka get deployments -n shop -o name | grep -q "deployment.apps/cart" && ok "reads answered" || bad "reads"
 ka scale deployment cart -n shop --replicas=3 >/dev/null 2>&1
@@ -47,14 +66,40 @@ pod=$(kp get pods -n payments -l app=api -o name | head -1)
 ka delete "$pod" -n payments >"$tmp/out" 2>&1
 grep -q "denied by blast-radius" "$tmp/out" && ok "judged on production's live state (refresh before judging)" \
     || { bad "refresh before judging"; cat "$tmp/out"; }
+# what a cascade reaches is refreshed too: a Deployment made in production
+# behind the gate's back, in a namespace the twin saw empty, keeps the
+# namespace from being deleted through the gate
+ka create namespace scratch >/dev/null 2>&1
+kp create deployment web -n scratch --image=nginx:1.27 --replicas=2 >/dev/null 2>&1
+ka delete namespace scratch >"$tmp/out" 2>&1
+grep -q "denied by blast-radius" "$tmp/out" && kp get deployment web -n scratch >/dev/null 2>&1 \
+    && ok "judged on what the cascade reaches (the namespace's contents, listed from production)" \
+    || { bad "cascade refresh"; cat "$tmp/out"; }
+# watches are passed through to production
+timeout 6 kubectl --kubeconfig "$tmp/gw.kc" --cache-dir "$tmp/cw" get deployments -n shop -w >"$tmp/w1" 2>&1 &
+w1=$!
+sleep 2
+kp scale deployment catalog -n shop --replicas=3 >/dev/null 2>&1
+wait $w1
+grep -q "^catalog *2/2" "$tmp/w1" && grep -q "^catalog *3/3" "$tmp/w1" && grep -q "watch=true.*production 200" "$tmp/gw.log" \
+    && ok "get -w through the gate streams production's events" || { bad "watch pass-through"; cat "$tmp/w1"; }
+ka get secrets -n shop -w >"$tmp/out" 2>&1
+grep -q "denied by data-protection" "$tmp/out" && ok "a watch is judged first (Secrets refused)" || { bad "watch judged"; cat "$tmp/out"; }
+# production saw the gate's identity, never the agent's token
+grep -q "^airlock: airlock PATCH /apis/apps/v1/namespaces/shop/deployments/cart/scale" "$tmp/prod.log" \
+    && ! grep -q "^airlock: leaked " "$tmp/prod.log" && ok "production saw Airlock's token, not the agent's" \
+    || { bad "identity at production"; grep "^airlock: [a-z]* [A-Z]" "$tmp/prod.log" | head; }
 # shadow mode: everything reaches production, the verdict is recorded
 sport=$((pport + 2))
-"$GATE" serve --listen 127.0.0.1:$sport --data-dir "$tmp/sh" --mode shadow --upstream https://127.0.0.1:$pport \
+"$GATE" serve --listen 127.0.0.1:$sport --data-dir "$tmp/sh" --agents "$tmp/gw-agents.json" --mode shadow --upstream https://127.0.0.1:$pport \
     --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/sh.log" 2>&1 &
 spid=$!
 servers="$servers $spid"
-wait_up "$tmp/sh/kubeconfig" $spid "$tmp/sh.log"
-kubectl --kubeconfig "$tmp/sh/kubeconfig" --cache-dir "$tmp/cs" --request-timeout=10s delete namespace analytics >/dev/null 2>&1
+i=0
+until [ -s "$tmp/sh/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kubeconfig "$tmp/sh.kc" $sport "$agent_token" "$tmp/sh/tls.crt"
+wait_up "$tmp/sh.kc" $spid "$tmp/sh.log"
+kubectl --kubeconfig "$tmp/sh.kc" --cache-dir "$tmp/cs" --request-timeout=10s delete namespace analytics >/dev/null 2>&1
 if ! kp get namespace analytics -o name >/dev/null 2>&1 && grep -q '"verdict":"deny"' "$tmp/sh/shadow.jsonl" \
     && grep -q 'namespaces/analytics' "$tmp/sh/shadow.jsonl"; then
     ok "shadow: forwarded, and the deny it would have been is recorded"
@@ -63,8 +108,7 @@ else
 fi
 kill -TERM $spid; wait $spid 2>/dev/null
 sanitizer_clean "$tmp/sh.log"
-gtoken=$(sed -n 's/^ *token: //p' "$tmp/gw/kubeconfig")
-grep -q "$gtoken" "$tmp/prod.log" "$tmp/gw.log" && bad "a token appears in a log" || ok "no token in the logs"
+grep -q "$agent_token\|$airlock_token" "$tmp/prod.log" "$tmp/gw.log" "$tmp/sh.log" && bad "a token appears in a log" || ok "no token in the logs"
 kill -TERM $gpid $ppid_
 wait $gpid $ppid_ 2>/dev/null
 kill -0 $gpid $ppid_ 2>/dev/null && bad "SIGTERM stops the gate and production" || ok "SIGTERM stops the gate and production"
