@@ -16,3 +16,24 @@ sanitizer_clean() {
         else ok "no sanitizer report in $(basename "$l")"; fi
     done
 }
+# serve_twin PORT [ARGS...]: `gate serve` in twin mode on PORT with its data
+# in $tmp/data and its log in $tmp/serve.log; exports KUBECONFIG, defines k
+# (kubectl with a scratch cache) and waits (bounded) until kubectl gets an
+# answer. Sets pid and adds it to servers.
+serve_twin() {
+    _port=$1
+    shift
+    "$GATE" serve --listen 127.0.0.1:$_port --data-dir "$tmp/data" "$@" >"$tmp/serve.log" 2>&1 &
+    pid=$!
+    servers="$servers $pid"
+    export KUBECONFIG="$tmp/data/kubeconfig"
+    _i=0
+    until [ -s "$KUBECONFIG" ] && k version >/dev/null 2>&1; do
+        _i=$((_i + 1))
+        if [ $_i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+            echo "not ok the server did not come up"; cat "$tmp/serve.log"; exit 1
+        fi
+        sleep 0.2
+    done
+}
+k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }

@@ -6,19 +6,7 @@
 command -v kubectl >/dev/null || { echo "not ok kubectl is not installed (tests/deps.sh installs kubernetes-client)"; exit 1; }
 
 port=$((20000 + $$ % 20000))
-"$GATE" serve --listen 127.0.0.1:$port --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
-pid=$!
-servers="$pid"
-export KUBECONFIG="$tmp/data/kubeconfig"
-k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
-i=0
-until [ -s "$KUBECONFIG" ] && k version >/dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-        echo "not ok the server did not come up"; cat "$tmp/serve.log"; exit 1
-    fi
-    sleep 0.2
-done
+serve_twin $port
 ok "server up with TLS; kubectl version answers"
 
 k get pods -n shop >"$tmp/out" 2>&1
