@@ -361,27 +361,6 @@ static int refresh(server *sv, const char *method, const char *pq, char *err, si
     return rc;
 }
 
-/* Production refused (or never answered) a mutation the twin committed
- * ahead of it: cancel its history entry and read back from production what
- * it touched, so the twin follows production again. */
-static void undo(server *sv, const char *agent, const char *method, const char *pq, const gate_decision *d)
-{
-    pthread_mutex_lock(&sv->write);
-    pthread_mutex_lock(&sv->lock);
-    if (sv->engine.history) {
-        double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
-        gate_history_record(sv->engine.history, agent, (double)time(NULL),
-                            -(long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
-                            delta > 0 ? -delta : 0);
-    }
-    char err[512];
-    if (refresh(sv, method, pq, err, sizeof err) < 0)
-        fprintf(stderr, "airlock: the twin could not be read back from production after a refusal: %s "
-                        "(the next mutation's refresh will try again)\n", err);
-    pthread_mutex_unlock(&sv->lock);
-    pthread_mutex_unlock(&sv->write);
-}
-
 /* ---- the request path ---- */
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -670,22 +649,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
         if (accept && strstr(accept, "protobuf"))
             accept = "application/json";
-        /* An allowed mutation is committed to the twin, and counted in the
-         * agent's history, before it is forwarded: the next mutation can be
-         * judged (in order, under `write`) while this one is on its way, and
-         * concurrent calls cannot split a budget between them.  Production
-         * has the last word: if it refuses, what the action touched is read
-         * back from production and the history entry is cancelled. */
-        int held = d.held;
-        if (held)
-            gate_finish(&sv->engine, &d, 1);
+        /* the mutation stays open in the twin while production answers
+         * (`write` keeps the next one waiting; the engine lock is let go,
+         * so reads are judged meanwhile), then is committed if production
+         * took it and rolled back otherwise */
         pthread_mutex_unlock(&sv->lock);
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
         int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
                                     accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
-        if (held && !(fr == 0 && ans.status >= 200 && ans.status < 300))
-            undo(sv, agent, method, pq.s, &d);
+        if (d.held) {
+            pthread_mutex_lock(&sv->lock);
+            gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
+            pthread_mutex_unlock(&sv->lock);
+        }
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
         fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
                 gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
         if (sv->shadow && sv->shadow_log) {

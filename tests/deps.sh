@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what Airlock needs to build and test, when it is missing and we
-# are root (a fresh Debian machine). Never downloads anything but Debian
+# are root (a fresh Debian machine): curl and openssl drive the server
+# tests on the wire. Never downloads anything but Debian
 # packages.
 set -e
-PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev clang libclang-rt-14-dev python3"
+PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
