@@ -1,27 +1,23 @@
 /*
- * serve.c - `gate serve`: the Kubernetes API front (first slice of the proxy
- * issue), in twin mode: the twin answers as the cluster.
+ * serve.c - `gate serve`: the Kubernetes API front.
  *
  * The path of one request, in named phases:
  *   receive (libmicrohttpd over TLS, body capped at GATE_MAX_BODY)
  *   -> authenticate (bearer token, SHA-256 against the agents file)
- *   -> discovery and version (served here)
- *   -> decide (gate_decide: parse, simulate, judge, commit or roll back)
- *   -> answer (the object, a List, or a Kubernetes Status)
+ *   -> discovery, version and OpenAPI (served here)
+ *   -> refresh (enforce mode, mutations: what the action and its cascade
+ *      reach is listed again from production)
+ *   -> decide (gate_decide: parse, simulate, judge)
+ *   -> forward (enforce mode: allowed calls go to production, held open in
+ *      the twin and committed only on 2xx) or answer from the twin
+ *   -> answer (the object, a List, a Table, a watch stream, or a Status)
  *
- * With --upstream (enforce mode) the twin starts from a LIST of production,
- * allowed reads are answered by production, and an allowed mutation is held
- * open in the twin, forwarded (forward.c), and committed only if production
- * took it (2xx), rolled back otherwise; production's answer goes back
- * unchanged.  Dry runs are never forwarded.
- *
- * An epoll thread pool serves the connections; the engine (twin, policies,
- * history) is guarded by one mutex, so the twin sees one request at a time,
- * and a mutation holds it until production has answered.  Not built yet (see the
- * proxy issue): refreshing the touched objects from production before each
- * judgement, shadow mode, watch, aggregated discovery, protobuf bodies.
- * OpenAPI v3 is the minimal form kubectl needs to leave field validation to
- * the server.
+ * Without --upstream the twin answers as the cluster (twin mode).  Watches
+ * are streams (watch.c) fed by the twin's committed changes, or passed
+ * through from production.  An epoll thread pool serves the connections;
+ * `write` serializes mutations through production's answer, the engine
+ * lock guards the twin and the policies and is let go during round trips,
+ * so reads never wait on production for a mutation.
  */
 #include <errno.h>
 #include <curl/curl.h>
