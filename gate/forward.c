@@ -95,6 +95,21 @@ void gate_upstream_close(gate_upstream *u)
     free(u);
 }
 
+/* How every call reaches production: https only, its CA (or none, when
+ * insecure was asked for), a bounded connect, no signals from threads. */
+static void set_connection(const gate_upstream *u, CURL *c)
+{
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    if (u->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
+    }
+}
+
 typedef struct sink {
     twin_buf *body;
     int too_big;
@@ -157,16 +172,8 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    if (u->insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else {
-        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
-    }
+    set_connection(u, c);
     if (body && len) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -254,15 +261,7 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    if (u->insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else {
-        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
-    }
+    set_connection(u, c);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
