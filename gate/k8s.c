@@ -44,10 +44,12 @@ void gate_action_free(gate_action *a)
     memset(a, 0, sizeof *a);
 }
 
-int gate_action_is_read(const gate_action *a)
+int gate_verb_is_read(const char *verb)
 {
-    return !strcmp(a->verb, "get") || !strcmp(a->verb, "list") || !strcmp(a->verb, "watch");
+    return verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
 }
+
+int gate_action_is_read(const gate_action *a) { return gate_verb_is_read(a->verb); }
 
 /* Case-insensitive substring test (strcasestr is a GNU extension). */
 static int ci_contains(const char *hay, const char *needle)

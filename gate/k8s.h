@@ -48,7 +48,9 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
                       size_t errlen);
 void gate_action_free(gate_action *a);
 
-/* True for get/list/watch. */
+/* True for get/list/watch (the verb of an action, or ctx.action.verb;
+ * NULL is not a read). */
+int gate_verb_is_read(const char *verb);
 int gate_action_is_read(const gate_action *a);
 
 /* ctx.action for policies (new reference). */

@@ -339,7 +339,7 @@ static int refresh(server *sv, const char *method, const char *pq, char *err, si
         rc = refresh_kind(sv, a.kind, NULL, err, errlen);
         for (size_t i = 0; i < n && rc == 0; i++)
             if (k[i].namespaced)
-                rc = refresh_kind(sv, twin_kind_by_name(t, k[i].kind), a.name, err, errlen);
+                rc = refresh_kind(sv, &k[i], a.name, err, errlen);
     } else if (!strcmp(a.kind->kind, "Node")) {
         rc = refresh_kind(sv, a.kind, NULL, err, errlen);
         if (rc == 0)
@@ -419,6 +419,17 @@ static const char *authenticate(server *sv, struct MHD_Connection *c)
     return who;
 }
 
+/* A list's resourceVersion, where a watch from it starts. */
+static void set_list_version(json_t *list, long long rv)
+{
+    char rvs[32];
+    snprintf(rvs, sizeof rvs, "%lld", rv);
+    json_t *meta = json_object_get(list, "metadata");
+    if (!json_is_object(meta))
+        json_object_set_new(list, "metadata", meta = json_object());
+    json_object_set_new(meta, "resourceVersion", json_string(rvs));
+}
+
 /* A List, paged by limit/continue: the continue token is the offset into
  * the list (sorted by namespace and name), so a client walks it in order. */
 static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *kind, const char *api_version,
@@ -441,10 +452,8 @@ static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *ki
     for (size_t i = (size_t)from; i < upto; i++)
         json_array_append(page, json_array_get(items, i));
     char *lk = twin_xasprintf("%sList", kind);
-    char rvs[32];
-    snprintf(rvs, sizeof rvs, "%lld", rv);
-    json_t *l = json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", lk, "apiVersion", api_version, "metadata",
-                          "resourceVersion", rvs, "items", page);
+    json_t *l = json_pack("{s:s, s:s, s:{}, s:o}", "kind", lk, "apiVersion", api_version, "metadata", "items", page);
+    set_list_version(l, rv);
     if (upto < n) {
         char *tok = twin_xasprintf("airlock-%zu", upto);
         json_object_set_new(json_object_get(l, "metadata"), "continue", json_string(tok));
@@ -455,13 +464,115 @@ static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *ki
     return l;
 }
 
-/* ---- watch ---- */
+/* ---- the last phase: forwarded to production, or answered from the twin ---- */
+
+/* The Accept header production is asked with: kubectl may ask for
+ * protobuf, which the gate never forwards as such. */
+static const char *production_accept(struct MHD_Connection *c)
+{
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    return accept && strstr(accept, "protobuf") ? "application/json" : accept;
+}
 
 static int wants_table(struct MHD_Connection *c)
 {
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     return accept && strstr(accept, "as=Table") != NULL;
 }
+
+/* forward: production answers (its status and body go back unchanged), the
+ * twin follows what it did, and shadow mode records the would-be verdict. */
+static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const request *rq, const char *agent,
+                                   const char *method, const char *pq, gate_decision *d)
+{
+    gate_upstream_answer ans;
+    char ferr[512];
+    enum MHD_Result rc;
+    int fr = gate_upstream_call(sv->up, method, pq, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                                production_accept(c), rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
+    if (d->held) {
+        pthread_mutex_lock(&sv->lock);
+        gate_finish(&sv->engine, d, fr == 0 && ans.status >= 200 && ans.status < 300);
+        pthread_mutex_unlock(&sv->lock);
+    }
+    fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq, gate_verdict_name(d->verdict),
+            sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
+    if (sv->shadow && sv->shadow_log) {
+        /* what the gate would have done, for rolling out policies (the
+         * file's lock keeps each record one line) */
+        flockfile(sv->shadow_log);
+        json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
+                                 "agent", agent, "method", method, "path", pq, "verdict",
+                                 gate_verdict_name(d->verdict), "message", d->message ? d->message : "",
+                                 "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
+                                 d->results);
+        json_dumpf(line, sv->shadow_log, JSON_COMPACT);
+        fputc('\n', sv->shadow_log);
+        fflush(sv->shadow_log);
+        funlockfile(sv->shadow_log);
+        json_decref(line);
+    }
+    if (fr < 0) {
+        char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
+        rc = send_status(c, 502, msg);
+        free(msg);
+        return rc;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(ans.body.len, ans.body.s ? ans.body.s : (void *)"",
+                                                             MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", ans.content_type[0] ? ans.content_type : "application/json");
+    rc = MHD_queue_response(c, (unsigned)ans.status, r);
+    MHD_destroy_response(r);
+    gate_upstream_answer_free(&ans);
+    return rc;
+}
+
+/* answer from the twin: the object, a List (paged), a Table, or the
+ * refusal as a Status (a review with its approval id). */
+static enum MHD_Result answer(server *sv, struct MHD_Connection *c, const char *agent, const gate_decision *d,
+                              long long rv)
+{
+    enum MHD_Result rc;
+    const char *kind = json_string_value(json_object_get(d->action, "kind"));
+    const char *verb = json_string_value(json_object_get(d->action, "verb"));
+    if (d->verdict == GATE_ALLOW && d->object && kind && gate_verb_is_read(verb) && wants_table(c) &&
+        (json_is_array(d->object) || json_is_object(d->object))) {
+        json_t *tab = gate_table(kind, d->object);
+        if (json_is_array(d->object))
+            set_list_version(tab, rv);
+        rc = send_json(c, 200, tab);
+        json_decref(tab);
+    } else if (d->verdict == GATE_ALLOW && d->object && json_is_array(d->object)) {
+        const char *g = json_string_value(json_object_get(d->action, "group"));
+        const char *v = json_string_value(json_object_get(d->action, "version"));
+        char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
+        int bad_token;
+        json_t *list = wrap_list(c, d->object, kind ? kind : "", av, rv, &bad_token);
+        free(av);
+        if (bad_token)
+            return send_status_reason(c, 410, "Expired",   /* as the API server names an old continue */
+                                      "the continue token is not one this server gave out: list again");
+        rc = send_json(c, d->code ? (unsigned)d->code : 200, list);
+        json_decref(list);
+    } else if (d->verdict == GATE_ALLOW && d->object) {
+        rc = send_json(c, d->code ? (unsigned)d->code : 200, d->object);
+    } else if (d->verdict == GATE_REVIEW) {
+        /* a review waits for a person: the decision is kept under an id the
+         * agent can quote (the approval workflow itself is a later issue) */
+        char *id = store_pending(sv, agent, d);
+        char *msg = id ? twin_xasprintf("%s; approval id %s", d->message, id)
+                       : twin_xasprintf("%s; the pending decision could not be stored", d->message);
+        rc = send_status(c, 403, msg);
+        free(msg);
+        free(id);
+    } else {
+        unsigned code = d->code ? (unsigned)d->code : 500;
+        rc = send_status(c, code, d->message ? d->message : "refused");
+    }
+    return rc;
+}
+
+/* ---- watch ---- */
 
 /* Twin mode: a stream of the twin's committed changes from the version the
  * client names (or the current objects first). */
@@ -489,12 +600,10 @@ static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const ga
 /* Enforce mode: production's stream, passed through as it comes. */
 static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const char *agent, const char *pq)
 {
-    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    if (accept && strstr(accept, "protobuf"))
-        accept = "application/json";
     unsigned status = 0;
     char err[512];
-    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, pq, accept, &status, err, sizeof err);
+    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, pq, production_accept(c), &status, err,
+                                                 sizeof err);
     fprintf(stderr, "airlock: %s GET %s -> allow, production %u (watch)\n", agent, pq, r ? status : 0);
     if (!r) {
         char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
@@ -591,14 +700,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
     }
 
-    /* decide */
+    /* decide, then forward or answer */
     twin_buf pq = {0};
     twin_buf q = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     twin_buf_addf(&pq, "%s%s", url, q.s ? q.s : "");
     json_t *headers = json_object();
     MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
-    gate_decision d;
+    gate_decision d = {0};
     enum MHD_Result rc;
     /* Mutations take `write` first and keep it until production has
      * answered, so they are serialized end to end; the engine lock is held
@@ -615,16 +724,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
         rc = send_status(c, 502, msg);
         free(msg);
-        json_decref(headers);
-        twin_buf_free(&pq);
-        twin_buf_free(&q);
-        return rc;
+        goto done;
     }
     gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
     long long rv = twin_resource_version(sv->engine.twin);
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
-    int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
-    int is_watch = verb && !strcmp(verb, "watch");
+    int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
     int dry = json_is_true(json_object_get(d.action, "dry_run"));
     if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
         gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
@@ -632,130 +737,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (forward && is_watch) {
         pthread_mutex_unlock(&sv->lock);
         rc = pass_watch(sv, c, agent, pq.s);
-        gate_decision_free(&d);
-        json_decref(headers);
-        twin_buf_free(&pq);
-        twin_buf_free(&q);
-        return rc;
-    }
-    if (forward) {
-        /* forward: production answers, and the twin follows what it did */
-        gate_upstream_answer ans;
-        char ferr[512];
-        const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-        if (accept && strstr(accept, "protobuf"))
-            accept = "application/json";
+    } else if (forward) {
         /* the mutation stays open in the twin while production answers
          * (`write` keeps the next one waiting; the engine lock is let go,
          * so reads are judged meanwhile), then is committed if production
          * took it and rolled back otherwise */
         pthread_mutex_unlock(&sv->lock);
-        int fr = gate_upstream_call(sv->up, method, pq.s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
-                                    accept, rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
-        if (d.held) {
-            pthread_mutex_lock(&sv->lock);
-            gate_finish(&sv->engine, &d, fr == 0 && ans.status >= 200 && ans.status < 300);
-            pthread_mutex_unlock(&sv->lock);
-        }
+        rc = forward_call(sv, c, rq, agent, method, pq.s, &d);
         if (mutation)
             pthread_mutex_unlock(&sv->write);
-        fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq.s,
-                gate_verdict_name(d.verdict), sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
-        if (sv->shadow && sv->shadow_log) {
-            /* what the gate would have done, for rolling out policies (the
-             * file's lock keeps each record one line) */
-            flockfile(sv->shadow_log);
-            json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
-                                     "agent", agent, "method", method, "path", pq.s, "verdict",
-                                     gate_verdict_name(d.verdict), "message", d.message ? d.message : "",
-                                     "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
-                                     d.results);
-            json_dumpf(line, sv->shadow_log, JSON_COMPACT);
-            fputc('\n', sv->shadow_log);
-            fflush(sv->shadow_log);
-            funlockfile(sv->shadow_log);
-            json_decref(line);
-        }
-        if (fr < 0) {
-            char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
-            rc = send_status(c, 502, msg);
-            free(msg);
-        } else {
-            struct MHD_Response *r = MHD_create_response_from_buffer(ans.body.len, ans.body.s ? ans.body.s : (void *)"",
-                                                                     MHD_RESPMEM_MUST_COPY);
-            MHD_add_response_header(r, "Content-Type", ans.content_type[0] ? ans.content_type : "application/json");
-            rc = MHD_queue_response(c, (unsigned)ans.status, r);
-            MHD_destroy_response(r);
-            gate_upstream_answer_free(&ans);
-        }
-        gate_decision_free(&d);
-        json_decref(headers);
-        twin_buf_free(&pq);
-        twin_buf_free(&q);
-        return rc;
-    }
-    pthread_mutex_unlock(&sv->lock);
-    if (mutation)
-        pthread_mutex_unlock(&sv->write);
-    fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
-
-    if (is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object)) {
-        rc = twin_watch(sv, c, &d, rv);
-        gate_decision_free(&d);
-        json_decref(headers);
-        twin_buf_free(&pq);
-        twin_buf_free(&q);
-        return rc;
-    }
-
-    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    int table = accept && strstr(accept, "as=Table") && !strcmp(method, "GET");
-    if (d.verdict == GATE_ALLOW && d.object && table && (json_is_array(d.object) || json_is_object(d.object)) &&
-        json_string_value(json_object_get(d.action, "kind"))) {
-        json_t *tab = gate_table(json_string_value(json_object_get(d.action, "kind")), d.object);
-        if (json_is_array(d.object)) {   /* a list's version, where `kubectl get -w` starts watching */
-            char rvs[32];
-            snprintf(rvs, sizeof rvs, "%lld", rv);
-            json_object_set_new(tab, "metadata", json_pack("{s:s}", "resourceVersion", rvs));
-        }
-        rc = send_json(c, 200, tab);
-        json_decref(tab);
-    } else if (d.verdict == GATE_ALLOW && d.object) {
-        json_t *body = d.object;
-        json_t *wrapped = NULL;
-        if (json_is_array(d.object)) {
-            const char *kind = json_string_value(json_object_get(d.action, "kind"));
-            const char *g = json_string_value(json_object_get(d.action, "group"));
-            const char *v = json_string_value(json_object_get(d.action, "version"));
-            char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
-            int bad_token;
-            wrapped = wrap_list(c, d.object, kind ? kind : "", av, rv, &bad_token);
-            free(av);
-            if (bad_token) {
-                gate_decision_free(&d);
-                json_decref(headers);
-                twin_buf_free(&pq);
-                twin_buf_free(&q);
-                return send_status_reason(c, 410, "Expired",   /* as the API server names an old continue */
-                                          "the continue token is not one this server gave out: list again");
-            }
-            body = wrapped;
-        }
-        rc = send_json(c, d.code ? (unsigned)d.code : 200, body);
-        json_decref(wrapped);
-    } else if (d.verdict == GATE_REVIEW) {
-        /* a review waits for a person: the decision is kept under an id the
-         * agent can quote (the approval workflow itself is a later issue) */
-        char *id = store_pending(sv, agent, &d);
-        char *msg = id ? twin_xasprintf("%s; approval id %s", d.message, id)
-                       : twin_xasprintf("%s; the pending decision could not be stored", d.message);
-        rc = send_status(c, 403, msg);
-        free(msg);
-        free(id);
     } else {
-        unsigned code = d.code ? (unsigned)d.code : 500;
-        rc = send_status(c, code, d.message ? d.message : "refused");
+        pthread_mutex_unlock(&sv->lock);
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
+        fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
+        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv)
+                                                                           : answer(sv, c, agent, &d, rv);
     }
+done:
     gate_decision_free(&d);
     json_decref(headers);
     twin_buf_free(&pq);

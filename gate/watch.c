@@ -138,10 +138,11 @@ static void stream_unref(stream *s)
     free(s);
 }
 
-/* One line of the stream: {"type": T, "object": O}\n. The lock is held. */
+/* One line of the stream: {"type": T, "object": O}\n, O rendered as the
+ * client asked (an ERROR event's Status never is). The lock is held. */
 static void queue_event(stream *s, const char *type, const char *kind, const json_t *obj)
 {
-    json_t *rendered = s->render && obj ? s->render(kind, obj) : NULL;
+    json_t *rendered = s->render && strcmp(type, "ERROR") ? s->render(kind, obj) : NULL;
     json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", rendered ? rendered : obj);
     char *line = json_dumps(ev, JSON_COMPACT);
     twin_buf_add(&s->out, line, strlen(line));
@@ -179,10 +180,18 @@ static void catch_up(stream *s)
         s->done = 1;
         return;
     }
-    for (size_t i = 0; i < h->len && s->out.len - s->off < WATCH_QUEUE_MAX; i++) {
+    /* the ring is in version order: start at the first event past the
+     * cursor instead of walking the whole ring on every wake */
+    size_t lo = 0, hi = h->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->ring[(h->start + mid) % h->cap].rv <= s->cursor)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < h->len && s->out.len - s->off < WATCH_QUEUE_MAX; i++) {
         event *e = &h->ring[(h->start + i) % h->cap];
-        if (e->rv <= s->cursor)
-            continue;
         if (matches(s, e))
             queue_event(s, e->type, e->kind, e->obj);
         s->cursor = e->rv;

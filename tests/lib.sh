@@ -37,3 +37,13 @@ serve_twin() {
     done
 }
 k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
+# stop_twin WHAT: SIGTERM to the serve_twin server; ok WHAT if it is gone
+# within 5 s, then its log must hold no sanitizer report
+stop_twin() {
+    kill -TERM $pid
+    _i=0
+    while kill -0 $pid 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+    kill -0 $pid 2>/dev/null && bad "$1" || ok "$1"
+    wait $pid 2>/dev/null
+    sanitizer_clean "$tmp/serve.log"
+}

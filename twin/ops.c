@@ -135,13 +135,19 @@ static int check_shapes(op_ctx *o, const json_t *obj)
         if (!v || json_is_null(v))
             continue;
         int good = sh->type == 's' ? json_is_string(v) : sh->type == 'a' ? json_is_array(v) : json_is_object(v);
-        const char *key;
-        json_t *member;
         int in_map = 0;   /* the map is one, a value in it is not a string */
-        if (good && sh->type == 'm')
-            json_object_foreach(v, key, member)
-                if (!json_is_string(member) && good)
-                    v = member, good = 0, in_map = 1;
+        if (good && sh->type == 'm') {
+            const char *key;
+            json_t *member, *wrong = NULL;
+            json_object_foreach(v, key, member) {
+                if (!json_is_string(member)) {
+                    wrong = member;
+                    break;
+                }
+            }
+            if (wrong)
+                v = wrong, good = 0, in_map = 1;
+        }
         if (!good) {
             char msg[512];
             snprintf(msg, sizeof msg,
@@ -167,15 +173,7 @@ static int validate(op_ctx *o, const json_t *obj)
             return bad(o, "", "%s", "metadata.name: Required value: name or generateName is required"), 0;
         return bad(o, name, "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'", name), 0;
     }
-    json_t *labels = twin__path(obj, "metadata.labels");
-    if (labels && !json_is_object(labels))
-        return bad(o, name, "%s", "metadata.labels: Invalid value: must be an object of strings"), 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(labels, k, v) {
-        if (!json_is_string(v))
-            return bad(o, name, "metadata.labels: Invalid value: label %s must be a string", k), 0;
-    }
+    /* labels are an object of strings here: check_shapes refused the rest */
     int rc = check_replicas(o, obj, name);
     if (rc <= 0)
         return rc;

@@ -7,7 +7,22 @@
 command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 1; }
 pport=$((20000 + $$ % 20000))
 gport=$((pport + 1))
-mkdir -p "$tmp/empty"   # production itself judges nothing
+# production itself judges nothing but this: it refuses ConfigMaps created in
+# namespace default, which the gate allows (a refusal only production makes)
+mkdir -p "$tmp/prodpol"
+cat >"$tmp/prodpol/prod-only.lua" <<'EOF'
+return {
+  name = "prod-only",
+  description = "production refuses ConfigMaps created in default",
+  evaluate = function(ctx)
+    local a = ctx.action
+    if a.verb == "create" and a.kind == "ConfigMap" and a.namespace == "default" then
+      return deny("production refuses ConfigMaps in default")
+    end
+    return allow()
+  end,
+}
+EOF
 # production knows two callers: "airlock" (the gate's token) and "leaked" (the
 # agent's token, should the gate ever forward it); its log names who called
 airlock_token=airlock-$$-token
@@ -16,35 +31,29 @@ sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 printf '[{"name": "airlock", "token_sha256": "%s"}, {"name": "leaked", "token_sha256": "%s"}]\n' \
     "$(sha "$airlock_token")" "$(sha "$agent_token")" >"$tmp/prod-agents.json"
 printf '[{"name": "ops-bot", "token_sha256": "%s"}]\n' "$(sha "$agent_token")" >"$tmp/gw-agents.json"
-"$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/empty" --agents "$tmp/prod-agents.json" \
+"$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/prodpol" --agents "$tmp/prod-agents.json" \
     >"$tmp/prod.log" 2>&1 &
 ppid_=$!
 servers="$ppid_"
-kubeconfig() {  # file port token ca
-    printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: "%s"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' \
-        "$2" "$4" "$3" >"$1"
-}
-wait_up() {  # kubeconfig pid log
+# connect KUBECONFIG PORT TOKEN DATADIR PID LOG: once the server has made
+# its certificate, a kubeconfig for TOKEN pinned to it; waits (bounded)
+# until kubectl gets an answer through it
+connect() {
     i=0
-    until [ -s "$1" ] && kubectl --kubeconfig "$1" --cache-dir "$tmp/c-$2" --request-timeout=5s version >/dev/null 2>&1; do
+    until [ -s "$4/tls.crt" ] && printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: "%s"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' \
+            "$2" "$4/tls.crt" "$3" >"$1" && kubectl --kubeconfig "$1" --cache-dir "$tmp/c-$5" --request-timeout=5s version >/dev/null 2>&1; do
         i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 "$2" 2>/dev/null; then echo "not ok a server did not come up"; cat "$3"; exit 1; fi
+        if [ $i -gt 100 ] || ! kill -0 "$5" 2>/dev/null; then echo "not ok a server did not come up"; cat "$6"; exit 1; fi
         sleep 0.2
     done
 }
-i=0
-until [ -s "$tmp/prod/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kubeconfig "$tmp/prod.kc" $pport "$airlock_token" "$tmp/prod/tls.crt"
-wait_up "$tmp/prod.kc" $ppid_ "$tmp/prod.log"
+connect "$tmp/prod.kc" $pport "$airlock_token" "$tmp/prod" $ppid_ "$tmp/prod.log"
 printf '%s\n' "$airlock_token" >"$tmp/prod-token"
 "$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/gw" --agents "$tmp/gw-agents.json" --upstream https://127.0.0.1:$pport \
     --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/gw.log" 2>&1 &
 gpid=$!
 servers="$servers $gpid"
-i=0
-until [ -s "$tmp/gw/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kubeconfig "$tmp/gw.kc" $gport "$agent_token" "$tmp/gw/tls.crt"
-wait_up "$tmp/gw.kc" $gpid "$tmp/gw.log"
+connect "$tmp/gw.kc" $gport "$agent_token" "$tmp/gw" $gpid "$tmp/gw.log"
 grep -q "enforce mode" "$tmp/gw.log" && ok "gate up in enforce mode, twin listed from production" || bad "enforce mode"
 ka() { kubectl --kubeconfig "$tmp/gw.kc" --cache-dir "$tmp/ca" --request-timeout=10s "$@"; }
 kp() { kubectl --kubeconfig "$tmp/prod.kc" --cache-dir "$tmp/cp" --request-timeout=10s "$@"; }
@@ -66,6 +75,12 @@ pod=$(kp get pods -n payments -l app=api -o name | head -1)
 ka delete "$pod" -n payments >"$tmp/out" 2>&1
 grep -q "denied by blast-radius" "$tmp/out" && ok "judged on production's live state (refresh before judging)" \
     || { bad "refresh before judging"; cat "$tmp/out"; }
+# production refuses what the gate allowed: its answer goes back, and the
+# twin rolls back (a dry run of the same create is not "already exists")
+ka create configmap refused -n default --from-literal=a=b >"$tmp/out" 2>&1
+grep -q "production refuses ConfigMaps in default" "$tmp/out" \
+    && ka create configmap refused -n default --from-literal=a=b --dry-run=server >"$tmp/out2" 2>&1 \
+    && ok "refused by production: its Status returned, the twin rolled back" || { bad "production refusal"; cat "$tmp/out" "$tmp/out2"; }
 # what a cascade reaches is refreshed too: a Deployment made in production
 # behind the gate's back, in a namespace the twin saw empty, keeps the
 # namespace from being deleted through the gate
@@ -95,10 +110,7 @@ sport=$((pport + 2))
     --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" >"$tmp/sh.log" 2>&1 &
 spid=$!
 servers="$servers $spid"
-i=0
-until [ -s "$tmp/sh/tls.crt" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kubeconfig "$tmp/sh.kc" $sport "$agent_token" "$tmp/sh/tls.crt"
-wait_up "$tmp/sh.kc" $spid "$tmp/sh.log"
+connect "$tmp/sh.kc" $sport "$agent_token" "$tmp/sh" $spid "$tmp/sh.log"
 kubectl --kubeconfig "$tmp/sh.kc" --cache-dir "$tmp/cs" --request-timeout=10s delete namespace analytics >/dev/null 2>&1
 if ! kp get namespace analytics -o name >/dev/null 2>&1 && grep -q '"verdict":"deny"' "$tmp/sh/shadow.jsonl" \
     && grep -q 'namespaces/analytics' "$tmp/sh/shadow.jsonl"; then

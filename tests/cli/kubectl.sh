@@ -32,6 +32,9 @@ grep -q "^cart *2/2" "$tmp/w1" && grep -q "^cart *3/3" "$tmp/w1" \
 code=$(c "$url/api/v1/namespaces/shop/pods?watch=true&resourceVersion=1")
 [ "$code" = 200 ] && grep -q '"type":"ERROR".*"code":410' "$tmp/body" && grep -q "too old resource version" "$tmp/body" \
     && ok "watch from a version too old: ERROR event with 410 Expired" || { bad "watch 410 ($code)"; cat "$tmp/body"; }
+code=$(c -H "Accept: application/json;as=Table;v=v1;g=meta.k8s.io" "$url/api/v1/namespaces/shop/pods?watch=true&resourceVersion=1")
+[ "$code" = 200 ] && grep -q '"type":"ERROR","object":{"kind":"Status"' "$tmp/body" \
+    && ok "a Table watch's ERROR event carries the Status itself" || { bad "Table watch 410 ($code)"; cat "$tmp/body"; }
 c "$url/api/v1/namespaces/shop/configmaps" >/dev/null
 rv=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$tmp/body")
 ( c "$url/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion=$rv&timeoutSeconds=3" >/dev/null; cp "$tmp/body" "$tmp/w3" ) &
@@ -154,10 +157,5 @@ wait $slow 2>/dev/null
 # a watch open at shutdown does not hold the server
 timeout 20 kubectl --cache-dir "$tmp/cache" get pods -A -w >/dev/null 2>&1 &
 sleep 1
-kill -TERM $pid
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-kill -0 $pid 2>/dev/null && bad "SIGTERM stops the server with a watch open" || ok "SIGTERM stops the server with a watch open"
-wait $pid 2>/dev/null
-sanitizer_clean "$tmp/serve.log"
+stop_twin "SIGTERM stops the server with a watch open"
 [ "$failures" -eq 0 ]

@@ -58,10 +58,5 @@ n=$(grep -l "^done" "$tmp"/par* | wc -l)
 k get widgets >"$tmp/out" 2>&1
 grep -qi "doesn't have a resource type\|not find" "$tmp/out" && ok "unknown resource type" || { bad "unknown resource"; cat "$tmp/out"; }
 
-kill -TERM $pid
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-kill -0 $pid 2>/dev/null && bad "SIGTERM stops the server" || ok "SIGTERM stops the server"
-wait $pid 2>/dev/null
-sanitizer_clean "$tmp/serve.log"
+stop_twin "SIGTERM stops the server"
 [ "$failures" -eq 0 ]
