@@ -10,7 +10,7 @@
 # SANITIZE=address,undefined switches sanitizers on for any target.
 
 CC      ?= cc
-PKGS    := sqlite3 jansson lua5.4 yaml-0.1 libmicrohttpd gnutls libcurl
+PKGS    := sqlite3 jansson lua5.4 yaml-0.1 libmicrohttpd gnutls libcurl libgit2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 OPT     ?= -O2 -g

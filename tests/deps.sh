@@ -4,7 +4,7 @@
 # tests on the wire. Never downloads anything but Debian
 # packages.
 set -e
-PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates"
+PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libgit2-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

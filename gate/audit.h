@@ -1,0 +1,94 @@
+/*
+ * gate/audit.h - the tamper-evident record of every decision, kept in a git
+ * repository through libgit2.
+ *
+ * One record is one commit on refs/heads/main.  The commit's tree holds
+ * record.json (the record, canonical JSON: sorted keys, compact) and any
+ * attachments (e.g. state.json, the twin's whole state at the gate's start).
+ * The commit message's first line is a summary a person reads in `git log`
+ * ("allow ops-bot PATCH apps/v1 deployments payments/api"); its body holds
+ * the record's sha256 and, when a key is used, its HMAC.
+ *
+ * Every record carries, besides what the caller gave:
+ *   seq   1, 2, 3, ... in commit order
+ *   prev  the sha256 (hex) of the previous record's canonical bytes ("" for
+ *         the first)
+ *   id    a short unique id (hex)
+ *   time  seconds since the epoch (a float), when the caller gave none
+ *   attachments {name: sha256 hex of the attachment's bytes}
+ * so that an edited, removed or reordered record breaks the chain, and the
+ * MAC (key in a file outside the repository, normally <data-dir>/audit.key)
+ * makes a chain recomputed by whoever edits the repository detectable too.
+ * With a key, the last seq and hash are also kept beside it (KEY.tip,
+ * replaced atomically after each append), so that cutting records off the
+ * end is detected as well.
+ *
+ * Records written by the server (gate/serve.c), by field:
+ *   type      "start" | "decision" | "approval" | "freeze" | "thaw" | "reload"
+ *   agent     the agent (decision) or the approver (approval, freeze, thaw)
+ *   verdict   decision: "allow" | "deny" | "review" | "error";
+ *             approval: "approved" | "denied" | "expired" | "repending"
+ *   request   {method, path, content_type, body}: body is the decoded JSON
+ *             (protobuf bodies decoded), Secret values redacted
+ *   action, diff, impact, results, message, code
+ *   production_status   enforce mode: production's HTTP status (or 0)
+ *   committed true when the twin (and production) took the change
+ *   policy_version      "git:<commit>" or "sha256:<digest of the files>"
+ *   profile   {policies: [...] | null, config_overrides: {...} | null}
+ *   twin      {resource_version_before, resource_version_after}
+ *   approval_id         review and approval records, and the approved retry
+ * A "start" record has the attachment state.json: the twin's objects
+ * (twin_export) when the gate started, from which `gate replay` rebuilds
+ * the state each later decision was made on.
+ *
+ * Durability: gate_audit_append returns only once the commit and the ref
+ * are on disk (libgit2's fsync of objects and refs is switched on), so the
+ * server answers nothing whose record could still be lost.  It is
+ * thread-safe (one lock per repository).
+ */
+#ifndef GATE_AUDIT_H
+#define GATE_AUDIT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct gate_audit gate_audit;
+
+/* Opens the repository at repo_dir, creating it (and the directory) when
+ * missing.  key_path names the HMAC key file: created (0600, 32 random
+ * bytes) when missing; NULL = records carry no MAC.  Returns 0 or -1 with
+ * err. */
+int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen);
+void gate_audit_close(gate_audit *a);   /* NULL is a no-op */
+
+/* Appends one record (borrowed; an object) with optional attachments
+ * (borrowed; NULL or an object name -> JSON value).  Durable on return.
+ * *id_out (may be NULL) gets the record's id (new string).  Returns 0 or -1
+ * with err; on -1 nothing was appended. */
+int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
+                      size_t errlen);
+
+/* Every record of the repository at repo_dir, oldest first, each with
+ * "commit" (hex) added: a new array, or NULL with err. */
+json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen);
+
+/* One attachment of the record in `commit` (new reference), or NULL with
+ * err. */
+json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const char *name, char *err, size_t errlen);
+
+/* Checks the whole chain: seq contiguous from 1, prev hashes, each
+ * record's hash against its commit message, attachments' hashes, a single
+ * line of first parents, and the MACs when key_path is given (NULL: not
+ * checked, and the report says so).  *report (new) is
+ *   {"ok": bool, "records": N, "macs_checked": bool,
+ *    "problems": [{"seq": N, "commit": hex, "problem": "..."}]}
+ * Returns 0 when the chain is intact, 1 when a problem was found, -1 when
+ * the repository cannot be read (err). */
+int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **report, char *err, size_t errlen);
+
+/* Reads a --since value: seconds since the epoch ("1764000000"), RFC 3339
+ * UTC ("2026-11-24T10:00:00Z"), or a duration back from now ("90s", "30m",
+ * "2h", "7d").  Returns 0 with *out (epoch seconds) or -1. */
+int gate_audit_parse_time(const char *s, double now, double *out);
+
+#endif
