@@ -34,11 +34,15 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The fuzz targets linked into one replay binary (tests/fuzz/fuzz.h).
 FUZZ_OBJ := $(patsubst %.c,$(BUILD)/%.o,tests/fuzz/replay.c $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run demo-check test check-headers bench fuzz deps clean
+.PHONY: all run demo-check test check-headers bench fuzz deps deps-test clean
 all: bin/gate
 
 deps:
 	@sh tests/deps.sh
+
+# and what the browser test of the approvals page needs (tests/ui)
+deps-test:
+	@sh tests/deps.sh test
 
 V ?= 0
 ifeq ($(V),0)
@@ -53,6 +57,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call SAY,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The approvals page (gate/ui/index.html) as C byte values for gate/ui.c.
+$(BUILD)/gen/ui_page.inc: gate/ui/index.html
+	@mkdir -p $(dir $@)
+	$(call SAY,GEN,$@)
+	$(Q)od -An -v -tx1 $< | sed 's/[0-9a-fA-F][0-9a-fA-F]/0x&,/g' > $@.tmp && mv $@.tmp $@
+$(BUILD)/gate/ui.o: $(BUILD)/gen/ui_page.inc
+$(BUILD)/gate/ui.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libtwin.a: $(TWIN_OBJ)
 	$(call SAY,AR,$@)
@@ -99,7 +111,7 @@ demo-check: deps
 	./bin/gate check --state fixtures/demo --actions fixtures/demo-plan.json; \
 	  rc=$$?; echo "gate check exit code: $$rc (0 allow, 1 deny, 2 review)"; test $$rc -le 2
 
-test: deps
+test: deps-test
 	$(MAKE) SANITIZE=address,undefined test-run
 
 test-run: check-headers $(TEST_BIN) $(BUILD)/bin/gate $(BUILD)/tests/fuzz_replay

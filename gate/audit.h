@@ -35,7 +35,12 @@
  *   committed true when the twin (and production) took the change
  *   policy_version      "git:<commit>" or "sha256:<digest of the files>"
  *   profile   {policies: [...] | null, config_overrides: {...} | null}
- *   twin      {resource_version_before, resource_version_after}
+ *   twin      {resource_version_before}: the twin's version it was judged on
+ *             (the state after is the state before plus the diff)
+ *   committed true / false; null when forwarded to production, whose answer
+ *             follows as an "outcome" record: {type: "outcome", decision:
+ *             <the decision's id>, production_status, committed}
+ *   frozen    true on the refusals of the kill switch
  *   approval_id         review and approval records, and the approved retry
  * A "start" record has the attachment state.json: the twin's objects
  * (twin_export) when the gate started, from which `gate replay` rebuilds
@@ -54,17 +59,27 @@
 
 typedef struct gate_audit gate_audit;
 
+/* Limits in bytes: of record.json, and of each attachment.  An append over
+ * them fails; a read over them is an error naming the commit. */
+enum { GATE_AUDIT_MAX_RECORD = 64 << 20, GATE_AUDIT_MAX_ATTACHMENT = 1 << 30 };
+
 /* Opens the repository at repo_dir, creating it (and the directory) when
  * missing.  key_path names the HMAC key file: created (0600, 32 random
  * bytes) when missing; NULL = records carry no MAC.  Returns 0 or -1 with
- * err. */
+ * err.  With a key, a log whose chain is behind its tip file or disagrees
+ * with it (records cut off, commits rewritten) is refused: appending would
+ * erase the evidence.  A directory that is neither empty nor a repository
+ * is refused too. */
 int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen);
 void gate_audit_close(gate_audit *a);   /* NULL is a no-op */
 
 /* Appends one record (borrowed; an object) with optional attachments
- * (borrowed; NULL or an object name -> JSON value).  Durable on return.
- * *id_out (may be NULL) gets the record's id (new string).  Returns 0 or -1
- * with err; on -1 nothing was appended. */
+ * (borrowed; NULL or an object name -> JSON value; a name is a plain file
+ * name other than record.json).  seq, prev, id and attachments are always
+ * the log's (a caller's values are replaced); a caller's time (a number)
+ * is kept.  Durable on return.  *id_out (may be NULL) gets the record's id
+ * (new string).  Returns 0 or -1 with err; on -1 nothing was appended (also
+ * when refs/heads/main was moved by someone else since the last append). */
 int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
                       size_t errlen);
 
@@ -78,12 +93,13 @@ json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const ch
 
 /* Checks the whole chain: seq contiguous from 1, prev hashes, each
  * record's hash against its commit message, attachments' hashes, a single
- * line of first parents, and the MACs when key_path is given (NULL: not
- * checked, and the report says so).  *report (new) is
+ * line of first parents, and the MACs and the tip file when key_path is
+ * given (NULL: not checked, and the report says so).  *report (new) is
  *   {"ok": bool, "records": N, "macs_checked": bool,
  *    "problems": [{"seq": N, "commit": hex, "problem": "..."}]}
- * Returns 0 when the chain is intact, 1 when a problem was found, -1 when
- * the repository cannot be read (err). */
+ * where seq is 0 and commit "" when a problem is not one record's (the tip
+ * file's).  Returns 0 when the chain is intact, 1 when a problem was found,
+ * -1 when the repository or the key cannot be read (err). */
 int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **report, char *err, size_t errlen);
 
 /* Reads a --since value: seconds since the epoch ("1764000000"), RFC 3339

@@ -106,6 +106,21 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--mode")) {
             if (want_value(argc, argv, &i, &o->mode, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--review-wait")) {
+            if (want_value(argc, argv, &i, &o->review_wait, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--audit-repo")) {
+            if (want_value(argc, argv, &i, &o->audit_repo, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--webhook")) {
+            if (want_value(argc, argv, &i, &o->webhook, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--approval-ttl")) {
+            if (want_value(argc, argv, &i, &o->approval_ttl, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--approved-ttl")) {
+            if (want_value(argc, argv, &i, &o->approved_ttl, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--data-dir")) {
             if (want_value(argc, argv, &i, &o->data_dir, err, errlen) < 0)
                 return -1;
@@ -172,7 +187,7 @@ void gate_cli_free(gate_cli_opts *o)
 static json_t *config_path(const char *file, const char *v)
 {
     const char *slash = strrchr(file, '/');
-    if (v[0] == '/' || !slash)
+    if (v[0] == '/' || !slash || !strncmp(v, "git:", 4))
         return json_string(v);
     char *p = twin_xasprintf("%.*s/%s", (int)(slash - file), file, v);
     json_t *j = json_string(p);
@@ -185,6 +200,12 @@ static json_t *config_path(const char *file, const char *v)
  * the options borrow lives as long as the document; NULL if not a string. */
 static const char *config_string(const char *file, json_t *doc, void *it, int is_path)
 {
+    json_t *num = json_object_iter_value(it);
+    if (json_is_number(num)) {   /* review-wait: 30 */
+        char text[64];
+        snprintf(text, sizeof text, json_is_integer(num) ? "%.0f" : "%g", json_number_value(num));
+        json_object_iter_set_new(doc, it, json_string(text));
+    }
     const char *v = json_string_value(json_object_iter_value(it));
     if (!v || !v[0])
         return NULL;
@@ -231,6 +252,11 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
         {"upstream-ca", &o->upstream_ca, 1},
         {"mode", &o->mode, 0},
         {"data-dir", &o->data_dir, 1},
+        {"review-wait", &o->review_wait, 0},
+        {"audit-repo", &o->audit_repo, 1},
+        {"webhook", &o->webhook, 0},
+        {"approval-ttl", &o->approval_ttl, 0},
+        {"approved-ttl", &o->approved_ttl, 0},
     };
     int cli_state = o->nstate > 0;   /* the command line's --state replaces the file's list */
     for (void *it = json_object_iter(doc); it; it = json_object_iter_next(doc, it)) {
@@ -332,6 +358,9 @@ int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t err
 
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen)
 {
+    /* a commit's tree: gate_policy_load_spec names repo, ref and path in its errors */
+    if (o->policies && strncmp(o->policies, "git:", 4) == 0)
+        return gate_policy_load_spec(out, o->policies, err, errlen);
     char *dir = o->policies ? twin_xstrdup(o->policies) : gate_cli_find("lua-policies");
     if (!dir) {
         snprintf(err, errlen, "no policy directory: give --policies DIR (the default lua-policies/ was not found)");

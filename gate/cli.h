@@ -25,13 +25,14 @@ typedef struct gate_cli_opts {
     const char *manifests[GATE_CLI_MAX];
     size_t nmanifests;
     const char *actions;
-    const char *policies;   /* NULL = the default lua-policies/ */
+    const char *policies;   /* a dir or git:REPO[@REF][:DIR]; NULL = lua-policies/ */
     const char *pricing;    /* NULL = the default fixtures/pricing.json */
     const char *agent;
     const char *format;
     const char *output;
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
+    const char *review_wait, *audit_repo, *webhook, *approval_ttl, *approved_ttl;   /* serve: approvals, audit */
     int upstream_insecure;
     const char *config;     /* serve: --config FILE (borrowed from argv) */
     json_t *config_doc;     /* the loaded --config mapping; owns the strings taken from it */
@@ -56,7 +57,8 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
 /* Reads serve's config file at `path`, YAML or JSON: one mapping whose keys
  * are the long flag names without the leading "--" (listen, tls-cert,
  * tls-key, state, policies, pricing, agents, upstream, upstream-token-file,
- * upstream-ca, upstream-insecure, mode, data-dir).  Values are strings,
+ * upstream-ca, upstream-insecure, mode, data-dir, review-wait, audit-repo,
+ * webhook, approval-ttl, approved-ttl).  Values are strings,
  * except state (a string or a list of strings) and upstream-insecure (a
  * boolean); null means not set.  Relative paths in the file are taken
  * relative to the file's directory.  Options already set (by the command
@@ -69,7 +71,8 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
 int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t errlen);
 /* Opens an in-memory twin, loads pricing and every --state. */
 int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
-/* Loads --policies (or the default directory). */
+/* Loads --policies: a directory or git:REPO[@REF][:DIR] (gate/policy.h),
+ * or the default lua-policies/ directory. */
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
 /* Turns the objects of a manifest file or directory into server-side apply
  * calls (PATCH ... application/apply-patch+yaml), appended to actions, as

@@ -11,6 +11,10 @@ int gate_cmd_check(int argc, char **argv);
 int gate_cmd_export(int argc, char **argv);
 int gate_cmd_scenario(int argc, char **argv);
 int gate_cmd_fuzz(int argc, char **argv);
-int gate_cmd_serve(int argc, char **argv);  /* twin mode only so far */   /* gate scenario fuzz */
+int gate_cmd_serve(int argc, char **argv);
+int gate_cmd_replay(int argc, char **argv);
+int gate_cmd_audit(int argc, char **argv);
+/* approvals, freeze, thaw, reload: an approver's calls to a running gate (client.c) */
+int gate_cmd_client(int argc, char **argv);
 
 #endif

@@ -87,10 +87,12 @@ static void set_error(gate_decision *d, int code, const char *msg)
 
 static int judge(gate_engine *e, const char *agent, gate_decision *d)
 {
-    json_t *ctx = json_pack("{s:O, s:O, s:O, s:{s:s}}", "action", d->action, "diff", d->diff, "impact", d->impact,
-                            "agent", "name", agent);
+    json_t *ctx = json_pack("{s:O, s:O, s:O, s:{s:s, s:b}}", "action", d->action, "diff", d->diff, "impact",
+                            d->impact, "agent", "name", agent, "read_secrets", e->read_secrets);
     if (e->config_overrides)
         json_object_set(ctx, "config_overrides", e->config_overrides);
+    if (e->policy_subset)
+        json_object_set(ctx, "policies", e->policy_subset);
     view_ud ud = {e};
     gate_policy_view view = {view_get, view_list, view_history, &ud};
     json_t *verdict = NULL;
@@ -141,6 +143,7 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
         return 0;
     }
     d->action = gate_action_json(&a);
+    d->body = a.body ? json_incref(a.body) : NULL;
 
     if (!strcmp(a.verb, "connect")) {
         char *msg = twin_xasprintf("airlock: denied: %s into pods cannot be simulated and is refused "
@@ -205,20 +208,21 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
         twin_rollback(e->twin);
         goto done;
     }
-    if (d->verdict == GATE_ALLOW && !a.dry_run) {
-        d->code = res.code;
-        if (e->hold) {
-            /* the caller forwards it first, then settles with gate_finish */
-            d->held = 1;
-            free(d->agent);
-            d->agent = twin_xstrdup(agent);
+    d->twin_code = res.code;
+    if (d->verdict == GATE_ALLOW || (d->verdict == GATE_REVIEW && e->hold)) {
+        if (d->verdict == GATE_ALLOW)
+            d->code = res.code;
+        free(d->agent);
+        d->agent = twin_xstrdup(agent);
+        if (a.dry_run) {
+            twin_rollback(e->twin);
+        } else if (e->hold) {
+            d->held = 1;   /* the caller forwards it first, then settles with gate_finish */
         } else {
-            d->agent = twin_xstrdup(agent);
+            d->held = 1;
             gate_finish(e, d, 1);
         }
     } else {
-        if (d->verdict == GATE_ALLOW)
-            d->code = res.code;
         twin_rollback(e->twin);
     }
 
@@ -232,11 +236,12 @@ done:
 
 void gate_finish(gate_engine *e, gate_decision *d, int ok)
 {
-    if (d->verdict != GATE_ALLOW || !twin_in_operation(e->twin))
+    if (!d->held)
         return;
     d->held = 0;
-    if (!ok) {
-        twin_rollback(e->twin);
+    if (!ok || d->verdict != GATE_ALLOW || !twin_in_operation(e->twin)) {
+        if (twin_in_operation(e->twin))
+            twin_rollback(e->twin);
         return;
     }
     twin_commit(e->twin);
@@ -248,6 +253,14 @@ void gate_finish(gate_engine *e, gate_decision *d, int ok)
     }
 }
 
+void gate_allow_reviewed(gate_decision *d, const char *message)
+{
+    d->verdict = GATE_ALLOW;
+    d->code = d->twin_code ? d->twin_code : 200;
+    free(d->message);
+    d->message = twin_xstrdup(message);
+}
+
 void gate_decision_free(gate_decision *d)
 {
     if (!d)
@@ -255,6 +268,7 @@ void gate_decision_free(gate_decision *d)
     free(d->message);
     free(d->agent);
     json_decref(d->action);
+    json_decref(d->body);
     json_decref(d->results);
     json_decref(d->diff);
     json_decref(d->impact);

@@ -22,9 +22,11 @@ typedef struct gate_engine {
     twin *twin;
     gate_policy_set *policies;
     gate_history *history;
-    json_t *config_overrides;   /* borrowed, may be NULL */
+    json_t *config_overrides;   /* borrowed, may be NULL: the agent's overrides of config.lua */
+    json_t *policy_subset;      /* borrowed, may be NULL (all): the names of the policies that judge */
     double now;                 /* 0 = real time; fixed by tests and replays */
-    int hold;                   /* leave allowed mutations open for gate_finish */
+    int hold;                   /* leave allowed (and reviewed) mutations open for gate_finish */
+    int read_secrets;           /* the agent may read Secrets: ctx.agent.read_secrets */
     int reads_elsewhere;        /* reads are judged only: production answers them */
 } gate_engine;
 
@@ -35,12 +37,14 @@ typedef struct gate_decision {
     int code;           /* HTTP status the agent gets: 200/201 allowed, 403 deny/review, 4xx error */
     char *message;      /* for the agent */
     json_t *action;     /* ctx.action, or {method, path} when unparsed */
+    json_t *body;       /* the request's body as JSON (protobuf decoded), NULL when none or unparsed */
     json_t *results;    /* per-policy results */
     json_t *diff;
     json_t *impact;
     json_t *object;     /* the twin's answer (object, list, Status) */
     double micros;      /* simulate + judge */
-    int held;           /* an allowed mutation left open (engine.hold): call gate_finish */
+    int held;           /* a mutation left open (engine.hold): call gate_finish */
+    int twin_code;      /* what the twin answered (200/201), whatever the verdict */
     char *agent;
 } gate_decision;
 
@@ -53,8 +57,14 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
                 const json_t *body, const char *raw, size_t rawlen, gate_decision *d);
 void gate_decision_free(gate_decision *d);
 /* Settles a held decision: commit the twin and record the agent's history
- * when production took the change (ok), roll back otherwise. */
+ * when the decision allows and production took the change (ok), roll back
+ * otherwise.  With engine.hold, a reviewed mutation is held too, so that an
+ * approval found for it can let it through (gate_allow_reviewed) without
+ * simulating it again. */
 void gate_finish(gate_engine *e, gate_decision *d, int ok);
+/* A held review that a person approved: the decision becomes an allow with
+ * the twin's own answer; `message` says by which approval. */
+void gate_allow_reviewed(gate_decision *d, const char *message);
 const char *gate_verdict_name(gate_verdict v);
 
 #endif

@@ -12,9 +12,14 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  check     simulate manifests or API calls against a cluster state and judge them (CI)\n"
-          "  serve     serve the Kubernetes API from the twin (twin mode), judging every call\n"
+          "  serve     serve the Kubernetes API (twin, enforce or shadow mode), judging every call\n"
+          "  approvals list, show, approve or deny the actions waiting for a person (a running gate)\n"
+          "  freeze    deny every mutation until `gate thaw` (the kill switch of a running gate)\n"
+          "  reload    load the policies of a running gate again (as SIGHUP does)\n"
           "  scenario  run labelled scenario suites: verdicts, confusion matrix, latency\n"
           "  export    print a state, reconciled by the twin, as a Kubernetes List\n"
+          "  replay    judge the audit log's decisions again under new policies: what would change\n"
+          "  audit     the audit log: list its records, show one, verify the chain (tamper evidence)\n"
           "  version   print the version\n"
           "\n"
           "Run `gate COMMAND --help` for a command's options.\n",
@@ -36,6 +41,12 @@ int main(int argc, char **argv)
         return gate_cmd_scenario(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return gate_cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return gate_cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit"))
+        return gate_cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "approvals") || !strcmp(cmd, "freeze") || !strcmp(cmd, "thaw") || !strcmp(cmd, "reload"))
+        return gate_cmd_client(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("airlock gate %s (Kubernetes API 1.32)\n", GATE_VERSION);
         return 0;

@@ -8,8 +8,10 @@
  *   hook (instruction budget); JSON <-> Lua conversion; read-only views
  *   (how one ctx is shared by every policy of an evaluation); the sandbox
  *   (environments, verdict helpers, ctx.twin / ctx.history); running a chunk
- *   under the budgets; loading (state, files, config, libs, policies);
- *   evaluating (ctx, one policy, combining verdicts).
+ *   under the budgets; loading: a set's files read into memory by a source
+ *   (a directory, or a git commit through libgit2), then the state, libs,
+ *   config and policies built from them; evaluating (ctx, the policies
+ *   ctx.policies selects, one policy, combining verdicts).
  *
  * Two rules keep the C side safe around Lua's longjmp-based errors:
  *   - every Lua API call that can raise (allocate, call metamethods) runs
@@ -33,6 +35,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <git2.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -207,7 +212,7 @@ static void sbuf_add_text(sbuf *b, const char *s, size_t n, size_t max)
 
 typedef struct policy {
     char *name;     /* = file name without .lua; used in messages */
-    char *path;     /* as opened, for messages */
+    char *path;     /* its chunk name: where it was read from */
     int eval_ref;   /* registry reference to its evaluate function */
     int skips_reads;   /* declared `reads = false`: not called for get/list/watch */
 } policy;
@@ -239,6 +244,8 @@ struct gate_policy_set {
     policy *policies;          /* load order */
     size_t npolicies;
     json_t *config;            /* config.lua as JSON; owned */
+    char *source;              /* the spec loaded, as given */
+    char *version;             /* git:<commit> or sha256:<hex> */
 
     /* Read-only views (see "read-only views"). */
     lua_Integer gen;           /* JSON read by views of this number is alive */
@@ -1367,51 +1374,146 @@ static size_t without_traceback(const char *msg)
     return t ? (size_t)(t - msg) : strlen(msg);
 }
 
+/* How Lua shows the chunk named "@name" in messages (luaO_chunkid): the
+ * name, or "..." and its tail when longer than LUA_IDSIZE - 1. */
+static void chunk_id(char out[LUA_IDSIZE], const char *name)
+{
+    size_t n = strlen(name), keep = LUA_IDSIZE - 4;
+
+    if (n < LUA_IDSIZE) {
+        memcpy(out, name, n + 1);
+    } else {
+        memcpy(out, "...", 3);
+        memcpy(out + 3, name + n - keep, keep + 1);
+    }
+}
+
 /* Raises the error message on top of the stack without its traceback and
- * starting with path (the parser's messages do; a few, like refusing a
- * binary chunk, do not). */
-static void raise_with_path(lua_State *L, const char *path)
+ * starting with the file's label (the parser's messages start with its
+ * chunk name, shown as the label when the two differ; a few messages, like
+ * refusing a binary chunk, start with neither). */
+static void raise_with_path(lua_State *L, const char *chunk, const char *label)
 {
     const char *msg = lua_tostring(L, -1);
+    char id[LUA_IDSIZE];
+    size_t n, idn;
+
     if (msg == NULL)
         msg = "(error object is not a string)";
-    lua_pushlstring(L, msg, without_traceback(msg));
-    if (strncmp(msg, path, strlen(path)) != 0)
-        lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -1));
+    n = without_traceback(msg);
+    chunk_id(id, chunk);
+    idn = strlen(id);
+    if (strcmp(chunk, label) != 0 && n > idn && strncmp(msg, id, idn) == 0 && msg[idn] == ':') {
+        lua_pushstring(L, label);
+        lua_pushlstring(L, msg + idn, n - idn);
+        lua_concat(L, 2);
+        lua_error(L);
+    }
+    lua_pushlstring(L, msg, n);
+    if (strncmp(msg, label, strlen(label)) != 0)
+        lua_pushfstring(L, "%s: %s", label, lua_tostring(L, -1));
     lua_error(L);
 }
 
-/* Loads src as a text chunk named after path, gives it the environment at
+/* ---- loading: a set's files ------------------------------------------
+ *
+ * A source (a directory, a git commit) reads a whole set into memory first,
+ * as policy_files; loading then works on that alone, so every rule and
+ * message below is the same whichever source the files came from. Each
+ * file has three names: rel, its path within the set ("lib/k8s.lua"; what
+ * the version hash covers); chunk, the Lua chunk name, which says where the
+ * file came from in tracebacks and runtime errors; label, how load errors
+ * name it. A directory's files have DIR/rel for both (the path opened); a
+ * commit's have git:REPO@SHORT:DIR/rel and rel, its spec being put in front
+ * of the whole message (gate_policy_load_spec).
+ */
+
+typedef struct source {
+    char *name;    /* module / policy name: the file name without .lua */
+    char *rel;
+    char *chunk;
+    char *label;
+    char *text;    /* NUL-terminated; len bytes */
+    size_t len;
+} source;
+
+typedef struct source_list {
+    source *v;
+    size_t n, cap;
+} source_list;
+
+typedef struct policy_files {
+    source_list libs;       /* lib/ *.lua, by name */
+    source_list policies;   /* *.lua except config.lua, by name */
+    source config;          /* config.lua; text NULL when there is none */
+} policy_files;
+
+static void source_free(source *s)
+{
+    free(s->name);
+    free(s->rel);
+    free(s->chunk);
+    free(s->label);
+    free(s->text);
+    memset(s, 0, sizeof *s);
+}
+
+/* A new, zeroed entry at the end of l. */
+static source *source_push(source_list *l)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    memset(&l->v[l->n], 0, sizeof l->v[l->n]);
+    return &l->v[l->n++];
+}
+
+static void source_list_free(source_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        source_free(&l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void policy_files_free(policy_files *pf)
+{
+    source_list_free(&pf->libs);
+    source_list_free(&pf->policies);
+    source_free(&pf->config);
+}
+
+/* Loads src's text as a chunk named src->chunk, gives it the environment at
  * index env, runs it under the budgets and leaves its first result on the
- * stack. Raises an error naming the file on failure, so it is only called
- * from protected C functions. */
-static void run_chunk(gate_policy_set *set, const char *path, const char *src, size_t len,
-                      int env)
+ * stack. Raises an error naming the file (its label) on failure, so it is
+ * only called from protected C functions. */
+static void run_chunk(gate_policy_set *set, const source *src, int env)
 {
     lua_State *L = set->L;
     int status;
 
     env = lua_absindex(L, env);
-    lua_pushfstring(L, "@%s", path);
-    status = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
+    lua_pushfstring(L, "@%s", src->chunk);
+    status = luaL_loadbufferx(L, src->text, src->len, lua_tostring(L, -1), "t");
     lua_remove(L, -2);
     if (status != LUA_OK)
-        raise_with_path(L, path);   /* "path:line: message" from the parser */
+        raise_with_path(L, src->chunk, src->label);   /* "chunk:line: message" */
     lua_pushvalue(L, env);
     if (lua_setupvalue(L, -2, 1) == NULL)   /* a main chunk's only upvalue is _ENV */
         lua_pop(L, 1);
     status = run_budgeted(set, 0, 1);
     if (set->mem_exhausted || status == LUA_ERRMEM)
-        luaL_error(L, "%s: memory budget exhausted while loading (limit %d MiB)", path,
+        luaL_error(L, "%s: memory budget exhausted while loading (limit %d MiB)", src->label,
                    (int)(POLICY_MEM_STATE >> 20));
     if (set->instr_exhausted)
         luaL_error(L, "%s: instruction budget exhausted while loading (limit %d instructions)",
-                   path, (int)POLICY_INSTR_LIMIT);
+                   src->label, (int)POLICY_INSTR_LIMIT);
     if (status != LUA_OK)
-        raise_with_path(L, path);
+        raise_with_path(L, src->chunk, src->label);
 }
 
-/* ---- loading ---------------------------------------------------------- */
+/* ---- the directory source --------------------------------------------- */
 
 typedef struct strlist {
     char **v;
@@ -1507,33 +1609,385 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
     return 0;
 }
 
-/* A source file kept in C memory during loading (lib modules are loaded
- * once per policy, from the same source). */
-typedef struct source {
-    char *name;    /* module / policy name: the file name without .lua */
-    char *path;
-    char *text;
-    size_t len;
-} source;
-
-static void source_free(source *s)
+/* Names s as file of the set's subdirectory sub ("" = the top) and reads
+ * it from dir; chunk and label are the path opened. */
+static int dir_read_source(source *s, const char *dir, const char *sub, const char *file,
+                           char *err, size_t errlen)
 {
-    free(s->name);
-    free(s->path);
-    free(s->text);
+    s->name = xstrndup(file, strlen(file) - 4);
+    if (sub[0] != '\0') {
+        char *subdir = path_join(dir, sub);
+        s->rel = path_join(sub, file);
+        s->chunk = path_join(subdir, file);
+        free(subdir);
+    } else {
+        s->rel = xstrdup(file);
+        s->chunk = path_join(dir, file);
+    }
+    s->label = xstrdup(s->chunk);
+    return read_file(s->chunk, &s->text, &s->len, err, errlen);
 }
 
-static int source_read(source *s, const char *dir, const char *file, char *err, size_t errlen)
+/* Reads the set in dir: its *.lua files, lib/ *.lua (lib/ may be missing)
+ * and config.lua if there is one. */
+static int dir_read_files(const char *dir, policy_files *pf, char *err, size_t errlen)
 {
-    memset(s, 0, sizeof *s);
-    s->path = path_join(dir, file);
-    s->name = xstrndup(file, strlen(file) - 4);
-    if (read_file(s->path, &s->text, &s->len, err, errlen) < 0) {
-        source_free(s);
-        return -1;
+    strlist files = { 0 }, libs = { 0 };
+    char *libdir = path_join(dir, "lib"), *config = path_join(dir, "config.lua");
+    struct stat st;
+    size_t i;
+    int rc = -1;
+
+    if (list_lua_files(dir, 0, &files, err, errlen) < 0 ||
+        list_lua_files(libdir, 1, &libs, err, errlen) < 0)
+        goto cleanup;
+    for (i = 0; i < libs.n; i++)
+        if (dir_read_source(source_push(&pf->libs), dir, "lib", libs.v[i], err, errlen) < 0)
+            goto cleanup;
+    if (stat(config, &st) == 0 &&
+        dir_read_source(&pf->config, dir, "", "config.lua", err, errlen) < 0)
+        goto cleanup;
+    for (i = 0; i < files.n; i++) {
+        if (strcmp(files.v[i], "config.lua") == 0)
+            continue;
+        if (dir_read_source(source_push(&pf->policies), dir, "", files.v[i], err, errlen) < 0)
+            goto cleanup;
     }
+    rc = 0;
+cleanup:
+    strlist_free(&files);
+    strlist_free(&libs);
+    free(libdir);
+    free(config);
+    return rc;
+}
+
+static int cmp_source_rel(const void *a, const void *b)
+{
+    return strcmp((*(const source *const *)a)->rel, (*(const source *const *)b)->rel);
+}
+
+/* A directory's version: "sha256:<hex>" over every file of pf sorted by rel,
+ * each as rel NUL decimal-length NUL text (gate/policy.h, "Sources"). */
+static int files_digest(const policy_files *pf, char **out, char *err, size_t errlen)
+{
+    size_t n = pf->libs.n + pf->policies.n + (pf->config.text != NULL), k = 0, i;
+    const source **all = xcalloc(n, sizeof *all);
+    unsigned char digest[32];
+    char num[32], *hex;
+    sbuf b = { 0 };
+    int rc;
+
+    for (i = 0; i < pf->libs.n; i++)
+        all[k++] = &pf->libs.v[i];
+    for (i = 0; i < pf->policies.n; i++)
+        all[k++] = &pf->policies.v[i];
+    if (pf->config.text != NULL)
+        all[k++] = &pf->config;
+    qsort(all, n, sizeof *all, cmp_source_rel);
+    for (i = 0; i < n; i++) {
+        sbuf_add(&b, all[i]->rel, strlen(all[i]->rel) + 1);
+        snprintf(num, sizeof num, "%zu", all[i]->len);
+        sbuf_add(&b, num, strlen(num) + 1);
+        sbuf_add(&b, all[i]->text, all[i]->len);
+    }
+    rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, sbuf_str(&b), b.len, digest);
+    free(all);
+    sbuf_free(&b);
+    if (rc < 0)
+        return fail(err, errlen, "cannot compute the set's sha256: %s", gnutls_strerror(rc));
+    hex = xrealloc(NULL, sizeof "sha256:" + 2 * sizeof digest);
+    memcpy(hex, "sha256:", 7);
+    for (i = 0; i < sizeof digest; i++)
+        snprintf(hex + 7 + 2 * i, 3, "%02x", digest[i]);
+    *out = hex;
     return 0;
 }
+
+/* ---- the git source --------------------------------------------------- */
+
+/* git:REPO[@REF][:DIR], taken apart. */
+typedef struct git_spec {
+    char *repo;
+    char *ref;       /* "HEAD" when not given */
+    char *dir;       /* NULL: the root of the commit's tree */
+    char *display;   /* git:REPO@REF[:DIR], how errors name the set */
+} git_spec;
+
+static void git_spec_free(git_spec *g)
+{
+    free(g->repo);
+    free(g->ref);
+    free(g->dir);
+    free(g->display);
+    memset(g, 0, sizeof *g);
+}
+
+/* REPO runs to the first '@' or ':' (so it cannot contain them), REF to the
+ * next ':' (git refuses ':' in ref names); DIR is the rest, without leading
+ * or trailing '/' ("" means the root). */
+static int git_spec_parse(const char *spec, git_spec *g, char *err, size_t errlen)
+{
+    const char *p = spec + 4;   /* after "git:" */
+    size_t n = strcspn(p, "@:");
+    sbuf d = { 0 };
+
+    memset(g, 0, sizeof *g);
+    if (n == 0)
+        goto bad;
+    g->repo = xstrndup(p, n);
+    p += n;
+    if (*p == '@') {
+        p++;
+        n = strcspn(p, ":");
+        if (n == 0)
+            goto bad;
+        g->ref = xstrndup(p, n);
+        p += n;
+    } else {
+        g->ref = xstrdup("HEAD");
+    }
+    if (*p == ':') {
+        p++;
+        p += strspn(p, "/");
+        n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+            n--;
+        if (n > 0)
+            g->dir = xstrndup(p, n);
+    }
+    sbuf_puts(&d, "git:");
+    sbuf_puts(&d, g->repo);
+    sbuf_puts(&d, "@");
+    sbuf_puts(&d, g->ref);
+    if (g->dir != NULL) {
+        sbuf_puts(&d, ":");
+        sbuf_puts(&d, g->dir);
+    }
+    g->display = d.s;
+    return 0;
+bad:
+    git_spec_free(g);
+    return fail(err, errlen, "%s: expected git:REPO[@REF][:DIR]", spec);
+}
+
+static const char *git_msg(void)
+{
+    const git_error *e = git_error_last();
+    return e != NULL && e->message != NULL ? e->message : "unknown libgit2 error";
+}
+
+/* What reading one commit's tree needs. */
+typedef struct git_reader {
+    git_repository *repo;
+    git_odb *odb;
+    const char *chunk_prefix;   /* git:REPO@SHORT:[DIR/] */
+} git_reader;
+
+/* Reads blob id as s->text, refusing it before reading when too large. */
+static int git_read_blob(const git_reader *r, const git_oid *id, source *s, char *err,
+                         size_t errlen)
+{
+    size_t size;
+    git_object_t type;
+    git_blob *blob;
+
+    if (git_odb_read_header(&size, &type, r->odb, id) < 0)
+        return fail(err, errlen, "%s: cannot read: %s", s->label, git_msg());
+    if (size > POLICY_FILE_MAX)
+        return fail(err, errlen, "%s: larger than %zu bytes", s->label, POLICY_FILE_MAX);
+    if (git_blob_lookup(&blob, r->repo, id) < 0)
+        return fail(err, errlen, "%s: cannot read: %s", s->label, git_msg());
+    s->len = (size_t)git_blob_rawsize(blob);
+    s->text = xstrndup(s->len > 0 ? git_blob_rawcontent(blob) : "", s->len);
+    git_blob_free(blob);
+    return 0;
+}
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+    return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
+                  git_tree_entry_name(*(const git_tree_entry *const *)b));
+}
+
+/* Reads the *.lua blobs of tree (no hidden ones), the set's subdirectory
+ * sub ("" = the top: config.lua and policies; "lib": modules), in name
+ * order. A tree named *.lua is skipped, as a directory is; a symbolic link
+ * or a submodule is an error (never followed). */
+static int git_read_tree(const git_reader *r, const git_tree *tree, const char *sub,
+                         policy_files *pf, char *err, size_t errlen)
+{
+    size_t count = git_tree_entrycount(tree), n = 0, i;
+    const git_tree_entry **lua = xcalloc(count, sizeof *lua);
+    int rc = -1;
+
+    for (i = 0; i < count; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(e);
+        size_t len = strlen(name);
+        const char *what = NULL;
+
+        if (name[0] == '.' || len <= 4 || strcmp(name + len - 4, ".lua") != 0)
+            continue;
+        switch (git_tree_entry_filemode(e)) {
+        case GIT_FILEMODE_BLOB:
+        case GIT_FILEMODE_BLOB_EXECUTABLE:
+            lua[n++] = e;
+            break;
+        case GIT_FILEMODE_LINK:
+            what = "a symbolic link";
+            break;
+        case GIT_FILEMODE_COMMIT:
+            what = "a submodule";
+            break;
+        default:   /* a tree */
+            break;
+        }
+        if (what != NULL) {
+            fail(err, errlen, "%s%s%s: %s; only regular files are loaded from git", sub,
+                 sub[0] ? "/" : "", name, what);
+            goto cleanup;
+        }
+    }
+    if (n > 1)
+        qsort(lua, n, sizeof *lua, cmp_entry_name);
+    for (i = 0; i < n; i++) {
+        const char *name = git_tree_entry_name(lua[i]);
+        int is_config = sub[0] == '\0' && strcmp(name, "config.lua") == 0;
+        source *s = sub[0] != '\0' ? source_push(&pf->libs)
+                    : is_config    ? &pf->config
+                                   : source_push(&pf->policies);
+        sbuf chunk = { 0 };
+
+        s->name = xstrndup(name, strlen(name) - 4);
+        s->rel = sub[0] != '\0' ? path_join(sub, name) : xstrdup(name);
+        sbuf_puts(&chunk, r->chunk_prefix);
+        sbuf_puts(&chunk, s->rel);
+        s->chunk = chunk.s;
+        s->label = xstrdup(s->rel);
+        if (git_read_blob(r, git_tree_entry_id(lua[i]), s, err, errlen) < 0)
+            goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(lua);
+    return rc;
+}
+
+/* Reads the set at g from its commit's tree into pf; *version is
+ * "git:<commit>". Messages do not name the spec (the caller does). */
+static int git_read_files(const git_spec *g, policy_files *pf, char **version, char *err,
+                          size_t errlen)
+{
+    git_reader r = { 0 };
+    git_object *obj = NULL, *commit = NULL;
+    git_tree *root = NULL, *sub = NULL, *lib = NULL;
+    git_tree_entry *entry = NULL;
+    const git_tree *top;
+    const git_tree_entry *libent;
+    char hex[GIT_OID_HEXSZ + 1];
+    sbuf prefix = { 0 };
+    int rc = -1, e;
+
+    if (git_libgit2_init() < 0)
+        return fail(err, errlen, "cannot initialise libgit2: %s", git_msg());
+
+    /* phase: the repository and the commit REF names */
+    if (git_repository_open_ext(&r.repo, g->repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        fail(err, errlen, "cannot open repository: %s", git_msg());
+        goto cleanup;
+    }
+    if (git_repository_odb(&r.odb, r.repo) < 0) {
+        fail(err, errlen, "cannot open the object database: %s", git_msg());
+        goto cleanup;
+    }
+    e = git_revparse_single(&obj, r.repo, g->ref);
+    if (e == GIT_ENOTFOUND || e == GIT_EUNBORNBRANCH) {
+        fail(err, errlen, "no such ref \"%s\"", g->ref);
+        goto cleanup;
+    }
+    if (e < 0) {
+        fail(err, errlen, "cannot resolve ref \"%s\": %s", g->ref, git_msg());
+        goto cleanup;
+    }
+    if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+        fail(err, errlen, "ref \"%s\" does not name a commit", g->ref);
+        goto cleanup;
+    }
+    git_oid_tostr(hex, sizeof hex, git_object_id(commit));
+    if (git_commit_tree(&root, (git_commit *)commit) < 0) {
+        fail(err, errlen, "commit %s: cannot read its tree: %s", hex, git_msg());
+        goto cleanup;
+    }
+
+    /* phase: DIR within its tree */
+    top = root;
+    if (g->dir != NULL) {
+        e = git_tree_entry_bypath(&entry, root, g->dir);
+        if (e == GIT_ENOTFOUND) {
+            fail(err, errlen, "no such directory \"%s\" in commit %.7s", g->dir, hex);
+            goto cleanup;
+        }
+        if (e < 0) {
+            fail(err, errlen, "\"%s\": %s", g->dir, git_msg());
+            goto cleanup;
+        }
+        if (git_tree_entry_filemode(entry) != GIT_FILEMODE_TREE) {
+            fail(err, errlen, "\"%s\" in commit %.7s is not a directory", g->dir, hex);
+            goto cleanup;
+        }
+        if (git_tree_lookup(&sub, r.repo, git_tree_entry_id(entry)) < 0) {
+            fail(err, errlen, "\"%s\": %s", g->dir, git_msg());
+            goto cleanup;
+        }
+        top = sub;
+    }
+
+    /* phase: the files, lib/ first as a directory's are */
+    sbuf_puts(&prefix, "git:");
+    sbuf_puts(&prefix, g->repo);
+    sbuf_puts(&prefix, "@");
+    sbuf_add(&prefix, hex, 7);
+    sbuf_puts(&prefix, ":");
+    if (g->dir != NULL) {
+        sbuf_puts(&prefix, g->dir);
+        sbuf_puts(&prefix, "/");
+    }
+    r.chunk_prefix = prefix.s;
+    libent = git_tree_entry_byname(top, "lib");
+    if (libent != NULL) {
+        if (git_tree_entry_filemode(libent) != GIT_FILEMODE_TREE) {
+            fail(err, errlen, "lib: not a directory");
+            goto cleanup;
+        }
+        if (git_tree_lookup(&lib, r.repo, git_tree_entry_id(libent)) < 0) {
+            fail(err, errlen, "lib: %s", git_msg());
+            goto cleanup;
+        }
+        if (git_read_tree(&r, lib, "lib", pf, err, errlen) < 0)
+            goto cleanup;
+    }
+    if (git_read_tree(&r, top, "", pf, err, errlen) < 0)
+        goto cleanup;
+
+    *version = xrealloc(NULL, sizeof "git:" + GIT_OID_HEXSZ);
+    snprintf(*version, sizeof "git:" + GIT_OID_HEXSZ, "git:%s", hex);
+    rc = 0;
+cleanup:
+    sbuf_free(&prefix);
+    git_tree_free(lib);
+    git_tree_free(sub);
+    git_tree_entry_free(entry);
+    git_tree_free(root);
+    git_object_free(commit);
+    git_object_free(obj);
+    git_odb_free(r.odb);
+    git_repository_free(r.repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* ---- loading: from files to a set ------------------------------------- */
 
 /* Creates the state: the allowed libraries; their sandbox versions in the
  * registry (copies without string.dump, with gc_guarded wrappers); the
@@ -1639,9 +2093,9 @@ static void install_libs(load_job *job, int env)
         push_env(L, job->src->name);
         lua_pushvalue(L, proxy);
         lua_setfield(L, -2, "lib");
-        run_chunk(job->set, m->path, m->text, m->len, -1);
+        run_chunk(job->set, m, -1);
         if (!lua_istable(L, -1))
-            luaL_error(L, "%s: a lib module must return a table, not a %s", m->path,
+            luaL_error(L, "%s: a lib module must return a table, not a %s", m->label,
                        luaL_typename(L, -1));
         push_readonly(L, -1);
         lua_setfield(L, real, m->name);
@@ -1659,28 +2113,28 @@ static int load_policy_cf(lua_State *L)
     push_env(L, src->name);
     env = lua_gettop(L);
     install_libs(job, env);
-    run_chunk(job->set, src->path, src->text, src->len, env);
+    run_chunk(job->set, src, env);
     ptab = lua_gettop(L);
     if (!lua_istable(L, ptab))
         return luaL_error(L, "%s: a policy must return a table {name=, description=, "
                              "evaluate=function(ctx)}, not a %s",
-                          src->path, luaL_typename(L, ptab));
+                          src->label, luaL_typename(L, ptab));
     lua_pushliteral(L, "name");
     if (lua_rawget(L, ptab) != LUA_TSTRING || strcmp(lua_tostring(L, -1), src->name) != 0)
         return luaL_error(L, "%s: the policy's name must be \"%s\" (its file name)",
-                          src->path, src->name);
+                          src->label, src->name);
     /* `reads = false`: the policy has nothing to say about get, list and
      * watch, so reads (the bulk of an agent's calls) skip it */
     lua_pushliteral(L, "reads");
     int rt = lua_rawget(L, ptab);
     if (rt != LUA_TNIL && rt != LUA_TBOOLEAN)
-        return luaL_error(L, "%s: the policy's reads must be true or false, not a %s", src->path,
-                          luaL_typename(L, -1));
+        return luaL_error(L, "%s: the policy's reads must be true or false, not a %s",
+                          src->label, luaL_typename(L, -1));
     job->skips_reads = rt == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_pushliteral(L, "evaluate");
     if (lua_rawget(L, ptab) != LUA_TFUNCTION)
-        return luaL_error(L, "%s: the policy has no evaluate function", src->path);
+        return luaL_error(L, "%s: the policy has no evaluate function", src->label);
     job->eval_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -1690,9 +2144,9 @@ static int load_config_cf(lua_State *L)
     load_job *job = lua_touserdata(L, 1);
 
     push_env(L, "config");
-    run_chunk(job->set, job->src->path, job->src->text, job->src->len, -1);
+    run_chunk(job->set, job->src, -1);
     if (!lua_istable(L, -1))
-        return luaL_error(L, "%s: config must return a table, not a %s", job->src->path,
+        return luaL_error(L, "%s: config must return a table, not a %s", job->src->label,
                           luaL_typename(L, -1));
     return 1;
 }
@@ -1701,9 +2155,9 @@ static int load_config_cf(lua_State *L)
 static int compile_cf(lua_State *L)
 {
     load_job *job = lua_touserdata(L, 1);
-    lua_pushfstring(L, "@%s", job->src->path);
+    lua_pushfstring(L, "@%s", job->src->chunk);
     if (luaL_loadbufferx(L, job->src->text, job->src->len, lua_tostring(L, -1), "t") != LUA_OK)
-        raise_with_path(L, job->src->path);
+        raise_with_path(L, job->src->chunk, job->src->label);
     return 0;
 }
 
@@ -1723,125 +2177,70 @@ static int run_loader(gate_policy_set *set, lua_CFunction fn, load_job *job, int
     return 0;
 }
 
-static int load_config(gate_policy_set *set, const char *dir, char *err, size_t errlen)
+/* Runs config.lua (if there is one) into set->config. */
+static int load_config(gate_policy_set *set, const source *src, char *err, size_t errlen)
 {
-    source src;
-    load_job job = { set, &src, NULL, 0, LUA_NOREF, 0 };
-    struct stat st;
-    char *path = path_join(dir, "config.lua");
-    int rc = -1;
+    load_job job = { set, src, NULL, 0, LUA_NOREF, 0 };
 
-    if (stat(path, &st) != 0) {   /* no config.lua: an empty config */
+    if (src->text == NULL) {   /* no config.lua: an empty config */
         set->config = jcheck(json_object());
-        free(path);
         return 0;
     }
-    free(path);
-    if (source_read(&src, dir, "config.lua", err, errlen) < 0)
-        return -1;
     if (run_loader(set, load_config_cf, &job, 1, err, errlen) < 0)
-        goto cleanup;
+        return -1;
     set->config = lua_to_json(set->L, -1, "config", 0, err, errlen);
     lua_pop(set->L, 1);
     if (set->config == NULL || !json_is_object(set->config)) {
         if (set->config != NULL)
-            fail(err, errlen, "%s: config must be a table with string keys", src.path);
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
-    if (rc < 0 && set->config != NULL) {
+            fail(err, errlen, "%s: config must be a table with string keys", src->label);
         json_decref(set->config);
         set->config = NULL;
+        return -1;
     }
-    source_free(&src);
-    return rc;
+    return 0;
 }
 
-/* Reads lib/ *.lua and checks that each compiles (so a broken module is
- * reported even when no policy is there to load it). */
-static int read_libs(gate_policy_set *set, const char *dir, source **out, size_t *nout,
-                     char *err, size_t errlen)
+/* Builds a set from the files a source read: lib modules compiled (so a
+ * broken module is reported even when no policy is there to load it),
+ * config.lua run, then each policy in file-name order. spec is copied;
+ * version is taken, whatever happens. */
+static int load_set(gate_policy_set **out, const char *spec, const policy_files *pf,
+                    char *version, char *err, size_t errlen)
 {
-    char *libdir = path_join(dir, "lib");
-    strlist files = { 0 };
-    source *libs = NULL;
-    size_t n = 0;
+    gate_policy_set *set = xcalloc(1, sizeof *set);
+    size_t i;
     int rc = -1;
 
-    if (list_lua_files(libdir, 1, &files, err, errlen) < 0)
-        goto cleanup;
-    libs = xcalloc(files.n, sizeof *libs);
-    for (; n < files.n; n++) {
-        load_job job = { set, &libs[n], NULL, 0, LUA_NOREF, 0 };
-        if (source_read(&libs[n], libdir, files.v[n], err, errlen) < 0)
-            goto cleanup;
-        if (run_loader(set, compile_cf, &job, 0, err, errlen) < 0) {
-            n++;
-            goto cleanup;
-        }
-    }
-    *out = libs;
-    *nout = n;
-    libs = NULL;
-    rc = 0;
-cleanup:
-    if (libs != NULL) {
-        for (size_t i = 0; i < n; i++)
-            source_free(&libs[i]);
-        free(libs);
-    }
-    strlist_free(&files);
-    free(libdir);
-    return rc;
-}
-
-int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen)
-{
-    gate_policy_set *set = NULL;
-    strlist files = { 0 };
-    source *libs = NULL;
-    size_t nlibs = 0, i;
-    int rc = -1;
-
-    if (out == NULL || dir == NULL)
-        return fail(err, errlen, "gate_policy_load: out and dir are required");
+    set->source = xstrdup(spec);
+    set->version = version;
 
     /* phase: an empty state with the allowed libraries */
-    set = xcalloc(1, sizeof *set);
     if (state_open(set, err, errlen) < 0)
         goto cleanup;
 
-    /* phase: find the files */
-    if (list_lua_files(dir, 0, &files, err, errlen) < 0)
-        goto cleanup;
-    if (read_libs(set, dir, &libs, &nlibs, err, errlen) < 0)
-        goto cleanup;
+    /* phase: lib/ compiles */
+    for (i = 0; i < pf->libs.n; i++) {
+        load_job job = { set, &pf->libs.v[i], NULL, 0, LUA_NOREF, 0 };
+        if (run_loader(set, compile_cf, &job, 0, err, errlen) < 0)
+            goto cleanup;
+    }
 
     /* phase: config.lua */
-    if (load_config(set, dir, err, errlen) < 0)
+    if (load_config(set, &pf->config, err, errlen) < 0)
         goto cleanup;
 
     /* phase: each policy, in file-name order */
-    set->policies = xcalloc(files.n, sizeof *set->policies);
-    for (i = 0; i < files.n; i++) {
-        source src;
-        load_job job = { set, &src, libs, nlibs, LUA_NOREF, 0 };
-        if (strcmp(files.v[i], "config.lua") == 0)
-            continue;
-        if (source_read(&src, dir, files.v[i], err, errlen) < 0)
+    set->policies = xcalloc(pf->policies.n, sizeof *set->policies);
+    for (i = 0; i < pf->policies.n; i++) {
+        const source *src = &pf->policies.v[i];
+        load_job job = { set, src, pf->libs.v, pf->libs.n, LUA_NOREF, 0 };
+        if (run_loader(set, load_policy_cf, &job, 0, err, errlen) < 0)
             goto cleanup;
-        if (run_loader(set, load_policy_cf, &job, 0, err, errlen) < 0) {
-            source_free(&src);
-            goto cleanup;
-        }
-        set->policies[set->npolicies].name = src.name;
-        set->policies[set->npolicies].path = src.path;
+        set->policies[set->npolicies].name = xstrdup(src->name);
+        set->policies[set->npolicies].path = xstrdup(src->chunk);
         set->policies[set->npolicies].eval_ref = job.eval_ref;
         set->policies[set->npolicies].skips_reads = job.skips_reads;
         set->npolicies++;
-        src.name = src.path = NULL;
-        source_free(&src);
     }
     lua_gc(set->L, LUA_GCCOLLECT);
 
@@ -1849,11 +2248,53 @@ int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t e
     set = NULL;
     rc = 0;
 cleanup:
-    for (i = 0; i < nlibs; i++)
-        source_free(&libs[i]);
-    free(libs);
-    strlist_free(&files);
     gate_policy_free(set);
+    return rc;
+}
+
+int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen)
+{
+    policy_files pf = { 0 };
+    char *version = NULL;
+    int rc = -1;
+
+    if (out == NULL || dir == NULL)
+        return fail(err, errlen, "gate_policy_load: out and dir are required");
+    if (dir_read_files(dir, &pf, err, errlen) < 0 || files_digest(&pf, &version, err, errlen) < 0)
+        goto cleanup;
+    rc = load_set(out, dir, &pf, version, err, errlen);
+cleanup:
+    policy_files_free(&pf);
+    return rc;
+}
+
+int gate_policy_load_spec(gate_policy_set **out, const char *spec, char *err, size_t errlen)
+{
+    policy_files pf = { 0 };
+    git_spec g;
+    char *version = NULL, *msg = NULL;
+    size_t msglen = err != NULL ? errlen : 0;
+    int rc = -1;
+
+    if (out == NULL || spec == NULL)
+        return fail(err, errlen, "gate_policy_load_spec: out and spec are required");
+    if (strncmp(spec, "git:", 4) != 0)
+        return gate_policy_load(out, spec, err, errlen);
+    if (git_spec_parse(spec, &g, err, errlen) < 0)
+        return -1;
+    /* every message from here on is put after the spec */
+    if (msglen > 0)
+        msg = xcalloc(1, msglen);
+    if (git_read_files(&g, &pf, &version, msg, msglen) < 0 ||
+        load_set(out, spec, &pf, version, msg, msglen) < 0) {
+        fail(err, errlen, "%s: %s", g.display, msg ? msg : "");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(msg);
+    policy_files_free(&pf);
+    git_spec_free(&g);
     return rc;
 }
 
@@ -1870,7 +2311,29 @@ void gate_policy_free(gate_policy_set *set)
     free(set->policies);
     json_decref(set->config);
     json_decref(set->pending);
+    free(set->source);
+    free(set->version);
     free(set);
+}
+
+const char *gate_policy_version(const gate_policy_set *set)
+{
+    return set ? set->version : NULL;
+}
+
+const char *gate_policy_source(const gate_policy_set *set)
+{
+    return set ? set->source : NULL;
+}
+
+int gate_policy_has(const gate_policy_set *set, const char *name)
+{
+    if (set == NULL || name == NULL)
+        return 0;
+    for (size_t i = 0; i < set->npolicies; i++)
+        if (strcmp(set->policies[i].name, name) == 0)
+            return 1;
+    return 0;
 }
 
 size_t gate_policy_count(const gate_policy_set *set)
@@ -2114,9 +2577,11 @@ cleanup:
     collect_if_grown(set, grown > filled ? grown - filled : 0);
 }
 
-/* Combines the outcomes: any deny -> deny; else any review -> review; else
- * allow; with the message format of gate/policy.h. */
-static json_t *combine(const gate_policy_set *set, const outcome *oc)
+/* Combines the outcomes of the selected policies: any deny -> deny; else
+ * any review -> review; else allow; with the message format of
+ * gate/policy.h. */
+static json_t *combine(const gate_policy_set *set, const outcome *oc,
+                       const unsigned char *selected)
 {
     json_t *results = jcheck(json_array()), *out;
     sbuf deny = { 0 }, review = { 0 }, msg = { 0 };
@@ -2126,7 +2591,11 @@ static json_t *combine(const gate_policy_set *set, const outcome *oc)
     for (size_t i = 0; i < set->npolicies; i++) {
         const char *name = set->policies[i].name;
         sbuf safe = { 0 };
-        json_t *r = jcheck(json_object());
+        json_t *r;
+
+        if (!selected[i])
+            continue;
+        r = jcheck(json_object());
 
         sbuf_add_text(&safe, name, strlen(name), POLICY_REASON_MAX);
         json_object_set_new(r, "policy", jcheck(json_string(sbuf_str(&safe))));
@@ -2190,12 +2659,34 @@ static int ctx_field(const json_t *ctx, const char *field, json_type type, int r
     return 0;
 }
 
+/* Marks in selected[] the policies ctx.policies names (an array). */
+static int select_policies(const gate_policy_set *set, const json_t *names,
+                           unsigned char *selected, char *err, size_t errlen)
+{
+    size_t i, k;
+    const json_t *name;
+
+    json_array_foreach(names, i, name) {
+        const char *s = json_string_value(name);
+        if (s == NULL)
+            return fail(err, errlen, "ctx.policies[%zu] must be a string", i);
+        for (k = 0; k < set->npolicies; k++)
+            if (strlen(s) == json_string_length(name) && strcmp(set->policies[k].name, s) == 0)
+                break;
+        if (k == set->npolicies)
+            return fail(err, errlen, "unknown policy \"%s\"", s);
+        selected[k] = 1;
+    }
+    return 0;
+}
+
 int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
                      json_t **verdict, char *err, size_t errlen)
 {
     ctx_parts parts = { 0 };
-    const json_t *overrides = NULL;
+    const json_t *overrides = NULL, *names = NULL;
     json_t *config = NULL;
+    unsigned char *selected = NULL;
     outcome *oc = NULL;
     lua_State *L;
     size_t i, fill0;
@@ -2211,8 +2702,18 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
         ctx_field(ctx, "diff", JSON_ARRAY, 0, &parts.diff, err, errlen) < 0 ||
         ctx_field(ctx, "impact", JSON_OBJECT, 0, &parts.impact, err, errlen) < 0 ||
         ctx_field(ctx, "agent", JSON_OBJECT, 0, &parts.agent, err, errlen) < 0 ||
-        ctx_field(ctx, "config_overrides", JSON_OBJECT, 0, &overrides, err, errlen) < 0)
+        ctx_field(ctx, "config_overrides", JSON_OBJECT, 0, &overrides, err, errlen) < 0 ||
+        ctx_field(ctx, "policies", JSON_ARRAY, 0, &names, err, errlen) < 0)
         return -1;
+
+    /* phase: which policies judge (ctx.policies, or all) */
+    selected = xcalloc(set->npolicies, 1);
+    if (names == NULL)
+        memset(selected, 1, set->npolicies);
+    else if (select_policies(set, names, selected, err, errlen) < 0) {
+        free(selected);
+        return -1;
+    }
 
     /* phase: the effective config */
     if (overrides != NULL) {
@@ -2237,7 +2738,7 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
     size_t judged = 0;
     for (i = 0; i < set->npolicies; i++)
-        judged += !(is_read && set->policies[i].skips_reads);
+        judged += selected[i] && !(is_read && set->policies[i].skips_reads);
     status = LUA_OK;
     if (judged) {   /* ctx only when a policy will read it */
         lua_pushcfunction(L, build_ctx_cf);
@@ -2247,6 +2748,8 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
 
     /* phase: judge each policy (one that skips reads allows them) */
     for (i = 0; i < set->npolicies; i++) {
+        if (!selected[i])
+            continue;
         if (is_read && set->policies[i].skips_reads)
             oc[i].verdict = V_ALLOW;
         else if (status == LUA_OK)
@@ -2265,13 +2768,14 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     collect_if_grown(set, set->fill_bytes - fill0);
 
     /* phase: combine */
-    *verdict = combine(set, oc);
+    *verdict = combine(set, oc, selected);
 
     for (i = 0; i < set->npolicies; i++) {
         sbuf_free(&oc[i].reason);
         sbuf_free(&oc[i].traceback);
     }
     free(oc);
+    free(selected);
     json_decref(config);
     return 0;
 }

@@ -3,7 +3,7 @@
  * action would do (its diff and measured impact, simulated in the twin) and
  * answer allow, review or deny, each with a reason an agent can read.
  *
- * A policy set is a directory:
+ * A policy set is a directory, or a directory inside a git commit:
  *
  *   config.lua      returns one table of thresholds (plain data: tables,
  *                   strings, numbers, booleans); policies see it as ctx.config
@@ -15,6 +15,31 @@
  *
  * Policies load in file-name order (strcmp) and are judged in that order;
  * "first denying policy" in a message means first in that order.
+ *
+ * Sources. A set is read whole into memory, then loaded; the same rules
+ * and messages apply whichever source it came from:
+ *   DIR                      a directory (files as gate_policy_load reads them)
+ *   git:REPO[@REF][:DIR]     the tree of a commit, read through libgit2 with
+ *                            no checkout and no temporary files. REPO is the
+ *                            path of a repository, bare or not (it may not
+ *                            contain '@' or ':'; nothing above it is searched);
+ *                            REF a branch, tag, commit or anything
+ *                            git rev-parse takes without ':' (default HEAD),
+ *                            peeled to a commit; DIR a directory of its tree
+ *                            (default the root). Only blobs are read: a
+ *                            *.lua that is a symbolic link or a submodule is
+ *                            an error, never followed.
+ * Errors from a git source start with git:REPO@REF[:DIR] (REF as given, or
+ * HEAD) and name the file within DIR:
+ *   git:/x/repo@main:policies: no such ref "main"
+ *   git:/x/repo@main:policies: cost.lua:12: unexpected symbol near 'end'
+ * while the Lua chunk names, which tracebacks and runtime errors show, say
+ * which commit a file came from: git:REPO@<7-hex commit>:DIR/cost.lua (Lua
+ * shortens names longer than LUA_IDSIZE to "...<tail>").
+ * A set's version says what was loaded: "git:<40-hex commit>", or for a
+ * directory "sha256:<64 hex>" over every file loaded (config.lua, lib/, the
+ * policies) sorted by path relative to the directory (strcmp), each hashed
+ * as PATH NUL DECIMAL-LENGTH NUL CONTENTS; it changes when any of them does.
  *
  * The sandbox. One lua_State per set holds every policy; it is created once
  * and reused for every evaluation, so a set is NOT thread-safe: use one set
@@ -146,8 +171,29 @@ typedef struct gate_policy_view {
  * policy whose name differs from its file name or that has no evaluate
  * function. An empty dir (no policies) is valid and allows everything.
  * Returns 0 and sets *out (caller frees with gate_policy_free), or -1 with
- * err filled. Files larger than 1 MiB are refused. */
+ * err filled. Files larger than 1 MiB are refused. The set's source is dir
+ * and its version the sha256 of its files (see "Sources"). */
 int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen);
+
+/* Loads a set from spec: a directory (as gate_policy_load; a directory whose
+ * name starts with "git:" is spelt ./git:...) or git:REPO[@REF][:DIR] (see
+ * "Sources" above). Same results and ownership as gate_policy_load; a git
+ * error names the repository, ref and path. Safe to call from several
+ * threads (libgit2 is initialised and shut down around each use; its
+ * refcount lets other modules hold it meanwhile). */
+int gate_policy_load_spec(gate_policy_set **out, const char *spec, char *err, size_t errlen);
+
+/* What the set is: "git:<40-hex commit>" or "sha256:<hex>" (see "Sources").
+ * Borrowed, valid as long as the set; NULL for a NULL set. */
+const char *gate_policy_version(const gate_policy_set *set);
+
+/* The spec (or directory) the set was loaded from, as given. Borrowed,
+ * valid as long as the set; NULL for a NULL set. */
+const char *gate_policy_source(const gate_policy_set *set);
+
+/* 1 if a policy named name is loaded (config and lib modules are not
+ * policies), else 0 (also for NULL arguments). */
+int gate_policy_has(const gate_policy_set *set, const char *name);
 
 /* Frees the set and its Lua state. NULL is a no-op. */
 void gate_policy_free(gate_policy_set *set);
@@ -157,17 +203,23 @@ size_t gate_policy_count(const gate_policy_set *set);
 
 /* Judges one action. ctx is borrowed JSON:
  *   {"action": {...}, "diff": [...], "impact": {...}, "agent": {"name": ...},
- *    "config_overrides": {...}?}
+ *    "config_overrides": {...}?, "policies": ["cost", ...]?}
  * action must be an object; diff (array), impact, agent and config_overrides
- * (objects) may be absent. config_overrides is merged over config.lua's table
- * recursively (objects merge key by key; any other value replaces; null
- * removes the key).
+ * (objects) and policies (array) may be absent. config_overrides is merged
+ * over config.lua's table recursively (objects merge key by key; any other
+ * value replaces; null removes the key).
+ * policies names the policies that judge this action (an agent's subset):
+ * only those run and have results, still in load order; the order and
+ * repetitions of the list do not matter, and an empty list judges nothing
+ * (allow). Absent or null means every policy. A name that is not a loaded
+ * policy is an engine-level error: -1, "unknown policy \"NAME\"".
  *
  * On success returns 0 and *verdict is a new object:
  *   {"verdict": "allow|review|deny", "message": "...",
  *    "results": [{"policy": "cost", "verdict": "review", "reason": "...",
  *                 "traceback": "..." (only for policy errors)}, ...]}
- * results has one entry per policy, in load order. "message" is for the agent:
+ * results has one entry per policy judged, in load order. "message" is for
+ * the agent:
  *   deny    "airlock: denied by <policy>: <reason>" for the first denying
  *           policy, then "; also denied by <p2>: <r2>" for each other one
  *   review  "airlock: needs approval (<p1>: <r1>; <p2>: <r2>)"

@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "gate/cli.h"
+#include "gate/serve_int.h"
+#include "gate/ui.h"
 #include "gate/commands.h"
 #include "gate/engine.h"
 #include "gate/forward.h"
@@ -43,26 +45,9 @@
 #include "gate/watch.h"
 #include "twin/util.h"
 
-typedef struct server {
-    const char *data_dir;
-    gate_engine engine;
-    pthread_mutex_t lock;      /* the engine: twin, policies, history */
-    pthread_mutex_t write;     /* mutations, one at a time through production's answer */
-    gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
-    json_t *agents;            /* [{name, token_sha256}] */
-    gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
-    int shadow;                /* --mode shadow: forward everything, record the verdict */
-    FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
-} server;
-
-typedef struct request {
-    twin_buf body;
-    int too_big;
-} request;
-
 /* ---- answers ---- */
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
+enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -72,18 +57,29 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const 
     return rc;
 }
 
-static enum MHD_Result send_status_reason(struct MHD_Connection *c, unsigned code, const char *reason,
-                                          const char *msg)
+enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg)
 {
     json_t *s = twin_status((int)code, reason, msg);
-    enum MHD_Result rc = send_json(c, code, s);
+    enum MHD_Result rc = gate_send_json(c, code, s);
     json_decref(s);
     return rc;
 }
 
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
+{
+    return gate_send_json(c, code, doc);
+}
+
 static enum MHD_Result send_status(struct MHD_Connection *c, unsigned code, const char *msg)
 {
-    return send_status_reason(c, code, NULL, msg);
+    return gate_send_status(c, code, NULL, msg);
+}
+
+double gate_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- discovery (the legacy form; kubectl falls back to it) ---- */
@@ -248,33 +244,6 @@ static json_t *openapi_group(const char *group, const char *version)
                      "version", "v1.32.0", "components", "schemas", "paths", paths);
 }
 
-/* ---- pending reviews ---- */
-
-/* Keeps a review's whole decision in <data-dir>/approvals/<id>.json (the
- * request's body is not kept: it may carry secrets). Returns the id. */
-static char *store_pending(server *sv, const char *agent, const gate_decision *d)
-{
-    unsigned char r[6];
-    gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r);
-    char *id = twin_xasprintf("%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
-    char *dir = twin_xasprintf("%s/approvals", sv->data_dir);
-    mkdir(dir, 0700);
-    char *path = twin_xasprintf("%s/%s.json", dir, id);
-    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:O, s:s, s:O, s:O, s:O}", "id", id, "agent", agent, "requested_at",
-                            (json_int_t)time(NULL), "state", "pending", "action", d->action, "message", d->message,
-                            "results", d->results, "impact", d->impact ? d->impact : json_null(), "diff",
-                            d->diff ? d->diff : json_null());
-    int rc = json_dump_file(doc, path, JSON_COMPACT);
-    json_decref(doc);
-    free(path);
-    free(dir);
-    if (rc < 0) {
-        free(id);
-        return NULL;
-    }
-    return id;
-}
-
 /* ---- refreshing the twin from production ---- */
 
 /* What a change to a kind can reach through the controllers (ownership,
@@ -317,7 +286,7 @@ static int refresh_kind(server *sv, const twin_kind *k, const char *ns, char *er
  * closed: no refresh, no decision.  A ConfigMap's change reaches nothing
  * else, so it costs one LIST; a Namespace's deletion lists every kind in
  * it. */
-static int refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen)
+int gate_refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen)
 {
     gate_action a;
     char perr[512];
@@ -390,33 +359,19 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-static char *hex_sha256(const char *s)
-{
-    unsigned char d[32];
-    gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), d);
-    char *h = twin_xmalloc(65);
-    for (int i = 0; i < 32; i++)
-        snprintf(h + 2 * i, 3, "%02x", d[i]);
-    return h;
-}
-
-/* The agent a bearer token belongs to, or NULL. */
-static const char *authenticate(server *sv, struct MHD_Connection *c)
+/* The identity of the bearer token, or NULL; *expired when the token is
+ * known but past its time (the identity is returned so the refusal can
+ * name it). */
+static gate_identity *authenticate(server *sv, struct MHD_Connection *c, int *expired)
 {
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    *expired = 0;
     if (!auth || strncmp(auth, "Bearer ", 7))
         return NULL;
-    char *h = hex_sha256(auth + 7);
-    const char *who = NULL;
-    size_t i;
-    json_t *a;
-    json_array_foreach(sv->agents, i, a) {
-        const char *want = json_string_value(json_object_get(a, "token_sha256"));
-        if (want && !strcasecmp(want, h))
-            who = json_string_value(json_object_get(a, "name"));
-    }
-    free(h);
-    return who;
+    gate_identity *id = gate_agents_find(&sv->agents, auth + 7);
+    if (id && id->expires && gate_now() > id->expires)
+        *expired = 1;
+    return id;
 }
 
 /* A list's resourceVersion, where a watch from it starts. */
@@ -483,17 +438,29 @@ static int wants_table(struct MHD_Connection *c)
 /* forward: production answers (its status and body go back unchanged), the
  * twin follows what it did, and shadow mode records the would-be verdict. */
 static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const request *rq, const char *agent,
-                                   const char *method, const char *pq, gate_decision *d)
+                                   const char *method, const char *pq, gate_decision *d, const char *record_id)
 {
     gate_upstream_answer ans;
     char ferr[512];
     enum MHD_Result rc;
     int fr = gate_upstream_call(sv->up, method, pq, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
                                 production_accept(c), rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
+    int took = fr == 0 && ans.status >= 200 && ans.status < 300;
     if (d->held) {
         pthread_mutex_lock(&sv->lock);
-        gate_finish(&sv->engine, d, fr == 0 && ans.status >= 200 && ans.status < 300);
+        gate_finish(&sv->engine, d, took);
         pthread_mutex_unlock(&sv->lock);
+    }
+    if (record_id) {
+        /* the decision was recorded before it was forwarded; now what
+         * production did with it */
+        json_t *outcome = json_pack("{s:s, s:s, s:s, s:I, s:b}", "type", "outcome", "agent", agent, "decision",
+                                    record_id, "production_status", (json_int_t)(fr == 0 ? ans.status : 0),
+                                    "committed", took && d->verdict == GATE_ALLOW);
+        char aerr[256];
+        if (gate_audit_event(sv, outcome, NULL, aerr, sizeof aerr) < 0)
+            fprintf(stderr, "airlock: the outcome of decision %s could not be recorded: %s\n", record_id, aerr);
+        json_decref(outcome);
     }
     fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq, gate_verdict_name(d->verdict),
             sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
@@ -528,9 +495,8 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
 }
 
 /* answer from the twin: the object, a List (paged), a Table, or the
- * refusal as a Status (a review with its approval id). */
-static enum MHD_Result answer(server *sv, struct MHD_Connection *c, const char *agent, const gate_decision *d,
-                              long long rv)
+ * refusal as a Status (a review's message carries its approval id). */
+static enum MHD_Result answer(struct MHD_Connection *c, const gate_decision *d, long long rv)
 {
     enum MHD_Result rc;
     const char *kind = json_string_value(json_object_get(d->action, "kind"));
@@ -550,21 +516,12 @@ static enum MHD_Result answer(server *sv, struct MHD_Connection *c, const char *
         json_t *list = wrap_list(c, d->object, kind ? kind : "", av, rv, &bad_token);
         free(av);
         if (bad_token)
-            return send_status_reason(c, 410, "Expired",   /* as the API server names an old continue */
+            return gate_send_status(c, 410, "Expired",   /* as the API server names an old continue */
                                       "the continue token is not one this server gave out: list again");
         rc = send_json(c, d->code ? (unsigned)d->code : 200, list);
         json_decref(list);
     } else if (d->verdict == GATE_ALLOW && d->object) {
         rc = send_json(c, d->code ? (unsigned)d->code : 200, d->object);
-    } else if (d->verdict == GATE_REVIEW) {
-        /* a review waits for a person: the decision is kept under an id the
-         * agent can quote (the approval workflow itself is a later issue) */
-        char *id = store_pending(sv, agent, d);
-        char *msg = id ? twin_xasprintf("%s; approval id %s", d->message, id)
-                       : twin_xasprintf("%s; the pending decision could not be stored", d->message);
-        rc = send_status(c, 403, msg);
-        free(msg);
-        free(id);
     } else {
         unsigned code = d->code ? (unsigned)d->code : 500;
         rc = send_status(c, code, d->message ? d->message : "refused");
@@ -616,6 +573,337 @@ static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const ch
     return rc;
 }
 
+/* ---- the Kubernetes API path of an agent's call ---- */
+
+/* The request's Content-Type as the record keeps it: protobuf bodies are
+ * recorded decoded, as JSON. */
+static const char *record_content_type(struct MHD_Connection *c)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    return !ct || strstr(ct, "protobuf") ? "application/json" : ct;
+}
+
+static char *rfc3339(double when)
+{
+    time_t t = (time_t)when;
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return twin_xstrdup(buf);
+}
+
+/* A mutation while the gate is frozen: refused and recorded. */
+static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const gate_identity *who,
+                                     const char *method, const char *pq, const json_t *freeze)
+{
+    char *since = rfc3339(json_number_value(json_object_get(freeze, "since")));
+    gate_decision d = {
+        .verdict = GATE_DENY,
+        .code = 403,
+        .message = twin_xasprintf("airlock: denied by freeze: %s (frozen by %s since %s); reads still work",
+                                  json_string_value(json_object_get(freeze, "reason")),
+                                  json_string_value(json_object_get(freeze, "by")), since),
+        .action = json_pack("{s:s, s:s}", "method", method, "path", pq),
+        .results = json_pack("[{s:s, s:s, s:s}]", "policy", "freeze", "verdict", "deny", "reason",
+                             "the gate is frozen: no mutation passes until an approver thaws it"),
+    };
+    free(since);
+    char err[256];
+    json_t *extra = json_pack("{s:b}", "frozen", 1);
+    enum MHD_Result rc;
+    if (gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL, err, sizeof err) < 0) {
+        char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
+        rc = send_status(c, 500, msg);
+        free(msg);
+    } else {
+        fprintf(stderr, "airlock: %s %s %s -> deny (frozen)\n", who->name, method, pq);
+        rc = send_status(c, 403, d.message);
+    }
+    json_decref(extra);
+    gate_decision_free(&d);
+    return rc;
+}
+
+/* A review: an approval of the same action by the same agent lets it
+ * through once (and only if its impact is still what was approved);
+ * otherwise the action waits as a pending approval.  Called with the
+ * engine lock, the decision held open.  Returns the approval id (new) and
+ * sets *pending when the action is (still, or again) waiting, *created when
+ * its approval is new. */
+static char *settle_review(server *sv, const gate_identity *who, const char *method, const char *pq,
+                           const char *ctype, gate_decision *d, int *pending, int *created)
+{
+    double now = gate_now();
+    char *fp = gate_fingerprint(who->name, d->diff);
+    char *id = NULL;
+    *pending = 1;
+    *created = 0;
+    json_t *ok = gate_approvals_find_approved(sv->approvals, who->name, fp, now);
+    json_t *rdiff = gate_redact_diff(d->diff);
+    if (ok) {
+        char why[256];
+        id = twin_xstrdup(json_string_value(json_object_get(ok, "id")));
+        if (gate_impact_changed(json_object_get(ok, "impact"), d->impact, why, sizeof why)) {
+            gate_approvals_repend(sv->approvals, id, d->impact, rdiff, why, now);
+            gate_finish(&sv->engine, d, 0);
+            char *msg = twin_xasprintf("%s; the impact changed since it was approved (%s): approval id %s is "
+                                       "pending again",
+                                       d->message, why, id);
+            free(d->message);
+            d->message = msg;
+        } else {
+            const char *by = json_string_value(json_object_get(ok, "decided_by"));
+            char *msg = twin_xasprintf("allowed by approval id %s (approved by %s)", id, by ? by : "?");
+            gate_approvals_use(sv->approvals, id, now);
+            gate_allow_reviewed(d, msg);
+            free(msg);
+            *pending = 0;
+        }
+        json_decref(ok);
+    } else {
+        gate_finish(&sv->engine, d, 0);
+        const char *kind = json_string_value(json_object_get(d->action, "kind"));
+        json_t *body = gate_redact(d->body, kind);
+        json_t *doc = json_pack("{s:O, s:{s:s, s:s, s:s, s:o}, s:s, s:O, s:O, s:O}", "action", d->action,
+                                "request", "method", method, "path", pq, "content_type", ctype, "body",
+                                body ? body : json_null(), "message", d->message, "results", d->results, "impact",
+                                d->impact ? d->impact : json_null(), "diff", rdiff);
+        int fresh = 0;
+        id = gate_approvals_add(sv->approvals, who->name, fp, doc, now, &fresh);
+        json_decref(doc);
+        char *msg = id ? twin_xasprintf("%s; approval id %s", d->message, id)
+                       : twin_xasprintf("%s; the pending approval could not be stored", d->message);
+        free(d->message);
+        d->message = msg;
+        *created = id && fresh;
+    }
+    json_decref(rdiff);
+    free(fp);
+    return id;
+}
+
+/* Holds a reviewed request until a person decides its approval, the wait
+ * runs out or the server stops; the engine lock is held on entry and on
+ * return (the wait lets it go).  Returns the approval's state then (new
+ * reference to the document, or NULL). */
+static json_t *wait_for_person(server *sv, const char *id)
+{
+    double end = gate_now() + sv->review_wait;
+    sv->waiting++;
+    json_t *a = NULL;
+    for (;;) {
+        json_decref(a);
+        a = gate_approvals_get(sv->approvals, id, gate_now());   /* expiry applies here */
+        const char *state = json_string_value(json_object_get(a, "state"));
+        double left = end - gate_now();
+        if (!state || strcmp(state, "pending") || sv->stopping || left <= 0)
+            break;
+        /* woken by a decision, or each second to see the approval expire */
+        double slice = gate_now() + (left < 1 ? left : 1);
+        struct timespec until = {(time_t)slice, (long)((slice - (double)(time_t)slice) * 1e9)};
+        pthread_cond_timedwait(&sv->decided, &sv->lock, &until);
+    }
+    sv->waiting--;
+    return a;
+}
+
+static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *rq, gate_identity *who,
+                                 const char *url, const char *method)
+{
+    twin_buf pq = {0};
+    twin_buf q = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    twin_buf_addf(&pq, "%s%s", url, q.s ? q.s : "");
+    json_t *headers = json_object();
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
+    const char *agent = who->name, *ctype = record_content_type(c);
+    gate_decision d = {0};
+    enum MHD_Result rc;
+    char *approval_id = NULL, *record_id = NULL;
+    int mutation = strcmp(method, "GET") && strcmp(method, "HEAD"), waited = 0, notify = 0;
+
+    /* the kill switch and the agent's rate limit come before any work */
+    if (mutation) {
+        pthread_mutex_lock(&sv->lock);
+        json_t *freeze = gate_freeze_get(sv->approvals);
+        const char *which = "";
+        long wait = json_is_true(json_object_get(freeze, "frozen")) ? 0 : gate_agents_rate(who, gate_now(), &which);
+        pthread_mutex_unlock(&sv->lock);
+        if (json_is_true(json_object_get(freeze, "frozen"))) {
+            rc = refuse_frozen(sv, c, who, method, pq.s, freeze);
+            json_decref(freeze);
+            goto done;
+        }
+        json_decref(freeze);
+        if (wait) {
+            long limit = !strcmp(which, "per second") ? who->per_second : who->per_minute;
+            char *msg = twin_xasprintf("airlock: rate limit: agent %s may make %ld mutations %s; retry after %ld s",
+                                       agent, limit, which, wait);
+            json_t *st = twin_status(429, "TooManyRequests", msg);
+            json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
+            char *text = json_dumps(st, JSON_COMPACT);
+            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+            char after[24];
+            snprintf(after, sizeof after, "%ld", wait);
+            MHD_add_response_header(r, "Content-Type", "application/json");
+            MHD_add_response_header(r, "Retry-After", after);
+            rc = MHD_queue_response(c, 429, r);
+            MHD_destroy_response(r);
+            fprintf(stderr, "airlock: %s %s %s -> 429 (%s)\n", agent, method, pq.s, msg);
+            json_decref(st);
+            free(msg);
+            goto done;
+        }
+    }
+
+again:
+    /* Mutations take `write` first and keep it until production has
+     * answered, so they are serialized end to end; the engine lock is held
+     * only while the twin and the policies work, so reads (judged under it)
+     * never wait on a mutation's round trip to production. */
+    if (mutation)
+        pthread_mutex_lock(&sv->write);
+    pthread_mutex_lock(&sv->lock);
+    char rerr[512];
+    if (sv->up && mutation && gate_refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
+        pthread_mutex_unlock(&sv->lock);
+        pthread_mutex_unlock(&sv->write);
+        char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
+        rc = send_status(c, 502, msg);
+        free(msg);
+        goto done;
+    }
+    /* the agent's profile */
+    sv->engine.config_overrides = who->config;
+    sv->engine.policy_subset = who->policies;
+    sv->engine.read_secrets = who->read_secrets;
+    long long rv_before = twin_resource_version(sv->engine.twin);
+    gate_decision_free(&d);
+    gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
+    const char *verb = json_string_value(json_object_get(d.action, "verb"));
+    const char *kind = json_string_value(json_object_get(d.action, "kind"));
+    int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
+    int dry = json_is_true(json_object_get(d.action, "dry_run"));
+    int pending = 0, created = 0;
+    free(approval_id);
+    approval_id = NULL;
+    if (d.verdict == GATE_REVIEW && d.held)
+        approval_id = settle_review(sv, who, method, pq.s, ctype, &d, &pending, &created);
+    notify |= created;
+    int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
+
+    /* the record: every mutation, every refusal, every read of Secrets;
+     * durable before anything is answered or forwarded */
+    int record = mutation || d.verdict != GATE_ALLOW || (kind && !strcmp(kind, "Secret"));
+    if (record) {
+        char aerr[256];
+        json_t *extra = json_pack("{s:{s:I}}", "twin", "resource_version_before", (json_int_t)rv_before);
+        if (approval_id)
+            json_object_set_new(extra, "approval_id", json_string(approval_id));
+        if (forward && !is_read)
+            json_object_set_new(extra, "committed", json_null());   /* production will tell: see "outcome" */
+        else
+            json_object_set_new(extra, "committed",
+                                json_boolean(!is_read && d.verdict == GATE_ALLOW && !dry && d.held));
+        free(record_id);
+        record_id = NULL;
+        if (gate_audit_decision(sv, who, method, pq.s, ctype, &d, extra, &record_id, aerr, sizeof aerr) < 0) {
+            json_decref(extra);
+            gate_finish(&sv->engine, &d, 0);
+            pthread_mutex_unlock(&sv->lock);
+            if (mutation)
+                pthread_mutex_unlock(&sv->write);
+            char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", aerr);
+            rc = send_status(c, 500, msg);
+            free(msg);
+            goto done;
+        }
+        json_decref(extra);
+    }
+    if (!sv->up && d.held)
+        gate_finish(&sv->engine, &d, 1);   /* twin mode: the twin is the cluster; commit what is allowed */
+    long long rv = twin_resource_version(sv->engine.twin);
+    if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
+        gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
+
+    if (pending && approval_id && sv->review_wait > 0 && !waited && sv->waiting < sv->max_waiting) {
+        /* hold the agent's request for a person: nothing stays open meanwhile */
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
+        if (notify) {   /* the team hears of it before the wait, not after */
+            json_t *pa = gate_approvals_get(sv->approvals, approval_id, gate_now());
+            pthread_mutex_unlock(&sv->lock);
+            gate_webhook(sv, "approval.pending", pa);
+            json_decref(pa);
+            pthread_mutex_lock(&sv->lock);
+            notify = 0;
+        }
+        json_t *a = wait_for_person(sv, approval_id);
+        pthread_mutex_unlock(&sv->lock);
+        const char *state = json_string_value(json_object_get(a, "state"));
+        waited = 1;
+        if (state && !strcmp(state, "approved")) {
+            json_decref(a);
+            goto again;   /* judged again on the current twin: the approval lets it through once */
+        }
+        char *msg;
+        if (state && !strcmp(state, "denied")) {
+            const char *cm = json_string_value(json_object_get(a, "comment"));
+            msg = twin_xasprintf("airlock: denied by approver %s%s%s; approval id %s",
+                                 json_string_value(json_object_get(a, "decided_by")), cm && *cm ? ": " : "",
+                                 cm && *cm ? cm : "", approval_id);
+        } else if (state && !strcmp(state, "expired")) {
+            msg = twin_xasprintf("%s (no approver answered: it expired)", d.message);
+        } else {
+            msg = twin_xasprintf("%s (no approver answered within %g s; it stays pending)", d.message,
+                                 sv->review_wait);
+        }
+        fprintf(stderr, "airlock: %s %s %s -> %s after waiting\n", agent, method, pq.s, state ? state : "?");
+        rc = send_status(c, 403, msg);
+        free(msg);
+        json_decref(a);
+        goto done;
+    }
+
+    if (forward && is_watch) {
+        pthread_mutex_unlock(&sv->lock);
+        rc = pass_watch(sv, c, agent, pq.s);
+    } else if (forward) {
+        /* the mutation stays open in the twin while production answers
+         * (`write` keeps the next one waiting; the engine lock is let go,
+         * so reads are judged meanwhile), then is committed if production
+         * took it and rolled back otherwise */
+        pthread_mutex_unlock(&sv->lock);
+        rc = forward_call(sv, c, rq, agent, method, pq.s, &d, is_read ? NULL : record_id);
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
+    } else {
+        gate_finish(&sv->engine, &d, 0);   /* enforce mode: not forwarded, nothing stays */
+        pthread_mutex_unlock(&sv->lock);
+        if (mutation)
+            pthread_mutex_unlock(&sv->write);
+        fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
+        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv)
+                                                                           : answer(c, &d, rv);
+    }
+done:
+    if (notify && approval_id) {   /* a new approval: tell the team (no lock is held here) */
+        pthread_mutex_lock(&sv->lock);
+        json_t *a = gate_approvals_get(sv->approvals, approval_id, gate_now());
+        pthread_mutex_unlock(&sv->lock);
+        gate_webhook(sv, "approval.pending", a);
+        json_decref(a);
+    }
+    free(approval_id);
+    free(record_id);
+    gate_decision_free(&d);
+    json_decref(headers);
+    twin_buf_free(&pq);
+    twin_buf_free(&q);
+    return rc;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -636,12 +924,51 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
 
+    /* the approvals page holds no data (it asks for a token): no token needed */
+    if (!strcmp(method, "GET") && (!strcmp(url, "/airlock/ui") || !strcmp(url, "/airlock/ui/") ||
+                                   !strcmp(url, "/airlock/ui/index.html"))) {
+        size_t n;
+        const char *page = gate_ui_page(&n);
+        struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)page, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        enum MHD_Result prc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return prc;
+    }
+
     /* authenticate */
-    const char *agent = authenticate(sv, c);
-    if (!agent)
+    int expired;
+    gate_identity *who = authenticate(sv, c, &expired);
+    if (!who)
         return send_status(c, 401, "Unauthorized: a known bearer token is required");
+    if (expired) {
+        time_t t = (time_t)who->expires;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char *msg = twin_xasprintf("Unauthorized: the token of %s expired at %s", who->name, when);
+        enum MHD_Result erc = send_status(c, 401, msg);
+        free(msg);
+        return erc;
+    }
     if (rq->too_big)
         return send_status(c, 413, "the request body is larger than the 3 MiB limit");
+    if (!strncmp(url, "/airlock/", 9) || !strcmp(url, "/airlock"))
+        return gate_api(sv, c, who, url, method, rq);
+    if (who->role == GATE_ROLE_APPROVER) {
+        char *msg = twin_xasprintf("airlock: %s is an approver, not an agent: an approver's token serves the "
+                                   "approvals (/airlock/v1, /airlock/ui), never the Kubernetes API",
+                                   who->name);
+        enum MHD_Result arc = send_status(c, 403, msg);
+        free(msg);
+        return arc;
+    }
 
     /* discovery and version */
     if (!strcmp(method, "GET")) {
@@ -700,66 +1027,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
     }
 
-    /* decide, then forward or answer */
-    twin_buf pq = {0};
-    twin_buf q = {0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    twin_buf_addf(&pq, "%s%s", url, q.s ? q.s : "");
-    json_t *headers = json_object();
-    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
-    gate_decision d = {0};
-    enum MHD_Result rc;
-    /* Mutations take `write` first and keep it until production has
-     * answered, so they are serialized end to end; the engine lock is held
-     * only while the twin and the policies work, so reads (judged under it)
-     * never wait on a mutation's round trip to production. */
-    int mutation = strcmp(method, "GET") && strcmp(method, "HEAD");
-    if (mutation)
-        pthread_mutex_lock(&sv->write);
-    pthread_mutex_lock(&sv->lock);
-    char rerr[512];
-    if (sv->up && mutation && refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
-        pthread_mutex_unlock(&sv->lock);
-        pthread_mutex_unlock(&sv->write);
-        char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
-        rc = send_status(c, 502, msg);
-        free(msg);
-        goto done;
-    }
-    gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
-    long long rv = twin_resource_version(sv->engine.twin);
-    const char *verb = json_string_value(json_object_get(d.action, "verb"));
-    int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
-    int dry = json_is_true(json_object_get(d.action, "dry_run"));
-    if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
-        gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
-    int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
-    if (forward && is_watch) {
-        pthread_mutex_unlock(&sv->lock);
-        rc = pass_watch(sv, c, agent, pq.s);
-    } else if (forward) {
-        /* the mutation stays open in the twin while production answers
-         * (`write` keeps the next one waiting; the engine lock is let go,
-         * so reads are judged meanwhile), then is committed if production
-         * took it and rolled back otherwise */
-        pthread_mutex_unlock(&sv->lock);
-        rc = forward_call(sv, c, rq, agent, method, pq.s, &d);
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
-    } else {
-        pthread_mutex_unlock(&sv->lock);
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
-        fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
-        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv)
-                                                                           : answer(sv, c, agent, &d, rv);
-    }
-done:
-    gate_decision_free(&d);
-    json_decref(headers);
-    twin_buf_free(&pq);
-    twin_buf_free(&q);
-    return rc;
+    return kube_call(sv, c, rq, who, url, method);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -864,12 +1132,25 @@ static char *base64(const char *s)
     return r;
 }
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_asked;
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
 }
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_asked = 1;
+}
+
+static int policy_known(const char *name, void *ud)
+{
+    return gate_policy_has(ud, name);
+}
+
+enum { POOL = 8 };   /* server threads */
 
 static void usage(FILE *out)
 {
@@ -877,6 +1158,8 @@ static void usage(FILE *out)
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
           "                  [--mode enforce|shadow] [--pricing FILE]\n"
+          "                  [--review-wait SECONDS] [--approval-ttl SECONDS] [--approved-ttl SECONDS]\n"
+          "                  [--audit-repo DIR] [--webhook URL]\n"
           "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
           "\n"
           "Serves the Kubernetes API. Every call is authenticated, simulated in the twin and\n"
@@ -884,7 +1167,15 @@ static void usage(FILE *out)
           "mode); with it, allowed calls are forwarded to production and the twin follows\n"
           "(enforce mode), or every call is forwarded and the verdict only recorded (shadow).\n"
           "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
-          "with a kubeconfig for it.\n",
+          "with a kubeconfig for it, and an approver with its token in approver.token.\n"
+          "\n"
+          "A review verdict makes a pending approval (its id is in the refusal). The request is\n"
+          "held up to --review-wait seconds (default 0) for a person; after an approval the same\n"
+          "action from the same agent passes once within --approved-ttl (default 900 s); a\n"
+          "pending approval expires after --approval-ttl (default 3600 s). Approvers use\n"
+          "https://HOST/airlock/ui/, the API under /airlock/v1/ or `gate approvals`. Every\n"
+          "decision is committed to the audit repository (default DATA-DIR/audit) before it is\n"
+          "answered. SIGHUP reloads the policies (a broken set is refused, the old one stays).\n",
           out);
 }
 
@@ -898,10 +1189,11 @@ int gate_cmd_serve(int argc, char **argv)
     gate_history *h = NULL;
     char *cert = NULL, *key = NULL, *cert_path = NULL, *key_path = NULL;
     struct MHD_Daemon *daemon = NULL;
-    char *demo = NULL;
+    char *demo = NULL, *policy_default = NULL;
     char err[2048];
     pthread_mutex_init(&sv.lock, NULL);
     pthread_mutex_init(&sv.write, NULL);
+    pthread_cond_init(&sv.decided, NULL);
 
     int start = gate_cli_start(&o, argc, argv, "serve", usage);
     if (start) {
@@ -943,8 +1235,7 @@ int gate_cmd_serve(int argc, char **argv)
     demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
     if (demo)
         o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */
-    if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0 ||
-        gate_history_open(&h, NULL, err, sizeof err) < 0) {
+    if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0) {
         fprintf(stderr, "gate serve: %s\n", err);
         goto out;
     }
@@ -980,11 +1271,9 @@ int gate_cmd_serve(int argc, char **argv)
     }
     /* agents */
     if (o.agents) {
-        json_error_t je;
-        sv.agents = json_load_file(o.agents, 0, &je);
-        if (!json_is_array(sv.agents)) {
-            fprintf(stderr, "gate serve: %s:%d: the agents file is a JSON array of {\"name\", \"token_sha256\"}%s%s\n",
-                    o.agents, je.line, sv.agents ? "" : ": ", sv.agents ? "" : je.text);
+        if (gate_agents_load(&sv.agents, o.agents, err, sizeof err) < 0 ||
+            gate_agents_check_policies(&sv.agents, policy_known, ps, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
             goto out;
         }
     } else {
@@ -993,8 +1282,8 @@ int gate_cmd_serve(int argc, char **argv)
         char token[49];
         for (int i = 0; i < 24; i++)
             snprintf(token + 2 * i, 3, "%02x", rnd[i]);
-        char *h256 = hex_sha256(token);
-        sv.agents = json_pack("[{s:s, s:s}]", "name", "ops-bot", "token_sha256", h256);
+        char *h256 = gate_sha256_hex(token, strlen(token));
+        gate_agents_add(&sv.agents, "ops-bot", h256, GATE_ROLE_AGENT);
         free(h256);
         char *ca = base64(cert);
         char *kc = twin_xasprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: airlock\n  cluster:\n"
@@ -1013,10 +1302,76 @@ int gate_cmd_serve(int argc, char **argv)
         free(ca);
         free(kc);
         free(kc_path);
+        /* and an approver, for the approvals page and `gate approvals` */
+        gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd);
+        for (int i = 0; i < 24; i++)
+            snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+        h256 = gate_sha256_hex(token, strlen(token));
+        gate_agents_add(&sv.agents, "approver", h256, GATE_ROLE_APPROVER);
+        free(h256);
+        char *tok_path = twin_xasprintf("%s/approver.token", dir);
+        write_file(tok_path, token, strlen(token), 0600);
+        fprintf(stderr, "airlock: approver token in %s: open https://%s/airlock/ui/ or run "
+                        "gate approvals list --server https://%s --token-file %s --ca %s\n",
+                tok_path, listen, listen, tok_path, cert_path);
+        free(tok_path);
     }
-    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = sv.up != NULL, .reads_elsewhere = sv.up != NULL};
+    /* approvals, the freeze and the budgets' history: one SQLite file */
+    char *db = twin_xasprintf("%s/gate.db", dir);
+    double pending_ttl = o.approval_ttl ? atof(o.approval_ttl) : 3600, approved_ttl = o.approved_ttl ? atof(o.approved_ttl) : 900;
+    sv.review_wait = o.review_wait ? atof(o.review_wait) : 0;
+    if (pending_ttl <= 0 || approved_ttl <= 0 || sv.review_wait < 0 || sv.review_wait > 3600) {
+        fprintf(stderr, "gate serve: --approval-ttl and --approved-ttl are positive seconds, --review-wait 0..3600 "
+                        "seconds\n");
+        free(db);
+        goto out;
+    }
+    if (gate_approvals_open(&sv.approvals, db, pending_ttl, approved_ttl, err, sizeof err) < 0 ||
+        gate_history_open(&h, db, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        free(db);
+        goto out;
+    }
+    free(db);
+    /* the audit log */
+    char *repo = o.audit_repo ? twin_xstrdup(o.audit_repo) : twin_xasprintf("%s/audit", dir);
+    char *keyfile = twin_xasprintf("%s/audit.key", dir);
+    int arc = gate_audit_open(&sv.audit, repo, keyfile, err, sizeof err);
+    free(keyfile);
+    if (arc < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        free(repo);
+        goto out;
+    }
+    fprintf(stderr, "airlock: decisions are recorded in the git repository %s (gate audit log --audit-repo %s)\n",
+            repo, repo);
+    free(repo);
+    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL};
     sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;
+    sv.listen = listen;
+    sv.webhook = o.webhook;
+    if (!o.policies)
+        policy_default = gate_cli_find("lua-policies");
+    sv.policy_spec = o.policies ? o.policies : policy_default;
+    sv.recent = json_array();
+    sv.max_waiting = POOL - 2;   /* a held review keeps a server thread: leave some for everyone else */
+    /* the first record of this run: the state the twin starts from, so
+     * that `gate replay` can rebuild what each decision was made on */
+    {
+        json_t *state = twin_export(t);
+        json_t *first = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "start", "agent", "airlock", "mode",
+                                  !sv.up ? "twin" : sv.shadow ? "shadow" : "enforce", "policy_version",
+                                  gate_policy_version(ps), "objects", (json_int_t)twin_object_count(t));
+        json_t *att = json_pack("{s:o}", "state.json", state);
+        int src = gate_audit_event(&sv, first, att, err, sizeof err);
+        json_decref(first);
+        json_decref(att);
+        if (src < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
+    }
     if (sv.shadow) {
         char *log = twin_xasprintf("%s/shadow.jsonl", dir);
         sv.shadow_log = fopen(log, "a");
@@ -1035,7 +1390,7 @@ int gate_cmd_serve(int argc, char **argv)
                                   MHD_ALLOW_SUSPEND_RESUME,
                               (uint16_t)port, NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key,
                               MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL,
                               MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
@@ -1045,12 +1400,22 @@ int gate_cmd_serve(int argc, char **argv)
             sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_hup);
     for (int tick = 0; !stopping; tick++) {
         usleep(100 * 1000);
         if (tick % 10 == 9)
             gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
+        if (reload_asked) {
+            reload_asked = 0;
+            if (gate_reload_policies(&sv, "SIGHUP", err, sizeof err) < 0)
+                fprintf(stderr, "airlock: reload refused, the policies in force stay: %s\n", err);
+        }
     }
     fprintf(stderr, "airlock: stopping\n");
+    pthread_mutex_lock(&sv.lock);
+    sv.stopping = 1;   /* held reviews are answered now */
+    pthread_cond_broadcast(&sv.decided);
+    pthread_mutex_unlock(&sv.lock);
     rc = 0;
 out:
     if (sv.watch)
@@ -1062,17 +1427,22 @@ out:
     free(key);
     free(cert_path);
     free(key_path);
-    json_decref(sv.agents);
+    gate_agents_free(&sv.agents);
+    gate_approvals_close(sv.approvals);
+    gate_audit_close(sv.audit);
+    json_decref(sv.recent);
+    pthread_cond_destroy(&sv.decided);
     gate_upstream_close(sv.up);
     if (sv.shadow_log)
         fclose(sv.shadow_log);
     curl_global_cleanup();
     gate_history_close(h);
-    gate_policy_free(ps);
+    gate_policy_free(sv.engine.policies ? sv.engine.policies : ps);   /* a reload may have replaced it */
     twin_close(t);
     pthread_mutex_destroy(&sv.lock);
     pthread_mutex_destroy(&sv.write);
     free(demo);
+    free(policy_default);
     gate_cli_free(&o);
     return rc;
 }

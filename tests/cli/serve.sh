@@ -43,8 +43,10 @@ k create namespace extra >"$tmp/out" 2>&1 && k create configmap c1 -n shop --fro
     && ok "kubectl create (protobuf bodies) for namespace, configmap, deployment, service" || { bad "protobuf create"; cat "$tmp/out"; }
 k scale deployment checkout -n shop --replicas=200 >"$tmp/out" 2>&1
 id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out")
-grep -q "needs approval (cost:" "$tmp/out" && [ -n "$id" ] && [ -s "$tmp/data/approvals/$id.json" ] \
-    && ok "review: 403 with an approval id, decision stored" || { bad "review"; cat "$tmp/out"; }
+grep -q "needs approval (cost:" "$tmp/out" && [ -n "$id" ] \
+    && "$GATE" approvals show "$id" --server https://127.0.0.1:$port --token-file "$tmp/data/approver.token" \
+       --ca "$tmp/data/tls.crt" >"$tmp/show" 2>&1 && grep -q '"state": "pending"' "$tmp/show" \
+    && ok "review: 403 with an approval id, the approval pending for the made approver" || { bad "review"; cat "$tmp/out" "$tmp/show"; }
 # many agents at once: reads and mutations in parallel, none lost
 pids=""
 for i in 1 2 3 4 5 6 7 8; do

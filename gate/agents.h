@@ -1,0 +1,69 @@
+/*
+ * gate/agents.h - who may talk to the gate: agents and approvers, read from
+ * the agents file (JSON or YAML), and the agents' rate limits.
+ *
+ * The file is a list of entries:
+ *
+ *   - name: ops-bot                 # required, unique
+ *     token_sha256: 9f86d0...       # required: hex SHA-256 of the bearer token
+ *     role: agent                   # agent (default) | approver
+ *     expires: 2026-12-31T00:00:00Z # optional: the token is refused after it
+ *     # agents only:
+ *     policies: [cost, blast-radius]     # the policies that judge it (default: all)
+ *     config: {cost: {review_delta_above: 1}}   # overrides of config.lua
+ *     rate_limit: {per_second: 5, per_minute: 60}   # mutations; 429 beyond
+ *     read_secrets: false           # may get/list/watch Secrets
+ *
+ * An approver token is never an agent (it cannot call the Kubernetes API)
+ * and an agent token can never approve.  Every key is checked: a misspelt
+ * key, a wrong type, a duplicate name or token, or an approver with agent
+ * settings is an error naming the file and the entry.
+ */
+#ifndef GATE_AGENTS_H
+#define GATE_AGENTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef enum gate_role { GATE_ROLE_AGENT = 0, GATE_ROLE_APPROVER } gate_role;
+
+typedef struct gate_identity {
+    char *name;
+    char token_sha256[65];
+    gate_role role;
+    double expires;           /* 0 = never */
+    json_t *policies;         /* array of names, or NULL = all */
+    json_t *config;           /* config.lua overrides, or NULL */
+    long per_second, per_minute;   /* 0 = unlimited */
+    int read_secrets;
+    /* rate limiting: the times of this agent's recent mutations (a ring) */
+    double *recent;
+    size_t nrecent, head;
+} gate_identity;
+
+typedef struct gate_agents {
+    gate_identity *v;
+    size_t n;
+} gate_agents;
+
+/* Reads the agents file.  Returns 0, or -1 with err naming file and entry. */
+int gate_agents_load(gate_agents *out, const char *path, char *err, size_t errlen);
+/* One agent made in code (the server's default ops-bot): token_sha256 hex. */
+void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256, gate_role role);
+void gate_agents_free(gate_agents *a);
+/* The identity a bearer token (the token itself) belongs to, or NULL. */
+gate_identity *gate_agents_find(gate_agents *a, const char *token);
+/* Every policy name in the agents' profiles that `known` says is unknown
+ * (known(name, ud) != 0 when it exists): -1 with err naming the agent. */
+int gate_agents_check_policies(const gate_agents *a, int (*known)(const char *name, void *ud), void *ud, char *err,
+                               size_t errlen);
+/* Counts one mutation at `now` against the identity's limits.  Returns 0
+ * when it is within them, or the whole seconds (>= 1) to wait before the
+ * next one would be; the refused attempt is not counted.  *which gets
+ * "per second" or "per minute".  Not thread-safe: call under the caller's
+ * lock. */
+long gate_agents_rate(gate_identity *id, double now, const char **which);
+/* The hex SHA-256 of s (new string). */
+char *gate_sha256_hex(const void *s, size_t n);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * api.c - the operators' side of the gate: the approvals API under
+ * /airlock/v1 (approver tokens only), the kill switch, policy reloads, the
+ * audit records of decisions and events, and the webhook.
+ *
+ *   GET  /airlock/v1/whoami
+ *   GET  /airlock/v1/approvals[?state=pending|approved|denied|expired|used|all]
+ *   GET  /airlock/v1/approvals/ID
+ *   POST /airlock/v1/approvals/ID/approve   {"comment": "..."}
+ *   POST /airlock/v1/approvals/ID/deny      {"comment": "..."}
+ *   GET  /airlock/v1/decisions[?limit=N]
+ *   GET  /airlock/v1/freeze;  POST /airlock/v1/freeze {"reason": "..."};  POST /airlock/v1/thaw
+ *   POST /airlock/v1/reload
+ *
+ * Errors are Kubernetes Status objects, like everything else the gate
+ * answers.  Every change (approve, deny, freeze, thaw, reload) is recorded
+ * in the audit log before it takes effect and before it is answered.
+ */
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gate/k8s.h"
+#include "gate/serve_int.h"
+
+enum { RECENT_MAX = 200 };
+static pthread_mutex_t recent_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- the audit records ---- */
+
+/* The one-line summary of a record the decisions list shows. */
+static void remember(server *sv, const json_t *record, const char *id)
+{
+    const json_t *a = json_object_get(record, "action");
+    json_t *s = json_pack("{s:s, s:O, s:O, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?, s:O?}, s:O?}", "id", id ? id : "",
+                          "time", json_object_get(record, "time"), "type", json_object_get(record, "type"),
+                          "agent", json_object_get(record, "agent"), "verdict", json_object_get(record, "verdict"),
+                          "message", json_object_get(record, "message"), "action", "verb", json_object_get(a, "verb"),
+                          "kind", json_object_get(a, "kind"), "namespace", json_object_get(a, "namespace"), "name",
+                          json_object_get(a, "name"), "approval_id", json_object_get(record, "approval_id"));
+    if (!s)
+        return;
+    pthread_mutex_lock(&recent_mu);
+    json_array_append_new(sv->recent, s);
+    while (json_array_size(sv->recent) > RECENT_MAX)
+        json_array_remove(sv->recent, 0);
+    pthread_mutex_unlock(&recent_mu);
+}
+
+static int append(server *sv, json_t *record, const json_t *attachments, char **id_out, char *err, size_t errlen)
+{
+    if (!json_object_get(record, "time"))
+        json_object_set_new(record, "time", json_real(gate_now()));
+    char *id = NULL;
+    if (gate_audit_append(sv->audit, record, attachments, &id, err, errlen) < 0)
+        return -1;
+    const char *type = json_string_value(json_object_get(record, "type"));
+    if (!type || strcmp(type, "outcome"))
+        remember(sv, record, id);
+    if (id_out)
+        *id_out = id;
+    else
+        free(id);
+    return 0;
+}
+
+int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen)
+{
+    return append(sv, record, attachments, NULL, err, errlen);
+}
+
+int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
+                        const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
+                        char *err, size_t errlen)
+{
+    const char *kind = json_string_value(json_object_get(d->action, "kind"));
+    json_t *body = gate_redact(d->body, kind), *diff = gate_redact_diff(d->diff);
+    const char *verdict = gate_verdict_name(d->verdict);
+    const char *policy_verdict = d->verdict == GATE_ALLOW && json_object_get(extra, "approval_id") ? "review"
+                                                                                                   : verdict;
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:O, s:o, s:O, s:O, s:s, s:i, s:s,"
+                          " s:{s:O, s:O}}",
+                          "type", "decision", "agent", who->name, "verdict", verdict, "policy_verdict",
+                          policy_verdict, "request", "method", method, "path", pq, "content_type",
+                          content_type ? content_type : "application/json", "body", body ? body : json_null(),
+                          "action", d->action ? d->action : json_null(), "diff", diff ? diff : json_array(),
+                          "impact", d->impact ? d->impact : json_null(), "results",
+                          d->results ? d->results : json_null(), "message", d->message ? d->message : "", "code",
+                          d->code, "policy_version", gate_policy_version(sv->engine.policies), "profile",
+                          "policies", who->policies ? who->policies : json_null(), "config_overrides",
+                          who->config ? who->config : json_null());
+    if (!r) {
+        snprintf(err, errlen, "the decision could not be put into JSON (a field is not UTF-8)");
+        return -1;
+    }
+    if (extra)
+        json_object_update(r, (json_t *)extra);
+    int rc = append(sv, r, NULL, id_out, err, errlen);
+    json_decref(r);
+    return rc;
+}
+
+/* ---- reloads and the webhook ---- */
+
+static int policy_known(const char *name, void *ud)
+{
+    return gate_policy_has(ud, name);
+}
+
+int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
+{
+    gate_policy_set *fresh = NULL;
+    if (gate_policy_load_spec(&fresh, sv->policy_spec, err, errlen) < 0)
+        return -1;
+    if (gate_agents_check_policies(&sv->agents, policy_known, fresh, err, errlen) < 0) {
+        gate_policy_free(fresh);
+        return -1;
+    }
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "reload", "agent", by, "verdict", "reloaded",
+                          "policy_source", sv->policy_spec, "policy_version", gate_policy_version(fresh));
+    pthread_mutex_lock(&sv->write);
+    pthread_mutex_lock(&sv->lock);
+    int rc = append(sv, r, NULL, NULL, err, errlen);
+    gate_policy_set *old = sv->engine.policies;
+    if (rc == 0)
+        sv->engine.policies = fresh;   /* no evaluation runs: the engine lock is ours */
+    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_unlock(&sv->write);
+    json_decref(r);
+    if (rc < 0) {
+        gate_policy_free(fresh);
+        return -1;
+    }
+    fprintf(stderr, "airlock: policies reloaded by %s: %s (%zu policies)\n", by, gate_policy_version(fresh),
+            gate_policy_count(fresh));
+    gate_policy_free(old);
+    return 0;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+void gate_webhook(server *sv, const char *event, const json_t *approval)
+{
+    if (!sv->webhook || !approval)
+        return;
+    const char *id = json_string_value(json_object_get(approval, "id"));
+    char *url = twin_xasprintf("https://%s/airlock/ui/#%s", sv->listen, id ? id : "");
+    const json_t *a = json_object_get(approval, "action");
+    const json_t *im = json_object_get(approval, "impact");
+    json_t *doc = json_pack("{s:s, s:s, s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?, s:O?}, s:O?, s:O?},"
+                            " s:{s:O?, s:O?}}",
+                            "event", event, "url", url, "approval", "id", json_object_get(approval, "id"), "state",
+                            json_object_get(approval, "state"), "agent", json_object_get(approval, "agent"),
+                            "message", json_object_get(approval, "message"), "decided_by",
+                            json_object_get(approval, "decided_by"), "action", "verb", json_object_get(a, "verb"),
+                            "kind", json_object_get(a, "kind"), "namespace", json_object_get(a, "namespace"),
+                            "name", json_object_get(a, "name"), "comment", json_object_get(approval, "comment"),
+                            "expires_at", json_object_get(approval, "expires_at"), "impact", "pods_disrupted",
+                            json_object_get(im, "pods_disrupted"), "cost", json_object_get(im, "cost"));
+    free(url);
+    if (!doc)
+        return;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, sv->webhook);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK || status >= 300)
+        fprintf(stderr, "airlock: webhook %s for %s failed: %s\n", event, id ? id : "?",
+                cc != CURLE_OK ? curl_easy_strerror(cc) : "the hook answered with an error status");
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    free(text);
+}
+
+/* ---- the API ---- */
+
+static enum MHD_Result status_msg(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result status_msg(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return gate_send_status(c, code, NULL, buf);
+}
+
+/* The body of a POST: {} when empty, else a JSON object; NULL after
+ * answering 400. */
+static json_t *post_body(struct MHD_Connection *c, const request *rq, enum MHD_Result *rc)
+{
+    if (!rq->body.len)
+        return json_object();
+    json_error_t je;
+    json_t *b = json_loadb(rq->body.s, rq->body.len, 0, &je);
+    if (!b) {
+        *rc = status_msg(c, 400, "malformed JSON body: %s (line %d, column %d)", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(b)) {
+        json_decref(b);
+        *rc = status_msg(c, 400, "the body must be a JSON object, like {\"comment\": \"...\"}");
+        return NULL;
+    }
+    return b;
+}
+
+/* A string field of a POST body, "" when absent; NULL after answering 400. */
+static const char *body_string(struct MHD_Connection *c, const json_t *b, const char *key, enum MHD_Result *rc)
+{
+    json_t *v = json_object_get(b, key);
+    if (!v || json_is_null(v))
+        return "";
+    if (!json_is_string(v)) {
+        *rc = status_msg(c, 400, "\"%s\" must be a string", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static gate_identity *agent_named(server *sv, const char *name)
+{
+    for (size_t i = 0; i < sv->agents.n; i++)
+        if (!strcmp(sv->agents.v[i].name, name) && sv->agents.v[i].role == GATE_ROLE_AGENT)
+            return &sv->agents.v[i];
+    return NULL;
+}
+
+/* The approval's action simulated again on the current twin (with its
+ * agent's profile), then rolled back.  Returns 0 with *d filled, or an
+ * HTTP status after writing msg. Called with both locks. */
+static int resimulate(server *sv, const json_t *a, gate_decision *d, char *msg, size_t msglen)
+{
+    const json_t *req = json_object_get(a, "request");
+    const char *method = json_string_value(json_object_get(req, "method"));
+    const char *path = json_string_value(json_object_get(req, "path"));
+    const char *ct = json_string_value(json_object_get(req, "content_type"));
+    json_t *body = json_object_get(req, "body");
+    const char *agent = json_string_value(json_object_get(a, "agent"));
+    gate_identity *who = agent_named(sv, agent ? agent : "");
+    if (!method || !path || !who) {
+        snprintf(msg, msglen, "the approval's %s", who ? "request is incomplete" : "agent is no longer known");
+        return 409;
+    }
+    json_t *headers = json_pack("{s:s}", "Content-Type", ct ? ct : "application/json");
+    sv->engine.config_overrides = who->config;
+    sv->engine.policy_subset = who->policies;
+    sv->engine.read_secrets = who->read_secrets;
+    gate_decide(&sv->engine, agent, method, path, headers, json_is_null(body) ? NULL : body, NULL, 0, d);
+    gate_finish(&sv->engine, d, 0);
+    json_decref(headers);
+    if (d->verdict == GATE_ERROR) {
+        snprintf(msg, msglen, "the action cannot be simulated on the current state any more: %s",
+                 d->message ? d->message : "error");
+        return 409;
+    }
+    return 0;
+}
+
+static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *id,
+                              int approve, const json_t *b)
+{
+    enum MHD_Result rc = MHD_NO;
+    const char *comment = body_string(c, b, "comment", &rc);
+    if (!comment)
+        return rc;
+    char msg[1024];
+    double now = gate_now();
+    json_t *doc = NULL, *notify = NULL;
+    const char *event = approve ? "approval.approved" : "approval.denied";
+    pthread_mutex_lock(&sv->write);
+    pthread_mutex_lock(&sv->lock);
+    json_t *a = gate_approvals_get(sv->approvals, id, now);
+    const char *state = json_string_value(json_object_get(a, "state"));
+    if (!a || strcmp(state, "pending")) {   /* let the store say why not */
+        int code = gate_approvals_decide(sv->approvals, id, approve, who->name, comment, now, &doc, msg, sizeof msg);
+        rc = status_msg(c, (unsigned)code, "airlock: %s", msg);
+        goto out;
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O?}", "type", "approval", "agent", who->name,
+                            "approval_id", id, "comment", comment, "for_agent", json_string_value(json_object_get(a,
+                            "agent")), "action", json_object_get(a, "action"), "fingerprint",
+                            json_object_get(a, "fingerprint"));
+    if (approve) {
+        /* simulated again on the current twin: approved only as it is now */
+        char rerr[512];
+        if (sv->up) {
+            const json_t *req = json_object_get(a, "request");
+            if (gate_refresh(sv, json_string_value(json_object_get(req, "method")),
+                             json_string_value(json_object_get(req, "path")), rerr, sizeof rerr) < 0) {
+                json_decref(rec);
+                rc = status_msg(c, 502, "airlock: the twin could not be refreshed from production: %s", rerr);
+                goto out;
+            }
+        }
+        gate_decision d;
+        int code = resimulate(sv, a, &d, msg, sizeof msg);
+        char why[256];
+        if (code) {
+            json_decref(rec);
+            gate_decision_free(&d);
+            rc = status_msg(c, (unsigned)code, "airlock: approval %s stays pending: %s", id, msg);
+            goto out;
+        }
+        if (gate_impact_changed(json_object_get(a, "impact"), d.impact, why, sizeof why)) {
+            json_t *rdiff = gate_redact_diff(d.diff);
+            json_object_set_new(rec, "verdict", json_string("repending"));
+            json_object_set_new(rec, "changed", json_string(why));
+            json_object_set(rec, "impact", d.impact);
+            char aerr[256];
+            if (append(sv, rec, NULL, NULL, aerr, sizeof aerr) < 0) {
+                rc = status_msg(c, 500, "airlock: the approval could not be recorded: %s", aerr);
+            } else {
+                gate_approvals_repend(sv->approvals, id, d.impact, rdiff, why, now);
+                rc = status_msg(c, 409,
+                                "airlock: the action's impact changed since it was requested (%s): approval %s is "
+                                "pending again, with both impacts",
+                                why, id);
+            }
+            json_decref(rdiff);
+            json_decref(rec);
+            gate_decision_free(&d);
+            goto out;
+        }
+        gate_decision_free(&d);
+    }
+    json_object_set_new(rec, "verdict", json_string(approve ? "approved" : "denied"));
+    char aerr[256];
+    if (append(sv, rec, NULL, NULL, aerr, sizeof aerr) < 0) {
+        json_decref(rec);
+        rc = status_msg(c, 500, "airlock: the approval could not be recorded: %s", aerr);
+        goto out;
+    }
+    json_decref(rec);
+    int code = gate_approvals_decide(sv->approvals, id, approve, who->name, comment, now, &doc, msg, sizeof msg);
+    if (code) {
+        rc = status_msg(c, (unsigned)code, "airlock: %s", msg);
+        goto out;
+    }
+    fprintf(stderr, "airlock: approval %s %s by %s\n", id, approve ? "approved" : "denied", who->name);
+    pthread_cond_broadcast(&sv->decided);   /* a held request may be waiting for it */
+    rc = gate_send_json(c, 200, doc);
+    notify = json_incref(doc);
+out:
+    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_unlock(&sv->write);
+    gate_webhook(sv, event, notify);
+    json_decref(notify);
+    json_decref(doc);
+    json_decref(a);
+    return rc;
+}
+
+static enum MHD_Result freeze(server *sv, struct MHD_Connection *c, const gate_identity *who, int on,
+                              const json_t *b)
+{
+    enum MHD_Result rc = MHD_NO;
+    const char *reason = body_string(c, b, "reason", &rc);
+    if (!reason)
+        return rc;
+    if (on && !*reason)
+        reason = "frozen by an approver";
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", on ? "freeze" : "thaw", "agent", who->name, "verdict",
+                            on ? "frozen" : "thawed", "reason", reason);
+    char err[256];
+    pthread_mutex_lock(&sv->lock);
+    int ok = append(sv, rec, NULL, NULL, err, sizeof err) == 0 &&
+             gate_freeze_set(sv->approvals, on, who->name, reason, gate_now()) == 0;
+    json_t *st = gate_freeze_get(sv->approvals);
+    pthread_mutex_unlock(&sv->lock);
+    json_decref(rec);
+    if (!ok)
+        rc = status_msg(c, 500, "airlock: the %s could not be recorded: %s", on ? "freeze" : "thaw", err);
+    else
+        rc = gate_send_json(c, 200, st);
+    fprintf(stderr, "airlock: %s by %s%s%s\n", on ? "frozen" : "thawed", who->name, on ? ": " : "", on ? reason : "");
+    json_decref(st);
+    return rc;
+}
+
+enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
+                         const char *method, const request *rq)
+{
+    if (who->role != GATE_ROLE_APPROVER)
+        return status_msg(c, 403,
+                          "airlock: %s is an agent: only an approver's token may use %s (an agent can never "
+                          "approve)",
+                          who->name, url);
+    if (strncmp(url, "/airlock/v1/", 12))
+        return status_msg(c, 404, "airlock: no such path %s (the API is under /airlock/v1/, the page at "
+                                  "/airlock/ui/)",
+                          url);
+    const char *p = url + 12;
+    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    enum MHD_Result rc = MHD_NO;
+    json_t *doc = NULL;
+
+    if (!strcmp(p, "whoami") && get) {
+        doc = json_pack("{s:s, s:s}", "name", who->name, "role", "approver");
+    } else if (!strcmp(p, "approvals") && get) {
+        const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+        static const char *STATES[] = {"pending", "approved", "denied", "expired", "used", "all", NULL};
+        int known = !state;
+        for (int i = 0; STATES[i] && !known; i++)
+            known = !strcmp(STATES[i], state);
+        if (!known)
+            return status_msg(c, 400, "state must be pending, approved, denied, expired, used or all (got %s)",
+                              state);
+        pthread_mutex_lock(&sv->lock);
+        doc = gate_approvals_list(sv->approvals, state, gate_now());
+        pthread_mutex_unlock(&sv->lock);
+    } else if (!strncmp(p, "approvals/", 10)) {
+        char id[64];
+        const char *rest = p + 10, *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (!n || n >= sizeof id)
+            return status_msg(c, 404, "airlock: approval %.*s not found", (int)(n < 64 ? n : 64), rest);
+        memcpy(id, rest, n);
+        id[n] = '\0';
+        const char *verb = slash ? slash + 1 : "";
+        if (!*verb && get) {
+            pthread_mutex_lock(&sv->lock);
+            doc = gate_approvals_get(sv->approvals, id, gate_now());
+            pthread_mutex_unlock(&sv->lock);
+            if (!doc)
+                return status_msg(c, 404, "airlock: approval %s not found", id);
+        } else if ((!strcmp(verb, "approve") || !strcmp(verb, "deny")) && post) {
+            json_t *b = post_body(c, rq, &rc);
+            if (!b)
+                return rc;
+            rc = decide(sv, c, who, id, !strcmp(verb, "approve"), b);
+            json_decref(b);
+            return rc;
+        } else {
+            return status_msg(c, 405, "airlock: %s %s: an approval is read with GET and decided with POST "
+                                      ".../approve or .../deny",
+                              method, url);
+        }
+    } else if (!strcmp(p, "decisions") && get) {
+        const char *ls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        long limit = ls ? atol(ls) : 50;
+        if (limit <= 0 || limit > RECENT_MAX)
+            limit = RECENT_MAX;
+        json_t *items = json_array();
+        pthread_mutex_lock(&recent_mu);
+        for (size_t i = json_array_size(sv->recent); i > 0 && json_array_size(items) < (size_t)limit; i--)
+            json_array_append(items, json_array_get(sv->recent, i - 1));
+        pthread_mutex_unlock(&recent_mu);
+        doc = json_pack("{s:o}", "items", items);
+    } else if (!strcmp(p, "freeze") && get) {
+        pthread_mutex_lock(&sv->lock);
+        doc = gate_freeze_get(sv->approvals);
+        pthread_mutex_unlock(&sv->lock);
+    } else if ((!strcmp(p, "freeze") || !strcmp(p, "thaw")) && post) {
+        json_t *b = post_body(c, rq, &rc);
+        if (!b)
+            return rc;
+        rc = freeze(sv, c, who, !strcmp(p, "freeze"), b);
+        json_decref(b);
+        return rc;
+    } else if (!strcmp(p, "reload") && post) {
+        char err[1024];
+        if (gate_reload_policies(sv, who->name, err, sizeof err) < 0)
+            return status_msg(c, 422, "airlock: reload refused, the policies in force stay: %s", err);
+        pthread_mutex_lock(&sv->lock);
+        doc = json_pack("{s:s, s:s, s:I}", "policy_version", gate_policy_version(sv->engine.policies), "source",
+                        sv->policy_spec, "policies", (json_int_t)gate_policy_count(sv->engine.policies));
+        pthread_mutex_unlock(&sv->lock);
+    } else {
+        return status_msg(c, 404, "airlock: no such API call: %s %s", method, url);
+    }
+    rc = gate_send_json(c, 200, doc);
+    json_decref(doc);
+    return rc;
+}

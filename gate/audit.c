@@ -1,0 +1,1406 @@
+/*
+ * audit.c - the audit log in git (the record format and its guarantees are
+ * in audit.h).
+ *
+ * The repository is bare (HEAD -> refs/heads/main), so `git -C DIR log`
+ * and `git show` read it and there is no working tree to drift.  A record's
+ * canonical bytes are the jansson dump (JSON_COMPACT | JSON_SORT_KEYS) of
+ * the record with seq, prev, id, time and attachments set; those exact
+ * bytes are the record.json blob, and both the sha256 in the commit message
+ * and the next record's prev are computed over them.  The HMAC is
+ * HMAC-SHA256(key, the same bytes).
+ *
+ * The tip file (KEY.tip) is one JSON line {"seq", "sha256", "commit",
+ * "hmac"}, the MAC being over "airlock-audit-tip <seq> <sha256> <commit>".
+ * It is written after the ref (temporary file, fsync, rename, fsync of the
+ * directory); if that fails the ref is moved back, so that "-1: nothing
+ * was appended" holds.  A crash between the two leaves the tip one record
+ * behind the chain, which open and verify accept.  Open refuses a chain
+ * that is behind the tip or disagrees with it: appending to it would
+ * overwrite the evidence that records were cut off.
+ *
+ * libgit2 is initialised per use (git_libgit2_init counts references): an
+ * open log holds one reference, each path-based call holds one for its
+ * duration.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "gate/audit.h"
+#include "twin/util.h"
+
+#define MAIN_REF "refs/heads/main"
+#define RECORD_FILE "record.json"
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+#define SHA_HEX 65   /* 64 hex digits and the NUL */
+
+enum {
+    KEY_BYTES = 32,        /* a new key */
+    KEY_MAX = 4096,        /* a key file larger than this is not a key */
+    TIP_MAX = 4096,
+    SUMMARY_MAX = 100,     /* bytes of the commit message's first line */
+    ID_BYTES = 8,          /* 16 hex digits */
+};
+
+struct gate_audit {
+    pthread_mutex_t lock;   /* guards everything below */
+    git_repository *repo;
+    char *dir;
+    unsigned char *key;     /* NULL: records carry no MAC */
+    size_t keylen;
+    char *tip_path;         /* KEY.tip, NULL without a key */
+    long long seq;          /* the last record's seq, 0 when empty */
+    char prev[SHA_HEX];     /* the last record's sha256, "" when empty */
+    git_oid tip;            /* the last record's commit */
+    int has_tip;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    static const char H[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = H[d[i] >> 4];
+        out[2 * i + 1] = H[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex(const void *p, size_t n, char out[SHA_HEX])
+{
+    unsigned char d[32];
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, n ? p : "", n, d) < 0)
+        abort();   /* a built-in digest cannot fail short of a broken library */
+    hex_of(d, sizeof d, out);
+}
+
+static void hmac_hex(const unsigned char *key, size_t keylen, const void *p, size_t n, char out[SHA_HEX])
+{
+    unsigned char d[32];
+    if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, keylen, n ? p : "", n, d) < 0)
+        abort();
+    hex_of(d, sizeof d, out);
+}
+
+/* err gets "<what>: <libgit2's last error>"; returns -1. */
+static int git_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int git_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const git_error *e = git_error_last();
+    snprintf(err, errlen, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+    return -1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory holding `path`, so that a rename or a creation
+ * in it is durable. */
+static int fsync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? twin_xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : twin_xstrdup(".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Reads at most `max` bytes of `path` into a new NUL-terminated buffer.
+ * Returns 0, -1 with errno (ENOENT for a missing file), or -2 when the file
+ * is larger than max. */
+static int read_small(const char *path, size_t max, char **out, size_t *outlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char *buf = twin_xmalloc(max + 2);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, max + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            errno = e;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            close(fd);
+            free(buf);
+            return -2;
+        }
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* ---- the key and the tip file ------------------------------------------- */
+
+/* Reads the key at `path`; when it is missing and `create`, makes one (0600,
+ * KEY_BYTES random bytes, durable).  *out is a new buffer. */
+static int key_load(const char *path, int create, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    char *buf;
+    size_t n;
+    int rc = read_small(path, KEY_MAX, &buf, &n);
+    if (rc == -1 && errno == ENOENT && create) {
+        unsigned char k[KEY_BYTES];
+        if (gnutls_rnd(GNUTLS_RND_KEY, k, sizeof k) < 0) {
+            snprintf(err, errlen, "%s: no random bytes for a new key", path);
+            return -1;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create the audit key: %s", path, strerror(errno));
+            return -1;
+        }
+        if (fd >= 0) {   /* EEXIST: another process made it first; read theirs */
+            if (write_all(fd, k, sizeof k) < 0 || fsync(fd) < 0) {
+                snprintf(err, errlen, "%s: cannot write the audit key: %s", path, strerror(errno));
+                close(fd);
+                unlink(path);
+                return -1;
+            }
+            close(fd);
+            fsync_parent(path);
+        }
+        rc = read_small(path, KEY_MAX, &buf, &n);
+    }
+    if (rc == -2) {
+        snprintf(err, errlen, "%s: not an audit key (larger than %d bytes)", path, KEY_MAX);
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot read the audit key: %s", path, strerror(errno));
+        return -1;
+    }
+    if (n == 0) {
+        free(buf);
+        snprintf(err, errlen, "%s: the audit key is empty", path);
+        return -1;
+    }
+    *out = (unsigned char *)buf;
+    *outlen = n;
+    return 0;
+}
+
+typedef struct tip_file {
+    int present;
+    long long seq;
+    char sha[SHA_HEX];
+    char commit[GIT_OID_HEXSZ + 1];
+} tip_file;
+
+static void tip_mac(const unsigned char *key, size_t keylen, long long seq, const char *sha, const char *commit,
+                    char out[SHA_HEX])
+{
+    char *msg = twin_xasprintf("airlock-audit-tip %lld %s %s", seq, sha, commit);
+    hmac_hex(key, keylen, msg, strlen(msg), out);
+    free(msg);
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    if (!s || strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Reads the tip file: 0 with t->present 0 when it is missing, 0 with the
+ * tip, or -1 with err when it is unreadable, malformed or its MAC is
+ * wrong. */
+static int tip_read(const char *path, const unsigned char *key, size_t keylen, tip_file *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    char *buf;
+    size_t n;
+    int rc = read_small(path, TIP_MAX, &buf, &n);
+    if (rc == -1 && errno == ENOENT)
+        return 0;
+    if (rc == -2)
+        return snprintf(err, errlen, "tip file %s is larger than %d bytes", path, TIP_MAX), -1;
+    if (rc < 0)
+        return snprintf(err, errlen, "tip file %s: %s", path, strerror(errno)), -1;
+    json_error_t je;
+    json_t *doc = json_loadb(buf, n, 0, &je);
+    free(buf);
+    json_t *seq = json_object_get(doc, "seq");
+    const char *sha = json_string_value(json_object_get(doc, "sha256"));
+    const char *commit = json_string_value(json_object_get(doc, "commit"));
+    const char *mac = json_string_value(json_object_get(doc, "hmac"));
+    if (!json_is_integer(seq) || json_integer_value(seq) < 1 || !is_hex(sha, 64) || !is_hex(commit, GIT_OID_HEXSZ) ||
+        !mac) {
+        json_decref(doc);
+        return snprintf(err, errlen, "tip file %s is malformed (want {\"seq\", \"sha256\", \"commit\", \"hmac\"})",
+                        path),
+               -1;
+    }
+    char want[SHA_HEX];
+    tip_mac(key, keylen, json_integer_value(seq), sha, commit, want);
+    if (strcmp(want, mac)) {
+        json_decref(doc);
+        return snprintf(err, errlen, "tip file %s was edited (its MAC does not match)", path), -1;
+    }
+    t->present = 1;
+    t->seq = json_integer_value(seq);
+    snprintf(t->sha, sizeof t->sha, "%s", sha);
+    snprintf(t->commit, sizeof t->commit, "%s", commit);
+    json_decref(doc);
+    return 0;
+}
+
+/* Replaces the tip file atomically and durably. */
+static int tip_write(const gate_audit *a, long long seq, const char *sha, const git_oid *commit, char *err,
+                     size_t errlen)
+{
+    char chex[GIT_OID_HEXSZ + 1], mac[SHA_HEX];
+    git_oid_tostr(chex, sizeof chex, commit);
+    tip_mac(a->key, a->keylen, seq, sha, chex, mac);
+    char *line = twin_xasprintf("{\"commit\":\"%s\",\"hmac\":\"%s\",\"seq\":%lld,\"sha256\":\"%s\"}\n", chex, mac,
+                                seq, sha);
+    char *tmp = twin_xasprintf("%s.tmp", a->tip_path);
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write the tip file %s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    if (write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0) {
+        snprintf(err, errlen, "cannot write the tip file %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto cleanup;
+    }
+    close(fd);
+    if (rename(tmp, a->tip_path) < 0 || fsync_parent(a->tip_path) < 0) {
+        snprintf(err, errlen, "cannot replace the tip file %s: %s", a->tip_path, strerror(errno));
+        unlink(tmp);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(tmp);
+    free(line);
+    return rc;
+}
+
+/* ---- reading the repository --------------------------------------------- */
+
+static int repo_open(git_repository **out, const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return snprintf(err, errlen, "%s: no audit repository (%s)", dir, strerror(errno)), -1;
+    int rc = git_repository_open_ext(out, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (rc == GIT_ENOTFOUND)
+        return snprintf(err, errlen, "%s: not an audit repository (no git repository there)", dir), -1;
+    if (rc < 0)
+        return git_fail(err, errlen, "%s: cannot open the audit repository", dir);
+    return 0;
+}
+
+/* The commits of refs/heads/main along first parents, oldest first (a new
+ * array in *out, *n of them; none when the branch does not exist yet). */
+static int chain_load(git_repository *repo, const char *dir, git_oid **out, size_t *n, char *err, size_t errlen)
+{
+    git_oid oid;
+    int rc = git_reference_name_to_id(&oid, repo, MAIN_REF);
+    if (rc == GIT_ENOTFOUND) {
+        *out = NULL;
+        *n = 0;
+        return 0;
+    }
+    if (rc < 0)
+        return git_fail(err, errlen, "%s: cannot read %s", dir, MAIN_REF);
+    git_oid *v = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        git_commit *c;
+        if (git_commit_lookup(&c, repo, &oid) < 0) {
+            char hex[GIT_OID_HEXSZ + 1];
+            git_oid_tostr(hex, sizeof hex, &oid);
+            free(v);
+            return git_fail(err, errlen, "%s: commit %s of %s", dir, hex, MAIN_REF);
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = twin_xrealloc(v, cap * sizeof *v);
+        }
+        v[len++] = oid;
+        unsigned parents = git_commit_parentcount(c);
+        if (parents)
+            git_oid_cpy(&oid, git_commit_parent_id(c, 0));
+        git_commit_free(c);
+        if (!parents)
+            break;
+    }
+    for (size_t i = 0; i < len / 2; i++) {
+        git_oid t = v[i];
+        v[i] = v[len - 1 - i];
+        v[len - 1 - i] = t;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* The blob named `name` at the top of the commit's tree; *out is NULL (and
+ * 0 returned) when there is no such file.  -1 with err for another failure
+ * (a directory by that name counts as missing for the callers). */
+static int tree_blob(git_repository *repo, const git_tree *tree, const char *name, git_blob **out, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    const git_tree_entry *e = git_tree_entry_byname(tree, name);
+    if (!e || git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+        return 0;
+    if (git_blob_lookup(out, repo, git_tree_entry_id(e)) < 0)
+        return git_fail(err, errlen, "blob %s", name);
+    return 0;
+}
+
+/* The record of commit `oid`: its canonical bytes' sha256 and the parsed
+ * record (a new reference).  -1 with err naming the commit. */
+static int record_load(git_repository *repo, const git_oid *oid, char sha[SHA_HEX], json_t **out, char *err,
+                       size_t errlen)
+{
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, oid);
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    git_blob *blob = NULL;
+    int rc = -1;
+    char why[256];
+    if (git_commit_lookup(&c, repo, oid) < 0 || git_commit_tree(&tree, c) < 0) {
+        git_fail(err, errlen, "commit %s", hex);
+        goto cleanup;
+    }
+    if (tree_blob(repo, tree, RECORD_FILE, &blob, why, sizeof why) < 0) {
+        snprintf(err, errlen, "commit %s: %s", hex, why);
+        goto cleanup;
+    }
+    if (!blob) {
+        snprintf(err, errlen, "commit %s has no %s", hex, RECORD_FILE);
+        goto cleanup;
+    }
+    size_t n = (size_t)git_blob_rawsize(blob);
+    if (n > GATE_AUDIT_MAX_RECORD) {
+        snprintf(err, errlen, "commit %s: %s is larger than %d bytes", hex, RECORD_FILE, GATE_AUDIT_MAX_RECORD);
+        goto cleanup;
+    }
+    json_error_t je;
+    json_t *rec = json_loadb(git_blob_rawcontent(blob), n, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(rec)) {
+        if (rec)
+            snprintf(err, errlen, "commit %s: %s is not a JSON object", hex, RECORD_FILE);
+        else
+            snprintf(err, errlen, "commit %s: %s:%d:%d: %s", hex, RECORD_FILE, je.line, je.column, je.text);
+        json_decref(rec);
+        goto cleanup;
+    }
+    sha256_hex(git_blob_rawcontent(blob), n, sha);
+    *out = rec;
+    rc = 0;
+cleanup:
+    git_blob_free(blob);
+    git_tree_free(tree);
+    git_commit_free(c);
+    return rc;
+}
+
+static long long record_seq(const json_t *rec)
+{
+    json_t *s = json_object_get(rec, "seq");
+    return json_is_integer(s) ? (long long)json_integer_value(s) : -1;
+}
+
+/* The values of "record-sha256: " and "record-hmac: " in the message's
+ * body (after the summary line); "" when absent. */
+static void message_fields(const char *msg, char sha[SHA_HEX], char mac[SHA_HEX])
+{
+    sha[0] = mac[0] = '\0';
+    const char *p = msg ? strchr(msg, '\n') : NULL;
+    while (p) {
+        p++;
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        static const char S[] = "record-sha256: ", H[] = "record-hmac: ";
+        if (len > sizeof S - 1 && !strncmp(p, S, sizeof S - 1) && len - (sizeof S - 1) < SHA_HEX)
+            snprintf(sha, SHA_HEX, "%.*s", (int)(len - (sizeof S - 1)), p + sizeof S - 1);
+        else if (len > sizeof H - 1 && !strncmp(p, H, sizeof H - 1) && len - (sizeof H - 1) < SHA_HEX)
+            snprintf(mac, SHA_HEX, "%.*s", (int)(len - (sizeof H - 1)), p + sizeof H - 1);
+        p = end;
+    }
+}
+
+/* ---- open, append, close ------------------------------------------------ */
+
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            empty = 0;
+            break;
+        }
+    closedir(d);
+    return empty;
+}
+
+/* Opens the repository at dir, or makes a bare one (HEAD -> main) when dir
+ * is missing or empty. */
+static int repo_open_or_init(git_repository **out, const char *dir, char *err, size_t errlen)
+{
+    int rc = git_repository_open_ext(out, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+    if (rc == 0)
+        return 0;
+    if (rc != GIT_ENOTFOUND)
+        return git_fail(err, errlen, "%s: cannot open the audit repository", dir);
+    if (!dir_is_empty(dir))
+        return snprintf(err, errlen, "%s: not empty and not a git repository: not making the audit log there", dir),
+               -1;
+    git_repository_init_options o;
+    git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+    o.initial_head = "main";
+    o.description = "Airlock's audit log: one commit per decision (gate audit log|show|verify).";
+    if (git_repository_init_ext(out, dir, &o) < 0)
+        return git_fail(err, errlen, "%s: cannot create the audit repository", dir);
+    return 0;
+}
+
+/* Checks the tip file against the chain whose last record is a's: the chain
+ * may be ahead by records whose tip write a crash cut short, never behind
+ * nor different. */
+static int open_check_tip(gate_audit *a, char *err, size_t errlen)
+{
+    tip_file t;
+    char why[512];
+    if (tip_read(a->tip_path, a->key, a->keylen, &t, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s; not appending to this log (run `gate audit verify`)", a->dir, why);
+        return -1;
+    }
+    if (!t.present)
+        return 0;
+    if (a->seq < t.seq) {
+        snprintf(err, errlen,
+                 "%s: the chain ends at record %lld but the tip file %s says %lld: records were cut off the end; "
+                 "not appending to this log (run `gate audit verify`)",
+                 a->dir, a->seq, a->tip_path, t.seq);
+        return -1;
+    }
+    git_oid oid = a->tip;
+    char sha[SHA_HEX];
+    snprintf(sha, sizeof sha, "%s", a->prev);
+    long long seq = a->seq;
+    while (seq > t.seq) {
+        git_commit *c;
+        if (git_commit_lookup(&c, a->repo, &oid) < 0)
+            return git_fail(err, errlen, "%s: walking back to record %lld", a->dir, t.seq);
+        int ok = git_commit_parentcount(c) > 0;
+        if (ok)
+            git_oid_cpy(&oid, git_commit_parent_id(c, 0));
+        git_commit_free(c);
+        json_t *rec = NULL;
+        if (!ok || record_load(a->repo, &oid, sha, &rec, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: record %lld of the tip file %s cannot be found in the chain%s%s", a->dir,
+                     t.seq, a->tip_path, ok ? ": " : "", ok ? why : "");
+            return -1;
+        }
+        seq = record_seq(rec);
+        json_decref(rec);
+    }
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, &oid);
+    if (seq != t.seq || strcmp(sha, t.sha)) {
+        snprintf(err, errlen,
+                 "%s: record %lld is not the one the tip file %s recorded (sha256 %.12s, the tip says %.12s): the "
+                 "chain was rewritten; not appending to this log (run `gate audit verify`)",
+                 a->dir, t.seq, a->tip_path, sha, t.sha);
+        return -1;
+    }
+    if (strcmp(hex, t.commit)) {
+        snprintf(err, errlen,
+                 "%s: record %lld is in commit %.12s but the tip file %s recorded commit %.12s: the chain was "
+                 "rewritten; not appending to this log (run `gate audit verify`)",
+                 a->dir, t.seq, hex, a->tip_path, t.commit);
+        return -1;
+    }
+    return 0;
+}
+
+int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen)
+{
+    git_libgit2_init();
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    gate_audit *a = twin_xcalloc(1, sizeof *a);
+    pthread_mutex_init(&a->lock, NULL);
+    a->dir = twin_xstrdup(repo_dir);
+    if (repo_open_or_init(&a->repo, repo_dir, err, errlen) < 0)
+        goto fail;
+    if (key_path) {
+        if (key_load(key_path, 1, &a->key, &a->keylen, err, errlen) < 0)
+            goto fail;
+        a->tip_path = twin_xasprintf("%s.tip", key_path);
+    }
+    int rc = git_reference_name_to_id(&a->tip, a->repo, MAIN_REF);
+    if (rc < 0 && rc != GIT_ENOTFOUND) {
+        git_fail(err, errlen, "%s: cannot read %s", repo_dir, MAIN_REF);
+        goto fail;
+    }
+    if (rc == 0) {
+        json_t *rec;
+        char why[512];
+        if (record_load(a->repo, &a->tip, a->prev, &rec, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: cannot continue the chain: %s", repo_dir, why);
+            goto fail;
+        }
+        a->seq = record_seq(rec);
+        json_decref(rec);
+        if (a->seq < 1) {
+            snprintf(err, errlen, "%s: cannot continue the chain: the last record has no seq", repo_dir);
+            goto fail;
+        }
+        a->has_tip = 1;
+    }
+    if (a->key && open_check_tip(a, err, errlen) < 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    gate_audit_close(a);
+    return -1;
+}
+
+void gate_audit_close(gate_audit *a)
+{
+    if (!a)
+        return;
+    git_repository_free(a->repo);
+    pthread_mutex_destroy(&a->lock);
+    if (a->key)
+        memset(a->key, 0, a->keylen);
+    free(a->key);
+    free(a->tip_path);
+    free(a->dir);
+    free(a);
+    git_libgit2_shutdown();
+}
+
+/* An attachment's name: a plain file name beside record.json. */
+static int attachment_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 255 || !strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, RECORD_FILE) ||
+        !strcmp(name, ".git"))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '/' || name[i] == '\\' || (unsigned char)name[i] < 0x20)
+            return 0;
+    return 1;
+}
+
+/* Appends s to b with control characters made spaces. */
+static void add_clean(twin_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        char c = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+        twin_buf_add(b, &c, 1);
+    }
+}
+
+static const char *str_at(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The commit message's first line (a new string), at most SUMMARY_MAX
+ * bytes, cut on a UTF-8 character boundary. */
+static char *summary_of(const json_t *rec)
+{
+    twin_buf b = {0};
+    const char *type = str_at(rec, "type");
+    const char *agent = str_at(rec, "agent");
+    const char *verdict = str_at(rec, "verdict");
+    const json_t *req = json_object_get(rec, "request");
+    const json_t *act = json_object_get(rec, "action");
+    const char *parts[4];
+    int np = 0;
+    if (type && !strcmp(type, "decision")) {
+        parts[np++] = verdict ? verdict : "?";
+        parts[np++] = agent ? agent : "?";
+        const char *method = str_at(req, "method") ? str_at(req, "method") : str_at(act, "method");
+        const char *path = str_at(req, "path") ? str_at(req, "path") : str_at(act, "path");
+        if (method)
+            parts[np++] = method;
+        if (path)
+            parts[np++] = path;
+    } else {
+        parts[np++] = type ? type : "record";
+        if (agent)
+            parts[np++] = agent;
+        const char *why = verdict ? verdict : str_at(rec, "reason") ? str_at(rec, "reason") : str_at(rec, "message");
+        if (why)
+            parts[np++] = why;
+    }
+    for (int i = 0; i < np; i++) {
+        if (i)
+            twin_buf_add(&b, " ", 1);
+        add_clean(&b, parts[i]);
+    }
+    if (b.len > SUMMARY_MAX) {
+        size_t cut = SUMMARY_MAX - 3;
+        while (cut > 0 && ((unsigned char)b.s[cut] & 0xc0) == 0x80)
+            cut--;
+        b.len = cut;
+        twin_buf_add(&b, "...", 3);
+    }
+    twin_buf_add(&b, "", 0);
+    if (!b.s)
+        return twin_xstrdup("record");
+    b.s[b.len] = '\0';
+    return b.s;
+}
+
+typedef struct dumped {
+    const char *name;   /* borrowed from the attachments object */
+    char *bytes;
+    size_t len;
+} dumped;
+
+static void dumped_free(dumped *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(d[i].bytes);
+    free(d);
+}
+
+/* Moves the branch back to where it was before this append (or removes it
+ * when the append was the first record); best effort. */
+static void ref_undo(gate_audit *a, const git_oid *appended)
+{
+    git_reference *ref = NULL;
+    if (a->has_tip)
+        git_reference_create_matching(&ref, a->repo, MAIN_REF, &a->tip, 1, appended, "audit: undo append");
+    else
+        git_reference_remove(a->repo, MAIN_REF);
+    git_reference_free(ref);
+}
+
+int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
+                      size_t errlen)
+{
+    if (!json_is_object(record))
+        return snprintf(err, errlen, "an audit record is a JSON object"), -1;
+    if (attachments && !json_is_object(attachments))
+        return snprintf(err, errlen, "audit attachments are a JSON object (name -> value)"), -1;
+    json_t *t = json_object_get(record, "time");
+    if (t && !json_is_number(t))
+        return snprintf(err, errlen, "an audit record's time is a number (seconds since the epoch)"), -1;
+
+    /* What needs no lock: the attachments' bytes and the record's copy. */
+    size_t natt = attachments ? json_object_size(attachments) : 0;
+    dumped *att = twin_xcalloc(natt ? natt : 1, sizeof *att);
+    json_t *rec = json_deep_copy(record);
+    json_t *shas = json_object();
+    char *bytes = NULL, *msg = NULL, *summary = NULL, *id = NULL;
+    git_treebuilder *bld = NULL;
+    git_tree *tree = NULL;
+    git_commit *parent = NULL;
+    git_signature *sig = NULL;
+    git_reference *ref = NULL;
+    int locked = 0, rc = -1;
+    size_t k = 0;
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)attachments, name, value) {
+        if (!attachment_name_ok(name)) {
+            snprintf(err, errlen, "audit attachment name \"%s\" is not a plain file name (nor record.json)", name);
+            goto cleanup;
+        }
+        att[k].name = name;
+        att[k].bytes = json_dumps(value, DUMP_FLAGS | JSON_ENCODE_ANY);
+        if (!att[k].bytes) {
+            snprintf(err, errlen, "audit attachment %s cannot be written as JSON", name);
+            goto cleanup;
+        }
+        att[k].len = strlen(att[k].bytes);
+        if (att[k].len > GATE_AUDIT_MAX_ATTACHMENT) {
+            snprintf(err, errlen, "audit attachment %s is %zu bytes (limit %d)", name, att[k].len,
+                     GATE_AUDIT_MAX_ATTACHMENT);
+            k++;
+            goto cleanup;
+        }
+        char sha[SHA_HEX];
+        sha256_hex(att[k].bytes, att[k].len, sha);
+        json_object_set_new(shas, name, json_string(sha));
+        k++;
+    }
+    unsigned char raw[ID_BYTES];
+    char idhex[2 * ID_BYTES + 1];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, raw, sizeof raw) < 0) {
+        snprintf(err, errlen, "no random bytes for an audit record id");
+        goto cleanup;
+    }
+    hex_of(raw, sizeof raw, idhex);
+    id = twin_xstrdup(idhex);
+    double when = t ? json_number_value(t) : now_seconds();
+    json_object_set_new(rec, "id", json_string(id));
+    if (!t)
+        json_object_set_new(rec, "time", json_real(when));
+    json_object_set(rec, "attachments", shas);
+
+    pthread_mutex_lock(&a->lock);
+    locked = 1;
+    json_object_set_new(rec, "seq", json_integer(a->seq + 1));
+    json_object_set_new(rec, "prev", json_string(a->prev));
+    bytes = json_dumps(rec, DUMP_FLAGS);
+    if (!bytes) {
+        snprintf(err, errlen, "the audit record cannot be written as JSON");
+        goto cleanup;
+    }
+    size_t len = strlen(bytes);
+    if (len > GATE_AUDIT_MAX_RECORD) {
+        snprintf(err, errlen, "the audit record is %zu bytes (limit %d)", len, GATE_AUDIT_MAX_RECORD);
+        goto cleanup;
+    }
+    char sha[SHA_HEX], mac[SHA_HEX] = "";
+    sha256_hex(bytes, len, sha);
+    if (a->key)
+        hmac_hex(a->key, a->keylen, bytes, len, mac);
+    summary = summary_of(rec);
+    msg = a->key ? twin_xasprintf("%s\n\nrecord-sha256: %s\nrecord-hmac: %s\n", summary, sha, mac)
+                 : twin_xasprintf("%s\n\nrecord-sha256: %s\n", summary, sha);
+
+    git_oid oid, tree_oid, commit_oid;
+    if (git_treebuilder_new(&bld, a->repo, NULL) < 0 ||
+        git_blob_create_from_buffer(&oid, a->repo, bytes, len) < 0 ||
+        git_treebuilder_insert(NULL, bld, RECORD_FILE, &oid, GIT_FILEMODE_BLOB) < 0) {
+        git_fail(err, errlen, "%s: writing the record", a->dir);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < natt; i++)
+        if (git_blob_create_from_buffer(&oid, a->repo, att[i].bytes, att[i].len) < 0 ||
+            git_treebuilder_insert(NULL, bld, att[i].name, &oid, GIT_FILEMODE_BLOB) < 0) {
+            git_fail(err, errlen, "%s: writing attachment %s", a->dir, att[i].name);
+            goto cleanup;
+        }
+    if (git_treebuilder_write(&tree_oid, bld) < 0 || git_tree_lookup(&tree, a->repo, &tree_oid) < 0) {
+        git_fail(err, errlen, "%s: writing the record's tree", a->dir);
+        goto cleanup;
+    }
+    if (a->has_tip && git_commit_lookup(&parent, a->repo, &a->tip) < 0) {
+        git_fail(err, errlen, "%s: the previous record's commit", a->dir);
+        goto cleanup;
+    }
+    git_time_t secs = when > 0 && when < 9e15 ? (git_time_t)floor(when) : 0;
+    if (git_signature_new(&sig, "airlock", "airlock@localhost", secs, 0) < 0) {
+        git_fail(err, errlen, "%s: the commit's signature", a->dir);
+        goto cleanup;
+    }
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(&commit_oid, a->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0, parents) < 0) {
+        git_fail(err, errlen, "%s: writing the record's commit", a->dir);
+        goto cleanup;
+    }
+    /* Moves main only if it is still where this process left it. */
+    int r = git_reference_create_matching(&ref, a->repo, MAIN_REF, &commit_oid, a->has_tip, a->has_tip ? &a->tip : NULL,
+                                          "audit: append");
+    if (r == GIT_EMODIFIED || r == GIT_EEXISTS) {
+        snprintf(err, errlen, "%s: %s moved under the gate (another writer, or an edit); not appending", a->dir,
+                 MAIN_REF);
+        goto cleanup;
+    }
+    if (r < 0) {
+        git_fail(err, errlen, "%s: updating %s", a->dir, MAIN_REF);
+        goto cleanup;
+    }
+    if (a->key && tip_write(a, a->seq + 1, sha, &commit_oid, err, errlen) < 0) {
+        ref_undo(a, &commit_oid);
+        goto cleanup;
+    }
+    a->seq++;
+    snprintf(a->prev, sizeof a->prev, "%s", sha);
+    a->tip = commit_oid;
+    a->has_tip = 1;
+    if (id_out) {
+        *id_out = id;
+        id = NULL;
+    }
+    rc = 0;
+cleanup:
+    if (locked)
+        pthread_mutex_unlock(&a->lock);
+    git_reference_free(ref);
+    git_signature_free(sig);
+    git_commit_free(parent);
+    git_tree_free(tree);
+    git_treebuilder_free(bld);
+    free(msg);
+    free(summary);
+    free(bytes);
+    free(id);
+    json_decref(shas);
+    json_decref(rec);
+    dumped_free(att, k);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_oid *chain = NULL;
+    size_t n = 0;
+    json_t *out = NULL;
+    if (repo_open(&repo, repo_dir, err, errlen) < 0 || chain_load(repo, repo_dir, &chain, &n, err, errlen) < 0)
+        goto cleanup;
+    out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char sha[SHA_HEX], why[512], hex[GIT_OID_HEXSZ + 1];
+        json_t *rec;
+        if (record_load(repo, &chain[i], sha, &rec, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: %s", repo_dir, why);
+            json_decref(out);
+            out = NULL;
+            goto cleanup;
+        }
+        git_oid_tostr(hex, sizeof hex, &chain[i]);
+        json_object_set_new(rec, "commit", json_string(hex));
+        json_array_append_new(out, rec);
+    }
+cleanup:
+    free(chain);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return out;
+}
+
+json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const char *name, char *err, size_t errlen)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    git_blob *blob = NULL;
+    json_t *rec = NULL, *out = NULL;
+    git_oid oid;
+    size_t clen = commit ? strlen(commit) : 0;
+    char sha[SHA_HEX], why[512];
+    if (repo_open(&repo, repo_dir, err, errlen) < 0)
+        goto cleanup;
+    if (clen < 4 || clen > GIT_OID_HEXSZ || git_oid_fromstrn(&oid, commit, clen) < 0) {
+        snprintf(err, errlen, "%s: \"%s\" does not name a commit (4 to 40 hex digits)", repo_dir, commit ? commit : "");
+        goto cleanup;
+    }
+    if (git_commit_lookup_prefix(&c, repo, &oid, clen) < 0) {
+        git_fail(err, errlen, "%s: commit %s", repo_dir, commit);
+        goto cleanup;
+    }
+    if (record_load(repo, git_commit_id(c), sha, &rec, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s", repo_dir, why);
+        goto cleanup;
+    }
+    const char *want = str_at(json_object_get(rec, "attachments"), name);
+    if (!want) {
+        snprintf(err, errlen, "%s: the record of commit %s has no attachment %s", repo_dir, commit, name);
+        goto cleanup;
+    }
+    if (git_commit_tree(&tree, c) < 0) {
+        git_fail(err, errlen, "%s: commit %s", repo_dir, commit);
+        goto cleanup;
+    }
+    if (tree_blob(repo, tree, name, &blob, why, sizeof why) < 0 || !blob) {
+        snprintf(err, errlen, "%s: commit %s: attachment %s is missing from the tree", repo_dir, commit, name);
+        goto cleanup;
+    }
+    size_t n = (size_t)git_blob_rawsize(blob);
+    if (n > GATE_AUDIT_MAX_ATTACHMENT) {
+        snprintf(err, errlen, "%s: commit %s: attachment %s is larger than %d bytes", repo_dir, commit, name,
+                 GATE_AUDIT_MAX_ATTACHMENT);
+        goto cleanup;
+    }
+    sha256_hex(git_blob_rawcontent(blob), n, sha);
+    if (strcmp(sha, want)) {
+        snprintf(err, errlen, "%s: commit %s: attachment %s was edited (sha256 %.12s, its record says %.12s)", repo_dir,
+                 commit, name, sha, want);
+        goto cleanup;
+    }
+    json_error_t je;
+    out = json_loadb(git_blob_rawcontent(blob), n, JSON_DECODE_ANY, &je);
+    if (!out)
+        snprintf(err, errlen, "%s: commit %s: %s:%d:%d: %s", repo_dir, commit, name, je.line, je.column, je.text);
+cleanup:
+    json_decref(rec);
+    git_blob_free(blob);
+    git_tree_free(tree);
+    git_commit_free(c);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return out;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
+{
+    char hex[GIT_OID_HEXSZ + 1] = "";
+    if (commit)
+        git_oid_tostr(hex, sizeof hex, commit);
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = twin_xvasprintf(fmt, ap);
+    va_end(ap);
+    json_array_append_new(problems, json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "commit", hex, "problem", text));
+    free(text);
+}
+
+/* The checks of one tree beyond record.json: every other file is a listed
+ * attachment with its recorded sha256, every listed attachment is there. */
+static void verify_attachments(git_repository *repo, const git_tree *tree, const json_t *rec, long long seq,
+                               const git_oid *oid, json_t *problems)
+{
+    const json_t *listed = json_object_get(rec, "attachments");
+    if (listed && !json_is_object(listed)) {
+        problem(problems, seq, oid, "the record's attachments field is not an object");
+        listed = NULL;
+    }
+    size_t n = git_tree_entrycount(tree);
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(e);
+        if (!strcmp(name, RECORD_FILE))
+            continue;
+        if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+            problem(problems, seq, oid, "unexpected %s \"%s\" in the record's tree",
+                    git_object_type2string(git_tree_entry_type(e)), name);
+            continue;
+        }
+        const char *want = str_at(listed, name);
+        if (!want) {
+            problem(problems, seq, oid, "file \"%s\" in the record's tree is not listed in its attachments", name);
+            continue;
+        }
+        git_blob *b;
+        if (git_blob_lookup(&b, repo, git_tree_entry_id(e)) < 0) {
+            problem(problems, seq, oid, "attachment \"%s\" cannot be read", name);
+            continue;
+        }
+        char sha[SHA_HEX];
+        sha256_hex(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), sha);
+        git_blob_free(b);
+        if (strcmp(sha, want))
+            problem(problems, seq, oid, "attachment \"%s\" was edited: its sha256 is %.12s, the record says %.12s", name,
+                    sha, want);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)listed, name, v) {
+        const git_tree_entry *e = git_tree_entry_byname(tree, name);
+        if (!e)
+            problem(problems, seq, oid, "attachment \"%s\" is listed in the record but missing from its tree", name);
+    }
+}
+
+/* A jump in seq: the records between are removed, or elsewhere in the
+ * chain (reordered), which only the whole chain tells. */
+typedef struct gap {
+    json_t *problem;   /* borrowed from the problems array */
+    long long after, seq;
+} gap;
+
+static int cmp_seq(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first index of sorted v[0..n) whose value is >= x. */
+static size_t lower_bound(const long long *v, size_t n, long long x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void word_gaps(gap *gaps, size_t ngaps, long long *seqs, size_t nseqs)
+{
+    if (!ngaps)
+        return;
+    qsort(seqs, nseqs, sizeof *seqs, cmp_seq);
+    size_t u = 0;   /* distinct values */
+    for (size_t i = 0; i < nseqs; i++)
+        if (u == 0 || seqs[u - 1] != seqs[i])
+            seqs[u++] = seqs[i];
+    for (size_t i = 0; i < ngaps; i++) {
+        long long from = gaps[i].after + 1, to = gaps[i].seq - 1;
+        long long present = (long long)(lower_bound(seqs, u, to + 1) - lower_bound(seqs, u, from));
+        char range[96];
+        if (from == to)
+            snprintf(range, sizeof range, "record %lld", from);
+        else
+            snprintf(range, sizeof range, "records %lld to %lld", from, to);
+        char *text;
+        if (present == 0)
+            text = twin_xasprintf("seq %lld follows %lld: %s %s missing (removed)", gaps[i].seq, gaps[i].after, range,
+                                  from == to ? "is" : "are");
+        else if (present == to - from + 1)
+            text = twin_xasprintf("seq %lld follows %lld: records out of order (%s %s elsewhere in the chain)",
+                                  gaps[i].seq, gaps[i].after, range, from == to ? "is" : "are");
+        else
+            text = twin_xasprintf("seq %lld follows %lld: of %s, %lld %s missing (removed), the others out of order",
+                                  gaps[i].seq, gaps[i].after, range, to - from + 1 - present,
+                                  to - from + 1 - present == 1 ? "is" : "are");
+        json_object_set_new(gaps[i].problem, "problem", json_string(text));
+        free(text);
+    }
+}
+
+int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **report, char *err, size_t errlen)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_oid *chain = NULL;
+    size_t n = 0;
+    unsigned char *key = NULL;
+    size_t keylen = 0;
+    json_t *problems = json_array();
+    char *tip_path = NULL;
+    long long *seqs = NULL;   /* every record's seq, chain order */
+    size_t nseqs = 0;
+    gap *gaps = NULL;
+    size_t ngaps = 0, capgaps = 0;
+    int rc = -1;
+    if (repo_open(&repo, repo_dir, err, errlen) < 0)
+        goto cleanup;
+    if (key_path && key_load(key_path, 0, &key, &keylen, err, errlen) < 0)
+        goto cleanup;
+    if (chain_load(repo, repo_dir, &chain, &n, err, errlen) < 0)
+        goto cleanup;
+
+    seqs = twin_xmalloc((n ? n : 1) * sizeof *seqs);
+    char prev[SHA_HEX] = "";   /* the sha256 of the record before, computed */
+    int have_prev = 1;         /* 0 after a record whose bytes could not be read */
+    long long last_seq = 0;
+    for (size_t i = 0; i < n; i++) {
+        const git_oid *oid = &chain[i];
+        long long seq = last_seq + 1;   /* until the record says */
+        git_commit *c = NULL;
+        git_tree *tree = NULL;
+        git_blob *blob = NULL;
+        json_t *rec = NULL;
+        if (git_commit_lookup(&c, repo, oid) < 0 || git_commit_tree(&tree, c) < 0) {
+            problem(problems, seq, oid, "the commit or its tree cannot be read");
+            have_prev = 0;
+            goto next;
+        }
+        if (git_commit_parentcount(c) > 1)
+            problem(problems, seq, oid, "merge commit (%u parents): the log is a single line of commits",
+                    git_commit_parentcount(c));
+        char why[256];
+        if (tree_blob(repo, tree, RECORD_FILE, &blob, why, sizeof why) < 0 || !blob) {
+            problem(problems, seq, oid, "the commit has no %s", RECORD_FILE);
+            have_prev = 0;
+            goto next;
+        }
+        size_t len = (size_t)git_blob_rawsize(blob);
+        const char *bytes = git_blob_rawcontent(blob);
+        char sha[SHA_HEX], msg_sha[SHA_HEX], msg_mac[SHA_HEX];
+        sha256_hex(bytes, len, sha);
+        message_fields(git_commit_message(c), msg_sha, msg_mac);
+        json_error_t je;
+        rec = len <= GATE_AUDIT_MAX_RECORD ? json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+        if (rec && json_is_integer(json_object_get(rec, "seq")))
+            seq = record_seq(rec);
+
+        if (!msg_sha[0])
+            problem(problems, seq, oid, "the commit message has no record-sha256 line");
+        else if (strcmp(sha, msg_sha))
+            problem(problems, seq, oid, "record.json was edited: its sha256 is %.12s, its commit message says %.12s", sha,
+                    msg_sha);
+        if (key) {
+            char mac[SHA_HEX];
+            hmac_hex(key, keylen, bytes, len, mac);
+            if (!msg_mac[0])
+                problem(problems, seq, oid, "the commit message has no record-hmac line (written without the key)");
+            else if (strcmp(mac, msg_mac))
+                problem(problems, seq, oid, "the MAC does not match: the record was written or rewritten without the key");
+        }
+        if (!json_is_object(rec)) {
+            if (len > GATE_AUDIT_MAX_RECORD)
+                problem(problems, seq, oid, "record.json is larger than %d bytes", GATE_AUDIT_MAX_RECORD);
+            else if (rec)
+                problem(problems, seq, oid, "record.json is not a JSON object");
+            else
+                problem(problems, seq, oid, "record.json is not valid JSON (%d:%d: %s)", je.line, je.column, je.text);
+            snprintf(prev, sizeof prev, "%s", sha);
+            have_prev = 1;
+            last_seq = seq;
+            goto next;
+        }
+        if (json_is_integer(json_object_get(rec, "seq")))
+            seqs[nseqs++] = seq;
+        if (!json_is_integer(json_object_get(rec, "seq")))
+            problem(problems, seq, oid, "the record has no integer seq");
+        else if (seq > last_seq + 1) {   /* worded once the whole chain is seen */
+            problem(problems, seq, oid, "seq %lld follows %lld", seq, last_seq);
+            if (ngaps == capgaps) {
+                capgaps = capgaps ? 2 * capgaps : 8;
+                gaps = twin_xrealloc(gaps, capgaps * sizeof *gaps);
+            }
+            gaps[ngaps++] = (gap){json_array_get(problems, json_array_size(problems) - 1), last_seq, seq};
+        } else if (seq <= last_seq)
+            problem(problems, seq, oid, "seq %lld follows %lld: records out of order (reordered or duplicated)", seq,
+                    last_seq);
+        const char *p = str_at(rec, "prev");
+        if (!p)
+            problem(problems, seq, oid, "the record has no prev");
+        else if (i == 0 && p[0])
+            problem(problems, seq, oid,
+                    "the first record's prev is %.12s, not empty: the records before it were removed", p);
+        else if (i > 0 && have_prev && strcmp(p, prev))
+            problem(problems, seq, oid,
+                    "prev is %.12s but the record before it hashes to %.12s: a record before it was edited, removed or "
+                    "reordered",
+                    p, prev);
+        verify_attachments(repo, tree, rec, seq, oid, problems);
+        snprintf(prev, sizeof prev, "%s", sha);
+        have_prev = 1;
+        last_seq = seq;
+    next:
+        json_decref(rec);
+        git_blob_free(blob);
+        git_tree_free(tree);
+        git_commit_free(c);
+    }
+
+    word_gaps(gaps, ngaps, seqs, nseqs);
+    if (key) {
+        tip_path = twin_xasprintf("%s.tip", key_path);
+        tip_file t;
+        char why[512];
+        if (tip_read(tip_path, key, keylen, &t, why, sizeof why) < 0) {
+            problem(problems, 0, NULL, "%s", why);
+        } else if (!t.present) {
+            if (n)
+                problem(problems, 0, NULL,
+                        "the tip file %s is missing: records cut off the end of the log cannot be detected", tip_path);
+        } else if (last_seq < t.seq) {
+            problem(problems, t.seq, NULL,
+                    "the tip file %s records %lld records but the chain ends at %lld: records were cut off the end",
+                    tip_path, t.seq, last_seq);
+        } else {
+            /* the record the tip names, by seq, must hash as the tip says */
+            int found = 0;
+            for (size_t i = n; i-- > 0 && !found;) {
+                char sha[SHA_HEX];
+                json_t *rec;
+                if (record_load(repo, &chain[i], sha, &rec, why, sizeof why) < 0)
+                    continue;
+                if (record_seq(rec) == t.seq) {
+                    found = 1;
+                    char hex[GIT_OID_HEXSZ + 1];
+                    git_oid_tostr(hex, sizeof hex, &chain[i]);
+                    if (strcmp(sha, t.sha))
+                        problem(problems, t.seq, &chain[i],
+                                "record %lld is not the one the tip file %s recorded (sha256 %.12s, the tip says "
+                                "%.12s): the chain was rewritten",
+                                t.seq, tip_path, sha, t.sha);
+                    else if (strcmp(hex, t.commit))
+                        problem(problems, t.seq, &chain[i],
+                                "record %lld is in commit %.12s but the tip file %s recorded commit %.12s: the "
+                                "history was rewritten",
+                                t.seq, hex, tip_path, t.commit);
+                }
+                json_decref(rec);
+            }
+            if (!found)
+                problem(problems, t.seq, NULL, "record %lld, the last one the tip file %s recorded, is not in the chain",
+                        t.seq, tip_path);
+        }
+    }
+
+    rc = json_array_size(problems) ? 1 : 0;
+    *report = json_pack("{s:b, s:I, s:b, s:O}", "ok", rc == 0, "records", (json_int_t)n, "macs_checked", key != NULL,
+                        "problems", problems);
+cleanup:
+    if (key)
+        memset(key, 0, keylen);
+    free(key);
+    free(tip_path);
+    free(chain);
+    free(seqs);
+    free(gaps);
+    json_decref(problems);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* ---- --since ------------------------------------------------------------ */
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
+ * days_from_civil). */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/* n digits at *p into *out; advances *p. */
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+static int parse_rfc3339(const char *s, double *out)
+{
+    int y, mo, d, h, mi, sec;
+    const char *p = s;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d) ||
+        (*p != 'T' && *p != 't' && *p != ' '))
+        return -1;
+    p++;
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
+        return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    double frac = 0;
+    if (*p == '.') {
+        double scale = 0.1;
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    int offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        offset = sign * (oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    *out = (double)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset) + frac;
+    return 0;
+}
+
+int gate_audit_parse_time(const char *s, double now, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    size_t n = strlen(s);
+    size_t nd = strspn(s, "0123456789");
+    if (nd == 0)
+        return -1;
+    if (nd == n || (s[nd] == '.' && nd + 1 < n && strspn(s + nd + 1, "0123456789") == n - nd - 1)) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || *end || !isfinite(v))
+            return -1;
+        *out = v;
+        return 0;
+    }
+    if (nd == n - 1 && nd <= 12) {
+        static const struct { char c; double secs; } U[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+        for (size_t i = 0; i < sizeof U / sizeof U[0]; i++)
+            if (s[nd] == U[i].c) {
+                *out = now - strtod(s, NULL) * U[i].secs;
+                return 0;
+            }
+        return -1;
+    }
+    return parse_rfc3339(s, out);
+}

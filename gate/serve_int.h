@@ -1,0 +1,76 @@
+/*
+ * gate/serve_int.h - what the server's files share: the server itself
+ * (serve.c: the Kubernetes API front), the operators' API under
+ * /airlock/v1 and the approvals flow (api.c).  Not a public header.
+ */
+#ifndef GATE_SERVE_INT_H
+#define GATE_SERVE_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "gate/agents.h"
+#include "gate/approvals.h"
+#include "gate/audit.h"
+#include "gate/engine.h"
+#include "gate/forward.h"
+#include "gate/watch.h"
+#include "twin/util.h"
+
+typedef struct server {
+    const char *data_dir;
+    const char *listen;
+    gate_engine engine;
+    pthread_mutex_t lock;      /* the engine (twin, policies, history), approvals, agents' rate counters */
+    pthread_mutex_t write;     /* mutations, one at a time through production's answer */
+    pthread_cond_t decided;    /* signalled (with `lock`) when a person decides an approval */
+    gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
+    gate_agents agents;
+    gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
+    int shadow;                /* --mode shadow: forward everything, record the verdict */
+    FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
+    gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
+    gate_audit *audit;         /* --audit-repo: every decision, before it is answered */
+    const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
+    const char *webhook;       /* --webhook URL: approvals are POSTed there */
+    double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
+    int waiting;               /* requests held for a person now (bounded: they hold a server thread) */
+    int max_waiting;
+    json_t *recent;            /* the last decisions, newest last, for /airlock/v1/decisions */
+    volatile int stopping;
+} server;
+
+typedef struct request {
+    twin_buf body;
+    int too_big;
+} request;
+
+/* answers (serve.c) */
+enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc);
+enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg);
+double gate_now(void);
+/* Enforce mode: what a mutation and its cascade reach is read again from
+ * production into the twin (under the engine lock).  0, or -1 with err. */
+int gate_refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen);
+
+/* the operators' API and the UI (api.c): GET/POST under /airlock/ */
+enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
+                         const char *method, const request *rq);
+/* Records one decision in the audit log (durable on return); extra
+ * (borrowed, may be NULL) is merged over the record.  *id_out (may be
+ * NULL) gets the record's id.  Returns 0 or -1 (err). */
+int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
+                        const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
+                        char *err, size_t errlen);
+/* Appends a record of another type (approval, freeze, thaw, reload, start)
+ * and keeps its summary for the decisions list. */
+int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen);
+/* Reloads the policies from policy_spec: the new set replaces the old only
+ * when it loads whole and every agent's policy names exist in it. */
+int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen);
+/* POSTs an approval event to the webhook, if one is set (never under a
+ * lock: it waits up to 3 s). */
+void gate_webhook(server *sv, const char *event, const json_t *approval);
+
+#endif
