@@ -82,7 +82,7 @@ int gate_audit_decision(server *sv, const gate_identity *who, const char *method
     const char *policy_verdict = d->verdict == GATE_ALLOW && json_object_get(extra, "approval_id") ? "review"
                                                                                                    : verdict;
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:O, s:o, s:O, s:O, s:s, s:i, s:s,"
-                          " s:{s:O, s:O}}",
+                          " s:{s:O, s:O, s:b}}",
                           "type", "decision", "agent", who->name, "verdict", verdict, "policy_verdict",
                           policy_verdict, "request", "method", method, "path", pq, "content_type",
                           content_type ? content_type : "application/json", "body", body ? body : json_null(),
@@ -91,7 +91,7 @@ int gate_audit_decision(server *sv, const gate_identity *who, const char *method
                           d->results ? d->results : json_null(), "message", d->message ? d->message : "", "code",
                           d->code, "policy_version", gate_policy_version(sv->engine.policies), "profile",
                           "policies", who->policies ? who->policies : json_null(), "config_overrides",
-                          who->config ? who->config : json_null());
+                          who->config ? who->config : json_null(), "read_secrets", who->read_secrets);
     if (!r) {
         snprintf(err, errlen, "the decision could not be put into JSON (a field is not UTF-8)");
         return -1;

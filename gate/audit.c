@@ -1404,3 +1404,14 @@ int gate_audit_parse_time(const char *s, double now, double *out)
     }
     return parse_rfc3339(s, out);
 }
+
+void gate_audit_format_time(double t, char out[32])
+{
+    time_t secs = (time_t)floor(t);
+    struct tm tm;
+    if (!isfinite(t) || t <= 0 || !gmtime_r(&secs, &tm)) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -106,5 +106,8 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
  * UTC ("2026-11-24T10:00:00Z"), or a duration back from now ("90s", "30m",
  * "2h", "7d").  Returns 0 with *out (epoch seconds) or -1. */
 int gate_audit_parse_time(const char *s, double now, double *out);
+/* Writes t (seconds since the epoch) as RFC 3339 UTC, "2026-11-24T10:00:00Z",
+ * or "-" when t is not a time. */
+void gate_audit_format_time(double t, char out[32]);
 
 #endif

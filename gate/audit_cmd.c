@@ -155,21 +155,10 @@ static char *action_summary(const json_t *rec)
     return twin_xstrdup("-");
 }
 
-static void rfc3339(double t, char out[32])
-{
-    time_t secs = (time_t)floor(t);
-    struct tm tm;
-    if (!isfinite(t) || !gmtime_r(&secs, &tm)) {
-        snprintf(out, 32, "-");
-        return;
-    }
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void print_line(const json_t *rec)
 {
     char when[32];
-    rfc3339(json_number_value(json_object_get(rec, "time")), when);
+    gate_audit_format_time(json_number_value(json_object_get(rec, "time")), when);
     const char *type = str_at(rec, "type"), *verdict = str_at(rec, "verdict"), *agent = str_at(rec, "agent");
     const char *approval = str_at(rec, "approval_id"), *message = str_at(rec, "message");
     if (message && !message[0])

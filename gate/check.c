@@ -27,7 +27,7 @@ enum { EXIT_ALLOW = 0, EXIT_DENY = 1, EXIT_REVIEW = 2, EXIT_BAD = 3 };
 static void usage(FILE *out)
 {
     fputs("usage: gate check --state FILE|DIR [--state ...] [-f FILE|DIR ...] [--actions FILE]\n"
-          "                  [--policies DIR] [--pricing FILE] [--agent NAME] [--format text|json|junit]\n"
+          "                  [--policies DIR|git:REPO[@REF][:DIR]] [--pricing FILE] [--agent NAME] [--format text|json|junit]\n"
           "\n"
           "Simulates the manifests (-f, applied as kubectl apply would) and then the API calls of\n"
           "--actions (a JSON array of {\"method\", \"path\", \"headers\"?, \"body\"?}) on the state,\n"

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gate/audit.h"
 #include "gate/commands.h"
 #include "twin/util.h"
 
@@ -86,13 +87,8 @@ static long call(const conn *k, const char *method, const char *path, const json
 
 static char *when(double t)
 {
-    if (!t)
-        return twin_xstrdup("-");
-    time_t s = (time_t)t;
-    struct tm tm;
     char buf[32];
-    gmtime_r(&s, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gate_audit_format_time(t, buf);
     return twin_xstrdup(buf);
 }
 

@@ -583,21 +583,12 @@ static const char *record_content_type(struct MHD_Connection *c)
     return !ct || strstr(ct, "protobuf") ? "application/json" : ct;
 }
 
-static char *rfc3339(double when)
-{
-    time_t t = (time_t)when;
-    struct tm tm;
-    char buf[32];
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return twin_xstrdup(buf);
-}
-
 /* A mutation while the gate is frozen: refused and recorded. */
 static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const gate_identity *who,
                                      const char *method, const char *pq, const json_t *freeze)
 {
-    char *since = rfc3339(json_number_value(json_object_get(freeze, "since")));
+    char since[32];
+    gate_audit_format_time(json_number_value(json_object_get(freeze, "since")), since);
     gate_decision d = {
         .verdict = GATE_DENY,
         .code = 403,
@@ -608,7 +599,6 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
         .results = json_pack("[{s:s, s:s, s:s}]", "policy", "freeze", "verdict", "deny", "reason",
                              "the gate is frozen: no mutation passes until an approver thaws it"),
     };
-    free(since);
     char err[256];
     json_t *extra = json_pack("{s:b}", "frozen", 1);
     enum MHD_Result rc;
@@ -788,7 +778,7 @@ again:
     int pending = 0, created = 0;
     free(approval_id);
     approval_id = NULL;
-    if (d.verdict == GATE_REVIEW && d.held)
+    if (d.verdict == GATE_REVIEW && d.held && !sv->shadow)   /* shadow mode only records */
         approval_id = settle_review(sv, who, method, pq.s, ctype, &d, &pending, &created);
     notify |= created;
     int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
@@ -947,11 +937,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!who)
         return send_status(c, 401, "Unauthorized: a known bearer token is required");
     if (expired) {
-        time_t t = (time_t)who->expires;
-        struct tm tm;
         char when[32];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gate_audit_format_time(who->expires, when);
         char *msg = twin_xasprintf("Unauthorized: the token of %s expired at %s", who->name, when);
         enum MHD_Result erc = send_status(c, 401, msg);
         free(msg);
@@ -1154,7 +1141,8 @@ enum { POOL = 8 };   /* server threads */
 
 static void usage(FILE *out)
 {
-    fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR] [--agents FILE]\n"
+    fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR|git:REPO[@REF][:DIR]]\n"
+          "                  [--agents FILE]\n"
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
           "                  [--mode enforce|shadow] [--pricing FILE]\n"

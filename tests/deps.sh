@@ -6,7 +6,7 @@
 # and npm, then playwright-core as tests/ui/package-lock.json pins it.
 # Never downloads anything but Debian packages and that npm package.
 set -e
-PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libgit2-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates"
+PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libgit2-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates git"
 [ "$1" = test ] && PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do

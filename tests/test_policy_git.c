@@ -469,12 +469,18 @@ static void loads_in_parallel(void **state)
     pthread_t th[4];
     void *rc;
 
+    /* a process holds libgit2 while its threads use it (the server's open
+     * audit log does): if the last git_libgit2_shutdown ran while another
+     * thread was still alive, that thread's libgit2 data would outlive the
+     * key that frees it at thread exit */
+    git_libgit2_init();
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&th[i], NULL, load_in_thread, NULL), 0);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(pthread_join(th[i], &rc), 0);
         assert_null(rc);
     }
+    git_libgit2_shutdown();
 }
 
 /* ---- directories ------------------------------------------------------ */

@@ -233,5 +233,23 @@ grep -q "approval.*alice" "$tmp/out" && grep -q "freeze" "$tmp/out" && grep -q "
 "$GATE" audit verify --data-dir "$tmp/data" >"$tmp/out" 2>&1 && ok "gate audit verify: the chain is intact" || { bad "audit verify"; cat "$tmp/out"; }
 
 stop
+
+# ---- policies from a git commit: every decision names it ----
+mkdir "$tmp/polrepo" && cp -r lua-policies/. "$tmp/polrepo/" && git -C "$tmp/polrepo" init -q \
+    && git -C "$tmp/polrepo" add -A && git -C "$tmp/polrepo" -c user.email=ci@localhost -c user.name=ci commit -qm policies
+commit=$(git -C "$tmp/polrepo" rev-parse HEAD)
+"$GATE" serve --listen 127.0.0.1:$port --data-dir "$tmp/gitdata" --policies "git:$tmp/polrepo@HEAD" >>"$tmp/serve.log" 2>&1 &
+pid=$!
+servers="$servers $pid"
+gtoken=$(cat "$tmp/gitdata/approver.token" 2>/dev/null)
+_i=0
+until [ -s "$tmp/gitdata/kubeconfig" ] && kubectl --kubeconfig "$tmp/gitdata/kubeconfig" --cache-dir "$tmp/cache" delete namespace payments >"$tmp/out" 2>&1 \
+      || grep -q "denied by blast-radius" "$tmp/out"; do
+    _i=$((_i + 1)); [ $_i -gt 100 ] && break; sleep 0.2
+done
+"$GATE" audit log --data-dir "$tmp/gitdata" --format json >"$tmp/out" 2>&1
+grep -q "\"policy_version\": *\"git:$commit\"" "$tmp/out" \
+    && ok "policies from git:REPO@HEAD: the decisions record the policy commit" || { bad "git policies"; head -c 600 "$tmp/out"; }
+stop
 sanitizer_clean "$tmp/serve.log"
 [ $failures = 0 ]
