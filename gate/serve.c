@@ -620,9 +620,11 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
  * otherwise the action waits as a pending approval.  Called with the
  * engine lock, the decision held open.  Returns the approval id (new) and
  * sets *pending when the action is (still, or again) waiting, *created when
- * its approval is new. */
+ * its approval is new.  A dry run (never held) gets or finds its approval
+ * like the real call, so an agent may ask first; an approval lets a dry
+ * run through without being used up. */
 static char *settle_review(server *sv, const gate_identity *who, const char *method, const char *pq,
-                           const char *ctype, gate_decision *d, int *pending, int *created)
+                           const char *ctype, int dry, gate_decision *d, int *pending, int *created)
 {
     double now = gate_now();
     char *fp = gate_fingerprint(who->name, d->diff);
@@ -645,7 +647,8 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
         } else {
             const char *by = json_string_value(json_object_get(ok, "decided_by"));
             char *msg = twin_xasprintf("allowed by approval id %s (approved by %s)", id, by ? by : "?");
-            gate_approvals_use(sv->approvals, id, now);
+            if (!dry)
+                gate_approvals_use(sv->approvals, id, now);
             gate_allow_reviewed(d, msg);
             free(msg);
             *pending = 0;
@@ -778,8 +781,8 @@ again:
     int pending = 0, created = 0;
     free(approval_id);
     approval_id = NULL;
-    if (d.verdict == GATE_REVIEW && d.held && !sv->shadow)   /* shadow mode only records */
-        approval_id = settle_review(sv, who, method, pq.s, ctype, &d, &pending, &created);
+    if (d.verdict == GATE_REVIEW && (d.held || dry) && !sv->shadow)   /* shadow mode only records */
+        approval_id = settle_review(sv, who, method, pq.s, ctype, dry, &d, &pending, &created);
     notify |= created;
     int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
 

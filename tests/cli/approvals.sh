@@ -115,6 +115,8 @@ ka ops-bot scale deployment checkout -n shop --replicas=5 >"$tmp/out" 2>&1
 id=$(approval_id "$tmp/out")
 [ -n "$id" ] && grep -q "needs approval (cost: would raise the hourly cost" "$tmp/out" \
     && ok "a review (the agent's config override) is refused with an approval id" || { bad "review"; cat "$tmp/out"; }
+ka ops-bot scale deployment checkout -n shop --replicas=5 --dry-run=server >"$tmp/out" 2>&1
+grep -q "approval id $id" "$tmp/out" && ok "a dry run of the same change quotes the same approval id" || { bad "dry-run review"; cat "$tmp/out"; }
 ap approvals list >"$tmp/out" 2>&1 && grep -q "^$id *pending *ops-bot .*patch Deployment shop/checkout" "$tmp/out" \
     && ok "gate approvals list shows it pending" || { bad "approvals list"; cat "$tmp/out"; }
 ap approvals show "$id" >"$tmp/out" 2>&1 && grep -q '"fingerprint"' "$tmp/out" && grep -q '"diff"' "$tmp/out" \
@@ -129,6 +131,9 @@ ap approvals approve "$id" --comment "ok for the sale" >"$tmp/out" 2>&1 && grep 
 ap approvals approve "$id" >"$tmp/out" 2>&1
 [ $? = 1 ] && grep -q "approval $id is already approved by alice" "$tmp/out" \
     && ok "a double approval: a clear error" || { bad "double approval"; cat "$tmp/out"; }
+ka ops-bot scale deployment checkout -n shop --replicas=5 --dry-run=server >"$tmp/out" 2>&1 \
+    && [ "$(ka ops-bot get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 2 ] \
+    && ok "approved: a dry run passes and does not use the approval up" || { bad "dry run after approval"; cat "$tmp/out"; }
 ka ops-bot scale deployment checkout -n shop --replicas=5 >"$tmp/out" 2>&1 \
     && [ "$(ka ops-bot get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 5 ] \
     && ok "the agent's retry passes (approved)" || { bad "retry after approval"; cat "$tmp/out"; }
