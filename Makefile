@@ -4,7 +4,7 @@
 #   make run        install what is missing, build, serve the demo cluster (twin mode)
 #   make demo-check `gate check` on the demo plan
 #   make test       install what is missing, build with ASan+UBSan, run every test
-#   make bench      benchmarks (import, per-action latency, memory)
+#   make bench      benchmarks (import, per-action latency, memory, audit appends)
 #   make fuzz       libFuzzer targets (clang)
 #
 # SANITIZE=address,undefined switches sanitizers on for any target.
@@ -118,10 +118,15 @@ test-run: check-headers $(TEST_BIN) $(BUILD)/bin/gate $(BUILD)/tests/fuzz_replay
 	@sh tests/run.sh $(BUILD)
 
 bench: deps
-	$(MAKE) bin/gate $(BUILD)/tests/bench_twin
+	$(MAKE) bin/gate $(BUILD)/tests/bench_twin $(BUILD)/tests/bench_audit
 	@sh tests/bench.sh $(BUILD)
 
 $(BUILD)/tests/bench_twin: tests/bench/bench_twin.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
+	@mkdir -p $(dir $@)
+	$(call SAY,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+$(BUILD)/tests/bench_audit: tests/bench/bench_audit.c $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
 	$(call SAY,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDSAN) -o $@ $(filter %.c %.a,$^) $(LDLIBS)

@@ -10,14 +10,64 @@
  * and the next record's prev are computed over them.  The HMAC is
  * HMAC-SHA256(key, the same bytes).
  *
+ * The write-ahead journal.  A commit costs milliseconds (loose objects, the
+ * ref's lock file, the reflog, each fsynced), one fdatasync a fraction of
+ * one, so an append does not commit: it writes the record as one line to
+ * DIR/airlock-journal (a file in a bare repository's directory is no
+ * concern of git's) and fdatasyncs it, under the lock that orders seq and
+ * prev.  A line is
+ *
+ *     <seq> <sha256 hex> <hmac hex, or "-" without a key> <canonical bytes>\n
+ *
+ * (the canonical bytes hold no newline: jansson escapes control
+ * characters).  The record is durable when the append returns.  A flusher
+ * thread then turns the journaled records into commits, in seq order and in
+ * batches: it wakes when lines are added, writes a commit per record (the
+ * same tree, message, author and chain as when appends committed
+ * themselves), moves refs/heads/main once per batch (only from where this
+ * process left it), then writes the tip file.  Once every line of the
+ * journal is committed it empties the journal, taking an exclusive flock
+ * on it (a reader in another process holds a shared one while it reads, so
+ * that it never reads a journal being cut).  The repository is the
+ * flusher's while it is busy with a batch and otherwise belongs to whoever
+ * holds the lock; a failure of the flusher (the branch moved, the tip
+ * file not writable) makes later appends fail until a retry (every
+ * RETRY_MS, or when a drain asks) succeeds: the journaled records stay in
+ * the journal.
+ *
+ * A record with attachments (the start record's state.json, possibly a
+ * hundred megabytes) is not journaled: its append has the flusher commit
+ * everything pending first, keeps other appends waiting, and commits it
+ * itself as appends did before the journal (commit, ref, tip file; the ref
+ * moved back when the tip cannot be written).
+ *
+ * Recovery.  Open reads the journal: a last line cut short (no newline, or
+ * not parseable) is an append that never returned and is cut off; any
+ * other malformed line, or a line beyond the chain's last record that does
+ * not continue it (seq, prev, sha256, MAC), is refused with its line
+ * number: nothing is appended to such a log.  The lines beyond the chain
+ * are committed before open returns.  Readers (gate_audit_read, verify) read
+ * the journal before the chain, so that records the flusher commits in
+ * between are seen in git, and take the journal's lines beyond the chain's
+ * last record as the records that follow it ("commit": "").
+ *
+ * One writer: open takes an exclusive flock on the repository's directory,
+ * so a second process (another `gate serve` on the same data directory) is
+ * refused instead of interleaving its journal lines with this one's.
+ *
  * The tip file (KEY.tip) is one JSON line {"seq", "sha256", "commit",
  * "hmac"}, the MAC being over "airlock-audit-tip <seq> <sha256> <commit>".
  * It is written after the ref (temporary file, fsync, rename, fsync of the
- * directory); if that fails the ref is moved back, so that "-1: nothing
- * was appended" holds.  A crash between the two leaves the tip one record
- * behind the chain, which open and verify accept.  Open refuses a chain
- * that is behind the tip or disagrees with it: appending to it would
- * overwrite the evidence that records were cut off.
+ * directory), by the flusher after each batch, so it lags behind the
+ * journal and may lag behind the chain (a crash between the ref and the
+ * tip); open and verify accept a tip behind the records, never one beyond
+ * them (the journal's records count: a tip beyond the chain but matching a
+ * journaled record is fine) nor one that disagrees with them.  Open refuses
+ * a log that is behind the tip or disagrees with it: appending to it would
+ * overwrite the evidence that records were cut off.  What the tip does not
+ * cover is a record still only in the journal: lines cut off the journal's
+ * end before the flusher commits them (milliseconds while the server runs;
+ * until the next open after a crash) are not detected.
  *
  * libgit2 is initialised per use (git_libgit2_init counts references): an
  * open log holds one reference, each path-based call holds one for its
@@ -29,11 +79,13 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +99,7 @@
 
 #define MAIN_REF "refs/heads/main"
 #define RECORD_FILE "record.json"
+#define JOURNAL_FILE "airlock-journal"
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
 #define SHA_HEX 65   /* 64 hex digits and the NUL */
 
@@ -56,19 +109,61 @@ enum {
     TIP_MAX = 4096,
     SUMMARY_MAX = 100,     /* bytes of the commit message's first line */
     ID_BYTES = 8,          /* 16 hex digits */
+    JOURNAL_MAX = 1 << 30, /* bytes: an append that would make the journal larger fails */
+    BATCH_MAX = 1024,      /* records per batch (one ref update, one tip write) */
+    RETRY_MS = 1000,       /* a failed batch is tried again after this */
 };
 
+/* A journaled record not yet committed: what its commit is made of. */
+typedef struct pending {
+    long long seq;
+    char sha[SHA_HEX];
+    char mac[SHA_HEX];   /* "" without a key */
+    char *bytes;         /* the canonical bytes (owned) */
+    size_t len;
+    char *summary;       /* the commit message's first line (owned) */
+    double when;         /* the record's time: the commit's date */
+} pending;
+
 struct gate_audit {
-    pthread_mutex_t lock;   /* guards everything below */
-    git_repository *repo;
+    /* Set by open, read-only after. */
     char *dir;
+    char *journal_path;
     unsigned char *key;     /* NULL: records carry no MAC */
     size_t keylen;
     char *tip_path;         /* KEY.tip, NULL without a key */
-    long long seq;          /* the last record's seq, 0 when empty */
-    char prev[SHA_HEX];     /* the last record's sha256, "" when empty */
-    git_oid tip;            /* the last record's commit */
+    int dirfd;              /* the repository's directory, flocked: one writer */
+    pthread_t flusher;
+    int flusher_running;
+
+    pthread_mutex_t lock;   /* guards the fields below */
+    pthread_cond_t wake;    /* the flusher waits on it for work */
+    pthread_cond_t done;    /* a flusher round ended, or an attachment record's append did */
+    long long seq;          /* the last record appended (journaled or committed), 0 when empty */
+    char prev[SHA_HEX];     /* its sha256, "" when empty */
+    int jfd;                /* the journal, O_APPEND */
+    off_t jlen;             /* its length */
+    pending *pending;       /* journaled, not committed, in seq order */
+    size_t npending, cappending;
+    char broken[1024];      /* why the flusher's last round failed, "" when it did not */
+    unsigned long asked;    /* drains asked for ... */
+    unsigned long answered; /* ... and the last one a finished round started after */
+    int busy;               /* the flusher is committing a batch (and owns the repository) */
+    int paused;             /* tests: the flusher leaves pending records alone */
+    int stopping;           /* close: commit what is pending, then end */
+    int abandoned;          /* tests: end now, commit nothing */
+    int exclusive;          /* an attachment record is being appended: others wait */
+    int retry;              /* the flusher's RETRY_MS passed since a failure */
+    int jbroken;            /* a failed journal write could not be cut back: no more appends */
+
+    /* The repository's side: the flusher's while busy, otherwise the
+     * lock holder's (and open's and close's, with no flusher running). */
+    git_repository *repo;
+    git_oid tip;            /* refs/heads/main as this process left it */
     int has_tip;
+    long long git_seq;      /* the last committed record, 0 when none */
+    char git_sha[SHA_HEX];  /* its sha256 */
+    long long tip_seq;      /* the seq the tip file records, 0 when none */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -489,7 +584,247 @@ static void message_fields(const char *msg, char sha[SHA_HEX], char mac[SHA_HEX]
     }
 }
 
-/* ---- open, append, close ------------------------------------------------ */
+/* ---- problems: verify's report, the journal's checks -------------------- */
+
+static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
+{
+    char hex[GIT_OID_HEXSZ + 1] = "";
+    if (commit)
+        git_oid_tostr(hex, sizeof hex, commit);
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = twin_xvasprintf(fmt, ap);
+    va_end(ap);
+    json_array_append_new(problems, json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "commit", hex, "problem", text));
+    free(text);
+}
+
+/* ---- the journal (its format and its life are at the top of this file) --- */
+
+/* One complete line of the journal. */
+typedef struct jline {
+    size_t lineno;       /* 1-based */
+    size_t off;          /* where it starts in the file */
+    long long seq;       /* the line's seq */
+    char sha[SHA_HEX];   /* the line's sha256 of its record */
+    char mac[SHA_HEX];   /* the line's HMAC, "" for "-" */
+    const char *bytes;   /* the record's canonical bytes, in the journal's buffer */
+    size_t len;
+    const char *bad;     /* why the line is malformed; NULL when it is not */
+} jline;
+
+typedef struct journal {
+    char *buf;           /* the file as read */
+    size_t len;
+    jline *lines;        /* its lines, but a torn last one */
+    size_t n;
+    size_t good;         /* bytes up to the end of the last line kept */
+} journal;
+
+static void journal_free(journal *j)
+{
+    free(j->buf);
+    free(j->lines);
+    memset(j, 0, sizeof *j);
+}
+
+static char *journal_path_of(git_repository *repo)
+{
+    return twin_xasprintf("%s%s", git_repository_path(repo), JOURNAL_FILE);   /* the path ends in '/' */
+}
+
+static int hex_span(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Parses one line (s[0..n), without its newline) into l: "<seq> <sha256>
+ * <hmac|-> <record>".  Returns NULL, or why it is malformed. */
+static const char *jline_parse(const char *s, size_t n, jline *l)
+{
+    size_t i = 0;
+    long long seq = 0;
+    while (i < n && i < 18 && s[i] >= '0' && s[i] <= '9')
+        seq = seq * 10 + (s[i++] - '0');
+    if (i == 0 || i >= n || s[i] != ' ' || seq < 1)
+        return "no seq at its start";
+    i++;
+    if (n - i < 65 || !hex_span(s + i, 64) || s[i + 64] != ' ')
+        return "no sha256 after its seq";
+    memcpy(l->sha, s + i, 64);
+    l->sha[64] = '\0';
+    i += 65;
+    if (n - i >= 2 && s[i] == '-' && s[i + 1] == ' ') {
+        l->mac[0] = '\0';
+        i += 2;
+    } else if (n - i >= 65 && hex_span(s + i, 64) && s[i + 64] == ' ') {
+        memcpy(l->mac, s + i, 64);
+        l->mac[64] = '\0';
+        i += 65;
+    } else {
+        return "no MAC (or -) after its sha256";
+    }
+    if (i >= n)
+        return "no record";
+    l->seq = seq;
+    l->bytes = s + i;
+    l->len = n - i;
+    return NULL;
+}
+
+/* Splits j->buf into lines.  A last line without its newline, or one that
+ * cannot be parsed, is an append a crash cut short (the append never
+ * returned): it is left out, and j->good ends before it.  Other malformed
+ * lines are kept, with `bad` saying why. */
+static void journal_parse(journal *j)
+{
+    size_t start = 0, cap = 0, lineno = 0;
+    while (start < j->len) {
+        const char *nl = memchr(j->buf + start, '\n', j->len - start);
+        if (!nl)
+            break;
+        size_t end = (size_t)(nl - j->buf);
+        if (j->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            j->lines = twin_xrealloc(j->lines, cap * sizeof *j->lines);
+        }
+        jline *l = &j->lines[j->n++];
+        memset(l, 0, sizeof *l);
+        l->lineno = ++lineno;
+        l->off = start;
+        l->bad = jline_parse(j->buf + start, end - start, l);
+        start = end + 1;
+    }
+    j->good = start;
+    if (j->n && j->lines[j->n - 1].bad)
+        j->good = j->lines[--j->n].off;
+}
+
+/* Reads the journal open at fd, from its start, into j (what the file
+ * holds now: lines appended meanwhile are left for a later read). */
+static int journal_read_fd(int fd, const char *path, journal *j, char *err, size_t errlen)
+{
+    memset(j, 0, sizeof *j);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return snprintf(err, errlen, "cannot read the journal %s: %s", path, strerror(errno)), -1;
+    if (st.st_size > JOURNAL_MAX)
+        return snprintf(err, errlen, "the journal %s is larger than %d bytes", path, JOURNAL_MAX), -1;
+    size_t size = (size_t)st.st_size;
+    j->buf = twin_xmalloc(size + 1);
+    while (j->len < size) {
+        ssize_t r = pread(fd, j->buf + j->len, size - j->len, (off_t)j->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read the journal %s: %s", path, strerror(errno));
+            journal_free(j);
+            return -1;
+        }
+        if (r == 0)
+            break;   /* emptied meanwhile: what was read is a prefix */
+        j->len += (size_t)r;
+    }
+    j->buf[j->len] = '\0';
+    journal_parse(j);
+    return 0;
+}
+
+/* Reads the journal at path for a reader (another process, or a reader
+ * beside the writer): under a shared flock, so that the writer does not
+ * empty it mid-read.  A missing journal is an empty one. */
+static int journal_load(const char *path, journal *j, char *err, size_t errlen)
+{
+    memset(j, 0, sizeof *j);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0 || flock(fd, LOCK_SH) < 0) {
+        snprintf(err, errlen, "cannot read the journal %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = journal_read_fd(fd, path, j, err, errlen);
+    close(fd);   /* and the lock with it */
+    return rc;
+}
+
+/* The checks of journal line l, which should hold record `want` and follow
+ * a record hashing to `prev` (NULL: unknown, not checked): its bytes
+ * against the line's sha256 and (with a key) its MAC, its record's seq and
+ * prev, and no attachments (the journal holds none).  Each problem goes to
+ * `problems`.  sha gets the sha256 of the line's bytes; *out (may be NULL)
+ * the record (new) when it is a JSON object, else NULL. */
+static void jline_check(const jline *l, const unsigned char *key, size_t keylen, long long want, const char *prev,
+                        json_t *problems, char sha[SHA_HEX], json_t **out)
+{
+    if (out)
+        *out = NULL;
+    sha256_hex(l->bytes, l->len, sha);
+    if (strcmp(sha, l->sha))
+        problem(problems, l->seq, NULL,
+                "journal line %zu: the record was edited: its sha256 is %.12s, the line says %.12s", l->lineno, sha,
+                l->sha);
+    if (key) {
+        char mac[SHA_HEX];
+        hmac_hex(key, keylen, l->bytes, l->len, mac);
+        if (!l->mac[0])
+            problem(problems, l->seq, NULL, "journal line %zu has no MAC (written without the key)", l->lineno);
+        else if (strcmp(mac, l->mac))
+            problem(problems, l->seq, NULL,
+                    "journal line %zu: the MAC does not match: the record was written or rewritten without the key",
+                    l->lineno);
+    }
+    json_error_t je;
+    json_t *rec = l->len <= GATE_AUDIT_MAX_RECORD ? json_loadb(l->bytes, l->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!json_is_object(rec)) {
+        if (l->len > GATE_AUDIT_MAX_RECORD)
+            problem(problems, l->seq, NULL, "journal line %zu: the record is larger than %d bytes", l->lineno,
+                    GATE_AUDIT_MAX_RECORD);
+        else if (rec)
+            problem(problems, l->seq, NULL, "journal line %zu: the record is not a JSON object", l->lineno);
+        else
+            problem(problems, l->seq, NULL, "journal line %zu: the record is not valid JSON (%d:%d: %s)", l->lineno,
+                    je.line, je.column, je.text);
+        json_decref(rec);
+        return;
+    }
+    const json_t *s = json_object_get(rec, "seq");
+    if (!json_is_integer(s))
+        problem(problems, l->seq, NULL, "journal line %zu: the record has no integer seq", l->lineno);
+    else if (json_integer_value(s) != l->seq)
+        problem(problems, l->seq, NULL, "journal line %zu says seq %lld but holds record %lld", l->lineno, l->seq,
+                (long long)json_integer_value(s));
+    if (l->seq != want)
+        problem(problems, l->seq, NULL, "journal line %zu: seq %lld does not continue the chain, which ends at %lld",
+                l->lineno, l->seq, want - 1);
+    const char *p = json_string_value(json_object_get(rec, "prev"));
+    if (!p)
+        problem(problems, l->seq, NULL, "journal line %zu: the record has no prev", l->lineno);
+    else if (prev && !prev[0] && p[0])
+        problem(problems, l->seq, NULL, "journal line %zu: the first record's prev is %.12s, not empty", l->lineno, p);
+    else if (prev && strcmp(p, prev))
+        problem(problems, l->seq, NULL,
+                "journal line %zu: prev is %.12s but the record before it hashes to %.12s: a record before it was "
+                "edited, removed or reordered",
+                l->lineno, p, prev);
+    const json_t *att = json_object_get(rec, "attachments");
+    if (att && (!json_is_object(att) || json_object_size(att)))
+        problem(problems, l->seq, NULL,
+                "journal line %zu: the record lists attachments, which the journal does not hold", l->lineno);
+    if (out)
+        *out = rec;
+    else
+        json_decref(rec);
+}
+
+/* ---- writing: the repository, a record's commit ------------------------- */
 
 static int dir_is_empty(const char *path)
 {
@@ -527,124 +862,6 @@ static int repo_open_or_init(git_repository **out, const char *dir, char *err, s
     if (git_repository_init_ext(out, dir, &o) < 0)
         return git_fail(err, errlen, "%s: cannot create the audit repository", dir);
     return 0;
-}
-
-/* Checks the tip file against the chain whose last record is a's: the chain
- * may be ahead by records whose tip write a crash cut short, never behind
- * nor different. */
-static int open_check_tip(gate_audit *a, char *err, size_t errlen)
-{
-    tip_file t;
-    char why[512];
-    if (tip_read(a->tip_path, a->key, a->keylen, &t, why, sizeof why) < 0) {
-        snprintf(err, errlen, "%s: %s; not appending to this log (run `gate audit verify`)", a->dir, why);
-        return -1;
-    }
-    if (!t.present)
-        return 0;
-    if (a->seq < t.seq) {
-        snprintf(err, errlen,
-                 "%s: the chain ends at record %lld but the tip file %s says %lld: records were cut off the end; "
-                 "not appending to this log (run `gate audit verify`)",
-                 a->dir, a->seq, a->tip_path, t.seq);
-        return -1;
-    }
-    git_oid oid = a->tip;
-    char sha[SHA_HEX];
-    snprintf(sha, sizeof sha, "%s", a->prev);
-    long long seq = a->seq;
-    while (seq > t.seq) {
-        git_commit *c;
-        if (git_commit_lookup(&c, a->repo, &oid) < 0)
-            return git_fail(err, errlen, "%s: walking back to record %lld", a->dir, t.seq);
-        int ok = git_commit_parentcount(c) > 0;
-        if (ok)
-            git_oid_cpy(&oid, git_commit_parent_id(c, 0));
-        git_commit_free(c);
-        json_t *rec = NULL;
-        if (!ok || record_load(a->repo, &oid, sha, &rec, why, sizeof why) < 0) {
-            snprintf(err, errlen, "%s: record %lld of the tip file %s cannot be found in the chain%s%s", a->dir,
-                     t.seq, a->tip_path, ok ? ": " : "", ok ? why : "");
-            return -1;
-        }
-        seq = record_seq(rec);
-        json_decref(rec);
-    }
-    char hex[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(hex, sizeof hex, &oid);
-    if (seq != t.seq || strcmp(sha, t.sha)) {
-        snprintf(err, errlen,
-                 "%s: record %lld is not the one the tip file %s recorded (sha256 %.12s, the tip says %.12s): the "
-                 "chain was rewritten; not appending to this log (run `gate audit verify`)",
-                 a->dir, t.seq, a->tip_path, sha, t.sha);
-        return -1;
-    }
-    if (strcmp(hex, t.commit)) {
-        snprintf(err, errlen,
-                 "%s: record %lld is in commit %.12s but the tip file %s recorded commit %.12s: the chain was "
-                 "rewritten; not appending to this log (run `gate audit verify`)",
-                 a->dir, t.seq, hex, a->tip_path, t.commit);
-        return -1;
-    }
-    return 0;
-}
-
-int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen)
-{
-    git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
-    gate_audit *a = twin_xcalloc(1, sizeof *a);
-    pthread_mutex_init(&a->lock, NULL);
-    a->dir = twin_xstrdup(repo_dir);
-    if (repo_open_or_init(&a->repo, repo_dir, err, errlen) < 0)
-        goto fail;
-    if (key_path) {
-        if (key_load(key_path, 1, &a->key, &a->keylen, err, errlen) < 0)
-            goto fail;
-        a->tip_path = twin_xasprintf("%s.tip", key_path);
-    }
-    int rc = git_reference_name_to_id(&a->tip, a->repo, MAIN_REF);
-    if (rc < 0 && rc != GIT_ENOTFOUND) {
-        git_fail(err, errlen, "%s: cannot read %s", repo_dir, MAIN_REF);
-        goto fail;
-    }
-    if (rc == 0) {
-        json_t *rec;
-        char why[512];
-        if (record_load(a->repo, &a->tip, a->prev, &rec, why, sizeof why) < 0) {
-            snprintf(err, errlen, "%s: cannot continue the chain: %s", repo_dir, why);
-            goto fail;
-        }
-        a->seq = record_seq(rec);
-        json_decref(rec);
-        if (a->seq < 1) {
-            snprintf(err, errlen, "%s: cannot continue the chain: the last record has no seq", repo_dir);
-            goto fail;
-        }
-        a->has_tip = 1;
-    }
-    if (a->key && open_check_tip(a, err, errlen) < 0)
-        goto fail;
-    *out = a;
-    return 0;
-fail:
-    gate_audit_close(a);
-    return -1;
-}
-
-void gate_audit_close(gate_audit *a)
-{
-    if (!a)
-        return;
-    git_repository_free(a->repo);
-    pthread_mutex_destroy(&a->lock);
-    if (a->key)
-        memset(a->key, 0, a->keylen);
-    free(a->key);
-    free(a->tip_path);
-    free(a->dir);
-    free(a);
-    git_libgit2_shutdown();
 }
 
 /* An attachment's name: a plain file name beside record.json. */
@@ -735,16 +952,667 @@ static void dumped_free(dumped *d, size_t n)
     free(d);
 }
 
-/* Moves the branch back to where it was before this append (or removes it
- * when the append was the first record); best effort. */
-static void ref_undo(gate_audit *a, const git_oid *appended)
+static void pending_clear(pending *p)
+{
+    free(p->bytes);
+    free(p->summary);
+    p->bytes = p->summary = NULL;
+}
+
+static void pending_free(pending *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pending_clear(&v[i]);
+    free(v);
+}
+
+/* The commit of one record, its tree record.json and the attachments, on
+ * top of `parent` (NULL for the first record); *out gets it.  The branch
+ * is not moved.  The caller holds the repository. */
+static int commit_write(gate_audit *a, const pending *p, const dumped *att, size_t natt, const git_oid *parent_id,
+                        git_oid *out, char *err, size_t errlen)
+{
+    git_treebuilder *bld = NULL;
+    git_tree *tree = NULL;
+    git_commit *parent = NULL;
+    git_signature *sig = NULL;
+    char *msg = a->key ? twin_xasprintf("%s\n\nrecord-sha256: %s\nrecord-hmac: %s\n", p->summary, p->sha, p->mac)
+                       : twin_xasprintf("%s\n\nrecord-sha256: %s\n", p->summary, p->sha);
+    int rc = -1;
+    git_oid oid, tree_oid;
+    if (git_treebuilder_new(&bld, a->repo, NULL) < 0 ||
+        git_blob_create_from_buffer(&oid, a->repo, p->bytes, p->len) < 0 ||
+        git_treebuilder_insert(NULL, bld, RECORD_FILE, &oid, GIT_FILEMODE_BLOB) < 0) {
+        git_fail(err, errlen, "%s: writing record %lld", a->dir, p->seq);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < natt; i++)
+        if (git_blob_create_from_buffer(&oid, a->repo, att[i].bytes, att[i].len) < 0 ||
+            git_treebuilder_insert(NULL, bld, att[i].name, &oid, GIT_FILEMODE_BLOB) < 0) {
+            git_fail(err, errlen, "%s: writing attachment %s", a->dir, att[i].name);
+            goto cleanup;
+        }
+    if (git_treebuilder_write(&tree_oid, bld) < 0 || git_tree_lookup(&tree, a->repo, &tree_oid) < 0) {
+        git_fail(err, errlen, "%s: writing the tree of record %lld", a->dir, p->seq);
+        goto cleanup;
+    }
+    if (parent_id && git_commit_lookup(&parent, a->repo, parent_id) < 0) {
+        git_fail(err, errlen, "%s: the commit before record %lld", a->dir, p->seq);
+        goto cleanup;
+    }
+    git_time_t secs = p->when > 0 && p->when < 9e15 ? (git_time_t)floor(p->when) : 0;
+    if (git_signature_new(&sig, "airlock", "airlock@localhost", secs, 0) < 0) {
+        git_fail(err, errlen, "%s: the commit's signature", a->dir);
+        goto cleanup;
+    }
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(out, a->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0, parents) < 0) {
+        git_fail(err, errlen, "%s: writing the commit of record %lld", a->dir, p->seq);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    git_signature_free(sig);
+    git_commit_free(parent);
+    git_tree_free(tree);
+    git_treebuilder_free(bld);
+    free(msg);
+    return rc;
+}
+
+/* Moves refs/heads/main to `to`, only if it is still where this process
+ * left it. */
+static int ref_move(gate_audit *a, const git_oid *to, char *err, size_t errlen)
 {
     git_reference *ref = NULL;
-    if (a->has_tip)
-        git_reference_create_matching(&ref, a->repo, MAIN_REF, &a->tip, 1, appended, "audit: undo append");
+    int r = git_reference_create_matching(&ref, a->repo, MAIN_REF, to, a->has_tip, a->has_tip ? &a->tip : NULL,
+                                          "audit: append");
+    git_reference_free(ref);
+    if (r == GIT_EMODIFIED || r == GIT_EEXISTS)
+        return snprintf(err, errlen, "%s: %s moved under the gate (another writer, or an edit); not appending", a->dir,
+                        MAIN_REF),
+               -1;
+    if (r < 0)
+        return git_fail(err, errlen, "%s: updating %s", a->dir, MAIN_REF);
+    a->tip = *to;
+    a->has_tip = 1;
+    return 0;
+}
+
+/* Moves the branch back from `appended` to `old` (or removes it when
+ * `old` is NULL: the append was the first record); best effort. */
+static void ref_undo(gate_audit *a, const git_oid *appended, const git_oid *old)
+{
+    git_reference *ref = NULL;
+    if (old)
+        git_reference_create_matching(&ref, a->repo, MAIN_REF, old, 1, appended, "audit: undo append");
     else
         git_reference_remove(a->repo, MAIN_REF);
     git_reference_free(ref);
+    if (old)
+        a->tip = *old;
+    a->has_tip = old != NULL;
+}
+
+/* Commits v[0..n) (n > 0, in seq order, continuing the chain) and moves
+ * the branch once, to the last.  All or nothing: on -1 the branch has not
+ * moved (objects written before the failure are unreferenced). */
+static int commit_batch(gate_audit *a, const pending *v, size_t n, char *err, size_t errlen)
+{
+    git_oid head = a->tip, oid;
+    int has = a->has_tip;
+    for (size_t i = 0; i < n; i++) {
+        if (commit_write(a, &v[i], NULL, 0, has ? &head : NULL, &oid, err, errlen) < 0)
+            return -1;
+        head = oid;
+        has = 1;
+    }
+    if (ref_move(a, &head, err, errlen) < 0)
+        return -1;
+    a->git_seq = v[n - 1].seq;
+    snprintf(a->git_sha, sizeof a->git_sha, "%s", v[n - 1].sha);
+    return 0;
+}
+
+/* Writes the tip file when it is behind the chain. */
+static int tip_sync(gate_audit *a, char *err, size_t errlen)
+{
+    if (!a->key || !a->has_tip || a->tip_seq == a->git_seq)
+        return 0;
+    if (tip_write(a, a->git_seq, a->git_sha, &a->tip, err, errlen) < 0)
+        return -1;
+    a->tip_seq = a->git_seq;
+    return 0;
+}
+
+/* ---- open, close, the flusher, append ----------------------------------- */
+
+/* Checks the tip file t against the chain (t->seq <= a->git_seq): the
+ * record the tip names, found walking back from the branch, must be the one
+ * it recorded, in the commit it recorded. */
+static int check_tip_in_git(gate_audit *a, const tip_file *t, char *err, size_t errlen)
+{
+    git_oid oid = a->tip;
+    char sha[SHA_HEX], why[512];
+    snprintf(sha, sizeof sha, "%s", a->git_sha);
+    long long seq = a->git_seq;
+    while (seq > t->seq) {
+        git_commit *c;
+        if (git_commit_lookup(&c, a->repo, &oid) < 0)
+            return git_fail(err, errlen, "%s: walking back to record %lld", a->dir, t->seq);
+        int ok = git_commit_parentcount(c) > 0;
+        if (ok)
+            git_oid_cpy(&oid, git_commit_parent_id(c, 0));
+        git_commit_free(c);
+        json_t *rec = NULL;
+        if (!ok || record_load(a->repo, &oid, sha, &rec, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: record %lld of the tip file %s cannot be found in the chain%s%s", a->dir,
+                     t->seq, a->tip_path, ok ? ": " : "", ok ? why : "");
+            return -1;
+        }
+        seq = record_seq(rec);
+        json_decref(rec);
+    }
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, &oid);
+    if (seq != t->seq || strcmp(sha, t->sha)) {
+        snprintf(err, errlen,
+                 "%s: record %lld is not the one the tip file %s recorded (sha256 %.12s, the tip says %.12s): the "
+                 "chain was rewritten; not appending to this log (run `gate audit verify`)",
+                 a->dir, t->seq, a->tip_path, sha, t->sha);
+        return -1;
+    }
+    if (strcmp(hex, t->commit)) {
+        snprintf(err, errlen,
+                 "%s: record %lld is in commit %.12s but the tip file %s recorded commit %.12s: the chain was "
+                 "rewritten; not appending to this log (run `gate audit verify`)",
+                 a->dir, t->seq, hex, a->tip_path, t->commit);
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes the writer's lock: an exclusive flock on the repository's
+ * directory, held while the log is open. */
+static int writer_lock(gate_audit *a, char *err, size_t errlen)
+{
+    const char *gitdir = git_repository_path(a->repo);
+    a->dirfd = open(gitdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (a->dirfd < 0)
+        return snprintf(err, errlen, "%s: cannot open the audit repository's directory: %s", gitdir, strerror(errno)),
+               -1;
+    if (flock(a->dirfd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return snprintf(err, errlen,
+                            "%s: the audit log is open in another process (another gate serve on the same data "
+                            "directory?)",
+                            a->dir),
+                   -1;
+        return snprintf(err, errlen, "%s: cannot lock the audit log: %s", a->dir, strerror(errno)), -1;
+    }
+    return 0;
+}
+
+/* The chain's last record: a->tip, git_seq, git_sha (none when the branch
+ * does not exist yet). */
+static int chain_tip(gate_audit *a, char *err, size_t errlen)
+{
+    int rc = git_reference_name_to_id(&a->tip, a->repo, MAIN_REF);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return git_fail(err, errlen, "%s: cannot read %s", a->dir, MAIN_REF);
+    json_t *rec;
+    char why[512];
+    if (record_load(a->repo, &a->tip, a->git_sha, &rec, why, sizeof why) < 0)
+        return snprintf(err, errlen, "%s: cannot continue the chain: %s", a->dir, why), -1;
+    a->git_seq = record_seq(rec);
+    json_decref(rec);
+    if (a->git_seq < 1)
+        return snprintf(err, errlen, "%s: cannot continue the chain: the last record has no seq", a->dir), -1;
+    a->has_tip = 1;
+    return 0;
+}
+
+/* Opens the journal for appending (creating it, durably) and reads it into
+ * j; a torn last line is cut off. */
+static int journal_open(gate_audit *a, journal *j, char *err, size_t errlen)
+{
+    a->journal_path = journal_path_of(a->repo);
+    int created = 0;
+    a->jfd = open(a->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (a->jfd < 0 && errno == ENOENT) {
+        a->jfd = open(a->journal_path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        created = 1;
+    }
+    if (a->jfd < 0)
+        return snprintf(err, errlen, "cannot open the journal %s: %s", a->journal_path, strerror(errno)), -1;
+    if (created && (fsync(a->jfd) < 0 || fsync(a->dirfd) < 0))
+        return snprintf(err, errlen, "cannot create the journal %s: %s", a->journal_path, strerror(errno)), -1;
+    if (journal_read_fd(a->jfd, a->journal_path, j, err, errlen) < 0)
+        return -1;
+    if (j->good < j->len && (ftruncate(a->jfd, (off_t)j->good) < 0 || fdatasync(a->jfd) < 0))
+        return snprintf(err, errlen, "cannot cut the torn last line off the journal %s: %s", a->journal_path,
+                        strerror(errno)),
+               -1;
+    a->jlen = (off_t)j->good;
+    return 0;
+}
+
+/* Empties the journal when every line of it is committed (the lock held,
+ * or no flusher running).  `wait`: for readers to finish reading it;
+ * otherwise a journal being read is left for a later round. */
+static void journal_trim(gate_audit *a, int wait)
+{
+    if (a->jfd < 0 || a->jlen == 0 || a->npending || a->git_seq != a->seq)
+        return;
+    if (flock(a->jfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
+        return;
+    if (ftruncate(a->jfd, 0) == 0)
+        a->jlen = 0;
+    flock(a->jfd, LOCK_UN);
+}
+
+/* Open's recovery: the journal's lines beyond the chain's last record are
+ * records whose appends returned before the process ended (a crash, or a
+ * close that could not commit them).  Each must continue the chain, and the
+ * tip file must be neither beyond them nor disagree with them; they are
+ * then committed and the tip file brought up to date.  Nothing is written
+ * when a check fails. */
+static int recover(gate_audit *a, const journal *j, char *err, size_t errlen)
+{
+    pending *v = NULL;
+    size_t n = 0;
+    json_t *problems = json_array();
+    long long seq = a->git_seq, git_seq = a->git_seq;
+    char prev[SHA_HEX], why[1024];
+    snprintf(prev, sizeof prev, "%s", a->git_sha);
+    tip_file t = {0};
+    int rc = -1;
+    for (size_t i = 0; i < j->n; i++) {
+        const jline *l = &j->lines[i];
+        if (l->bad) {
+            snprintf(err, errlen, "%s: line %zu is malformed (%s); not appending to this log (run `gate audit verify`)",
+                     a->journal_path, l->lineno, l->bad);
+            goto cleanup;
+        }
+        if (l->seq <= git_seq)
+            continue;   /* committed before the journal was emptied */
+        char sha[SHA_HEX];
+        json_t *rec;
+        jline_check(l, a->key, a->keylen, seq + 1, prev, problems, sha, &rec);
+        if (json_array_size(problems)) {
+            snprintf(err, errlen, "%s: %s; not appending to this log (run `gate audit verify`)", a->journal_path,
+                     json_string_value(json_object_get(json_array_get(problems, 0), "problem")));
+            json_decref(rec);
+            goto cleanup;
+        }
+        v = twin_xrealloc(v, (n + 1) * sizeof *v);
+        pending *p = &v[n++];
+        memset(p, 0, sizeof *p);
+        p->seq = l->seq;
+        snprintf(p->sha, sizeof p->sha, "%s", sha);
+        snprintf(p->mac, sizeof p->mac, "%s", l->mac);
+        p->bytes = twin_xmalloc(l->len + 1);
+        memcpy(p->bytes, l->bytes, l->len);
+        p->bytes[l->len] = '\0';
+        p->len = l->len;
+        p->summary = summary_of(rec);
+        p->when = json_number_value(json_object_get(rec, "time"));
+        json_decref(rec);
+        seq = l->seq;
+        snprintf(prev, sizeof prev, "%s", sha);
+    }
+    if (a->key) {
+        if (tip_read(a->tip_path, a->key, a->keylen, &t, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: %s; not appending to this log (run `gate audit verify`)", a->dir, why);
+            goto cleanup;
+        }
+        a->tip_seq = t.present ? t.seq : 0;
+        if (t.present && t.seq > seq) {
+            snprintf(err, errlen,
+                     "%s: the chain ends at record %lld but the tip file %s says %lld: records were cut off the end; "
+                     "not appending to this log (run `gate audit verify`)",
+                     a->dir, seq, a->tip_path, t.seq);
+            goto cleanup;
+        }
+        if (t.present && t.seq <= git_seq && check_tip_in_git(a, &t, err, errlen) < 0)
+            goto cleanup;
+        if (t.present && t.seq > git_seq && strcmp(v[t.seq - git_seq - 1].sha, t.sha)) {
+            snprintf(err, errlen,
+                     "%s: record %lld is not the one the tip file %s recorded (sha256 %.12s, the tip says %.12s): the "
+                     "chain was rewritten; not appending to this log (run `gate audit verify`)",
+                     a->dir, t.seq, a->tip_path, v[t.seq - git_seq - 1].sha, t.sha);
+            goto cleanup;
+        }
+    }
+    if (n && commit_batch(a, v, n, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: committing the journal's records %lld to %lld: %s", a->dir, v[0].seq,
+                 v[n - 1].seq, why);
+        goto cleanup;
+    }
+    /* a tip among the journal's records: its commit can be compared now */
+    if (t.present && t.seq > git_seq && check_tip_in_git(a, &t, err, errlen) < 0)
+        goto cleanup;
+    if (tip_sync(a, err, errlen) < 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    pending_free(v, n);
+    json_decref(problems);
+    return rc;
+}
+
+/* Whether there is something to commit or a tip file to write (the lock
+ * held and the flusher not busy). */
+static int flush_work(const gate_audit *a)
+{
+    return a->npending > 0 || (a->key && a->has_tip && a->tip_seq != a->git_seq);
+}
+
+/* Whether the flusher has a round to run (the lock held). */
+static int flusher_turn(const gate_audit *a)
+{
+    if (a->abandoned || a->stopping || a->asked != a->answered)
+        return 1;
+    if (a->broken[0])
+        return a->retry;
+    return !a->paused && flush_work(a);
+}
+
+/* Puts v[0..n) back at the front of the pending records (the queue owns
+ * them again). */
+static void pending_prepend(gate_audit *a, const pending *v, size_t n)
+{
+    if (a->npending + n > a->cappending) {
+        a->cappending = a->npending + n;
+        a->pending = twin_xrealloc(a->pending, a->cappending * sizeof *a->pending);
+    }
+    if (a->npending)
+        memmove(a->pending + n, a->pending, a->npending * sizeof *a->pending);
+    memcpy(a->pending, v, n * sizeof *v);
+    a->npending += n;
+}
+
+/* One round of the flusher (entered and left with the lock held): up to
+ * BATCH_MAX pending records committed and the tip file written, the
+ * repository used without the lock (busy).  Returns 1 when it all
+ * succeeded; otherwise a->broken says why and the records are pending
+ * again. */
+static int flusher_round(gate_audit *a)
+{
+    unsigned long gen = a->asked;
+    size_t n = a->npending < BATCH_MAX ? a->npending : BATCH_MAX;
+    pending *batch = NULL;
+    if (n) {
+        batch = twin_xmalloc(n * sizeof *batch);
+        memcpy(batch, a->pending, n * sizeof *batch);
+        a->npending -= n;
+        if (a->npending)
+            memmove(a->pending, a->pending + n, a->npending * sizeof *a->pending);
+    }
+    a->busy = 1;
+    a->retry = 0;
+    pthread_mutex_unlock(&a->lock);
+
+    char why[sizeof a->broken] = "";
+    int rc = n ? commit_batch(a, batch, n, why, sizeof why) : 0;
+    if (rc == 0)
+        rc = tip_sync(a, why, sizeof why);
+
+    pthread_mutex_lock(&a->lock);
+    a->busy = 0;
+    if (n && a->git_seq < batch[n - 1].seq)
+        pending_prepend(a, batch, n);   /* not committed: tried again */
+    else if (n)
+        for (size_t i = 0; i < n; i++)
+            pending_clear(&batch[i]);
+    free(batch);
+    snprintf(a->broken, sizeof a->broken, "%s", rc < 0 ? why : "");
+    a->answered = gen;
+    if (rc == 0)
+        journal_trim(a, 0);
+    pthread_cond_broadcast(&a->done);
+    return rc == 0;
+}
+
+static void *flusher_main(void *arg)
+{
+    gate_audit *a = arg;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!flusher_turn(a)) {
+            if (!a->broken[0]) {
+                pthread_cond_wait(&a->wake, &a->lock);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += RETRY_MS / 1000;
+            ts.tv_nsec += (long)(RETRY_MS % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
+                a->retry = 1;
+        }
+        if (a->abandoned || (a->stopping && !flush_work(a)))
+            break;
+        if (!flusher_round(a) && a->stopping)
+            break;   /* closing: what is left stays in the journal, for the next open */
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* Starts the flusher with the process's signals blocked in it, so that
+ * they reach the threads that wait for them. */
+static int flusher_start(gate_audit *a, char *err, size_t errlen)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP};
+    for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
+        sigdelset(&all, sync_signals[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&a->flusher, NULL, flusher_main, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        return snprintf(err, errlen, "%s: cannot start the audit log's flusher: %s", a->dir, strerror(rc)), -1;
+    a->flusher_running = 1;
+    return 0;
+}
+
+/* Ends the flusher: after it commits what is pending (close), or at once
+ * (abandon). */
+static void flusher_stop(gate_audit *a, int abandon)
+{
+    if (!a->flusher_running)
+        return;
+    pthread_mutex_lock(&a->lock);
+    if (abandon)
+        a->abandoned = 1;
+    else
+        a->stopping = 1;
+    pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->flusher, NULL);
+    a->flusher_running = 0;
+}
+
+/* With the lock held: has the flusher commit every journaled record and
+ * bring the tip file up to date (a pause notwithstanding), and waits for
+ * it.  0: done, the flusher idle, and the repository the caller's while it
+ * keeps the lock; -1 with the flusher's error. */
+static int drain(gate_audit *a, char *err, size_t errlen)
+{
+    for (;;) {
+        unsigned long my = ++a->asked;
+        pthread_cond_signal(&a->wake);
+        while (a->busy || (flush_work(a) && a->answered < my))
+            pthread_cond_wait(&a->done, &a->lock);
+        if (!flush_work(a))
+            return 0;
+        if (a->broken[0])
+            return snprintf(err, errlen, "%s", a->broken), -1;
+        /* more than a batch, or records appended meanwhile: again */
+    }
+}
+
+/* Frees everything; no flusher runs. */
+static void audit_free(gate_audit *a)
+{
+    pending_free(a->pending, a->npending);
+    if (a->jfd >= 0)
+        close(a->jfd);
+    if (a->dirfd >= 0)
+        close(a->dirfd);   /* and the writer's lock with it */
+    git_repository_free(a->repo);
+    pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->done);
+    pthread_mutex_destroy(&a->lock);
+    if (a->key)
+        memset(a->key, 0, a->keylen);
+    free(a->key);
+    free(a->tip_path);
+    free(a->journal_path);
+    free(a->dir);
+    free(a);
+    git_libgit2_shutdown();
+}
+
+int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen)
+{
+    git_libgit2_init();
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    gate_audit *a = twin_xcalloc(1, sizeof *a);
+    a->dirfd = a->jfd = -1;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the retry's timed wait */
+    pthread_cond_init(&a->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->done, NULL);
+    a->dir = twin_xstrdup(repo_dir);
+    journal j = {0};
+    if (repo_open_or_init(&a->repo, repo_dir, err, errlen) < 0 || writer_lock(a, err, errlen) < 0)
+        goto fail;
+    if (key_path) {
+        if (key_load(key_path, 1, &a->key, &a->keylen, err, errlen) < 0)
+            goto fail;
+        a->tip_path = twin_xasprintf("%s.tip", key_path);
+    }
+    if (chain_tip(a, err, errlen) < 0 || journal_open(a, &j, err, errlen) < 0 || recover(a, &j, err, errlen) < 0)
+        goto fail;
+    a->seq = a->git_seq;
+    snprintf(a->prev, sizeof a->prev, "%s", a->git_sha);
+    journal_trim(a, 1);
+    if (flusher_start(a, err, errlen) < 0)
+        goto fail;
+    journal_free(&j);
+    *out = a;
+    return 0;
+fail:
+    journal_free(&j);
+    audit_free(a);   /* the journal as it was: nothing was recovered from it */
+    return -1;
+}
+
+void gate_audit_close(gate_audit *a)
+{
+    if (!a)
+        return;
+    flusher_stop(a, 0);
+    journal_trim(a, 1);   /* unless the flusher could not commit everything */
+    audit_free(a);
+}
+
+void gate_audit__pause_flusher(gate_audit *a, int paused)
+{
+    pthread_mutex_lock(&a->lock);
+    a->paused = paused;
+    pthread_cond_signal(&a->wake);
+    while (a->busy)
+        pthread_cond_wait(&a->done, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+}
+
+int gate_audit__flush(gate_audit *a, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&a->lock);
+    int rc = drain(a, err, errlen);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+void gate_audit__abandon(gate_audit *a)
+{
+    if (!a)
+        return;
+    flusher_stop(a, 1);
+    audit_free(a);
+}
+
+/* Writes p as one journal line and fdatasyncs it (the lock held); then the
+ * record is durable and p's strings belong to the pending queue (p's
+ * pointers are cleared).  On -1 the journal is as it was. */
+static int append_journal(gate_audit *a, pending *p, char *err, size_t errlen)
+{
+    char head[160];
+    int hl = snprintf(head, sizeof head, "%lld %s %s ", p->seq, p->sha, p->mac[0] ? p->mac : "-");
+    size_t n = (size_t)hl + p->len + 1;
+    if ((off_t)n > JOURNAL_MAX - a->jlen)
+        return snprintf(err, errlen,
+                        "%s: the journal %s would grow beyond %d bytes: the flusher is behind by %zu records; not "
+                        "appending",
+                        a->dir, a->journal_path, JOURNAL_MAX, a->npending),
+               -1;
+    char *line = twin_xmalloc(n);
+    memcpy(line, head, (size_t)hl);
+    memcpy(line + hl, p->bytes, p->len);
+    line[n - 1] = '\n';
+    int rc = 0;
+    if (write_all(a->jfd, line, n) < 0 || fdatasync(a->jfd) < 0) {
+        snprintf(err, errlen, "%s: cannot write the journal %s: %s", a->dir, a->journal_path, strerror(errno));
+        if (ftruncate(a->jfd, a->jlen) < 0)
+            a->jbroken = 1;   /* a record the caller is told failed may be in it: no more appends */
+        rc = -1;
+    }
+    free(line);
+    if (rc < 0)
+        return -1;
+    a->jlen += (off_t)n;
+    if (a->npending == a->cappending) {
+        a->cappending = a->cappending ? 2 * a->cappending : 64;
+        a->pending = twin_xrealloc(a->pending, a->cappending * sizeof *a->pending);
+    }
+    a->pending[a->npending++] = *p;
+    p->bytes = p->summary = NULL;
+    pthread_cond_signal(&a->wake);
+    return 0;
+}
+
+/* Commits p with its attachments at once, as appends did before the
+ * journal (the lock held, the journal drained): commit, ref, tip file, the
+ * ref moved back when the tip file cannot be written. */
+static int append_commit(gate_audit *a, const pending *p, const dumped *att, size_t natt, char *err, size_t errlen)
+{
+    git_oid commit, old = a->tip;
+    int had = a->has_tip;
+    if (commit_write(a, p, att, natt, had ? &old : NULL, &commit, err, errlen) < 0 ||
+        ref_move(a, &commit, err, errlen) < 0)
+        return -1;
+    if (a->key && tip_write(a, p->seq, p->sha, &commit, err, errlen) < 0) {
+        ref_undo(a, &commit, had ? &old : NULL);
+        return -1;
+    }
+    a->git_seq = p->seq;
+    snprintf(a->git_sha, sizeof a->git_sha, "%s", p->sha);
+    if (a->key)
+        a->tip_seq = p->seq;
+    return 0;
 }
 
 int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
@@ -763,13 +1631,9 @@ int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachm
     dumped *att = twin_xcalloc(natt ? natt : 1, sizeof *att);
     json_t *rec = json_deep_copy(record);
     json_t *shas = json_object();
-    char *bytes = NULL, *msg = NULL, *summary = NULL, *id = NULL;
-    git_treebuilder *bld = NULL;
-    git_tree *tree = NULL;
-    git_commit *parent = NULL;
-    git_signature *sig = NULL;
-    git_reference *ref = NULL;
-    int locked = 0, rc = -1;
+    char *id = NULL;
+    pending p = {0};
+    int locked = 0, exclusive = 0, rc = -1;
     size_t k = 0;
     const char *name;
     json_t *value;
@@ -804,101 +1668,66 @@ int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachm
     }
     hex_of(raw, sizeof raw, idhex);
     id = twin_xstrdup(idhex);
-    double when = t ? json_number_value(t) : now_seconds();
+    p.when = t ? json_number_value(t) : now_seconds();
     json_object_set_new(rec, "id", json_string(id));
     if (!t)
-        json_object_set_new(rec, "time", json_real(when));
+        json_object_set_new(rec, "time", json_real(p.when));
     json_object_set(rec, "attachments", shas);
 
     pthread_mutex_lock(&a->lock);
     locked = 1;
-    json_object_set_new(rec, "seq", json_integer(a->seq + 1));
+    while (a->exclusive)
+        pthread_cond_wait(&a->done, &a->lock);
+    if (a->jbroken) {
+        snprintf(err, errlen, "%s: the journal %s could not be cut back after a failed write; not appending", a->dir,
+                 a->journal_path);
+        goto cleanup;
+    }
+    if (a->broken[0]) {
+        snprintf(err, errlen, "%s (the journal cannot be committed; not appending until it can)", a->broken);
+        goto cleanup;
+    }
+    if (natt) {   /* committed here, after everything journaled before it */
+        a->exclusive = exclusive = 1;
+        if (drain(a, err, errlen) < 0)
+            goto cleanup;
+    }
+    p.seq = a->seq + 1;
+    json_object_set_new(rec, "seq", json_integer(p.seq));
     json_object_set_new(rec, "prev", json_string(a->prev));
-    bytes = json_dumps(rec, DUMP_FLAGS);
-    if (!bytes) {
+    p.bytes = json_dumps(rec, DUMP_FLAGS);
+    if (!p.bytes) {
         snprintf(err, errlen, "the audit record cannot be written as JSON");
         goto cleanup;
     }
-    size_t len = strlen(bytes);
-    if (len > GATE_AUDIT_MAX_RECORD) {
-        snprintf(err, errlen, "the audit record is %zu bytes (limit %d)", len, GATE_AUDIT_MAX_RECORD);
+    p.len = strlen(p.bytes);
+    if (p.len > GATE_AUDIT_MAX_RECORD) {
+        snprintf(err, errlen, "the audit record is %zu bytes (limit %d)", p.len, GATE_AUDIT_MAX_RECORD);
         goto cleanup;
     }
-    char sha[SHA_HEX], mac[SHA_HEX] = "";
-    sha256_hex(bytes, len, sha);
+    sha256_hex(p.bytes, p.len, p.sha);
     if (a->key)
-        hmac_hex(a->key, a->keylen, bytes, len, mac);
-    summary = summary_of(rec);
-    msg = a->key ? twin_xasprintf("%s\n\nrecord-sha256: %s\nrecord-hmac: %s\n", summary, sha, mac)
-                 : twin_xasprintf("%s\n\nrecord-sha256: %s\n", summary, sha);
-
-    git_oid oid, tree_oid, commit_oid;
-    if (git_treebuilder_new(&bld, a->repo, NULL) < 0 ||
-        git_blob_create_from_buffer(&oid, a->repo, bytes, len) < 0 ||
-        git_treebuilder_insert(NULL, bld, RECORD_FILE, &oid, GIT_FILEMODE_BLOB) < 0) {
-        git_fail(err, errlen, "%s: writing the record", a->dir);
+        hmac_hex(a->key, a->keylen, p.bytes, p.len, p.mac);
+    p.summary = summary_of(rec);
+    if ((natt ? append_commit(a, &p, att, natt, err, errlen) : append_journal(a, &p, err, errlen)) < 0)
         goto cleanup;
-    }
-    for (size_t i = 0; i < natt; i++)
-        if (git_blob_create_from_buffer(&oid, a->repo, att[i].bytes, att[i].len) < 0 ||
-            git_treebuilder_insert(NULL, bld, att[i].name, &oid, GIT_FILEMODE_BLOB) < 0) {
-            git_fail(err, errlen, "%s: writing attachment %s", a->dir, att[i].name);
-            goto cleanup;
-        }
-    if (git_treebuilder_write(&tree_oid, bld) < 0 || git_tree_lookup(&tree, a->repo, &tree_oid) < 0) {
-        git_fail(err, errlen, "%s: writing the record's tree", a->dir);
-        goto cleanup;
-    }
-    if (a->has_tip && git_commit_lookup(&parent, a->repo, &a->tip) < 0) {
-        git_fail(err, errlen, "%s: the previous record's commit", a->dir);
-        goto cleanup;
-    }
-    git_time_t secs = when > 0 && when < 9e15 ? (git_time_t)floor(when) : 0;
-    if (git_signature_new(&sig, "airlock", "airlock@localhost", secs, 0) < 0) {
-        git_fail(err, errlen, "%s: the commit's signature", a->dir);
-        goto cleanup;
-    }
-    const git_commit *parents[1] = {parent};
-    if (git_commit_create(&commit_oid, a->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0, parents) < 0) {
-        git_fail(err, errlen, "%s: writing the record's commit", a->dir);
-        goto cleanup;
-    }
-    /* Moves main only if it is still where this process left it. */
-    int r = git_reference_create_matching(&ref, a->repo, MAIN_REF, &commit_oid, a->has_tip, a->has_tip ? &a->tip : NULL,
-                                          "audit: append");
-    if (r == GIT_EMODIFIED || r == GIT_EEXISTS) {
-        snprintf(err, errlen, "%s: %s moved under the gate (another writer, or an edit); not appending", a->dir,
-                 MAIN_REF);
-        goto cleanup;
-    }
-    if (r < 0) {
-        git_fail(err, errlen, "%s: updating %s", a->dir, MAIN_REF);
-        goto cleanup;
-    }
-    if (a->key && tip_write(a, a->seq + 1, sha, &commit_oid, err, errlen) < 0) {
-        ref_undo(a, &commit_oid);
-        goto cleanup;
-    }
-    a->seq++;
-    snprintf(a->prev, sizeof a->prev, "%s", sha);
-    a->tip = commit_oid;
-    a->has_tip = 1;
+    a->seq = p.seq;
+    snprintf(a->prev, sizeof a->prev, "%s", p.sha);
+    if (natt)
+        journal_trim(a, 0);
     if (id_out) {
         *id_out = id;
         id = NULL;
     }
     rc = 0;
 cleanup:
+    if (exclusive) {
+        a->exclusive = 0;
+        pthread_cond_broadcast(&a->done);
+    }
     if (locked)
         pthread_mutex_unlock(&a->lock);
-    git_reference_free(ref);
-    git_signature_free(sig);
-    git_commit_free(parent);
-    git_tree_free(tree);
-    git_treebuilder_free(bld);
-    free(msg);
-    free(summary);
-    free(bytes);
+    pending_clear(&p);
     free(id);
     json_decref(shas);
     json_decref(rec);
@@ -915,23 +1744,62 @@ json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen)
     git_oid *chain = NULL;
     size_t n = 0;
     json_t *out = NULL;
-    if (repo_open(&repo, repo_dir, err, errlen) < 0 || chain_load(repo, repo_dir, &chain, &n, err, errlen) < 0)
+    journal j = {0};
+    char *jpath = NULL;
+    if (repo_open(&repo, repo_dir, err, errlen) < 0)
+        goto cleanup;
+    /* the journal before the chain: what is committed in between is then in the chain */
+    jpath = journal_path_of(repo);
+    if (journal_load(jpath, &j, err, errlen) < 0 || chain_load(repo, repo_dir, &chain, &n, err, errlen) < 0)
         goto cleanup;
     out = json_array();
+    long long last = 0;
     for (size_t i = 0; i < n; i++) {
         char sha[SHA_HEX], why[512], hex[GIT_OID_HEXSZ + 1];
         json_t *rec;
         if (record_load(repo, &chain[i], sha, &rec, why, sizeof why) < 0) {
             snprintf(err, errlen, "%s: %s", repo_dir, why);
-            json_decref(out);
-            out = NULL;
-            goto cleanup;
+            goto fail;
         }
         git_oid_tostr(hex, sizeof hex, &chain[i]);
         json_object_set_new(rec, "commit", json_string(hex));
         json_array_append_new(out, rec);
+        last = record_seq(rec);
     }
+    /* then the records journaled but not committed yet */
+    for (size_t i = 0; i < j.n; i++) {
+        const jline *l = &j.lines[i];
+        if (l->bad) {
+            snprintf(err, errlen, "%s: line %zu is malformed (%s)", jpath, l->lineno, l->bad);
+            goto fail;
+        }
+        if (l->seq <= last)
+            continue;
+        json_error_t je;
+        json_t *rec =
+            l->len <= GATE_AUDIT_MAX_RECORD ? json_loadb(l->bytes, l->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+        if (!json_is_object(rec)) {
+            if (l->len > GATE_AUDIT_MAX_RECORD)
+                snprintf(err, errlen, "%s: line %zu: the record is larger than %d bytes", jpath, l->lineno,
+                         GATE_AUDIT_MAX_RECORD);
+            else if (rec)
+                snprintf(err, errlen, "%s: line %zu: the record is not a JSON object", jpath, l->lineno);
+            else
+                snprintf(err, errlen, "%s: line %zu: %d:%d: %s", jpath, l->lineno, je.line, je.column, je.text);
+            json_decref(rec);
+            goto fail;
+        }
+        json_object_set_new(rec, "commit", json_string(""));
+        json_array_append_new(out, rec);
+        last = l->seq;
+    }
+    goto cleanup;
+fail:
+    json_decref(out);
+    out = NULL;
 cleanup:
+    journal_free(&j);
+    free(jpath);
     free(chain);
     git_repository_free(repo);
     git_libgit2_shutdown();
@@ -1003,21 +1871,6 @@ cleanup:
 }
 
 /* ---- verify ------------------------------------------------------------- */
-
-static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void problem(json_t *problems, long long seq, const git_oid *commit, const char *fmt, ...)
-{
-    char hex[GIT_OID_HEXSZ + 1] = "";
-    if (commit)
-        git_oid_tostr(hex, sizeof hex, commit);
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = twin_xvasprintf(fmt, ap);
-    va_end(ap);
-    json_array_append_new(problems, json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "commit", hex, "problem", text));
-    free(text);
-}
 
 /* The checks of one tree beyond record.json: every other file is a listed
  * attachment with its recorded sha256, every listed attachment is there. */
@@ -1140,10 +1993,26 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
     size_t nseqs = 0;
     gap *gaps = NULL;
     size_t ngaps = 0, capgaps = 0;
+    journal j = {0};
+    char *jpath = NULL;
+    tip_file t = {0};
+    char tip_why[512] = "";   /* why the tip file could not be read, "" when it could */
     int rc = -1;
     if (repo_open(&repo, repo_dir, err, errlen) < 0)
         goto cleanup;
     if (key_path && key_load(key_path, 0, &key, &keylen, err, errlen) < 0)
+        goto cleanup;
+    /* The tip file, then the journal, then the chain: a server appending
+     * meanwhile writes the tip after the chain and empties the journal
+     * only once it is in the chain, so what each read misses the next one
+     * sees. */
+    if (key) {
+        tip_path = twin_xasprintf("%s.tip", key_path);
+        if (tip_read(tip_path, key, keylen, &t, tip_why, sizeof tip_why) < 0 && !tip_why[0])
+            snprintf(tip_why, sizeof tip_why, "the tip file %s cannot be read", tip_path);
+    }
+    jpath = journal_path_of(repo);
+    if (journal_load(jpath, &j, err, errlen) < 0)
         goto cleanup;
     if (chain_load(repo, repo_dir, &chain, &n, err, errlen) < 0)
         goto cleanup;
@@ -1245,20 +2114,54 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
     }
 
     word_gaps(gaps, ngaps, seqs, nseqs);
+
+    /* the journal's records beyond the chain: the records that follow it */
+    long long git_last = last_seq;
+    size_t njournal = 0;
+    for (size_t i = 0; i < j.n; i++) {
+        const jline *l = &j.lines[i];
+        if (l->bad) {
+            problem(problems, 0, NULL, "journal line %zu is malformed (%s)", l->lineno, l->bad);
+            continue;
+        }
+        if (l->seq <= git_last)
+            continue;   /* committed, the journal not emptied yet */
+        char sha[SHA_HEX];
+        jline_check(l, key, keylen, last_seq + 1, have_prev ? prev : NULL, problems, sha, NULL);
+        njournal++;
+        last_seq = l->seq;
+        snprintf(prev, sizeof prev, "%s", sha);
+        have_prev = 1;
+    }
+
     if (key) {
-        tip_path = twin_xasprintf("%s.tip", key_path);
-        tip_file t;
         char why[512];
-        if (tip_read(tip_path, key, keylen, &t, why, sizeof why) < 0) {
-            problem(problems, 0, NULL, "%s", why);
+        if (tip_why[0]) {
+            problem(problems, 0, NULL, "%s", tip_why);
         } else if (!t.present) {
-            if (n)
+            if (n + njournal)
                 problem(problems, 0, NULL,
                         "the tip file %s is missing: records cut off the end of the log cannot be detected", tip_path);
         } else if (last_seq < t.seq) {
             problem(problems, t.seq, NULL,
                     "the tip file %s records %lld records but the chain ends at %lld: records were cut off the end",
                     tip_path, t.seq, last_seq);
+        } else if (t.seq > git_last) {
+            /* a tip beyond the commits but among the journal's records (the
+             * commits after it cut off, the journal still holding them) */
+            for (size_t i = 0; i < j.n; i++) {
+                const jline *l = &j.lines[i];
+                char sha[SHA_HEX];
+                if (l->bad || l->seq != t.seq)
+                    continue;
+                sha256_hex(l->bytes, l->len, sha);
+                if (strcmp(sha, t.sha))
+                    problem(problems, t.seq, NULL,
+                            "record %lld (journal line %zu) is not the one the tip file %s recorded (sha256 %.12s, the "
+                            "tip says %.12s): the chain was rewritten",
+                            t.seq, l->lineno, tip_path, sha, t.sha);
+                break;
+            }
         } else {
             /* the record the tip names, by seq, must hash as the tip says */
             int found = 0;
@@ -1291,13 +2194,15 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
     }
 
     rc = json_array_size(problems) ? 1 : 0;
-    *report = json_pack("{s:b, s:I, s:b, s:O}", "ok", rc == 0, "records", (json_int_t)n, "macs_checked", key != NULL,
-                        "problems", problems);
+    *report = json_pack("{s:b, s:I, s:I, s:b, s:O}", "ok", rc == 0, "records", (json_int_t)(n + njournal), "journaled",
+                        (json_int_t)njournal, "macs_checked", key != NULL, "problems", problems);
 cleanup:
     if (key)
         memset(key, 0, keylen);
     free(key);
     free(tip_path);
+    journal_free(&j);
+    free(jpath);
     free(chain);
     free(seqs);
     free(gaps);

@@ -20,8 +20,8 @@
  * MAC (key in a file outside the repository, normally <data-dir>/audit.key)
  * makes a chain recomputed by whoever edits the repository detectable too.
  * With a key, the last seq and hash are also kept beside it (KEY.tip,
- * replaced atomically after each append), so that cutting records off the
- * end is detected as well.
+ * replaced atomically after each batch of commits), so that cutting records
+ * off the end is detected as well.
  *
  * Records written by the server (gate/serve.c), by field:
  *   type      "start" | "decision" | "approval" | "freeze" | "thaw" | "reload"
@@ -46,10 +46,28 @@
  * (twin_export) when the gate started, from which `gate replay` rebuilds
  * the state each later decision was made on.
  *
- * Durability: gate_audit_append returns only once the commit and the ref
- * are on disk (libgit2's fsync of objects and refs is switched on), so the
- * server answers nothing whose record could still be lost.  It is
- * thread-safe (one lock per repository).
+ * Durability: gate_audit_append returns only once the record is on disk,
+ * so the server answers nothing whose record could still be lost; a crash
+ * loses no record whose append returned.  An append does not commit: it
+ * writes the record (its canonical bytes, sha256 and MAC) as one line of a
+ * write-ahead journal, DIR/airlock-journal, and fdatasyncs it (a fraction
+ * of a millisecond, where a commit with its fsyncs costs several).  A
+ * flusher thread, started by gate_audit_open and ended by gate_audit_close
+ * after it has committed everything, turns journaled records into their
+ * commits in order and in batches (libgit2's fsyncs on), moves the branch
+ * once per batch, writes the tip file, and empties the journal once all of
+ * it is committed.  A record with attachments is committed by its append
+ * itself, after everything journaled before it.  gate_audit_open recovers:
+ * the journal's lines beyond the chain are committed when they continue it
+ * (seq, prev, sha256, MAC) and refused, naming the line, when they do not;
+ * a torn last line (an append a crash cut short, which never returned) is
+ * cut off.  Readers (read, verify, in any process) read the journal too, so
+ * a record is readable as soon as its append returns: before it is
+ * committed, it has "commit": "".  The tip file lags behind the journal;
+ * a tip behind the records is accepted, one beyond them refused.
+ *
+ * gate_audit_append is thread-safe (one lock per log); one process at a
+ * time has a log open (an flock on the repository's directory).
  */
 #ifndef GATE_AUDIT_H
 #define GATE_AUDIT_H
@@ -64,42 +82,57 @@ typedef struct gate_audit gate_audit;
 enum { GATE_AUDIT_MAX_RECORD = 64 << 20, GATE_AUDIT_MAX_ATTACHMENT = 1 << 30 };
 
 /* Opens the repository at repo_dir, creating it (and the directory) when
- * missing.  key_path names the HMAC key file: created (0600, 32 random
- * bytes) when missing; NULL = records carry no MAC.  Returns 0 or -1 with
- * err.  With a key, a log whose chain is behind its tip file or disagrees
- * with it (records cut off, commits rewritten) is refused: appending would
- * erase the evidence.  A directory that is neither empty nor a repository
- * is refused too. */
+ * missing, commits the records its journal holds beyond the chain (see
+ * Durability) and starts the flusher.  key_path names the HMAC key file:
+ * created (0600, 32 random bytes) when missing; NULL = records carry no
+ * MAC.  Returns 0 or -1 with err.  With a key, a log whose chain is behind
+ * its tip file or disagrees with it (records cut off, commits rewritten)
+ * is refused: appending would erase the evidence.  So is a journal line
+ * that does not continue the chain, a directory that is neither empty nor
+ * a repository, and a log another process has open. */
 int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen);
-void gate_audit_close(gate_audit *a);   /* NULL is a no-op */
+/* Commits what is pending, ends the flusher and frees a (NULL is a
+ * no-op).  Not concurrent with appends.  Records it cannot commit stay in
+ * the journal, for the next open. */
+void gate_audit_close(gate_audit *a);
 
 /* Appends one record (borrowed; an object) with optional attachments
  * (borrowed; NULL or an object name -> JSON value; a name is a plain file
  * name other than record.json).  seq, prev, id and attachments are always
  * the log's (a caller's values are replaced); a caller's time (a number)
- * is kept.  Durable on return.  *id_out (may be NULL) gets the record's id
- * (new string).  Returns 0 or -1 with err; on -1 nothing was appended (also
- * when refs/heads/main was moved by someone else since the last append). */
+ * is kept.  Durable on return (journaled; committed by the flusher soon
+ * after, or here when there are attachments).  *id_out (may be NULL) gets
+ * the record's id (new string).  Returns 0 or -1 with err; on -1 nothing
+ * was appended.  Once the flusher fails to commit (refs/heads/main moved by
+ * someone else, the tip file not writable), appends fail with its error
+ * until a retry succeeds: the records journaled before stay in the
+ * journal. */
 int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
                       size_t errlen);
 
 /* Every record of the repository at repo_dir, oldest first, each with
- * "commit" (hex) added: a new array, or NULL with err. */
+ * "commit" (hex) added, "" for a record still in the journal: a new array,
+ * or NULL with err. */
 json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen);
 
 /* One attachment of the record in `commit` (new reference), or NULL with
- * err. */
+ * err.  (A journaled record has no attachments.) */
 json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const char *name, char *err, size_t errlen);
 
 /* Checks the whole chain: seq contiguous from 1, prev hashes, each
  * record's hash against its commit message, attachments' hashes, a single
  * line of first parents, and the MACs and the tip file when key_path is
- * given (NULL: not checked, and the report says so).  *report (new) is
- *   {"ok": bool, "records": N, "macs_checked": bool,
+ * given (NULL: not checked, and the report says so); then the journal's
+ * records beyond the chain the same way (sha256 and MAC against the line,
+ * seq, prev).  *report (new) is
+ *   {"ok": bool, "records": N, "journaled": N (of them, in the journal),
+ *    "macs_checked": bool,
  *    "problems": [{"seq": N, "commit": hex, "problem": "..."}]}
- * where seq is 0 and commit "" when a problem is not one record's (the tip
- * file's).  Returns 0 when the chain is intact, 1 when a problem was found,
- * -1 when the repository or the key cannot be read (err). */
+ * where commit is "" for a journaled record's problem, and seq 0 and
+ * commit "" when a problem is not one record's (the tip file's, a
+ * malformed journal line's).  Returns 0 when the chain is intact, 1 when a
+ * problem was found, -1 when the repository or the key cannot be read
+ * (err). */
 int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **report, char *err, size_t errlen);
 
 /* Reads a --since value: seconds since the epoch ("1764000000"), RFC 3339
@@ -109,5 +142,17 @@ int gate_audit_parse_time(const char *s, double now, double *out);
 /* Writes t (seconds since the epoch) as RFC 3339 UTC, "2026-11-24T10:00:00Z",
  * or "-" when t is not a time. */
 void gate_audit_format_time(double t, char out[32]);
+
+/* For tests (tests/test_audit.c) only. */
+/* Holds the flusher (1): appends stay in the journal; or lets it go (0).
+ * Returns once the flusher is idle.  A drain (gate_audit__flush, an append
+ * with attachments) or a close overrides it. */
+void gate_audit__pause_flusher(gate_audit *a, int paused);
+/* Has everything appended so far committed and the tip file written, and
+ * waits for it: 0, or -1 with the flusher's error. */
+int gate_audit__flush(gate_audit *a, char *err, size_t errlen);
+/* Frees a as a crash would leave the log: the flusher ended at once,
+ * nothing pending committed, the journal as it is. */
+void gate_audit__abandon(gate_audit *a);
 
 #endif

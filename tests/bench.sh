@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: generate clusters of 1k, 10k and 100k objects (cached in
 # build/bench), then per size: import time, simulate+judge latency of small
-# actions (p50/p99), peak memory; and the 100k/1k latency ratio.
+# actions (p50/p99), peak memory; and the 100k/1k latency ratio; the audit
+# log's append latency (p50/p99).
 set -e
 BUILD=${1:-build/release}
 mkdir -p build/bench
@@ -23,6 +24,10 @@ awk '/^snapshot/ { n++ } /scale a Deployment 3->4/ { scale[n] = $(NF-8) } /label
      END { if (n >= 3 && scale[1] > 0 && label[1] > 0)
              printf "ratio p50 100k/1k: label a ConfigMap %.2f, scale a Deployment %.2f (target < 2)\n",
                     label[3] / label[1], scale[3] / scale[1] }' "$out"
+
+# the audit log: the latency of an append (on the request path of every
+# mutation), on the disk of build/ (not a tmpfs: the figure is an fdatasync)
+"$BUILD/tests/bench_audit" build/bench "${BENCH_AUDIT_APPENDS:-500}" | tee -a "$out"
 
 # the scenario runner on the corpus (issue: >= 2,000 steps/s on one core)
 for j in 1 2; do

@@ -5,10 +5,14 @@
  * tampering, done here with libgit2 as someone with write access to the
  * repository would: a record edited (with and without its hash fixed in the
  * commit message), removed (first, middle, last), reordered, a merge
- * commit, a file slipped into a tree, an attachment edited.
+ * commit, a file slipped into a tree, an attachment edited.  And the
+ * write-ahead journal: records readable before the flusher commits them,
+ * a crash (the handle dropped with records only journaled) recovered by
+ * the next open, a torn last line ignored, a journal line that breaks the
+ * chain or was edited refused by open and reported by verify.
  *
  * Each test gets a scratch directory with the log at DIR/audit and its key
- * at DIR/audit.key, and a log of four records already written (record 2
+ * at DIR/audit.key, and a log of four records already written (record 1
  * carries the attachment state.json).
  */
 #include <setjmp.h>
@@ -674,6 +678,9 @@ static void edited_attachment_is_detected(void **state)
     json_decref(recs);
 }
 
+/* The branch moved under a running log: the append is journaled (durable)
+ * before the flusher finds out; then appends fail, and the record stays in
+ * the journal, readable, for whoever looks into the rewrite. */
 static void moved_ref_stops_a_running_log(void **state)
 {
     fixture *f = *state;
@@ -683,15 +690,30 @@ static void moved_ref_stops_a_running_log(void **state)
         fail_msg("open: %s", err);
     rewrite(f, TAMPER(.order = {1, 2, 3, 4}, .n = 4, .extra_file = 4));   /* new commits, same records */
     json_t *rec = decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 10);
+    assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(gate_audit__flush(a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "moved under the gate"));
     assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "moved under the gate"));
     json_decref(rec);
     gate_audit_close(a);
+    json_t *recs = read_ok(f->repo);
+    assert_int_equal(json_array_size(recs), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 4), "commit")), "");
+    json_decref(recs);
+    /* the journaled record continues the chain; the rewrite is what is reported */
+    const char *want[] = {"notes.txt", "the history was rewritten", NULL};
+    json_t *report = verify_expect(f, f->key, 1, want);
+    assert_int_equal(json_integer_value(json_object_get(report, "journaled")), 1);
+    json_decref(report);
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_non_null(strstr(err, "the chain was rewritten"));
 }
 
 /* The tip file cannot be written (its temporary name is taken by a
- * directory): the append fails, and the branch is where it was. */
-static void failed_tip_write_appends_nothing(void **state)
+ * directory): the flusher's round fails after the commit, appends fail
+ * until the tip can be written again, and the chain goes on from there. */
+static void failed_tip_write_stops_appends(void **state)
 {
     fixture *f = *state;
     gate_audit *a;
@@ -701,21 +723,389 @@ static void failed_tip_write_appends_nothing(void **state)
     char *tmp = twin_xasprintf("%s.tmp", f->tip);
     assert_int_equal(mkdir(tmp, 0700), 0);
     json_t *rec = decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 10);
+    assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), 0);   /* journaled */
+    assert_int_equal(gate_audit__flush(a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tip file"));
     assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "tip file"));
     json_t *recs = read_ok(f->repo);
-    assert_int_equal(json_array_size(recs), 4);
+    assert_int_equal(json_array_size(recs), 5);   /* committed; only the tip lags */
+    assert_int_equal(strlen(json_string_value(json_object_get(json_array_get(recs, 4), "commit"))), 40);
     json_decref(recs);
-    /* once the tip can be written again, the chain goes on from record 4 */
+    /* once the tip can be written again, appends go on from record 5 */
     assert_int_equal(rmdir(tmp), 0);
+    if (gate_audit__flush(a, err, sizeof err) < 0)
+        fail_msg("flush: %s", err);
     append_ok(a, rec, NULL);
     gate_audit_close(a);
     recs = read_ok(f->repo);
-    assert_int_equal(json_array_size(recs), 5);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 4), "seq")), 5);
+    assert_int_equal(json_array_size(recs), 6);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 5), "seq")), 6);
     json_decref(recs);
     json_decref(verify_expect(f, f->key, 0, NULL));
     free(tmp);
+}
+
+/* ---- the journal -------------------------------------------------------- */
+
+static char *journal_path(const fixture *f)
+{
+    return twin_xasprintf("%s/airlock-journal", f->repo);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    twin_buf b = {0};
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        twin_buf_add(&b, chunk, r);
+    fclose(fp);
+    twin_buf_add(&b, "", 1);
+    *n = b.len - 1;
+    return b.s;
+}
+
+static void spit(const char *path, const char *s, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(s, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* Opens the log, holds its flusher, appends n decisions (seq 5, 6, ...)
+ * and drops the handle as a crash would: they are in the journal only. */
+static void crash_after(fixture *f, int n)
+{
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    gate_audit__pause_flusher(a, 1);
+    for (int i = 0; i < n; i++)
+        append_ok(a, decision("ops-bot", "allow", "PATCH", "/apis/apps/v1/namespaces/shop/deployments/cart",
+                              T0 + 10 + i),
+                  NULL);
+    gate_audit__abandon(a);
+}
+
+/* The records read back: n of them, the last `journaled` with commit "",
+ * the others with a commit; seq 1..n, chained. */
+static void expect_records(fixture *f, size_t n, size_t journaled)
+{
+    json_t *recs = read_ok(f->repo);
+    assert_int_equal(json_array_size(recs), n);
+    char prev[65] = "";
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        assert_int_equal(json_integer_value(json_object_get(r, "seq")), i + 1);
+        assert_string_equal(json_string_value(json_object_get(r, "prev")), prev);
+        record_sha(r, prev);
+        size_t clen = strlen(json_string_value(json_object_get(r, "commit")));
+        if (clen != (i >= n - journaled ? 0 : 40))
+            fail_msg("record %zu has a commit of %zu digits", i + 1, clen);
+    }
+    json_decref(recs);
+}
+
+/* Line `k` (1-based) of the journal, edited: `from` replaced by `to` (same
+ * length) in its record, and the line's sha256 fixed when asked. */
+static void edit_journal_line(fixture *f, int k, const char *from, const char *to, int fix_sha)
+{
+    char *path = journal_path(f);
+    size_t n;
+    char *s = slurp(path, &n);
+    char *line = s;
+    for (int i = 1; i < k; i++)
+        line = strchr(line, '\n') + 1;
+    char *end = strchr(line, '\n');
+    char *rec = line;
+    for (int i = 0; i < 3; i++)
+        rec = strchr(rec, ' ') + 1;
+    *end = '\0';
+    char *at = strstr(rec, from);
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
+    if (fix_sha) {
+        char sha[65];
+        sha256_of(rec, sha);
+        memcpy(strchr(line, ' ') + 1, sha, 64);
+    }
+    *end = '\n';
+    spit(path, s, n);
+    free(s);
+    free(path);
+}
+
+static void appends_are_readable_at_once(void **state)
+{
+    fixture *f = *state;
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    gate_audit__pause_flusher(a, 1);
+    for (int i = 0; i < 3; i++)
+        append_ok(a, decision("ci", "deny", "DELETE", "/api/v1/namespaces/shop", T0 + 10 + i), NULL);
+    expect_records(f, 7, 3);
+    json_t *report = verify_expect(f, f->key, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(report, "records")), 7);
+    assert_int_equal(json_integer_value(json_object_get(report, "journaled")), 3);
+    json_decref(report);
+    /* let go, the flusher commits them in a batch and empties the journal */
+    gate_audit__pause_flusher(a, 0);
+    if (gate_audit__flush(a, err, sizeof err) < 0)
+        fail_msg("flush: %s", err);
+    expect_records(f, 7, 0);
+    gate_audit_close(a);
+    char *path = journal_path(f);
+    assert_int_equal(file_size(path), 0);
+    free(path);
+    report = verify_expect(f, f->key, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(report, "journaled")), 0);
+    json_decref(report);
+}
+
+static void crash_loses_no_record(void **state)
+{
+    fixture *f = *state;
+    crash_after(f, 5);
+    char *path = journal_path(f);
+    assert_true(file_size(path) > 0);
+    /* the records are there before any recovery */
+    expect_records(f, 9, 5);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    /* open commits them */
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    expect_records(f, 9, 0);
+    assert_int_equal(file_size(path), 0);
+    append_ok(a, decision("ci", "allow", "GET", "/api/v1/pods", T0 + 20), NULL);
+    gate_audit_close(a);
+    expect_records(f, 10, 0);
+    json_t *report = verify_expect(f, f->key, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(report, "records")), 10);
+    json_decref(report);
+    FILE *fp = fopen(f->tip, "r");
+    json_t *tip = json_loadf(fp, 0, NULL);
+    fclose(fp);
+    assert_int_equal(json_integer_value(json_object_get(tip, "seq")), 10);
+    json_decref(tip);
+    free(path);
+}
+
+static void torn_last_line_is_ignored(void **state)
+{
+    fixture *f = *state;
+    crash_after(f, 2);
+    char *path = journal_path(f);
+    size_t n;
+    char *s = slurp(path, &n);
+    spit(path, s, n - 10);   /* the second line cut short, as a crash mid-write would */
+    expect_records(f, 5, 1);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    assert_int_equal(file_size(path), 0);
+    gate_audit_close(a);
+    expect_records(f, 5, 0);
+    /* a complete last line that cannot be parsed is taken as torn too */
+    crash_after(f, 1);
+    FILE *fp = fopen(path, "ab");
+    fputs("6 garbage\n", fp);
+    fclose(fp);
+    expect_records(f, 6, 1);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    append_ok(a, decision("ci", "allow", "GET", "/api/v1/pods", T0 + 20), NULL);
+    gate_audit_close(a);
+    expect_records(f, 7, 0);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    free(s);
+    free(path);
+}
+
+static void journal_breaking_the_chain_is_refused(void **state)
+{
+    fixture *f = *state;
+    crash_after(f, 2);
+    char *path = journal_path(f);
+    size_t n;
+    char *s = slurp(path, &n);
+    char *second = strchr(s, '\n') + 1;
+    spit(path, second, n - (size_t)(second - s));   /* record 5 removed: 6 follows 4 */
+    gate_audit *a = NULL;
+    char err[1024];
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_null(a);
+    assert_non_null(strstr(err, "airlock-journal"));
+    assert_non_null(strstr(err, "journal line 1: seq 6 does not continue the chain, which ends at 4"));
+    const char *want[] = {"journal line 1: seq 6 does not continue the chain", NULL};
+    json_decref(verify_expect(f, f->key, 1, want));
+    /* nothing was committed: the journal is as it was */
+    assert_int_equal(file_size(path), (off_t)(n - (size_t)(second - s)));
+    /* a malformed line before the last one is refused too */
+    spit(path, s, n);
+    FILE *fp = fopen(path, "r+b");
+    fputs("xx", fp);
+    fclose(fp);
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_non_null(strstr(err, "line 1 is malformed"));
+    const char *bad[] = {"journal line 1 is malformed", NULL};
+    json_decref(verify_expect(f, f->key, 1, bad));
+    free(s);
+    free(path);
+}
+
+static void edited_journal_line_is_detected(void **state)
+{
+    fixture *f = *state;
+    crash_after(f, 2);
+    /* the last line edited, its sha256 left: the line's hash tells */
+    edit_journal_line(f, 2, "ops-bot", "intrudr", 0);
+    const char *want[] = {"journal line 2: the record was edited", NULL};
+    json_t *report = verify_expect(f, f->key, 1, want);
+    json_t *p = json_array_get(json_object_get(report, "problems"), 0);
+    assert_int_equal(json_integer_value(json_object_get(p, "seq")), 6);
+    assert_string_equal(json_string_value(json_object_get(p, "commit")), "");
+    json_decref(report);
+    json_decref(verify_expect(f, NULL, 1, want));
+    gate_audit *a = NULL;
+    char err[1024];
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_non_null(strstr(err, "the record was edited"));
+    edit_journal_line(f, 2, "intrudr", "ops-bot", 0);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    /* the first line edited with its sha256 fixed: the MAC, and the next prev */
+    edit_journal_line(f, 1, "ops-bot", "intrudr", 1);
+    const char *fixed[] = {"journal line 1: the MAC does not match", "journal line 2: prev is", NULL};
+    json_decref(verify_expect(f, f->key, 1, fixed));
+    const char *nokey[] = {"journal line 2: prev is", NULL};
+    json_decref(verify_expect(f, NULL, 1, nokey));
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_non_null(strstr(err, "MAC does not match"));
+}
+
+/* The tip file beyond the commits but among the journal's records (the
+ * flusher committed them and wrote the tip, the journal was not emptied
+ * yet, and the commits were cut off): nothing is lost, verify accepts it,
+ * and open commits the records again, to the same commits. */
+static void tip_covered_by_the_journal(void **state)
+{
+    fixture *f = *state;
+    crash_after(f, 2);
+    char *path = journal_path(f);
+    size_t n;
+    char *s = slurp(path, &n);
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    gate_audit_close(a);
+    json_t *recs = read_ok(f->repo);
+    char *c4 = twin_xstrdup(json_string_value(json_object_get(json_array_get(recs, 3), "commit")));
+    char *c6 = twin_xstrdup(json_string_value(json_object_get(json_array_get(recs, 5), "commit")));
+    json_decref(recs);
+    spit(path, s, n);
+    git_libgit2_init();
+    git_repository *repo;
+    git_reference *ref;
+    git_oid oid;
+    check(git_repository_open(&repo, f->repo), "open");
+    check(git_oid_fromstr(&oid, c4), "oid");
+    check(git_reference_create(&ref, repo, "refs/heads/main", &oid, 1, "cut"), "cut");
+    git_reference_free(ref);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    expect_records(f, 6, 2);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    gate_audit_close(a);
+    expect_records(f, 6, 0);
+    recs = read_ok(f->repo);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 5), "commit")), c6);
+    json_decref(recs);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    /* the same with the journal cut too: records were cut off */
+    git_libgit2_init();
+    check(git_repository_open(&repo, f->repo), "open");
+    check(git_reference_create(&ref, repo, "refs/heads/main", &oid, 1, "cut"), "cut");
+    git_reference_free(ref);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    spit(path, s, (size_t)(strchr(s, '\n') + 1 - s));   /* record 5 only */
+    const char *want[] = {"records 6 records but the chain ends at 5: records were cut off the end", NULL};
+    json_decref(verify_expect(f, f->key, 1, want));
+    assert_int_equal(gate_audit_open(&a, f->repo, f->key, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cut off the end"));
+    free(c4);
+    free(c6);
+    free(s);
+    free(path);
+}
+
+/* A record with attachments is committed by its append, after what is
+ * journaled before it (a held flusher notwithstanding). */
+static void attachments_commit_the_journal_first(void **state)
+{
+    fixture *f = *state;
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    gate_audit__pause_flusher(a, 1);
+    append_ok(a, decision("ci", "allow", "GET", "/api/v1/pods", T0 + 10), NULL);
+    append_ok(a, decision("ci", "allow", "GET", "/api/v1/pods", T0 + 11), NULL);
+    json_t *att = json_pack("{s:{s:[]}}", "state.json", "items");
+    append_ok(a, json_pack("{s:s, s:s, s:f}", "type", "start", "agent", "airlock", "time", T0 + 12), att);
+    json_decref(att);
+    expect_records(f, 7, 0);
+    append_ok(a, decision("ci", "allow", "GET", "/api/v1/pods", T0 + 13), NULL);
+    expect_records(f, 8, 1);
+    json_t *recs = read_ok(f->repo);
+    json_t *st = gate_audit_attachment(f->repo, json_string_value(json_object_get(json_array_get(recs, 6), "commit")),
+                                       "state.json", err, sizeof err);
+    if (!st)
+        fail_msg("attachment: %s", err);
+    json_decref(st);
+    json_decref(recs);
+    gate_audit_close(a);
+    expect_records(f, 8, 0);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+}
+
+static void one_process_writes(void **state)
+{
+    fixture *f = *state;
+    gate_audit *a, *b = NULL;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    assert_int_equal(gate_audit_open(&b, f->repo, f->key, err, sizeof err), -1);
+    assert_null(b);
+    assert_non_null(strstr(err, "open in another process"));
+    gate_audit_close(a);
+    if (gate_audit_open(&b, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open after close: %s", err);
+    gate_audit_close(b);
 }
 
 /* ---- concurrency -------------------------------------------------------- */
@@ -769,6 +1159,7 @@ static void concurrent_appends_keep_one_chain(void **state)
     json_array_foreach(recs, i, r) {
         assert_int_equal(json_integer_value(json_object_get(r, "seq")), i + 1);
         assert_string_equal(json_string_value(json_object_get(r, "prev")), prev);
+        assert_int_equal(strlen(json_string_value(json_object_get(r, "commit"))), 40);   /* close committed all */
         record_sha(r, prev);
         const char *agent = json_string_value(json_object_get(r, "agent"));
         if (!strncmp(agent, "agent-", 6))
@@ -841,7 +1232,15 @@ int main(void)
         T(merge_commits_and_extra_files_are_detected),
         T(edited_attachment_is_detected),
         T(moved_ref_stops_a_running_log),
-        T(failed_tip_write_appends_nothing),
+        T(failed_tip_write_stops_appends),
+        T(appends_are_readable_at_once),
+        T(crash_loses_no_record),
+        T(torn_last_line_is_ignored),
+        T(journal_breaking_the_chain_is_refused),
+        T(edited_journal_line_is_detected),
+        T(tip_covered_by_the_journal),
+        T(attachments_commit_the_journal_first),
+        T(one_process_writes),
         T(concurrent_appends_keep_one_chain),
         cmocka_unit_test(parse_time_forms),
     };

@@ -200,7 +200,7 @@ grep -q "denied by budget" "$tmp/out" && ok "a restart keeps the budgets: the fo
 ap approvals deny "$id3" >/dev/null 2>&1
 ap approvals deny "$id4" >/dev/null 2>&1
 stop
-start --review-wait 20 --approval-ttl 6
+start --review-wait 20 --approval-ttl 60
 ka ops-bot scale deployment checkout -n shop --replicas=9 >"$tmp/held" 2>&1 &
 held=$!
 _i=0
@@ -211,6 +211,8 @@ id5=$(sed -n 's/^\([0-9a-f]*\) *pending .*checkout.*/\1/p' "$tmp/out" | head -1)
 ap approvals approve "$id5" >/dev/null 2>&1
 wait $held && [ "$(ka ops2 get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 9 ] \
     && ok "--review-wait: the held request goes through once approved" || { bad "held request"; cat "$tmp/held"; }
+stop
+start --review-wait 20 --approval-ttl 3
 ka ops-bot scale deployment checkout -n shop --replicas=12 >"$tmp/held" 2>&1 &
 held=$!
 wait $held
