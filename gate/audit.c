@@ -24,8 +24,9 @@
  * thread then turns the journaled records into commits, in seq order and in
  * batches: it wakes when lines are added, writes a commit per record (the
  * same tree, message, author and chain as when appends committed
- * themselves), moves refs/heads/main once per batch (only from where this
- * process left it), then writes the tip file.  Once every line of the
+ * themselves; loose objects are not fsynced one by one), syncs the file
+ * system once (syncfs), moves refs/heads/main once per batch (only from
+ * where this process left it), syncs again, then writes the tip file.  Once every line of the
  * journal is committed it empties the journal, taking an exclusive flock
  * on it (a reader in another process holds a shared one while it reads, so
  * that it never reads a journal being cut).  The repository is the
@@ -73,6 +74,7 @@
  * open log holds one reference, each path-based call holds one for its
  * duration.
  */
+#define _GNU_SOURCE   /* syncfs */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1024,6 +1026,12 @@ cleanup:
  * left it. */
 static int ref_move(gate_audit *a, const git_oid *to, char *err, size_t errlen)
 {
+    /* libgit2 writes loose objects without an fsync each (the journal holds
+     * the records meanwhile): one syncfs makes a whole batch's objects
+     * durable before the branch names them, and one more makes the branch
+     * durable before the tip file follows it and the journal is emptied */
+    if (syncfs(a->dirfd) < 0)
+        return snprintf(err, errlen, "%s: syncing the objects: %s", a->dir, strerror(errno)), -1;
     git_reference *ref = NULL;
     int r = git_reference_create_matching(&ref, a->repo, MAIN_REF, to, a->has_tip, a->has_tip ? &a->tip : NULL,
                                           "audit: append");
@@ -1034,6 +1042,8 @@ static int ref_move(gate_audit *a, const git_oid *to, char *err, size_t errlen)
                -1;
     if (r < 0)
         return git_fail(err, errlen, "%s: updating %s", a->dir, MAIN_REF);
+    if (syncfs(a->dirfd) < 0)
+        return snprintf(err, errlen, "%s: syncing %s: %s", a->dir, MAIN_REF, strerror(errno)), -1;
     a->tip = *to;
     a->has_tip = 1;
     return 0;
@@ -1485,7 +1495,7 @@ static void audit_free(gate_audit *a)
 int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen)
 {
     git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);   /* ref_move syncs once per batch */
     gate_audit *a = twin_xcalloc(1, sizeof *a);
     a->dirfd = a->jfd = -1;
     pthread_mutex_init(&a->lock, NULL);
