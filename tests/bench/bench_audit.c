@@ -20,25 +20,9 @@
 #include <jansson.h>
 
 #include "gate/audit.h"
+#include "tests/bench/bench.h"
 #include "twin/util.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, size_t n, double p)
-{
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
-}
 
 int main(int argc, char **argv)
 {
