@@ -240,14 +240,13 @@ gate_identity *gate_agents_find(gate_agents *a, const char *token)
     return who;
 }
 
-int gate_agents_check_policies(const gate_agents *a, int (*known)(const char *name, void *ud), void *ud, char *err,
-                               size_t errlen)
+int gate_agents_check_policies(const gate_agents *a, const gate_policy_set *set, char *err, size_t errlen)
 {
     for (size_t i = 0; i < a->n; i++) {
         size_t j;
         json_t *p;
         json_array_foreach(a->v[i].policies, j, p) {
-            if (!known(json_string_value(p), ud)) {
+            if (!gate_policy_has(set, json_string_value(p))) {
                 snprintf(err, errlen, "agent %s: no policy named \"%s\" is loaded", a->v[i].name,
                          json_string_value(p));
                 return -1;

@@ -25,6 +25,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "gate/policy.h"
+
 typedef enum gate_role { GATE_ROLE_AGENT = 0, GATE_ROLE_APPROVER } gate_role;
 
 typedef struct gate_identity {
@@ -53,10 +55,9 @@ void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256,
 void gate_agents_free(gate_agents *a);
 /* The identity a bearer token (the token itself) belongs to, or NULL. */
 gate_identity *gate_agents_find(gate_agents *a, const char *token);
-/* Every policy name in the agents' profiles that `known` says is unknown
- * (known(name, ud) != 0 when it exists): -1 with err naming the agent. */
-int gate_agents_check_policies(const gate_agents *a, int (*known)(const char *name, void *ud), void *ud, char *err,
-                               size_t errlen);
+/* Every policy name in the agents' profiles must be one of `set`'s: -1
+ * with err naming the agent and the policy otherwise. */
+int gate_agents_check_policies(const gate_agents *a, const gate_policy_set *set, char *err, size_t errlen);
 /* Counts one mutation at `now` against the identity's limits.  Returns 0
  * when it is within them, or the whole seconds (>= 1) to wait before the
  * next one would be; the refused attempt is not counted.  *which gets

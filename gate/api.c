@@ -105,17 +105,12 @@ int gate_audit_decision(server *sv, const gate_identity *who, const char *method
 
 /* ---- reloads and the webhook ---- */
 
-static int policy_known(const char *name, void *ud)
-{
-    return gate_policy_has(ud, name);
-}
-
 int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
 {
     gate_policy_set *fresh = NULL;
     if (gate_policy_load_spec(&fresh, sv->policy_spec, err, errlen) < 0)
         return -1;
-    if (gate_agents_check_policies(&sv->agents, policy_known, fresh, err, errlen) < 0) {
+    if (gate_agents_check_policies(&sv->agents, fresh, err, errlen) < 0) {
         gate_policy_free(fresh);
         return -1;
     }

@@ -15,6 +15,7 @@
 struct gate_approvals {
     sqlite3 *db;
     double pending_ttl, approved_ttl;
+    json_t *freeze;   /* the freeze row as gate_freeze_get answers it: read once, kept with each set */
 };
 
 static const char SCHEMA[] =
@@ -25,6 +26,8 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS approvals_fp ON approvals(agent, fingerprint, state);"
     "CREATE TABLE IF NOT EXISTS freeze(one INTEGER PRIMARY KEY CHECK(one = 1), frozen INTEGER NOT NULL,"
     " reason TEXT, who TEXT, since REAL);";
+
+static json_t *freeze_load(gate_approvals *ap);
 
 int gate_approvals_open(gate_approvals **out, const char *db_path, double pending_ttl, double approved_ttl,
                         char *err, size_t errlen)
@@ -38,6 +41,7 @@ int gate_approvals_open(gate_approvals **out, const char *db_path, double pendin
         gate_approvals_close(ap);
         return -1;
     }
+    ap->freeze = freeze_load(ap);
     *out = ap;
     return 0;
 }
@@ -46,6 +50,7 @@ void gate_approvals_close(gate_approvals *ap)
 {
     if (!ap)
         return;
+    json_decref(ap->freeze);
     sqlite3_close(ap->db);
     free(ap);
 }
@@ -254,7 +259,8 @@ int gate_approvals_use(gate_approvals *ap, const char *id, double now)
 
 /* ---- the kill switch ---- */
 
-json_t *gate_freeze_get(gate_approvals *ap)
+/* The freeze row from the database (new reference). */
+static json_t *freeze_load(gate_approvals *ap)
 {
     sqlite3_stmt *st;
     json_t *out = NULL;
@@ -270,6 +276,13 @@ json_t *gate_freeze_get(gate_approvals *ap)
     return out ? out : json_pack("{s:b}", "frozen", 0);
 }
 
+/* Asked on every mutation: answered from memory (one gate owns gate.db;
+ * gate_freeze_set keeps the copy current). */
+json_t *gate_freeze_get(gate_approvals *ap)
+{
+    return json_deep_copy(ap->freeze);
+}
+
 int gate_freeze_set(gate_approvals *ap, int frozen, const char *by, const char *reason, double now)
 {
     sqlite3_stmt *st;
@@ -282,6 +295,10 @@ int gate_freeze_set(gate_approvals *ap, int frozen, const char *by, const char *
     sqlite3_bind_double(st, 4, now);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
+    if (rc == 0) {
+        json_decref(ap->freeze);
+        ap->freeze = freeze_load(ap);
+    }
     return rc;
 }
 

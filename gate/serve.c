@@ -1135,11 +1135,6 @@ static void on_hup(int sig)
     reload_asked = 1;
 }
 
-static int policy_known(const char *name, void *ud)
-{
-    return gate_policy_has(ud, name);
-}
-
 enum { POOL = 8 };   /* server threads */
 
 static void usage(FILE *out)
@@ -1263,7 +1258,7 @@ int gate_cmd_serve(int argc, char **argv)
     /* agents */
     if (o.agents) {
         if (gate_agents_load(&sv.agents, o.agents, err, sizeof err) < 0 ||
-            gate_agents_check_policies(&sv.agents, policy_known, ps, err, sizeof err) < 0) {
+            gate_agents_check_policies(&sv.agents, ps, err, sizeof err) < 0) {
             fprintf(stderr, "gate serve: %s\n", err);
             goto out;
         }

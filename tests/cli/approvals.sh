@@ -109,6 +109,10 @@ code=$(c $OPS "$url/airlock/v1/approvals")
     && ok "an agent's token cannot use the approvals API" || { bad "agent on the API ($code)"; cat "$tmp/body"; }
 ka reader get secrets -n payments >/dev/null 2>&1 && ! ka ops-bot get secrets -n payments >/dev/null 2>&1 \
     && ok "read_secrets: the reader's profile may read Secrets, ops-bot may not" || bad "read_secrets profile"
+# scaling checkout to 200 needs approval from cost (serve.sh); the reader is judged by
+# data-protection and privilege only, so its dry run of it passes
+ka reader scale deployment checkout -n shop --replicas=200 --dry-run=server >"$tmp/out" 2>&1 \
+    && ok "policies: an agent is judged only by its profile's policies" || { bad "policy subset"; cat "$tmp/out"; }
 
 # ---- review -> approve -> the agent's retry passes once ----
 ka ops-bot scale deployment checkout -n shop --replicas=5 >"$tmp/out" 2>&1
@@ -208,9 +212,9 @@ until ap approvals list >"$tmp/out" 2>&1 && grep -q "Deployment shop/checkout" "
     _i=$((_i + 1)); [ $_i -gt 50 ] && break; sleep 0.2
 done
 id5=$(sed -n 's/^\([0-9a-f]*\) *pending .*checkout.*/\1/p' "$tmp/out" | head -1)
-ap approvals approve "$id5" >/dev/null 2>&1
+ap approvals approve "$id5" >"$tmp/approve5" 2>&1
 wait $held && [ "$(ka ops2 get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 9 ] \
-    && ok "--review-wait: the held request goes through once approved" || { bad "held request"; cat "$tmp/held"; }
+    && ok "--review-wait: the held request goes through once approved" || { bad "held request"; cat "$tmp/held" "$tmp/out" "$tmp/approve5"; }
 stop
 start --review-wait 20 --approval-ttl 3
 ka ops-bot scale deployment checkout -n shop --replicas=12 >"$tmp/held" 2>&1 &
