@@ -52,6 +52,10 @@ void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256,
     id->name = twin_xstrdup(name);
     snprintf(id->token_sha256, sizeof id->token_sha256, "%s", token_sha256);
     id->role = role;
+    if (role == GATE_ROLE_AGENT) {
+        id->per_second = GATE_AGENTS_PER_SECOND;
+        id->per_minute = GATE_AGENTS_PER_MINUTE;
+    }
 }
 
 static int is_hex64(const char *s)
@@ -63,11 +67,13 @@ static int is_hex64(const char *s)
     return n == 64;
 }
 
-/* A non-negative integer setting, or -1 after filling err. */
+/* A rate limit: a non-negative integer (0 = no limit), or -1 after
+ * filling err. */
 static long count_of(const json_t *v, const char *file, const char *who, const char *key, char *err, size_t errlen)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, errlen, "%s: agent %s: %s must be a non-negative integer", file, who, key);
+        snprintf(err, errlen, "%s: agent %s: rate_limit.%s must be a non-negative integer (0 = no limit)", file, who,
+                 key);
         return -1;
     }
     return (long)json_integer_value(v);
@@ -99,6 +105,7 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         }
     }
     gate_identity id = {0};
+    id.per_second = id.per_minute = -1;   /* not given: the defaults, for an agent */
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)e, key, v) {
@@ -136,7 +143,10 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
             const char *k2;
             json_t *v2;
             if (!json_is_object(v)) {
-                snprintf(err, errlen, "%s: agent %s: rate_limit is {per_second: N, per_minute: N}", file, who);
+                snprintf(err, errlen,
+                         "%s: agent %s: rate_limit is {per_second: N, per_minute: N} (0 = no limit; a key left out "
+                         "keeps its default, %d per second, %d per minute)",
+                         file, who, GATE_AGENTS_PER_SECOND, GATE_AGENTS_PER_MINUTE);
                 goto bad;
             }
             json_object_foreach(v, k2, v2) {
@@ -165,12 +175,16 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         }
     }
     if (id.role == GATE_ROLE_APPROVER &&
-        (id.policies || id.config || id.per_second || id.per_minute || id.read_secrets)) {
+        (id.policies || id.config || id.per_second > 0 || id.per_minute > 0 || id.read_secrets)) {
         snprintf(err, errlen, "%s: agent %s: an approver is not an agent: policies, config, rate_limit and "
                               "read_secrets are agent settings",
                  file, who);
         goto bad;
     }
+    if (id.per_second < 0)
+        id.per_second = id.role == GATE_ROLE_AGENT ? GATE_AGENTS_PER_SECOND : 0;
+    if (id.per_minute < 0)
+        id.per_minute = id.role == GATE_ROLE_AGENT ? GATE_AGENTS_PER_MINUTE : 0;
     id.name = twin_xstrdup(name);
     snprintf(id.token_sha256, sizeof id.token_sha256, "%s", tok);
     for (char *c = id.token_sha256; *c; c++)

@@ -14,6 +14,11 @@
  *     rate_limit: {per_second: 5, per_minute: 60}   # mutations; 429 beyond
  *     read_secrets: false           # may get/list/watch Secrets
  *
+ * Every agent is rate limited: a key rate_limit leaves out has its default
+ * (GATE_AGENTS_PER_SECOND, GATE_AGENTS_PER_MINUTE), and 0 turns that limit
+ * off, so {per_second: 0, per_minute: 0} is unlimited.  Approvers make no
+ * mutations and have no limit.
+ *
  * An approver token is never an agent (it cannot call the Kubernetes API)
  * and an agent token can never approve.  Every key is checked: a misspelt
  * key, a wrong type, a duplicate name or token, or an approver with agent
@@ -26,6 +31,14 @@
 #include <stddef.h>
 
 #include "gate/policy.h"
+
+/* The default limits on an agent's mutations: well above what a person at
+ * kubectl or an agent acting on what it reads sends, while a runaway loop
+ * meets them within a second and then cannot crowd the other agents out
+ * (mutations pass the gate one at a time).  A refusal is a 429 with
+ * Retry-After. */
+#define GATE_AGENTS_PER_SECOND 20
+#define GATE_AGENTS_PER_MINUTE 600
 
 typedef enum gate_role { GATE_ROLE_AGENT = 0, GATE_ROLE_APPROVER } gate_role;
 
@@ -50,7 +63,8 @@ typedef struct gate_agents {
 
 /* Reads the agents file.  Returns 0, or -1 with err naming file and entry. */
 int gate_agents_load(gate_agents *out, const char *path, char *err, size_t errlen);
-/* One agent made in code (the server's default ops-bot): token_sha256 hex. */
+/* One identity made in code (the server's default ops-bot and approver):
+ * token_sha256 hex.  An agent gets the default rate limits. */
 void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256, gate_role role);
 void gate_agents_free(gate_agents *a);
 /* The identity a bearer token (the token itself) belongs to, or NULL. */

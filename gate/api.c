@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gate/log.h"
 #include "gate/k8s.h"
 #include "gate/serve_int.h"
 
@@ -129,7 +130,7 @@ int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
         gate_policy_free(fresh);
         return -1;
     }
-    fprintf(stderr, "airlock: policies reloaded by %s: %s (%zu policies)\n", by, gate_policy_version(fresh),
+    gate_log("policies reloaded by %s: %s (%zu policies)", by, gate_policy_version(fresh),
             gate_policy_count(fresh));
     gate_policy_free(old);
     return 0;
@@ -177,7 +178,7 @@ void gate_webhook(server *sv, const char *event, const json_t *approval)
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK || status >= 300)
-        fprintf(stderr, "airlock: webhook %s for %s failed: %s\n", event, id ? id : "?",
+        gate_log("webhook %s for %s failed: %s", event, id ? id : "?",
                 cc != CURLE_OK ? curl_easy_strerror(cc) : "the hook answered with an error status");
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
@@ -239,6 +240,27 @@ static gate_identity *agent_named(server *sv, const char *name)
     return NULL;
 }
 
+/* Enforce mode: what the approval's action reaches is read again from
+ * production (an action that no longer parses is refused by resimulate). */
+static int refresh_for(server *sv, const json_t *a, char *err, size_t errlen)
+{
+    const json_t *req = json_object_get(a, "request");
+    const char *ct = json_string_value(json_object_get(req, "content_type"));
+    json_t *body = json_object_get(req, "body");
+    json_t *headers = json_pack("{s:s}", "Content-Type", ct ? ct : "application/json");
+    gate_action act;
+    char perr[512];
+    int rc = 0;
+    if (gate_action_parse(&act, sv->engine.twin, json_string_value(json_object_get(req, "method")),
+                          json_string_value(json_object_get(req, "path")), headers,
+                          json_is_null(body) ? NULL : body, NULL, 0, perr, sizeof perr) == 0) {
+        rc = gate_refresh(sv, &act, err, errlen);
+        gate_action_free(&act);
+    }
+    json_decref(headers);
+    return rc;
+}
+
 /* The approval's action simulated again on the current twin (with its
  * agent's profile), then rolled back.  Returns 0 with *d filled, or an
  * HTTP status after writing msg. Called with both locks. */
@@ -297,14 +319,10 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
     if (approve) {
         /* simulated again on the current twin: approved only as it is now */
         char rerr[512];
-        if (sv->up) {
-            const json_t *req = json_object_get(a, "request");
-            if (gate_refresh(sv, json_string_value(json_object_get(req, "method")),
-                             json_string_value(json_object_get(req, "path")), rerr, sizeof rerr) < 0) {
-                json_decref(rec);
-                rc = status_msg(c, 502, "airlock: the twin could not be refreshed from production: %s", rerr);
-                goto out;
-            }
+        if (sv->up && refresh_for(sv, a, rerr, sizeof rerr) < 0) {
+            json_decref(rec);
+            rc = status_msg(c, 502, "airlock: the twin could not be refreshed from production: %s", rerr);
+            goto out;
         }
         gate_decision d;
         int code = resimulate(sv, a, &d, msg, sizeof msg);
@@ -350,7 +368,7 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
         rc = status_msg(c, (unsigned)code, "airlock: %s", msg);
         goto out;
     }
-    fprintf(stderr, "airlock: approval %s %s by %s\n", id, approve ? "approved" : "denied", who->name);
+    gate_log("approval %s %s by %s", id, approve ? "approved" : "denied", who->name);
     pthread_cond_broadcast(&sv->decided);   /* a held request may be waiting for it */
     rc = gate_send_json(c, 200, doc);
     notify = json_incref(doc);
@@ -386,7 +404,7 @@ static enum MHD_Result freeze(server *sv, struct MHD_Connection *c, const gate_i
         rc = status_msg(c, 500, "airlock: the %s could not be recorded: %s", on ? "freeze" : "thaw", err);
     else
         rc = gate_send_json(c, 200, st);
-    fprintf(stderr, "airlock: %s by %s%s%s\n", on ? "frozen" : "thawed", who->name, on ? ": " : "", on ? reason : "");
+    gate_log("%s by %s%s%s", on ? "frozen" : "thawed", who->name, on ? ": " : "", on ? reason : "");
     json_decref(st);
     return rc;
 }

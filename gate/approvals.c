@@ -15,6 +15,7 @@
 struct gate_approvals {
     sqlite3 *db;
     double pending_ttl, approved_ttl;
+    long max_pending;   /* each agent's pending approvals; 0 = no cap */
     json_t *freeze;   /* the freeze row as gate_freeze_get answers it: read once, kept with each set */
 };
 
@@ -24,6 +25,9 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS approvals(id TEXT PRIMARY KEY, agent TEXT NOT NULL, fingerprint TEXT NOT NULL,"
     " state TEXT NOT NULL, requested_at REAL NOT NULL, expires_at REAL NOT NULL, doc TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS approvals_fp ON approvals(agent, fingerprint, state);"
+    /* the list by state, newest first; an agent's pending count */
+    "CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state, requested_at);"
+    "CREATE INDEX IF NOT EXISTS approvals_agent ON approvals(agent, state, expires_at);"
     "CREATE TABLE IF NOT EXISTS freeze(one INTEGER PRIMARY KEY CHECK(one = 1), frozen INTEGER NOT NULL,"
     " reason TEXT, who TEXT, since REAL);";
 
@@ -35,6 +39,7 @@ int gate_approvals_open(gate_approvals **out, const char *db_path, double pendin
     gate_approvals *ap = twin_xcalloc(1, sizeof *ap);
     ap->pending_ttl = pending_ttl;
     ap->approved_ttl = approved_ttl;
+    ap->max_pending = GATE_APPROVALS_MAX_PENDING;
     if (sqlite3_open(db_path, &ap->db) != SQLITE_OK || sqlite3_busy_timeout(ap->db, 5000) != SQLITE_OK ||
         sqlite3_exec(ap->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", db_path, sqlite3_errmsg(ap->db));
@@ -53,6 +58,16 @@ void gate_approvals_close(gate_approvals *ap)
     json_decref(ap->freeze);
     sqlite3_close(ap->db);
     free(ap);
+}
+
+void gate_approvals_set_max_pending(gate_approvals *ap, long max_pending)
+{
+    ap->max_pending = max_pending > 0 ? max_pending : 0;
+}
+
+long gate_approvals_max_pending(const gate_approvals *ap)
+{
+    return ap->max_pending;
 }
 
 /* ---- storage ---- */
@@ -111,21 +126,55 @@ json_t *gate_approvals_get(gate_approvals *ap, const char *id, double now)
     return settle(ap, doc, now);
 }
 
+/* The state filter is SQL's, ahead of the LIMIT, so that one agent's many
+ * rows in other states cannot push another agent's pending approval off
+ * the list.  A pending or approved row past its time is expired, whatever
+ * its column says until settle() stores it so: the filters ask for the
+ * time too (settle: expired when now > expires_at).  ?1 state, ?2 now,
+ * ?3 limit. */
+static const char *list_query(const char *state)
+{
+    if (!state || !strcmp(state, "all"))
+        return "SELECT doc FROM approvals ORDER BY requested_at DESC, id LIMIT ?3";
+    if (!strcmp(state, "pending") || !strcmp(state, "approved"))
+        return "SELECT doc FROM approvals WHERE state = ?1 AND expires_at >= ?2"
+               " ORDER BY requested_at DESC, id LIMIT ?3";
+    if (!strcmp(state, "expired"))
+        return "SELECT doc FROM approvals WHERE state = 'expired'"
+               " OR (state IN ('pending', 'approved') AND expires_at < ?2)"
+               " ORDER BY requested_at DESC, id LIMIT ?3";
+    return "SELECT doc FROM approvals WHERE state = ?1 ORDER BY requested_at DESC, id LIMIT ?3";
+}
+
 json_t *gate_approvals_list(gate_approvals *ap, const char *state, double now)
 {
     sqlite3_stmt *st;
-    json_t *items = json_array();
-    if (sqlite3_prepare_v2(ap->db, "SELECT doc FROM approvals ORDER BY requested_at DESC, id LIMIT 500", -1, &st,
-                           NULL) == SQLITE_OK) {
+    json_t *rows = json_array(), *items = json_array();
+    /* read first, settle after: settle writes rows the query would be walking */
+    if (sqlite3_prepare_v2(ap->db, list_query(state), -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, state ? state : "all", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 2, now);
+        sqlite3_bind_int(st, 3, GATE_APPROVALS_LIST_MAX);
         while (sqlite3_step(st) == SQLITE_ROW) {
-            json_t *doc = settle(ap, load_doc(st, 0), now);
-            const char *s = json_string_value(json_object_get(doc, "state"));
-            if (doc && (!state || !strcmp(state, "all") || (s && !strcmp(s, state))))
-                json_array_append(items, doc);
-            json_decref(doc);
+            json_t *doc = load_doc(st, 0);
+            if (doc)
+                json_array_append_new(rows, doc);
         }
         sqlite3_finalize(st);
     }
+    /* the rows that expire here are stored in one transaction, not one sync each */
+    int tx = sqlite3_exec(ap->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    size_t i;
+    json_t *doc;
+    json_array_foreach(rows, i, doc) {
+        settle(ap, doc, now);
+        const char *s = json_string_value(json_object_get(doc, "state"));
+        if (!state || !strcmp(state, "all") || (s && !strcmp(s, state)))
+            json_array_append(items, doc);
+    }
+    if (tx && sqlite3_exec(ap->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(ap->db, "ROLLBACK", NULL, NULL, NULL);
+    json_decref(rows);
     return json_pack("{s:o}", "items", items);
 }
 
@@ -154,16 +203,42 @@ static json_t *find(gate_approvals *ap, const char *agent, const char *fp, const
     return doc;
 }
 
-char *gate_approvals_add(gate_approvals *ap, const char *agent, const char *fingerprint, const json_t *doc,
-                         double now, int *created)
+/* The agent's pending approvals not yet past their time, or -1. */
+static long count_pending(gate_approvals *ap, const char *agent, double now)
 {
+    sqlite3_stmt *st;
+    long n = -1;
+    if (sqlite3_prepare_v2(ap->db,
+                           "SELECT count(*) FROM approvals WHERE agent = ? AND state = 'pending' AND expires_at >= ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, agent, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 2, now);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+char *gate_approvals_add(gate_approvals *ap, const char *agent, const char *fingerprint, const json_t *doc,
+                         double now, int *outcome)
+{
+    int dummy;
+    if (!outcome)
+        outcome = &dummy;
     json_t *old = find(ap, agent, fingerprint, "pending", now);
-    if (created)
-        *created = !old;
     if (old) {
         char *id = twin_xstrdup(json_string_value(json_object_get(old, "id")));
         json_decref(old);
+        *outcome = GATE_APPROVAL_FOUND;
         return id;
+    }
+    if (ap->max_pending) {
+        long n = count_pending(ap, agent, now);
+        if (n < 0 || n >= ap->max_pending) {
+            *outcome = n < 0 ? GATE_APPROVAL_FAILED : GATE_APPROVAL_CAPPED;
+            return NULL;
+        }
     }
     unsigned char r[6];
     gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r);
@@ -179,8 +254,10 @@ char *gate_approvals_add(gate_approvals *ap, const char *agent, const char *fing
     json_decref(a);
     if (rc < 0) {
         free(id);
+        *outcome = GATE_APPROVAL_FAILED;
         return NULL;
     }
+    *outcome = GATE_APPROVAL_MADE;
     return id;
 }
 
@@ -405,62 +482,3 @@ int gate_impact_changed(const json_t *then, const json_t *now_impact, char *why,
     return 0;
 }
 
-/* Replaces the values of a Secret's data and stringData maps. */
-static void redact_maps(json_t *obj)
-{
-    static const char *FIELDS[] = {"data", "stringData"};
-    for (int f = 0; f < 2; f++) {
-        json_t *m = json_object_get(obj, FIELDS[f]);
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(m, tmp, k, v) json_object_set_new(m, k, json_string("<redacted>"));
-    }
-}
-
-static int is_secret(const json_t *obj)
-{
-    const char *k = json_string_value(json_object_get(obj, "kind"));
-    return k && !strcmp(k, "Secret");
-}
-
-json_t *gate_redact(const json_t *body, const char *kind)
-{
-    if (!body)
-        return NULL;
-    json_t *c = json_deep_copy(body);
-    int secret = kind && !strcmp(kind, "Secret");
-    if (json_is_array(c)) {   /* a JSON patch: the values it writes under /data or /stringData */
-        size_t i;
-        json_t *op;
-        json_array_foreach(c, i, op) {
-            const char *path = json_string_value(json_object_get(op, "path"));
-            if (secret && path && json_object_get(op, "value") &&
-                (!strncmp(path, "/data", 5) || !strncmp(path, "/stringData", 11)))
-                json_object_set_new(op, "value", json_string("<redacted>"));
-        }
-        return c;
-    }
-    if (secret || is_secret(c))
-        redact_maps(c);
-    size_t i;
-    json_t *item;
-    json_array_foreach(json_object_get(c, "items"), i, item) if (is_secret(item)) redact_maps(item);
-    return c;
-}
-
-json_t *gate_redact_diff(const json_t *diff)
-{
-    if (!diff)
-        return NULL;
-    json_t *c = json_deep_copy(diff);
-    size_t i;
-    json_t *ch;
-    json_array_foreach(c, i, ch) {
-        if (!is_secret(ch))
-            continue;
-        redact_maps(json_object_get(ch, "before"));
-        redact_maps(json_object_get(ch, "after"));
-    }
-    return c;
-}

@@ -70,6 +70,30 @@
  * end before the flusher commits them (milliseconds while the server runs;
  * until the next open after a crash) are not detected.
  *
+ * File modes.  The log is private to the gate's user: directories 0700,
+ * files 0600 (git's read-only loose objects 0400), wherever --audit-repo
+ * points, not only inside a 0700 data directory.  libgit2 has no per-
+ * repository mode for what it writes after init: loose objects (0444),
+ * their directories (0777), refs, reflogs, packed-refs and every lock file
+ * (0666) are created with those modes less the process umask;
+ * git_repository_init_ext's `mode` covers only the directories init makes
+ * (GIT_REPOSITORY_INIT_SHARED_UMASK, the default, leaves it all to the
+ * umask), and a loose-object backend given its own modes
+ * (git_odb_backend_loose) would cover objects but not refs, reflogs and
+ * their lock files.  The flusher thread creates objects while other threads of the
+ * server run, and a umask is per process, not per thread: a umask set
+ * around each libgit2 call would be restored under the feet of the flusher
+ * (or of another thread creating its own files).  So gate_audit_open adds
+ * 077 to the process umask and leaves it there (audit.h says so): every
+ * file the process creates from then on is private to its user, which for
+ * the server, whose other files sit in its 0700 data directory, is what it
+ * wants anyway.  Init also asks for 0700 directories (`mode`), and writes
+ * core.sharedRepository = 0600 into the repository's config so that git
+ * itself (an operator's `git gc`, which repacks) keeps them private too.
+ * A repository directory found open to group or others (made by an older
+ * gate, or an empty directory made by hand) is tightened at open, with
+ * everything in it, once, saying so on stderr; so is a key file.
+ *
  * libgit2 is initialised per use (git_libgit2_init counts references): an
  * open log holds one reference, each path-based call holds one for its
  * duration.
@@ -96,6 +120,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "gate/log.h"
 #include "gate/audit.h"
 #include "twin/util.h"
 
@@ -859,10 +884,22 @@ static int repo_open_or_init(git_repository **out, const char *dir, char *err, s
     git_repository_init_options o;
     git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
     o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+    o.mode = 0700;   /* the directories init makes; later files follow the umask (see File modes) */
     o.initial_head = "main";
     o.description = "Airlock's audit log: one commit per decision (gate audit log|show|verify).";
     if (git_repository_init_ext(out, dir, &o) < 0)
         return git_fail(err, errlen, "%s: cannot create the audit repository", dir);
+    git_config *cfg = NULL;
+    rc = git_repository_config(&cfg, *out);
+    if (rc == 0)
+        rc = git_config_set_string(cfg, "core.sharedRepository", "0600");   /* for git itself */
+    git_config_free(cfg);
+    if (rc < 0) {
+        git_fail(err, errlen, "%s: cannot write the audit repository's config", dir);
+        git_repository_free(*out);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -1163,6 +1200,114 @@ static int writer_lock(gate_audit *a, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- file modes (see "File modes" above) -------------------------------- */
+
+enum { TREE_DEPTH_MAX = 64 };   /* objects/xx/, refs/heads/a/b/...: a few levels, never this many */
+
+/* Adds 077 to the process umask, for the rest of the process.  umask has no
+ * read-only form: the first call reads it, the second sets the union. */
+static void private_umask(void)
+{
+    mode_t old = umask(077);
+    umask(old | 077);
+}
+
+/* err gets "<path>: cannot <what>: <errno's text>"; returns -1. */
+static int tree_fail(char *err, size_t errlen, const char *path, const char *what)
+{
+    snprintf(err, errlen, "%s: cannot %s: %s", path, what, strerror(errno));
+    return -1;
+}
+
+/* Takes the group and other permissions off every directory and regular
+ * file under the directory dfd (borrowed) names, `path` in errors.
+ * Symbolic links are neither changed nor followed.  0, or -1 with err. */
+static int tighten_tree(int dfd, const char *path, int depth, char *err, size_t errlen)
+{
+    if (depth > TREE_DEPTH_MAX)
+        return snprintf(err, errlen, "%s: directories nested more than %d deep", path, TREE_DEPTH_MAX), -1;
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* its own offset: dfd's is left alone */
+    if (fd < 0)
+        return tree_fail(err, errlen, path, "read the directory");
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        tree_fail(err, errlen, path, "read the directory");
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *sub = twin_xasprintf("%s/%s", path, e->d_name);
+        struct stat st;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = tree_fail(err, errlen, sub, "stat");
+        } else if (S_ISDIR(st.st_mode)) {
+            int cfd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (cfd < 0) {
+                rc = tree_fail(err, errlen, sub, "open the directory");
+            } else {
+                rc = tighten_tree(cfd, sub, depth + 1, err, errlen);
+                if (rc == 0 && (st.st_mode & 077) && fchmod(cfd, st.st_mode & 07700) < 0)
+                    rc = tree_fail(err, errlen, sub, "take group and other permissions off");
+                close(cfd);
+            }
+        } else if (S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmodat(dfd, e->d_name, st.st_mode & 07700, 0) < 0) {
+            rc = tree_fail(err, errlen, sub, "take group and other permissions off");
+        }
+        free(sub);
+    }
+    if (rc == 0 && errno)
+        rc = tree_fail(err, errlen, path, "read the directory");
+    closedir(d);
+    return rc;
+}
+
+/* A repository directory open to group or others (a log made by an older
+ * gate, or in a directory made by hand) is made private with everything in
+ * it, and stderr says so.  One walk, at the first open that finds the
+ * directory so; a private directory is not walked (nothing under it can be
+ * reached by others).  0, or -1 with err. */
+static int repo_private(gate_audit *a, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(a->dirfd, &st) < 0)
+        return snprintf(err, errlen, "%s: cannot stat the audit repository: %s", a->dir, strerror(errno)), -1;
+    if (!(st.st_mode & 077))
+        return 0;
+    char why[1024];
+    if (tighten_tree(a->dirfd, a->dir, 0, why, sizeof why) < 0)
+        return snprintf(err, errlen, "%s: the audit repository is open to group or others (mode %04o) and cannot be "
+                                     "made private: %s", a->dir, (unsigned)(st.st_mode & 07777), why), -1;
+    if (fchmod(a->dirfd, st.st_mode & 07700) < 0)
+        return snprintf(err, errlen, "%s: the audit repository is open to group or others (mode %04o) and cannot be "
+                                     "made private: %s", a->dir, (unsigned)(st.st_mode & 07777), strerror(errno)), -1;
+    gate_log("the audit repository %s was open to group or others (mode %04o): made it %04o, and "
+                    "nothing in it readable by group or others",
+            a->dir, (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 07700));
+    return 0;
+}
+
+/* A key file open to group or others is made 0600, and stderr says so.
+ * 0, or -1 with err. */
+static int key_private(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return snprintf(err, errlen, "%s: cannot stat the audit key: %s", path, strerror(errno)), -1;
+    if (!(st.st_mode & 077))
+        return 0;
+    if (chmod(path, 0600) < 0)
+        return snprintf(err, errlen, "%s: the audit key is open to group or others (mode %04o) and cannot be made "
+                                     "0600: %s", path, (unsigned)(st.st_mode & 07777), strerror(errno)), -1;
+    gate_log("the audit key %s was open to group or others (mode %04o): made it 0600 (whoever "
+                    "read it meanwhile can forge the log's MACs)",
+            path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 /* The chain's last record: a->tip, git_seq, git_sha (none when the branch
  * does not exist yet). */
 static int chain_tip(gate_audit *a, char *err, size_t errlen)
@@ -1192,7 +1337,7 @@ static int journal_open(gate_audit *a, journal *j, char *err, size_t errlen)
     int created = 0;
     a->jfd = open(a->journal_path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (a->jfd < 0 && errno == ENOENT) {
-        a->jfd = open(a->journal_path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        a->jfd = open(a->journal_path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         created = 1;
     }
     if (a->jfd < 0)
@@ -1507,10 +1652,12 @@ int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path
     pthread_cond_init(&a->done, NULL);
     a->dir = twin_xstrdup(repo_dir);
     journal j = {0};
-    if (repo_open_or_init(&a->repo, repo_dir, err, errlen) < 0 || writer_lock(a, err, errlen) < 0)
+    private_umask();   /* before anything is created; for the flusher too (see File modes) */
+    if (repo_open_or_init(&a->repo, repo_dir, err, errlen) < 0 || writer_lock(a, err, errlen) < 0 ||
+        repo_private(a, err, errlen) < 0)
         goto fail;
     if (key_path) {
-        if (key_load(key_path, 1, &a->key, &a->keylen, err, errlen) < 0)
+        if (key_load(key_path, 1, &a->key, &a->keylen, err, errlen) < 0 || key_private(key_path, err, errlen) < 0)
             goto fail;
         a->tip_path = twin_xasprintf("%s.tip", key_path);
     }

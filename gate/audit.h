@@ -68,6 +68,15 @@
  *
  * gate_audit_append is thread-safe (one lock per log); one process at a
  * time has a log open (an flock on the repository's directory).
+ *
+ * Modes: the log is private to the user running the gate, wherever it is
+ * (not only inside a 0700 data directory): its directories are 0700 and
+ * its files 0600 (git's read-only objects 0400), the journal, refs, lock
+ * files and the objects the flusher writes later included; the key file
+ * is 0600.  libgit2 takes the modes of what it writes from the process
+ * umask, and the flusher writes while the caller's other threads run, so
+ * gate_audit_open adds 077 to the process umask for good (audit.c, "File
+ * modes").
  */
 #ifndef GATE_AUDIT_H
 #define GATE_AUDIT_H
@@ -85,11 +94,17 @@ enum { GATE_AUDIT_MAX_RECORD = 64 << 20, GATE_AUDIT_MAX_ATTACHMENT = 1 << 30 };
  * missing, commits the records its journal holds beyond the chain (see
  * Durability) and starts the flusher.  key_path names the HMAC key file:
  * created (0600, 32 random bytes) when missing; NULL = records carry no
- * MAC.  Returns 0 or -1 with err.  With a key, a log whose chain is behind
- * its tip file or disagrees with it (records cut off, commits rewritten)
- * is refused: appending would erase the evidence.  So is a journal line
- * that does not continue the chain, a directory that is neither empty nor
- * a repository, and a log another process has open. */
+ * MAC.  Side effect on the whole process: its umask gets 077 added, and
+ * keeps it after close, so every file the process creates from then on is
+ * private to its user (see Modes).  A repository directory open to group
+ * or others is made private with everything in it, and a key file open to
+ * them is made 0600, each said in one line on stderr.  Returns 0 or -1
+ * with err.  With a key, a log whose chain is behind its tip file or
+ * disagrees with it (records cut off, commits rewritten) is refused:
+ * appending would erase the evidence.  So is a journal line that does not
+ * continue the chain, a directory that is neither empty nor a repository,
+ * a repository or key open to group or others that cannot be made
+ * private, and a log another process has open. */
 int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path, char *err, size_t errlen);
 /* Commits what is pending, ends the flusher and frees a (NULL is a
  * no-op).  Not concurrent with appends.  Records it cannot commit stay in

@@ -121,29 +121,50 @@ static int judge(gate_engine *e, const char *agent, gate_decision *d)
     return 0;
 }
 
-int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
-                const json_t *body, const char *raw, size_t rawlen, gate_decision *d)
+int gate_decide_parse(gate_engine *e, const char *method, const char *path, const json_t *headers,
+                      const json_t *body, const char *raw, size_t rawlen, gate_action *a, gate_decision *d)
 {
     memset(d, 0, sizeof *d);
     double t0 = mono_us();
-    gate_action a;
     char err[1024];
-    int code = gate_action_parse(&a, e->twin, method, path, headers, body, raw, rawlen, err, sizeof err);
-    if (code) {
-        /* not json_pack, which gives NULL when the method or the path is not
-         * UTF-8: leave such a field out but keep the action (found by
-         * tests/fuzz/fuzz_action) */
-        d->action = json_object();
-        json_object_set_new(d->action, "method", method ? json_string(method) : NULL);
-        json_object_set_new(d->action, "path", path ? json_string(path) : NULL);
-        set_error(d, code, err);
-        d->diff = json_array();
-        d->results = json_array();
-        d->micros = mono_us() - t0;
+    int code = gate_action_parse(a, e->twin, method, path, headers, body, raw, rawlen, err, sizeof err);
+    if (!code)
         return 0;
-    }
+    /* not json_pack, which gives NULL when the method or the path is not
+     * UTF-8: leave such a field out but keep the action (found by
+     * tests/fuzz/fuzz_action) */
+    d->action = json_object();
+    json_object_set_new(d->action, "method", method ? json_string(method) : NULL);
+    json_object_set_new(d->action, "path", path ? json_string(path) : NULL);
+    set_error(d, code, err);
+    d->diff = json_array();
+    d->results = json_array();
+    d->micros = mono_us() - t0;
+    return -1;
+}
+
+int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
+                const json_t *body, const char *raw, size_t rawlen, gate_decision *d)
+{
+    gate_action a;
+    if (gate_decide_parse(e, method, path, headers, body, raw, rawlen, &a, d) < 0)
+        return 0;
+    gate_decide_action(e, agent, &a, d);
+    gate_action_free(&a);
+    return 0;
+}
+
+int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa, gate_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    double t0 = mono_us();
+    const gate_action a = *pa;   /* borrowed: the caller frees it */
+    char err[1024];
     d->action = gate_action_json(&a);
     d->body = a.body ? json_incref(a.body) : NULL;
+    d->secret = !strcmp(a.kind->kind, "Secret");
+    if (strcmp(a.verb, "connect"))   /* connect is refused whatever the policies say: never forwarded */
+        gate_action_wire(&a, &d->wire);
 
     if (!strcmp(a.verb, "connect")) {
         char *msg = twin_xasprintf("airlock: denied: %s into pods cannot be simulated and is refused "
@@ -230,7 +251,6 @@ done:
     if (!d->results)
         d->results = json_array();
     d->micros = mono_us() - t0;
-    gate_action_free(&a);
     return 0;
 }
 
@@ -273,5 +293,6 @@ void gate_decision_free(gate_decision *d)
     json_decref(d->diff);
     json_decref(d->impact);
     json_decref(d->object);
+    gate_wire_free(&d->wire);
     memset(d, 0, sizeof *d);
 }

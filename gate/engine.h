@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "gate/history.h"
+#include "gate/k8s.h"
 #include "gate/policy.h"
 #include "twin/twin.h"
 
@@ -46,6 +47,9 @@ typedef struct gate_decision {
     int held;           /* a mutation left open (engine.hold): call gate_finish */
     int twin_code;      /* what the twin answered (200/201), whatever the verdict */
     char *agent;
+    gate_wire wire;     /* what production receives for this action (built from the parsed action);
+                           method NULL when the request could not be parsed */
+    int secret;         /* the action's resource is Secrets: answers are redacted for agents without read_secrets */
 } gate_decision;
 
 /*
@@ -55,6 +59,13 @@ typedef struct gate_decision {
  */
 int gate_decide(gate_engine *e, const char *agent, const char *method, const char *path, const json_t *headers,
                 const json_t *body, const char *raw, size_t rawlen, gate_decision *d);
+/* The same in two steps, for a caller that needs the parsed action before
+ * it is judged (the server refreshes the twin from it): gate_decide_parse
+ * returns 0 with *a filled (free it with gate_action_free after
+ * gate_decide_action), or -1 with *d holding the refusal. */
+int gate_decide_parse(gate_engine *e, const char *method, const char *path, const json_t *headers,
+                      const json_t *body, const char *raw, size_t rawlen, gate_action *a, gate_decision *d);
+int gate_decide_action(gate_engine *e, const char *agent, const gate_action *a, gate_decision *d);
 void gate_decision_free(gate_decision *d);
 /* Settles a held decision: commit the twin and record the agent's history
  * when the decision allows and production took the change (ok), roll back

@@ -14,7 +14,19 @@
  *     strategic merge, server-side apply, the scale subresource; an item
  *     DELETE as a delete-collection by field selector;
  *   - splitting: a delete-collection replayed as one delete per object,
- *     which must not pass where the whole was refused (budget).
+ *     which must not pass where the whole was refused (budget);
+ *   - forms the API server and a naive parser read two ways: an encoded '#'
+ *     or '?' in a segment, a duplicate or unknown query parameter, a ';' in
+ *     the query, DeleteOptions in both body and query (each must be
+ *     refused), and DeleteOptions moved from the query to the body (same
+ *     effect).
+ * A second property holds for every request judged, origin or variant:
+ * production receives exactly what was judged.  The request the gate would
+ * forward (gate_decision.wire) is read back by a reference reader written
+ * apart from the gate's parser, following the API server's rules (the path
+ * decoded whole, then split; the first of duplicate parameters; pairs with
+ * ';' dropped; a DELETE body's DeleteOptions over the query; no fragment),
+ * and must describe the action the twin judged.
  * Each origin and each variant runs on its own copy of the state.  A variant
  * the gate cannot parse must be refused (verdict error), never allowed; a
  * variant with the same effect (the same direct changes) must get the same
@@ -42,6 +54,7 @@ typedef struct fuzzer {
     const char *agent;
     /* outcome counters */
     size_t origins, variants, same_effect, refused, other_effect, violations, splits;
+    size_t forward_checked, forward_violations;   /* decisions whose forwarded request was read back */
     long split_above;          /* the budget: pods an agent may disrupt per hour */
     json_t *report;            /* violations, each with its reproducer */
 } fuzzer;
@@ -55,11 +68,14 @@ typedef struct outcome {
     long pods_disrupted;       /* at the instant */
     char *message;
     json_t *effect;            /* normalised direct changes */
+    char *forward_mismatch;    /* how the forwarded request reads otherwise than judged, or NULL */
+    int forwardable;           /* parsed into a request production could receive */
 } outcome;
 
 static void outcome_free(outcome *o)
 {
     free(o->message);
+    free(o->forward_mismatch);
     json_decref(o->effect);
     memset(o, 0, sizeof *o);
 }
@@ -92,6 +108,219 @@ static json_t *normalise(const json_t *diff)
     return out;
 }
 
+/* ---- the reference reader: what the API server reads in a forwarded request ---- */
+
+static int ref_hex(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Go's url unescaping: %XX to a byte ('+' to a space in a query); NULL on a
+ * bad escape. */
+static char *ref_unescape(const char *s, size_t n, int query)
+{
+    char *out = twin_xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 2 < n ? ref_hex((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? ref_hex((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = query && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The first value of each query parameter, as url.ParseQuery and
+ * url.Values.Get read it. New object. */
+static json_t *ref_query(const char *q)
+{
+    json_t *params = json_object();
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        if (n && !memchr(q, ';', n)) {
+            const char *eq = memchr(q, '=', n);
+            size_t kn = eq ? (size_t)(eq - q) : n;
+            char *k = ref_unescape(q, kn, 1);
+            char *v = eq ? ref_unescape(eq + 1, n - kn - 1, 1) : twin_xstrdup("");
+            if (k && v && !json_object_get(params, k))
+                json_object_set_new(params, k, json_string(v));
+            free(k);
+            free(v);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return params;
+}
+
+static int ref_bool(const char *v)
+{
+    return v && strcmp(v, "0") && strcasecmp(v, "false");   /* apimachinery: true unless "0" or "false" */
+}
+
+/* The action the API server reads in w (RequestInfoFactory and the
+ * handlers of apiserver 1.32), or NULL with why. New object. */
+static json_t *ref_read(const gate_wire *w, char *why, size_t whylen)
+{
+    const char *t = w->path_query;
+    if (strchr(t, '#')) {
+        snprintf(why, whylen, "a fragment in the forwarded target %s", t);
+        return NULL;
+    }
+    const char *qm = strchr(t, '?');
+    char *path = ref_unescape(t, qm ? (size_t)(qm - t) : strlen(t), 0);
+    if (!path) {
+        snprintf(why, whylen, "a bad escape in the forwarded path %s", t);
+        return NULL;
+    }
+    json_t *query = ref_query(qm ? qm + 1 : NULL);
+    /* the decoded path, trimmed of '/', split on '/' */
+    char *parts[16];
+    size_t np = 0;
+    char *save = NULL;
+    for (char *p = strtok_r(path, "/", &save); p && np < 16; p = strtok_r(NULL, "/", &save))
+        parts[np++] = p;
+    json_t *a = json_object();
+    size_t i = 0;
+    if (np >= 2 && !strcmp(parts[0], "api")) {
+        json_object_set_new(a, "group", json_string(""));
+        json_object_set_new(a, "version", json_string(parts[1]));
+        i = 2;
+    } else if (np >= 3 && !strcmp(parts[0], "apis")) {
+        json_object_set_new(a, "group", json_string(parts[1]));
+        json_object_set_new(a, "version", json_string(parts[2]));
+        i = 3;
+    }
+    if (i < np && !strcmp(parts[i], "namespaces") && i + 1 < np) {
+        json_object_set_new(a, "namespace", json_string(parts[i + 1]));
+        if (i + 2 < np && strcmp(parts[i + 2], "status") && strcmp(parts[i + 2], "finalize"))
+            i += 2;
+    }
+    if (i < np)
+        json_object_set_new(a, "resource", json_string(parts[i]));
+    if (i + 1 < np)
+        json_object_set_new(a, "name", json_string(parts[i + 1]));
+    if (i + 2 < np)
+        json_object_set_new(a, "subresource", json_string(parts[i + 2]));
+    if (i + 3 < np)
+        json_object_set_new(a, "extra_segments", json_true());
+    int named = i + 1 < np;
+    const char *m = w->method;
+    const char *verb = !strcmp(m, "POST") ? "create" : !strcmp(m, "PUT") ? "update" : !strcmp(m, "PATCH") ? "patch"
+                     : !strcmp(m, "DELETE") ? (named ? "delete" : "deletecollection")
+                     : ref_bool(json_string_value(json_object_get(query, "watch"))) ? "watch"
+                     : named ? "get" : "list";
+    json_object_set_new(a, "verb", json_string(verb));
+    json_t *body = w->body ? json_loadb(w->body, w->len, 0, NULL) : NULL;
+    if (w->body && !body) {
+        snprintf(why, whylen, "the forwarded body is not JSON");
+        json_decref(a);
+        json_decref(query);
+        free(path);
+        return NULL;
+    }
+    int dry;
+    if (!strcmp(m, "DELETE")) {
+        /* handlers/delete.go: a non-empty body is the DeleteOptions, the query is not read */
+        const json_t *o = body;
+        const char *prop;
+        json_t *orphan;
+        if (w->len) {
+            prop = json_string_value(json_object_get(o, "propagationPolicy"));
+            orphan = json_incref(json_object_get(o, "orphanDependents"));
+            dry = json_array_size(json_object_get(o, "dryRun")) > 0;
+        } else {
+            prop = json_string_value(json_object_get(query, "propagationPolicy"));
+            const char *ov = json_string_value(json_object_get(query, "orphanDependents"));
+            orphan = ov ? json_boolean(ref_bool(ov)) : NULL;
+            dry = json_object_get(query, "dryRun") != NULL;
+        }
+        if (json_is_boolean(orphan))
+            prop = json_is_true(orphan) ? "Orphan" : "Background";
+        json_decref(orphan);
+        if (prop)
+            json_object_set_new(a, "propagation_policy", json_string(prop));
+    } else {
+        dry = json_object_get(query, "dryRun") != NULL;
+        if (body)
+            json_object_set(a, "body", body);
+    }
+    json_object_set_new(a, "dry_run", json_boolean(dry));
+    if (json_object_get(query, "labelSelector"))
+        json_object_set(a, "label_selector", json_object_get(query, "labelSelector"));
+    if (json_object_get(query, "fieldSelector"))
+        json_object_set(a, "field_selector", json_object_get(query, "fieldSelector"));
+    json_decref(body);
+    json_decref(query);
+    free(path);
+    return a;
+}
+
+/* o[k], a JSON null read as absent. Borrowed. */
+static const json_t *field_of(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_null(v) ? NULL : v;
+}
+
+/* Both absent, or equal. */
+static int same_field(const json_t *a, const json_t *b, const char *k)
+{
+    const json_t *x = field_of(a, k), *y = field_of(b, k);
+    return (!x && !y) || (x && y && json_equal((json_t *)x, (json_t *)y));
+}
+
+/* NULL when production reads d's forwarded request as the action judged;
+ * else what differs (caller frees). */
+static char *check_forward(const gate_decision *d)
+{
+    char why[512];
+    json_t *got = ref_read(&d->wire, why, sizeof why);
+    if (!got)
+        return twin_xstrdup(why);
+    const json_t *j = d->action;
+    const char *verb = json_string_value(json_object_get(j, "verb"));
+    static const char *SAME[] = {"verb", "group", "version", "resource", "name", "subresource", "dry_run", NULL};
+    twin_buf b = {0};
+    for (int k = 0; SAME[k]; k++)
+        if (!same_field(j, got, SAME[k]))
+            twin_buf_addf(&b, "%s%s", b.len ? ", " : "", SAME[k]);
+    const char *res = json_string_value(json_object_get(j, "resource"));
+    if (res && strcmp(res, "namespaces") && !same_field(j, got, "namespace"))
+        twin_buf_addf(&b, "%snamespace", b.len ? ", " : "");
+    if (json_object_get(got, "extra_segments"))
+        twin_buf_addf(&b, "%sextra path segments", b.len ? ", " : "");
+    int sel = verb && (!strcmp(verb, "list") || !strcmp(verb, "watch") || !strcmp(verb, "deletecollection"));
+    static const char *SEL[] = {"label_selector", "field_selector"};
+    for (int k = 0; sel && k < 2; k++)
+        if (!same_field(j, got, SEL[k]))
+            twin_buf_addf(&b, "%s%s", b.len ? ", " : "", SEL[k]);
+    if (verb && !strncmp(verb, "delete", 6) && !same_field(j, got, "propagation_policy"))
+        twin_buf_addf(&b, "%spropagation", b.len ? ", " : "");
+    if (verb && (!strcmp(verb, "create") || !strcmp(verb, "update") || !strcmp(verb, "patch")) &&
+        !json_equal(d->body, json_object_get(got, "body")))
+        twin_buf_addf(&b, "%sbody", b.len ? ", " : "");
+    char *out = NULL;
+    if (b.len) {
+        char *as = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS);
+        out = twin_xasprintf("production reads %s %s differently (%s): %.300s", d->wire.method, d->wire.path_query,
+                             b.s, as ? as : "");
+        free(as);
+    }
+    twin_buf_free(&b);
+    json_decref(got);
+    return out;
+}
+
 static int run_on(fuzzer *f, twin *t, gate_history *h, const json_t *a, double *now, outcome *o)
 {
     gate_engine e = {.twin = t, .policies = f->ps, .history = h, .now = *now};
@@ -106,6 +335,11 @@ static int run_on(fuzzer *f, twin *t, gate_history *h, const json_t *a, double *
     o->pods_disrupted = (long)json_integer_value(json_object_get(d.impact, "pods_disrupted"));
     o->message = twin_xstrdup(d.message ? d.message : "");
     o->effect = normalise(d.diff);
+    o->forwardable = d.wire.method != NULL;
+    if (d.verdict != GATE_ERROR && d.wire.method) {
+        o->forward_mismatch = check_forward(&d);
+        f->forward_checked++;
+    }
     gate_decision_free(&d);
     return 0;
 }
@@ -496,6 +730,68 @@ static json_t *syntax_variant(fuzzer *f, const json_t *origin, int which, const 
         free(p);
         return v;
     }
+    if (which >= 12) {
+        /* forms the API server reads otherwise than a naive parser: each
+         * must be refused (must_refuse), but the last, which moves a
+         * delete's options from the query to the body (same effect) */
+        const char *q = strchr(pq, '?');
+        const char *m = json_string_value(json_object_get(origin, "method"));
+        int del = m && !strcmp(m, "DELETE");
+        char *p = NULL;
+        switch (which) {
+        case 12:
+            *kind = "encoded '#' in a segment";
+            p = twin_xasprintf("%.*s%%3Fx%%3D%%23%%26fieldSelector%%3Dmetadata.name%%253Dnone%s",
+                               (int)(q ? q - pq : (long)strlen(pq)), pq, q ? q : "");
+            break;
+        case 13:
+            *kind = "duplicate query parameter";
+            p = twin_xasprintf("%s%s%s", pq, q ? "&" : "?",
+                               del ? "propagationPolicy=Orphan&propagationPolicy=Background"
+                                   : "fieldManager=a&fieldManager=b");
+            break;
+        case 14:
+            *kind = "unknown query parameter";
+            p = twin_xasprintf("%s%sx-airlock-fuzz=1", pq, q ? "&" : "?");
+            break;
+        case 15:
+            *kind = "';' in the query";
+            p = twin_xasprintf("%s%s%s", pq, q ? "&" : "?", del ? "dryRun=All;x" : "fieldManager=a;b");
+            break;
+        case 16:
+            if (!del)
+                break;
+            *kind = "DeleteOptions in body and query";
+            p = twin_xasprintf("%s%spropagationPolicy=Orphan", pq, q ? "&" : "?");
+            json_object_set_new(v, "body", json_pack("{s:s}", "kind", "DeleteOptions"));
+            break;
+        default: {
+            const char *pp = q ? strstr(q, "propagationPolicy=") : NULL;
+            if (!del || !pp || json_object_get(origin, "body"))
+                break;
+            *kind = "DeleteOptions moved to the body";
+            char *val = twin_xstrdup(pp + 18);
+            val[strcspn(val, "&")] = '\0';
+            char *bare = strip_query(pq);
+            p = twin_xstrdup(bare);
+            free(bare);
+            json_object_set_new(v, "body", json_pack("{s:s}", "propagationPolicy", val));
+            free(val);
+            json_object_set_new(v, "headers", json_pack("{s:s}", "Content-Type", "application/json"));
+            json_object_set_new(v, "path", json_string(p));
+            free(p);
+            return v;
+        }
+        }
+        if (!p) {
+            json_decref(v);
+            return NULL;
+        }
+        json_object_set_new(v, "path", json_string(p));
+        json_object_set_new(v, "must_refuse", json_true());
+        free(p);
+        return v;
+    }
     if (!body || json_is_string(body) || (ct && strstr(ct, "yaml"))) {
         json_decref(v);
         return NULL;
@@ -601,6 +897,18 @@ static void violation(fuzzer *f, const json_t *origin, const json_t *label, cons
     free(why);
 }
 
+/* Production would receive something other than what was judged. */
+static void forward_violation(fuzzer *f, const json_t *label, const char *kind, const json_t *req, const outcome *v)
+{
+    f->violations++;
+    f->forward_violations++;
+    char *why = twin_xasprintf("fuzz: %s: %s", kind, v->forward_mismatch);
+    json_array_append_new(f->report, json_pack("{s:s, s:s, s:s, s:s, s:o}", "why", why, "kind", "forward",
+                                                "origin_verdict", "", "variant_verdict", gate_verdict_name(v->verdict),
+                                                "reproducer", reproducer(f, label, req, v->verdict, why)));
+    free(why);
+}
+
 static void judge_variant(fuzzer *f, const json_t *origin, const json_t *label, const outcome *o, const char *kind,
                           const json_t *req)
 {
@@ -608,7 +916,14 @@ static void judge_variant(fuzzer *f, const json_t *origin, const json_t *label, 
     if (run_one(f, req, &v) < 0)
         return;
     f->variants++;
-    if (v.verdict == GATE_ERROR) {
+    if (v.forward_mismatch)
+        forward_violation(f, label, kind, req, &v);
+    if (json_is_true(json_object_get(req, "must_refuse")) && v.verdict != GATE_ERROR && v.forwardable) {
+        /* a form read two ways: judged at all, it could be forwarded */
+        free(v.message);
+        v.message = twin_xasprintf("%s (a form the API server reads otherwise must be refused)", kind);
+        violation(f, origin, label, kind, req, o, &v);
+    } else if (v.verdict == GATE_ERROR) {
         f->refused++;   /* refused: never forwarded, whatever the origin got */
     } else if (json_equal(v.effect, o->effect)) {
         f->same_effect++;
@@ -800,6 +1115,8 @@ int gate_cmd_fuzz(int argc, char **argv)
     for (size_t i = 0; i < no; i++) {
         json_t *a = json_array_get(origins, i);
         run_one(&f, a, &oc[i]);
+        if (oc[i].forward_mismatch)
+            forward_violation(&f, json_object_get(a, "label"), "origin", a, &oc[i]);
         forms[i] = json_array();
         if (oc[i].verdict != GATE_ERROR)
             form_variants(&f, a, forms[i]);
@@ -823,7 +1140,7 @@ int gate_cmd_fuzz(int argc, char **argv)
                 continue;
             }
             const char *kind = NULL;
-            json_t *v = syntax_variant(&f, a, (int)(rnd(&f) % 12), &kind);
+            json_t *v = syntax_variant(&f, a, (int)(rnd(&f) % 18), &kind);
             if (!v)
                 continue;
             judge_variant(&f, a, label, &oc[i], kind, v);
@@ -839,7 +1156,9 @@ int gate_cmd_fuzz(int argc, char **argv)
     free(forms);
 
     if (!strcmp(o.format, "json")) {
-        json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "seed", (json_int_t)o.seed, "origins",
+        json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "seed", (json_int_t)o.seed,
+                                "forward_checked", (json_int_t)f.forward_checked, "forward_violations",
+                                (json_int_t)f.forward_violations, "origins",
                                 (json_int_t)f.origins, "variants", (json_int_t)f.variants, "same_effect",
                                 (json_int_t)f.same_effect, "refused", (json_int_t)f.refused, "other_effect",
                                 (json_int_t)f.other_effect, "splits", (json_int_t)f.splits, "violations",
@@ -857,8 +1176,10 @@ int gate_cmd_fuzz(int argc, char **argv)
             free(s);
         }
         printf("seed %ld: %zu origins, %zu variants: %zu same effect (same verdict required), %zu refused "
-               "(unparseable or invalid: never forwarded), %zu with another effect; %zu splits; %zu violations\n",
-               o.seed, f.origins, f.variants, f.same_effect, f.refused, f.other_effect, f.splits, f.violations);
+               "(unparseable or invalid: never forwarded), %zu with another effect; %zu splits; %zu forwarded "
+               "requests read back as judged (%zu not); %zu violations\n",
+               o.seed, f.origins, f.variants, f.same_effect, f.refused, f.other_effect, f.splits,
+               f.forward_checked, f.forward_violations, f.violations);
     }
     rc = f.violations ? EXIT_FAIL : EXIT_OK;
 

@@ -24,6 +24,7 @@
  *   check set->gen before reading it (see "read-only views").
  */
 
+#include "gate/log.h"
 #include "gate/policy.h"
 
 #include <dirent.h>
@@ -982,28 +983,32 @@ static int sandbox_rawset(lua_State *L)
     return 1;
 }
 
-/* print: one line on stderr, "airlock policy NAME: a<TAB>b", capped. */
+/* print: one line of the gate's log, "airlock: policy NAME: a<TAB>b",
+ * capped, control characters escaped (gate_log): a value a policy prints
+ * from a request cannot forge a line of its own. */
 static int sandbox_print(lua_State *L)
 {
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     int i, n = lua_gettop(L);
-    size_t room = POLICY_PRINT_MAX;
-
-    fprintf(stderr, "airlock policy %s: ", name);
+    size_t room = POLICY_PRINT_MAX, used = 0;
+    char line[POLICY_PRINT_MAX];   /* on the stack: a __tostring that errors leaks nothing */
     for (i = 1; i <= n && room > 0; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
         if (i > 1) {
-            fputc('\t', stderr);
+            line[used++] = '\t';
             room--;
         }
         if (len > room)
             len = room;
-        fwrite(s, 1, len, stderr);
+        memcpy(line + used, s, len);
+        used += len;
         room -= len;
         lua_pop(L, 1);
     }
-    fputs(room == 0 ? "...\n" : "\n", stderr);
+    char *esc = gate_log_escape(line, used);   /* an embedded NUL is written escaped, not cut */
+    gate_log("policy %s: %s%s", name, esc, room == 0 ? "..." : "");
+    free(esc);
     return 0;
 }
 

@@ -41,6 +41,8 @@
 #include "gate/engine.h"
 #include "gate/forward.h"
 #include "gate/k8s.h"
+#include "gate/log.h"
+#include "gate/redact.h"
 #include "gate/table.h"
 #include "gate/watch.h"
 #include "twin/util.h"
@@ -49,7 +51,19 @@
 
 enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    /* any JSON value (a pod's log is a string); a document that cannot be
+     * written (NULL, or not UTF-8) is a 500, never a crash */
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!text) {
+        static const char FAIL[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+                                   "\"Failure\",\"message\":\"airlock: the answer could not be written as JSON\","
+                                   "\"reason\":\"InternalError\",\"code\":500}";
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof FAIL - 1, (void *)FAIL, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result rc = MHD_queue_response(c, 500, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result rc = MHD_queue_response(c, code, r);
@@ -286,43 +300,32 @@ static int refresh_kind(server *sv, const twin_kind *k, const char *ns, char *er
  * closed: no refresh, no decision.  A ConfigMap's change reaches nothing
  * else, so it costs one LIST; a Namespace's deletion lists every kind in
  * it. */
-int gate_refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen)
+int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen)
 {
-    gate_action a;
-    char perr[512];
-    /* only the target matters here: parse with a stand-in body */
-    json_t *hdr = json_pack("{s:s}", "Content-Type", "application/merge-patch+json");
-    json_t *stand_in = json_object();
-    int bad = gate_action_parse(&a, sv->engine.twin, method, pq, hdr, stand_in, NULL, 0, perr, sizeof perr);
-    json_decref(hdr);
-    json_decref(stand_in);
-    if (bad)
-        return 0;   /* unparseable: the decision will refuse it */
     int rc = 0;
     twin *t = sv->engine.twin;
-    if (gate_action_is_read(&a) || !strcmp(a.verb, "connect")) {
+    if (gate_action_is_read(a) || !strcmp(a->verb, "connect")) {
         /* nothing to refresh */
-    } else if (!strcmp(a.kind->kind, "Namespace") && a.name) {
+    } else if (!strcmp(a->kind->kind, "Namespace") && a->name) {
         size_t n;
         const twin_kind *k = twin_kinds(&n);
-        rc = refresh_kind(sv, a.kind, NULL, err, errlen);
+        rc = refresh_kind(sv, a->kind, NULL, err, errlen);
         for (size_t i = 0; i < n && rc == 0; i++)
             if (k[i].namespaced)
-                rc = refresh_kind(sv, &k[i], a.name, err, errlen);
-    } else if (!strcmp(a.kind->kind, "Node")) {
-        rc = refresh_kind(sv, a.kind, NULL, err, errlen);
+                rc = refresh_kind(sv, &k[i], a->name, err, errlen);
+    } else if (!strcmp(a->kind->kind, "Node")) {
+        rc = refresh_kind(sv, a->kind, NULL, err, errlen);
         if (rc == 0)
             rc = refresh_kind(sv, twin_kind_by_name(t, "Pod"), NULL, err, errlen);
     } else {
-        rc = refresh_kind(sv, a.kind, a.ns, err, errlen);
+        rc = refresh_kind(sv, a->kind, a->ns, err, errlen);
         for (size_t i = 0; i < sizeof REACH / sizeof REACH[0] && rc == 0; i++) {
-            if (strcmp(REACH[i].kind, a.kind->kind))
+            if (strcmp(REACH[i].kind, a->kind->kind))
                 continue;
             for (int j = 0; j < 5 && REACH[i].reaches[j] && rc == 0; j++)
-                rc = refresh_kind(sv, twin_kind_by_name(t, REACH[i].reaches[j]), a.ns, err, errlen);
+                rc = refresh_kind(sv, twin_kind_by_name(t, REACH[i].reaches[j]), a->ns, err, errlen);
         }
     }
-    gate_action_free(&a);
     return rc;
 }
 
@@ -332,30 +335,6 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
 {
     (void)kind;
     json_object_set_new(cls, key, json_string(value ? value : ""));
-    return MHD_YES;
-}
-
-static void append_encoded(twin_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
-            twin_buf_add(b, s, 1);
-        else
-            twin_buf_addf(b, "%%%02X", ch);
-    }
-}
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void)kind;
-    twin_buf *b = cls;
-    twin_buf_add(b, b->len ? "&" : "?", 1);
-    append_encoded(b, key);
-    if (value) {
-        twin_buf_add(b, "=", 1);
-        append_encoded(b, value);
-    }
     return MHD_YES;
 }
 
@@ -422,10 +401,17 @@ static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *ki
 /* ---- the last phase: forwarded to production, or answered from the twin ---- */
 
 /* The Accept header production is asked with: kubectl may ask for
- * protobuf, which the gate never forwards as such. */
-static const char *production_accept(struct MHD_Connection *c)
+ * protobuf, which the gate never forwards as such; an answer about Secrets
+ * that the gate must redact is asked for as JSON (a Table stays a Table). */
+static const char *production_accept(struct MHD_Connection *c, int redact)
 {
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    int table = accept && strstr(accept, "as=Table");
+    if (redact)
+        return table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json";
+    for (const char *p = accept; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            return "application/json";
     return accept && strstr(accept, "protobuf") ? "application/json" : accept;
 }
 
@@ -435,16 +421,42 @@ static int wants_table(struct MHD_Connection *c)
     return accept && strstr(accept, "as=Table") != NULL;
 }
 
-/* forward: production answers (its status and body go back unchanged), the
- * twin follows what it did, and shadow mode records the would-be verdict. */
-static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const request *rq, const char *agent,
-                                   const char *method, const char *pq, gate_decision *d, const char *record_id)
+/* Production's answer about Secrets, redacted for an agent without
+ * read_secrets.  0, or -1 when the answer is not JSON (then it is withheld:
+ * it could hold what may not be read). */
+static int redact_answer(gate_upstream_answer *ans)
+{
+    if (!ans->body.len)
+        return 0;
+    json_t *doc = json_loadb(ans->body.s, ans->body.len, 0, NULL);
+    if (!doc)
+        return -1;
+    gate_redact_secret_answer(doc);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text)
+        return -1;
+    twin_buf_free(&ans->body);
+    twin_buf_add(&ans->body, text, strlen(text));
+    free(text);
+    return 0;
+}
+
+/* forward: production receives the request built from the judged action
+ * (d->wire, never the agent's bytes); its status and body go back (Secret
+ * values redacted for an agent without read_secrets), the twin follows what
+ * it did, and shadow mode records the would-be verdict. */
+static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *pq,
+                                   gate_decision *d, const char *record_id)
 {
     gate_upstream_answer ans;
     char ferr[512];
     enum MHD_Result rc;
-    int fr = gate_upstream_call(sv->up, method, pq, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
-                                production_accept(c), rq->body.s, rq->body.len, &ans, ferr, sizeof ferr);
+    const gate_wire *w = &d->wire;
+    const char *agent = who->name;
+    int redact = d->secret && !who->read_secrets;
+    int fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(c, redact),
+                                w->body, w->len, &ans, ferr, sizeof ferr);
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
     if (d->held) {
         pthread_mutex_lock(&sv->lock);
@@ -459,24 +471,26 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
                                     "committed", took && d->verdict == GATE_ALLOW);
         char aerr[256];
         if (gate_audit_event(sv, outcome, NULL, aerr, sizeof aerr) < 0)
-            fprintf(stderr, "airlock: the outcome of decision %s could not be recorded: %s\n", record_id, aerr);
+            gate_log("the outcome of decision %s could not be recorded: %s", record_id, aerr);
         json_decref(outcome);
     }
-    fprintf(stderr, "airlock: %s %s %s -> %s%s, production %ld\n", agent, method, pq, gate_verdict_name(d->verdict),
-            sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
+    gate_log("%s %s %s -> %s%s, production %ld", agent, w->method, pq, gate_verdict_name(d->verdict),
+             sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
     if (sv->shadow && sv->shadow_log) {
         /* what the gate would have done, for rolling out policies (the
          * file's lock keeps each record one line) */
-        flockfile(sv->shadow_log);
         json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
-                                 "agent", agent, "method", method, "path", pq, "verdict",
+                                 "agent", agent, "method", w->method, "path", pq, "verdict",
                                  gate_verdict_name(d->verdict), "message", d->message ? d->message : "",
                                  "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
                                  d->results);
-        json_dumpf(line, sv->shadow_log, JSON_COMPACT);
-        fputc('\n', sv->shadow_log);
-        fflush(sv->shadow_log);
-        funlockfile(sv->shadow_log);
+        if (line) {
+            flockfile(sv->shadow_log);
+            json_dumpf(line, sv->shadow_log, JSON_COMPACT);
+            fputc('\n', sv->shadow_log);
+            fflush(sv->shadow_log);
+            funlockfile(sv->shadow_log);
+        }
         json_decref(line);
     }
     if (fr < 0) {
@@ -485,9 +499,14 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
         free(msg);
         return rc;
     }
+    if (redact && redact_answer(&ans) < 0) {
+        gate_upstream_answer_free(&ans);
+        return send_status(c, 502, "airlock: production's answer about Secrets is not JSON: it is withheld");
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(ans.body.len, ans.body.s ? ans.body.s : (void *)"",
                                                              MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type", ans.content_type[0] ? ans.content_type : "application/json");
+    MHD_add_response_header(r, "Content-Type",
+                            redact || !ans.content_type[0] ? "application/json" : ans.content_type);
     rc = MHD_queue_response(c, (unsigned)ans.status, r);
     MHD_destroy_response(r);
     gate_upstream_answer_free(&ans);
@@ -495,12 +514,15 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
 }
 
 /* answer from the twin: the object, a List (paged), a Table, or the
- * refusal as a Status (a review's message carries its approval id). */
-static enum MHD_Result answer(struct MHD_Connection *c, const gate_decision *d, long long rv)
+ * refusal as a Status (a review's message carries its approval id).
+ * Secret values are redacted for an agent without read_secrets. */
+static enum MHD_Result answer(struct MHD_Connection *c, gate_decision *d, long long rv, int redact)
 {
     enum MHD_Result rc;
     const char *kind = json_string_value(json_object_get(d->action, "kind"));
     const char *verb = json_string_value(json_object_get(d->action, "verb"));
+    if (redact && d->object)
+        gate_redact_secret_answer(d->object);
     if (d->verdict == GATE_ALLOW && d->object && kind && gate_verb_is_read(verb) && wants_table(c) &&
         (json_is_array(d->object) || json_is_object(d->object))) {
         json_t *tab = gate_table(kind, d->object);
@@ -520,6 +542,14 @@ static enum MHD_Result answer(struct MHD_Connection *c, const gate_decision *d, 
                                       "the continue token is not one this server gave out: list again");
         rc = send_json(c, d->code ? (unsigned)d->code : 200, list);
         json_decref(list);
+    } else if (d->verdict == GATE_ALLOW && json_is_string(d->object)) {
+        /* a pod's log: text, as the API server sends it */
+        struct MHD_Response *r = MHD_create_response_from_buffer(json_string_length(d->object),
+                                                                 (void *)json_string_value(d->object),
+                                                                 MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(r, "Content-Type", "text/plain");
+        rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
     } else if (d->verdict == GATE_ALLOW && d->object) {
         rc = send_json(c, d->code ? (unsigned)d->code : 200, d->object);
     } else {
@@ -533,9 +563,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, const gate_decision *d, 
 
 /* Twin mode: a stream of the twin's committed changes from the version the
  * client names (or the current objects first). */
-static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const gate_decision *d, long long rv)
+static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, gate_decision *d, long long rv, int redact)
 {
     const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeoutSeconds");
+    if (redact)
+        gate_redact_secret_answer(d->object);
     gate_watch_opts o = {
         .kind = json_string_value(json_object_get(d->action, "kind")),
         .ns = json_string_value(json_object_get(d->action, "namespace")),
@@ -544,6 +576,7 @@ static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const ga
         .resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion"),
         .timeout_seconds = ts ? atol(ts) : 0,
         .render = wants_table(c) ? gate_table : NULL,
+        .redact_secrets = redact,
     };
     char err[512];
     struct MHD_Response *r = gate_watch_twin(sv->watch, c, &o, d->object, rv, err, sizeof err);
@@ -554,14 +587,18 @@ static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, const ga
     return rc;
 }
 
-/* Enforce mode: production's stream, passed through as it comes. */
-static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const char *agent, const char *pq)
+/* Enforce mode: production's stream (of the request built from the judged
+ * action), passed through as it comes, or event by event with Secret
+ * values redacted. */
+static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *pq,
+                                  const gate_decision *d)
 {
     unsigned status = 0;
     char err[512];
-    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, pq, production_accept(c), &status, err,
-                                                 sizeof err);
-    fprintf(stderr, "airlock: %s GET %s -> allow, production %u (watch)\n", agent, pq, r ? status : 0);
+    int redact = d->secret && !who->read_secrets;
+    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, d->wire.path_query,
+                                                 production_accept(c, redact), redact, &status, err, sizeof err);
+    gate_log("%s GET %s -> allow, production %u (watch)", who->name, pq, r ? status : 0);
     if (!r) {
         char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
         enum MHD_Result rc = send_status(c, 502, msg);
@@ -607,7 +644,7 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
         rc = send_status(c, 500, msg);
         free(msg);
     } else {
-        fprintf(stderr, "airlock: %s %s %s -> deny (frozen)\n", who->name, method, pq);
+        gate_log("%s %s %s -> deny (frozen)", who->name, method, pq);
         rc = send_status(c, 403, d.message);
     }
     json_decref(extra);
@@ -665,11 +702,23 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
         int fresh = 0;
         id = gate_approvals_add(sv->approvals, who->name, fp, doc, now, &fresh);
         json_decref(doc);
-        char *msg = id ? twin_xasprintf("%s; approval id %s", d->message, id)
-                       : twin_xasprintf("%s; the pending approval could not be stored", d->message);
+        char *msg;
+        if (id) {
+            msg = twin_xasprintf("%s; approval id %s", d->message, id);
+        } else if (fresh == GATE_APPROVAL_CAPPED) {
+            /* one agent cannot crowd the approvers' list: no new approval
+             * until some of its own are decided or expire */
+            msg = twin_xasprintf("airlock: agent %s has %ld approvals pending (the cap): no new one is made until "
+                                 "some are decided or expire (%s)",
+                                 who->name, gate_approvals_max_pending(sv->approvals), d->message);
+            d->code = 429;
+            *pending = 0;
+        } else {
+            msg = twin_xasprintf("%s; the pending approval could not be stored", d->message);
+        }
         free(d->message);
         d->message = msg;
-        *created = id && fresh;
+        *created = id && fresh == GATE_APPROVAL_MADE;
     }
     json_decref(rdiff);
     free(fp);
@@ -701,54 +750,64 @@ static json_t *wait_for_person(server *sv, const char *id)
     return a;
 }
 
-static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *rq, gate_identity *who,
-                                 const char *url, const char *method)
+/* The kill switch and the agent's rate limit: checked before any work, and
+ * again each time the request is judged anew (after a person approved it),
+ * so that a freeze stops what was not yet forwarded.  Returns 1 with the
+ * refusal queued in *rc, or 0 to go on.  Called without a lock. */
+static int admit(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *method,
+                 const char *pq, int count, enum MHD_Result *rc)
 {
-    twin_buf pq = {0};
-    twin_buf q = {0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-    twin_buf_addf(&pq, "%s%s", url, q.s ? q.s : "");
+    pthread_mutex_lock(&sv->lock);
+    json_t *freeze = gate_freeze_get(sv->approvals);
+    int frozen = json_is_true(json_object_get(freeze, "frozen"));
+    const char *which = "";
+    long wait = frozen || !count ? 0 : gate_agents_rate((gate_identity *)who, gate_now(), &which);
+    pthread_mutex_unlock(&sv->lock);
+    if (frozen) {
+        *rc = refuse_frozen(sv, c, who, method, pq, freeze);
+        json_decref(freeze);
+        return 1;
+    }
+    json_decref(freeze);
+    if (!wait)
+        return 0;
+    long limit = !strcmp(which, "per second") ? who->per_second : who->per_minute;
+    char *msg = twin_xasprintf("airlock: rate limit: agent %s may make %ld mutations %s; retry after %ld s",
+                               who->name, limit, which, wait);
+    json_t *st = twin_status(429, "TooManyRequests", msg);
+    json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
+    char *text = json_dumps(st, JSON_COMPACT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    char after[24];
+    snprintf(after, sizeof after, "%ld", wait);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Retry-After", after);
+    *rc = MHD_queue_response(c, 429, r);
+    MHD_destroy_response(r);
+    gate_log("%s %s %s -> 429 (%s)", who->name, method, pq, msg);
+    json_decref(st);
+    free(msg);
+    return 1;
+}
+
+static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *rq, gate_identity *who,
+                                 const char *method)
+{
+    /* the request target as received: the one text the twin parses, the
+     * audit records and the log shows (escaped); production receives the
+     * request rebuilt from what was parsed (d.wire) */
+    const char *pq = rq->uri;
     json_t *headers = json_object();
     MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
     const char *agent = who->name, *ctype = record_content_type(c);
+    int redact = !who->read_secrets;
     gate_decision d = {0};
     enum MHD_Result rc;
     char *approval_id = NULL, *record_id = NULL;
     int mutation = strcmp(method, "GET") && strcmp(method, "HEAD"), waited = 0, notify = 0;
 
-    /* the kill switch and the agent's rate limit come before any work */
-    if (mutation) {
-        pthread_mutex_lock(&sv->lock);
-        json_t *freeze = gate_freeze_get(sv->approvals);
-        const char *which = "";
-        long wait = json_is_true(json_object_get(freeze, "frozen")) ? 0 : gate_agents_rate(who, gate_now(), &which);
-        pthread_mutex_unlock(&sv->lock);
-        if (json_is_true(json_object_get(freeze, "frozen"))) {
-            rc = refuse_frozen(sv, c, who, method, pq.s, freeze);
-            json_decref(freeze);
-            goto done;
-        }
-        json_decref(freeze);
-        if (wait) {
-            long limit = !strcmp(which, "per second") ? who->per_second : who->per_minute;
-            char *msg = twin_xasprintf("airlock: rate limit: agent %s may make %ld mutations %s; retry after %ld s",
-                                       agent, limit, which, wait);
-            json_t *st = twin_status(429, "TooManyRequests", msg);
-            json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
-            char *text = json_dumps(st, JSON_COMPACT);
-            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-            char after[24];
-            snprintf(after, sizeof after, "%ld", wait);
-            MHD_add_response_header(r, "Content-Type", "application/json");
-            MHD_add_response_header(r, "Retry-After", after);
-            rc = MHD_queue_response(c, 429, r);
-            MHD_destroy_response(r);
-            fprintf(stderr, "airlock: %s %s %s -> 429 (%s)\n", agent, method, pq.s, msg);
-            json_decref(st);
-            free(msg);
-            goto done;
-        }
-    }
+    if (mutation && admit(sv, c, who, method, pq, 1, &rc))
+        goto done;
 
 again:
     /* Mutations take `write` first and keep it until production has
@@ -758,14 +817,18 @@ again:
     if (mutation)
         pthread_mutex_lock(&sv->write);
     pthread_mutex_lock(&sv->lock);
-    char rerr[512];
-    if (sv->up && mutation && gate_refresh(sv, method, pq.s, rerr, sizeof rerr) < 0) {
-        pthread_mutex_unlock(&sv->lock);
-        pthread_mutex_unlock(&sv->write);
-        char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
-        rc = send_status(c, 502, msg);
-        free(msg);
-        goto done;
+    if (mutation) {
+        /* a freeze that landed while this request waited for the write
+         * lock, or for a person, still stops it */
+        json_t *freeze = gate_freeze_get(sv->approvals);
+        if (json_is_true(json_object_get(freeze, "frozen"))) {
+            pthread_mutex_unlock(&sv->lock);
+            pthread_mutex_unlock(&sv->write);
+            rc = refuse_frozen(sv, c, who, method, pq, freeze);
+            json_decref(freeze);
+            goto done;
+        }
+        json_decref(freeze);
     }
     /* the agent's profile */
     sv->engine.config_overrides = who->config;
@@ -773,7 +836,21 @@ again:
     sv->engine.read_secrets = who->read_secrets;
     long long rv_before = twin_resource_version(sv->engine.twin);
     gate_decision_free(&d);
-    gate_decide(&sv->engine, agent, method, pq.s, headers, NULL, rq->body.s, rq->body.len, &d);
+    gate_action act;
+    if (gate_decide_parse(&sv->engine, method, pq, headers, NULL, rq->body.s, rq->body.len, &act, &d) == 0) {
+        char rerr[512];
+        if (sv->up && mutation && gate_refresh(sv, &act, rerr, sizeof rerr) < 0) {
+            gate_action_free(&act);
+            pthread_mutex_unlock(&sv->lock);
+            pthread_mutex_unlock(&sv->write);
+            char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
+            rc = send_status(c, 502, msg);
+            free(msg);
+            goto done;
+        }
+        gate_decide_action(&sv->engine, agent, &act, &d);
+        gate_action_free(&act);
+    }
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
     const char *kind = json_string_value(json_object_get(d.action, "kind"));
     int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
@@ -782,9 +859,11 @@ again:
     free(approval_id);
     approval_id = NULL;
     if (d.verdict == GATE_REVIEW && (d.held || dry) && !sv->shadow)   /* shadow mode only records */
-        approval_id = settle_review(sv, who, method, pq.s, ctype, dry, &d, &pending, &created);
+        approval_id = settle_review(sv, who, method, pq, ctype, dry, &d, &pending, &created);
     notify |= created;
-    int forward = sv->up && ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
+    /* only what was parsed is ever forwarded (d.wire): in shadow mode too */
+    int forward = sv->up && d.wire.method &&
+                  ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
 
     /* the record: every mutation, every refusal, every read of Secrets;
      * durable before anything is answered or forwarded */
@@ -799,9 +878,12 @@ again:
         else
             json_object_set_new(extra, "committed",
                                 json_boolean(!is_read && d.verdict == GATE_ALLOW && !dry && d.held));
+        if (forward && !is_read)   /* what production receives, as it is sent */
+            json_object_set_new(extra, "forwarded",
+                                json_pack("{s:s, s:s}", "method", d.wire.method, "path", d.wire.path_query));
         free(record_id);
         record_id = NULL;
-        if (gate_audit_decision(sv, who, method, pq.s, ctype, &d, extra, &record_id, aerr, sizeof aerr) < 0) {
+        if (gate_audit_decision(sv, who, method, pq, ctype, &d, extra, &record_id, aerr, sizeof aerr) < 0) {
             json_decref(extra);
             gate_finish(&sv->engine, &d, 0);
             pthread_mutex_unlock(&sv->lock);
@@ -852,7 +934,7 @@ again:
             msg = twin_xasprintf("%s (no approver answered within %g s; it stays pending)", d.message,
                                  sv->review_wait);
         }
-        fprintf(stderr, "airlock: %s %s %s -> %s after waiting\n", agent, method, pq.s, state ? state : "?");
+        gate_log("%s %s %s -> %s after waiting", agent, method, pq, state ? state : "?");
         rc = send_status(c, 403, msg);
         free(msg);
         json_decref(a);
@@ -861,14 +943,14 @@ again:
 
     if (forward && is_watch) {
         pthread_mutex_unlock(&sv->lock);
-        rc = pass_watch(sv, c, agent, pq.s);
+        rc = pass_watch(sv, c, who, pq, &d);
     } else if (forward) {
         /* the mutation stays open in the twin while production answers
          * (`write` keeps the next one waiting; the engine lock is let go,
          * so reads are judged meanwhile), then is committed if production
          * took it and rolled back otherwise */
         pthread_mutex_unlock(&sv->lock);
-        rc = forward_call(sv, c, rq, agent, method, pq.s, &d, is_read ? NULL : record_id);
+        rc = forward_call(sv, c, who, pq, &d, is_read ? NULL : record_id);
         if (mutation)
             pthread_mutex_unlock(&sv->write);
     } else {
@@ -876,9 +958,10 @@ again:
         pthread_mutex_unlock(&sv->lock);
         if (mutation)
             pthread_mutex_unlock(&sv->write);
-        fprintf(stderr, "airlock: %s %s %s -> %s %d\n", agent, method, pq.s, gate_verdict_name(d.verdict), d.code);
-        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv)
-                                                                           : answer(c, &d, rv);
+        gate_log("%s %s %s -> %s %d", agent, method, pq, gate_verdict_name(d.verdict), d.code);
+        int secret = redact && d.secret;
+        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv, secret)
+                                                                           : answer(c, &d, rv, secret);
     }
 done:
     if (notify && approval_id) {   /* a new approval: tell the team (no lock is held here) */
@@ -892,8 +975,6 @@ done:
     free(record_id);
     gate_decision_free(&d);
     json_decref(headers);
-    twin_buf_free(&pq);
-    twin_buf_free(&q);
     return rc;
 }
 
@@ -903,9 +984,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     server *sv = cls;
     request *rq = *con_cls;
-    if (!rq) {
+    if (!rq) {   /* made by on_uri; kept for a caller without it */
         rq = twin_xcalloc(1, sizeof(*rq));
+        rq->uri = twin_xstrdup(url);
         *con_cls = rq;
+    }
+    if (!rq->started) {   /* the headers: the body, if any, comes next */
+        rq->started = 1;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -1017,7 +1102,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
     }
 
-    return kube_call(sv, c, rq, who, url, method);
+    return kube_call(sv, c, rq, who, method);
+}
+
+/* The request target exactly as the client sent it (libmicrohttpd gives
+ * the handler a decoded path): the one text the Kubernetes adapter parses. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    request *rq = twin_xcalloc(1, sizeof(*rq));
+    rq->uri = twin_xstrdup(uri ? uri : "");
+    return rq;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -1028,6 +1124,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     request *rq = *con_cls;
     if (rq) {
         twin_buf_free(&rq->body);
+        free(rq->uri);
         free(rq);
     }
     *con_cls = NULL;
@@ -1246,7 +1343,7 @@ int gate_cmd_serve(int argc, char **argv)
                 fprintf(stderr, "gate serve: %s\n", err);
                 goto out;
             }
-            fprintf(stderr, "airlock: made a self-signed TLS certificate: %s\n", cert_path);
+            gate_log("made a self-signed TLS certificate: %s", cert_path);
         }
     }
     cert = read_all(cert_path);
@@ -1282,7 +1379,7 @@ int gate_cmd_serve(int argc, char **argv)
         write_file(kc_path, kc, strlen(kc), 0600);
         /* the line to paste: absolute, so it works from any directory */
         char *abs = realpath(kc_path, NULL);
-        fprintf(stderr, "airlock: agent ops-bot, paste: export KUBECONFIG=%s; kubectl get pods -A\n",
+        gate_log("agent ops-bot, paste: export KUBECONFIG=%s; kubectl get pods -A",
                 abs ? abs : kc_path);
         free(abs);
         free(ca);
@@ -1297,8 +1394,8 @@ int gate_cmd_serve(int argc, char **argv)
         free(h256);
         char *tok_path = twin_xasprintf("%s/approver.token", dir);
         write_file(tok_path, token, strlen(token), 0600);
-        fprintf(stderr, "airlock: approver token in %s: open https://%s/airlock/ui/ or run "
-                        "gate approvals list --server https://%s --token-file %s --ca %s\n",
+        gate_log("approver token in %s: open https://%s/airlock/ui/ or run "
+                        "gate approvals list --server https://%s --token-file %s --ca %s",
                 tok_path, listen, listen, tok_path, cert_path);
         free(tok_path);
     }
@@ -1329,7 +1426,7 @@ int gate_cmd_serve(int argc, char **argv)
         free(repo);
         goto out;
     }
-    fprintf(stderr, "airlock: decisions are recorded in the git repository %s (gate audit log --audit-repo %s)\n",
+    gate_log("decisions are recorded in the git repository %s (gate audit log --audit-repo %s)",
             repo, repo);
     free(repo);
     sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL};
@@ -1345,7 +1442,8 @@ int gate_cmd_serve(int argc, char **argv)
     /* the first record of this run: the state the twin starts from, so
      * that `gate replay` can rebuild what each decision was made on */
     {
-        json_t *state = twin_export(t);
+        json_t *state = twin_export(t);   /* Secret values never enter the audit */
+        gate_redact_secret_answer(state);
         json_t *first = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "start", "agent", "airlock", "mode",
                                   !sv.up ? "twin" : sv.shadow ? "shadow" : "enforce", "policy_version",
                                   gate_policy_version(ps), "objects", (json_int_t)twin_object_count(t));
@@ -1366,7 +1464,7 @@ int gate_cmd_serve(int argc, char **argv)
             free(log);
             goto out;
         }
-        fprintf(stderr, "airlock: shadow mode: every call goes to production; verdicts are recorded in %s\n", log);
+        gate_log("shadow mode: every call goes to production; verdicts are recorded in %s", log);
         free(log);
     }
 
@@ -1376,13 +1474,14 @@ int gate_cmd_serve(int argc, char **argv)
                                   MHD_ALLOW_SUSPEND_RESUME,
                               (uint16_t)port, NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key,
                               MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL,
                               MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
         goto out;
     }
-    fprintf(stderr, "airlock: serving the Kubernetes API on https://%s (%s, %ld objects in the twin)\n", listen,
+    gate_log("serving the Kubernetes API on https://%s (%s, %ld objects in the twin)", listen,
             sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -1394,10 +1493,10 @@ int gate_cmd_serve(int argc, char **argv)
         if (reload_asked) {
             reload_asked = 0;
             if (gate_reload_policies(&sv, "SIGHUP", err, sizeof err) < 0)
-                fprintf(stderr, "airlock: reload refused, the policies in force stay: %s\n", err);
+                gate_log("reload refused, the policies in force stay: %s", err);
         }
     }
-    fprintf(stderr, "airlock: stopping\n");
+    gate_log("stopping");
     pthread_mutex_lock(&sv.lock);
     sv.stopping = 1;   /* held reviews are answered now */
     pthread_cond_broadcast(&sv.decided);

@@ -15,6 +15,7 @@
 #include "gate/audit.h"
 #include "gate/engine.h"
 #include "gate/forward.h"
+#include "gate/k8s.h"
 #include "gate/watch.h"
 #include "twin/util.h"
 
@@ -42,6 +43,8 @@ typedef struct server {
 } server;
 
 typedef struct request {
+    char *uri;        /* the request target as received (percent-encoded path and query) */
+    int started;      /* the handler saw the headers */
     twin_buf body;
     int too_big;
 } request;
@@ -52,7 +55,7 @@ enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const 
 double gate_now(void);
 /* Enforce mode: what a mutation and its cascade reach is read again from
  * production into the twin (under the engine lock).  0, or -1 with err. */
-int gate_refresh(server *sv, const char *method, const char *pq, char *err, size_t errlen);
+int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen);
 
 /* the operators' API and the UI (api.c): GET/POST under /airlock/ */
 enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,

@@ -17,6 +17,7 @@
 
 #include "gate/watch.h"
 #include "twin/selector.h"
+#include "gate/redact.h"
 #include "twin/twin.h"
 #include "twin/util.h"
 
@@ -45,6 +46,8 @@ struct stream {
     twin_fieldsel *fs;
     long long cursor;      /* events up to this version were considered */
     gate_watch_render render;
+    int redact;            /* Secret values are redacted (an agent without read_secrets) */
+    twin_buf line;         /* production streams being redacted: the incomplete last line */
     /* production streams */
     int upstream;
     gate_upstream *up;
@@ -129,6 +132,7 @@ static void stream_unref(stream *s)
     if (!last)
         return;
     twin_buf_free(&s->out);
+    twin_buf_free(&s->line);
     free(s->kind);
     free(s->ns);
     twin_selector_free(s->sel);
@@ -142,6 +146,12 @@ static void stream_unref(stream *s)
  * client asked (an ERROR event's Status never is). The lock is held. */
 static void queue_event(stream *s, const char *type, const char *kind, const json_t *obj)
 {
+    json_t *redacted = NULL;
+    if (s->redact && strcmp(type, "ERROR")) {
+        redacted = json_deep_copy(obj);
+        gate_redact_secret_answer(redacted);
+        obj = redacted;
+    }
     json_t *rendered = s->render && strcmp(type, "ERROR") ? s->render(kind, obj) : NULL;
     json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", rendered ? rendered : obj);
     char *line = json_dumps(ev, JSON_COMPACT);
@@ -150,6 +160,7 @@ static void queue_event(stream *s, const char *type, const char *kind, const jso
     free(line);
     json_decref(ev);
     json_decref(rendered);
+    json_decref(redacted);
 }
 
 static int matches(const stream *s, const event *e)
@@ -354,6 +365,7 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
     s->sel = sel;
     s->fs = fs;
     s->render = o->render;
+    s->redact = o->redact_secrets;
     if (from == 0) {
         /* no version (or "0", any version): the current objects first, as
          * synthetic ADDED events, then what changes after them */
@@ -386,9 +398,39 @@ static int up_data(void *ud, const char *p, size_t n)
 {
     stream *s = ud;
     pthread_mutex_lock(&s->hub->lock);
-    int stop = s->done || s->hub->stopping || s->out.len - s->off + n > WATCH_QUEUE_MAX;
-    if (!stop) {
+    int stop = s->done || s->hub->stopping || s->out.len - s->off + n > WATCH_QUEUE_MAX ||
+               s->line.len + n > WATCH_QUEUE_MAX;
+    if (!stop && !s->redact) {
         twin_buf_add(&s->out, p, n);
+        wake(s);
+    } else if (!stop) {
+        /* one event a line: each complete line is parsed, redacted and
+         * passed on; anything that is not a JSON event ends the stream
+         * (fail closed: it could carry what may not be read) */
+        twin_buf_add(&s->line, p, n);
+        size_t start = 0;
+        for (size_t i = 0; i < s->line.len && !stop; i++) {
+            if (s->line.s[i] != '\n')
+                continue;
+            json_t *ev = i > start ? json_loadb(s->line.s + start, i - start, 0, NULL) : NULL;
+            if (i > start && !json_is_object(ev)) {
+                stop = 1;
+            } else if (ev) {
+                gate_redact_secret_answer(ev);
+                char *text = json_dumps(ev, JSON_COMPACT);
+                if (text) {
+                    twin_buf_add(&s->out, text, strlen(text));
+                    twin_buf_add(&s->out, "\n", 1);
+                    free(text);
+                } else {
+                    stop = 1;
+                }
+            }
+            json_decref(ev);
+            start = i + 1;
+        }
+        memmove(s->line.s, s->line.s + start, s->line.len - start);
+        s->line.len -= start;
         wake(s);
     }
     pthread_mutex_unlock(&s->hub->lock);
@@ -424,11 +466,12 @@ static void *up_thread(void *arg)
 }
 
 struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connection *c, gate_upstream *u,
-                                         const char *path_query, const char *accept, unsigned *status,
-                                         char *err, size_t errlen)
+                                         const char *path_query, const char *accept, int redact_secrets,
+                                         unsigned *status, char *err, size_t errlen)
 {
     stream *s = stream_new(h, c, 0);
     s->upstream = 1;
+    s->redact = redact_secrets;
     s->up = u;
     s->path_query = twin_xstrdup(path_query);
     s->accept = twin_xstrdup(accept ? accept : "application/json");

@@ -41,6 +41,7 @@ typedef struct gate_watch_opts {
     const char *resource_version;  /* NULL, "" or "0": start with the current objects as ADDED */
     long timeout_seconds;          /* 0: until the client or the server goes */
     gate_watch_render render;
+    int redact_secrets;            /* objects are Secrets the client may not read: values redacted */
 } gate_watch_opts;
 
 /* capacity: how many events the ring keeps (older ones are gone: 410);
@@ -62,11 +63,14 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
 
 /* Passes production's watch at path_query through: waits (bounded) for
  * production's status line, then answers with production's status and
- * content type and streams its body.  NULL with err when production could
- * not be reached; *status receives production's code. */
+ * content type and streams its body.  With redact_secrets the stream is
+ * read line by line (JSON events; accept must ask for JSON) and each event
+ * is passed on with its Secret values redacted; a line that is not JSON
+ * ends the stream.  NULL with err when production could not be reached;
+ * *status receives production's code. */
 struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connection *c, gate_upstream *u,
-                                         const char *path_query, const char *accept, unsigned *status,
-                                         char *err, size_t errlen);
+                                         const char *path_query, const char *accept, int redact_secrets,
+                                         unsigned *status, char *err, size_t errlen);
 
 /* Once a second: ends streams whose timeout passed. */
 void gate_watch_tick(gate_watch_hub *h);

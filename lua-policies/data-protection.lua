@@ -1,9 +1,13 @@
 -- data-protection: secrets stay unread, data in critical namespaces stays.
---   deny    reading Secrets (get, list or watch; unless the agent's profile
---           has read_secrets), and patching or replacing
---           an existing Secret (the API answers a patch with the whole
---           object, data included, so a patch is a read; a PUT is the same
---           change, and one that keeps the other keys needs their values);
+--   deny    reading Secrets (unless the agent's profile has read_secrets):
+--           every verb whose answer carries Secret data is a read -- get,
+--           list and watch; patching or replacing an existing Secret (the
+--           API answers a patch with the whole object, data included; a PUT
+--           is the same change, and one that keeps the other keys needs
+--           their values); and deleting a collection of Secrets (the API
+--           answers with the deleted objects).  A single delete answers with
+--           a Status; whatever answer an agent without read_secrets gets
+--           about Secrets, the gate itself redacts their values too;
 --           deleting, directly or by
 --           cascade, a PersistentVolumeClaim in a critical namespace or a
 --           PersistentVolume bound to a claim in one (spec.claimRef)
@@ -21,7 +25,7 @@ local function check_secret_reads(ctx, cfg, r)
       a.verb, k8s.nsname(a.namespace, a.name))
     return
   end
-  if not k8s.is_read(a) then return end
+  if not k8s.is_read(a) and a.verb ~= "deletecollection" then return end
   if a.name then
     r:deny("reading Secrets is not allowed (%s Secret %s)", a.verb, k8s.nsname(a.namespace, a.name))
   elseif a.namespace then

@@ -76,16 +76,23 @@ base=$((30000 + $$ % 20000))
 P1=$base        # production
 P2=$((base + 1)) # gate, enforce mode
 P3=$((base + 2)) # nginx
-token_of() { sed -n 's/^ *token: //p' "$1" | head -n 1; }
-# wait_up PORT KUBECONFIG PID LOG: until /version answers 200 (20 s at most)
+# One agent each for production and the gate, without rate limits: the
+# benchmark is the very loop the default limits (20 mutations a second)
+# are there to stop.
+PTOKEN=bench-prod-$$-token
+GTOKEN=bench-gate-$$-token
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+for a in "prod:$PTOKEN" "gate:$GTOKEN"; do
+    printf 'agents:\n  - {name: ops-bot, token_sha256: "%s", rate_limit: {per_second: 0, per_minute: 0}}\n' \
+        "$(sha "${a#*:}")" >"$S/${a%%:*}-agents.yaml"
+done
+# wait_up PORT TOKEN PID LOG: until /version answers 200 (20 s at most)
 wait_up() {
     i=0
     while :; do
-        if [ -s "$2" ]; then
-            code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 \
-                -H "Authorization: Bearer $(token_of "$2")" "https://127.0.0.1:$1/version" || true)
-            [ "$code" = 200 ] && return 0
-        fi
+        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 \
+            -H "Authorization: Bearer $2" "https://127.0.0.1:$1/version" || true)
+        [ "$code" = 200 ] && return 0
         i=$((i + 1))
         if [ $i -gt 100 ] || ! kill -0 "$3" 2>/dev/null; then fail "a server did not come up on port $1" "$4"; fi
         sleep 0.2
@@ -94,18 +101,17 @@ wait_up() {
 
 mkdir -p "$S/empty"   # production itself judges nothing
 "$GATE" serve --listen 127.0.0.1:$P1 --data-dir "$S/prod" --policies "$S/empty" --state fixtures/demo \
-    >"$S/prod.log" 2>&1 &
+    --agents "$S/prod-agents.yaml" >"$S/prod.log" 2>&1 &
 servers="$servers $!"
-wait_up $P1 "$S/prod/kubeconfig" $! "$S/prod.log"
-PTOKEN=$(token_of "$S/prod/kubeconfig")
+wait_up $P1 "$PTOKEN" $! "$S/prod.log"
 printf '%s\n' "$PTOKEN" >"$S/prod-token"
 
 # enforce mode: no --state (the twin is listed from production)
 "$GATE" serve --listen 127.0.0.1:$P2 --data-dir "$S/gate" --upstream https://127.0.0.1:$P1 \
-    --upstream-token-file "$S/prod-token" --upstream-ca "$S/prod/tls.crt" >"$S/gate.log" 2>&1 &
+    --upstream-token-file "$S/prod-token" --upstream-ca "$S/prod/tls.crt" --agents "$S/gate-agents.yaml" \
+    >"$S/gate.log" 2>&1 &
 servers="$servers $!"
-wait_up $P2 "$S/gate/kubeconfig" $! "$S/gate.log"
-GTOKEN=$(token_of "$S/gate/kubeconfig")
+wait_up $P2 "$GTOKEN" $! "$S/gate.log"
 
 # nginx, configured as Debian's package would be used for a TLS reverse
 # proxy (worker_processes auto), with keepalive connections to production

@@ -47,3 +47,21 @@ stop_twin() {
     wait $pid 2>/dev/null
     sanitizer_clean "$tmp/serve.log"
 }
+# absent NAME ERE PATH...: ok NAME when no PATH (a file, or a directory
+# searched whole) holds a match of the extended regular expression ERE;
+# otherwise not ok NAME and up to five matches, each as PATH:LINE: with at
+# most 80 bytes either side of it (a missing PATH is a failure too, so that
+# a check of nothing does not pass). Returns 1 when not ok.
+absent() {
+    _name=$1 _re=$2
+    shift 2
+    for _p in "$@"; do
+        [ -e "$_p" ] || { bad "$_name"; echo "  $_p: missing"; return 1; }
+    done
+    if LC_ALL=C grep -arqE "$_re" "$@"; then
+        bad "$_name"
+        LC_ALL=C grep -arHnoE ".{0,80}($_re).{0,80}" "$@" | head -5 | sed 's/^/  /'
+        return 1
+    fi
+    ok "$_name"
+}

@@ -9,12 +9,19 @@
  * write-ahead journal: records readable before the flusher commits them,
  * a crash (the handle dropped with records only journaled) recovered by
  * the next open, a torn last line ignored, a journal line that breaks the
- * chain or was edited refused by open and reported by verify.
+ * chain or was edited refused by open and reported by verify.  And the
+ * files' modes: a log made under a permissive umask is private all the
+ * same (nothing in it open to group or others, the flusher's objects
+ * included), and one found open is tightened at open.
  *
  * Each test gets a scratch directory with the log at DIR/audit and its key
  * at DIR/audit.key, and a log of four records already written (record 1
  * carries the attachment state.json).
  */
+#define _XOPEN_SOURCE 700   /* nftw */
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1108,6 +1115,205 @@ static void one_process_writes(void **state)
     gate_audit_close(b);
 }
 
+/* ---- file modes --------------------------------------------------------- */
+
+/* What a walk of a directory found: entries, and the first few open to
+ * group or others.  (nftw passes no context: the walk's state is here.) */
+static struct {
+    int entries, loose;
+    char first[4][PATH_MAX + 16];
+} walked;
+
+static int walk_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_SL)
+        return 0;
+    walked.entries++;
+    if (st->st_mode & 077) {
+        if (walked.loose < 4)
+            snprintf(walked.first[walked.loose], sizeof walked.first[0], "%04o %s", (unsigned)(st->st_mode & 07777),
+                     path);
+        walked.loose++;
+    }
+    return 0;
+}
+
+/* Fails naming what under dir (itself included) is open to group or
+ * others; returns how many entries there are. */
+static int assert_private_tree(const char *dir)
+{
+    memset(&walked, 0, sizeof walked);
+    assert_int_equal(nftw(dir, walk_entry, 16, FTW_PHYS), 0);
+    if (walked.loose)
+        fail_msg("%d of %d entries under %s are open to group or others, e.g. %s; %s", walked.loose, walked.entries,
+                 dir, walked.first[0], walked.loose > 1 ? walked.first[1] : "");
+    return walked.entries;
+}
+
+static int loosen_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_D || type == FTW_DP)
+        return chmod(path, 0755);
+    if (type == FTW_F)
+        return chmod(path, (st->st_mode & 0777) | 0044);   /* 0444 objects stay, 0600 files become 0644 */
+    return 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* Runs fn with stderr going to `path`. */
+static void stderr_to(const char *path, void (*fn)(void *), void *arg)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A log made where the umask would leave files open to all (022), outside
+ * any private directory, the flusher committing: directories 0700, files
+ * 0600 or 0400, the journal, refs and key included; the process umask
+ * keeps 077 from then on (audit.h's contract). */
+static void a_new_log_is_private(void **state)
+{
+    fixture *f = *state;
+    umask(022);
+    char *outside = twin_xasprintf("%s/shared", f->dir);
+    assert_int_equal(mkdir(outside, 0755), 0);
+    assert_int_equal(mode_of(outside), 0755);
+    char *repo = twin_xasprintf("%s/audit", outside), *key = twin_xasprintf("%s/audit.key", outside);
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, repo, key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    json_t *att = json_pack("{s:{s:[]}}", "state.json", "items");
+    append_ok(a, json_pack("{s:s, s:s, s:f}", "type", "start", "agent", "airlock", "time", T0), att);   /* the caller's commit */
+    json_decref(att);
+    for (int i = 0; i < 5; i++)
+        append_ok(a, decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 1 + i), NULL);
+    if (gate_audit__flush(a, err, sizeof err) < 0)   /* the flusher's commits, the branch moved, the tip */
+        fail_msg("flush: %s", err);
+    int entries = assert_private_tree(repo);   /* while open: the journal, the writer's files */
+    assert_true(entries > 20);   /* six commits: trees, blobs, refs, a reflog: the walk saw them */
+    append_ok(a, decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 9), NULL);
+    gate_audit_close(a);
+    assert_private_tree(repo);
+    mode_t m = umask(0);
+    umask(m);
+    assert_int_equal(m & 077, 077);
+    assert_int_equal(mode_of(repo), 0700);
+    assert_int_equal(mode_of(key), 0600);
+    char *tip = twin_xasprintf("%s.tip", key);
+    assert_int_equal(mode_of(tip), 0600);
+    /* and git itself is told to keep it private (an operator's git gc) */
+    git_libgit2_init();
+    git_repository *r;
+    git_config *cfg;
+    git_buf v = {0};
+    check(git_repository_open(&r, repo), "open");
+    check(git_repository_config_snapshot(&cfg, r), "config");
+    check(git_config_get_string_buf(&v, cfg, "core.sharedRepository"), "core.sharedRepository");
+    assert_string_equal(v.ptr, "0600");
+    git_buf_dispose(&v);
+    git_config_free(cfg);
+    git_repository_free(r);
+    git_libgit2_shutdown();
+    free(tip);
+    free(key);
+    free(repo);
+    free(outside);
+}
+
+typedef struct reopen {
+    const char *repo, *key;
+} reopen;
+
+static void open_and_close(void *arg)
+{
+    reopen *r = arg;
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, r->repo, r->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    append_ok(a, decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 20), NULL);
+    gate_audit_close(a);
+}
+
+/* The log of an older gate: repository 0755, files 0644, key 0644.  Open
+ * makes all of it private, says so on stderr once, and the chain is
+ * intact; the next open has nothing to say. */
+static void a_loose_log_is_tightened_at_open(void **state)
+{
+    fixture *f = *state;
+    umask(022);
+    assert_int_equal(nftw(f->repo, loosen_entry, 16, FTW_PHYS), 0);
+    assert_int_equal(chmod(f->key, 0644), 0);
+    assert_int_equal(mode_of(f->repo), 0755);
+    char *log = twin_xasprintf("%s/stderr", f->dir);
+    reopen r = {f->repo, f->key};
+    stderr_to(log, open_and_close, &r);
+    size_t n;
+    char *text = slurp(log, &n);
+    assert_int_equal(count_of(text, "was open to group or others"), 2);   /* one line for the repository, one for the key */
+    assert_int_equal(count_of(text, "the audit repository"), 1);
+    assert_non_null(strstr(text, "(mode 0755): made it 0700"));
+    assert_non_null(strstr(text, "the audit key"));
+    free(text);
+    assert_int_equal(mode_of(f->repo), 0700);
+    assert_private_tree(f->repo);
+    assert_int_equal(mode_of(f->key), 0600);
+    expect_records(f, 5, 0);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+    /* private now: nothing to say */
+    stderr_to(log, open_and_close, &r);
+    text = slurp(log, &n);
+    assert_int_equal(n, 0);
+    free(text);
+    free(log);
+}
+
+/* --audit-repo naming an empty directory made by hand, 0755: the log is
+ * made in it, and it is tightened. */
+static void an_empty_loose_directory_is_tightened(void **state)
+{
+    fixture *f = *state;
+    umask(022);
+    char *repo = twin_xasprintf("%s/by-hand", f->dir);
+    assert_int_equal(mkdir(repo, 0755), 0);
+    char *log = twin_xasprintf("%s/stderr", f->dir);
+    reopen r = {repo, NULL};
+    stderr_to(log, open_and_close, &r);
+    size_t n;
+    char *text = slurp(log, &n);
+    assert_int_equal(count_of(text, "the audit repository"), 1);
+    free(text);
+    assert_int_equal(mode_of(repo), 0700);
+    assert_private_tree(repo);
+    free(log);
+    free(repo);
+}
+
 /* ---- concurrency -------------------------------------------------------- */
 
 enum { THREADS = 4, PER_THREAD = 25 };
@@ -1241,6 +1447,9 @@ int main(void)
         T(tip_covered_by_the_journal),
         T(attachments_commit_the_journal_first),
         T(one_process_writes),
+        T(a_new_log_is_private),
+        T(a_loose_log_is_tightened_at_open),
+        T(an_empty_loose_directory_is_tightened),
         T(concurrent_appends_keep_one_chain),
         cmocka_unit_test(parse_time_forms),
     };
