@@ -164,7 +164,7 @@ void gate_webhook(server *sv, const char *event, const json_t *approval)
     free(url);
     if (!doc)
         return;
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = twin_xdumps(doc, JSON_COMPACT);
     json_decref(doc);
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
@@ -307,7 +307,7 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
     pthread_mutex_lock(&sv->lock);
     json_t *a = gate_approvals_get(sv->approvals, id, now);
     const char *state = json_string_value(json_object_get(a, "state"));
-    if (!a || strcmp(state, "pending")) {   /* let the store say why not */
+    if (!a || !state || strcmp(state, "pending")) {   /* let the store say why not */
         int code = gate_approvals_decide(sv->approvals, id, approve, who->name, comment, now, &doc, msg, sizeof msg);
         rc = status_msg(c, (unsigned)code, "airlock: %s", msg);
         goto out;

@@ -86,7 +86,7 @@ static int save(gate_approvals *ap, const json_t *doc)
                            " doc) VALUES(?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = twin_xdumps(doc, JSON_COMPACT);
     sqlite3_bind_text(st, 1, json_string_value(json_object_get(doc, "id")), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, json_string_value(json_object_get(doc, "agent")), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, json_string_value(json_object_get(doc, "fingerprint")), -1, SQLITE_TRANSIENT);
@@ -412,7 +412,7 @@ char *gate_fingerprint(const char *agent, const json_t *diff)
                                                 canonical_object(json_object_get(c, "after"))));
     }
     json_t *doc = json_pack("{s:s, s:o}", "agent", agent, "effect", effect);
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = twin_xdumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
     char *fp = gate_sha256_hex(text, strlen(text));
     free(text);
@@ -438,7 +438,7 @@ static char *set_of(const json_t *list)
     char **v = twin_xcalloc(n ? n : 1, sizeof *v);
     for (i = 0; i < n; i++) {
         json_t *e = json_array_get(list, i);
-        v[i] = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+        v[i] = twin_xdumps(e, JSON_COMPACT | JSON_SORT_KEYS);
     }
     qsort(v, n, sizeof *v, cmp_str);
     twin_buf b = {0};

@@ -47,7 +47,7 @@ static long call(const conn *k, const char *method, const char *path, const json
     hdr = curl_slist_append(hdr, "Accept: application/json");
     char *text = NULL;
     if (body) {
-        text = json_dumps(body, JSON_COMPACT);
+        text = twin_xdumps(body, JSON_COMPACT);
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
     }

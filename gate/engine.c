@@ -112,6 +112,11 @@ static int judge(gate_engine *e, const char *agent, gate_decision *d)
         return 0;
     }
     const char *v = json_string_value(json_object_get(verdict, "verdict"));
+    if (!v) {   /* never: gate_policy_eval always names one; fail closed all the same */
+        json_decref(verdict);
+        set_error(d, 500, "airlock: denied: the policy engine gave no verdict");
+        return -1;
+    }
     d->verdict = !strcmp(v, "deny") ? GATE_DENY : !strcmp(v, "review") ? GATE_REVIEW : GATE_ALLOW;
     d->message = twin_xstrdup(json_string_value(json_object_get(verdict, "message")));
     d->results = json_incref(json_object_get(verdict, "results"));
@@ -254,23 +259,25 @@ done:
     return 0;
 }
 
-void gate_finish(gate_engine *e, gate_decision *d, int ok)
+int gate_finish(gate_engine *e, gate_decision *d, int ok)
 {
     if (!d->held)
-        return;
+        return 0;
     d->held = 0;
     if (!ok || d->verdict != GATE_ALLOW || !twin_in_operation(e->twin)) {
         if (twin_in_operation(e->twin))
             twin_rollback(e->twin);
-        return;
+        return 0;
     }
-    twin_commit(e->twin);
+    if (twin_commit(e->twin) < 0)
+        return -1;   /* rolled back: the budget does not count what the twin does not hold */
     if (e->history) {
         double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
         gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
                             (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
                             delta > 0 ? delta : 0);
     }
+    return 0;
 }
 
 void gate_allow_reviewed(gate_decision *d, const char *message)

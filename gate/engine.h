@@ -69,10 +69,11 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *a, 
 void gate_decision_free(gate_decision *d);
 /* Settles a held decision: commit the twin and record the agent's history
  * when the decision allows and production took the change (ok), roll back
- * otherwise.  With engine.hold, a reviewed mutation is held too, so that an
+ * otherwise.  Returns 0, or -1 when the twin could not commit (then nothing
+ * of the change stays in the twin, and the caller says so).  With engine.hold, a reviewed mutation is held too, so that an
  * approval found for it can let it through (gate_allow_reviewed) without
  * simulating it again. */
-void gate_finish(gate_engine *e, gate_decision *d, int ok);
+int gate_finish(gate_engine *e, gate_decision *d, int ok);
 /* A held review that a person approved: the decision becomes an allow with
  * the twin's own answer; `message` says by which approval. */
 void gate_allow_reviewed(gate_decision *d, const char *message);

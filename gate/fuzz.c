@@ -1171,7 +1171,7 @@ int gate_cmd_fuzz(int argc, char **argv)
         json_t *v;
         json_array_foreach(f.report, i, v) {
             printf("VIOLATION %s\n  reproducer (scenario format, JSON is YAML):\n", json_string_value(json_object_get(v, "why")));
-            char *s = json_dumps(json_object_get(v, "reproducer"), JSON_INDENT(2));
+            char *s = twin_xdumps(json_object_get(v, "reproducer"), JSON_INDENT(2));
             printf("%s\n\n", s);
             free(s);
         }

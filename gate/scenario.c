@@ -362,7 +362,7 @@ static int collect_files(const char *path, char ***files, size_t *n, int depth, 
  * same state without a copy of its own. */
 static twin *state_twin(suite *su, twin_map *mine, scenario *s, char *err, size_t errlen)
 {
-    char *key = json_dumps(s->states, JSON_COMPACT);
+    char *key = twin_xdumps(s->states, JSON_COMPACT);
     twin *own = twin_map_get(mine, key);
     if (own) {
         free(key);

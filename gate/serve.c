@@ -447,7 +447,7 @@ static int redact_answer(gate_upstream_answer *ans)
  * values redacted for an agent without read_secrets), the twin follows what
  * it did, and shadow mode records the would-be verdict. */
 static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *pq,
-                                   gate_decision *d, const char *record_id)
+                                   gate_decision *d, const char *record_id, int *took_out)
 {
     gate_upstream_answer ans;
     char ferr[512];
@@ -458,9 +458,12 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
     int fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(c, redact),
                                 w->body, w->len, &ans, ferr, sizeof ferr);
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
+    *took_out = took;
     if (d->held) {
         pthread_mutex_lock(&sv->lock);
-        gate_finish(&sv->engine, d, took);
+        if (gate_finish(&sv->engine, d, took) < 0)   /* production has it, the twin does not: say so loudly */
+            gate_log("the twin could not commit what production took (%s %s): the twin misses this change",
+                     w->method, pq);
         pthread_mutex_unlock(&sv->lock);
     }
     if (record_id) {
@@ -620,6 +623,13 @@ static const char *record_content_type(struct MHD_Connection *c)
     return !ct || strstr(ct, "protobuf") ? "application/json" : ct;
 }
 
+/* A JSON string's text, or "" (never NULL, for messages). */
+static const char *str_of(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s ? s : "";
+}
+
 /* A mutation while the gate is frozen: refused and recorded. */
 static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const gate_identity *who,
                                      const char *method, const char *pq, const json_t *freeze)
@@ -630,8 +640,8 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
         .verdict = GATE_DENY,
         .code = 403,
         .message = twin_xasprintf("airlock: denied by freeze: %s (frozen by %s since %s); reads still work",
-                                  json_string_value(json_object_get(freeze, "reason")),
-                                  json_string_value(json_object_get(freeze, "by")), since),
+                                  str_of(json_object_get(freeze, "reason")), str_of(json_object_get(freeze, "by")),
+                                  since),
         .action = json_pack("{s:s, s:s}", "method", method, "path", pq),
         .results = json_pack("[{s:s, s:s, s:s}]", "policy", "freeze", "verdict", "deny", "reason",
                              "the gate is frozen: no mutation passes until an approver thaws it"),
@@ -639,7 +649,10 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
     char err[256];
     json_t *extra = json_pack("{s:b}", "frozen", 1);
     enum MHD_Result rc;
-    if (gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL, err, sizeof err) < 0) {
+    pthread_mutex_lock(&sv->lock);   /* the record names the policy set, which a reload may swap */
+    int arc = gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL, err, sizeof err);
+    pthread_mutex_unlock(&sv->lock);
+    if (arc < 0) {
         char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
         rc = send_status(c, 500, msg);
         free(msg);
@@ -653,7 +666,8 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
 }
 
 /* A review: an approval of the same action by the same agent lets it
- * through once (and only if its impact is still what was approved);
+ * through once (and only if its impact is still what was approved; it is
+ * used up by the caller, once production took the change: *use);
  * otherwise the action waits as a pending approval.  Called with the
  * engine lock, the decision held open.  Returns the approval id (new) and
  * sets *pending when the action is (still, or again) waiting, *created when
@@ -661,13 +675,14 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
  * like the real call, so an agent may ask first; an approval lets a dry
  * run through without being used up. */
 static char *settle_review(server *sv, const gate_identity *who, const char *method, const char *pq,
-                           const char *ctype, int dry, gate_decision *d, int *pending, int *created)
+                           const char *ctype, int dry, gate_decision *d, int *pending, int *created, int *use)
 {
     double now = gate_now();
     char *fp = gate_fingerprint(who->name, d->diff);
     char *id = NULL;
     *pending = 1;
     *created = 0;
+    *use = 0;
     json_t *ok = gate_approvals_find_approved(sv->approvals, who->name, fp, now);
     json_t *rdiff = gate_redact_diff(d->diff);
     if (ok) {
@@ -684,8 +699,7 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
         } else {
             const char *by = json_string_value(json_object_get(ok, "decided_by"));
             char *msg = twin_xasprintf("allowed by approval id %s (approved by %s)", id, by ? by : "?");
-            if (!dry)
-                gate_approvals_use(sv->approvals, id, now);
+            *use = !dry;
             gate_allow_reviewed(d, msg);
             free(msg);
             *pending = 0;
@@ -776,7 +790,7 @@ static int admit(server *sv, struct MHD_Connection *c, const gate_identity *who,
                                who->name, limit, which, wait);
     json_t *st = twin_status(429, "TooManyRequests", msg);
     json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
-    char *text = json_dumps(st, JSON_COMPACT);
+    char *text = twin_xdumps(st, JSON_COMPACT);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     char after[24];
     snprintf(after, sizeof after, "%ld", wait);
@@ -855,11 +869,11 @@ again:
     const char *kind = json_string_value(json_object_get(d.action, "kind"));
     int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
     int dry = json_is_true(json_object_get(d.action, "dry_run"));
-    int pending = 0, created = 0;
+    int pending = 0, created = 0, use_approval = 0;
     free(approval_id);
     approval_id = NULL;
     if (d.verdict == GATE_REVIEW && (d.held || dry) && !sv->shadow)   /* shadow mode only records */
-        approval_id = settle_review(sv, who, method, pq, ctype, dry, &d, &pending, &created);
+        approval_id = settle_review(sv, who, method, pq, ctype, dry, &d, &pending, &created, &use_approval);
     notify |= created;
     /* only what was parsed is ever forwarded (d.wire): in shadow mode too */
     int forward = sv->up && d.wire.method &&
@@ -896,8 +910,17 @@ again:
         }
         json_decref(extra);
     }
-    if (!sv->up && d.held)
-        gate_finish(&sv->engine, &d, 1);   /* twin mode: the twin is the cluster; commit what is allowed */
+    if (!sv->up && d.held) {
+        /* twin mode: the twin is the cluster; commit what is allowed */
+        if (gate_finish(&sv->engine, &d, 1) < 0) {
+            d.code = 500;
+            d.verdict = GATE_ERROR;
+            free(d.message);
+            d.message = twin_xstrdup("airlock: the twin could not commit the change: nothing of it stays");
+        } else if (use_approval) {
+            gate_approvals_use(sv->approvals, approval_id, gate_now());
+        }
+    }
     long long rv = twin_resource_version(sv->engine.twin);
     if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
         gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
@@ -950,7 +973,16 @@ again:
          * so reads are judged meanwhile), then is committed if production
          * took it and rolled back otherwise */
         pthread_mutex_unlock(&sv->lock);
-        rc = forward_call(sv, c, who, pq, &d, is_read ? NULL : record_id);
+        int took = 0;
+        rc = forward_call(sv, c, who, pq, &d, is_read ? NULL : record_id, &took);
+        if (use_approval && took) {
+            /* used up only now that production took it (a 502 leaves it for
+             * the retry); `write` is still held, so no twin of this
+             * request can pass on the same approval meanwhile */
+            pthread_mutex_lock(&sv->lock);
+            gate_approvals_use(sv->approvals, approval_id, gate_now());
+            pthread_mutex_unlock(&sv->lock);
+        }
         if (mutation)
             pthread_mutex_unlock(&sv->write);
     } else {
@@ -1054,7 +1086,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
             (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
             doc = aggregated(!strcmp(url, "/api"));
-            char *text = json_dumps(doc, JSON_COMPACT);
+            char *text = twin_xdumps(doc, JSON_COMPACT);
             json_decref(doc);
             struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(r, "Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");

@@ -154,7 +154,7 @@ static void queue_event(stream *s, const char *type, const char *kind, const jso
     }
     json_t *rendered = s->render && strcmp(type, "ERROR") ? s->render(kind, obj) : NULL;
     json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", rendered ? rendered : obj);
-    char *line = json_dumps(ev, JSON_COMPACT);
+    char *line = twin_xdumps(ev, JSON_COMPACT);
     twin_buf_add(&s->out, line, strlen(line));
     twin_buf_add(&s->out, "\n", 1);
     free(line);

@@ -1053,7 +1053,10 @@ int twin_commit(twin *t)
 {
     if (!t->in_op)
         return -1;
-    /* fold the operation into the committed totals */
+    /* fold the operation into the committed totals (restored if the
+     * release fails: then nothing of the operation stays) */
+    double cost_was = t->cost_total;
+    long ready_was = t->pods_ready, total_was = t->pods_total;
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
         if (c->before)
@@ -1076,10 +1079,16 @@ int twin_commit(twin *t)
         }
     }
     twin__meta_save(t);
-    int rc = twin__exec(t, "RELEASE op");
+    if (twin__exec(t, "RELEASE op") < 0) {
+        t->cost_total = cost_was;
+        t->pods_ready = ready_was;
+        t->pods_total = total_was;
+        twin_rollback(t);
+        return -1;
+    }
     twin__changes_free(t);
     t->in_op = 0;
-    return rc;
+    return 0;
 }
 
 int twin_mark(twin *t)

@@ -107,6 +107,18 @@ char *twin__key(const char *kind, const char *ns, const char *name)
     return k;
 }
 
+/* Steps a write statement; a write to the in-memory store fails only when
+ * SQLite runs out of memory, and a twin half-written is worse than none:
+ * like the object write below, abort (the out-of-memory policy). */
+static void step_write(twin *t, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fprintf(stderr, "airlock: twin store write failed (%s): %s\n", what, sqlite3_errmsg(t->db));
+        abort();
+    }
+}
+
 /* ---- meta ---- */
 
 static void meta_set(twin *t, const char *key, double v)
@@ -114,7 +126,7 @@ static void meta_set(twin *t, const char *key, double v)
     sqlite3_stmt *st = twin__stmt(t, S_META_SET, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
     bind_text(st, 1, key);
     sqlite3_bind_double(st, 2, v);
-    sqlite3_step(st);
+    step_write(t, st, "meta");
 }
 
 void twin__meta_save(twin *t)
@@ -507,10 +519,10 @@ static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char
     if (!fresh) {   /* a new row has nothing to delete (and no index to find it by during a bulk import) */
         st = twin__stmt(t, S_LAB_DEL, "DELETE FROM labels WHERE id=?");
         sqlite3_bind_int64(st, 1, id);
-        sqlite3_step(st);
+        step_write(t, st, "labels");
         st = twin__stmt(t, S_OWN_DEL, "DELETE FROM owners WHERE id=?");
         sqlite3_bind_int64(st, 1, id);
-        sqlite3_step(st);
+        step_write(t, st, "owners");
     }
     if (!obj)
         return;
@@ -526,7 +538,7 @@ static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char
         bind_text(st, 3, ns);
         bind_text(st, 4, k);
         bind_text(st, 5, json_string_value(v));
-        sqlite3_step(st);
+        step_write(t, st, "labels");
     }
     size_t i;
     json_t *ref;
@@ -537,7 +549,7 @@ static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char
         st = twin__stmt(t, S_OWN_INS, "INSERT INTO owners(uid, id) VALUES(?, ?)");
         bind_text(st, 1, uid);
         sqlite3_bind_int64(st, 2, id);
-        sqlite3_step(st);
+        step_write(t, st, "owners");
     }
 }
 
@@ -658,7 +670,7 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
         return -1;
     sqlite3_stmt *st = twin__stmt(t, S_DELETE, "DELETE FROM objects WHERE id=?");
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_step(st);
+    step_write(t, st, "delete");
     index_object(t, id, kind, ns, NULL, 0);
     twin__docs_forget(t, kind, ns ? ns : "", name);
     twin__next_rv(t);

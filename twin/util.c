@@ -35,6 +35,18 @@ void *twin_xrealloc(void *p, size_t n)
     return q;
 }
 
+char *twin_xdumps(const json_t *v, size_t flags)
+{
+    if (!v)
+        return twin_xstrdup("null");
+    char *text = json_dumps(v, flags | JSON_ENCODE_ANY);
+    if (!text) {
+        fprintf(stderr, "airlock: out of memory writing JSON\n");
+        abort();
+    }
+    return text;
+}
+
 char *twin_xstrdup(const char *s)
 {
     if (!s)

@@ -10,6 +10,7 @@
 #ifndef TWIN_UTIL_H
 #define TWIN_UTIL_H
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,10 @@ void *twin_xcalloc(size_t n, size_t size);
 void *twin_xrealloc(void *p, size_t n);
 char *twin_xstrdup(const char *s);                 /* NULL in, NULL out */
 char *twin_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* json_dumps under the same out-of-memory policy: any value is written
+ * (JSON_ENCODE_ANY is added; NULL is written "null"), never NULL back
+ * (jansson fails only for lack of memory then: abort). Caller frees. */
+char *twin_xdumps(const json_t *v, size_t flags);
 char *twin_xvasprintf(const char *fmt, va_list ap);
 
 /* xorshift64*: a small deterministic generator (names, uids, fuzz seeds).

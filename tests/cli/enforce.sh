@@ -19,6 +19,11 @@ return {
     if a.verb == "create" and a.kind == "ConfigMap" and a.namespace == "default" then
       return deny("production refuses ConfigMaps in default")
     end
+    -- BIG-CHECKOUT (removed by the test, then reloaded)
+    if a.kind == "Deployment" and a.name == "checkout" and a.subresource == "scale" then
+      local d = ctx.twin.get("Deployment", "shop", "checkout", "after")
+      if d and d.spec.replicas >= 100 then return deny("production refuses big checkouts") end
+    end
     return allow()
   end,
 }
@@ -30,7 +35,9 @@ agent_token=agent-$$-token
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 printf '[{"name": "airlock", "token_sha256": "%s"}, {"name": "leaked", "token_sha256": "%s"}]\n' \
     "$(sha "$airlock_token")" "$(sha "$agent_token")" >"$tmp/prod-agents.json"
-printf '[{"name": "ops-bot", "token_sha256": "%s"}]\n' "$(sha "$agent_token")" >"$tmp/gw-agents.json"
+approver_token=alice-$$-token
+printf '[{"name": "ops-bot", "token_sha256": "%s"}, {"name": "alice", "token_sha256": "%s", "role": "approver"}]\n' \
+    "$(sha "$agent_token")" "$(sha "$approver_token")" >"$tmp/gw-agents.json"
 "$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/prodpol" --agents "$tmp/prod-agents.json" \
     >"$tmp/prod.log" 2>&1 &
 ppid_=$!
@@ -104,6 +111,22 @@ grep -q "denied by data-protection" "$tmp/out" && ok "a watch is judged first (S
 grep -q "^airlock: airlock PATCH /apis/apps/v1/namespaces/shop/deployments/cart/scale" "$tmp/prod.log" \
     && ! grep -q "^airlock: leaked " "$tmp/prod.log" && ok "production saw Airlock's token, not the agent's" \
     || { bad "identity at production"; grep "^airlock: [a-z]* [A-Z]" "$tmp/prod.log" | head; }
+# an approval is used up only once production took the change: production
+# refuses the approved scale once (its own policy), the retry after it
+# relents still passes on the same approval
+ka scale deployment checkout -n shop --replicas=200 >"$tmp/out" 2>&1
+aid=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out" | head -1)
+curl -s --cacert "$tmp/gw/tls.crt" -H "Authorization: Bearer $approver_token" -X POST -d '{}' \
+    "https://127.0.0.1:$gport/airlock/v1/approvals/$aid/approve" >"$tmp/approve" 2>&1
+ka scale deployment checkout -n shop --replicas=200 >"$tmp/out2" 2>&1
+sed -i '/BIG-CHECKOUT/,/^    end$/d' "$tmp/prodpol/prod-only.lua"
+kill -HUP $ppid_
+i=0; until grep -q "policies reloaded" "$tmp/prod.log" || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+ka scale deployment checkout -n shop --replicas=200 >"$tmp/out3" 2>&1
+[ -n "$aid" ] && grep -q "production refuses big checkouts" "$tmp/out2" && grep -q "scaled" "$tmp/out3" \
+    && [ "$(kp get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 200 ] \
+    && ok "a change production refused does not use up its approval (the retry passes on it)" \
+    || { bad "approval used before production took it"; cat "$tmp/out" "$tmp/approve" "$tmp/out2" "$tmp/out3"; }
 # shadow mode: everything reaches production, the verdict is recorded
 sport=$((pport + 2))
 "$GATE" serve --listen 127.0.0.1:$sport --data-dir "$tmp/sh" --agents "$tmp/gw-agents.json" --mode shadow --upstream https://127.0.0.1:$pport \
