@@ -136,16 +136,9 @@ int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
     return 0;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
+void gate_notify_approval(server *sv, const char *event, const json_t *approval)
 {
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-void gate_webhook(server *sv, const char *event, const json_t *approval)
-{
-    if (!sv->webhook || !approval)
+    if (!sv->hook || !approval)
         return;
     const char *id = json_string_value(json_object_get(approval, "id"));
     char *url = twin_xasprintf("https://%s/airlock/ui/#%s", sv->listen, id ? id : "");
@@ -164,25 +157,7 @@ void gate_webhook(server *sv, const char *event, const json_t *approval)
     free(url);
     if (!doc)
         return;
-    char *text = twin_xdumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, sv->webhook);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK || status >= 300)
-        gate_log("webhook %s for %s failed: %s", event, id ? id : "?",
-                cc != CURLE_OK ? curl_easy_strerror(cc) : "the hook answered with an error status");
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    free(text);
+    gate_webhook_post(sv->hook, doc);   /* queued: the worker posts it, off the request path */
 }
 
 /* ---- the API ---- */
@@ -375,7 +350,7 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
 out:
     pthread_mutex_unlock(&sv->lock);
     pthread_mutex_unlock(&sv->write);
-    gate_webhook(sv, event, notify);
+    gate_notify_approval(sv, event, notify);
     json_decref(notify);
     json_decref(doc);
     json_decref(a);

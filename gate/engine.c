@@ -235,7 +235,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
         goto done;
     }
     d->twin_code = res.code;
-    if (d->verdict == GATE_ALLOW || (d->verdict == GATE_REVIEW && e->hold)) {
+    if (d->verdict == GATE_ALLOW || (d->verdict == GATE_REVIEW && e->hold) || (e->follow && e->hold)) {
         if (d->verdict == GATE_ALLOW)
             d->code = res.code;
         free(d->agent);
@@ -264,7 +264,7 @@ int gate_finish(gate_engine *e, gate_decision *d, int ok)
     if (!d->held)
         return 0;
     d->held = 0;
-    if (!ok || d->verdict != GATE_ALLOW || !twin_in_operation(e->twin)) {
+    if (!ok || (d->verdict != GATE_ALLOW && !e->follow) || !twin_in_operation(e->twin)) {
         if (twin_in_operation(e->twin))
             twin_rollback(e->twin);
         return 0;

@@ -27,6 +27,8 @@ typedef struct gate_engine {
     json_t *policy_subset;      /* borrowed, may be NULL (all): the names of the policies that judge */
     double now;                 /* 0 = real time; fixed by tests and replays */
     int hold;                   /* leave allowed (and reviewed) mutations open for gate_finish */
+    int follow;                 /* shadow mode: every simulated mutation is held, whatever the verdict, and
+                                   committed if production took it (the twin follows production) */
     int read_secrets;           /* the agent may read Secrets: ctx.agent.read_secrets */
     int reads_elsewhere;        /* reads are judged only: production answers them */
 } gate_engine;
@@ -68,8 +70,8 @@ int gate_decide_parse(gate_engine *e, const char *method, const char *path, cons
 int gate_decide_action(gate_engine *e, const char *agent, const gate_action *a, gate_decision *d);
 void gate_decision_free(gate_decision *d);
 /* Settles a held decision: commit the twin and record the agent's history
- * when the decision allows and production took the change (ok), roll back
- * otherwise.  Returns 0, or -1 when the twin could not commit (then nothing
+ * when the decision allows (or the engine follows production) and
+ * production took the change (ok), roll back otherwise.  Returns 0, or -1 when the twin could not commit (then nothing
  * of the change stays in the twin, and the caller says so).  With engine.hold, a reviewed mutation is held too, so that an
  * approval found for it can let it through (gate_allow_reviewed) without
  * simulating it again. */

@@ -929,12 +929,10 @@ again:
         /* hold the agent's request for a person: nothing stays open meanwhile */
         if (mutation)
             pthread_mutex_unlock(&sv->write);
-        if (notify) {   /* the team hears of it before the wait, not after */
+        if (notify) {   /* the team hears of it before the wait, not after (queued: no wait) */
             json_t *pa = gate_approvals_get(sv->approvals, approval_id, gate_now());
-            pthread_mutex_unlock(&sv->lock);
-            gate_webhook(sv, "approval.pending", pa);
+            gate_notify_approval(sv, "approval.pending", pa);
             json_decref(pa);
-            pthread_mutex_lock(&sv->lock);
             notify = 0;
         }
         json_t *a = wait_for_person(sv, approval_id);
@@ -1000,7 +998,7 @@ done:
         pthread_mutex_lock(&sv->lock);
         json_t *a = gate_approvals_get(sv->approvals, approval_id, gate_now());
         pthread_mutex_unlock(&sv->lock);
-        gate_webhook(sv, "approval.pending", a);
+        gate_notify_approval(sv, "approval.pending", a);
         json_decref(a);
     }
     free(approval_id);
@@ -1461,11 +1459,15 @@ int gate_cmd_serve(int argc, char **argv)
     gate_log("decisions are recorded in the git repository %s (gate audit log --audit-repo %s)",
             repo, repo);
     free(repo);
-    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL};
+    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
+                             .follow = sv.shadow};
     sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;
     sv.listen = listen;
-    sv.webhook = o.webhook;
+    if (o.webhook && gate_webhook_start(&sv.hook, o.webhook, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
     if (!o.policies)
         policy_default = gate_cli_find("lua-policies");
     sv.policy_spec = o.policies ? o.policies : policy_default;
@@ -1540,6 +1542,7 @@ out:
     if (daemon)
         MHD_stop_daemon(daemon);     /* finishes the request in flight */
     gate_watch_hub_free(sv.watch);
+    gate_webhook_stop(sv.hook);   /* after the daemon: nothing queues any more */
     free(cert);
     free(key);
     free(cert_path);

@@ -17,6 +17,7 @@
 #include "gate/forward.h"
 #include "gate/k8s.h"
 #include "gate/watch.h"
+#include "gate/webhook.h"
 #include "twin/util.h"
 
 typedef struct server {
@@ -34,7 +35,7 @@ typedef struct server {
     gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
     gate_audit *audit;         /* --audit-repo: every decision, before it is answered */
     const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
-    const char *webhook;       /* --webhook URL: approvals are POSTed there */
+    gate_webhook *hook;        /* --webhook URL: approval events are queued and POSTed there */
     double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
     int waiting;               /* requests held for a person now (bounded: they hold a server thread) */
     int max_waiting;
@@ -72,8 +73,8 @@ int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char
 /* Reloads the policies from policy_spec: the new set replaces the old only
  * when it loads whole and every agent's policy names exist in it. */
 int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen);
-/* POSTs an approval event to the webhook, if one is set (never under a
- * lock: it waits up to 3 s). */
-void gate_webhook(server *sv, const char *event, const json_t *approval);
+/* Queues an approval event for the webhook, if one is set (never blocks:
+ * a worker posts it). */
+void gate_notify_approval(server *sv, const char *event, const json_t *approval);
 
 #endif

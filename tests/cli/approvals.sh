@@ -128,6 +128,9 @@ ap approvals show "$id" >"$tmp/out" 2>&1 && grep -q '"fingerprint"' "$tmp/out" &
     && ok "gate approvals show: the whole decision, request and fingerprint" || { bad "approvals show"; cat "$tmp/out"; }
 "$GATE" approvals approve "$id" --server "$url" --token $OPS --ca "$tmp/data/tls.crt" >"$tmp/out" 2>&1
 [ $? = 1 ] && grep -q "ops-bot is an agent" "$tmp/out" && ok "an agent trying to approve is refused" || { bad "agent approves"; cat "$tmp/out"; }
+# the hook is posted by the webhook's worker, off the request path: wait (bounded) for it
+_i=0
+until grep -q "\"id\":\"$id\"" "$tmp/hook.log" 2>/dev/null || [ $_i -gt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
 grep -q "\"id\":\"$id\".*\"event\":\"approval.pending\"\|\"event\":\"approval.pending\".*\"id\":\"$id\"" "$tmp/hook.log" 2>/dev/null \
     && ok "the webhook got the pending approval" || { bad "webhook"; cat "$tmp/hook.log"; }
 ap approvals approve "$id" --comment "ok for the sale" >"$tmp/out" 2>&1 && grep -q "approval $id approved by alice" "$tmp/out" \
@@ -225,7 +228,8 @@ held=$!
 id5=$(new_pending)
 ap approvals approve "$id5" >"$tmp/approve5" 2>&1
 wait $held && [ "$(ka ops2 get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 9 ] \
-    && ok "--review-wait: the held request goes through once approved" || { bad "held request"; cat "$tmp/held" "$tmp/out" "$tmp/approve5"; }
+    && ok "--review-wait: the held request goes through once approved" \
+    || { bad "held request"; cat "$tmp/held" "$tmp/out" "$tmp/approve5"; grep -n "checkout\|approv\|serving" "$tmp/serve.log" | tail -8; }
 # the kill switch stops a held request that a person approves after the freeze
 ap approvals list | awk '{print $1}' >"$tmp/before"
 ka ops-bot scale deployment checkout -n shop --replicas=200 >"$tmp/held" 2>&1 &

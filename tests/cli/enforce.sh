@@ -141,6 +141,14 @@ if ! kp get namespace analytics -o name >/dev/null 2>&1 && grep -q '"verdict":"d
 else
     bad "shadow"; cat "$tmp/sh.log" "$tmp/sh/shadow.jsonl"
 fi
+# the shadow twin follows production, denied-but-forwarded changes too: a
+# ConfigMap for the namespace production just deleted is judged on a twin
+# without it (an error, where a twin that rolled the deletion back allows)
+kubectl --kubeconfig "$tmp/sh.kc" --cache-dir "$tmp/cs" --request-timeout=10s create configmap after -n analytics \
+    --from-literal=a=b >/dev/null 2>&1
+tail -1 "$tmp/sh/shadow.jsonl" | grep -q '"path":"/api/v1/namespaces/analytics/configmaps.*"verdict":"error"' \
+    && ok "shadow: the twin follows production (the denied deletion that production took is in it)" \
+    || { bad "shadow twin follows production"; tail -2 "$tmp/sh/shadow.jsonl"; }
 kill -TERM $spid; wait $spid 2>/dev/null
 sanitizer_clean "$tmp/sh.log"
 grep -q "$agent_token\|$airlock_token" "$tmp/prod.log" "$tmp/gw.log" "$tmp/sh.log" && bad "a token appears in a log" || ok "no token in the logs"
