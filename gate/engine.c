@@ -36,19 +36,29 @@ static double mono_us(void)
 
 typedef struct view_ud {
     gate_engine *e;
+    int committed;   /* a read: only the committed state, whatever `when` asks (see view_when) */
 } view_ud;
+
+/* A read changes nothing, so its "after" is its "before"; and a read may be
+ * judged while a forwarded mutation is held open in the twin (enforce mode
+ * lets reads in during production's round trip): it must not see that
+ * uncommitted change, so it sees TWIN_BEFORE, the committed state. */
+static twin_when view_when(const view_ud *u, int when)
+{
+    return u->committed || !when ? TWIN_BEFORE : TWIN_AFTER;
+}
 
 static json_t *view_get(void *ud, int when, const char *kind, const char *ns, const char *name)
 {
-    gate_engine *e = ((view_ud *)ud)->e;
-    return twin_get(e->twin, when ? TWIN_AFTER : TWIN_BEFORE, kind, ns, name);
+    view_ud *u = ud;
+    return twin_get(u->e->twin, view_when(u, when), kind, ns, name);
 }
 
 static json_t *view_list(void *ud, int when, const char *kind, const char *ns, const char *selector)
 {
-    gate_engine *e = ((view_ud *)ud)->e;
+    view_ud *u = ud;
     char err[256];
-    return twin_list(e->twin, when ? TWIN_AFTER : TWIN_BEFORE, kind, ns, selector, NULL, err, sizeof err);
+    return twin_list(u->e->twin, view_when(u, when), kind, ns, selector, NULL, err, sizeof err);
 }
 
 static json_t *view_history(void *ud, const char *agent, double window)
@@ -93,7 +103,7 @@ static int judge(gate_engine *e, const char *agent, gate_decision *d)
         json_object_set(ctx, "config_overrides", e->config_overrides);
     if (e->policy_subset)
         json_object_set(ctx, "policies", e->policy_subset);
-    view_ud ud = {e};
+    view_ud ud = {e, gate_verb_is_read(json_string_value(json_object_get(d->action, "verb")))};
     gate_policy_view view = {view_get, view_list, view_history, &ud};
     json_t *verdict = NULL;
     char err[512];
