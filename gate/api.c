@@ -51,12 +51,17 @@ static void remember(server *sv, const json_t *record, const char *id)
     pthread_mutex_unlock(&recent_mu);
 }
 
-static int append(server *sv, json_t *record, const json_t *attachments, char **id_out, char *err, size_t errlen)
+/* Appends a record; with ticket (and no attachments) it is journaled but
+ * not waited for (gate_audit_append_nowait). */
+static int append_as(server *sv, json_t *record, const json_t *attachments, char **id_out,
+                     unsigned long long *ticket, char *err, size_t errlen)
 {
     if (!json_object_get(record, "time"))
         json_object_set_new(record, "time", json_real(gate_now()));
     char *id = NULL;
-    if (gate_audit_append(sv->audit, record, attachments, &id, err, errlen) < 0)
+    int rc = ticket && !attachments ? gate_audit_append_nowait(sv->audit, record, &id, ticket, err, errlen)
+                                    : gate_audit_append(sv->audit, record, attachments, &id, err, errlen);
+    if (rc < 0)
         return -1;
     const char *type = json_string_value(json_object_get(record, "type"));
     if (!type || strcmp(type, "outcome"))
@@ -68,14 +73,25 @@ static int append(server *sv, json_t *record, const json_t *attachments, char **
     return 0;
 }
 
+static int append(server *sv, json_t *record, const json_t *attachments, char **id_out, char *err, size_t errlen)
+{
+    return append_as(sv, record, attachments, id_out, NULL, err, errlen);
+}
+
 int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen)
 {
     return append(sv, record, attachments, NULL, err, errlen);
 }
 
+int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen)
+{
+    unsigned long long ticket;   /* not waited for: the next sync, or the flusher's commit, makes it durable */
+    return append_as(sv, record, NULL, NULL, &ticket, err, errlen);
+}
+
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
                         const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
-                        char *err, size_t errlen)
+                        unsigned long long *ticket, char *err, size_t errlen)
 {
     const char *kind = json_string_value(json_object_get(d->action, "kind"));
     json_t *body = gate_redact(d->body, kind), *diff = gate_redact_diff(d->diff);
@@ -99,7 +115,7 @@ int gate_audit_decision(server *sv, const gate_identity *who, const char *method
     }
     if (extra)
         json_object_update(r, (json_t *)extra);
-    int rc = append(sv, r, NULL, id_out, err, errlen);
+    int rc = append_as(sv, r, NULL, id_out, ticket, err, errlen);
     json_decref(r);
     return rc;
 }

@@ -182,6 +182,13 @@ struct gate_audit {
     int exclusive;          /* an attachment record is being appended: others wait */
     int retry;              /* the flusher's RETRY_MS passed since a failure */
     int jbroken;            /* a failed journal write could not be cut back: no more appends */
+    /* group commit: journal bytes ever written (a ticket is the count after
+     * a record's line) and ever made durable; one fdatasync at a time, run
+     * without the lock, covers every line written before it started */
+    unsigned long long jwritten, jsynced;
+    int syncing;
+    pthread_cond_t synced;  /* a sync ended */
+    unsigned long nsyncs;   /* fdatasyncs of the journal (tests, benchmarks) */
 
     /* The repository's side: the flusher's while busy, otherwise the
      * lock holder's (and open's and close's, with no flusher running). */
@@ -1626,6 +1633,7 @@ static void audit_free(gate_audit *a)
     git_repository_free(a->repo);
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->done);
+    pthread_cond_destroy(&a->synced);
     pthread_mutex_destroy(&a->lock);
     if (a->key)
         memset(a->key, 0, a->keylen);
@@ -1650,6 +1658,7 @@ int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path
     pthread_cond_init(&a->wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&a->done, NULL);
+    pthread_cond_init(&a->synced, NULL);
     a->dir = twin_xstrdup(repo_dir);
     journal j = {0};
     private_umask();   /* before anything is created; for the flusher too (see File modes) */
@@ -1712,10 +1721,11 @@ void gate_audit__abandon(gate_audit *a)
     audit_free(a);
 }
 
-/* Writes p as one journal line and fdatasyncs it (the lock held); then the
- * record is durable and p's strings belong to the pending queue (p's
- * pointers are cleared).  On -1 the journal is as it was. */
-static int append_journal(gate_audit *a, pending *p, char *err, size_t errlen)
+/* Writes p as one journal line (the lock held), not yet synced: *ticket
+ * gets the journal's byte count after it, for sync_to.  p's strings belong
+ * to the pending queue then (p's pointers are cleared).  On -1 the journal
+ * is as it was. */
+static int append_journal(gate_audit *a, pending *p, unsigned long long *ticket, char *err, size_t errlen)
 {
     char head[160];
     int hl = snprintf(head, sizeof head, "%lld %s %s ", p->seq, p->sha, p->mac[0] ? p->mac : "-");
@@ -1731,7 +1741,7 @@ static int append_journal(gate_audit *a, pending *p, char *err, size_t errlen)
     memcpy(line + hl, p->bytes, p->len);
     line[n - 1] = '\n';
     int rc = 0;
-    if (write_all(a->jfd, line, n) < 0 || fdatasync(a->jfd) < 0) {
+    if (write_all(a->jfd, line, n) < 0) {
         snprintf(err, errlen, "%s: cannot write the journal %s: %s", a->dir, a->journal_path, strerror(errno));
         if (ftruncate(a->jfd, a->jlen) < 0)
             a->jbroken = 1;   /* a record the caller is told failed may be in it: no more appends */
@@ -1741,6 +1751,8 @@ static int append_journal(gate_audit *a, pending *p, char *err, size_t errlen)
     if (rc < 0)
         return -1;
     a->jlen += (off_t)n;
+    a->jwritten += n;
+    *ticket = a->jwritten;
     if (a->npending == a->cappending) {
         a->cappending = a->cappending ? 2 * a->cappending : 64;
         a->pending = twin_xrealloc(a->pending, a->cappending * sizeof *a->pending);
@@ -1748,6 +1760,43 @@ static int append_journal(gate_audit *a, pending *p, char *err, size_t errlen)
     a->pending[a->npending++] = *p;
     p->bytes = p->summary = NULL;
     pthread_cond_signal(&a->wake);
+    return 0;
+}
+
+/* Makes the journal durable up to ticket (the lock held on entry and on
+ * return; let go during the fdatasync).  Group commit: one sync at a time
+ * covers every line written before it started, so appends that come
+ * together share it.  A failed sync breaks the journal (the lines it did
+ * not make durable may be there or not): no more appends. */
+static int sync_to(gate_audit *a, unsigned long long ticket, char *err, size_t errlen)
+{
+    while (a->jsynced < ticket) {
+        if (a->jbroken)
+            return snprintf(err, errlen, "%s: the journal %s could not be synced; not appending", a->dir,
+                            a->journal_path),
+                   -1;
+        if (a->syncing) {
+            pthread_cond_wait(&a->synced, &a->lock);
+            continue;
+        }
+        a->syncing = 1;
+        unsigned long long target = a->jwritten;
+        int fd = a->jfd;
+        pthread_mutex_unlock(&a->lock);
+        int ok = fdatasync(fd) == 0, e = errno;
+        pthread_mutex_lock(&a->lock);
+        a->syncing = 0;
+        a->nsyncs++;
+        if (ok && target > a->jsynced)
+            a->jsynced = target;
+        if (!ok) {
+            a->jbroken = 1;
+            snprintf(err, errlen, "%s: cannot sync the journal %s: %s", a->dir, a->journal_path, strerror(e));
+        }
+        pthread_cond_broadcast(&a->synced);
+        if (!ok)
+            return -1;
+    }
     return 0;
 }
 
@@ -1772,8 +1821,11 @@ static int append_commit(gate_audit *a, const pending *p, const dumped *att, siz
     return 0;
 }
 
-int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
-                      size_t errlen)
+/* gate_audit_append and gate_audit_append_nowait: *ticket (NULL: wait)
+ * gets what gate_audit_wait needs; with it, the record is journaled but
+ * not waited for. */
+static int append_record(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out,
+                         unsigned long long *ticket_out, char *err, size_t errlen)
 {
     if (!json_is_object(record))
         return snprintf(err, errlen, "an audit record is a JSON object"), -1;
@@ -1866,12 +1918,17 @@ int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachm
     if (a->key)
         hmac_hex(a->key, a->keylen, p.bytes, p.len, p.mac);
     p.summary = summary_of(rec);
-    if ((natt ? append_commit(a, &p, att, natt, err, errlen) : append_journal(a, &p, err, errlen)) < 0)
+    unsigned long long ticket = 0;
+    if ((natt ? append_commit(a, &p, att, natt, err, errlen) : append_journal(a, &p, &ticket, err, errlen)) < 0)
         goto cleanup;
     a->seq = p.seq;
     snprintf(a->prev, sizeof a->prev, "%s", p.sha);
     if (natt)
         journal_trim(a, 0);
+    if (ticket_out)
+        *ticket_out = ticket;   /* 0 for a committed record: durable already */
+    else if (ticket && sync_to(a, ticket, err, errlen) < 0)
+        goto cleanup;
     if (id_out) {
         *id_out = id;
         id = NULL;
@@ -1890,6 +1947,36 @@ cleanup:
     json_decref(rec);
     dumped_free(att, k);
     return rc;
+}
+
+int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
+                      size_t errlen)
+{
+    return append_record(a, record, attachments, id_out, NULL, err, errlen);
+}
+
+int gate_audit_append_nowait(gate_audit *a, const json_t *record, char **id_out, unsigned long long *ticket,
+                             char *err, size_t errlen)
+{
+    return append_record(a, record, NULL, id_out, ticket, err, errlen);
+}
+
+int gate_audit_wait(gate_audit *a, unsigned long long ticket, char *err, size_t errlen)
+{
+    if (!ticket)
+        return 0;
+    pthread_mutex_lock(&a->lock);
+    int rc = sync_to(a, ticket, err, errlen);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+unsigned long gate_audit_syncs(gate_audit *a)
+{
+    pthread_mutex_lock(&a->lock);
+    unsigned long n = a->nsyncs;
+    pthread_mutex_unlock(&a->lock);
+    return n;
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -51,7 +51,9 @@
  * loses no record whose append returned.  An append does not commit: it
  * writes the record (its canonical bytes, sha256 and MAC) as one line of a
  * write-ahead journal, DIR/airlock-journal, and fdatasyncs it (a fraction
- * of a millisecond, where a commit with its fsyncs costs several).  A
+ * of a millisecond, where a commit with its fsyncs costs several); appends
+ * that come together share one fdatasync (group commit: the sync runs
+ * without the log's lock and covers every line written before it).  A
  * flusher thread, started by gate_audit_open and ended by gate_audit_close
  * after it has committed everything, turns journaled records into their
  * commits in order and in batches (libgit2's fsyncs on), moves the branch
@@ -124,6 +126,20 @@ void gate_audit_close(gate_audit *a);
  * journal. */
 int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,
                       size_t errlen);
+
+/* Group commit, for a caller that must not wait for the disk under a lock
+ * of its own: appends as gate_audit_append does (no attachments), but
+ * returns once the record is written to the journal, before it is
+ * durable, with *ticket for gate_audit_wait.  The caller answers or acts
+ * on the record only after gate_audit_wait returned 0.  Appends that
+ * arrive together share one fdatasync (so does gate_audit_append). */
+int gate_audit_append_nowait(gate_audit *a, const json_t *record, char **id_out, unsigned long long *ticket,
+                             char *err, size_t errlen);
+/* Returns once the journal is durable up to ticket (0: at once); -1 with
+ * err when the sync failed (the log then refuses further appends). */
+int gate_audit_wait(gate_audit *a, unsigned long long ticket, char *err, size_t errlen);
+/* How many times the journal was fdatasynced (tests, benchmarks). */
+unsigned long gate_audit_syncs(gate_audit *a);
 
 /* Every record of the repository at repo_dir, oldest first, each with
  * "commit" (hex) added, "" for a record still in the journal: a new array,

@@ -473,7 +473,7 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
                                     record_id, "production_status", (json_int_t)(fr == 0 ? ans.status : 0),
                                     "committed", took && d->verdict == GATE_ALLOW);
         char aerr[256];
-        if (gate_audit_event(sv, outcome, NULL, aerr, sizeof aerr) < 0)
+        if (gate_audit_outcome(sv, outcome, aerr, sizeof aerr) < 0)
             gate_log("the outcome of decision %s could not be recorded: %s", record_id, aerr);
         json_decref(outcome);
     }
@@ -649,9 +649,13 @@ static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const
     char err[256];
     json_t *extra = json_pack("{s:b}", "frozen", 1);
     enum MHD_Result rc;
+    unsigned long long ticket = 0;
     pthread_mutex_lock(&sv->lock);   /* the record names the policy set, which a reload may swap */
-    int arc = gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL, err, sizeof err);
+    int arc = gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL,
+                                  sv->up ? &ticket : NULL, err, sizeof err);
     pthread_mutex_unlock(&sv->lock);
+    if (arc == 0)
+        arc = gate_audit_wait(sv->audit, ticket, err, sizeof err);   /* durable before the answer */
     if (arc < 0) {
         char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
         rc = send_status(c, 500, msg);
@@ -764,6 +768,20 @@ static json_t *wait_for_person(server *sv, const char *id)
     return a;
 }
 
+/* Waits until a decision's record is durable (group commit: called
+ * without the engine lock).  0, or -1 with a 500 queued in *rc: nothing is
+ * answered or forwarded whose decision could still be lost. */
+static int durable(server *sv, struct MHD_Connection *c, unsigned long long ticket, enum MHD_Result *rc)
+{
+    char err[256];
+    if (gate_audit_wait(sv->audit, ticket, err, sizeof err) == 0)
+        return 0;
+    char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
+    *rc = send_status(c, 500, msg);
+    free(msg);
+    return -1;
+}
+
 /* The kill switch and the agent's rate limit: checked before any work, and
  * again each time the request is judged anew (after a person approved it),
  * so that a freeze stops what was not yet forwarded.  Returns 1 with the
@@ -818,6 +836,7 @@ static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *
     gate_decision d = {0};
     enum MHD_Result rc;
     char *approval_id = NULL, *record_id = NULL;
+    unsigned long long ticket = 0;   /* the decision's record, until it is durable */
     int mutation = strcmp(method, "GET") && strcmp(method, "HEAD"), waited = 0, notify = 0;
 
     if (mutation && admit(sv, c, who, method, pq, 1, &rc))
@@ -897,7 +916,12 @@ again:
                                 json_pack("{s:s, s:s}", "method", d.wire.method, "path", d.wire.path_query));
         free(record_id);
         record_id = NULL;
-        if (gate_audit_decision(sv, who, method, pq, ctype, &d, extra, &record_id, aerr, sizeof aerr) < 0) {
+        /* enforce and shadow mode: journaled under the lock, made durable
+         * (group commit) once the lock is let go, before anything is
+         * answered or forwarded; twin mode commits the twin under the lock
+         * right after, so it waits here */
+        if (gate_audit_decision(sv, who, method, pq, ctype, &d, extra, &record_id, sv->up ? &ticket : NULL, aerr,
+                                sizeof aerr) < 0) {
             json_decref(extra);
             gate_finish(&sv->engine, &d, 0);
             pthread_mutex_unlock(&sv->lock);
@@ -929,6 +953,15 @@ again:
         /* hold the agent's request for a person: nothing stays open meanwhile */
         if (mutation)
             pthread_mutex_unlock(&sv->write);
+        if (ticket) {
+            pthread_mutex_unlock(&sv->lock);
+            int bad = durable(sv, c, ticket, &rc);
+            pthread_mutex_lock(&sv->lock);
+            if (bad) {
+                pthread_mutex_unlock(&sv->lock);
+                goto done;
+            }
+        }
         if (notify) {   /* the team hears of it before the wait, not after (queued: no wait) */
             json_t *pa = gate_approvals_get(sv->approvals, approval_id, gate_now());
             gate_notify_approval(sv, "approval.pending", pa);
@@ -964,13 +997,23 @@ again:
 
     if (forward && is_watch) {
         pthread_mutex_unlock(&sv->lock);
-        rc = pass_watch(sv, c, who, pq, &d);
+        if (!durable(sv, c, ticket, &rc))
+            rc = pass_watch(sv, c, who, pq, &d);
     } else if (forward) {
-        /* the mutation stays open in the twin while production answers
-         * (`write` keeps the next one waiting; the engine lock is let go,
-         * so reads are judged meanwhile), then is committed if production
-         * took it and rolled back otherwise */
+        /* the mutation stays open in the twin while its record is made
+         * durable and production answers (`write` keeps the next one
+         * waiting; the engine lock is let go, so reads are judged
+         * meanwhile, on the committed state), then is committed if
+         * production took it and rolled back otherwise */
         pthread_mutex_unlock(&sv->lock);
+        if (durable(sv, c, ticket, &rc)) {
+            pthread_mutex_lock(&sv->lock);
+            gate_finish(&sv->engine, &d, 0);
+            pthread_mutex_unlock(&sv->lock);
+            if (mutation)
+                pthread_mutex_unlock(&sv->write);
+            goto done;
+        }
         int took = 0;
         rc = forward_call(sv, c, who, pq, &d, is_read ? NULL : record_id, &took);
         if (use_approval && took) {
@@ -988,6 +1031,8 @@ again:
         pthread_mutex_unlock(&sv->lock);
         if (mutation)
             pthread_mutex_unlock(&sv->write);
+        if (durable(sv, c, ticket, &rc))
+            goto done;
         gate_log("%s %s %s -> %s %d", agent, method, pq, gate_verdict_name(d.verdict), d.code);
         int secret = redact && d.secret;
         rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv, secret)

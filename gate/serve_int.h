@@ -61,12 +61,18 @@ int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen);
 /* the operators' API and the UI (api.c): GET/POST under /airlock/ */
 enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
                          const char *method, const request *rq);
-/* Records one decision in the audit log (durable on return); extra
- * (borrowed, may be NULL) is merged over the record.  *id_out (may be
- * NULL) gets the record's id.  Returns 0 or -1 (err). */
+/* Records one decision in the audit log; extra (borrowed, may be NULL) is
+ * merged over the record.  *id_out (may be NULL) gets the record's id.
+ * Without ticket it is durable on return; with it, only journaled: the
+ * caller waits (gate_audit_wait) before it answers or forwards, without
+ * holding a lock others need (group commit).  Returns 0 or -1 (err). */
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
                         const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
-                        char *err, size_t errlen);
+                        unsigned long long *ticket, char *err, size_t errlen);
+/* Appends production's outcome of a forwarded decision, not waited for:
+ * the next sync makes it durable (a crash before it loses the outcome
+ * only; the decision's record stands, "committed": null). */
+int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen);
 /* Appends a record of another type (approval, freeze, thaw, reload, start)
  * and keeps its summary for the decisions list. */
 int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen);

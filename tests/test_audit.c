@@ -1377,6 +1377,39 @@ static void concurrent_appends_keep_one_chain(void **state)
     json_decref(verify_expect(f, f->key, 0, NULL));
 }
 
+/* Group commit: records journaled together are made durable by one
+ * fdatasync; each is readable (and in the chain) after its wait. */
+static void appends_together_share_one_sync(void **state)
+{
+    fixture *f = *state;
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    unsigned long before = gate_audit_syncs(a);
+    unsigned long long tickets[10];
+    for (int i = 0; i < 10; i++) {
+        json_t *rec = decision("ops-bot", "allow", "PATCH", "/apis/apps/v1/namespaces/shop/deployments/cart", T0 + i);
+        if (gate_audit_append_nowait(a, rec, NULL, &tickets[i], err, sizeof err) < 0)
+            fail_msg("append: %s", err);
+        json_decref(rec);
+        assert_true(tickets[i] > (i ? tickets[i - 1] : 0));
+    }
+    assert_int_equal(gate_audit_wait(a, tickets[9], err, sizeof err), 0);
+    assert_int_equal(gate_audit_syncs(a) - before, 1);   /* one sync for the ten */
+    for (int i = 0; i < 10; i++)                           /* the others: durable already, no sync */
+        assert_int_equal(gate_audit_wait(a, tickets[i], err, sizeof err), 0);
+    assert_int_equal(gate_audit_syncs(a) - before, 1);
+    /* the plain append waits for its own: one more sync */
+    append_ok(a, decision("ops-bot", "deny", "DELETE", "/api/v1/namespaces/payments", T0 + 20), NULL);
+    assert_int_equal(gate_audit_syncs(a) - before, 2);
+    gate_audit_close(a);
+    json_t *recs = read_ok(f->repo);
+    assert_int_equal(json_array_size(recs), 4 + 11);   /* the fixture's log, then these */
+    json_decref(recs);
+    json_decref(verify_expect(f, f->key, 0, NULL));
+}
+
 /* ---- --since ------------------------------------------------------------ */
 
 static void parse_time_forms(void **state)
@@ -1451,6 +1484,7 @@ int main(void)
         T(a_loose_log_is_tightened_at_open),
         T(an_empty_loose_directory_is_tightened),
         T(concurrent_appends_keep_one_chain),
+        T(appends_together_share_one_sync),
         cmocka_unit_test(parse_time_forms),
     };
 #undef T
