@@ -360,7 +360,7 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
         goto out;
     }
     gate_log("approval %s %s by %s", id, approve ? "approved" : "denied", who->name);
-    pthread_cond_broadcast(&sv->decided);   /* a held request may be waiting for it */
+    /* a held request waiting for it is resumed by the main loop's next round (resume_held) */
     rc = gate_send_json(c, 200, doc);
     notify = json_incref(doc);
 out:

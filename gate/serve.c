@@ -743,29 +743,60 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
     return id;
 }
 
-/* Holds a reviewed request until a person decides its approval, the wait
- * runs out or the server stops; the engine lock is held on entry and on
- * return (the wait lets it go).  Returns the approval's state then (new
- * reference to the document, or NULL). */
-static json_t *wait_for_person(server *sv, const char *id)
+/* The main loop's round over the held requests: each whose approval was
+ * decided or expired, whose wait is over, or all when the server stops, is
+ * resumed (its handler runs again and answers).  Resumed outside the
+ * engine lock: libmicrohttpd takes locks of its own. */
+static void resume_held(server *sv)
 {
-    double end = gate_now() + sv->review_wait;
-    sv->waiting++;
-    json_t *a = NULL;
-    for (;;) {
-        json_decref(a);
-        a = gate_approvals_get(sv->approvals, id, gate_now());   /* expiry applies here */
+    request *ready = NULL;
+    pthread_mutex_lock(&sv->lock);
+    double now = gate_now();
+    for (request **p = &sv->held; *p;) {
+        request *r = *p;
+        json_t *a = gate_approvals_get(sv->approvals, r->approval_id, now);   /* expiry applies here */
         const char *state = json_string_value(json_object_get(a, "state"));
-        double left = end - gate_now();
-        if (!state || strcmp(state, "pending") || sv->stopping || left <= 0)
-            break;
-        /* woken by a decision, or each second to see the approval expire */
-        double slice = gate_now() + (left < 1 ? left : 1);
-        struct timespec until = {(time_t)slice, (long)((slice - (double)(time_t)slice) * 1e9)};
-        pthread_cond_timedwait(&sv->decided, &sv->lock, &until);
+        if (!state || strcmp(state, "pending") || sv->stopping || now >= r->until) {
+            *p = r->next_held;
+            r->outcome = a;
+            r->held = 2;
+            r->next_held = ready;
+            ready = r;
+            sv->waiting--;
+            sv->resuming++;
+        } else {
+            json_decref(a);
+            p = &r->next_held;
+        }
     }
-    sv->waiting--;
-    return a;
+    pthread_mutex_unlock(&sv->lock);
+    while (ready) {
+        request *r = ready;
+        ready = r->next_held;
+        r->next_held = NULL;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/* A held request, resumed: the person's answer, as a refusal (approved:
+ * NULL, the caller judges it again). */
+static char *held_refusal(server *sv, const request *rq)
+{
+    const json_t *a = rq->outcome;
+    const char *state = json_string_value(json_object_get(a, "state"));
+    if (state && !strcmp(state, "approved"))
+        return NULL;
+    if (state && !strcmp(state, "denied")) {
+        const char *cm = json_string_value(json_object_get(a, "comment"));
+        return twin_xasprintf("airlock: denied by approver %s%s%s; approval id %s",
+                              str_of(json_object_get(a, "decided_by")), cm && *cm ? ": " : "", cm && *cm ? cm : "",
+                              rq->approval_id);
+    }
+    if (state && !strcmp(state, "expired"))
+        return twin_xasprintf("%s (no approver answered: it expired)", rq->message);
+    if (sv->stopping)
+        return twin_xasprintf("%s (the gate is stopping; it stays pending)", rq->message);
+    return twin_xasprintf("%s (no approver answered within %g s; it stays pending)", rq->message, sv->review_wait);
 }
 
 /* Waits until a decision's record is durable (group commit: called
@@ -839,10 +870,26 @@ static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *
     unsigned long long ticket = 0;   /* the decision's record, until it is durable */
     int mutation = strcmp(method, "GET") && strcmp(method, "HEAD"), waited = 0, notify = 0;
 
-    if (mutation && admit(sv, c, who, method, pq, 1, &rc))
+    if (rq->held == 2) {
+        /* resumed after a hold: the person's answer */
+        pthread_mutex_lock(&sv->lock);
+        sv->resuming--;
+        pthread_mutex_unlock(&sv->lock);
+        char *msg = held_refusal(sv, rq);
+        gate_log("%s %s %s -> %s after waiting", agent, method, pq,
+                 str_of(json_object_get(rq->outcome, "state")));
+        rq->held = 0;
+        if (msg) {
+            rc = send_status(c, 403, msg);
+            free(msg);
+            goto done;
+        }
+        waited = 1;   /* approved: judged again on the current twin; the approval lets it through once */
+    } else if (mutation && admit(sv, c, who, method, pq, 1, &rc)) {
         goto done;
+    }
 
-again:
+    /* judge (again, after a person approved a held request) */
     /* Mutations take `write` first and keep it until production has
      * answered, so they are serialized end to end; the engine lock is held
      * only while the twin and the policies work, so reads (judged under it)
@@ -968,30 +1015,19 @@ again:
             json_decref(pa);
             notify = 0;
         }
-        json_t *a = wait_for_person(sv, approval_id);
+        /* the connection waits, not a thread: resume_held answers it */
+        rq->held = 1;
+        rq->approval_id = twin_xstrdup(approval_id);
+        rq->message = twin_xstrdup(d.message);
+        rq->until = gate_now() + sv->review_wait;
+        rq->conn = c;
+        rq->next_held = sv->held;
+        sv->held = rq;
+        sv->waiting++;
+        MHD_suspend_connection(c);
         pthread_mutex_unlock(&sv->lock);
-        const char *state = json_string_value(json_object_get(a, "state"));
-        waited = 1;
-        if (state && !strcmp(state, "approved")) {
-            json_decref(a);
-            goto again;   /* judged again on the current twin: the approval lets it through once */
-        }
-        char *msg;
-        if (state && !strcmp(state, "denied")) {
-            const char *cm = json_string_value(json_object_get(a, "comment"));
-            msg = twin_xasprintf("airlock: denied by approver %s%s%s; approval id %s",
-                                 json_string_value(json_object_get(a, "decided_by")), cm && *cm ? ": " : "",
-                                 cm && *cm ? cm : "", approval_id);
-        } else if (state && !strcmp(state, "expired")) {
-            msg = twin_xasprintf("%s (no approver answered: it expired)", d.message);
-        } else {
-            msg = twin_xasprintf("%s (no approver answered within %g s; it stays pending)", d.message,
-                                 sv->review_wait);
-        }
-        gate_log("%s %s %s -> %s after waiting", agent, method, pq, state ? state : "?");
-        rc = send_status(c, 403, msg);
-        free(msg);
-        json_decref(a);
+        gate_log("%s %s %s -> review: held for a person (approval id %s)", agent, method, pq, approval_id);
+        rc = MHD_YES;
         goto done;
     }
 
@@ -1200,6 +1236,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     if (rq) {
         twin_buf_free(&rq->body);
         free(rq->uri);
+        free(rq->approval_id);
+        free(rq->message);
+        json_decref(rq->outcome);
         free(rq);
     }
     *con_cls = NULL;
@@ -1351,7 +1390,6 @@ int gate_cmd_serve(int argc, char **argv)
     char err[2048];
     pthread_mutex_init(&sv.lock, NULL);
     pthread_mutex_init(&sv.write, NULL);
-    pthread_cond_init(&sv.decided, NULL);
 
     int start = gate_cli_start(&o, argc, argv, "serve", usage);
     if (start) {
@@ -1517,7 +1555,7 @@ int gate_cmd_serve(int argc, char **argv)
         policy_default = gate_cli_find("lua-policies");
     sv.policy_spec = o.policies ? o.policies : policy_default;
     sv.recent = json_array();
-    sv.max_waiting = POOL - 2;   /* a held review keeps a server thread: leave some for everyone else */
+    sv.max_waiting = 64;   /* held reviews are suspended connections: bounded all the same */
     /* the first record of this run: the state the twin starts from, so
      * that `gate replay` can rebuild what each decision was made on */
     {
@@ -1567,6 +1605,7 @@ int gate_cmd_serve(int argc, char **argv)
     signal(SIGHUP, on_hup);
     for (int tick = 0; !stopping; tick++) {
         usleep(100 * 1000);
+        resume_held(&sv);                /* held requests whose person decided, or whose wait is over */
         if (tick % 10 == 9)
             gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
         if (reload_asked) {
@@ -1578,8 +1617,16 @@ int gate_cmd_serve(int argc, char **argv)
     gate_log("stopping");
     pthread_mutex_lock(&sv.lock);
     sv.stopping = 1;   /* held reviews are answered now */
-    pthread_cond_broadcast(&sv.decided);
     pthread_mutex_unlock(&sv.lock);
+    resume_held(&sv);
+    for (int i = 0; i < 50; i++) {   /* up to 5 s for their handlers to answer them */
+        pthread_mutex_lock(&sv.lock);
+        int left = sv.resuming;
+        pthread_mutex_unlock(&sv.lock);
+        if (!left)
+            break;
+        usleep(100 * 1000);
+    }
     rc = 0;
 out:
     if (sv.watch)
@@ -1596,7 +1643,6 @@ out:
     gate_approvals_close(sv.approvals);
     gate_audit_close(sv.audit);
     json_decref(sv.recent);
-    pthread_cond_destroy(&sv.decided);
     gate_upstream_close(sv.up);
     if (sv.shadow_log)
         fclose(sv.shadow_log);

@@ -20,13 +20,28 @@
 #include "gate/webhook.h"
 #include "twin/util.h"
 
+typedef struct request {
+    char *uri;        /* the request target as received (percent-encoded path and query) */
+    int started;      /* the handler saw the headers */
+    twin_buf body;
+    int too_big;
+    /* a request held for a person (--review-wait): its connection is
+     * suspended, holding no server thread, until the main loop resumes it
+     * (decided, expired, the wait over, or the server stopping) */
+    int held;                    /* 1 suspended, 2 resumed */
+    char *approval_id, *message; /* the review's */
+    double until;                /* the wait ends then */
+    json_t *outcome;             /* the approval when resumed (owned) */
+    struct MHD_Connection *conn;
+    struct request *next_held;   /* the server's list of held requests (under `lock`) */
+} request;
+
 typedef struct server {
     const char *data_dir;
     const char *listen;
     gate_engine engine;
     pthread_mutex_t lock;      /* the engine (twin, policies, history), approvals, agents' rate counters */
     pthread_mutex_t write;     /* mutations, one at a time through production's answer */
-    pthread_cond_t decided;    /* signalled (with `lock`) when a person decides an approval */
     gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
     gate_agents agents;
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
@@ -37,18 +52,15 @@ typedef struct server {
     const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
     gate_webhook *hook;        /* --webhook URL: approval events are queued and POSTed there */
     double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
-    int waiting;               /* requests held for a person now (bounded: they hold a server thread) */
+    request *held;             /* requests held for a person now, suspended (under `lock`) */
+    int waiting;               /* how many */
+    int resuming;              /* resumed, their handler not run yet (shutdown waits for them) */
     int max_waiting;
     json_t *recent;            /* the last decisions, newest last, for /airlock/v1/decisions */
     volatile int stopping;
 } server;
 
-typedef struct request {
-    char *uri;        /* the request target as received (percent-encoded path and query) */
-    int started;      /* the handler saw the headers */
-    twin_buf body;
-    int too_big;
-} request;
+
 
 /* answers (serve.c) */
 enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc);

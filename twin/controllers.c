@@ -487,6 +487,31 @@ static void make_ready(twin *t, json_t *pod)
 
 /* ---- writing helpers ---- */
 
+enum { COPY_SPEC = 1, COPY_STATUS = 2 };
+
+/* A new version of a stored object for a controller to change, without
+ * copying what it does not change: the top level and metadata's top level
+ * are new (twin__put sets metadata.resourceVersion), spec's top level too
+ * with COPY_SPEC, status is copied whole with COPY_STATUS; every other
+ * member is shared with obj.  Stored documents are read-only, so the shared
+ * parts never change under either version: the result reads as
+ * json_deep_copy's would, as long as the caller changes only what it asked
+ * to have copied. */
+static json_t *copy_to_write(const json_t *obj, int what)
+{
+    json_t *next = json_copy((json_t *)obj);
+    json_t *meta = json_object_get(next, "metadata");
+    if (json_is_object(meta))
+        json_object_set_new(next, "metadata", json_copy(meta));
+    json_t *spec = json_object_get(next, "spec");
+    if ((what & COPY_SPEC) && json_is_object(spec))
+        json_object_set_new(next, "spec", json_copy(spec));
+    json_t *status = json_object_get(next, "status");
+    if ((what & COPY_STATUS) && status)
+        json_object_set_new(next, "status", json_deep_copy(status));
+    return next;
+}
+
 /* Writes `next` if it differs from `cur`; returns 1 if written.  next is
  * stored as it is (no copy): callers build it, hand it over, and drop it. */
 static int put_if_changed(twin *t, const json_t *cur, json_t *next)
@@ -515,7 +540,10 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
     /* not `"O", x ?: json_object()`, which leaked the new map of a template
      * without a spec (found by tests/fuzz/fuzz_import) */
     json_t *tspec = json_object_get(tmpl, "spec");
-    json_t *spec = json_is_object(tspec) ? json_deep_copy(tspec) : json_object();
+    /* the pod changes only spec's top level (defaults below, nodeName when
+     * bound): the containers and the rest are shared with the template, as
+     * copy_to_write shares them */
+    json_t *spec = json_is_object(tspec) ? json_copy(tspec) : json_object();
     json_t *pod = json_pack("{s:s, s:s, s:{}, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "spec",
                             spec, "status", "phase", "Pending");
     json_t *meta = json_object_get(pod, "metadata");
@@ -525,13 +553,13 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
      * (found by tests/fuzz/fuzz_import); labels that are not a map (null)
      * count as none */
     json_t *tlabels = twin__path(tmpl, "metadata.labels");
-    json_t *labels = json_is_object(tlabels) ? json_deep_copy(tlabels) : json_object();
+    json_t *labels = json_is_object(tlabels) ? json_copy(tlabels) : json_object();
     if (extra_labels)
         json_object_update(labels, extra_labels);
     json_object_set_new(meta, "labels", labels);
     json_t *ann = twin__path(tmpl, "metadata.annotations");
     if (ann)
-        json_object_set_new(meta, "annotations", json_deep_copy(ann));
+        json_object_set_new(meta, "annotations", json_is_object(ann) ? json_copy(ann) : json_deep_copy(ann));
     json_object_set_new(meta, "ownerReferences", json_pack("[o]", twin__owner_ref(owner)));
     json_object_set_new(meta, "uid", json_string_nocheck(""));
     char *uid = twin__uuid(t), *ts = twin__timestamp(t);
@@ -714,7 +742,7 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
         }
     });
     json_decref(pods);
-    json_t *next = json_deep_copy(rs);
+    json_t *next = copy_to_write(rs, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "replicas", now);
     set_int(st, "fullyLabeledReplicas", now);
@@ -736,7 +764,7 @@ static void scale_rs(twin *t, json_t **slot, long n, const char *dkey)
 {
     if (rs_spec(*slot) == n)
         return;
-    json_t *rs = json_deep_copy(*slot);
+    json_t *rs = copy_to_write(*slot, COPY_SPEC);
     json_object_set_new(twin__path_make(rs, "spec"), "replicas", json_integer(n));
     AS_CAUSED_BY(t, dkey, twin__put_shared(t, rs));
     json_decref(*slot);
@@ -983,7 +1011,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
         st_avail += rs_avail(rss[i]);
         st_spec += rs_spec(rss[i]);
     }
-    json_t *next = json_deep_copy(d);
+    json_t *next = copy_to_write(d, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "observedGeneration", twin__int(d, "metadata.generation", 1));
     set_int(st, "replicas", st_repl);
@@ -1001,8 +1029,13 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
     if (ni >= 0) {
         json_t *ann = twin__path(rss[ni], "metadata.annotations");
         json_t *rev = json_object_get(ann, "deployment.kubernetes.io/revision");
-        if (rev)
+        if (rev) {
+            json_t *nmeta = twin__path_make(next, "metadata");
+            json_t *nann = json_object_get(nmeta, "annotations");
+            if (json_is_object(nann))   /* shared with d: changed in a copy */
+                json_object_set_new(nmeta, "annotations", json_copy(nann));
             json_object_set(twin__path_make(next, "metadata.annotations"), "deployment.kubernetes.io/revision", rev);
+        }
     }
     AS_CAUSED_BY(t, key, put_if_changed(t, d, next));
     json_decref(next);
@@ -1220,7 +1253,7 @@ static void reconcile_statefulset(twin *t, json_t *sts, const char *key)
         if (h && !strcmp(h, revision))
             updated++;
     }
-    json_t *next = json_deep_copy(sts);
+    json_t *next = copy_to_write(sts, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "observedGeneration", twin__int(sts, "metadata.generation", 1));
     set_int(st, "replicas", (long)json_array_size(pods));
@@ -1326,7 +1359,7 @@ static void reconcile_daemonset(twin *t, json_t *ds, const char *key)
     json_decref(pods);
     pods = owned_pods(t, ds);
     long ready = count_ready(pods);
-    json_t *next = json_deep_copy(ds);
+    json_t *next = copy_to_write(ds, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "desiredNumberScheduled", desired);
     set_int(st, "currentNumberScheduled", (long)json_array_size(pods));
@@ -1374,7 +1407,7 @@ static void reconcile_job(twin *t, json_t *job, const char *key)
     });
     json_decref(pods);
     pods = owned_pods(t, job);
-    json_t *next = json_deep_copy(job);
+    json_t *next = copy_to_write(job, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "active", (long)json_array_size(pods));
     set_int(st, "ready", count_ready(pods));
@@ -1486,7 +1519,7 @@ static void reconcile_service(twin *t, const char *ns, const char *name, const c
     }
     json_decref(pods);
 
-    json_t *next = ep ? json_deep_copy(ep) : NULL;
+    json_t *next = ep ? copy_to_write(ep, 0) : NULL;   /* its subsets are replaced below */
     if (!next) {
         char *uid = twin__uuid(t), *ts = twin__timestamp(t);
         next = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Endpoints", "metadata",
@@ -1527,14 +1560,14 @@ static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
     else if (cur < min)
         want = min;
     if (want != cur) {
-        json_t *next = json_deep_copy(target);
+        json_t *next = copy_to_write(target, COPY_SPEC);
         json_object_set_new(twin__path_make(next, "spec"), "replicas", json_integer(want));
         json_t *meta = twin__path_make(next, "metadata");
         json_object_set_new(meta, "generation", json_integer(twin__int(target, "metadata.generation", 1) + 1));
         AS_CAUSED_BY(t, key, twin__put(t, next));
         json_decref(next);
     }
-    json_t *next = json_deep_copy(hpa);
+    json_t *next = copy_to_write(hpa, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
     set_int(st, "currentReplicas", cur);
     set_int(st, "desiredReplicas", want);
@@ -1675,7 +1708,7 @@ static void reconcile_pod(twin *t, json_t *pod)
 {
     if (!twin__pod_active(pod) || twin__str(pod, "spec.nodeName"))
         return;
-    json_t *next = json_deep_copy(pod);
+    json_t *next = copy_to_write(pod, COPY_SPEC | COPY_STATUS);   /* bind_pod sets spec.nodeName and status */
     bind_pod(t, next);
     put_if_changed(t, pod, next);
     json_decref(next);
@@ -1976,7 +2009,7 @@ static int start_pods(twin *t)
         if (c->before && twin__str(c->before, "spec.nodeName") &&
             !strcmp(twin__uid(c->before) ?: "", twin__uid(c->after) ?: ""))
             continue;
-        json_array_append_new(ready, json_deep_copy(c->after));
+        json_array_append_new(ready, copy_to_write(c->after, COPY_STATUS));   /* make_ready changes status only */
     }
     size_t i;
     json_t *p;

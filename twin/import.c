@@ -364,6 +364,7 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
         return -1;
     }
     twin__changes_free(t);
+    twin__docs_flush(t);
     recount(t);
     twin__meta_save(t);
     twin__exec(t, "RELEASE op");

@@ -1021,6 +1021,7 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
     }
     if (res->code >= 400) {
         /* nothing was written: an empty diff, an empty impact */
+        twin__docs_discard(t);
         twin__exec(t, "ROLLBACK TO op");
         twin__changes_free(t);
         t->rv = t->op_rv;
@@ -1078,6 +1079,7 @@ int twin_commit(twin *t)
             free(key);
         }
     }
+    twin__docs_flush(t);
     twin__meta_save(t);
     if (twin__exec(t, "RELEASE op") < 0) {
         t->cost_total = cost_was;
@@ -1128,6 +1130,7 @@ int twin_reset(twin *t)
     twin_map_clear(&t->mark_keys, free);
     if (pods_or_nodes)
         twin__sched_drop(t);
+    twin__docs_discard(t);   /* empty outside an operation; kept in step all the same */
     int rc = twin__exec(t, "ROLLBACK TO mark");
     if (twin__exec(t, "RELEASE mark") < 0)
         rc = -1;
@@ -1167,13 +1170,16 @@ int twin_rollback(twin *t)
             }
         }
     }
-    /* cached lookups built from rolled-back writes go with them */
+    /* cached lookups built from rolled-back writes go with them; the
+     * documents read as they did before the operation, which the change
+     * map holds parsed */
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
-        twin__docs_forget(t, c->kind, c->ns, c->name);
+        twin__docs_restore(t, c->kind, c->ns, c->name, c->before);
         if (!strcmp(c->kind, "Service") || !strcmp(c->kind, "HorizontalPodAutoscaler"))
             twin__caches_drop_ns(t, c->ns);
     }
+    twin__docs_discard(t);
     twin__exec(t, "ROLLBACK TO op");
     twin__exec(t, "RELEASE op");
     t->rv = t->op_rv;

@@ -86,6 +86,7 @@ json_t *twin_export(twin *t)
 {
     sqlite3_stmt *st;
     json_t *items = json_array();
+    twin__docs_flush(t);   /* the stored text is read below */
     if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects ORDER BY kind, ns, name", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);

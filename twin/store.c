@@ -41,7 +41,7 @@ static const char *SCHEMA =
 enum {
     S_GET = 0, S_GETID, S_INSERT, S_UPDATE, S_DELETE, S_LAB_DEL, S_LAB_INS, S_OWN_DEL,
     S_OWN_INS, S_LIST_KIND, S_LIST_KIND_NS, S_LIST_OWNED, S_PODS_NODE, S_LIST_LABEL,
-    S_LIST_LABEL_NS, S_META_SET, S_COUNT,
+    S_LIST_LABEL_NS, S_META_SET, S_COUNT, S_UPDATE_COLS, S_SET_DOC,
 };
 
 /* The few statements run on every operation are kept prepared. */
@@ -203,6 +203,7 @@ void twin_close(twin *t)
     twin__sched_drop(t);
     twin__caches_drop(t);
     twin__docs_drop(t);
+    twin__docs_discard(t);
     twin_map_clear(&t->mark_keys, free);
     free(t->dump);
     json_decref(t->pricing);
@@ -294,6 +295,12 @@ static json_t *load_doc(sqlite3_stmt *st, int col)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);
     int n = sqlite3_column_bytes(st, col);
+    if (n == 0) {
+        /* the placeholder of a document still in t->pending: every read
+         * looks there first, so reaching this is our bug */
+        fprintf(stderr, "airlock: twin store read a document not yet written\n");
+        abort();
+    }
     return json_loadb(s, (size_t)n, 0, NULL);
 }
 
@@ -307,9 +314,21 @@ enum { DOC_CACHE_CAP = 50000 };
 
 static void doc_free(void *p) { json_decref(p); }
 
-void twin__docs_drop(twin *t) { twin_map_clear(&t->docs, doc_free); }
+/* With the cache, the row ids of objects (key -> id), so that a write finds
+ * its row without a query.  An id is forgotten whenever its row may have
+ * gone (a delete, a rollback, a reset); the writes of an import add none,
+ * since a failed import takes them back without recording them. */
+void twin__docs_drop(twin *t)
+{
+    twin_map_clear(&t->docs, doc_free);
+    twin_map_clear(&t->ids, NULL);
+}
 
-static void doc_forget(twin *t, const char *key) { json_decref(twin_map_del(&t->docs, key)); }
+static void doc_forget(twin *t, const char *key)
+{
+    json_decref(twin_map_del(&t->docs, key));
+    twin_map_del(&t->ids, key);
+}
 
 static void doc_remember(twin *t, const char *key, json_t *doc)
 {
@@ -325,13 +344,96 @@ void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *na
     free(key);
 }
 
+void twin__docs_restore(twin *t, const char *kind, const char *ns, const char *name, json_t *doc)
+{
+    char *key = twin__key(kind, ns, name);
+    doc_forget(t, key);   /* and its id: the operation may have replaced the row */
+    if (doc)
+        doc_remember(t, key, doc);
+    free(key);
+}
+
+/* ---- documents not yet written ----
+ * Inside an operation a write stores the object's columns at once but not
+ * its JSON text: the document waits in t->pending (key -> pending_doc) and
+ * is serialised once, at commit, however many times the operation rewrote
+ * it, and never if the operation is rolled back.  The row holds an empty
+ * placeholder meanwhile, so every read of a document looks in the cache,
+ * then in t->pending, and only then parses the stored text. */
+typedef struct pending_doc {
+    json_t *doc;              /* the current version (shared with the cache) */
+    sqlite3_int64 id;         /* its row */
+} pending_doc;
+
+static void pending_free(void *p)
+{
+    pending_doc *d = p;
+    if (!d)
+        return;
+    json_decref(d->doc);
+    free(d);
+}
+
+static void pending_forget(twin *t, const char *key) { pending_free(twin_map_del(&t->pending, key)); }
+
+static void pending_put(twin *t, const char *key, json_t *doc, sqlite3_int64 id)
+{
+    pending_doc *d = twin_xmalloc(sizeof *d);
+    d->doc = json_incref(doc);
+    d->id = id;
+    pending_free(twin_map_put(&t->pending, key, d));
+}
+
+/* The document of `key` if the twin holds it parsed (borrowed), or NULL. */
+static json_t *known_doc(twin *t, const char *key)
+{
+    json_t *d = twin_map_get(&t->docs, key);
+    if (d)
+        return d;
+    pending_doc *p = twin_map_get(&t->pending, key);
+    return p ? p->doc : NULL;
+}
+
+/* Serialises obj into t->dump (grown as needed); returns its length. */
+static size_t serialise(twin *t, const json_t *obj)
+{
+    /* a buffer the twin reuses: json_dumps would grow and copy a fresh one
+     * for every write */
+    size_t need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
+    if (need > t->dump_cap) {
+        t->dump_cap = need * 2;
+        t->dump = twin_xrealloc(t->dump, t->dump_cap);
+        need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
+    }
+    if (need == 0) {   /* only an object that is not JSON (a NULL inside) fails: our bug */
+        fprintf(stderr, "airlock: cannot serialise %s/%s/%s\n", twin__kind(obj), twin__ns(obj), twin__name(obj));
+        abort();
+    }
+    return need;
+}
+
+void twin__docs_flush(twin *t)
+{
+    TWIN_MAP_FOREACH(&t->pending, e) {
+        pending_doc *d = e->value;
+        size_t n = serialise(t, d->doc);
+        sqlite3_stmt *st = twin__stmt(t, S_SET_DOC, "UPDATE objects SET doc=? WHERE id=?");
+        sqlite3_bind_text(st, 1, t->dump, (int)n, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, d->id);
+        step_write(t, st, "document");
+    }
+    twin_map_clear(&t->pending, pending_free);
+}
+
+void twin__docs_discard(twin *t) { twin_map_clear(&t->pending, pending_free); }
+
 /* The document in column `col` of a row whose kind/ns/name are in columns
  * 0..2: from the cache, or parsed and cached. New reference. */
 json_t *twin__row_doc(twin *t, sqlite3_stmt *st, int col)
 {
     char *key = twin__key((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
                           (const char *)sqlite3_column_text(st, 2));
-    json_t *d = twin_map_get(&t->docs, key);
+    json_t *d = known_doc(t, key);
     if (d) {
         json_incref(d);
     } else {
@@ -346,7 +448,7 @@ json_t *twin__row_doc(twin *t, sqlite3_stmt *st, int col)
 json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name)
 {
     char *key = twin__key(kind, ns ? ns : "", name);
-    json_t *doc = twin_map_get(&t->docs, key);
+    json_t *doc = known_doc(t, key);
     if (doc) {
         free(key);
         return json_incref(doc);
@@ -553,23 +655,33 @@ static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char
     }
 }
 
+/* The row of an object (0 if absent) and its current document (*doc, new
+ * reference, NULL if absent). */
 static sqlite3_int64 find_id(twin *t, const char *kind, const char *ns, const char *name, json_t **doc)
 {
+    char *key = twin__key(kind, ns, name);
+    sqlite3_int64 id = (sqlite3_int64)(intptr_t)twin_map_get(&t->ids, key);
+    json_t *c = id ? known_doc(t, key) : NULL;
+    if (c) {
+        *doc = json_incref(c);
+        free(key);
+        return id;
+    }
+    *doc = NULL;
     sqlite3_stmt *st = twin__stmt(t, S_GETID, "SELECT id, doc FROM objects WHERE kind=? AND ns=? AND name=?");
     bind_text(st, 1, kind);
     bind_text(st, 2, ns);
     bind_text(st, 3, name);
-    sqlite3_int64 id = 0;
+    id = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
-        if (doc) {
-            char *key = twin__key(kind, ns, name);
-            json_t *c = twin_map_get(&t->docs, key);
-            *doc = c ? json_incref(c) : load_doc(st, 1);
-            free(key);
-        }
+        c = known_doc(t, key);
+        *doc = c ? json_incref(c) : load_doc(st, 1);
+        if (!t->importing)
+            twin_map_put(&t->ids, key, (void *)(intptr_t)id);
     }
     sqlite3_reset(st);
+    free(key);
     return id;
 }
 
@@ -601,21 +713,16 @@ static void put(twin *t, json_t *obj, int copy_obj)
         ready = twin__pod_ready(obj);
     }
     double cost = twin__object_cost(t, obj);
-    /* serialised into a buffer the twin reuses (json_dumps would grow and
-     * copy a fresh one for every write) */
-    size_t need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
-    if (need > t->dump_cap) {
-        t->dump_cap = need * 2;
-        t->dump = twin_xrealloc(t->dump, t->dump_cap);
-        need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
-    }
-    if (need == 0) {   /* only an object that is not JSON (a NULL inside) fails: our bug */
-        fprintf(stderr, "airlock: cannot serialise %s/%s/%s\n", kind, ns, name);
-        abort();
-    }
+    /* inside an operation the text waits for the commit (see pending_doc);
+     * an import's objects are not cached, so theirs is written now */
+    int lazy = t->in_op && !t->importing;
+    size_t need = lazy ? 0 : serialise(t, obj);
 
     sqlite3_stmt *st;
-    if (id) {
+    if (id && lazy) {
+        st = twin__stmt(t, S_UPDATE_COLS, "UPDATE objects SET uid=?, node=?, grp=?, ready=?, cost=? WHERE id=?");
+        sqlite3_bind_int64(st, 6, id);
+    } else if (id) {
         st = twin__stmt(t, S_UPDATE, "UPDATE objects SET uid=?, node=?, grp=?, ready=?, cost=?, doc=? WHERE id=?");
         sqlite3_bind_int64(st, 7, id);
     } else {
@@ -630,7 +737,8 @@ static void put(twin *t, json_t *obj, int copy_obj)
     bind_text(st, 3, grp);
     sqlite3_bind_int(st, 4, ready);
     sqlite3_bind_double(st, 5, cost);
-    sqlite3_bind_text(st, 6, t->dump, (int)need, SQLITE_STATIC);
+    if (!(id && lazy))
+        sqlite3_bind_text(st, 6, lazy ? "" : t->dump, (int)need, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         fprintf(stderr, "airlock: twin store write failed for %s/%s/%s: %s\n", kind, ns, name, sqlite3_errmsg(t->db));
         abort();
@@ -654,6 +762,11 @@ static void put(twin *t, json_t *obj, int copy_obj)
         json_t *copy = copy_obj ? json_deep_copy(obj) : json_incref(obj);
         char *key = twin__key(kind, ns, name);
         doc_remember(t, key, copy);
+        twin_map_put(&t->ids, key, (void *)(intptr_t)id);
+        if (lazy)
+            pending_put(t, key, copy, id);
+        else
+            pending_forget(t, key);
         free(key);
         record(t, kind, ns, name, before, copy);
         twin__notify(t, kind, before, copy);
@@ -672,7 +785,10 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
     sqlite3_bind_int64(st, 1, id);
     step_write(t, st, "delete");
     index_object(t, id, kind, ns, NULL, 0);
-    twin__docs_forget(t, kind, ns ? ns : "", name);
+    char *key = twin__key(kind, ns ? ns : "", name);
+    doc_forget(t, key);
+    pending_forget(t, key);   /* its row is gone: nothing to write */
+    free(key);
     twin__next_rv(t);
     if (!t->importing) {
         record(t, kind, ns ? ns : "", name, before, NULL);

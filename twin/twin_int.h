@@ -21,6 +21,10 @@
  *   - Inside an operation all writes happen under the SAVEPOINT "op"; the
  *     change map plus the current tables are enough to answer any read of the
  *     state before the operation (the overlay), so nothing is copied up front.
+ *   - Inside an operation a row's columns are current but its JSON text may
+ *     not be: the document is in t->pending until the commit writes it
+ *     (twin__docs_flush), so documents are read through the cache, then
+ *     t->pending, then the stored text, never the text alone.
  */
 #ifndef TWIN_TWIN_INT_H
 #define TWIN_TWIN_INT_H
@@ -40,7 +44,7 @@ typedef struct twin_change {
     size_t seq;               /* order of first touch */
 } twin_change;
 
-enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-16, modules 24-31, hot 34-39 */
+enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-23, modules 24-31, hot 34-39 */
 
 /* Above this many replicas the twin refuses to simulate rather than
  * materialise the pods (the gate fails closed on a refusal). */
@@ -94,6 +98,9 @@ struct twin {
      * written, and wholesale on rollback */
     twin_map svc_cache, hpa_cache;
     twin_map docs;            /* key -> parsed document (store.c), read-only */
+    twin_map ids;             /* key -> row id (intptr_t) of cached documents (store.c) */
+    twin_map pending;         /* key -> document written in the open operation
+                               * whose JSON text is not stored yet (store.c) */
     int sched_loaded;
 
     json_t *pricing;
@@ -121,6 +128,15 @@ void twin__docs_drop(twin *t);
  * ns, name: from the cache or parsed and cached. New (shared) reference. */
 json_t *twin__row_doc(twin *t, sqlite3_stmt *st, int col);
 void twin__docs_forget(twin *t, const char *kind, const char *ns, const char *name);
+/* The cache entry of an object set back to doc (borrowed; NULL: absent), the
+ * version the store holds again after a rollback. */
+void twin__docs_restore(twin *t, const char *kind, const char *ns, const char *name, json_t *doc);
+/* Writes the JSON text of the documents the open operation wrote (once
+ * each, the latest version): before the operation is released, and before
+ * anything reads the stored text directly (twin_export). */
+void twin__docs_flush(twin *t);
+/* Forgets them unwritten: with ROLLBACK TO op, which takes their rows back. */
+void twin__docs_discard(twin *t);
 /* Writes obj (borrowed) as the current version: bumps resourceVersion (set in
  * obj too), maintains indexes, records the change with t->parent as cause,
  * and notifies the controllers. */
