@@ -1,10 +1,12 @@
 /*
  * main.c - the `gate` command: one binary, one subcommand per job.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gate/commands.h"
+#include "twin/util.h"
 
 static void usage(FILE *out)
 {
@@ -28,6 +30,10 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* one out-of-memory policy for the application heap: jansson's
+     * allocations abort like twin_xmalloc's, so no JSON call returns NULL
+     * for lack of memory (the Lua allocator keeps its own budget) */
+    json_set_alloc_funcs(twin_xmalloc, free);
     if (argc < 2) {
         usage(stderr);
         return 3;

@@ -117,17 +117,15 @@ const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *k
 
 json_t *twin__path(const json_t *obj, const char *path)
 {
+    /* the hottest helper of all: each segment is looked up in place */
     const json_t *cur = obj;
     const char *p = path;
     while (cur && *p) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        char key[128];
-        if (n >= sizeof key)
+        if (n >= 128)   /* no key of the model is that long */
             return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        cur = json_object_get(cur, key);
+        cur = json_object_getn(cur, p, n);
         p = dot ? dot + 1 : p + n;
     }
     return (json_t *)cur;

@@ -1020,7 +1020,12 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         return -1;
     }
     if (res->code >= 400) {
-        /* nothing was written: an empty diff, an empty impact */
+        /* nothing was written: an empty diff, an empty impact (and should a
+         * refusal come after a write, the caches read as before it) */
+        TWIN_MAP_FOREACH(&t->changes, e) {
+            twin_change *c = e->value;
+            twin__docs_restore(t, c->kind, c->ns, c->name, c->before);
+        }
         twin__docs_discard(t);
         twin__exec(t, "ROLLBACK TO op");
         twin__changes_free(t);
