@@ -277,10 +277,30 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
 json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
                            size_t errlen)
 {
+    return gate_upstream_list_selected(u, k, ns, NULL, NULL, absent, err, errlen);
+}
+
+json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                                    const char *field_selector, int *absent, char *err, size_t errlen)
+{
     char *prefix = *k->group ? twin_xasprintf("/apis/%s/%s", k->group, k->version) : twin_xasprintf("/api/%s", k->version);
-    char *path = ns && *ns ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ns, k->resource)
-                           : twin_xasprintf("%s/%s", prefix, k->resource);
+    char *ens = ns && *ns ? curl_easy_escape(NULL, ns, 0) : NULL;
+    char *base = ens ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ens, k->resource)
+                     : twin_xasprintf("%s/%s", prefix, k->resource);
+    curl_free(ens);
     free(prefix);
+    twin_buf q = {0};
+    const char *sels[2][2] = {{"labelSelector", label_selector}, {"fieldSelector", field_selector}};
+    for (int i = 0; i < 2; i++) {
+        if (!sels[i][1] || !*sels[i][1])
+            continue;
+        char *e = curl_easy_escape(NULL, sels[i][1], 0);
+        twin_buf_addf(&q, "%s%s=%s", q.len ? "&" : "?", sels[i][0], e ? e : "");
+        curl_free(e);
+    }
+    char *path = twin_xasprintf("%s%s", base, q.s ? q.s : "");
+    free(base);
+    twin_buf_free(&q);
     gate_upstream_answer a;
     char e[512];
     *absent = 0;

@@ -52,6 +52,11 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
  * production does not serve the kind (404/403), NULL with err otherwise. */
 json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
                            size_t errlen);
+/* The same for a selection (label and field selectors in kubectl syntax,
+ * NULL for none): what the twin refreshes when a change reaches only part
+ * of a kind (a node's pods, a workload's pods, one object by name). */
+json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                                    const char *field_selector, int *absent, char *err, size_t errlen);
 /* Every object of every kind the twin knows, listed from production (new
  * array of documents for twin_import_docs), or NULL with err. */
 json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen);

@@ -260,72 +260,175 @@ static json_t *openapi_group(const char *group, const char *version)
 
 /* ---- refreshing the twin from production ---- */
 
-/* What a change to a kind can reach through the controllers (ownership,
- * selectors, scale targets: k8s-api-facts sections on controllers and GC),
- * besides the kind itself, in the same namespace.  A Namespace reaches
- * everything in it and a Node every Pod; both are handled in refresh(). */
-static const struct reach {
-    const char *kind;
-    const char *reaches[5];
-} REACH[] = {
-    {"Deployment", {"ReplicaSet", "Pod", "HorizontalPodAutoscaler", "PodDisruptionBudget"}},
-    {"ReplicaSet", {"Pod", "PodDisruptionBudget"}},
-    {"StatefulSet", {"Pod", "PodDisruptionBudget"}},
-    {"DaemonSet", {"Pod"}},
-    {"Job", {"Pod"}},
-    {"CronJob", {"Job", "Pod"}},
-    {"Pod", {"ReplicaSet", "StatefulSet", "DaemonSet", "PodDisruptionBudget"}},
-    {"Service", {"Endpoints", "Pod"}},
-    {"HorizontalPodAutoscaler", {"Deployment", "StatefulSet", "ReplicaSet", "Pod"}},
-    {"PodDisruptionBudget", {"Pod"}},
-    {"NetworkPolicy", {"Pod"}},
-};
+/* Until the twin is fed by watches (an informer), each mutation reads again
+ * from production what it touches and what its cascade can reach -- by
+ * selection, so that the cost follows the change, not the cluster: the
+ * target by name, a node's pods by spec.nodeName, a workload's pods and
+ * ReplicaSets by its selector, the small kinds of a namespace (HPAs, PDBs)
+ * whole; a Namespace's deletion lists what is in it (that is its size). */
 
-/* Lists kind k in ns (NULL: everywhere) from production into the twin. */
-static int refresh_kind(server *sv, const twin_kind *k, const char *ns, char *err, size_t errlen)
+/* One selection of kind k (in ns) from production into the twin.  With a
+ * selector, objects the twin holds in the selection that production's
+ * list lacks are read again by name (gone, or out of the selection). */
+static int refresh_sel(server *sv, const twin_kind *k, const char *ns, const char *label, const char *field,
+                       char *err, size_t errlen)
 {
     if (!k)
         return 0;
-    int absent;
-    json_t *items = gate_upstream_list(sv->up, k, k->namespaced ? ns : NULL, &absent, err, errlen);
-    int rc = items ? twin_sync(sv->engine.twin, k->kind, k->namespaced ? ns : NULL, items, err, errlen)
-                   : absent ? 0 : -1;
+    const char *in = k->namespaced ? ns : NULL;
+    /* a whole list, or one object by name, is authoritative: what
+     * production lacks is gone; any other selection hands its misses back
+     * to be read by name (the recursion is one level deep) */
+    int by_name = field && !strncmp(field, "metadata.name=", 14) && !strchr(field, ',') && !(label && *label);
+    int absent, selected = ((label && *label) || (field && *field)) && !by_name;
+    json_t *items = gate_upstream_list_selected(sv->up, k, in, label, field, &absent, err, errlen);
+    if (!items)
+        return absent ? 0 : -1;
+    json_t *missing = NULL;
+    int rc = twin_sync_selected(sv->engine.twin, k->kind, in, label, field, items, selected ? &missing : NULL, err,
+                                errlen);
     json_decref(items);
+    size_t i;
+    json_t *m;
+    json_array_foreach(missing, i, m) {
+        if (rc < 0)
+            break;
+        const char *mns = json_string_value(json_object_get(m, "namespace"));
+        char *byname = twin_xasprintf("metadata.name=%s", json_string_value(json_object_get(m, "name")));
+        rc = refresh_sel(sv, k, mns && *mns ? mns : NULL, NULL, byname, err, errlen);
+        free(byname);
+    }
+    json_decref(missing);
     return rc;
 }
 
-/* Before a mutation is judged, what it touches and what its cascade can
- * reach are read again from production, so the decision stands on the live
- * state (pods that are not Ready yet, objects changed by others).  Fails
- * closed: no refresh, no decision.  A ConfigMap's change reaches nothing
- * else, so it costs one LIST; a Namespace's deletion lists every kind in
- * it. */
+static int refresh_named(server *sv, const twin_kind *k, const char *ns, const char *name, char *err, size_t errlen)
+{
+    if (!name || !*name)
+        return 0;
+    char *byname = twin_xasprintf("metadata.name=%s", name);
+    int rc = refresh_sel(sv, k, ns, NULL, byname, err, errlen);
+    free(byname);
+    return rc;
+}
+
+/* spec.selector.matchLabels of obj as a label selector ("k=v,k2=v2"), or
+ * NULL when it has none or uses matchExpressions (then the caller reads
+ * the namespace's whole list of the kind). Caller frees. */
+static char *match_labels(const json_t *obj, const char *path_to_selector)
+{
+    const json_t *sel = json_object_get(json_object_get(obj, "spec"), path_to_selector);
+    if (json_object_get(sel, "matchExpressions") || !json_object_size(json_object_get(sel, "matchLabels")))
+        return NULL;
+    twin_buf b = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(sel, "matchLabels"), k, v) {
+        if (!json_is_string(v)) {
+            twin_buf_free(&b);
+            return NULL;
+        }
+        twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+    }
+    return b.s;
+}
+
+/* The pods (and, for a Deployment, the ReplicaSets) of workload obj. */
+static int refresh_workload(server *sv, const twin_kind *k, const json_t *obj, const char *ns, char *err,
+                            size_t errlen)
+{
+    twin *t = sv->engine.twin;
+    char *sel = !strcmp(k->kind, "Service") ? NULL : match_labels(obj, "selector");
+    if (!strcmp(k->kind, "Service")) {   /* spec.selector is a plain map */
+        const json_t *m = json_object_get(json_object_get(obj, "spec"), "selector");
+        twin_buf b = {0};
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)m, key, v) if (json_is_string(v))
+            twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(v));
+        sel = b.s;
+    }
+    int rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), ns, sel, NULL, err, errlen);
+    if (rc == 0 && !strcmp(k->kind, "Deployment"))
+        rc = refresh_sel(sv, twin_kind_by_name(t, "ReplicaSet"), ns, sel, NULL, err, errlen);
+    free(sel);
+    return rc;
+}
+
 int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen)
 {
-    int rc = 0;
     twin *t = sv->engine.twin;
-    if (gate_action_is_read(a) || !strcmp(a->verb, "connect")) {
-        /* nothing to refresh */
-    } else if (!strcmp(a->kind->kind, "Namespace") && a->name) {
+    const char *kind = a->kind->kind;
+    if (gate_action_is_read(a) || !strcmp(a->verb, "connect"))
+        return 0;
+    if (!strcmp(kind, "Namespace") && a->name) {   /* everything in it: the change's own size */
         size_t n;
         const twin_kind *k = twin_kinds(&n);
-        rc = refresh_kind(sv, a->kind, NULL, err, errlen);
+        int rc = refresh_named(sv, a->kind, NULL, a->name, err, errlen);
         for (size_t i = 0; i < n && rc == 0; i++)
             if (k[i].namespaced)
-                rc = refresh_kind(sv, &k[i], a->name, err, errlen);
-    } else if (!strcmp(a->kind->kind, "Node")) {
-        rc = refresh_kind(sv, a->kind, NULL, err, errlen);
-        if (rc == 0)
-            rc = refresh_kind(sv, twin_kind_by_name(t, "Pod"), NULL, err, errlen);
-    } else {
-        rc = refresh_kind(sv, a->kind, a->ns, err, errlen);
-        for (size_t i = 0; i < sizeof REACH / sizeof REACH[0] && rc == 0; i++) {
-            if (strcmp(REACH[i].kind, a->kind->kind))
-                continue;
-            for (int j = 0; j < 5 && REACH[i].reaches[j] && rc == 0; j++)
-                rc = refresh_kind(sv, twin_kind_by_name(t, REACH[i].reaches[j]), a->ns, err, errlen);
-        }
+                rc = refresh_sel(sv, &k[i], a->name, NULL, NULL, err, errlen);
+        return rc;
     }
+    /* the target: by name, or (a collection delete) its selection, or (a
+     * create) the name the body gives */
+    const char *name = a->name;
+    if (!name && !strcmp(a->verb, "create"))
+        name = json_string_value(json_object_get(json_object_get(a->body, "metadata"), "name"));
+    int rc = !strcmp(a->verb, "deletecollection")
+                 ? refresh_sel(sv, a->kind, a->ns, a->label_selector ? a->label_selector : "", a->field_selector,
+                               err, errlen)
+                 : refresh_named(sv, a->kind, a->ns, name, err, errlen);
+    if (rc < 0)
+        return -1;
+    json_t *obj = name ? twin_get(t, TWIN_AFTER, kind, a->ns, name) : NULL;
+    if (!obj && !strcmp(a->verb, "create"))
+        obj = json_incref(a->body);   /* a new workload: the selector it brings */
+    if (!strcmp(kind, "Node") && a->name) {
+        char *on = twin_xasprintf("spec.nodeName=%s", a->name);
+        rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), NULL, NULL, on, err, errlen);
+        free(on);
+    } else if (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet") ||
+               !strcmp(kind, "DaemonSet") || !strcmp(kind, "Job") || !strcmp(kind, "Service") ||
+               !strcmp(kind, "PodDisruptionBudget")) {
+        if (obj)
+            rc = refresh_workload(sv, a->kind, obj, a->ns, err, errlen);
+        if (rc == 0 && !strcmp(kind, "Service"))
+            rc = refresh_named(sv, twin_kind_by_name(t, "Endpoints"), a->ns, name, err, errlen);
+    } else if (!strcmp(kind, "Pod") && obj) {
+        /* its owners, by name */
+        size_t i;
+        json_t *ref;
+        json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
+            const twin_kind *ok = twin_kind_by_name(t, json_string_value(json_object_get(ref, "kind")));
+            if (rc == 0 && ok)
+                rc = refresh_named(sv, ok, a->ns, json_string_value(json_object_get(ref, "name")), err, errlen);
+        }
+    } else if (!strcmp(kind, "HorizontalPodAutoscaler") && obj) {
+        const json_t *ref = json_object_get(json_object_get(obj, "spec"), "scaleTargetRef");
+        const twin_kind *tk = twin_kind_by_name(t, json_string_value(json_object_get(ref, "kind")));
+        const char *tname = json_string_value(json_object_get(ref, "name"));
+        rc = refresh_named(sv, tk, a->ns, tname, err, errlen);
+        json_t *target = rc == 0 && tk && tname ? twin_get(t, TWIN_AFTER, tk->kind, a->ns, tname) : NULL;
+        if (target)
+            rc = refresh_workload(sv, tk, target, a->ns, err, errlen);
+        json_decref(target);
+    } else if (!strcmp(kind, "CronJob") || !strcmp(kind, "NetworkPolicy")) {
+        /* a CronJob's Jobs and a policy's pods are found by more than one
+         * selector: the namespace's lists (bounded by the namespace) */
+        if (!strcmp(kind, "CronJob"))
+            rc = refresh_sel(sv, twin_kind_by_name(t, "Job"), a->ns, NULL, NULL, err, errlen);
+        if (rc == 0)
+            rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), a->ns, NULL, NULL, err, errlen);
+    }
+    /* what guards workloads in the namespace: few objects a namespace */
+    if (rc == 0 && a->kind->namespaced && a->ns &&
+        (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet") ||
+         !strcmp(kind, "Pod") || !strcmp(kind, "HorizontalPodAutoscaler")))
+        rc = refresh_sel(sv, twin_kind_by_name(t, "PodDisruptionBudget"), a->ns, NULL, NULL, err, errlen);
+    if (rc == 0 && a->ns && !strcmp(kind, "Deployment"))
+        rc = refresh_sel(sv, twin_kind_by_name(t, "HorizontalPodAutoscaler"), a->ns, NULL, NULL, err, errlen);
+    json_decref(obj);
     return rc;
 }
 

@@ -8,7 +8,7 @@ ok() { echo "ok $1"; }
 bad() { echo "not ok $1"; failures=$((failures + 1)); }
 # servers started by a test; killed when it ends, however it ends
 servers=""
-trap 'kill $servers 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+trap 'kill $servers 2>/dev/null; [ -n "$KEEP_TMP" ] && cp -r "$tmp" "$KEEP_TMP"; rm -rf "$tmp"' EXIT INT TERM
 # sanitizer_clean LOG...: a bad line for each log holding a sanitizer report
 sanitizer_clean() {
     for l in "$@"; do

@@ -96,9 +96,9 @@ json_t *twin__impact_moment(twin *t)
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
         if (c->before)
-            delta -= twin__object_cost(t, c->before);
+            delta -= twin__change_cost(t, c, 0);
         if (c->after)
-            delta += twin__object_cost(t, c->after);
+            delta += twin__change_cost(t, c, 1);
         if (!strcmp(c->kind, "Pod")) {
             int was = c->before && twin__pod_ready(c->before);
             int is = c->after && twin__pod_ready(c->after);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "selector.h"
 #include "twin_int.h"
 #include "yaml.h"
 
@@ -375,7 +376,17 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
 /* Replaces what the twin holds of one kind (in one namespace, or all) by
  * the source of truth's current list: no controller runs and nothing is
  * recorded, as for an import; the totals follow the difference. */
-int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen)
+/* The object counters follow an object replaced (old -> d, either NULL). */
+static void sync_totals(twin *t, const char *kind, const json_t *old, const json_t *d)
+{
+    t->cost_total += (d ? twin__object_cost(t, d) : 0) - (old ? twin__object_cost(t, old) : 0);
+    if (!strcmp(kind, "Pod")) {
+        t->pods_total += (d != NULL) - (old != NULL);
+        t->pods_ready += (d ? twin__pod_ready(d) : 0) - (old ? twin__pod_ready(old) : 0);
+    }
+}
+
+static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 {
     if (t->in_op) {
         snprintf(err, errlen, "cannot sync in the middle of an operation");
@@ -388,7 +399,50 @@ int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *er
     twin__exec(t, "SAVEPOINT op");
     t->in_op = 1;
     t->importing = 1;
-    json_t *cur = twin__list(t, kind, ns && *ns ? ns : NULL);
+    return 0;
+}
+
+static void sync_end(twin *t)
+{
+    t->importing = 0;
+    twin__sched_drop(t);            /* pods may have moved between nodes */
+    twin__caches_drop(t);
+    twin__meta_save(t);
+    twin__exec(t, "RELEASE op");
+    t->in_op = 0;
+}
+
+int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *label_selector,
+                       const char *field_selector, json_t *items, json_t **missing, char *err, size_t errlen)
+{
+    twin_selector *sel = NULL;
+    twin_fieldsel *fs = NULL;
+    if (twin_selector_parse(&sel, label_selector ? label_selector : "", err, errlen) < 0)
+        return -1;
+    if (field_selector && *field_selector && twin_fieldsel_parse(&fs, field_selector, err, errlen) < 0) {
+        twin_selector_free(sel);
+        return -1;
+    }
+    if (sync_begin(t, kind, err, errlen) < 0) {
+        twin_selector_free(sel);
+        twin_fieldsel_free(fs);
+        return -1;
+    }
+    /* the twin's side of the selection, by its index where there is one:
+     * one object by name, a node's pods; else the kind (in ns) by labels */
+    json_t *cur;
+    const char *fsel = field_selector ? field_selector : "";
+    if (!strncmp(fsel, "metadata.name=", 14) && !strchr(fsel, ',') && (!label_selector || !*label_selector)) {
+        json_t *one = twin__get(t, kind, ns ? ns : "", fsel + 14);
+        cur = json_array();
+        if (one)
+            json_array_append_new(cur, one);
+    } else if (!strncmp(fsel, "spec.nodeName=", 14) && !strchr(fsel, ',') && !strcmp(kind, "Pod") &&
+               (!label_selector || !*label_selector) && (!ns || !*ns)) {
+        cur = twin__pods_on_node(t, fsel + 14);
+    } else {
+        cur = twin__list_selector(t, kind, ns && *ns ? ns : NULL, sel);
+    }
     twin_map seen = {0};
     size_t i;
     json_t *d;
@@ -397,11 +451,7 @@ int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *er
             continue;
         json_t *old = twin__get(t, kind, twin__ns(d), twin__name(d));
         if (!old || !json_equal(old, d)) {
-            t->cost_total += twin__object_cost(t, d) - (old ? twin__object_cost(t, old) : 0);
-            if (!strcmp(kind, "Pod")) {
-                t->pods_total += old ? 0 : 1;
-                t->pods_ready += twin__pod_ready(d) - (old ? twin__pod_ready(old) : 0);
-            }
+            sync_totals(t, kind, old, d);
             twin__put(t, d);
             twin__docs_forget(t, kind, twin__ns(d), twin__name(d));
         }
@@ -410,25 +460,44 @@ int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *er
         twin_map_put(&seen, key, (void *)1);
         free(key);
     }
+    if (missing)
+        *missing = json_array();
     json_array_foreach(cur, i, d) {
         char *key = twin__key(kind, twin__ns(d), twin__name(d));
-        if (!twin_map_has(&seen, key)) {
-            t->cost_total -= twin__object_cost(t, d);
-            if (!strcmp(kind, "Pod")) {
-                t->pods_total--;
-                t->pods_ready -= twin__pod_ready(d);
+        if (!twin_map_has(&seen, key) && (!fs || twin_fieldsel_matches(fs, d))) {
+            if (missing) {   /* gone, or moved out of the selection: the caller asks */
+                json_array_append_new(*missing, json_pack("{s:s, s:s}", "namespace", twin__ns(d), "name",
+                                                          twin__name(d)));
+            } else {
+                sync_totals(t, kind, d, NULL);
+                twin__del(t, kind, twin__ns(d), twin__name(d));
             }
-            twin__del(t, kind, twin__ns(d), twin__name(d));
         }
         free(key);
     }
     json_decref(cur);
     twin_map_clear(&seen, NULL);
-    t->importing = 0;
-    twin__sched_drop(t);            /* pods may have moved between nodes */
-    twin__caches_drop(t);
-    twin__meta_save(t);
-    twin__exec(t, "RELEASE op");
-    t->in_op = 0;
+    twin_selector_free(sel);
+    twin_fieldsel_free(fs);
+    sync_end(t);
+    return 0;
+}
+
+int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen)
+{
+    return twin_sync_selected(t, kind, ns, NULL, NULL, items, NULL, err, errlen);
+}
+
+int twin_sync_remove(twin *t, const char *kind, const char *ns, const char *name, char *err, size_t errlen)
+{
+    if (sync_begin(t, kind, err, errlen) < 0)
+        return -1;
+    json_t *old = twin__get(t, kind, ns ? ns : "", name);
+    if (old) {
+        sync_totals(t, kind, old, NULL);
+        twin__del(t, kind, ns ? ns : "", name);
+    }
+    json_decref(old);
+    sync_end(t);
     return 0;
 }

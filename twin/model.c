@@ -277,20 +277,33 @@ char *twin__rand_suffix(twin *t, int n)
  * is removed first so a template hashes the same with or without it. */
 char *twin__template_hash(const json_t *tmpl)
 {
-    json_t *copy = json_deep_copy(tmpl);
-    json_t *labels = twin__path(copy, "metadata.labels");
-    json_object_del(labels, "pod-template-hash");
-    json_object_del(labels, "controller-revision-hash");
-    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    json_decref(copy);
+    /* the template without the two labels: copied only down to the labels
+     * (the rest is shared, and only read) */
+    json_t *view = json_incref((json_t *)tmpl);
+    json_t *meta = json_object_get(tmpl, "metadata");
+    json_t *labels = json_object_get(meta, "labels");
+    if (json_object_get(labels, "pod-template-hash") || json_object_get(labels, "controller-revision-hash")) {
+        json_decref(view);
+        view = json_copy((json_t *)tmpl);
+        meta = json_copy(meta);
+        labels = json_copy(labels);
+        json_object_del(labels, "pod-template-hash");
+        json_object_del(labels, "controller-revision-hash");
+        json_object_set_new(meta, "labels", labels);
+        json_object_set_new(view, "metadata", meta);
+    }
+    /* the text json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS) would give;
+     * no template (NULL) hashes as "" (found by tests/fuzz/fuzz_import) */
+    twin_buf b = {0};
+    if (view)
+        twin_buf_json(&b, view, 1);
+    json_decref(view);
     uint32_t h = 2166136261u;
-    /* s is NULL for a workload without a template (json_dumps(NULL)): it
-     * hashes as "" rather than crash (found by tests/fuzz/fuzz_import) */
-    for (const char *p = s ? s : ""; *p; p++) {
-        h ^= (unsigned char)*p;
+    for (size_t i = 0; i < b.len; i++) {
+        h ^= (unsigned char)b.s[i];
         h *= 16777619u;
     }
-    free(s);
+    twin_buf_free(&b);
     char buf[16];
     int n = 0;
     uint64_t v = h;
@@ -464,6 +477,7 @@ int twin_load_pricing(twin *t, const char *path, char *err, size_t errlen)
     }
     json_decref(t->pricing);
     t->pricing = p;
+    t->pricing_gen++;
     return 0;
 }
 

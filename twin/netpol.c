@@ -103,6 +103,7 @@ typedef struct group {
     char *ns, *name;          /* name without the kind */
     json_t *pod;              /* a representative pod (labels, named ports) */
     int affected;
+    json_t *labels;           /* group_labels(pod), made on first use (compute_pairs) */
 } group;
 
 typedef struct state {
@@ -121,6 +122,7 @@ static void state_free(state *s)
         free(s->g[i].ns);
         free(s->g[i].name);
         json_decref(s->g[i].pod);
+        json_decref(s->g[i].labels);
     }
     free(s->g);
     twin_map_clear(&s->ns_labels, jfree);
@@ -166,6 +168,15 @@ static json_t *group_labels(const json_t *pod)
     for (int i = 0; drop[i]; i++)
         json_object_del(l, drop[i]);
     return l;
+}
+
+/* A group's labels for policies, made once per group rather than once per
+ * pair it is part of.  Its pod is final by then (compute_pairs). */
+static json_t *labels_of(group *g)
+{
+    if (!g->labels)
+        g->labels = group_labels(g->pod);
+    return g->labels;
 }
 
 static int pods_equivalent(const json_t *a, const json_t *b)
@@ -230,6 +241,7 @@ static void load_groups_now(twin *t, state *s)
         g->name = twin_xstrdup(slash ? slash + 1 : grp);
         g->pod = twin__row_doc(t, st, 4);
         g->affected = 0;
+        g->labels = NULL;
     }
     sqlite3_reset(st);
 }
@@ -265,11 +277,11 @@ static int has_type(const json_t *np, const char *type)
 }
 
 /* Does a rule's peer list admit `other` (NULL = outside)? */
-static int peers_match(twin *t, state *s, const json_t *peers, const char *policy_ns, const group *other)
+static int peers_match(twin *t, state *s, const json_t *peers, const char *policy_ns, group *other)
 {
     if (json_array_size(peers) == 0)
         return 1;
-    json_t *olabels = other ? group_labels(other->pod) : NULL;
+    json_t *olabels = other ? labels_of(other) : NULL;
     int ok = 0;
     size_t i;
     json_t *p;
@@ -296,7 +308,6 @@ static int peers_match(twin *t, state *s, const json_t *peers, const char *polic
         if (ok)
             break;
     }
-    json_decref(olabels);
     return ok;
 }
 
@@ -346,11 +357,11 @@ static void ps_union(portset *dst, const portset *src)
 
 /* Ports on `self` that the policies of its namespace allow for traffic with
  * `other` (NULL = outside) in one direction. */
-static void allowed(twin *t, state *s, const group *self, const group *other, int ingress, portset *out)
+static void allowed(twin *t, state *s, group *self, group *other, int ingress, portset *out)
 {
     memset(out, 0, sizeof *out);
     json_t *nps = policies(t, s, self->ns);
-    json_t *labels = group_labels(self->pod);
+    json_t *labels = labels_of(self);
     int isolated = 0;
     size_t i;
     json_t *np;
@@ -381,7 +392,6 @@ static void allowed(twin *t, state *s, const group *self, const group *other, in
      * exposure through Services is judged on the Services themselves. */
     if (!isolated)
         out->all = other != NULL || !ingress;
-    json_decref(labels);
 }
 
 /* pairs: "from|to" -> portset* */
@@ -511,7 +521,7 @@ json_t *twin__reachability(twin *t)
     for (size_t i = 0; i < after.n; i++) {
         group *g = &after.g[i];
         before.g = twin_xrealloc(before.g, (before.n + 1) * sizeof(group));
-        before.g[before.n++] = (group){twin_xstrdup(g->ns), twin_xstrdup(g->name), json_incref(g->pod), 0};
+        before.g[before.n++] = (group){twin_xstrdup(g->ns), twin_xstrdup(g->name), json_incref(g->pod), 0, NULL};
     }
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
@@ -524,7 +534,7 @@ json_t *twin__reachability(twin *t)
             group *g = find_group(&before, c->ns, nm);
             if (!g) {
                 before.g = twin_xrealloc(before.g, (before.n + 1) * sizeof(group));
-                before.g[before.n++] = (group){twin_xstrdup(c->ns), twin_xstrdup(nm), json_incref(c->before), 0};
+                before.g[before.n++] = (group){twin_xstrdup(c->ns), twin_xstrdup(nm), json_incref(c->before), 0, NULL};
             } else {
                 json_decref(g->pod);
                 g->pod = json_incref(c->before);
@@ -552,6 +562,7 @@ json_t *twin__reachability(twin *t)
                 free(g->ns);
                 free(g->name);
                 json_decref(g->pod);
+                json_decref(g->labels);
                 continue;
             }
             char *key = twin_xasprintf("%s/%s", g->ns, g->name);

@@ -528,7 +528,13 @@ static int write_update(op_ctx *o, json_t *next, json_t *cur, int status_only)
                             json_string(twin__name(next)));
     }
     bump_generation(next, cur);
-    twin__put(t, next);
+    /* a write through /scale answers with a Scale made from next (see
+     * do_update_or_patch), which only reads it: next can become the stored
+     * version without a copy */
+    if (o->req->subresource && !strcmp(o->req->subresource, "scale"))
+        twin__put_shared(t, next);
+    else
+        twin__put(t, next);
     o->res->code = 200;
     o->res->object = json_incref(next);
     return 0;
@@ -1066,9 +1072,9 @@ int twin_commit(twin *t)
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
         if (c->before)
-            t->cost_total -= twin__object_cost(t, c->before);
+            t->cost_total -= twin__change_cost(t, c, 0);
         if (c->after)
-            t->cost_total += twin__object_cost(t, c->after);
+            t->cost_total += twin__change_cost(t, c, 1);
         if (!strcmp(c->kind, "Pod")) {
             t->pods_total += (c->after != NULL) - (c->before != NULL);
             t->pods_ready += (c->after && twin__pod_ready(c->after)) - (c->before && twin__pod_ready(c->before));

@@ -205,7 +205,7 @@ void twin_close(twin *t)
     twin__docs_drop(t);
     twin__docs_discard(t);
     twin_map_clear(&t->mark_keys, free);
-    free(t->dump);
+    twin_buf_free(&t->dump);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {
         free((char *)t->dyn[i].kind);
@@ -314,20 +314,50 @@ enum { DOC_CACHE_CAP = 50000 };
 
 static void doc_free(void *p) { json_decref(p); }
 
-/* With the cache, the row ids of objects (key -> id), so that a write finds
- * its row without a query.  An id is forgotten whenever its row may have
- * gone (a delete, a rollback, a reset); the writes of an import add none,
- * since a failed import takes them back without recording them. */
+/* With the cache, what the rows of objects hold besides the document (key
+ * -> row_info), so that a write finds its row without a query and skips the
+ * UPDATE when none of the columns changes (a status write).  An entry is
+ * forgotten whenever its row may have changed behind the twin's back (a
+ * delete, a rollback, a reset); the writes of an import add none, since a
+ * failed import takes them back without recording them. */
+typedef struct row_info {
+    sqlite3_int64 id;
+    char *uid, *node, *grp;   /* node and grp NULL as in the row */
+    int ready;
+    double cost;
+} row_info;
+
+static void row_free(void *p)
+{
+    row_info *r = p;
+    if (!r)
+        return;
+    free(r->uid);
+    free(r->node);
+    free(r->grp);
+    free(r);
+}
+
+static void row_remember(twin *t, const char *key, sqlite3_int64 id, const char *uid, const char *node,
+                         const char *grp, int ready, double cost)
+{
+    row_info *r = twin_xmalloc(sizeof *r);
+    *r = (row_info){id, twin_xstrdup(uid), twin_xstrdup(node), twin_xstrdup(grp), ready, cost};
+    row_free(twin_map_put(&t->rows, key, r));
+}
+
+static int same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
 void twin__docs_drop(twin *t)
 {
     twin_map_clear(&t->docs, doc_free);
-    twin_map_clear(&t->ids, NULL);
+    twin_map_clear(&t->rows, row_free);
 }
 
 static void doc_forget(twin *t, const char *key)
 {
     json_decref(twin_map_del(&t->docs, key));
-    twin_map_del(&t->ids, key);
+    row_free(twin_map_del(&t->rows, key));
 }
 
 static void doc_remember(twin *t, const char *key, json_t *doc)
@@ -394,22 +424,23 @@ static json_t *known_doc(twin *t, const char *key)
     return p ? p->doc : NULL;
 }
 
-/* Serialises obj into t->dump (grown as needed); returns its length. */
+/* Serialises obj into t->dump.s (the text json_dumpb would write, into a
+ * buffer the twin reuses); returns its length. */
 static size_t serialise(twin *t, const json_t *obj)
 {
-    /* a buffer the twin reuses: json_dumps would grow and copy a fresh one
-     * for every write */
-    size_t need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
-    if (need > t->dump_cap) {
-        t->dump_cap = need * 2;
-        t->dump = twin_xrealloc(t->dump, t->dump_cap);
-        need = json_dumpb(obj, t->dump, t->dump_cap, JSON_COMPACT);
-    }
-    if (need == 0) {   /* only an object that is not JSON (a NULL inside) fails: our bug */
-        fprintf(stderr, "airlock: cannot serialise %s/%s/%s\n", twin__kind(obj), twin__ns(obj), twin__name(obj));
+    t->dump.len = 0;
+    twin_buf_json(&t->dump, obj, 0);
+#ifdef TWIN_CHECK_SERIALISE
+    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    char *ref = twin_xmalloc(need + 1);
+    json_dumpb(obj, ref, need, JSON_COMPACT);
+    if (need != t->dump.len || memcmp(ref, t->dump.s, need)) {
+        fprintf(stderr, "serialise mismatch:\n%.*s\n%s\n", (int)need, ref, t->dump.s);
         abort();
     }
-    return need;
+    free(ref);
+#endif
+    return t->dump.len;
 }
 
 void twin__docs_flush(twin *t)
@@ -418,14 +449,20 @@ void twin__docs_flush(twin *t)
         pending_doc *d = e->value;
         size_t n = serialise(t, d->doc);
         sqlite3_stmt *st = twin__stmt(t, S_SET_DOC, "UPDATE objects SET doc=? WHERE id=?");
-        sqlite3_bind_text(st, 1, t->dump, (int)n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, t->dump.s, (int)n, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, d->id);
         step_write(t, st, "document");
     }
     twin_map_clear(&t->pending, pending_free);
 }
 
-void twin__docs_discard(twin *t) { twin_map_clear(&t->pending, pending_free); }
+static void owned_free(void *p);
+
+void twin__docs_discard(twin *t)
+{
+    twin_map_clear(&t->pending, pending_free);
+    twin_map_clear(&t->owned, owned_free);   /* the rollback takes owners rows back */
+}
 
 /* The document in column `col` of a row whose kind/ns/name are in columns
  * 0..2: from the cache, or parsed and cached. New reference. */
@@ -492,13 +529,93 @@ json_t *twin__list(twin *t, const char *kind, const char *ns)
     return collect(t, st);
 }
 
+/* ---- what each owner owns ----
+ * The controllers look up a workload's ReplicaSets or pods on every sync:
+ * the answer of the owners query is kept as keys (uid -> owned_list, in the
+ * query's order) and its documents read from the cache.  An entry goes as
+ * soon as an owners row of its uid is written (index_object's callers
+ * below), and every entry with a rollback or a reset, which take rows back
+ * (twin__docs_discard): the query would answer the same rows in the same
+ * order meanwhile. */
+enum { OWNED_CACHE_CAP = 20000 };
+
+typedef struct owned_list {
+    size_t n;
+    char **keys;              /* kind/ns/name */
+} owned_list;
+
+static void owned_free(void *p)
+{
+    owned_list *l = p;
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->keys[i]);
+    free(l->keys);
+    free(l);
+}
+
+static void owned_drop_refs(twin *t, const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(twin__path(obj, "metadata.ownerReferences"), i, ref) {
+        const char *uid = json_string_value(json_object_get(ref, "uid"));
+        if (uid)
+            owned_free(twin_map_del(&t->owned, uid));
+    }
+}
+
+/* The document of key (kind/ns/name) from the cache or the store. */
+static json_t *doc_of_key(twin *t, const char *key)
+{
+    json_t *d = known_doc(t, key);
+    if (d)
+        return json_incref(d);
+    const char *a = strchr(key, '/'), *b = a ? strchr(a + 1, '/') : NULL;
+    if (!b)
+        return NULL;
+    char *kind = twin_xasprintf("%.*s", (int)(a - key), key), *ns = twin_xasprintf("%.*s", (int)(b - a - 1), a + 1);
+    d = twin__get(t, kind, ns, b + 1);
+    free(kind);
+    free(ns);
+    return d;
+}
+
 json_t *twin__list_owned(twin *t, const char *uid)
 {
+    owned_list *l = twin_map_get(&t->owned, uid);
+    json_t *arr = json_array();
+    if (l) {
+        for (size_t i = 0; i < l->n; i++) {
+            json_t *d = doc_of_key(t, l->keys[i]);
+            if (d)
+                json_array_append_new(arr, d);
+        }
+        return arr;
+    }
     sqlite3_stmt *st = twin__stmt(t, S_LIST_OWNED,
                                   "SELECT o.kind, o.ns, o.name, o.doc FROM owners w JOIN objects o ON o.id = w.id WHERE w.uid=? "
                                   "ORDER BY o.kind, o.name");
     bind_text(st, 1, uid);
-    return collect(t, st);
+    l = twin_xcalloc(1, sizeof *l);
+    size_t cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (l->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            l->keys = twin_xrealloc(l->keys, cap * sizeof *l->keys);
+        }
+        l->keys[l->n++] = twin__key((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+                                    (const char *)sqlite3_column_text(st, 2));
+        json_t *d = twin__row_doc(t, st, 3);
+        if (d)
+            json_array_append_new(arr, d);
+    }
+    sqlite3_reset(st);
+    if (t->owned.count >= OWNED_CACHE_CAP)
+        twin_map_clear(&t->owned, owned_free);
+    twin_map_put(&t->owned, uid, l);
+    return arr;
 }
 
 json_t *twin__pods_on_node(twin *t, const char *node)
@@ -591,8 +708,25 @@ twin_change *twin__change(twin *t, const char *kind, const char *ns, const char 
 
 /* Records that the object now reads `after` (NULL: deleted). `before` is the
  * version it replaces; only the first one seen in an operation is kept. */
+double twin__change_cost(twin *t, twin_change *c, int after)
+{
+    const json_t *obj = after ? c->after : c->before;
+    if (!obj)
+        return 0;
+    if (c->cost_gen != t->pricing_gen) {
+        c->cost_known = 0;
+        c->cost_gen = t->pricing_gen;
+    }
+    if (!(c->cost_known & (1u << after))) {
+        c->cost[after] = twin__object_cost(t, obj);
+        c->cost_known |= 1u << after;
+    }
+    return c->cost[after];
+}
+
+/* after_cost: twin__object_cost(t, after), which the write computed. */
 static void record(twin *t, const char *kind, const char *ns, const char *name, const json_t *before,
-                   const json_t *after)
+                   const json_t *after, double after_cost)
 {
     if (!t->in_op)
         return;
@@ -606,10 +740,17 @@ static void record(twin *t, const char *kind, const char *ns, const char *name, 
         c->before = before ? json_incref((json_t *)before) : NULL;   /* shared, read-only */
         c->parent = twin_xstrdup(t->parent);
         c->seq = t->change_seq++;
+        c->cost_gen = t->pricing_gen;
         twin_map_put(&t->changes, key, c);
     }
     json_decref(c->after);
     c->after = after ? json_incref((json_t *)after) : NULL;   /* the cached copy, read-only */
+    if (c->cost_gen != t->pricing_gen) {
+        c->cost_known = 0;
+        c->cost_gen = t->pricing_gen;
+    }
+    c->cost[1] = after_cost;
+    c->cost_known = after ? c->cost_known | 2u : c->cost_known & ~2u;
     free(key);
 }
 
@@ -655,33 +796,39 @@ static void index_object(twin *t, sqlite3_int64 id, const char *kind, const char
     }
 }
 
-/* The row of an object (0 if absent) and its current document (*doc, new
- * reference, NULL if absent). */
-static sqlite3_int64 find_id(twin *t, const char *kind, const char *ns, const char *name, json_t **doc)
+/* The row of the object `key` (kind/ns/name): its id (0 if absent), its
+ * current document (*doc, new reference, NULL if absent) and what the row
+ * holds (*row, borrowed until the next write; NULL during an import). */
+static sqlite3_int64 find_row(twin *t, const char *key, const char *kind, const char *ns, const char *name,
+                              json_t **doc, const row_info **row)
 {
-    char *key = twin__key(kind, ns, name);
-    sqlite3_int64 id = (sqlite3_int64)(intptr_t)twin_map_get(&t->ids, key);
-    json_t *c = id ? known_doc(t, key) : NULL;
+    row_info *r = twin_map_get(&t->rows, key);
+    json_t *c = r ? known_doc(t, key) : NULL;
     if (c) {
         *doc = json_incref(c);
-        free(key);
-        return id;
+        *row = r;
+        return r->id;
     }
     *doc = NULL;
-    sqlite3_stmt *st = twin__stmt(t, S_GETID, "SELECT id, doc FROM objects WHERE kind=? AND ns=? AND name=?");
+    *row = NULL;
+    sqlite3_stmt *st = twin__stmt(t, S_GETID, "SELECT id, doc, uid, node, grp, ready, cost FROM objects "
+                                              "WHERE kind=? AND ns=? AND name=?");
     bind_text(st, 1, kind);
     bind_text(st, 2, ns);
     bind_text(st, 3, name);
-    id = 0;
+    sqlite3_int64 id = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
         c = known_doc(t, key);
         *doc = c ? json_incref(c) : load_doc(st, 1);
-        if (!t->importing)
-            twin_map_put(&t->ids, key, (void *)(intptr_t)id);
+        if (!t->importing) {
+            row_remember(t, key, id, (const char *)sqlite3_column_text(st, 2),
+                         (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
+                         sqlite3_column_int(st, 5), sqlite3_column_double(st, 6));
+            *row = twin_map_get(&t->rows, key);
+        }
     }
     sqlite3_reset(st);
-    free(key);
     return id;
 }
 
@@ -699,9 +846,12 @@ static void put(twin *t, json_t *obj, int copy_obj)
     snprintf(rv, sizeof rv, "%lld", twin__next_rv(t));
     json_object_set_new(meta, "resourceVersion", json_string(rv));
 
+    char *key = twin__key(kind, ns, name);
     json_t *before = NULL;
-    sqlite3_int64 id = find_id(t, kind, ns, name, &before);
+    const row_info *row;
+    sqlite3_int64 id = find_row(t, key, kind, ns, name, &before, &row);
 
+    const char *uid = twin__uid(obj) ? twin__uid(obj) : "";
     const char *node = NULL;
     char *grp = NULL;
     int ready = 0;
@@ -717,9 +867,15 @@ static void put(twin *t, json_t *obj, int copy_obj)
      * an import's objects are not cached, so theirs is written now */
     int lazy = t->in_op && !t->importing;
     size_t need = lazy ? 0 : serialise(t, obj);
+    /* and a write that changes none of the columns (a status, a spec)
+     * leaves the row as it is until then */
+    int same = row && same_str(row->uid, uid) && same_str(row->node, node) && same_str(row->grp, grp) &&
+               row->ready == ready && row->cost == cost;
 
-    sqlite3_stmt *st;
-    if (id && lazy) {
+    sqlite3_stmt *st = NULL;
+    if (id && lazy && same) {
+        /* nothing to write now */
+    } else if (id && lazy) {
         st = twin__stmt(t, S_UPDATE_COLS, "UPDATE objects SET uid=?, node=?, grp=?, ready=?, cost=? WHERE id=?");
         sqlite3_bind_int64(st, 6, id);
     } else if (id) {
@@ -732,20 +888,27 @@ static void put(twin *t, json_t *obj, int copy_obj)
         bind_text(st, 8, ns);
         bind_text(st, 9, name);
     }
-    bind_text(st, 1, twin__uid(obj) ? twin__uid(obj) : "");
-    bind_text(st, 2, node);
-    bind_text(st, 3, grp);
-    sqlite3_bind_int(st, 4, ready);
-    sqlite3_bind_double(st, 5, cost);
-    if (!(id && lazy))
-        sqlite3_bind_text(st, 6, lazy ? "" : t->dump, (int)need, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        fprintf(stderr, "airlock: twin store write failed for %s/%s/%s: %s\n", kind, ns, name, sqlite3_errmsg(t->db));
-        abort();
+    if (st) {
+        bind_text(st, 1, uid);
+        bind_text(st, 2, node);
+        bind_text(st, 3, grp);
+        sqlite3_bind_int(st, 4, ready);
+        sqlite3_bind_double(st, 5, cost);
+        if (!(id && lazy))
+            sqlite3_bind_text(st, 6, lazy ? "" : t->dump.s, (int)need, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fprintf(stderr, "airlock: twin store write failed for %s/%s/%s: %s\n", kind, ns, name,
+                    sqlite3_errmsg(t->db));
+            abort();
+        }
     }
     int fresh = !id;
     if (!id)
         id = sqlite3_last_insert_rowid(t->db);
+    if (t->importing)
+        row_free(twin_map_del(&t->rows, key));   /* an import's writes keep no entry */
+    else if (st)
+        row_remember(t, key, id, uid, node, grp, ready, cost);
     free(grp);
 
     /* most writes are status or spec changes: labels and owners stay */
@@ -754,44 +917,49 @@ static void put(twin *t, json_t *obj, int copy_obj)
                               twin__path(obj, "metadata.labels") ?: json_null()) ||
                   !json_equal(twin__path(before, "metadata.ownerReferences") ?: json_null(),
                               twin__path(obj, "metadata.ownerReferences") ?: json_null());
-    if (reindex)
+    if (reindex) {
+        owned_drop_refs(t, before);
+        owned_drop_refs(t, obj);
         index_object(t, id, kind, ns, obj, fresh);
+    }
     if (!t->importing) {
         /* the caller keeps obj and may change it: the twin keeps a copy
          * (unless the caller hands it over with twin__put_shared) */
         json_t *copy = copy_obj ? json_deep_copy(obj) : json_incref(obj);
-        char *key = twin__key(kind, ns, name);
         doc_remember(t, key, copy);
-        twin_map_put(&t->ids, key, (void *)(intptr_t)id);
         if (lazy)
             pending_put(t, key, copy, id);
         else
             pending_forget(t, key);
-        free(key);
-        record(t, kind, ns, name, before, copy);
+        record(t, kind, ns, name, before, copy, cost);
         twin__notify(t, kind, before, copy);
         json_decref(copy);
     }
+    free(key);
     json_decref(before);
 }
 
 int twin__del(twin *t, const char *kind, const char *ns, const char *name)
 {
     json_t *before = NULL;
-    sqlite3_int64 id = find_id(t, kind, ns ? ns : "", name, &before);
-    if (!id)
+    const row_info *row;
+    char *key = twin__key(kind, ns ? ns : "", name);
+    sqlite3_int64 id = find_row(t, key, kind, ns ? ns : "", name, &before, &row);
+    if (!id) {
+        free(key);
         return -1;
+    }
     sqlite3_stmt *st = twin__stmt(t, S_DELETE, "DELETE FROM objects WHERE id=?");
     sqlite3_bind_int64(st, 1, id);
     step_write(t, st, "delete");
+    owned_drop_refs(t, before);
     index_object(t, id, kind, ns, NULL, 0);
-    char *key = twin__key(kind, ns ? ns : "", name);
     doc_forget(t, key);
     pending_forget(t, key);   /* its row is gone: nothing to write */
     free(key);
     twin__next_rv(t);
     if (!t->importing) {
-        record(t, kind, ns ? ns : "", name, before, NULL);
+        record(t, kind, ns ? ns : "", name, before, NULL, 0);
         twin__notify(t, kind, before, NULL);
     }
     json_decref(before);

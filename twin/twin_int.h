@@ -42,6 +42,11 @@ typedef struct twin_change {
     json_t *after;            /* now, NULL if deleted */
     char *parent;             /* "Kind/ns/name" of the cause, NULL if direct */
     size_t seq;               /* order of first touch */
+    /* the hourly costs of before [0] and after [1], each computed once
+     * under the pricing of generation cost_gen (twin__change_cost) */
+    double cost[2];
+    unsigned cost_known;      /* bit k: cost[k] holds */
+    unsigned cost_gen;
 } twin_change;
 
 enum { TWIN__NSTMT = 40 };   /* prepared statement slots: store.c 0-23, modules 24-31, hot 34-39 */
@@ -98,14 +103,15 @@ struct twin {
      * written, and wholesale on rollback */
     twin_map svc_cache, hpa_cache;
     twin_map docs;            /* key -> parsed document (store.c), read-only */
-    twin_map ids;             /* key -> row id (intptr_t) of cached documents (store.c) */
+    twin_map rows;            /* key -> what the row of a cached document holds (store.c) */
+    twin_map owned;           /* owner uid -> keys of what it owns (store.c) */
     twin_map pending;         /* key -> document written in the open operation
                                * whose JSON text is not stored yet (store.c) */
     int sched_loaded;
 
     json_t *pricing;
-    char *dump;               /* serialisation buffer of twin__put */
-    size_t dump_cap;
+    unsigned pricing_gen;     /* bumped by twin_load_pricing: cached costs of older ones are stale */
+    twin_buf dump;            /* serialisation buffer of the store's writes */
 
     /* committed totals (kept in the meta table too) */
     double cost_total;
@@ -135,7 +141,8 @@ void twin__docs_restore(twin *t, const char *kind, const char *ns, const char *n
  * each, the latest version): before the operation is released, and before
  * anything reads the stored text directly (twin_export). */
 void twin__docs_flush(twin *t);
-/* Forgets them unwritten: with ROLLBACK TO op, which takes their rows back. */
+/* Forgets them unwritten, and what the owners query answered: with ROLLBACK
+ * TO op or mark, which take rows back. */
 void twin__docs_discard(twin *t);
 /* Writes obj (borrowed) as the current version: bumps resourceVersion (set in
  * obj too), maintains indexes, records the change with t->parent as cause,
@@ -165,6 +172,9 @@ char *twin__uuid(twin *t);               /* random v4 uuid */
 void twin__meta_save(twin *t);
 void twin__changes_free(twin *t);
 twin_change *twin__change(twin *t, const char *kind, const char *ns, const char *name);
+/* twin__object_cost of c->before (after 0) or c->after (after 1), 0 if
+ * absent: what impact and commit sum, computed once per version. */
+double twin__change_cost(twin *t, twin_change *c, int after);
 
 /* ---- model.c ---- */
 const char *twin__str(const json_t *obj, const char *path);   /* dotted path; NULL if absent */

@@ -110,6 +110,158 @@ void twin_buf_free(twin_buf *b)
     b->len = b->cap = 0;
 }
 
+/* ---- compact JSON ---- */
+
+/* Room for n more bytes and the terminating NUL. */
+static char *buf_room(twin_buf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->s = twin_xrealloc(b->s, cap);
+        b->cap = cap;
+    }
+    return b->s + b->len;
+}
+
+static void buf_put(twin_buf *b, char c)
+{
+    *buf_room(b, 1) = c;
+    b->s[++b->len] = '\0';
+}
+
+/* A string as jansson's dump_string writes it without flags: '"', '\\' and
+ * the control characters escaped (\b \f \n \r \t, else \u00XX in capitals),
+ * everything else, UTF-8 included, as it is. */
+static void json_str(twin_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = buf_room(b, 6 * n + 2), *start = b->s;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - start);
+}
+
+typedef struct json_key {
+    const char *key;
+    size_t len;
+    json_t *value;
+} json_key;
+
+/* JSON_SORT_KEYS's order: bytes compared, then the shorter first. */
+static int cmp_key(const void *a, const void *b)
+{
+    const json_key *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+void twin_buf_json(twin_buf *b, const json_t *v, int sort_keys)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        buf_put(b, '{');
+        json_t *obj = (json_t *)v;
+        if (sort_keys && json_object_size(obj) > 1) {
+            size_t n = json_object_size(obj), k = 0;
+            json_key *keys = twin_xmalloc(n * sizeof *keys);
+            for (void *it = json_object_iter(obj); it && k < n; it = json_object_iter_next(obj, it), k++)
+                keys[k] = (json_key){json_object_iter_key(it), json_object_iter_key_len(it), json_object_iter_value(it)};
+            qsort(keys, k, sizeof *keys, cmp_key);
+            for (size_t i = 0; i < k; i++) {
+                if (i)
+                    buf_put(b, ',');
+                json_str(b, keys[i].key, keys[i].len);
+                buf_put(b, ':');
+                twin_buf_json(b, keys[i].value, sort_keys);
+            }
+            free(keys);
+        } else {
+            int first = 1;
+            for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+                if (!first)
+                    buf_put(b, ',');
+                first = 0;
+                json_str(b, json_object_iter_key(it), json_object_iter_key_len(it));
+                buf_put(b, ':');
+                twin_buf_json(b, json_object_iter_value(it), sort_keys);
+            }
+        }
+        buf_put(b, '}');
+        return;
+    }
+    case JSON_ARRAY: {
+        buf_put(b, '[');
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                buf_put(b, ',');
+            twin_buf_json(b, json_array_get(v, i), sort_keys);
+        }
+        buf_put(b, ']');
+        return;
+    }
+    case JSON_STRING:
+        json_str(b, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER: {
+        /* "%" JSON_INTEGER_FORMAT, written by hand */
+        char tmp[24], *p = tmp + sizeof tmp;
+        json_int_t x = json_integer_value(v);
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        do
+            *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (x < 0)
+            *--p = '-';
+        twin_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+        return;
+    }
+    case JSON_REAL: {
+        /* rare in a document: jansson's own formatting (precision 17,
+         * ".0" added, exponent trimmed) rather than a copy of it */
+        char tmp[128];
+        size_t n = json_dumpb(v, tmp, sizeof tmp, JSON_COMPACT | JSON_ENCODE_ANY);
+        twin_buf_add(b, tmp, n <= sizeof tmp ? n : 0);
+        return;
+    }
+    case JSON_TRUE:
+        twin_buf_add(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        twin_buf_add(b, "false", 5);
+        return;
+    case JSON_NULL:
+        twin_buf_add(b, "null", 4);
+        return;
+    }
+}
+
 /* ---- map ---- */
 
 static uint64_t hash_str(const char *s)
