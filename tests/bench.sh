@@ -37,3 +37,7 @@ done
 
 # the proxy: the gate in front of production vs direct and vs nginx (wrk)
 sh tests/bench_proxy.sh ./bin/gate
+
+# cost follows the change in enforce mode: a Node cordon and a Deployment
+# scale through the gate against productions of ~1k and ~10k objects
+sh tests/bench/bench_enforce.sh ./bin/gate "${BENCH_ENFORCE_REQUESTS:-40}" | tee -a "$out"

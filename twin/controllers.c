@@ -512,6 +512,22 @@ static json_t *copy_to_write(const json_t *obj, int what)
     return next;
 }
 
+/* Whether obj's status already holds each of keys[i] as the integer
+ * vals[i]: then setting them in a copy would give a version equal to obj,
+ * which put_if_changed would not write, and the copy can be skipped. */
+static int status_holds(const json_t *obj, const char *const *keys, const long *vals, size_t n)
+{
+    json_t *st = json_object_get(obj, "status");
+    if (!json_is_object(st))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(st, keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) != (json_int_t)vals[i])
+            return 0;
+    }
+    return 1;
+}
+
 /* Writes `next` if it differs from `cur`; returns 1 if written.  next is
  * stored as it is (no copy): callers build it, hand it over, and drop it. */
 static int put_if_changed(twin *t, const json_t *cur, json_t *next)
@@ -742,13 +758,15 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
         }
     });
     json_decref(pods);
+    static const char *const keys[] = {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
+                                       "observedGeneration"};
+    const long vals[] = {now, now, ready, ready, twin__int(rs, "metadata.generation", 1)};
+    if (status_holds(rs, keys, vals, 5))
+        return;   /* the usual sync: nothing to write */
     json_t *next = copy_to_write(rs, COPY_STATUS);
     json_t *st = twin__path_make(next, "status");
-    set_int(st, "replicas", now);
-    set_int(st, "fullyLabeledReplicas", now);
-    set_int(st, "readyReplicas", ready);
-    set_int(st, "availableReplicas", ready);
-    set_int(st, "observedGeneration", twin__int(rs, "metadata.generation", 1));
+    for (size_t i = 0; i < 5; i++)
+        set_int(st, keys[i], vals[i]);
     AS_CAUSED_BY(t, key, put_if_changed(t, rs, next));
     json_decref(next);
 }
@@ -1011,24 +1029,33 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
         st_avail += rs_avail(rss[i]);
         st_spec += rs_spec(rss[i]);
     }
-    json_t *next = copy_to_write(d, COPY_STATUS);
-    json_t *st = twin__path_make(next, "status");
-    set_int(st, "observedGeneration", twin__int(d, "metadata.generation", 1));
-    set_int(st, "replicas", st_repl);
-    set_int(st, "updatedReplicas", ni >= 0 ? twin__int(rss[ni], "status.replicas", 0) : 0);
-    set_int(st, "readyReplicas", st_ready);
-    set_int(st, "availableReplicas", st_avail);
-    set_int(st, "unavailableReplicas", st_spec - st_avail > 0 ? st_spec - st_avail : 0);
+    static const char *const keys[] = {"observedGeneration", "replicas", "updatedReplicas", "readyReplicas",
+                                       "availableReplicas", "unavailableReplicas"};
+    const long vals[] = {twin__int(d, "metadata.generation", 1), st_repl,
+                         ni >= 0 ? twin__int(rss[ni], "status.replicas", 0) : 0, st_ready, st_avail,
+                         st_spec - st_avail > 0 ? st_spec - st_avail : 0};
     int available = st_avail >= replicas - unavail;
     json_t *conds = json_pack("[{s:s, s:s, s:s, s:s}]", "type", "Available", "status", available ? "True" : "False",
                               "reason", available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
                               "message",
                               available ? "Deployment has minimum availability."
                                         : "Deployment does not have minimum availability.");
-    json_object_set_new(st, "conditions", conds);
-    if (ni >= 0) {
-        json_t *ann = twin__path(rss[ni], "metadata.annotations");
-        json_t *rev = json_object_get(ann, "deployment.kubernetes.io/revision");
+    json_t *rev = ni >= 0 ? json_object_get(twin__path(rss[ni], "metadata.annotations"),
+                                            "deployment.kubernetes.io/revision")
+                          : NULL;
+    /* the usual sync changes nothing: no copy to compare */
+    int same = status_holds(d, keys, vals, 6) && json_equal(twin__path(d, "status.conditions"), conds) &&
+               (!rev || json_equal(json_object_get(twin__path(d, "metadata.annotations"),
+                                                   "deployment.kubernetes.io/revision"),
+                                   rev));
+    if (same) {
+        json_decref(conds);
+    } else {
+        json_t *next = copy_to_write(d, COPY_STATUS);
+        json_t *st = twin__path_make(next, "status");
+        for (size_t i = 0; i < 6; i++)
+            set_int(st, keys[i], vals[i]);
+        json_object_set_new(st, "conditions", conds);
         if (rev) {
             json_t *nmeta = twin__path_make(next, "metadata");
             json_t *nann = json_object_get(nmeta, "annotations");
@@ -1036,9 +1063,9 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                 json_object_set_new(nmeta, "annotations", json_copy(nann));
             json_object_set(twin__path_make(next, "metadata.annotations"), "deployment.kubernetes.io/revision", rev);
         }
+        AS_CAUSED_BY(t, key, put_if_changed(t, d, next));
+        json_decref(next);
     }
-    AS_CAUSED_BY(t, key, put_if_changed(t, d, next));
-    json_decref(next);
 
     /* history cleanup once complete: old ReplicaSets at 0 beyond the limit */
     long limit = twin__int(d, "spec.revisionHistoryLimit", 10);
