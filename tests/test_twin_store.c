@@ -540,6 +540,69 @@ static void test_copy_independent(void **state)
     twin_close(t);
 }
 
+/* Inside an operation the store writes an object's JSON text only at the
+ * commit (store.c, t->pending): what reads the text itself (an export, a
+ * copy) still sees every write, and a rollback leaves the text as it was. */
+static void test_stored_text_follows_writes(void **state)
+{
+    (void)state;
+    twin *t = web_cluster(2);
+    json_t *before = twin_export(t);
+    json_t *patch = tj("{'spec':{'replicas':4}}");
+
+    /* an export in the middle of an operation shows the operation's writes */
+    twin_result res = tt_apply(t, tt_merge("Deployment", "shop", "web", patch));
+    assert_int_equal(res.code, 200);
+    twin_result_free(&res);
+    json_t *during = twin_export(t);
+    size_t pods = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(during, "items"), i, o) {
+        const char *kind = tt_str(o, "kind");
+        pods += !strcmp(kind, "Pod");
+        if (!strcmp(kind, "Deployment"))
+            assert_int_equal(tt_int(o, "spec.replicas"), 4);
+    }
+    assert_int_equal(pods, 4);
+    json_decref(during);
+    /* and the rollback takes all of it back, the text included */
+    twin_rollback(t);
+    json_t *after = twin_export(t);
+    assert_true(json_equal(before, after));
+    json_decref(after);
+
+    /* committed, the text is the objects': a copy (which has only the
+     * store's text to go by) reads what the original reads */
+    tt_do(t, tt_merge("Deployment", "shop", "web", patch), 200);
+    twin *c = NULL;
+    char err[256];
+    assert_int_equal(twin_copy(&c, t, err, sizeof err), 0);
+    json_t *et = twin_export(t), *ec = twin_export(c);
+    assert_true(json_equal(et, ec));
+    assert_int_equal(tt_field(c, TWIN_AFTER, "Deployment", "shop", "web", "spec.replicas"), 4);
+    assert_int_equal(tt_count(c, TWIN_AFTER, "Pod", "shop", "app=web"), 4);
+    assert_int_equal(tt_ready(json_object_get(ec, "items")), 4);
+
+    /* later writes find their rows, in the original and in the copy */
+    json_t *down = tj("{'spec':{'replicas':1}}");
+    tt_do(t, tt_merge("Deployment", "shop", "web", down), 200);
+    tt_do(c, tt_merge("Deployment", "shop", "web", down), 200);
+    json_decref(et);
+    json_decref(ec);
+    et = twin_export(t);
+    ec = twin_export(c);
+    assert_true(json_equal(et, ec));
+    assert_int_equal(tt_count(t, TWIN_AFTER, "Pod", "shop", "app=web"), 1);
+    json_decref(down);
+    json_decref(et);
+    json_decref(ec);
+    json_decref(patch);
+    json_decref(before);
+    twin_close(c);
+    twin_close(t);
+}
+
 /* A snapshot (kubectl get -o json) holds the ReplicaSets and pods already:
  * the import keeps them, names and readiness included, and adds none. */
 static const char *SNAPSHOT =
@@ -621,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_before_after_views),
         cmocka_unit_test(test_commit_and_rollback),
         cmocka_unit_test(test_copy_independent),
+        cmocka_unit_test(test_stored_text_follows_writes),
         cmocka_unit_test(test_snapshot_taken_as_is),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

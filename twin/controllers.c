@@ -304,6 +304,34 @@ static int tolerates_unschedulable(const json_t *spec)
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* snprintf(buf + *len, cap - *len, "%s", s) with *len the length so far,
+ * as snprintf counts it (what would have been written): for the
+ * scheduler's message, built for every pod that does not fit. */
+static void text_add(char *buf, size_t cap, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len < cap) {
+        size_t room = cap - *len - 1, k = n < room ? n : room;
+        memcpy(buf + *len, s, k);
+        buf[*len + k] = '\0';
+    }
+    *len += n;
+}
+
+/* "%d" of a count. */
+static const char *count_text(char *buf, size_t cap, int v)
+{
+    char *p = buf + cap;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 /* Picks a node for the pod, or NULL with the reason in why (the scheduler's
  * filters: unschedulable, not ready, affinity, taints, resources).  Among the
  * nodes that fit, the least allocated by CPU wins, ties by name, so the
@@ -368,20 +396,33 @@ static twin_sched_node *schedule(twin *t, const json_t *pod, char *why, size_t w
         const char *reasons[] = {"Insufficient cpu", "Insufficient memory", "Too many pods",
                                  "node(s) were unschedulable", "node(s) didn't match Pod's node affinity/selector",
                                  "node(s) had untolerated taint"};
+        char text[6][80], num[16];   /* "%d %s" of the longest reason fits */
         char *items[6];
         size_t n = 0;
         for (size_t i = 0; i < 6; i++)
-            if (counts[i])
-                items[n++] = twin_xasprintf("%d %s", counts[i], reasons[i]);
+            if (counts[i]) {
+                size_t len = 0;
+                text_add(text[n], sizeof text[n], &len, count_text(num, sizeof num, counts[i]));
+                text_add(text[n], sizeof text[n], &len, " ");
+                text_add(text[n], sizeof text[n], &len, reasons[i]);
+                items[n] = text[n];
+                n++;
+            }
         qsort(items, n, sizeof(char *), cmp_cstr);
-        size_t l = (size_t)snprintf(why, whylen, "0/%d nodes are available:", total);
+        size_t l = 0;
+        if (whylen)
+            why[0] = '\0';
+        text_add(why, whylen, &l, "0/");
+        text_add(why, whylen, &l, count_text(num, sizeof num, total));
+        text_add(why, whylen, &l, " nodes are available:");
         for (size_t i = 0; i < n; i++) {
-            if (l < whylen)
-                l += (size_t)snprintf(why + l, whylen - l, "%s%s", i ? ", " : " ", items[i]);
-            free(items[i]);
+            if (l < whylen) {
+                text_add(why, whylen, &l, i ? ", " : " ");
+                text_add(why, whylen, &l, items[i]);
+            }
         }
         if (l < whylen)
-            snprintf(why + l, whylen - l, ".");
+            text_add(why, whylen, &l, ".");
     }
     return best;
 }
@@ -443,11 +484,10 @@ static void place_pod(twin *t, json_t *pod, const char *node, const char *host_i
     set_condition(pod, "Ready", "False", "ContainersNotReady", "containers with unready status", ts);
 }
 
-/* Assigns a node to an unscheduled pod (in place).  Returns 1 if bound. */
-static int bind_pod(twin *t, json_t *pod)
+/* bind_pod with the scheduler's answer for pod already known: the node n,
+ * or NULL and the reason in why. */
+static int bind_pod_to(twin *t, json_t *pod, twin_sched_node *n, const char *why)
 {
-    char why[512] = "";
-    twin_sched_node *n = schedule(t, pod, why, sizeof why);
     char *ts = twin__timestamp(t);
     if (!n) {
         json_object_set_new(twin__path_make(pod, "status"), "phase", json_string("Pending"));
@@ -459,6 +499,39 @@ static int bind_pod(twin *t, json_t *pod)
     place_pod(t, pod, n->name, json_string_value(json_object_get(json_array_get(addrs, 0), "address")), ts);
     free(ts);
     return 1;
+}
+
+/* Assigns a node to an unscheduled pod (in place).  Returns 1 if bound. */
+static int bind_pod(twin *t, json_t *pod)
+{
+    char why[512] = "";
+    twin_sched_node *n = schedule(t, pod, why, sizeof why);
+    return bind_pod_to(t, pod, n, why);
+}
+
+/* Whether bind_pod_to(pod, NULL, why) would leave pod as it is: Pending,
+ * and its (last) PodScheduled condition already False for Unschedulable
+ * with this message and a transition time (set_condition's rules). */
+static int unschedulable_already(const json_t *pod, const char *why)
+{
+    json_t *st = json_object_get(pod, "status");
+    const char *phase = json_string_value(json_object_get(st, "phase"));
+    json_t *conds = json_object_get(st, "conditions");
+    if (!phase || strcmp(phase, "Pending") || !json_is_array(conds))
+        return 0;
+    json_t *c = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(conds, i, x) {
+        const char *ty = json_string_value(json_object_get(x, "type"));
+        if (ty && !strcmp(ty, "PodScheduled"))
+            c = x;
+    }
+    const char *status = json_string_value(json_object_get(c, "status"));
+    const char *reason = json_string_value(json_object_get(c, "reason"));
+    const char *message = json_string_value(json_object_get(c, "message"));
+    return status && !strcmp(status, "False") && json_object_get(c, "lastTransitionTime") && reason &&
+           !strcmp(reason, "Unschedulable") && message && !strcmp(message, why);
 }
 
 /* The kubelet's part: a scheduled pod's containers start and pass readiness. */
@@ -549,9 +622,11 @@ static char *obj_key(const json_t *obj) { return twin__key(twin__kind(obj), twin
         (t)->parent = saved_;               \
     } while (0)
 
-/* A new pod from a template, owned by `owner`, scheduled. */
+/* A new pod from a template, owned by `owner`, scheduled.  refs, if not
+ * NULL, is the ownerReferences array naming owner (borrowed: a controller
+ * creating many pods makes it once and they share it, read-only). */
 static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const char *name, json_t *extra_labels,
-                       const char *node)
+                       const char *node, json_t *refs)
 {
     /* not `"O", x ?: json_object()`, which leaked the new map of a template
      * without a spec (found by tests/fuzz/fuzz_import) */
@@ -576,8 +651,10 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
     json_t *ann = twin__path(tmpl, "metadata.annotations");
     if (ann)
         json_object_set_new(meta, "annotations", json_is_object(ann) ? json_copy(ann) : json_deep_copy(ann));
-    json_object_set_new(meta, "ownerReferences", json_pack("[o]", twin__owner_ref(owner)));
-    json_object_set_new(meta, "uid", json_string_nocheck(""));
+    if (refs)
+        json_object_set(meta, "ownerReferences", refs);
+    else
+        json_object_set_new(meta, "ownerReferences", json_pack("[o]", twin__owner_ref(owner)));
     char *uid = twin__uuid(t), *ts = twin__timestamp(t);
     json_object_set_new(meta, "uid", json_string(uid));
     json_object_set_new(meta, "creationTimestamp", json_string(ts));
@@ -736,6 +813,7 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
     AS_CAUSED_BY(t, key, {
         if (have < want) {
             json_t *tmpl = twin__path(rs, "spec.template");
+            json_t *refs = json_pack("[o]", twin__owner_ref(rs));
             for (long i = have; i < want; i++) {
                 char *name = NULL;
                 for (int tries = 0; tries < 16; tries++) {
@@ -748,9 +826,10 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
                     if (!clash)
                         break;
                 }
-                create_pod(t, rs, tmpl, name, NULL, NULL);
+                create_pod(t, rs, tmpl, name, NULL, NULL, refs);
                 free(name);
             }
+            json_decref(refs);
             now = want;
         } else if (have > want) {
             ready -= delete_victims(t, pods, have - want);
@@ -1231,7 +1310,7 @@ static void reconcile_statefulset(twin *t, json_t *sts, const char *key)
                                                       "persistentVolumeClaim", "claimName", claim));
                 free(claim);
             }
-            AS_CAUSED_BY(t, key, create_pod(t, sts, tmpl, name, extra, NULL));
+            AS_CAUSED_BY(t, key, create_pod(t, sts, tmpl, name, extra, NULL, NULL));
             json_decref(tmpl);
             json_decref(extra);
             free(name);
@@ -1347,7 +1426,7 @@ static void reconcile_daemonset(twin *t, json_t *ds, const char *key)
             json_t *extra = json_pack("{s:s, s:s}", "controller-revision-hash", hash, "pod-template-generation", "1");
             char *sfx = twin__rand_suffix(t, 5);
             char *name = twin_xasprintf("%s-%s", twin__name(ds), sfx);
-            AS_CAUSED_BY(t, key, create_pod(t, ds, tmpl, name, extra, n->name));
+            AS_CAUSED_BY(t, key, create_pod(t, ds, tmpl, name, extra, n->name, NULL));
             free(name);
             free(sfx);
             json_decref(extra);
@@ -1423,7 +1502,7 @@ static void reconcile_job(twin *t, json_t *job, const char *key)
             char *name = twin_xasprintf("%s-%s", twin__name(job), sfx);
             json_t *extra = json_pack("{s:s, s:s}", "job-name", twin__name(job), "batch.kubernetes.io/job-name",
                                       twin__name(job));
-            create_pod(t, job, twin__path(job, "spec.template"), name, extra, NULL);
+            create_pod(t, job, twin__path(job, "spec.template"), name, extra, NULL, NULL);
             json_decref(extra);
             free(name);
             free(sfx);
@@ -1735,8 +1814,12 @@ static void reconcile_pod(twin *t, json_t *pod)
 {
     if (!twin__pod_active(pod) || twin__str(pod, "spec.nodeName"))
         return;
-    json_t *next = copy_to_write(pod, COPY_SPEC | COPY_STATUS);   /* bind_pod sets spec.nodeName and status */
-    bind_pod(t, next);
+    char why[512] = "";
+    twin_sched_node *n = schedule(t, pod, why, sizeof why);   /* reads the pod only */
+    if (!n && unschedulable_already(pod, why))
+        return;   /* a pod that stays unschedulable: the copy would be equal */
+    json_t *next = copy_to_write(pod, COPY_SPEC | COPY_STATUS);   /* binding sets spec.nodeName and status */
+    bind_pod_to(t, next, n, why);
     put_if_changed(t, pod, next);
     json_decref(next);
 }

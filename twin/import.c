@@ -373,12 +373,20 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
     return 0;
 }
 
-/* Replaces what the twin holds of one kind (in one namespace, or all) by
- * the source of truth's current list: no controller runs and nothing is
- * recorded, as for an import; the totals follow the difference. */
-/* The object counters follow an object replaced (old -> d, either NULL). */
+/* ---- syncing from the source of truth (twin.h: twin_sync, twin_sync_selected,
+ * twin_sync_remove): no controller runs and nothing is recorded, as for an
+ * import; the totals follow the difference. ---- */
+
+/* The object counters follow an object replaced (old -> d, either NULL),
+ * and the caches built from such objects are let go: the scheduler's (a
+ * scan of every pod: only when a Pod or a Node changed, see sync_end) and
+ * a namespace's Services and HPAs. */
 static void sync_totals(twin *t, const char *kind, const json_t *old, const json_t *d)
 {
+    if (!strcmp(kind, "Pod") || !strcmp(kind, "Node"))
+        t->sync_sched_dirty = 1;
+    if (!strcmp(kind, "Service") || !strcmp(kind, "HorizontalPodAutoscaler"))
+        twin__caches_drop_ns(t, twin__ns(d ? d : old));
     t->cost_total += (d ? twin__object_cost(t, d) : 0) - (old ? twin__object_cost(t, old) : 0);
     if (!strcmp(kind, "Pod")) {
         t->pods_total += (d != NULL) - (old != NULL);
@@ -405,8 +413,9 @@ static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 static void sync_end(twin *t)
 {
     t->importing = 0;
-    twin__sched_drop(t);            /* pods may have moved between nodes */
-    twin__caches_drop(t);
+    if (t->sync_sched_dirty)        /* pods may have moved between nodes; else it stands (the common case) */
+        twin__sched_drop(t);
+    t->sync_sched_dirty = 0;
     twin__meta_save(t);
     twin__exec(t, "RELEASE op");
     t->in_op = 0;

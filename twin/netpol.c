@@ -112,9 +112,18 @@ typedef struct state {
     size_t n;
     twin_map ns_labels;       /* ns -> json_t* labels (owned) */
     twin_map policies;        /* ns -> json_t* array of NetworkPolicy (owned) */
+    twin_map selectors;       /* address of a selector in `policies` -> compiled (selects) */
 } state;
 
 static void jfree(void *p) { json_decref(p); }
+
+static const char BAD_SELECTOR[] = "";   /* a selector that does not compile: selects nothing */
+
+static void selector_free(void *p)
+{
+    if (p != BAD_SELECTOR)
+        twin_selector_free(p);
+}
 
 static void state_free(state *s)
 {
@@ -127,6 +136,7 @@ static void state_free(state *s)
     free(s->g);
     twin_map_clear(&s->ns_labels, jfree);
     twin_map_clear(&s->policies, jfree);
+    twin_map_clear(&s->selectors, selector_free);
 }
 
 static json_t *ns_labels(twin *t, state *s, const char *ns)
@@ -256,15 +266,26 @@ static group *find_group(state *s, const char *ns, const char *name)
 
 /* ---- policy evaluation ---- */
 
-static int selects(const json_t *sel_json, const json_t *labels)
+/* Whether a selector of one of s's policies selects labels.  Each selector
+ * is compiled once per state: the policies it belongs to are held by the
+ * state until state_free, so its address names it meanwhile. */
+static int selects(state *s, const json_t *sel_json, const json_t *labels)
 {
-    twin_selector *sel = NULL;
-    char err[128];
-    if (twin_selector_from_json(&sel, sel_json ? sel_json : json_null(), err, sizeof err) < 0)
-        return 0;
-    int m = twin_selector_matches(sel, labels);
-    twin_selector_free(sel);
-    return m;
+    if (!sel_json)
+        sel_json = json_null();
+    char key[2 * sizeof(uintptr_t) + 1];
+    uintptr_t a = (uintptr_t)sel_json;
+    for (int i = (int)(2 * sizeof a) - 1; i >= 0; i--, a >>= 4)
+        key[i] = "0123456789abcdef"[a & 15];
+    key[2 * sizeof a] = '\0';
+    twin_selector *sel = twin_map_get(&s->selectors, key);
+    if (!sel) {
+        char err[128];
+        if (twin_selector_from_json(&sel, sel_json, err, sizeof err) < 0)
+            sel = (twin_selector *)BAD_SELECTOR;
+        twin_map_put(&s->selectors, key, sel);
+    }
+    return sel != (twin_selector *)BAD_SELECTOR && twin_selector_matches(sel, labels);
 }
 
 static int has_type(const json_t *np, const char *type)
@@ -298,11 +319,11 @@ static int peers_match(twin *t, state *s, const json_t *peers, const char *polic
             continue;
         int m = 1;
         if (nsel)
-            m = selects(nsel, ns_labels(t, s, other->ns));
+            m = selects(s, nsel, ns_labels(t, s, other->ns));
         else
             m = !strcmp(other->ns, policy_ns);
         if (m && psel)
-            m = selects(psel, olabels);
+            m = selects(s, psel, olabels);
         if (m)
             ok = 1;
         if (ok)
@@ -372,7 +393,7 @@ static void allowed(twin *t, state *s, group *self, group *other, int ingress, p
          * {}, every pod of the namespace.  (Not `x ?: json_object()`, which
          * leaked the new map.) */
         json_t *psel = twin__path(np, "spec.podSelector");
-        if (json_is_object(psel) && !selects(psel, labels))
+        if (json_is_object(psel) && !selects(s, psel, labels))
             continue;
         isolated = 1;
         size_t k;

@@ -102,6 +102,29 @@ int twin_quantity_parse_str(const char *s, double *out)
         return -1;
 
     /* Kubernetes reads an empty numerator as 0 ("-", ".", "Mi" are zero). */
+    long e10 = exp10 - (long)nden;
+    if (nnum + nden <= 15 && e10 >= -22 && e10 <= 22) {
+        /* the common case ("250m", "512Mi", "1.5"), without a round trip
+         * through text: the digits make an integer below 10^15 and 10^|e10|
+         * is a double exactly, so one multiplication or division rounds
+         * the exact value once, to the double strtod would return */
+        static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        double m = 0;
+        for (size_t i = 0; i < nnum; i++)
+            m = m * 10 + (num[i] - '0');
+        for (size_t i = 0; i < nden; i++)
+            m = m * 10 + (den[i] - '0');
+        double v = e10 >= 0 ? m * pow10[e10] : m / pow10[-e10];
+        if (neg)
+            v = -v;
+        if (exp2)
+            v = ldexp(v, exp2);
+        if (!isfinite(v))
+            return -1;
+        *out = v == 0 ? 0.0 : v;   /* no negative zero */
+        return 0;
+    }
     char text[QUANTITY_MAX_LEN + 32];
     snprintf(text, sizeof text, "%s%.*s%s.%.*s0e%ld", neg ? "-" : "", (int)nnum, num,
              nnum ? "" : "0", (int)nden, den, exp10);

@@ -264,12 +264,16 @@ double twin__now(twin *t)
 
 char *twin__timestamp(twin *t)
 {
+    /* every object an operation creates is stamped, mostly within the same
+     * second: the text of the last second is kept */
     time_t s = (time_t)twin__now(t);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return twin_xstrdup(buf);
+    if (!t->ts_text[0] || s != t->ts_sec) {
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        strftime(t->ts_text, sizeof t->ts_text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        t->ts_sec = s;
+    }
+    return twin_xstrdup(t->ts_text);
 }
 
 uint64_t twin__rand(twin *t)
@@ -279,12 +283,31 @@ uint64_t twin__rand(twin *t)
     return twin_xorshift(&t->rng);
 }
 
+/* n lowercase hex digits of v, zero-padded (printf's "%0*x"). */
+static char *hex(char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 4)
+        p[i] = "0123456789abcdef"[v & 15];
+    return p + n;
+}
+
 char *twin__uuid(twin *t)
 {
+    /* "%08x-%04x-4%03x-%04x-%012llx", written by hand: one per new object */
     uint64_t a = twin__rand(t), b = twin__rand(t);
-    return twin_xasprintf("%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-                          (unsigned)a & 0xfff, (unsigned)((b >> 48) & 0x3fff) | 0x8000,
-                          (unsigned long long)(b & 0xffffffffffffULL));
+    char *u = twin_xmalloc(37), *p = u;
+    p = hex(p, a >> 32, 8);
+    *p++ = '-';
+    p = hex(p, (a >> 16) & 0xffff, 4);
+    *p++ = '-';
+    *p++ = '4';
+    p = hex(p, a & 0xfff, 3);
+    *p++ = '-';
+    p = hex(p, ((b >> 48) & 0x3fff) | 0x8000, 4);
+    *p++ = '-';
+    p = hex(p, b & 0xffffffffffffULL, 12);
+    *p = '\0';
+    return u;
 }
 
 long long twin__next_rv(twin *t) { return ++t->rv; }
@@ -352,6 +375,8 @@ void twin__docs_drop(twin *t)
 {
     twin_map_clear(&t->docs, doc_free);
     twin_map_clear(&t->rows, row_free);
+    free(t->absent);
+    t->absent = NULL;
 }
 
 static void doc_forget(twin *t, const char *key)
@@ -430,16 +455,6 @@ static size_t serialise(twin *t, const json_t *obj)
 {
     t->dump.len = 0;
     twin_buf_json(&t->dump, obj, 0);
-#ifdef TWIN_CHECK_SERIALISE
-    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-    char *ref = twin_xmalloc(need + 1);
-    json_dumpb(obj, ref, need, JSON_COMPACT);
-    if (need != t->dump.len || memcmp(ref, t->dump.s, need)) {
-        fprintf(stderr, "serialise mismatch:\n%.*s\n%s\n", (int)need, ref, t->dump.s);
-        abort();
-    }
-    free(ref);
-#endif
     return t->dump.len;
 }
 
@@ -460,6 +475,8 @@ static void owned_free(void *p);
 
 void twin__docs_discard(twin *t)
 {
+    free(t->absent);   /* the rollback may bring the row back */
+    t->absent = NULL;
     twin_map_clear(&t->pending, pending_free);
     twin_map_clear(&t->owned, owned_free);   /* the rollback takes owners rows back */
 }
@@ -498,9 +515,14 @@ json_t *twin__get(twin *t, const char *kind, const char *ns, const char *name)
         doc = load_doc(st, 0);
         if (doc)
             doc_remember(t, key, doc);
+        free(key);
+    } else {
+        /* a name checked free is usually created next (a generated name,
+         * a create): its write need not ask again (find_row) */
+        free(t->absent);
+        t->absent = key;
     }
     sqlite3_reset(st);
-    free(key);
     return doc;
 }
 
@@ -706,8 +728,6 @@ twin_change *twin__change(twin *t, const char *kind, const char *ns, const char 
     return c;
 }
 
-/* Records that the object now reads `after` (NULL: deleted). `before` is the
- * version it replaces; only the first one seen in an operation is kept. */
 double twin__change_cost(twin *t, twin_change *c, int after)
 {
     const json_t *obj = after ? c->after : c->before;
@@ -724,7 +744,9 @@ double twin__change_cost(twin *t, twin_change *c, int after)
     return c->cost[after];
 }
 
-/* after_cost: twin__object_cost(t, after), which the write computed. */
+/* Records that the object now reads `after` (NULL: deleted). `before` is the
+ * version it replaces; only the first one seen in an operation is kept.
+ * after_cost is twin__object_cost(t, after), which the write computed. */
 static void record(twin *t, const char *kind, const char *ns, const char *name, const json_t *before,
                    const json_t *after, double after_cost)
 {
@@ -811,6 +833,8 @@ static sqlite3_int64 find_row(twin *t, const char *key, const char *kind, const 
     }
     *doc = NULL;
     *row = NULL;
+    if (t->absent && !strcmp(t->absent, key))
+        return 0;   /* twin__get found no row, and nothing was written since */
     sqlite3_stmt *st = twin__stmt(t, S_GETID, "SELECT id, doc, uid, node, grp, ready, cost FROM objects "
                                               "WHERE kind=? AND ns=? AND name=?");
     bind_text(st, 1, kind);
@@ -850,6 +874,8 @@ static void put(twin *t, json_t *obj, int copy_obj)
     json_t *before = NULL;
     const row_info *row;
     sqlite3_int64 id = find_row(t, key, kind, ns, name, &before, &row);
+    free(t->absent);   /* every write ends what twin__get learnt */
+    t->absent = NULL;
 
     const char *uid = twin__uid(obj) ? twin__uid(obj) : "";
     const char *node = NULL;
@@ -945,6 +971,8 @@ int twin__del(twin *t, const char *kind, const char *ns, const char *name)
     const row_info *row;
     char *key = twin__key(kind, ns ? ns : "", name);
     sqlite3_int64 id = find_row(t, key, kind, ns ? ns : "", name, &before, &row);
+    free(t->absent);
+    t->absent = NULL;
     if (!id) {
         free(key);
         return -1;

@@ -64,6 +64,8 @@ struct twin {
     long long rv;             /* last resourceVersion handed out */
     uint64_t rng;             /* names and uids: deterministic per twin */
     double clock;             /* 0 = real time */
+    long long ts_sec;         /* the second ts_text shows (twin__timestamp) */
+    char ts_text[32];
 
     /* the open operation */
     int in_op;
@@ -105,6 +107,7 @@ struct twin {
     twin_map docs;            /* key -> parsed document (store.c), read-only */
     twin_map rows;            /* key -> what the row of a cached document holds (store.c) */
     twin_map owned;           /* owner uid -> keys of what it owns (store.c) */
+    char *absent;             /* key twin__get found no row for, until the next write (store.c) */
     twin_map pending;         /* key -> document written in the open operation
                                * whose JSON text is not stored yet (store.c) */
     int sched_loaded;
@@ -116,6 +119,7 @@ struct twin {
     /* committed totals (kept in the meta table too) */
     double cost_total;
     long pods_ready, pods_total;
+    int sync_sched_dirty;     /* a sync changed a Pod or a Node: the scheduler's cache goes at its end */
 
     /* kinds learned from imported objects (CRDs and the like) */
     twin_kind *dyn;

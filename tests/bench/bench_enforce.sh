@@ -11,7 +11,7 @@ GATE=${1:-./bin/gate}
 N=${2:-40}
 W=$(mktemp -d build/bench/enforce.XXXXXX)
 pids=""
-trap 'kill $pids 2>/dev/null; rm -rf "$W"' EXIT INT TERM
+trap 'kill $pids 2>/dev/null; [ -n "$KEEP_TMP" ] && cp -r "$W" "$KEEP_TMP"; rm -rf "$W"' EXIT INT TERM
 tok=bench-$$-token
 sha=$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)
 printf 'agents:\n  - name: ops-bot\n    token_sha256: %s\n    rate_limit: {per_second: 0, per_minute: 0}\n' "$sha" >"$W/agents.yaml"
