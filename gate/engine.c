@@ -178,7 +178,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
     d->action = gate_action_json(&a);
     d->body = a.body ? json_incref(a.body) : NULL;
     d->secret = !strcmp(a.kind->kind, "Secret");
-    if (strcmp(a.verb, "connect"))   /* connect is refused whatever the policies say: never forwarded */
+    if (e->forwards && strcmp(a.verb, "connect"))   /* connect is refused whatever the policies say */
         gate_action_wire(&a, &d->wire);
 
     if (!strcmp(a.verb, "connect")) {

@@ -31,6 +31,8 @@ typedef struct gate_engine {
                                    committed if production took it (the twin follows production) */
     int read_secrets;           /* the agent may read Secrets: ctx.agent.read_secrets */
     int reads_elsewhere;        /* reads are judged only: production answers them */
+    int forwards;               /* build decision.wire, the request production would receive (the server
+                                   in enforce and shadow mode; the fuzzer's forwarding property) */
 } gate_engine;
 
 typedef enum gate_verdict { GATE_ALLOW = 0, GATE_REVIEW, GATE_DENY, GATE_ERROR } gate_verdict;
@@ -49,8 +51,9 @@ typedef struct gate_decision {
     int held;           /* a mutation left open (engine.hold): call gate_finish */
     int twin_code;      /* what the twin answered (200/201), whatever the verdict */
     char *agent;
-    gate_wire wire;     /* what production receives for this action (built from the parsed action);
-                           method NULL when the request could not be parsed */
+    gate_wire wire;     /* with engine.forwards: what production receives for this action (built from
+                           the parsed action); method NULL when it is not built, the request could not
+                           be parsed, or it is a connect (never forwarded) */
     int secret;         /* the action's resource is Secrets: answers are redacted for agents without read_secrets */
 } gate_decision;
 

@@ -323,7 +323,7 @@ static char *check_forward(const gate_decision *d)
 
 static int run_on(fuzzer *f, twin *t, gate_history *h, const json_t *a, double *now, outcome *o)
 {
-    gate_engine e = {.twin = t, .policies = f->ps, .history = h, .now = *now};
+    gate_engine e = {.twin = t, .policies = f->ps, .history = h, .now = *now, .forwards = 1};
     gate_decision d;
     const json_t *body = json_object_get(a, "body");
     const char *raw = json_string_value(json_object_get(a, "raw"));

@@ -14,6 +14,14 @@ char *gate_log_escape(const char *s, size_t n)
     twin_buf b = {0};
     twin_buf_add(&b, "", 0);
     for (size_t i = 0; i < n; i++) {
+        size_t run = 0;   /* the printable bytes from here, copied at once */
+        while (i + run < n && (unsigned char)s[i + run] >= 0x20 && (unsigned char)s[i + run] != 0x7f)
+            run++;
+        if (run) {
+            twin_buf_add(&b, s + i, run);
+            i += run - 1;
+            continue;
+        }
         unsigned char ch = (unsigned char)s[i];
         if (ch == '\n')
             twin_buf_add(&b, "\\n", 2);
@@ -21,10 +29,8 @@ char *gate_log_escape(const char *s, size_t n)
             twin_buf_add(&b, "\\r", 2);
         else if (ch == '\t')
             twin_buf_add(&b, "\\t", 2);
-        else if (ch < 0x20 || ch == 0x7f)
-            twin_buf_addf(&b, "\\x%02x", ch);
         else
-            twin_buf_add(&b, s + i, 1);
+            twin_buf_addf(&b, "\\x%02x", ch);
     }
     return b.s ? b.s : twin_xstrdup("");
 }

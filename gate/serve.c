@@ -312,23 +312,25 @@ static int refresh_named(server *sv, const twin_kind *k, const char *ns, const c
     return rc;
 }
 
-/* spec.selector.matchLabels of obj as a label selector ("k=v,k2=v2"), or
- * NULL when it has none or uses matchExpressions (then the caller reads
- * the namespace's whole list of the kind). Caller frees. */
-static char *match_labels(const json_t *obj, const char *path_to_selector)
+/* The pods' selector of obj as a label selector ("k=v,k2=v2"): a Service's
+ * spec.selector map, a workload's spec.selector.matchLabels; NULL when it
+ * has none or uses matchExpressions (then every pod of the namespace is
+ * read). Caller frees. */
+static char *pod_selector(const twin_kind *k, const json_t *obj)
 {
-    const json_t *sel = json_object_get(json_object_get(obj, "spec"), path_to_selector);
-    if (json_object_get(sel, "matchExpressions") || !json_object_size(json_object_get(sel, "matchLabels")))
+    const json_t *sel = json_object_get(json_object_get(obj, "spec"), "selector");
+    const json_t *labels = !strcmp(k->kind, "Service") ? sel : json_object_get(sel, "matchLabels");
+    if (json_object_get(sel, "matchExpressions") || !json_object_size(labels))
         return NULL;
     twin_buf b = {0};
-    const char *k;
+    const char *key;
     json_t *v;
-    json_object_foreach(json_object_get(sel, "matchLabels"), k, v) {
+    json_object_foreach((json_t *)labels, key, v) {
         if (!json_is_string(v)) {
             twin_buf_free(&b);
             return NULL;
         }
-        twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+        twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(v));
     }
     return b.s;
 }
@@ -338,16 +340,7 @@ static int refresh_workload(server *sv, const twin_kind *k, const json_t *obj, c
                             size_t errlen)
 {
     twin *t = sv->engine.twin;
-    char *sel = !strcmp(k->kind, "Service") ? NULL : match_labels(obj, "selector");
-    if (!strcmp(k->kind, "Service")) {   /* spec.selector is a plain map */
-        const json_t *m = json_object_get(json_object_get(obj, "spec"), "selector");
-        twin_buf b = {0};
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)m, key, v) if (json_is_string(v))
-            twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(v));
-        sel = b.s;
-    }
+    char *sel = pod_selector(k, obj);
     int rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), ns, sel, NULL, err, errlen);
     if (rc == 0 && !strcmp(k->kind, "Deployment"))
         rc = refresh_sel(sv, twin_kind_by_name(t, "ReplicaSet"), ns, sel, NULL, err, errlen);
@@ -1646,6 +1639,7 @@ int gate_cmd_serve(int argc, char **argv)
             repo, repo);
     free(repo);
     sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
+                             .forwards = sv.up != NULL,
                              .follow = sv.shadow};
     sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;

@@ -48,6 +48,17 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+/* Parses one request as the server would receive it (ct and body may be
+ * NULL); the status, 0 with *a filled. */
+static int parse(const fixture *f, gate_action *a, const char *method, const char *path, const char *ct,
+                 const char *body, char *err, size_t errlen)
+{
+    json_t *headers = ct ? json_pack("{s:s}", "Content-Type", ct) : json_object();
+    int code = gate_action_parse(a, f->t, method, path, headers, NULL, body, body ? strlen(body) : 0, err, errlen);
+    json_decref(headers);
+    return code;
+}
+
 /* ---- what the parser refuses, and why ---- */
 
 static const struct refusal {
@@ -87,15 +98,12 @@ static void parse_refuses_what_could_be_read_two_ways(void **state)
     fixture *f = *state;
     for (size_t i = 0; i < sizeof REFUSALS / sizeof REFUSALS[0]; i++) {
         const struct refusal *r = &REFUSALS[i];
-        json_t *headers = r->ct ? json_pack("{s:s}", "Content-Type", r->ct) : json_object();
         gate_action a;
         char err[1024];
-        int code = gate_action_parse(&a, f->t, r->method, r->path, headers, NULL, r->body,
-                                     r->body ? strlen(r->body) : 0, err, sizeof err);
+        int code = parse(f, &a, r->method, r->path, r->ct, r->body, err, sizeof err);
         if (code != r->code || !strstr(err, r->says))
             fail_msg("%s %s: got %d (%s), want %d saying \"%s\"", r->method, r->path, code, code ? err : "accepted",
                      r->code, r->says);
-        json_decref(headers);
     }
 }
 
@@ -112,7 +120,7 @@ static void parse_accepts_what_kubectl_sends(void **state)
     for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++) {
         gate_action a;
         char err[1024];
-        int code = gate_action_parse(&a, f->t, "GET", OK[i], NULL, NULL, NULL, 0, err, sizeof err);
+        int code = parse(f, &a, "GET", OK[i], NULL, NULL, err, sizeof err);
         if (code)
             fail_msg("GET %s: %d %s", OK[i], code, err);
         gate_action_free(&a);
@@ -120,13 +128,11 @@ static void parse_accepts_what_kubectl_sends(void **state)
     /* the same propagation in body and query says one thing: accepted */
     gate_action a;
     char err[1024];
-    json_t *h = json_pack("{s:s}", "Content-Type", "application/json");
-    const char *body = "{\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Foreground\"}";
-    assert_int_equal(gate_action_parse(&a, f->t, "DELETE", "/api/v1/namespaces/monitoring?propagationPolicy=Foreground",
-                                       h, NULL, body, strlen(body), err, sizeof err),
+    assert_int_equal(parse(f, &a, "DELETE", "/api/v1/namespaces/monitoring?propagationPolicy=Foreground",
+                           "application/json", "{\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Foreground\"}",
+                           err, sizeof err),
                      0);
     gate_action_free(&a);
-    json_decref(h);
 }
 
 /* ---- what production receives ---- */
@@ -169,11 +175,9 @@ static void wire_is_built_from_the_action(void **state)
     fixture *f = *state;
     for (size_t i = 0; i < sizeof WIRES / sizeof WIRES[0]; i++) {
         const struct wire_case *c = &WIRES[i];
-        json_t *headers = c->ct ? json_pack("{s:s}", "Content-Type", c->ct) : json_object();
         gate_action a;
         char err[1024];
-        int code = gate_action_parse(&a, f->t, c->method, c->path, headers, NULL, c->body,
-                                     c->body ? strlen(c->body) : 0, err, sizeof err);
+        int code = parse(f, &a, c->method, c->path, c->ct, c->body, err, sizeof err);
         if (code)
             fail_msg("%s %s: %d %s", c->method, c->path, code, err);
         gate_wire w;
@@ -194,7 +198,6 @@ static void wire_is_built_from_the_action(void **state)
         }
         gate_wire_free(&w);
         gate_action_free(&a);
-        json_decref(headers);
     }
 }
 

@@ -79,7 +79,8 @@ char *twin_xasprintf(const char *fmt, ...)
     return s;
 }
 
-void twin_buf_add(twin_buf *b, const char *s, size_t n)
+/* Room for n more bytes and the terminating NUL. */
+static char *buf_room(twin_buf *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -88,7 +89,12 @@ void twin_buf_add(twin_buf *b, const char *s, size_t n)
         b->s = twin_xrealloc(b->s, cap);
         b->cap = cap;
     }
-    memcpy(b->s + b->len, s, n);
+    return b->s + b->len;
+}
+
+void twin_buf_add(twin_buf *b, const char *s, size_t n)
+{
+    memcpy(buf_room(b, n), s, n);
     b->len += n;
     b->s[b->len] = '\0';
 }
@@ -111,19 +117,6 @@ void twin_buf_free(twin_buf *b)
 }
 
 /* ---- compact JSON ---- */
-
-/* Room for n more bytes and the terminating NUL. */
-static char *buf_room(twin_buf *b, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->s = twin_xrealloc(b->s, cap);
-        b->cap = cap;
-    }
-    return b->s + b->len;
-}
 
 static void buf_put(twin_buf *b, char c)
 {
