@@ -9,6 +9,7 @@
  *   POST /airlock/v1/approvals/ID/approve   {"comment": "..."}
  *   POST /airlock/v1/approvals/ID/deny      {"comment": "..."}
  *   GET  /airlock/v1/decisions[?limit=N]
+ *   GET  /airlock/v1/drift[?since=T]   (enforce and shadow mode)
  *   GET  /airlock/v1/freeze;  POST /airlock/v1/freeze {"reason": "..."};  POST /airlock/v1/thaw
  *   POST /airlock/v1/reload
  *
@@ -83,10 +84,15 @@ int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char
     return append(sv, record, attachments, NULL, err, errlen);
 }
 
-int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen)
+int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen)
 {
     unsigned long long ticket;   /* not waited for: the next sync, or the flusher's commit, makes it durable */
     return append_as(sv, record, NULL, NULL, &ticket, err, errlen);
+}
+
+int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen)
+{
+    return gate_audit_note(sv, record, err, errlen);
 }
 
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
@@ -231,8 +237,9 @@ static gate_identity *agent_named(server *sv, const char *name)
     return NULL;
 }
 
-/* Enforce mode: what the approval's action reaches is read again from
- * production (an action that no longer parses is refused by resimulate). */
+/* Enforce mode: the twin catches up with production before the approval's
+ * action is simulated again (an action that no longer parses is refused by
+ * resimulate).  Called with both locks; lets the engine's go meanwhile. */
 static int refresh_for(server *sv, const json_t *a, char *err, size_t errlen)
 {
     const json_t *req = json_object_get(a, "request");
@@ -245,7 +252,9 @@ static int refresh_for(server *sv, const json_t *a, char *err, size_t errlen)
     if (gate_action_parse(&act, sv->engine.twin, json_string_value(json_object_get(req, "method")),
                           json_string_value(json_object_get(req, "path")), headers,
                           json_is_null(body) ? NULL : body, NULL, 0, perr, sizeof perr) == 0) {
-        rc = gate_refresh(sv, &act, err, errlen);
+        pthread_mutex_unlock(&sv->lock);
+        rc = gate_fresh(sv, &act, err, errlen);
+        pthread_mutex_lock(&sv->lock);
         gate_action_free(&act);
     }
     json_decref(headers);
@@ -309,10 +318,10 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
                             json_object_get(a, "fingerprint"));
     if (approve) {
         /* simulated again on the current twin: approved only as it is now */
-        char rerr[512];
+        char rerr[1024];
         if (sv->up && refresh_for(sv, a, rerr, sizeof rerr) < 0) {
             json_decref(rec);
-            rc = status_msg(c, 502, "airlock: the twin could not be refreshed from production: %s", rerr);
+            rc = status_msg(c, 503, "airlock: approval %s stays pending: %s; try again", id, rerr);
             goto out;
         }
         gate_decision d;
@@ -469,6 +478,18 @@ enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identi
             json_array_append(items, json_array_get(sv->recent, i - 1));
         pthread_mutex_unlock(&recent_mu);
         doc = json_pack("{s:o}", "items", items);
+    } else if (!strcmp(p, "drift") && get) {
+        /* what production changed behind the gate's back, and where its
+         * watches stand (enforce and shadow mode) */
+        const char *ss = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+        double since = 0;
+        if (ss && gate_audit_parse_time(ss, gate_now(), &since) < 0)
+            return status_msg(c, 400, "airlock: since=%s is not a time (RFC 3339, a Unix time, or an age like 1h)",
+                              ss);
+        if (!sv->drift)
+            return status_msg(c, 404, "airlock: there is no drift in twin mode: the twin is the cluster");
+        doc = gate_drift_list(sv->drift, since);
+        json_object_set_new(doc, "watches", gate_informer_status(sv->informer));
     } else if (!strcmp(p, "freeze") && get) {
         pthread_mutex_lock(&sv->lock);
         doc = gate_freeze_get(sv->approvals);

@@ -106,6 +106,9 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--mode")) {
             if (want_value(argc, argv, &i, &o->mode, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--fresh-wait")) {
+            if (want_value(argc, argv, &i, &o->fresh_wait, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--review-wait")) {
             if (want_value(argc, argv, &i, &o->review_wait, err, errlen) < 0)
                 return -1;
@@ -253,6 +256,7 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
         {"mode", &o->mode, 0},
         {"data-dir", &o->data_dir, 1},
         {"review-wait", &o->review_wait, 0},
+        {"fresh-wait", &o->fresh_wait, 0},
         {"audit-repo", &o->audit_repo, 1},
         {"webhook", &o->webhook, 0},
         {"approval-ttl", &o->approval_ttl, 0},

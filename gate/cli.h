@@ -32,6 +32,7 @@ typedef struct gate_cli_opts {
     const char *output;
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
+    const char *fresh_wait;   /* serve: how long a mutation waits for the watches */
     const char *review_wait, *audit_repo, *webhook, *approval_ttl, *approved_ttl;   /* serve: approvals, audit */
     int upstream_insecure;
     const char *config;     /* serve: --config FILE (borrowed from argv) */
@@ -57,7 +58,7 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
 /* Reads serve's config file at `path`, YAML or JSON: one mapping whose keys
  * are the long flag names without the leading "--" (listen, tls-cert,
  * tls-key, state, policies, pricing, agents, upstream, upstream-token-file,
- * upstream-ca, upstream-insecure, mode, data-dir, review-wait, audit-repo,
+ * upstream-ca, upstream-insecure, mode, fresh-wait, data-dir, review-wait, audit-repo,
  * webhook, approval-ttl, approved-ttl).  Values are strings,
  * except state (a string or a list of strings) and upstream-insecure (a
  * boolean); null means not set.  Relative paths in the file are taken

@@ -274,20 +274,31 @@ int gate_finish(gate_engine *e, gate_decision *d, int ok)
     if (!d->held)
         return 0;
     d->held = 0;
-    if (!ok || (d->verdict != GATE_ALLOW && !e->follow) || !twin_in_operation(e->twin)) {
+    int counts = ok && (d->verdict == GATE_ALLOW || e->follow);
+    if (e->mirror) {
+        /* production's events bring the change; the history counts it */
+        if (twin_in_operation(e->twin))
+            twin_rollback(e->twin);
+    } else if (!counts || !twin_in_operation(e->twin)) {
         if (twin_in_operation(e->twin))
             twin_rollback(e->twin);
         return 0;
-    }
-    if (twin_commit(e->twin) < 0)
+    } else if (twin_commit(e->twin) < 0) {
         return -1;   /* rolled back: the budget does not count what the twin does not hold */
-    if (e->history) {
+    }
+    if (counts && e->history) {
         double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
         gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
                             (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
                             delta > 0 ? delta : 0);
     }
     return 0;
+}
+
+void gate_release(gate_engine *e, gate_decision *d)
+{
+    if (e->mirror && d->held && twin_in_operation(e->twin))
+        twin_rollback(e->twin);
 }
 
 void gate_allow_reviewed(gate_decision *d, const char *message)

@@ -29,6 +29,9 @@ typedef struct gate_engine {
     int hold;                   /* leave allowed (and reviewed) mutations open for gate_finish */
     int follow;                 /* shadow mode: every simulated mutation is held, whatever the verdict, and
                                    committed if production took it (the twin follows production) */
+    int mirror;                 /* the twin mirrors production (fed by its watches): a simulation is never
+                                   committed, only judged; gate_release rolls it back before forwarding and
+                                   gate_finish then counts the agent's history if production took it */
     int read_secrets;           /* the agent may read Secrets: ctx.agent.read_secrets */
     int reads_elsewhere;        /* reads are judged only: production answers them */
     int forwards;               /* build decision.wire, the request production would receive (the server
@@ -79,6 +82,10 @@ void gate_decision_free(gate_decision *d);
  * approval found for it can let it through (gate_allow_reviewed) without
  * simulating it again. */
 int gate_finish(gate_engine *e, gate_decision *d, int ok);
+/* With engine.mirror: the held simulation is rolled back now (the twin
+ * takes production's own events instead); d stays held for gate_finish. */
+void gate_release(gate_engine *e, gate_decision *d);
+
 /* A held review that a person approved: the decision becomes an allow with
  * the twin's own answer; `message` says by which approval. */
 void gate_allow_reviewed(gate_decision *d, const char *message);

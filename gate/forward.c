@@ -283,6 +283,15 @@ json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns,
 json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
                                     const char *field_selector, int *absent, char *err, size_t errlen)
 {
+    return gate_upstream_list_at(u, k, ns, label_selector, field_selector, 0, NULL, absent, err, errlen);
+}
+
+json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
+                              size_t errlen)
+{
+    if (rv_out)
+        *rv_out = NULL;
     char *prefix = *k->group ? twin_xasprintf("/apis/%s/%s", k->group, k->version) : twin_xasprintf("/api/%s", k->version);
     char *ens = ns && *ns ? curl_easy_escape(NULL, ns, 0) : NULL;
     char *base = ens ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ens, k->resource)
@@ -298,6 +307,8 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
         twin_buf_addf(&q, "%s%s=%s", q.len ? "&" : "?", sels[i][0], e ? e : "");
         curl_free(e);
     }
+    if (limit > 0)
+        twin_buf_addf(&q, "%slimit=%ld", q.len ? "&" : "?", limit);
     char *path = twin_xasprintf("%s%s", base, q.s ? q.s : "");
     free(base);
     twin_buf_free(&q);
@@ -318,7 +329,12 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
     json_error_t je;
     json_t *list = a.status == 200 ? json_loadb(a.body.s ? a.body.s : "", a.body.len, 0, &je) : NULL;
     json_t *items = json_incref(json_object_get(list, "items"));
-    if (!json_is_array(items)) {
+    const char *lrv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+    if (json_is_array(items) && rv_out && !lrv) {
+        snprintf(err, errlen, "cannot list %s from production: its list has no resourceVersion", path);
+        json_decref(items);
+        items = NULL;
+    } else if (!json_is_array(items)) {
         snprintf(err, errlen, "cannot list %s from production: status %ld", path, a.status);
         json_decref(items);
         items = NULL;
@@ -334,6 +350,8 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
                 json_object_set_new(it, "apiVersion", json_string(av));
         }
         free(av);
+        if (rv_out)
+            *rv_out = twin_xstrdup(lrv);
     }
     json_decref(list);
     gate_upstream_answer_free(&a);
@@ -341,18 +359,23 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
     return items;
 }
 
-json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen)
+json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen)
 {
     size_t n;
     const twin_kind *k = twin_kinds(&n);
     json_t *docs = json_array();
     for (size_t i = 0; i < n; i++) {
         int absent;
-        json_t *items = gate_upstream_list(u, &k[i], NULL, &absent, err, errlen);
+        char *rv = NULL;
+        json_t *items = gate_upstream_list_at(u, &k[i], NULL, NULL, NULL, 0, versions ? &rv : NULL, &absent, err,
+                                              errlen);
         if (!items && !absent) {
             json_decref(docs);
             return NULL;
         }
+        if (rv)
+            json_object_set_new(versions, k[i].kind, json_string(rv));
+        free(rv);
         json_array_extend(docs, items);
         json_decref(items);
     }

@@ -57,8 +57,16 @@ json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns,
  * of a kind (a node's pods, a workload's pods, one object by name). */
 json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
                                     const char *field_selector, int *absent, char *err, size_t errlen);
+/* The same with a limit (> 0: at most that many items) and the list's
+ * resourceVersion in *rv_out (may be NULL; new string): a limit=1 list is
+ * the constant-size probe of production's current version. */
+json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
+                              size_t errlen);
 /* Every object of every kind the twin knows, listed from production (new
- * array of documents for twin_import_docs), or NULL with err. */
-json_t *gate_upstream_snapshot(gate_upstream *u, char *err, size_t errlen);
+ * array of documents for twin_import_docs), or NULL with err.  versions
+ * (may be NULL) receives each served kind's list resourceVersion
+ * ({kind: rv}), where its watch starts. */
+json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen);
 
 #endif

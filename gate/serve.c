@@ -258,171 +258,51 @@ static json_t *openapi_group(const char *group, const char *version)
                      "version", "v1.32.0", "components", "schemas", "paths", paths);
 }
 
-/* ---- refreshing the twin from production ---- */
+/* ---- production's state ---- */
 
-/* Until the twin is fed by watches (an informer), each mutation reads again
- * from production what it touches and what its cascade can reach -- by
- * selection, so that the cost follows the change, not the cluster: the
- * target by name, a node's pods by spec.nodeName, a workload's pods and
- * ReplicaSets by its selector, the small kinds of a namespace (HPAs, PDBs)
- * whole; a Namespace's deletion lists what is in it (that is its size). */
-
-/* One selection of kind k (in ns) from production into the twin.  With a
- * selector, objects the twin holds in the selection that production's
- * list lacks are read again by name (gone, or out of the selection). */
-static int refresh_sel(server *sv, const twin_kind *k, const char *ns, const char *label, const char *field,
-                       char *err, size_t errlen)
+/* The freshness rule (enforce and shadow mode): a mutation is judged on a
+ * twin that has seen production's state as of the moment it arrived.  One
+ * constant-size probe -- a limit=1 list of the target's kind (of
+ * Namespaces when production does not serve it) -- gives production's
+ * resourceVersion now; the watches must bring the twin there within
+ * --fresh-wait seconds (serve_int.h). */
+int gate_fresh(server *sv, const gate_action *a, char *err, size_t errlen)
 {
-    if (!k)
-        return 0;
-    const char *in = k->namespaced ? ns : NULL;
-    /* a whole list, or one object by name, is authoritative: what
-     * production lacks is gone; any other selection hands its misses back
-     * to be read by name (the recursion is one level deep) */
-    int by_name = field && !strncmp(field, "metadata.name=", 14) && !strchr(field, ',') && !(label && *label);
-    int absent, selected = ((label && *label) || (field && *field)) && !by_name;
-    json_t *items = gate_upstream_list_selected(sv->up, k, in, label, field, &absent, err, errlen);
-    if (!items)
-        return absent ? 0 : -1;
-    json_t *missing = NULL;
-    int rc = twin_sync_selected(sv->engine.twin, k->kind, in, label, field, items, selected ? &missing : NULL, err,
-                                errlen);
-    json_decref(items);
-    size_t i;
-    json_t *m;
-    json_array_foreach(missing, i, m) {
-        if (rc < 0)
-            break;
-        const char *mns = json_string_value(json_object_get(m, "namespace"));
-        char *byname = twin_xasprintf("metadata.name=%s", json_string_value(json_object_get(m, "name")));
-        rc = refresh_sel(sv, k, mns && *mns ? mns : NULL, NULL, byname, err, errlen);
-        free(byname);
-    }
-    json_decref(missing);
-    return rc;
-}
-
-static int refresh_named(server *sv, const twin_kind *k, const char *ns, const char *name, char *err, size_t errlen)
-{
-    if (!name || !*name)
-        return 0;
-    char *byname = twin_xasprintf("metadata.name=%s", name);
-    int rc = refresh_sel(sv, k, ns, NULL, byname, err, errlen);
-    free(byname);
-    return rc;
-}
-
-/* The pods' selector of obj as a label selector ("k=v,k2=v2"): a Service's
- * spec.selector map, a workload's spec.selector.matchLabels; NULL when it
- * has none or uses matchExpressions (then every pod of the namespace is
- * read). Caller frees. */
-static char *pod_selector(const twin_kind *k, const json_t *obj)
-{
-    const json_t *sel = json_object_get(json_object_get(obj, "spec"), "selector");
-    const json_t *labels = !strcmp(k->kind, "Service") ? sel : json_object_get(sel, "matchLabels");
-    if (json_object_get(sel, "matchExpressions") || !json_object_size(labels))
-        return NULL;
-    twin_buf b = {0};
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)labels, key, v) {
-        if (!json_is_string(v)) {
-            twin_buf_free(&b);
-            return NULL;
-        }
-        twin_buf_addf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(v));
-    }
-    return b.s;
-}
-
-/* The pods (and, for a Deployment, the ReplicaSets) of workload obj. */
-static int refresh_workload(server *sv, const twin_kind *k, const json_t *obj, const char *ns, char *err,
-                            size_t errlen)
-{
-    twin *t = sv->engine.twin;
-    char *sel = pod_selector(k, obj);
-    int rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), ns, sel, NULL, err, errlen);
-    if (rc == 0 && !strcmp(k->kind, "Deployment"))
-        rc = refresh_sel(sv, twin_kind_by_name(t, "ReplicaSet"), ns, sel, NULL, err, errlen);
-    free(sel);
-    return rc;
-}
-
-int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen)
-{
-    twin *t = sv->engine.twin;
-    const char *kind = a->kind->kind;
-    if (gate_action_is_read(a) || !strcmp(a->verb, "connect"))
-        return 0;
-    if (!strcmp(kind, "Namespace") && a->name) {   /* everything in it: the change's own size */
-        size_t n;
-        const twin_kind *k = twin_kinds(&n);
-        int rc = refresh_named(sv, a->kind, NULL, a->name, err, errlen);
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if (k[i].namespaced)
-                rc = refresh_sel(sv, &k[i], a->name, NULL, NULL, err, errlen);
-        return rc;
-    }
-    /* the target: by name, or (a collection delete) its selection, or (a
-     * create) the name the body gives */
-    const char *name = a->name;
-    if (!name && !strcmp(a->verb, "create"))
-        name = json_string_value(json_object_get(json_object_get(a->body, "metadata"), "name"));
-    int rc = !strcmp(a->verb, "deletecollection")
-                 ? refresh_sel(sv, a->kind, a->ns, a->label_selector ? a->label_selector : "", a->field_selector,
-                               err, errlen)
-                 : refresh_named(sv, a->kind, a->ns, name, err, errlen);
-    if (rc < 0)
+    const twin_kind *k = a->kind;
+    if (!json_object_get(sv->served, k->kind))
+        k = twin_kind_by_name(sv->engine.twin, "Namespace");
+    int absent;
+    char *rv = NULL;
+    json_t *items = gate_upstream_list_at(sv->up, k, k->namespaced ? a->ns : NULL, NULL, NULL, 1, &rv, &absent, err,
+                                          errlen);
+    if (!items) {
+        if (absent)
+            snprintf(err, errlen, "production did not let the gate list %s to learn its current version",
+                     k->resource);
         return -1;
-    json_t *obj = name ? twin_get(t, TWIN_AFTER, kind, a->ns, name) : NULL;
-    if (!obj && !strcmp(a->verb, "create"))
-        obj = json_incref(a->body);   /* a new workload: the selector it brings */
-    if (!strcmp(kind, "Node") && a->name) {
-        char *on = twin_xasprintf("spec.nodeName=%s", a->name);
-        rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), NULL, NULL, on, err, errlen);
-        free(on);
-    } else if (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet") ||
-               !strcmp(kind, "DaemonSet") || !strcmp(kind, "Job") || !strcmp(kind, "Service") ||
-               !strcmp(kind, "PodDisruptionBudget")) {
-        if (obj)
-            rc = refresh_workload(sv, a->kind, obj, a->ns, err, errlen);
-        if (rc == 0 && !strcmp(kind, "Service"))
-            rc = refresh_named(sv, twin_kind_by_name(t, "Endpoints"), a->ns, name, err, errlen);
-    } else if (!strcmp(kind, "Pod") && obj) {
-        /* its owners, by name */
-        size_t i;
-        json_t *ref;
-        json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
-            const twin_kind *ok = twin_kind_by_name(t, json_string_value(json_object_get(ref, "kind")));
-            if (rc == 0 && ok)
-                rc = refresh_named(sv, ok, a->ns, json_string_value(json_object_get(ref, "name")), err, errlen);
-        }
-    } else if (!strcmp(kind, "HorizontalPodAutoscaler") && obj) {
-        const json_t *ref = json_object_get(json_object_get(obj, "spec"), "scaleTargetRef");
-        const twin_kind *tk = twin_kind_by_name(t, json_string_value(json_object_get(ref, "kind")));
-        const char *tname = json_string_value(json_object_get(ref, "name"));
-        rc = refresh_named(sv, tk, a->ns, tname, err, errlen);
-        json_t *target = rc == 0 && tk && tname ? twin_get(t, TWIN_AFTER, tk->kind, a->ns, tname) : NULL;
-        if (target)
-            rc = refresh_workload(sv, tk, target, a->ns, err, errlen);
-        json_decref(target);
-    } else if (!strcmp(kind, "CronJob") || !strcmp(kind, "NetworkPolicy")) {
-        /* a CronJob's Jobs and a policy's pods are found by more than one
-         * selector: the namespace's lists (bounded by the namespace) */
-        if (!strcmp(kind, "CronJob"))
-            rc = refresh_sel(sv, twin_kind_by_name(t, "Job"), a->ns, NULL, NULL, err, errlen);
-        if (rc == 0)
-            rc = refresh_sel(sv, twin_kind_by_name(t, "Pod"), a->ns, NULL, NULL, err, errlen);
     }
-    /* what guards workloads in the namespace: few objects a namespace */
-    if (rc == 0 && a->kind->namespaced && a->ns &&
-        (!strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet") ||
-         !strcmp(kind, "Pod") || !strcmp(kind, "HorizontalPodAutoscaler")))
-        rc = refresh_sel(sv, twin_kind_by_name(t, "PodDisruptionBudget"), a->ns, NULL, NULL, err, errlen);
-    if (rc == 0 && a->ns && !strcmp(kind, "Deployment"))
-        rc = refresh_sel(sv, twin_kind_by_name(t, "HorizontalPodAutoscaler"), a->ns, NULL, NULL, err, errlen);
-    json_decref(obj);
+    json_decref(items);
+    int rc = gate_informer_wait(sv->informer, rv, sv->fresh_wait, err, errlen);
+    free(rv);
     return rc;
+}
+
+/* The informer's report of each change production made: drift unless a
+ * mutation this gate forwarded explains it (under the engine lock). */
+static void on_change(void *ud, const char *type, const json_t *before, const json_t *after)
+{
+    server *sv = ud;
+    json_t *rec = gate_drift_observe(sv->drift, sv->engine.twin, type, before, after, gate_now());
+    if (!rec)
+        return;
+    const json_t *obj = after ? after : before;
+    const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+    gate_log("drift: production %s %s %s%s%s, not through the gate", type, json_string_value(json_object_get(rec, "kind")),
+             ns ? ns : "", ns ? "/" : "", json_string_value(json_object_get(rec, "name")));
+    char aerr[256];
+    if (gate_audit_note(sv, rec, aerr, sizeof aerr) < 0)
+        gate_log("drift could not be recorded: %s", aerr);
+    json_decref(rec);
 }
 
 /* ---- the request path ---- */
@@ -538,6 +418,30 @@ static int redact_answer(gate_upstream_answer *ans)
     return 0;
 }
 
+/* A mutation production took: what it changed (the answer's object, else
+ * the action's target) is told to the drift watch. */
+static void expect_change(server *sv, const gate_decision *d, const gate_upstream_answer *ans)
+{
+    const json_t *a = d->action;
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    const char *ns = json_string_value(json_object_get(a, "namespace"));
+    const char *name = json_string_value(json_object_get(a, "name"));
+    json_t *obj = ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
+    const char *oname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    const char *okind = json_string_value(json_object_get(obj, "kind"));
+    if (oname && okind && kind && !strcmp(okind, kind))
+        name = oname;   /* a create's name, generated or not */
+    gate_drift_expect(sv->drift, kind, ns, name, gate_now());
+    if (json_is_array(json_object_get(obj, "items"))) {   /* a collection delete: every object it named */
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(obj, "items"), i, it)
+            gate_drift_expect(sv->drift, kind, json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace")),
+                              json_string_value(json_object_get(json_object_get(it, "metadata"), "name")), gate_now());
+    }
+    json_decref(obj);
+}
+
 /* forward: production receives the request built from the judged action
  * (d->wire, never the agent's bytes); its status and body go back (Secret
  * values redacted for an agent without read_secrets), the twin follows what
@@ -555,6 +459,8 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
                                 w->body, w->len, &ans, ferr, sizeof ferr);
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
     *took_out = took;
+    if (took && strcmp(w->method, "GET"))   /* its events are this gate's doing, not drift */
+        expect_change(sv, d, &ans);
     if (d->held) {
         pthread_mutex_lock(&sv->lock);
         if (gate_finish(&sv->engine, d, took) < 0)   /* production has it, the twin does not: say so loudly */
@@ -665,6 +571,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, gate_decision *d, long l
 static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, gate_decision *d, long long rv, int redact)
 {
     const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeoutSeconds");
+    const char *bookmarks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "allowWatchBookmarks");
     if (redact)
         gate_redact_secret_answer(d->object);
     gate_watch_opts o = {
@@ -676,6 +583,7 @@ static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, gate_dec
         .timeout_seconds = ts ? atol(ts) : 0,
         .render = wants_table(c) ? gate_table : NULL,
         .redact_secrets = redact,
+        .bookmarks = bookmarks && (!strcmp(bookmarks, "true") || !strcmp(bookmarks, "1")),
     };
     char err[512];
     struct MHD_Response *r = gate_watch_twin(sv->watch, c, &o, d->object, rv, err, sizeof err);
@@ -993,11 +901,34 @@ static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *
     if (mutation)
         pthread_mutex_lock(&sv->write);
     pthread_mutex_lock(&sv->lock);
+    gate_decision_free(&d);
+    gate_action act;
+    int parsed = gate_decide_parse(&sv->engine, method, pq, headers, NULL, rq->body.s, rq->body.len, &act, &d) == 0;
+    if (parsed && mutation && sv->informer) {
+        /* judged on production's state as of now: the watches must have
+         * brought it (the engine lock is let go meanwhile: they need it) */
+        char ferr[1024];
+        pthread_mutex_unlock(&sv->lock);
+        int stale = gate_fresh(sv, &act, ferr, sizeof ferr);
+        pthread_mutex_lock(&sv->lock);
+        if (stale) {
+            gate_action_free(&act);
+            pthread_mutex_unlock(&sv->lock);
+            pthread_mutex_unlock(&sv->write);
+            gate_log("%s %s %s -> refused: %s", agent, method, pq, ferr);
+            char *msg = twin_xasprintf("airlock: refused: %s; try again", ferr);
+            rc = gate_send_status(c, 503, "ServiceUnavailable", msg);
+            free(msg);
+            goto done;
+        }
+    }
     if (mutation) {
         /* a freeze that landed while this request waited for the write
-         * lock, or for a person, still stops it */
+         * lock, for production's state, or for a person, still stops it */
         json_t *freeze = gate_freeze_get(sv->approvals);
         if (json_is_true(json_object_get(freeze, "frozen"))) {
+            if (parsed)
+                gate_action_free(&act);
             pthread_mutex_unlock(&sv->lock);
             pthread_mutex_unlock(&sv->write);
             rc = refuse_frozen(sv, c, who, method, pq, freeze);
@@ -1011,21 +942,10 @@ static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *
     sv->engine.policy_subset = who->policies;
     sv->engine.read_secrets = who->read_secrets;
     long long rv_before = twin_resource_version(sv->engine.twin);
-    gate_decision_free(&d);
-    gate_action act;
-    if (gate_decide_parse(&sv->engine, method, pq, headers, NULL, rq->body.s, rq->body.len, &act, &d) == 0) {
-        char rerr[512];
-        if (sv->up && mutation && gate_refresh(sv, &act, rerr, sizeof rerr) < 0) {
-            gate_action_free(&act);
-            pthread_mutex_unlock(&sv->lock);
-            pthread_mutex_unlock(&sv->write);
-            char *msg = twin_xasprintf("airlock: denied: the twin could not be refreshed from production: %s", rerr);
-            rc = send_status(c, 502, msg);
-            free(msg);
-            goto done;
-        }
+    if (parsed) {
         gate_decide_action(&sv->engine, agent, &act, &d);
         gate_action_free(&act);
+        gate_release(&sv->engine, &d);   /* a mirror of production: its events bring the change, if it takes it */
     }
     const char *verb = json_string_value(json_object_get(d.action, "verb"));
     const char *kind = json_string_value(json_object_get(d.action, "kind"));
@@ -1342,6 +1262,30 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 /* ---- certificates and agents ---- */
 
+/* The snapshot into the twin, kind by kind, as production has it. */
+static int load_production(twin *t, const json_t *docs, char *err, size_t errlen)
+{
+    json_t *by_kind = json_object();
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        json_t *arr = json_object_get(by_kind, kind);
+        if (!arr)
+            json_object_set_new(by_kind, kind, arr = json_array());
+        json_array_append(arr, d);
+    }
+    const char *kind;
+    json_t *items;
+    int rc = 0;
+    json_object_foreach(by_kind, kind, items) {
+        if ((rc = twin_sync(t, kind, NULL, items, err, errlen)) < 0)
+            break;
+    }
+    json_decref(by_kind);
+    return rc;
+}
+
 static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
     FILE *f = fopen(path, "wb");
@@ -1450,7 +1394,7 @@ static void usage(FILE *out)
           "                  [--agents FILE]\n"
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
-          "                  [--mode enforce|shadow] [--pricing FILE]\n"
+          "                  [--mode enforce|shadow] [--fresh-wait SECONDS] [--pricing FILE]\n"
           "                  [--review-wait SECONDS] [--approval-ttl SECONDS] [--approved-ttl SECONDS]\n"
           "                  [--audit-repo DIR] [--webhook URL]\n"
           "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
@@ -1459,6 +1403,10 @@ static void usage(FILE *out)
           "judged by the policies. Without --upstream the twin answers as the cluster (twin\n"
           "mode); with it, allowed calls are forwarded to production and the twin follows\n"
           "(enforce mode), or every call is forwarded and the verdict only recorded (shadow).\n"
+          "With --upstream the twin is fed by production's watches; a mutation waits up to\n"
+          "--fresh-wait seconds (default 2) for them to reach production's state as of its\n"
+          "arrival, else it is refused 503. What production changes behind the gate's back is\n"
+          "drift: logged, recorded, and listed by `gate drift`.\n"
           "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
           "with a kubeconfig for it, and an approver with its token in approver.token.\n"
           "\n"
@@ -1532,13 +1480,22 @@ int gate_cmd_serve(int argc, char **argv)
         goto out;
     }
     if (sv.up) {
-        json_t *snap = gate_upstream_snapshot(sv.up, err, sizeof err);
-        if (!snap || twin_import_docs(t, snap, o.upstream, err, sizeof err) < 0) {
+        /* the twin mirrors production: each kind as listed, with its
+         * versions (its watch starts from the list's), no controller run */
+        twin_keep_versions(t, 1);
+        sv.served = json_object();
+        json_t *snap = gate_upstream_snapshot(sv.up, sv.served, err, sizeof err);
+        if (!snap || load_production(t, snap, err, sizeof err) < 0) {
             fprintf(stderr, "gate serve: %s\n", err);
             json_decref(snap);
             goto out;
         }
         json_decref(snap);
+        sv.fresh_wait = o.fresh_wait ? atof(o.fresh_wait) : 2;
+        if (sv.fresh_wait <= 0 || sv.fresh_wait > 60) {
+            fprintf(stderr, "gate serve: --fresh-wait is 0 to 60 seconds (got %s)\n", o.fresh_wait);
+            goto out;
+        }
     }
     /* TLS */
     if (o.tls_cert && o.tls_key) {
@@ -1639,8 +1596,7 @@ int gate_cmd_serve(int argc, char **argv)
             repo, repo);
     free(repo);
     sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
-                             .forwards = sv.up != NULL,
-                             .follow = sv.shadow};
+                             .forwards = sv.up != NULL, .mirror = sv.up != NULL, .follow = sv.shadow};
     sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;
     sv.listen = listen;
@@ -1680,6 +1636,22 @@ int gate_cmd_serve(int argc, char **argv)
         }
         gate_log("shadow mode: every call goes to production; verdicts are recorded in %s", log);
         free(log);
+    }
+
+    if (sv.up) {
+        sv.drift = gate_drift_new(10000, 60);
+        gate_informer_opts io = {.up = sv.up, .twin = t, .lock = &sv.lock, .versions = sv.served,
+                                 .observe = on_change, .ud = &sv};
+        if (gate_informer_start(&sv.informer, &io, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
+        double began = gate_now();
+        if (gate_informer_ready(sv.informer, 30, err, sizeof err) < 0)
+            gate_log("%s", err);
+        else
+            gate_log("watching production: %zu kinds, open in %.2f s", json_object_size(sv.served),
+                     gate_now() - began);
     }
 
     /* an epoll thread pool: TLS handshakes and round trips to production run
@@ -1730,6 +1702,7 @@ out:
         gate_watch_stop(sv.watch);   /* streams end; their connections resume */
     if (daemon)
         MHD_stop_daemon(daemon);     /* finishes the request in flight */
+    gate_informer_stop(sv.informer);   /* after the daemon: no request waits on it any more */
     gate_watch_hub_free(sv.watch);
     gate_webhook_stop(sv.hook);   /* after the daemon: nothing queues any more */
     free(cert);
@@ -1740,6 +1713,8 @@ out:
     gate_approvals_close(sv.approvals);
     gate_audit_close(sv.audit);
     json_decref(sv.recent);
+    gate_drift_free(sv.drift);
+    json_decref(sv.served);
     gate_upstream_close(sv.up);
     if (sv.shadow_log)
         fclose(sv.shadow_log);

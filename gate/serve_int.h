@@ -13,8 +13,10 @@
 #include "gate/agents.h"
 #include "gate/approvals.h"
 #include "gate/audit.h"
+#include "gate/drift.h"
 #include "gate/engine.h"
 #include "gate/forward.h"
+#include "gate/informer.h"
 #include "gate/k8s.h"
 #include "gate/watch.h"
 #include "gate/webhook.h"
@@ -45,6 +47,10 @@ typedef struct server {
     gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
     gate_agents agents;
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
+    gate_informer *informer;   /* with up: production's watches keep the twin current */
+    json_t *served;            /* with up: {kind: resourceVersion of its first list}, the kinds production serves */
+    double fresh_wait;         /* --fresh-wait: how long a mutation waits for the twin to catch up */
+    gate_drift *drift;         /* with up: what production changed behind the gate's back */
     int shadow;                /* --mode shadow: forward everything, record the verdict */
     FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
     gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
@@ -66,9 +72,11 @@ typedef struct server {
 enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc);
 enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg);
 double gate_now(void);
-/* Enforce mode: what a mutation and its cascade reach is read again from
- * production into the twin (under the engine lock).  0, or -1 with err. */
-int gate_refresh(server *sv, const gate_action *a, char *err, size_t errlen);
+
+/* The freshness rule, before a mutation (or an approval's) is judged:
+ * waits, without the engine lock, until the twin has seen production's
+ * state as of now.  0, or -1 with err (the caller refuses 503). */
+int gate_fresh(server *sv, const gate_action *a, char *err, size_t errlen);
 
 /* the operators' API and the UI (api.c): GET/POST under /airlock/ */
 enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
@@ -85,6 +93,8 @@ int gate_audit_decision(server *sv, const gate_identity *who, const char *method
  * the next sync makes it durable (a crash before it loses the outcome
  * only; the decision's record stands, "committed": null). */
 int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen);
+/* Appends a record not waited for (drift): durable with the next sync. */
+int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen);
 /* Appends a record of another type (approval, freeze, thaw, reload, start)
  * and keeps its summary for the decisions list. */
 int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen);

@@ -45,6 +45,8 @@ struct stream {
     twin_selector *sel;
     twin_fieldsel *fs;
     long long cursor;      /* events up to this version were considered */
+    int bookmarks;         /* allowWatchBookmarks: progress is told as BOOKMARK events */
+    long long told;        /* the version of the last event or bookmark queued */
     gate_watch_render render;
     int redact;            /* Secret values are redacted (an agent without read_secrets) */
     twin_buf line;         /* production streams being redacted: the incomplete last line */
@@ -64,6 +66,7 @@ struct gate_watch_hub {
     event *ring;
     size_t cap, start, len;   /* ring[start .. start+len) mod cap, oldest first */
     long long floor;          /* the ring holds every event after this version */
+    long long now;            /* the twin's version at the last publish: a stream past the ring's end is there */
     stream *streams;
     size_t nstreams;
     int stopping;
@@ -79,7 +82,7 @@ static double now_s(void)
 gate_watch_hub *gate_watch_hub_new(size_t capacity, long long rv)
 {
     gate_watch_hub *h = twin_xcalloc(1, sizeof(*h));
-    h->floor = rv;
+    h->floor = h->now = rv;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->headed, NULL);
     h->cap = capacity ? capacity : 1;
@@ -201,11 +204,32 @@ static void catch_up(stream *s)
         else
             hi = mid;
     }
-    for (size_t i = lo; i < h->len && s->out.len - s->off < WATCH_QUEUE_MAX; i++) {
+    size_t i;
+    for (i = lo; i < h->len && s->out.len - s->off < WATCH_QUEUE_MAX; i++) {
         event *e = &h->ring[(h->start + i) % h->cap];
-        if (matches(s, e))
+        if (matches(s, e)) {
             queue_event(s, e->type, e->kind, e->obj);
+            s->told = e->rv;
+        }
         s->cursor = e->rv;
+    }
+    if (i == h->len && h->now > s->cursor)
+        s->cursor = h->now;   /* every change up to now was considered */
+    if (s->bookmarks && s->cursor > s->told) {
+        /* progress without a change of this stream's: a bookmark, so that a
+         * client (an informer) knows it has seen everything up to here.
+         * The API server sends them about once a minute; this one after
+         * every commit, which costs a line and spares its clients waiting */
+        char rvs[32];
+        snprintf(rvs, sizeof rvs, "%lld", s->cursor);
+        json_t *mark = json_pack("{s:s, s:{s:s}}", "kind", s->kind, "metadata", "resourceVersion", rvs);
+        json_t *ev = json_pack("{s:s, s:o}", "type", "BOOKMARK", "object", mark);
+        char *line = twin_xdumps(ev, JSON_COMPACT);
+        twin_buf_add(&s->out, line, strlen(line));
+        twin_buf_add(&s->out, "\n", 1);
+        free(line);
+        json_decref(ev);
+        s->told = s->cursor;
     }
 }
 
@@ -332,6 +356,8 @@ void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv)
         h->ring[(h->start + h->len) % h->cap] = v[i];
         h->len++;
     }
+    if (rv > h->now)
+        h->now = rv;
     for (stream *s = h->streams; s; s = s->next)
         if (!s->upstream)
             wake(s);
@@ -366,6 +392,7 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
     s->fs = fs;
     s->render = o->render;
     s->redact = o->redact_secrets;
+    s->bookmarks = o->bookmarks;
     if (from == 0) {
         /* no version (or "0", any version): the current objects first, as
          * synthetic ADDED events, then what changes after them */
@@ -373,9 +400,9 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
         const json_t *obj;
         json_array_foreach(current, i, obj)
             queue_event(s, "ADDED", o->kind, obj);
-        s->cursor = current_rv;
+        s->cursor = s->told = current_rv;
     } else {
-        s->cursor = from;
+        s->cursor = s->told = from;
     }
     stream_link(h, s);
     return stream_response(s, "application/json");

@@ -42,6 +42,7 @@ typedef struct gate_watch_opts {
     long timeout_seconds;          /* 0: until the client or the server goes */
     gate_watch_render render;
     int redact_secrets;            /* objects are Secrets the client may not read: values redacted */
+    int bookmarks;                 /* allowWatchBookmarks: BOOKMARK events tell the stream's progress */
 } gate_watch_opts;
 
 /* capacity: how many events the ring keeps (older ones are gone: 410);

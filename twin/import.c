@@ -510,3 +510,74 @@ int twin_sync_remove(twin *t, const char *kind, const char *ns, const char *name
     sync_end(t);
     return 0;
 }
+
+int twin_rv_cmp(const char *a, const char *b)
+{
+    /* decimal without leading zeros: the longer is larger, then bytes */
+    size_t la = a && *a && strspn(a, "0123456789") == strlen(a) ? strlen(a) : 0;
+    size_t lb = b && *b && strspn(b, "0123456789") == strlen(b) ? strlen(b) : 0;
+    if (!la || !lb)
+        return (la != 0) - (lb != 0);
+    while (la > 1 && *a == '0')
+        a++, la--;
+    while (lb > 1 && *b == '0')
+        b++, lb--;
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    return strcmp(a, b);
+}
+
+static const char *rv_of(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+int twin_sync_begin(twin *t, char *err, size_t errlen)
+{
+    if (t->in_op) {
+        snprintf(err, errlen, "cannot sync in the middle of an operation");
+        return -1;
+    }
+    twin__exec(t, "SAVEPOINT op");
+    t->in_op = 1;
+    t->importing = 1;
+    return 0;
+}
+
+void twin_sync_end(twin *t)
+{
+    sync_end(t);
+}
+
+int twin_sync_event(twin *t, int deleted, json_t *obj, json_t **old_out, char *err, size_t errlen)
+{
+    if (old_out)
+        *old_out = NULL;
+    const char *kind = json_string_value(json_object_get(obj, "kind")), *name = twin__name(obj);
+    if (!t->in_op || !kind || !twin_kind_by_name(t, kind) || !name || !*name) {
+        snprintf(err, errlen, "a watch event needs a known kind and a name (and twin_sync_begin)");
+        return -1;
+    }
+    const char *ns = twin__ns(obj);
+    json_t *old = twin__get(t, kind, ns, name);
+    /* older than what the twin holds: seen already, or overtaken by a read */
+    if (old && twin_rv_cmp(rv_of(old), rv_of(obj)) >= 0 && rv_of(old)) {
+        json_decref(old);
+        return 0;
+    }
+    if (deleted) {
+        if (old) {
+            sync_totals(t, kind, old, NULL);
+            twin__del(t, kind, ns, name);
+        }
+    } else {
+        sync_totals(t, kind, old, obj);
+        twin__put(t, obj);
+        twin__docs_forget(t, kind, ns, name);
+    }
+    if (old_out)
+        *old_out = old;
+    else
+        json_decref(old);
+    return 1;
+}

@@ -686,6 +686,8 @@ json_t *twin__list_selector(twin *t, const char *kind, const char *ns, const twi
 
 long long twin_resource_version(const twin *t) { return t->rv; }
 
+void twin_keep_versions(twin *t, int on) { t->keep_versions = on; }
+
 long twin_object_count(twin *t)
 {
     sqlite3_stmt *st = twin__stmt(t, S_COUNT, "SELECT count(*) FROM objects");
@@ -866,9 +868,20 @@ static void put(twin *t, json_t *obj, int copy_obj)
 {
     const char *kind = twin__kind(obj), *ns = twin__ns(obj), *name = twin__name(obj);
     json_t *meta = twin__path_make(obj, "metadata");
-    char rv[32];
-    snprintf(rv, sizeof rv, "%lld", twin__next_rv(t));
-    json_object_set_new(meta, "resourceVersion", json_string(rv));
+    /* the source's version when following it (twin_keep_versions), else ours */
+    const char *src = t->importing && t->keep_versions
+                          ? json_string_value(json_object_get(meta, "resourceVersion"))
+                          : NULL;
+    char *end = NULL;
+    long long srv = src && *src >= '1' && *src <= '9' && strlen(src) <= 18 ? strtoll(src, &end, 10) : 0;
+    if (srv > 0 && end && !*end) {
+        if (srv > t->rv)
+            t->rv = srv;
+    } else {
+        char rv[32];
+        snprintf(rv, sizeof rv, "%lld", twin__next_rv(t));
+        json_object_set_new(meta, "resourceVersion", json_string(rv));
+    }
 
     char *key = twin__key(kind, ns, name);
     json_t *before = NULL;

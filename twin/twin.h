@@ -108,6 +108,28 @@ int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *la
  * records). 0 also when the twin has none. */
 int twin_sync_remove(twin *t, const char *kind, const char *ns, const char *name, char *err, size_t errlen);
 
+/* Following the source of truth change by change (production's watch
+ * events), without controllers or change records:
+ *     twin_sync_begin(t); twin_sync_event(t, ...) ...; twin_sync_end(t);
+ * twin_sync_event applies one event: deleted (a DELETED event) or not
+ * (ADDED, MODIFIED: the object as it is now; kind and apiVersion set).
+ * Events are ordered by resourceVersion: one older than what the twin holds
+ * of the object (or, for a delete, of another object by the same name) is
+ * ignored, so an event seen twice, or after a newer read, changes nothing.
+ * Returns 1 applied, 0 ignored, -1 with err; *old (may be NULL) receives
+ * what the twin held before (new reference, or NULL). */
+int twin_sync_begin(twin *t, char *err, size_t errlen);
+int twin_sync_event(twin *t, int deleted, json_t *obj, json_t **old, char *err, size_t errlen);
+void twin_sync_end(twin *t);
+/* With on, imports and syncs keep the resourceVersions their objects carry
+ * (production's, in the gate's enforce mode) instead of numbering them, and
+ * the twin's counter follows the largest: events can then be ordered
+ * against what the twin holds.  Off by default (files, scenarios). */
+void twin_keep_versions(twin *t, int on);
+/* Compares two resourceVersions as the twin orders them (etcd revisions,
+ * decimal): <0, 0, >0; one that is not a decimal number sorts first. */
+int twin_rv_cmp(const char *a, const char *b);
+
 /* Every object as a v1 List (new reference). */
 json_t *twin_export(twin *t);
 

@@ -90,6 +90,7 @@ struct twin {
     size_t qhead, qlen, qcap;
     int settling;             /* 0 while reaching the instant, 1 after */
     int importing;            /* writes of imported objects: no notify, no record */
+    int keep_versions;        /* imports and syncs keep the source's resourceVersions (twin_keep_versions) */
     int trace;                /* AIRLOCK_TRACE=1: each reconcile on stderr */
     int tick;
     twin_map acted;           /* owner key -> tick of its last one-at-a-time step */

@@ -97,16 +97,17 @@ ka delete namespace scratch >"$tmp/out" 2>&1
 grep -q "denied by blast-radius" "$tmp/out" && kp get deployment web -n scratch >/dev/null 2>&1 \
     && ok "judged on what the cascade reaches (the namespace's contents, listed from production)" \
     || { bad "cascade refresh"; cat "$tmp/out"; }
-# the refresh follows the change, not the cluster: a node's cordon reads
-# the node and its pods (spec.nodeName), never every pod of the cluster
-before=$(grep -c "airlock GET /api/v1/pods -> " "$tmp/prod.log")
+# freshness follows the change, not the cluster: a node's cordon costs one
+# constant-size probe of production (a limit=1 list of nodes) and no list of
+# pods at all (the twin is fed by production's watches)
+before=$(grep -c "airlock GET /api/v1/pods[ ?]" "$tmp/prod.log")
 node=$(kp get nodes -o name | head -1 | cut -d/ -f2)
 ka cordon "$node" >"$tmp/out" 2>&1
-grep -q "airlock GET /api/v1/pods?fieldSelector=spec.nodeName%3D$node -> " "$tmp/prod.log" \
-    && [ "$(grep -c "airlock GET /api/v1/pods -> " "$tmp/prod.log")" = "$before" ] \
+grep -q "airlock GET /api/v1/nodes?limit=1 -> " "$tmp/prod.log" \
+    && [ "$(grep -c "airlock GET /api/v1/pods[ ?]" "$tmp/prod.log")" = "$before" ] \
     && [ "$(kp get node "$node" -o jsonpath='{.spec.unschedulable}')" = true ] \
-    && ok "a node's cordon refreshes only its pods (spec.nodeName), then reaches production" \
-    || { bad "node refresh by selection"; cat "$tmp/out"; grep "GET /api/v1/pods" "$tmp/prod.log" | tail -3; }
+    && ok "a node's cordon costs one limit=1 probe, no list of pods, then reaches production" \
+    || { bad "node freshness by probe"; cat "$tmp/out"; grep "GET /api/v1/\(pods\|nodes\)" "$tmp/prod.log" | tail -3; }
 ka uncordon "$node" >/dev/null 2>&1
 # watches are passed through to production
 timeout 6 kubectl --kubeconfig "$tmp/gw.kc" --cache-dir "$tmp/cw" get deployments -n shop -w >"$tmp/w1" 2>&1 &
