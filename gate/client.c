@@ -4,6 +4,7 @@
  *
  *   gate approvals list [--state S] | show ID | approve ID | deny ID [--comment C]
  *   gate freeze [--reason R] | gate thaw | gate reload
+ *   gate drift [--since T]
  *
  * each with --server URL and --token T (or --token-file F, or the
  * environment's AIRLOCK_TOKEN), and --ca FILE or --insecure-skip-tls-verify.
@@ -22,7 +23,7 @@
 #include "twin/util.h"
 
 typedef struct conn {
-    const char *server, *token_file, *ca, *comment, *state, *reason, *format;
+    const char *server, *token_file, *ca, *comment, *state, *reason, *format, *since;
     char *token;
     int insecure;
     const char *positional[4];
@@ -124,6 +125,7 @@ static int usage_error(const char *cmd, const char *msg)
     fprintf(stderr, "usage: gate approvals list [--state pending|approved|denied|expired|used|all]\n"
                     "       gate approvals show ID | approve ID | deny ID [--comment TEXT]\n"
                     "       gate freeze [--reason TEXT] | gate thaw | gate reload\n"
+                    "       gate drift [--since TIME]   (TIME: RFC 3339, Unix seconds, or an age: 90s, 30m, 2h, 7d)\n"
                     "  with --server URL (--token T | --token-file F | $AIRLOCK_TOKEN)\n"
                     "       [--ca FILE | --insecure-skip-tls-verify] [--format text|json]\n");
     return 3;
@@ -136,7 +138,7 @@ static int parse(conn *k, int argc, char **argv, const char *cmd)
         const char **slot = !strcmp(a, "--server") ? &k->server : !strcmp(a, "--token-file") ? &k->token_file
                           : !strcmp(a, "--ca") ? &k->ca : !strcmp(a, "--comment") ? &k->comment
                           : !strcmp(a, "--state") ? &k->state : !strcmp(a, "--reason") ? &k->reason
-                          : !strcmp(a, "--format") ? &k->format : NULL;
+                          : !strcmp(a, "--format") ? &k->format : !strcmp(a, "--since") ? &k->since : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage_error(cmd, "help"), 1;
         if (!strcmp(a, "--token")) {
@@ -229,6 +231,39 @@ static void print_freeze(const json_t *f)
     }
 }
 
+/* What production changed behind the gate's back, oldest first, and the
+ * watches that feed the twin. */
+static void print_drift(const json_t *doc)
+{
+    const json_t *items = json_object_get(doc, "items");
+    printf("%-20s %-9s %-24s %-40s %s\n", "TIME", "EVENT", "KIND", "OBJECT", "CHANGED");
+    size_t i, j;
+    json_t *r, *p;
+    json_array_foreach(items, i, r) {
+        char *t = when(json_number_value(json_object_get(r, "time")));
+        char obj[256];
+        const char *ns = str(r, "namespace");
+        snprintf(obj, sizeof obj, "%s%s%s", ns, *ns ? "/" : "", str(r, "name"));
+        twin_buf ch = {0};
+        json_array_foreach(json_object_get(r, "changed"), j, p)
+            twin_buf_addf(&ch, "%s%s", ch.len ? ", " : "", json_string_value(p));
+        printf("%-20s %-9s %-24s %-40s %s\n", t, str(r, "event"), str(r, "kind"), obj, ch.s ? ch.s : "-");
+        twin_buf_free(&ch);
+        free(t);
+    }
+    printf("%zu shown, %lld since the gate started\n", json_array_size(items),
+           (long long)json_integer_value(json_object_get(doc, "total")));
+    size_t behind = 0;
+    json_array_foreach(json_object_get(doc, "watches"), i, r)
+        if (!json_is_true(json_object_get(r, "watching"))) {
+            if (!behind++)
+                printf("watches not open now:");
+            printf(" %s (%s)", str(r, "kind"), str(r, "last_error"));
+        }
+    if (behind)
+        putchar('\n');
+}
+
 static void print_reload(const json_t *r)
 {
     printf("policies reloaded: %s (%lld policies from %s)\n", str(r, "policy_version"),
@@ -271,6 +306,12 @@ int gate_cmd_client(int argc, char **argv)
         char *path = twin_xasprintf("/airlock/v1/%s", cmd);
         body = json_pack("{s:s}", "reason", k.reason ? k.reason : "");
         rc = run(&k, "POST", path, body, print_freeze);
+        free(path);
+    } else if (!strcmp(cmd, "drift")) {
+        char *e = k.since ? curl_easy_escape(NULL, k.since, 0) : NULL;
+        char *path = e ? twin_xasprintf("/airlock/v1/drift?since=%s", e) : twin_xstrdup("/airlock/v1/drift");
+        curl_free(e);
+        rc = run(&k, "GET", path, NULL, print_drift);
         free(path);
     } else {   /* reload */
         body = json_object();

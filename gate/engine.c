@@ -210,6 +210,10 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
                 char *msg = twin_xasprintf("%s \"%s\" not found", a.resource, a.name);
                 set_error(d, 404, msg);
                 free(msg);
+            } else if (a.subresource && !strcmp(a.subresource, "scale")) {
+                json_t *scale = twin_scale_of(d->object);   /* GET .../scale answers a Scale */
+                json_decref(d->object);
+                d->object = scale;
             }
         } else {
             d->object = twin_list(e->twin, TWIN_AFTER, a.kind->kind, a.ns, a.label_selector, a.field_selector, err,

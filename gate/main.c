@@ -18,6 +18,7 @@ static void usage(FILE *out)
           "  approvals list, show, approve or deny the actions waiting for a person (a running gate)\n"
           "  freeze    deny every mutation until `gate thaw` (the kill switch of a running gate)\n"
           "  reload    load the policies of a running gate again (as SIGHUP does)\n"
+          "  drift     what production changed behind a running gate's back (enforce and shadow mode)\n"
           "  scenario  run labelled scenario suites: verdicts, confusion matrix, latency\n"
           "  export    print a state, reconciled by the twin, as a Kubernetes List\n"
           "  replay    judge the audit log's decisions again under new policies: what would change\n"
@@ -51,7 +52,8 @@ int main(int argc, char **argv)
         return gate_cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit"))
         return gate_cmd_audit(argc - 1, argv + 1);
-    if (!strcmp(cmd, "approvals") || !strcmp(cmd, "freeze") || !strcmp(cmd, "thaw") || !strcmp(cmd, "reload"))
+    if (!strcmp(cmd, "approvals") || !strcmp(cmd, "freeze") || !strcmp(cmd, "thaw") || !strcmp(cmd, "reload") ||
+        !strcmp(cmd, "drift"))
         return gate_cmd_client(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("airlock gate %s (Kubernetes API 1.32)\n", GATE_VERSION);

@@ -418,22 +418,32 @@ static int redact_answer(gate_upstream_answer *ans)
     return 0;
 }
 
-/* A mutation production took: what it changed (the answer's object, else
- * the action's target) is told to the drift watch. */
+/* A mutation about to be forwarded (ans NULL), or that production took:
+ * what it changes -- the action's target, a create's name from its body,
+ * then from production's answer; a collection delete's objects -- is told
+ * to the drift watch, so that production's events for it are not drift. */
 static void expect_change(server *sv, const gate_decision *d, const gate_upstream_answer *ans)
 {
     const json_t *a = d->action;
     const char *kind = json_string_value(json_object_get(a, "kind"));
     const char *ns = json_string_value(json_object_get(a, "namespace"));
     const char *name = json_string_value(json_object_get(a, "name"));
-    json_t *obj = ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
+    if (!name)
+        name = json_string_value(json_object_get(json_object_get(d->body, "metadata"), "name"));
+    json_t *obj = ans && ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
     const char *oname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
     const char *okind = json_string_value(json_object_get(obj, "kind"));
     if (oname && okind && kind && !strcmp(okind, kind))
         name = oname;   /* a create's name, generated or not */
     gate_drift_expect(sv->drift, kind, ns, name, gate_now());
+    size_t i;
+    json_t *ch;
+    if (!ans)   /* what the twin saw it change: a collection delete's objects, a cascade */
+        json_array_foreach(d->diff, i, ch)
+            gate_drift_expect(sv->drift, json_string_value(json_object_get(ch, "kind")),
+                              json_string_value(json_object_get(ch, "namespace")),
+                              json_string_value(json_object_get(ch, "name")), gate_now());
     if (json_is_array(json_object_get(obj, "items"))) {   /* a collection delete: every object it named */
-        size_t i;
         json_t *it;
         json_array_foreach(json_object_get(obj, "items"), i, it)
             gate_drift_expect(sv->drift, kind, json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace")),
@@ -455,11 +465,16 @@ static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const 
     const gate_wire *w = &d->wire;
     const char *agent = who->name;
     int redact = d->secret && !who->read_secrets;
+    /* production's events for it may come before its answer: what it
+     * changes is expected before it is sent (a refusal leaves an
+     * expectation that nothing matches, for the window) */
+    if (strcmp(w->method, "GET"))
+        expect_change(sv, d, NULL);
     int fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(c, redact),
                                 w->body, w->len, &ans, ferr, sizeof ferr);
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
     *took_out = took;
-    if (took && strcmp(w->method, "GET"))   /* its events are this gate's doing, not drift */
+    if (took && strcmp(w->method, "GET"))   /* a create's generated name, known only now */
         expect_change(sv, d, &ans);
     if (d->held) {
         pthread_mutex_lock(&sv->lock);

@@ -540,8 +540,7 @@ static int write_update(op_ctx *o, json_t *next, json_t *cur, int status_only)
     return 0;
 }
 
-/* autoscaling/v1 Scale of a workload. */
-static json_t *scale_of(const json_t *obj)
+json_t *twin_scale_of(const json_t *obj)
 {
     json_t *sel = twin__path(obj, "spec.selector.matchLabels");
     twin_buf b = {0};
@@ -659,7 +658,7 @@ static int do_update_or_patch(op_ctx *o)
             json_decref(cur);
             return fail(o, 404, "NotFound", "the server could not find the requested resource");
         }
-        json_t *scale = scale_of(cur);
+        json_t *scale = twin_scale_of(cur);
         if (r->verb == TWIN_UPDATE) {
             json_decref(scale);
             scale = json_deep_copy(r->body);
@@ -683,7 +682,7 @@ static int do_update_or_patch(op_ctx *o)
         rc = write_update(o, next, cur, 0);
         if (o->res->code == 200) {
             json_decref(o->res->object);
-            o->res->object = scale_of(next);
+            o->res->object = twin_scale_of(next);
         }
         json_decref(next);
         json_decref(cur);

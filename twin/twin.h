@@ -130,6 +130,10 @@ void twin_keep_versions(twin *t, int on);
  * decimal): <0, 0, >0; one that is not a decimal number sorts first. */
 int twin_rv_cmp(const char *a, const char *b);
 
+/* The autoscaling/v1 Scale of a workload object, as GET .../scale answers
+ * (new reference). */
+json_t *twin_scale_of(const json_t *obj);
+
 /* Every object as a v1 List (new reference). */
 json_t *twin_export(twin *t);
 

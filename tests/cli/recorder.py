@@ -40,12 +40,13 @@ class Recorder(BaseHTTPRequestHandler):
         with lock, open(record, "a") as f:
             f.write(json.dumps(entry) + "\n")
         ctx = ssl.create_default_context(cafile=upstream_ca)
-        conn = http.client.HTTPSConnection(up.hostname, up.port, context=ctx, timeout=30)
+        conn = http.client.HTTPSConnection(up.hostname, up.port, context=ctx, timeout=700)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
         try:
             conn.request(self.command, self.path, body=body if n else None, headers=headers)
             r = conn.getresponse()
-            data = r.read()
+            length = r.getheader("Content-Length")
+            data = r.read() if length is not None else None
         except Exception as e:  # production unreachable: the gate sees a 502
             data = json.dumps({"kind": "Status", "message": str(e), "code": 502}).encode()
             self.send_response(502)
@@ -58,10 +59,26 @@ class Recorder(BaseHTTPRequestHandler):
         for k, v in r.getheaders():
             if k.lower() in ("content-type",):
                 self.send_header(k, v)
-        # a watch streams: read to the end (bounded by the upstream's timeout)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if data is not None:
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            # a watch streams: chunk by chunk as production sends them (the
+            # gate's informer waits for each event), until production or the
+            # gate ends it
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                while True:
+                    chunk = r.read1(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except Exception:
+                self.close_connection = True
         conn.close()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
@@ -72,5 +89,7 @@ tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 tls.load_cert_chain(cert, key)
 srv.socket = tls.wrap_socket(srv.socket, server_side=True)
 signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.shutdown).start())
-threading.Timer(600, srv.shutdown).start()
+stopper = threading.Timer(600, srv.shutdown)
+stopper.daemon = True   # SIGTERM ends the process without waiting for it
+stopper.start()
 srv.serve_forever()
