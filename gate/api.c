@@ -184,26 +184,27 @@ void gate_notify_approval(server *sv, const char *event, const json_t *approval)
 
 /* ---- the API ---- */
 
-static enum MHD_Result status_msg(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+static int status_msg(gate_resp *c, unsigned code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static enum MHD_Result status_msg(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+static int status_msg(gate_resp *c, unsigned code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return gate_send_status(c, code, NULL, buf);
+    gate_resp_status(c, code, NULL, buf);
+    return 0;
 }
 
 /* The body of a POST: {} when empty, else a JSON object; NULL after
  * answering 400. */
-static json_t *post_body(struct MHD_Connection *c, const request *rq, enum MHD_Result *rc)
+static json_t *post_body(gate_resp *c, const gate_req *rq, int *rc)
 {
-    if (!rq->body.len)
+    if (!rq->len)
         return json_object();
     json_error_t je;
-    json_t *b = json_loadb(rq->body.s, rq->body.len, 0, &je);
+    json_t *b = json_loadb(rq->body, rq->len, 0, &je);
     if (!b) {
         *rc = status_msg(c, 400, "malformed JSON body: %s (line %d, column %d)", je.text, je.line, je.column);
         return NULL;
@@ -217,7 +218,7 @@ static json_t *post_body(struct MHD_Connection *c, const request *rq, enum MHD_R
 }
 
 /* A string field of a POST body, "" when absent; NULL after answering 400. */
-static const char *body_string(struct MHD_Connection *c, const json_t *b, const char *key, enum MHD_Result *rc)
+static const char *body_string(gate_resp *c, const json_t *b, const char *key, int *rc)
 {
     json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v))
@@ -292,10 +293,10 @@ static int resimulate(server *sv, const json_t *a, gate_decision *d, char *msg, 
     return 0;
 }
 
-static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *id,
+static int decide(server *sv, gate_resp *c, const gate_identity *who, const char *id,
                               int approve, const json_t *b)
 {
-    enum MHD_Result rc = MHD_NO;
+    int rc = 0;
     const char *comment = body_string(c, b, "comment", &rc);
     if (!comment)
         return rc;
@@ -370,7 +371,8 @@ static enum MHD_Result decide(server *sv, struct MHD_Connection *c, const gate_i
     }
     gate_log("approval %s %s by %s", id, approve ? "approved" : "denied", who->name);
     /* a held request waiting for it is resumed by the main loop's next round (resume_held) */
-    rc = gate_send_json(c, 200, doc);
+    gate_resp_json(c, 200, doc);
+    rc = 0;
     notify = json_incref(doc);
 out:
     pthread_mutex_unlock(&sv->lock);
@@ -382,10 +384,10 @@ out:
     return rc;
 }
 
-static enum MHD_Result freeze(server *sv, struct MHD_Connection *c, const gate_identity *who, int on,
+static int freeze(server *sv, gate_resp *c, const gate_identity *who, int on,
                               const json_t *b)
 {
-    enum MHD_Result rc = MHD_NO;
+    int rc = 0;
     const char *reason = body_string(c, b, "reason", &rc);
     if (!reason)
         return rc;
@@ -403,15 +405,15 @@ static enum MHD_Result freeze(server *sv, struct MHD_Connection *c, const gate_i
     if (!ok)
         rc = status_msg(c, 500, "airlock: the %s could not be recorded: %s", on ? "freeze" : "thaw", err);
     else
-        rc = gate_send_json(c, 200, st);
+        gate_resp_json(c, 200, st);
     gate_log("%s by %s%s%s", on ? "frozen" : "thawed", who->name, on ? ": " : "", on ? reason : "");
     json_decref(st);
     return rc;
 }
 
-enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
-                         const char *method, const request *rq)
+int gate_api(server *sv, const gate_req *rq, gate_resp *c, const gate_identity *who)
 {
+    const char *url = rq->path, *method = rq->method;
     if (who->role != GATE_ROLE_APPROVER)
         return status_msg(c, 403,
                           "airlock: %s is an agent: only an approver's token may use %s (an agent can never "
@@ -423,13 +425,13 @@ enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identi
                           url);
     const char *p = url + 12;
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    enum MHD_Result rc = MHD_NO;
+    int rc = 0;
     json_t *doc = NULL;
 
     if (!strcmp(p, "whoami") && get) {
         doc = json_pack("{s:s, s:s}", "name", who->name, "role", "approver");
     } else if (!strcmp(p, "approvals") && get) {
-        const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+        const char *state = gate_req_arg(rq, "state");
         static const char *STATES[] = {"pending", "approved", "denied", "expired", "used", "all", NULL};
         int known = !state;
         for (int i = 0; STATES[i] && !known; i++)
@@ -468,7 +470,7 @@ enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identi
                               method, url);
         }
     } else if (!strcmp(p, "decisions") && get) {
-        const char *ls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        const char *ls = gate_req_arg(rq, "limit");
         long limit = ls ? atol(ls) : 50;
         if (limit <= 0 || limit > RECENT_MAX)
             limit = RECENT_MAX;
@@ -481,7 +483,7 @@ enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identi
     } else if (!strcmp(p, "drift") && get) {
         /* what production changed behind the gate's back, and where its
          * watches stand (enforce and shadow mode) */
-        const char *ss = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+        const char *ss = gate_req_arg(rq, "since");
         double since = 0;
         if (ss && gate_audit_parse_time(ss, gate_now(), &since) < 0)
             return status_msg(c, 400, "airlock: since=%s is not a time (RFC 3339, a Unix time, or an age like 1h)",
@@ -512,7 +514,8 @@ enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identi
     } else {
         return status_msg(c, 404, "airlock: no such API call: %s %s", method, url);
     }
-    rc = gate_send_json(c, 200, doc);
+    gate_resp_json(c, 200, doc);
+    rc = 0;
     json_decref(doc);
     return rc;
 }

@@ -25,6 +25,8 @@ struct gate_upstream {
     char *auth;        /* "Authorization: Bearer ..." */
     char *ca;
     int insecure;
+    const gate_upstream_fake *fake;   /* in-process production (tests): no network */
+    volatile int aborted;             /* gate_upstream_abort: every call ends at once */
 };
 
 static char *read_token(const char *path, char *err, size_t errlen)
@@ -80,6 +82,15 @@ int gate_upstream_open(gate_upstream **out, const char *url, const char *token_f
     return 0;
 }
 
+gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake)
+{
+    gate_upstream *u = twin_xcalloc(1, sizeof *u);
+    pthread_mutex_init(&u->lock, NULL);
+    u->url = twin_xstrdup("https://production.invalid");
+    u->fake = fake;
+    return u;
+}
+
 void gate_upstream_close(gate_upstream *u)
 {
     if (!u)
@@ -99,7 +110,9 @@ void gate_upstream_close(gate_upstream *u)
  * insecure was asked for), a bounded connect, no signals from threads. */
 static void set_connection(const gate_upstream *u, CURL *c)
 {
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    /* the TLS handshake included: a production busy with reconnecting
+     * watches (after a network fault) may take seconds */
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     if (u->insecure) {
@@ -143,11 +156,28 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+void gate_upstream_abort(gate_upstream *u)
+{
+    if (u)
+        __atomic_store_n(&u->aborted, 1, __ATOMIC_RELAXED);
+}
+
+/* libcurl's progress callback, at least once a second: an aborted
+ * upstream ends its calls. */
+static int call_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const gate_upstream *u = ud;
+    return __atomic_load_n(&u->aborted, __ATOMIC_RELAXED);
+}
+
 int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen)
 {
     memset(ans, 0, sizeof *ans);
+    if (u->fake)
+        return u->fake->call(u->fake->ud, method, path_query, content_type, body, len, ans, err, errlen);
     pthread_mutex_lock(&u->lock);
     CURL *c = u->nidle ? u->idle[--u->nidle] : NULL;
     pthread_mutex_unlock(&u->lock);
@@ -173,6 +203,9 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, call_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     set_connection(u, c);
     if (body && len) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -195,7 +228,10 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
     free(ct);
     free(ac);
     if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", s.too_big ? "production's answer is larger than the gate accepts" : curl_easy_strerror(rc));
+        snprintf(err, errlen, "%s",
+                 s.too_big             ? "production's answer is larger than the gate accepts"
+                 : rc == CURLE_ABORTED_BY_CALLBACK ? "the gate is stopping"
+                                                   : curl_easy_strerror(rc));
         twin_buf_free(&ans->body);
         return -1;
     }
@@ -244,6 +280,12 @@ static int stream_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut
 int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
                          char *err, size_t errlen)
 {
+    if (u->fake) {
+        if (u->fake->stream)
+            return u->fake->stream(u->fake->ud, path_query, s, err, errlen);
+        snprintf(err, errlen, "this production has no streams");
+        return -1;
+    }
     /* a handle of its own: a watch holds it for minutes, the pool is for
      * short calls */
     CURL *c = curl_easy_init();

@@ -25,6 +25,10 @@ typedef struct gate_upstream_answer {
 int gate_upstream_open(gate_upstream **out, const char *url, const char *token_file, const char *ca_file,
                        int insecure, char *err, size_t errlen);
 void gate_upstream_close(gate_upstream *u);   /* NULL is a no-op */
+/* Shutdown: every call in flight, and every call after, ends at once with
+ * an error (a slow production cannot hold the gate's stop). */
+void gate_upstream_abort(gate_upstream *u);
+
 /* One request; 0 with the answer (free it), -1 with err when production
  * could not be reached. */
 int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
@@ -47,6 +51,19 @@ typedef struct gate_upstream_sink {
  * by the sink, or production unreachable: on_head not called then). */
 int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
                          char *err, size_t errlen);
+/* An in-process production, for tests of the pipeline: every call (and
+ * stream, if given) goes to these functions instead of the network.  call
+ * fills ans (status, content_type, body) and returns 0, or -1 with err (a
+ * dropped connection, a timeout). */
+typedef struct gate_upstream_fake {
+    int (*call)(void *ud, const char *method, const char *path_query, const char *content_type, const char *body,
+                size_t len, gate_upstream_answer *ans, char *err, size_t errlen);
+    int (*stream)(void *ud, const char *path_query, const gate_upstream_sink *s, char *err, size_t errlen);
+    void *ud;
+} gate_upstream_fake;
+/* fake is borrowed: it outlives the upstream. */
+gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake);
+
 /* The current list of kind k (in ns, NULL = all) from production: new array
  * of objects with kind and apiVersion; NULL with *absent set when
  * production does not serve the kind (404/403), NULL with err otherwise. */

@@ -168,6 +168,7 @@ static void on_head(void *ud, long status, const char *content_type)
     if (status == 200) {
         pthread_mutex_lock(&w->inf->mu);
         w->watching = 1;
+        w->last_error[0] = '\0';   /* recovered: a refusal must not repeat an old fault */
         pthread_cond_broadcast(&w->inf->moved);
         pthread_mutex_unlock(&w->inf->mu);
     }

@@ -1,30 +1,25 @@
 /*
- * serve.c - `gate serve`: the Kubernetes API front.
+ * serve.c - `gate serve`: start-up, the main loop, and the dispatch of one
+ * request.
  *
- * The path of one request, in named phases:
- *   receive (libmicrohttpd over TLS, body capped at GATE_MAX_BODY)
- *   -> authenticate (bearer token, SHA-256 against the agents file)
- *   -> discovery, version and OpenAPI (served here)
- *   -> refresh (enforce mode, mutations: what the action and its cascade
- *      reach is listed again from production)
- *   -> decide (gate_decide: parse, simulate, judge)
- *   -> forward (enforce mode: allowed calls go to production, held open in
- *      the twin and committed only on 2xx) or answer from the twin
- *   -> answer (the object, a List, a Table, a watch stream, or a Status)
+ * The front (http.c, the only code that knows libmicrohttpd) receives a
+ * request over TLS and hands it here as a gate_req: the approvals page,
+ * then the bearer token (SHA-256 against the agents file), then the
+ * operators' API (api.c), discovery, the version and OpenAPI (served
+ * here), or a Kubernetes call, which goes through the pipeline's phases
+ * (pipeline.c: admit, decide, review, record, forward or answer, publish).
  *
- * Without --upstream the twin answers as the cluster (twin mode).  Watches
- * are streams (watch.c) fed by the twin's committed changes, or passed
- * through from production.  An epoll thread pool serves the connections;
- * `write` serializes mutations through production's answer, the engine
- * lock guards the twin and the policies and is let go during round trips,
- * so reads never wait on production for a mutation.
+ * Without --upstream the twin answers as the cluster (twin mode).  With it
+ * the twin mirrors production, fed by its watches (informer.c), and what
+ * production changes behind the gate's back is drift (drift.c).  Watches
+ * of agents are streams (watch.c) fed by the twin's committed changes, or
+ * passed through from production.
  */
 #include <errno.h>
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,48 +41,6 @@
 #include "gate/table.h"
 #include "gate/watch.h"
 #include "twin/util.h"
-
-/* ---- answers ---- */
-
-enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
-{
-    /* any JSON value (a pod's log is a string); a document that cannot be
-     * written (NULL, or not UTF-8) is a 500, never a crash */
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    if (!text) {
-        static const char FAIL[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
-                                   "\"Failure\",\"message\":\"airlock: the answer could not be written as JSON\","
-                                   "\"reason\":\"InternalError\",\"code\":500}";
-        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof FAIL - 1, (void *)FAIL, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        enum MHD_Result rc = MHD_queue_response(c, 500, r);
-        MHD_destroy_response(r);
-        return rc;
-    }
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result rc = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg)
-{
-    json_t *s = twin_status((int)code, reason, msg);
-    enum MHD_Result rc = gate_send_json(c, code, s);
-    json_decref(s);
-    return rc;
-}
-
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, const json_t *doc)
-{
-    return gate_send_json(c, code, doc);
-}
-
-static enum MHD_Result send_status(struct MHD_Connection *c, unsigned code, const char *msg)
-{
-    return gate_send_status(c, code, NULL, msg);
-}
 
 double gate_now(void)
 {
@@ -258,37 +211,6 @@ static json_t *openapi_group(const char *group, const char *version)
                      "version", "v1.32.0", "components", "schemas", "paths", paths);
 }
 
-/* ---- production's state ---- */
-
-/* The freshness rule (enforce and shadow mode): a mutation is judged on a
- * twin that has seen production's state as of the moment it arrived.  One
- * constant-size probe -- a limit=1 list of the target's kind (of
- * Namespaces when production does not serve it) -- gives production's
- * resourceVersion now; the watches must bring the twin there within
- * --fresh-wait seconds (serve_int.h). */
-int gate_fresh(server *sv, const gate_action *a, char *err, size_t errlen)
-{
-    const twin_kind *k = a->kind;
-    if (!json_object_get(sv->served, k->kind))
-        k = twin_kind_by_name(sv->engine.twin, "Namespace");
-    int absent;
-    char *rv = NULL;
-    json_t *items = gate_upstream_list_at(sv->up, k, k->namespaced ? a->ns : NULL, NULL, NULL, 1, &rv, &absent, err,
-                                          errlen);
-    if (!items) {
-        if (absent)
-            snprintf(err, errlen, "production did not let the gate list %s to learn its current version",
-                     k->resource);
-        return -1;
-    }
-    json_decref(items);
-    int rc = gate_informer_wait(sv->informer, rv, sv->fresh_wait, err, errlen);
-    free(rv);
-    return rc;
-}
-
-/* The informer's report of each change production made: drift unless a
- * mutation this gate forwarded explains it (under the engine lock). */
 static void on_change(void *ud, const char *type, const json_t *before, const json_t *after)
 {
     server *sv = ud;
@@ -307,19 +229,9 @@ static void on_change(void *ud, const char *type, const json_t *before, const js
 
 /* ---- the request path ---- */
 
-static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static gate_identity *authenticate(server *sv, const gate_req *rq, int *expired)
 {
-    (void)kind;
-    json_object_set_new(cls, key, json_string(value ? value : ""));
-    return MHD_YES;
-}
-
-/* The identity of the bearer token, or NULL; *expired when the token is
- * known but past its time (the identity is returned so the refusal can
- * name it). */
-static gate_identity *authenticate(server *sv, struct MHD_Connection *c, int *expired)
-{
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *auth = gate_req_header(rq, "Authorization");
     *expired = 0;
     if (!auth || strncmp(auth, "Bearer ", 7))
         return NULL;
@@ -328,954 +240,130 @@ static gate_identity *authenticate(server *sv, struct MHD_Connection *c, int *ex
         *expired = 1;
     return id;
 }
-
-/* A list's resourceVersion, where a watch from it starts. */
-static void set_list_version(json_t *list, long long rv)
+/* Discovery, the version and OpenAPI (GETs): 1 when answered. */
+static int discovery(const gate_req *rq, gate_resp *resp)
 {
-    char rvs[32];
-    snprintf(rvs, sizeof rvs, "%lld", rv);
-    json_t *meta = json_object_get(list, "metadata");
-    if (!json_is_object(meta))
-        json_object_set_new(list, "metadata", meta = json_object());
-    json_object_set_new(meta, "resourceVersion", json_string(rvs));
-}
-
-/* A List, paged by limit/continue: the continue token is the offset into
- * the list (sorted by namespace and name), so a client walks it in order. */
-static json_t *wrap_list(struct MHD_Connection *c, json_t *items, const char *kind, const char *api_version,
-                         long long rv, int *bad)
-{
-    const char *limit_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    const char *cont = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
-    long limit = limit_s ? atol(limit_s) : 0, from = 0;
-    *bad = 0;
-    if (cont && *cont) {
-        char *end;
-        if (strncmp(cont, "airlock-", 8) || (from = strtol(cont + 8, &end, 10)) < 0 || *end) {
-            *bad = 1;
-            return NULL;
+    const char *url = rq->path;
+    json_t *doc = NULL;
+    const char *acc = gate_req_header(rq, "Accept");
+    /* aggregated discovery only to a client that asks for exactly v2
+     * (kubectl-wire.md section 2: v2 to a v2beta1 client breaks it) */
+    if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
+        (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
+        doc = aggregated(!strcmp(url, "/api"));
+        gate_resp_json(resp, 200, doc);
+        json_decref(doc);
+        snprintf(resp->content_type, sizeof resp->content_type,
+                 "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+        return 1;
+    }
+    if (!strcmp(url, "/version"))
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
+                        "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
+                        "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gc", "platform",
+                        "linux/amd64");
+    else if (!strcmp(url, "/api"))
+        doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                        "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1");
+    else if (!strcmp(url, "/apis"))
+        doc = group_list();
+    else if (!strcmp(url, "/api/v1"))
+        doc = resource_list("", "v1");
+    else if (!strncmp(url, "/apis/", 6) && strchr(url + 6, '/') && !strchr(strchr(url + 6, '/') + 1, '/')) {
+        const char *slash = strchr(url + 6, '/');
+        char *g = twin_xasprintf("%.*s", (int)(slash - url - 6), url + 6);
+        doc = resource_list(g, slash + 1);
+        free(g);
+        if (!json_array_size(json_object_get(doc, "resources"))) {
+            json_decref(doc);
+            doc = NULL;
         }
+    } else if (!strcmp(url, "/openapi/v3") || !strcmp(url, "/openapi/v3/")) {
+        doc = openapi_root();
+    } else if (!strncmp(url, "/openapi/v3/api/", 16)) {
+        doc = openapi_group("", url + 16);
+    } else if (!strncmp(url, "/openapi/v3/apis/", 17) && strchr(url + 17, '/')) {
+        const char *slash = strchr(url + 17, '/');
+        char *g = twin_xasprintf("%.*s", (int)(slash - url - 17), url + 17);
+        doc = openapi_group(g, slash + 1);
+        free(g);
     }
-    size_t n = json_array_size(items);
-    json_t *page = json_array();
-    size_t upto = limit > 0 && (size_t)from + (size_t)limit < n ? (size_t)from + (size_t)limit : n;
-    for (size_t i = (size_t)from; i < upto; i++)
-        json_array_append(page, json_array_get(items, i));
-    char *lk = twin_xasprintf("%sList", kind);
-    json_t *l = json_pack("{s:s, s:s, s:{}, s:o}", "kind", lk, "apiVersion", api_version, "metadata", "items", page);
-    set_list_version(l, rv);
-    if (upto < n) {
-        char *tok = twin_xasprintf("airlock-%zu", upto);
-        json_object_set_new(json_object_get(l, "metadata"), "continue", json_string(tok));
-        json_object_set_new(json_object_get(l, "metadata"), "remainingItemCount", json_integer((json_int_t)(n - upto)));
-        free(tok);
+    if (!doc && !strncmp(url, "/openapi/", 9)) {   /* v2 is protobuf-only for clients: 404 */
+        gate_resp_status(resp, 404, NULL, "the server could not find the requested resource");
+        return 1;
     }
-    free(lk);
-    return l;
-}
-
-/* ---- the last phase: forwarded to production, or answered from the twin ---- */
-
-/* The Accept header production is asked with: kubectl may ask for
- * protobuf, which the gate never forwards as such; an answer about Secrets
- * that the gate must redact is asked for as JSON (a Table stays a Table). */
-static const char *production_accept(struct MHD_Connection *c, int redact)
-{
-    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    int table = accept && strstr(accept, "as=Table");
-    if (redact)
-        return table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json";
-    for (const char *p = accept; p && *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-            return "application/json";
-    return accept && strstr(accept, "protobuf") ? "application/json" : accept;
-}
-
-static int wants_table(struct MHD_Connection *c)
-{
-    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    return accept && strstr(accept, "as=Table") != NULL;
-}
-
-/* Production's answer about Secrets, redacted for an agent without
- * read_secrets.  0, or -1 when the answer is not JSON (then it is withheld:
- * it could hold what may not be read). */
-static int redact_answer(gate_upstream_answer *ans)
-{
-    if (!ans->body.len)
-        return 0;
-    json_t *doc = json_loadb(ans->body.s, ans->body.len, 0, NULL);
-    if (!doc)
-        return -1;
-    gate_redact_secret_answer(doc);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!text)
-        return -1;
-    twin_buf_free(&ans->body);
-    twin_buf_add(&ans->body, text, strlen(text));
-    free(text);
+    if (doc) {
+        gate_resp_json(resp, 200, doc);
+        json_decref(doc);
+        return 1;
+    }
     return 0;
 }
 
-/* A mutation about to be forwarded (ans NULL), or that production took:
- * what it changes -- the action's target, a create's name from its body,
- * then from production's answer; a collection delete's objects -- is told
- * to the drift watch, so that production's events for it are not drift. */
-static void expect_change(server *sv, const gate_decision *d, const gate_upstream_answer *ans)
+/* One request, as the front hands it over: the approvals page, then the
+ * bearer token, then the operators' API, discovery, or a Kubernetes call
+ * (pipeline.c).  Called again for a call resumed after a hold. */
+static void serve_request(void *app, gate_req *rq, gate_resp *resp)
 {
-    const json_t *a = d->action;
-    const char *kind = json_string_value(json_object_get(a, "kind"));
-    const char *ns = json_string_value(json_object_get(a, "namespace"));
-    const char *name = json_string_value(json_object_get(a, "name"));
-    if (!name)
-        name = json_string_value(json_object_get(json_object_get(d->body, "metadata"), "name"));
-    json_t *obj = ans && ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
-    const char *oname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-    const char *okind = json_string_value(json_object_get(obj, "kind"));
-    if (oname && okind && kind && !strcmp(okind, kind))
-        name = oname;   /* a create's name, generated or not */
-    gate_drift_expect(sv->drift, kind, ns, name, gate_now());
-    size_t i;
-    json_t *ch;
-    if (!ans)   /* what the twin saw it change: a collection delete's objects, a cascade */
-        json_array_foreach(d->diff, i, ch)
-            gate_drift_expect(sv->drift, json_string_value(json_object_get(ch, "kind")),
-                              json_string_value(json_object_get(ch, "namespace")),
-                              json_string_value(json_object_get(ch, "name")), gate_now());
-    if (json_is_array(json_object_get(obj, "items"))) {   /* a collection delete: every object it named */
-        json_t *it;
-        json_array_foreach(json_object_get(obj, "items"), i, it)
-            gate_drift_expect(sv->drift, kind, json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace")),
-                              json_string_value(json_object_get(json_object_get(it, "metadata"), "name")), gate_now());
-    }
-    json_decref(obj);
-}
-
-/* forward: production receives the request built from the judged action
- * (d->wire, never the agent's bytes); its status and body go back (Secret
- * values redacted for an agent without read_secrets), the twin follows what
- * it did, and shadow mode records the would-be verdict. */
-static enum MHD_Result forward_call(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *pq,
-                                   gate_decision *d, const char *record_id, int *took_out)
-{
-    gate_upstream_answer ans;
-    char ferr[512];
-    enum MHD_Result rc;
-    const gate_wire *w = &d->wire;
-    const char *agent = who->name;
-    int redact = d->secret && !who->read_secrets;
-    /* production's events for it may come before its answer: what it
-     * changes is expected before it is sent (a refusal leaves an
-     * expectation that nothing matches, for the window) */
-    if (strcmp(w->method, "GET"))
-        expect_change(sv, d, NULL);
-    int fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(c, redact),
-                                w->body, w->len, &ans, ferr, sizeof ferr);
-    int took = fr == 0 && ans.status >= 200 && ans.status < 300;
-    *took_out = took;
-    if (took && strcmp(w->method, "GET"))   /* a create's generated name, known only now */
-        expect_change(sv, d, &ans);
-    if (d->held) {
-        pthread_mutex_lock(&sv->lock);
-        if (gate_finish(&sv->engine, d, took) < 0)   /* production has it, the twin does not: say so loudly */
-            gate_log("the twin could not commit what production took (%s %s): the twin misses this change",
-                     w->method, pq);
-        pthread_mutex_unlock(&sv->lock);
-    }
-    if (record_id) {
-        /* the decision was recorded before it was forwarded; now what
-         * production did with it */
-        json_t *outcome = json_pack("{s:s, s:s, s:s, s:I, s:b}", "type", "outcome", "agent", agent, "decision",
-                                    record_id, "production_status", (json_int_t)(fr == 0 ? ans.status : 0),
-                                    "committed", took && d->verdict == GATE_ALLOW);
-        char aerr[256];
-        if (gate_audit_outcome(sv, outcome, aerr, sizeof aerr) < 0)
-            gate_log("the outcome of decision %s could not be recorded: %s", record_id, aerr);
-        json_decref(outcome);
-    }
-    gate_log("%s %s %s -> %s%s, production %ld", agent, w->method, pq, gate_verdict_name(d->verdict),
-             sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
-    if (sv->shadow && sv->shadow_log) {
-        /* what the gate would have done, for rolling out policies (the
-         * file's lock keeps each record one line) */
-        json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
-                                 "agent", agent, "method", w->method, "path", pq, "verdict",
-                                 gate_verdict_name(d->verdict), "message", d->message ? d->message : "",
-                                 "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
-                                 d->results);
-        if (line) {
-            flockfile(sv->shadow_log);
-            json_dumpf(line, sv->shadow_log, JSON_COMPACT);
-            fputc('\n', sv->shadow_log);
-            fflush(sv->shadow_log);
-            funlockfile(sv->shadow_log);
-        }
-        json_decref(line);
-    }
-    if (fr < 0) {
-        char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
-        rc = send_status(c, 502, msg);
-        free(msg);
-        return rc;
-    }
-    if (redact && redact_answer(&ans) < 0) {
-        gate_upstream_answer_free(&ans);
-        return send_status(c, 502, "airlock: production's answer about Secrets is not JSON: it is withheld");
-    }
-    struct MHD_Response *r = MHD_create_response_from_buffer(ans.body.len, ans.body.s ? ans.body.s : (void *)"",
-                                                             MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type",
-                            redact || !ans.content_type[0] ? "application/json" : ans.content_type);
-    rc = MHD_queue_response(c, (unsigned)ans.status, r);
-    MHD_destroy_response(r);
-    gate_upstream_answer_free(&ans);
-    return rc;
-}
-
-/* answer from the twin: the object, a List (paged), a Table, or the
- * refusal as a Status (a review's message carries its approval id).
- * Secret values are redacted for an agent without read_secrets. */
-static enum MHD_Result answer(struct MHD_Connection *c, gate_decision *d, long long rv, int redact)
-{
-    enum MHD_Result rc;
-    const char *kind = json_string_value(json_object_get(d->action, "kind"));
-    const char *verb = json_string_value(json_object_get(d->action, "verb"));
-    if (redact && d->object)
-        gate_redact_secret_answer(d->object);
-    if (d->verdict == GATE_ALLOW && d->object && kind && gate_verb_is_read(verb) && wants_table(c) &&
-        (json_is_array(d->object) || json_is_object(d->object))) {
-        json_t *tab = gate_table(kind, d->object);
-        if (json_is_array(d->object))
-            set_list_version(tab, rv);
-        rc = send_json(c, 200, tab);
-        json_decref(tab);
-    } else if (d->verdict == GATE_ALLOW && d->object && json_is_array(d->object)) {
-        const char *g = json_string_value(json_object_get(d->action, "group"));
-        const char *v = json_string_value(json_object_get(d->action, "version"));
-        char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
-        int bad_token;
-        json_t *list = wrap_list(c, d->object, kind ? kind : "", av, rv, &bad_token);
-        free(av);
-        if (bad_token)
-            return gate_send_status(c, 410, "Expired",   /* as the API server names an old continue */
-                                      "the continue token is not one this server gave out: list again");
-        rc = send_json(c, d->code ? (unsigned)d->code : 200, list);
-        json_decref(list);
-    } else if (d->verdict == GATE_ALLOW && json_is_string(d->object)) {
-        /* a pod's log: text, as the API server sends it */
-        struct MHD_Response *r = MHD_create_response_from_buffer(json_string_length(d->object),
-                                                                 (void *)json_string_value(d->object),
-                                                                 MHD_RESPMEM_MUST_COPY);
-        MHD_add_response_header(r, "Content-Type", "text/plain");
-        rc = MHD_queue_response(c, 200, r);
-        MHD_destroy_response(r);
-    } else if (d->verdict == GATE_ALLOW && d->object) {
-        rc = send_json(c, d->code ? (unsigned)d->code : 200, d->object);
-    } else {
-        unsigned code = d->code ? (unsigned)d->code : 500;
-        rc = send_status(c, code, d->message ? d->message : "refused");
-    }
-    return rc;
-}
-
-/* ---- watch ---- */
-
-/* Twin mode: a stream of the twin's committed changes from the version the
- * client names (or the current objects first). */
-static enum MHD_Result twin_watch(server *sv, struct MHD_Connection *c, gate_decision *d, long long rv, int redact)
-{
-    const char *ts = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeoutSeconds");
-    const char *bookmarks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "allowWatchBookmarks");
-    if (redact)
-        gate_redact_secret_answer(d->object);
-    gate_watch_opts o = {
-        .kind = json_string_value(json_object_get(d->action, "kind")),
-        .ns = json_string_value(json_object_get(d->action, "namespace")),
-        .label_selector = json_string_value(json_object_get(d->action, "label_selector")),
-        .field_selector = json_string_value(json_object_get(d->action, "field_selector")),
-        .resource_version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion"),
-        .timeout_seconds = ts ? atol(ts) : 0,
-        .render = wants_table(c) ? gate_table : NULL,
-        .redact_secrets = redact,
-        .bookmarks = bookmarks && (!strcmp(bookmarks, "true") || !strcmp(bookmarks, "1")),
-    };
-    char err[512];
-    struct MHD_Response *r = gate_watch_twin(sv->watch, c, &o, d->object, rv, err, sizeof err);
-    if (!r)
-        return send_status(c, 400, err);
-    enum MHD_Result rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-/* Enforce mode: production's stream (of the request built from the judged
- * action), passed through as it comes, or event by event with Secret
- * values redacted. */
-static enum MHD_Result pass_watch(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *pq,
-                                  const gate_decision *d)
-{
-    unsigned status = 0;
-    char err[512];
-    int redact = d->secret && !who->read_secrets;
-    struct MHD_Response *r = gate_watch_upstream(sv->watch, c, sv->up, d->wire.path_query,
-                                                 production_accept(c, redact), redact, &status, err, sizeof err);
-    gate_log("%s GET %s -> allow, production %u (watch)", who->name, pq, r ? status : 0);
-    if (!r) {
-        char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
-        enum MHD_Result rc = send_status(c, 502, msg);
-        free(msg);
-        return rc;
-    }
-    enum MHD_Result rc = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-/* ---- the Kubernetes API path of an agent's call ---- */
-
-/* The request's Content-Type as the record keeps it: protobuf bodies are
- * recorded decoded, as JSON. */
-static const char *record_content_type(struct MHD_Connection *c)
-{
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    return !ct || strstr(ct, "protobuf") ? "application/json" : ct;
-}
-
-/* A JSON string's text, or "" (never NULL, for messages). */
-static const char *str_of(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    return s ? s : "";
-}
-
-/* A mutation while the gate is frozen: refused and recorded. */
-static enum MHD_Result refuse_frozen(server *sv, struct MHD_Connection *c, const gate_identity *who,
-                                     const char *method, const char *pq, const json_t *freeze)
-{
-    char since[32];
-    gate_audit_format_time(json_number_value(json_object_get(freeze, "since")), since);
-    gate_decision d = {
-        .verdict = GATE_DENY,
-        .code = 403,
-        .message = twin_xasprintf("airlock: denied by freeze: %s (frozen by %s since %s); reads still work",
-                                  str_of(json_object_get(freeze, "reason")), str_of(json_object_get(freeze, "by")),
-                                  since),
-        .action = json_pack("{s:s, s:s}", "method", method, "path", pq),
-        .results = json_pack("[{s:s, s:s, s:s}]", "policy", "freeze", "verdict", "deny", "reason",
-                             "the gate is frozen: no mutation passes until an approver thaws it"),
-    };
-    char err[256];
-    json_t *extra = json_pack("{s:b}", "frozen", 1);
-    enum MHD_Result rc;
-    unsigned long long ticket = 0;
-    pthread_mutex_lock(&sv->lock);   /* the record names the policy set, which a reload may swap */
-    int arc = gate_audit_decision(sv, who, method, pq, record_content_type(c), &d, extra, NULL,
-                                  sv->up ? &ticket : NULL, err, sizeof err);
-    pthread_mutex_unlock(&sv->lock);
-    if (arc == 0)
-        arc = gate_audit_wait(sv->audit, ticket, err, sizeof err);   /* durable before the answer */
-    if (arc < 0) {
-        char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
-        rc = send_status(c, 500, msg);
-        free(msg);
-    } else {
-        gate_log("%s %s %s -> deny (frozen)", who->name, method, pq);
-        rc = send_status(c, 403, d.message);
-    }
-    json_decref(extra);
-    gate_decision_free(&d);
-    return rc;
-}
-
-/* A review: an approval of the same action by the same agent lets it
- * through once (and only if its impact is still what was approved; it is
- * used up by the caller, once production took the change: *use);
- * otherwise the action waits as a pending approval.  Called with the
- * engine lock, the decision held open.  Returns the approval id (new) and
- * sets *pending when the action is (still, or again) waiting, *created when
- * its approval is new.  A dry run (never held) gets or finds its approval
- * like the real call, so an agent may ask first; an approval lets a dry
- * run through without being used up. */
-static char *settle_review(server *sv, const gate_identity *who, const char *method, const char *pq,
-                           const char *ctype, int dry, gate_decision *d, int *pending, int *created, int *use)
-{
-    double now = gate_now();
-    char *fp = gate_fingerprint(who->name, d->diff);
-    char *id = NULL;
-    *pending = 1;
-    *created = 0;
-    *use = 0;
-    json_t *ok = gate_approvals_find_approved(sv->approvals, who->name, fp, now);
-    json_t *rdiff = gate_redact_diff(d->diff);
-    if (ok) {
-        char why[256];
-        id = twin_xstrdup(json_string_value(json_object_get(ok, "id")));
-        if (gate_impact_changed(json_object_get(ok, "impact"), d->impact, why, sizeof why)) {
-            gate_approvals_repend(sv->approvals, id, d->impact, rdiff, why, now);
-            gate_finish(&sv->engine, d, 0);
-            char *msg = twin_xasprintf("%s; the impact changed since it was approved (%s): approval id %s is "
-                                       "pending again",
-                                       d->message, why, id);
-            free(d->message);
-            d->message = msg;
-        } else {
-            const char *by = json_string_value(json_object_get(ok, "decided_by"));
-            char *msg = twin_xasprintf("allowed by approval id %s (approved by %s)", id, by ? by : "?");
-            *use = !dry;
-            gate_allow_reviewed(d, msg);
-            free(msg);
-            *pending = 0;
-        }
-        json_decref(ok);
-    } else {
-        gate_finish(&sv->engine, d, 0);
-        const char *kind = json_string_value(json_object_get(d->action, "kind"));
-        json_t *body = gate_redact(d->body, kind);
-        json_t *doc = json_pack("{s:O, s:{s:s, s:s, s:s, s:o}, s:s, s:O, s:O, s:O}", "action", d->action,
-                                "request", "method", method, "path", pq, "content_type", ctype, "body",
-                                body ? body : json_null(), "message", d->message, "results", d->results, "impact",
-                                d->impact ? d->impact : json_null(), "diff", rdiff);
-        int fresh = 0;
-        id = gate_approvals_add(sv->approvals, who->name, fp, doc, now, &fresh);
-        json_decref(doc);
-        char *msg;
-        if (id) {
-            msg = twin_xasprintf("%s; approval id %s", d->message, id);
-        } else if (fresh == GATE_APPROVAL_CAPPED) {
-            /* one agent cannot crowd the approvers' list: no new approval
-             * until some of its own are decided or expire */
-            msg = twin_xasprintf("airlock: agent %s has %ld approvals pending (the cap): no new one is made until "
-                                 "some are decided or expire (%s)",
-                                 who->name, gate_approvals_max_pending(sv->approvals), d->message);
-            d->code = 429;
-            *pending = 0;
-        } else {
-            msg = twin_xasprintf("%s; the pending approval could not be stored", d->message);
-        }
-        free(d->message);
-        d->message = msg;
-        *created = id && fresh == GATE_APPROVAL_MADE;
-    }
-    json_decref(rdiff);
-    free(fp);
-    return id;
-}
-
-/* The main loop's round over the held requests: each whose approval was
- * decided or expired, whose wait is over, or all when the server stops, is
- * resumed (its handler runs again and answers).  Resumed outside the
- * engine lock: libmicrohttpd takes locks of its own. */
-static void resume_held(server *sv)
-{
-    request *ready = NULL;
-    pthread_mutex_lock(&sv->lock);
-    double now = gate_now();
-    for (request **p = &sv->held; *p;) {
-        request *r = *p;
-        json_t *a = gate_approvals_get(sv->approvals, r->approval_id, now);   /* expiry applies here */
-        const char *state = json_string_value(json_object_get(a, "state"));
-        if (!state || strcmp(state, "pending") || sv->stopping || now >= r->until) {
-            *p = r->next_held;
-            r->outcome = a;
-            r->held = 2;
-            r->next_held = ready;
-            ready = r;
-            sv->waiting--;
-            sv->resuming++;
-        } else {
-            json_decref(a);
-            p = &r->next_held;
-        }
-    }
-    pthread_mutex_unlock(&sv->lock);
-    while (ready) {
-        request *r = ready;
-        ready = r->next_held;
-        r->next_held = NULL;
-        MHD_resume_connection(r->conn);
-    }
-}
-
-/* A held request, resumed: the person's answer, as a refusal (approved:
- * NULL, the caller judges it again). */
-static char *held_refusal(server *sv, const request *rq)
-{
-    const json_t *a = rq->outcome;
-    const char *state = json_string_value(json_object_get(a, "state"));
-    if (state && !strcmp(state, "approved"))
-        return NULL;
-    if (state && !strcmp(state, "denied")) {
-        const char *cm = json_string_value(json_object_get(a, "comment"));
-        return twin_xasprintf("airlock: denied by approver %s%s%s; approval id %s",
-                              str_of(json_object_get(a, "decided_by")), cm && *cm ? ": " : "", cm && *cm ? cm : "",
-                              rq->approval_id);
-    }
-    if (state && !strcmp(state, "expired"))
-        return twin_xasprintf("%s (no approver answered: it expired)", rq->message);
-    if (sv->stopping)
-        return twin_xasprintf("%s (the gate is stopping; it stays pending)", rq->message);
-    return twin_xasprintf("%s (no approver answered within %g s; it stays pending)", rq->message, sv->review_wait);
-}
-
-/* Waits until a decision's record is durable (group commit: called
- * without the engine lock).  0, or -1 with a 500 queued in *rc: nothing is
- * answered or forwarded whose decision could still be lost. */
-static int durable(server *sv, struct MHD_Connection *c, unsigned long long ticket, enum MHD_Result *rc)
-{
-    char err[256];
-    if (gate_audit_wait(sv->audit, ticket, err, sizeof err) == 0)
-        return 0;
-    char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
-    *rc = send_status(c, 500, msg);
-    free(msg);
-    return -1;
-}
-
-/* The kill switch and the agent's rate limit: checked before any work, and
- * again each time the request is judged anew (after a person approved it),
- * so that a freeze stops what was not yet forwarded.  Returns 1 with the
- * refusal queued in *rc, or 0 to go on.  Called without a lock. */
-static int admit(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *method,
-                 const char *pq, int count, enum MHD_Result *rc)
-{
-    pthread_mutex_lock(&sv->lock);
-    json_t *freeze = gate_freeze_get(sv->approvals);
-    int frozen = json_is_true(json_object_get(freeze, "frozen"));
-    const char *which = "";
-    long wait = frozen || !count ? 0 : gate_agents_rate((gate_identity *)who, gate_now(), &which);
-    pthread_mutex_unlock(&sv->lock);
-    if (frozen) {
-        *rc = refuse_frozen(sv, c, who, method, pq, freeze);
-        json_decref(freeze);
-        return 1;
-    }
-    json_decref(freeze);
-    if (!wait)
-        return 0;
-    long limit = !strcmp(which, "per second") ? who->per_second : who->per_minute;
-    char *msg = twin_xasprintf("airlock: rate limit: agent %s may make %ld mutations %s; retry after %ld s",
-                               who->name, limit, which, wait);
-    json_t *st = twin_status(429, "TooManyRequests", msg);
-    json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
-    char *text = twin_xdumps(st, JSON_COMPACT);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    char after[24];
-    snprintf(after, sizeof after, "%ld", wait);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Retry-After", after);
-    *rc = MHD_queue_response(c, 429, r);
-    MHD_destroy_response(r);
-    gate_log("%s %s %s -> 429 (%s)", who->name, method, pq, msg);
-    json_decref(st);
-    free(msg);
-    return 1;
-}
-
-static enum MHD_Result kube_call(server *sv, struct MHD_Connection *c, request *rq, gate_identity *who,
-                                 const char *method)
-{
-    /* the request target as received: the one text the twin parses, the
-     * audit records and the log shows (escaped); production receives the
-     * request rebuilt from what was parsed (d.wire) */
-    const char *pq = rq->uri;
-    json_t *headers = json_object();
-    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header, headers);
-    const char *agent = who->name, *ctype = record_content_type(c);
-    int redact = !who->read_secrets;
-    gate_decision d = {0};
-    enum MHD_Result rc;
-    char *approval_id = NULL, *record_id = NULL;
-    unsigned long long ticket = 0;   /* the decision's record, until it is durable */
-    int mutation = strcmp(method, "GET") && strcmp(method, "HEAD"), waited = 0, notify = 0;
-
-    if (rq->held == 2) {
-        /* resumed after a hold: the person's answer */
-        pthread_mutex_lock(&sv->lock);
-        sv->resuming--;
-        pthread_mutex_unlock(&sv->lock);
-        char *msg = held_refusal(sv, rq);
-        gate_log("%s %s %s -> %s after waiting", agent, method, pq,
-                 str_of(json_object_get(rq->outcome, "state")));
-        rq->held = 0;
-        if (msg) {
-            rc = send_status(c, 403, msg);
-            free(msg);
-            goto done;
-        }
-        waited = 1;   /* approved: judged again on the current twin; the approval lets it through once */
-    } else if (mutation && admit(sv, c, who, method, pq, 1, &rc)) {
-        goto done;
-    }
-
-    /* judge (again, after a person approved a held request) */
-    /* Mutations take `write` first and keep it until production has
-     * answered, so they are serialized end to end; the engine lock is held
-     * only while the twin and the policies work, so reads (judged under it)
-     * never wait on a mutation's round trip to production. */
-    if (mutation)
-        pthread_mutex_lock(&sv->write);
-    pthread_mutex_lock(&sv->lock);
-    gate_decision_free(&d);
-    gate_action act;
-    int parsed = gate_decide_parse(&sv->engine, method, pq, headers, NULL, rq->body.s, rq->body.len, &act, &d) == 0;
-    if (parsed && mutation && sv->informer) {
-        /* judged on production's state as of now: the watches must have
-         * brought it (the engine lock is let go meanwhile: they need it) */
-        char ferr[1024];
-        pthread_mutex_unlock(&sv->lock);
-        int stale = gate_fresh(sv, &act, ferr, sizeof ferr);
-        pthread_mutex_lock(&sv->lock);
-        if (stale) {
-            gate_action_free(&act);
-            pthread_mutex_unlock(&sv->lock);
-            pthread_mutex_unlock(&sv->write);
-            gate_log("%s %s %s -> refused: %s", agent, method, pq, ferr);
-            char *msg = twin_xasprintf("airlock: refused: %s; try again", ferr);
-            rc = gate_send_status(c, 503, "ServiceUnavailable", msg);
-            free(msg);
-            goto done;
-        }
-    }
-    if (mutation) {
-        /* a freeze that landed while this request waited for the write
-         * lock, for production's state, or for a person, still stops it */
-        json_t *freeze = gate_freeze_get(sv->approvals);
-        if (json_is_true(json_object_get(freeze, "frozen"))) {
-            if (parsed)
-                gate_action_free(&act);
-            pthread_mutex_unlock(&sv->lock);
-            pthread_mutex_unlock(&sv->write);
-            rc = refuse_frozen(sv, c, who, method, pq, freeze);
-            json_decref(freeze);
-            goto done;
-        }
-        json_decref(freeze);
-    }
-    /* the agent's profile */
-    sv->engine.config_overrides = who->config;
-    sv->engine.policy_subset = who->policies;
-    sv->engine.read_secrets = who->read_secrets;
-    long long rv_before = twin_resource_version(sv->engine.twin);
-    if (parsed) {
-        gate_decide_action(&sv->engine, agent, &act, &d);
-        gate_action_free(&act);
-        gate_release(&sv->engine, &d);   /* a mirror of production: its events bring the change, if it takes it */
-    }
-    const char *verb = json_string_value(json_object_get(d.action, "verb"));
-    const char *kind = json_string_value(json_object_get(d.action, "kind"));
-    int is_read = gate_verb_is_read(verb), is_watch = verb && !strcmp(verb, "watch");
-    int dry = json_is_true(json_object_get(d.action, "dry_run"));
-    int pending = 0, created = 0, use_approval = 0;
-    free(approval_id);
-    approval_id = NULL;
-    if (d.verdict == GATE_REVIEW && (d.held || dry) && !sv->shadow)   /* shadow mode only records */
-        approval_id = settle_review(sv, who, method, pq, ctype, dry, &d, &pending, &created, &use_approval);
-    notify |= created;
-    /* only what was parsed is ever forwarded (d.wire): in shadow mode too */
-    int forward = sv->up && d.wire.method &&
-                  ((d.verdict == GATE_ALLOW && (d.held || is_read)) || (sv->shadow && !dry));
-
-    /* the record: every mutation, every refusal, every read of Secrets;
-     * durable before anything is answered or forwarded */
-    int record = mutation || d.verdict != GATE_ALLOW || (kind && !strcmp(kind, "Secret"));
-    if (record) {
-        char aerr[256];
-        json_t *extra = json_pack("{s:{s:I}}", "twin", "resource_version_before", (json_int_t)rv_before);
-        if (approval_id)
-            json_object_set_new(extra, "approval_id", json_string(approval_id));
-        if (forward && !is_read)
-            json_object_set_new(extra, "committed", json_null());   /* production will tell: see "outcome" */
-        else
-            json_object_set_new(extra, "committed",
-                                json_boolean(!is_read && d.verdict == GATE_ALLOW && !dry && d.held));
-        if (forward && !is_read)   /* what production receives, as it is sent */
-            json_object_set_new(extra, "forwarded",
-                                json_pack("{s:s, s:s}", "method", d.wire.method, "path", d.wire.path_query));
-        free(record_id);
-        record_id = NULL;
-        /* enforce and shadow mode: journaled under the lock, made durable
-         * (group commit) once the lock is let go, before anything is
-         * answered or forwarded; twin mode commits the twin under the lock
-         * right after, so it waits here */
-        if (gate_audit_decision(sv, who, method, pq, ctype, &d, extra, &record_id, sv->up ? &ticket : NULL, aerr,
-                                sizeof aerr) < 0) {
-            json_decref(extra);
-            gate_finish(&sv->engine, &d, 0);
-            pthread_mutex_unlock(&sv->lock);
-            if (mutation)
-                pthread_mutex_unlock(&sv->write);
-            char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", aerr);
-            rc = send_status(c, 500, msg);
-            free(msg);
-            goto done;
-        }
-        json_decref(extra);
-    }
-    if (!sv->up && d.held) {
-        /* twin mode: the twin is the cluster; commit what is allowed */
-        if (gate_finish(&sv->engine, &d, 1) < 0) {
-            d.code = 500;
-            d.verdict = GATE_ERROR;
-            free(d.message);
-            d.message = twin_xstrdup("airlock: the twin could not commit the change: nothing of it stays");
-        } else if (use_approval) {
-            gate_approvals_use(sv->approvals, approval_id, gate_now());
-        }
-    }
-    long long rv = twin_resource_version(sv->engine.twin);
-    if (!sv->up && !is_read && d.verdict == GATE_ALLOW && !dry && d.code < 300)
-        gate_watch_publish(sv->watch, d.diff, rv);   /* committed: tell the watchers */
-
-    if (pending && approval_id && sv->review_wait > 0 && !waited && sv->waiting < sv->max_waiting) {
-        /* hold the agent's request for a person: nothing stays open meanwhile */
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
-        if (ticket) {
-            pthread_mutex_unlock(&sv->lock);
-            int bad = durable(sv, c, ticket, &rc);
-            pthread_mutex_lock(&sv->lock);
-            if (bad) {
-                pthread_mutex_unlock(&sv->lock);
-                goto done;
-            }
-        }
-        if (notify) {   /* the team hears of it before the wait, not after (queued: no wait) */
-            json_t *pa = gate_approvals_get(sv->approvals, approval_id, gate_now());
-            gate_notify_approval(sv, "approval.pending", pa);
-            json_decref(pa);
-            notify = 0;
-        }
-        /* the connection waits, not a thread: resume_held answers it */
-        rq->held = 1;
-        rq->approval_id = twin_xstrdup(approval_id);
-        rq->message = twin_xstrdup(d.message);
-        rq->until = gate_now() + sv->review_wait;
-        rq->conn = c;
-        rq->next_held = sv->held;
-        sv->held = rq;
-        sv->waiting++;
-        MHD_suspend_connection(c);
-        pthread_mutex_unlock(&sv->lock);
-        gate_log("%s %s %s -> review: held for a person (approval id %s)", agent, method, pq, approval_id);
-        rc = MHD_YES;
-        goto done;
-    }
-
-    if (forward && is_watch) {
-        pthread_mutex_unlock(&sv->lock);
-        if (!durable(sv, c, ticket, &rc))
-            rc = pass_watch(sv, c, who, pq, &d);
-    } else if (forward) {
-        /* the mutation stays open in the twin while its record is made
-         * durable and production answers (`write` keeps the next one
-         * waiting; the engine lock is let go, so reads are judged
-         * meanwhile, on the committed state), then is committed if
-         * production took it and rolled back otherwise */
-        pthread_mutex_unlock(&sv->lock);
-        if (durable(sv, c, ticket, &rc)) {
-            pthread_mutex_lock(&sv->lock);
-            gate_finish(&sv->engine, &d, 0);
-            pthread_mutex_unlock(&sv->lock);
-            if (mutation)
-                pthread_mutex_unlock(&sv->write);
-            goto done;
-        }
-        int took = 0;
-        rc = forward_call(sv, c, who, pq, &d, is_read ? NULL : record_id, &took);
-        if (use_approval && took) {
-            /* used up only now that production took it (a 502 leaves it for
-             * the retry); `write` is still held, so no twin of this
-             * request can pass on the same approval meanwhile */
-            pthread_mutex_lock(&sv->lock);
-            gate_approvals_use(sv->approvals, approval_id, gate_now());
-            pthread_mutex_unlock(&sv->lock);
-        }
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
-    } else {
-        gate_finish(&sv->engine, &d, 0);   /* enforce mode: not forwarded, nothing stays */
-        pthread_mutex_unlock(&sv->lock);
-        if (mutation)
-            pthread_mutex_unlock(&sv->write);
-        if (durable(sv, c, ticket, &rc))
-            goto done;
-        gate_log("%s %s %s -> %s %d", agent, method, pq, gate_verdict_name(d.verdict), d.code);
-        int secret = redact && d.secret;
-        rc = is_watch && d.verdict == GATE_ALLOW && json_is_array(d.object) ? twin_watch(sv, c, &d, rv, secret)
-                                                                           : answer(c, &d, rv, secret);
-    }
-done:
-    if (notify && approval_id) {   /* a new approval: tell the team (no lock is held here) */
-        pthread_mutex_lock(&sv->lock);
-        json_t *a = gate_approvals_get(sv->approvals, approval_id, gate_now());
-        pthread_mutex_unlock(&sv->lock);
-        gate_notify_approval(sv, "approval.pending", a);
-        json_decref(a);
-    }
-    free(approval_id);
-    free(record_id);
-    gate_decision_free(&d);
-    json_decref(headers);
-    return rc;
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-    (void)version;
-    server *sv = cls;
-    request *rq = *con_cls;
-    if (!rq) {   /* made by on_uri; kept for a caller without it */
-        rq = twin_xcalloc(1, sizeof(*rq));
-        rq->uri = twin_xstrdup(url);
-        *con_cls = rq;
-    }
-    if (!rq->started) {   /* the headers: the body, if any, comes next */
-        rq->started = 1;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (rq->body.len + *upload_size > GATE_MAX_BODY)
-            rq->too_big = 1;
-        else
-            twin_buf_add(&rq->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    server *sv = app;
+    const char *url = rq->path, *method = rq->method;
 
     /* the approvals page holds no data (it asks for a token): no token needed */
     if (!strcmp(method, "GET") && (!strcmp(url, "/airlock/ui") || !strcmp(url, "/airlock/ui/") ||
                                    !strcmp(url, "/airlock/ui/index.html"))) {
         size_t n;
         const char *page = gate_ui_page(&n);
-        struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)page, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                "img-src 'self' data:; frame-ancestors 'none'");
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        enum MHD_Result prc = MHD_queue_response(c, 200, r);
-        MHD_destroy_response(r);
-        return prc;
+        gate_resp_text(resp, 200, "text/html; charset=utf-8", page, n);
+        gate_resp_header(resp, "Content-Security-Policy",
+                         "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                         "img-src 'self' data:; frame-ancestors 'none'");
+        gate_resp_header(resp, "X-Content-Type-Options", "nosniff");
+        gate_resp_header(resp, "Cache-Control", "no-store");
+        return;
     }
 
     /* authenticate */
     int expired;
-    gate_identity *who = authenticate(sv, c, &expired);
-    if (!who)
-        return send_status(c, 401, "Unauthorized: a known bearer token is required");
+    gate_identity *who = authenticate(sv, rq, &expired);
+    if (!who) {
+        gate_resp_status(resp, 401, NULL, "Unauthorized: a known bearer token is required");
+        return;
+    }
     if (expired) {
         char when[32];
         gate_audit_format_time(who->expires, when);
         char *msg = twin_xasprintf("Unauthorized: the token of %s expired at %s", who->name, when);
-        enum MHD_Result erc = send_status(c, 401, msg);
+        gate_resp_status(resp, 401, NULL, msg);
         free(msg);
-        return erc;
+        return;
     }
-    if (rq->too_big)
-        return send_status(c, 413, "the request body is larger than the 3 MiB limit");
-    if (!strncmp(url, "/airlock/", 9) || !strcmp(url, "/airlock"))
-        return gate_api(sv, c, who, url, method, rq);
+    if (rq->too_big) {
+        gate_resp_status(resp, 413, NULL, "the request body is larger than the 3 MiB limit");
+        return;
+    }
+    if (!strncmp(url, "/airlock/", 9) || !strcmp(url, "/airlock")) {
+        gate_api(sv, rq, resp, who);
+        return;
+    }
     if (who->role == GATE_ROLE_APPROVER) {
         char *msg = twin_xasprintf("airlock: %s is an approver, not an agent: an approver's token serves the "
                                    "approvals (/airlock/v1, /airlock/ui), never the Kubernetes API",
                                    who->name);
-        enum MHD_Result arc = send_status(c, 403, msg);
+        gate_resp_status(resp, 403, NULL, msg);
         free(msg);
-        return arc;
+        return;
     }
-
-    /* discovery and version */
-    if (!strcmp(method, "GET")) {
-        json_t *doc = NULL;
-        const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-        /* aggregated discovery only to a client that asks for exactly v2
-         * (kubectl-wire.md section 2: v2 to a v2beta1 client breaks it) */
-        if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
-            (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
-            doc = aggregated(!strcmp(url, "/api"));
-            char *text = twin_xdumps(doc, JSON_COMPACT);
-            json_decref(doc);
-            struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-            MHD_add_response_header(r, "Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
-            enum MHD_Result arc = MHD_queue_response(c, 200, r);
-            MHD_destroy_response(r);
-            return arc;
-        }
-        if (!strcmp(url, "/version"))
-            doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
-                            "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
-                            "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gc", "platform",
-                            "linux/amd64");
-        else if (!strcmp(url, "/api"))
-            doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
-                            "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1");
-        else if (!strcmp(url, "/apis"))
-            doc = group_list();
-        else if (!strcmp(url, "/api/v1"))
-            doc = resource_list("", "v1");
-        else if (!strncmp(url, "/apis/", 6) && strchr(url + 6, '/') && !strchr(strchr(url + 6, '/') + 1, '/')) {
-            const char *slash = strchr(url + 6, '/');
-            char *g = twin_xasprintf("%.*s", (int)(slash - url - 6), url + 6);
-            doc = resource_list(g, slash + 1);
-            free(g);
-            if (!json_array_size(json_object_get(doc, "resources"))) {
-                json_decref(doc);
-                doc = NULL;
-            }
-        } else if (!strcmp(url, "/openapi/v3") || !strcmp(url, "/openapi/v3/")) {
-            doc = openapi_root();
-        } else if (!strncmp(url, "/openapi/v3/api/", 16)) {
-            doc = openapi_group("", url + 16);
-        } else if (!strncmp(url, "/openapi/v3/apis/", 17) && strchr(url + 17, '/')) {
-            const char *slash = strchr(url + 17, '/');
-            char *g = twin_xasprintf("%.*s", (int)(slash - url - 17), url + 17);
-            doc = openapi_group(g, slash + 1);
-            free(g);
-        }
-        if (!doc && !strncmp(url, "/openapi/", 9))   /* v2 is protobuf-only for clients: 404 */
-            return send_status(c, 404, "the server could not find the requested resource");
-        if (doc) {
-            enum MHD_Result rc = send_json(c, 200, doc);
-            json_decref(doc);
-            return rc;
-        }
-    }
-
-    return kube_call(sv, c, rq, who, method);
+    if (!strcmp(method, "GET") && discovery(rq, resp))
+        return;
+    gate_kube_call(sv, rq, resp, who);
 }
 
-/* The request target exactly as the client sent it (libmicrohttpd gives
- * the handler a decoded path): the one text the Kubernetes adapter parses. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+/* The front is done with a request: its call's state goes. */
+static void serve_done(void *app, gate_req *rq)
 {
-    (void)cls;
-    (void)c;
-    request *rq = twin_xcalloc(1, sizeof(*rq));
-    rq->uri = twin_xstrdup(uri ? uri : "");
-    return rq;
+    gate_call_done(app, rq->state);
+    rq->state = NULL;
 }
-
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    request *rq = *con_cls;
-    if (rq) {
-        twin_buf_free(&rq->body);
-        free(rq->uri);
-        free(rq->approval_id);
-        free(rq->message);
-        json_decref(rq->outcome);
-        free(rq);
-    }
-    *con_cls = NULL;
-}
-
-/* ---- certificates and agents ---- */
 
 /* The snapshot into the twin, kind by kind, as production has it. */
 static int load_production(twin *t, const json_t *docs, char *err, size_t errlen)
@@ -1444,7 +532,7 @@ int gate_cmd_serve(int argc, char **argv)
     gate_policy_set *ps = NULL;
     gate_history *h = NULL;
     char *cert = NULL, *key = NULL, *cert_path = NULL, *key_path = NULL;
-    struct MHD_Daemon *daemon = NULL;
+    gate_http *front = NULL;
     char *demo = NULL, *policy_default = NULL;
     char err[2048];
     pthread_mutex_init(&sv.lock, NULL);
@@ -1669,16 +757,10 @@ int gate_cmd_serve(int argc, char **argv)
                      gate_now() - began);
     }
 
-    /* an epoll thread pool: TLS handshakes and round trips to production run
-     * side by side; the engine itself takes one request at a time */
-    daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-                                  MHD_ALLOW_SUSPEND_RESUME,
-                              (uint16_t)port, NULL, NULL, handle, &sv, MHD_OPTION_HTTPS_MEM_KEY, key,
-                              MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL,
-                              MHD_OPTION_END);
-    if (!daemon) {
+    gate_http_opts ho = {.listen_host = "127.0.0.1", .port = (unsigned)port, .cert_pem = cert, .key_pem = key,
+                         .threads = POOL, .handle = serve_request, .done = serve_done, .app = &sv};
+    front = gate_http_start(&ho);
+    if (!front) {
         fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
         goto out;
     }
@@ -1689,7 +771,7 @@ int gate_cmd_serve(int argc, char **argv)
     signal(SIGHUP, on_hup);
     for (int tick = 0; !stopping; tick++) {
         usleep(100 * 1000);
-        resume_held(&sv);                /* held requests whose person decided, or whose wait is over */
+        gate_resume_held(&sv);           /* held requests whose person decided, or whose wait is over */
         if (tick % 10 == 9)
             gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
         if (reload_asked) {
@@ -1702,7 +784,7 @@ int gate_cmd_serve(int argc, char **argv)
     pthread_mutex_lock(&sv.lock);
     sv.stopping = 1;   /* held reviews are answered now */
     pthread_mutex_unlock(&sv.lock);
-    resume_held(&sv);
+    gate_resume_held(&sv);
     for (int i = 0; i < 50; i++) {   /* up to 5 s for their handlers to answer them */
         pthread_mutex_lock(&sv.lock);
         int left = sv.resuming;
@@ -1715,11 +797,11 @@ int gate_cmd_serve(int argc, char **argv)
 out:
     if (sv.watch)
         gate_watch_stop(sv.watch);   /* streams end; their connections resume */
-    if (daemon)
-        MHD_stop_daemon(daemon);     /* finishes the request in flight */
-    gate_informer_stop(sv.informer);   /* after the daemon: no request waits on it any more */
+    gate_http_stop(front);           /* finishes the request in flight */
+    gate_upstream_abort(sv.up);        /* a relist in flight ends now */
+    gate_informer_stop(sv.informer);   /* after the front: no request waits on it any more */
     gate_watch_hub_free(sv.watch);
-    gate_webhook_stop(sv.hook);   /* after the daemon: nothing queues any more */
+    gate_webhook_stop(sv.hook);   /* after the front: nothing queues any more */
     free(cert);
     free(key);
     free(cert_path);

@@ -1,13 +1,15 @@
 /*
  * gate/serve_int.h - what the server's files share: the server itself
- * (serve.c: the Kubernetes API front), the operators' API under
- * /airlock/v1 and the approvals flow (api.c).  Not a public header.
+ * (serve.c: start-up, the main loop, the dispatch of a request), the
+ * pipeline of a Kubernetes API call (pipeline.c), the operators' API under
+ * /airlock/v1 and the approvals flow (api.c).  None of them knows the
+ * transport: requests and answers are gate_req and gate_resp (http.h).
+ * Not a public header.
  */
 #ifndef GATE_SERVE_INT_H
 #define GATE_SERVE_INT_H
 
 #include <jansson.h>
-#include <microhttpd.h>
 #include <pthread.h>
 
 #include "gate/agents.h"
@@ -16,17 +18,15 @@
 #include "gate/drift.h"
 #include "gate/engine.h"
 #include "gate/forward.h"
+#include "gate/http.h"
 #include "gate/informer.h"
 #include "gate/k8s.h"
 #include "gate/watch.h"
 #include "gate/webhook.h"
 #include "twin/util.h"
 
+/* What a Kubernetes call keeps across a hold (gate_req.state). */
 typedef struct request {
-    char *uri;        /* the request target as received (percent-encoded path and query) */
-    int started;      /* the handler saw the headers */
-    twin_buf body;
-    int too_big;
     /* a request held for a person (--review-wait): its connection is
      * suspended, holding no server thread, until the main loop resumes it
      * (decided, expired, the wait over, or the server stopping) */
@@ -34,7 +34,8 @@ typedef struct request {
     char *approval_id, *message; /* the review's */
     double until;                /* the wait ends then */
     json_t *outcome;             /* the approval when resumed (owned) */
-    struct MHD_Connection *conn;
+    int resumed;                 /* its answer is on the way: sv->resuming counts it until it is sent */
+    gate_conn *conn;
     struct request *next_held;   /* the server's list of held requests (under `lock`) */
 } request;
 
@@ -60,7 +61,7 @@ typedef struct server {
     double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
     request *held;             /* requests held for a person now, suspended (under `lock`) */
     int waiting;               /* how many */
-    int resuming;              /* resumed, their handler not run yet (shutdown waits for them) */
+    int resuming;              /* resumed, their answer not sent yet (shutdown waits for them) */
     int max_waiting;
     json_t *recent;            /* the last decisions, newest last, for /airlock/v1/decisions */
     volatile int stopping;
@@ -68,10 +69,18 @@ typedef struct server {
 
 
 
-/* answers (serve.c) */
-enum MHD_Result gate_send_json(struct MHD_Connection *c, unsigned code, const json_t *doc);
-enum MHD_Result gate_send_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *msg);
 double gate_now(void);
+
+/* The pipeline of one Kubernetes API call (pipeline.c): authenticated,
+ * admitted, decided, reviewed, recorded, forwarded or answered from the
+ * twin, settled, published.  Answers in resp (or holds it). */
+void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who);
+/* The main loop's round over held calls: resumes those whose person
+ * decided, whose wait is over, or all when the server stops (pipeline.c). */
+void gate_resume_held(server *sv);
+/* A call's request is over (answered and sent, or its connection gone):
+ * its state goes (the front's done hook). */
+void gate_call_done(server *sv, request *st);
 
 /* The freshness rule, before a mutation (or an approval's) is judged:
  * waits, without the engine lock, until the twin has seen production's
@@ -79,8 +88,7 @@ double gate_now(void);
 int gate_fresh(server *sv, const gate_action *a, char *err, size_t errlen);
 
 /* the operators' API and the UI (api.c): GET/POST under /airlock/ */
-enum MHD_Result gate_api(server *sv, struct MHD_Connection *c, const gate_identity *who, const char *url,
-                         const char *method, const request *rq);
+int gate_api(server *sv, const gate_req *rq, gate_resp *resp, const gate_identity *who);
 /* Records one decision in the audit log; extra (borrowed, may be NULL) is
  * merged over the record.  *id_out (may be NULL) gets the record's id.
  * Without ticket it is durable on return; with it, only journaled: the

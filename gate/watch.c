@@ -2,7 +2,7 @@
  * watch.c - watch streams from the twin's committed changes, or passed
  * through from production (see watch.h for the contract).
  *
- * A stream is a byte queue read by libmicrohttpd's content reader.  The
+ * A stream is a byte queue read by the front's stream reader (http.h).  The
  * reader takes what is queued; when nothing is, it suspends the connection
  * and returns 0; whoever adds to the queue (a publish, production, the tick,
  * the shutdown) resumes it.  Suspension and resumption both happen under the
@@ -33,7 +33,7 @@ typedef struct event {
 typedef struct stream stream;
 struct stream {
     gate_watch_hub *hub;
-    struct MHD_Connection *conn;
+    gate_conn *conn;       /* NULL in-process */
     stream *next;
     int refs;              /* the response, and the production reader's thread */
     int suspended, done;
@@ -114,7 +114,7 @@ static void wake(stream *s)
 {
     if (s->suspended) {
         s->suspended = 0;
-        MHD_resume_connection(s->conn);
+        gate_conn_resume(s->conn);
     }
 }
 
@@ -233,9 +233,8 @@ static void catch_up(stream *s)
     }
 }
 
-static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t reader(void *cls, char *buf, size_t max)
 {
-    (void)pos;
     stream *s = cls;
     gate_watch_hub *h = s->hub;
     pthread_mutex_lock(&h->lock);
@@ -253,12 +252,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (s->done || h->stopping || (s->deadline && now_s() >= s->deadline)) {
         s->done = 1;
         pthread_mutex_unlock(&h->lock);
-        return MHD_CONTENT_READER_END_OF_STREAM;
+        return GATE_STREAM_END;
     }
     s->suspended = 1;
-    MHD_suspend_connection(s->conn);
+    gate_conn_suspend(s->conn);
     pthread_mutex_unlock(&h->lock);
-    return 0;
+    return GATE_STREAM_WAIT;
 }
 
 static void reader_free(void *cls)
@@ -270,7 +269,7 @@ static void reader_free(void *cls)
     stream_unref(s);
 }
 
-static stream *stream_new(gate_watch_hub *h, struct MHD_Connection *c, long timeout_seconds)
+static stream *stream_new(gate_watch_hub *h, gate_conn *c, long timeout_seconds)
 {
     stream *s = twin_xcalloc(1, sizeof(*s));
     s->hub = h;
@@ -290,12 +289,15 @@ static void stream_link(gate_watch_hub *h, stream *s)
     pthread_mutex_unlock(&h->lock);
 }
 
-static struct MHD_Response *stream_response(stream *s, const char *content_type)
+/* The response reads the stream. */
+static void stream_response(stream *s, unsigned status, const char *content_type, gate_resp *r)
 {
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, s, reader_free);
-    MHD_add_response_header(r, "Content-Type", content_type);
-    MHD_add_response_header(r, "Cache-Control", "no-cache, private");
-    return r;
+    r->status = status;
+    snprintf(r->content_type, sizeof r->content_type, "%s", content_type);
+    gate_resp_header(r, "Cache-Control", "no-cache, private");
+    r->read = reader;
+    r->done = reader_free;
+    r->ctx = s;
 }
 
 /* ---- the twin's events ---- */
@@ -365,16 +367,16 @@ void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv)
     free(v);
 }
 
-struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c, const gate_watch_opts *o,
-                                     const json_t *current, long long current_rv, char *err, size_t errlen)
+int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, const json_t *current,
+                    long long current_rv, gate_resp *resp, char *err, size_t errlen)
 {
     twin_selector *sel = NULL;
     twin_fieldsel *fs = NULL;
     if (twin_selector_parse(&sel, o->label_selector ? o->label_selector : "", err, errlen) < 0)
-        return NULL;
+        return -1;
     if (o->field_selector && *o->field_selector && twin_fieldsel_parse(&fs, o->field_selector, err, errlen) < 0) {
         twin_selector_free(sel);
-        return NULL;
+        return -1;
     }
     const char *rv = o->resource_version;
     char *end = NULL;
@@ -383,7 +385,7 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
         snprintf(err, errlen, "resourceVersion \"%s\" is not a version this server gave out", rv);
         twin_selector_free(sel);
         twin_fieldsel_free(fs);
-        return NULL;
+        return -1;
     }
     stream *s = stream_new(h, c, o->timeout_seconds);
     s->kind = twin_xstrdup(o->kind);
@@ -405,7 +407,8 @@ struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c
         s->cursor = s->told = from;
     }
     stream_link(h, s);
-    return stream_response(s, "application/json");
+    stream_response(s, 200, "application/json", resp);
+    return 0;
 }
 
 /* ---- production's stream ---- */
@@ -492,9 +495,8 @@ static void *up_thread(void *arg)
     return NULL;
 }
 
-struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connection *c, gate_upstream *u,
-                                         const char *path_query, const char *accept, int redact_secrets,
-                                         unsigned *status, char *err, size_t errlen)
+int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const char *path_query, const char *accept,
+                        int redact_secrets, gate_resp *resp, char *err, size_t errlen)
 {
     stream *s = stream_new(h, c, 0);
     s->upstream = 1;
@@ -513,7 +515,7 @@ struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connectio
         snprintf(err, errlen, "cannot start a thread for the stream");
         s->refs = 1;
         stream_unref(s);
-        return NULL;
+        return -1;
     }
     pthread_attr_destroy(&at);
     /* production's status line decides ours: wait for it (bounded by the
@@ -532,13 +534,14 @@ struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connectio
     int failed = s->err[0] != 0;
     if (failed)
         snprintf(err, errlen, "%s", s->err);
-    *status = (unsigned)s->status;
+    unsigned status = (unsigned)s->status;
     pthread_mutex_unlock(&h->lock);
     if (failed) {
         stream_unref(s);
-        return NULL;
+        return -1;
     }
-    return stream_response(s, s->content_type[0] ? s->content_type : "application/json");
+    stream_response(s, status, s->content_type[0] ? s->content_type : "application/json", resp);
+    return 0;
 }
 
 /* ---- time and shutdown ---- */

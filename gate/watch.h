@@ -13,7 +13,7 @@
  *     from a thread of its own that reads it with libcurl.
  *
  * The connection is never held by a waiting thread: a stream with nothing to
- * send suspends its connection (libmicrohttpd's suspend/resume) and a
+ * send suspends its connection (gate_conn_suspend, http.h) and a
  * publish, a production chunk, a deadline or the shutdown resumes it.
  *
  * Threads: every function may be called from any thread; one mutex in the
@@ -23,9 +23,9 @@
 #define GATE_WATCH_H
 
 #include <jansson.h>
-#include <microhttpd.h>
 
 #include "gate/forward.h"
+#include "gate/http.h"
 
 typedef struct gate_watch_hub gate_watch_hub;
 
@@ -55,23 +55,21 @@ void gate_watch_hub_free(gate_watch_hub *h);   /* after the daemon stopped; NULL
  * resourceVersion after the commit, given to deleted objects. Borrowed. */
 void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv);
 
-/* A response streaming twin events for o (strings copied).  current: the
+/* Streams twin events for o into resp (strings copied).  current: the
  * objects that match now (borrowed; sent as ADDED when o asks for them),
- * current_rv: the twin's resourceVersion they were read at.  NULL with a
+ * current_rv: the twin's resourceVersion they were read at.  -1 with a
  * 400-worthy message in err on a malformed selector. */
-struct MHD_Response *gate_watch_twin(gate_watch_hub *h, struct MHD_Connection *c, const gate_watch_opts *o,
-                                     const json_t *current, long long current_rv, char *err, size_t errlen);
+int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, const json_t *current,
+                    long long current_rv, gate_resp *resp, char *err, size_t errlen);
 
 /* Passes production's watch at path_query through: waits (bounded) for
- * production's status line, then answers with production's status and
+ * production's status line, then answers resp with production's status and
  * content type and streams its body.  With redact_secrets the stream is
  * read line by line (JSON events; accept must ask for JSON) and each event
  * is passed on with its Secret values redacted; a line that is not JSON
- * ends the stream.  NULL with err when production could not be reached;
- * *status receives production's code. */
-struct MHD_Response *gate_watch_upstream(gate_watch_hub *h, struct MHD_Connection *c, gate_upstream *u,
-                                         const char *path_query, const char *accept, int redact_secrets,
-                                         unsigned *status, char *err, size_t errlen);
+ * ends the stream.  -1 with err when production could not be reached. */
+int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const char *path_query, const char *accept,
+                        int redact_secrets, gate_resp *resp, char *err, size_t errlen);
 
 /* Once a second: ends streams whose timeout passed. */
 void gate_watch_tick(gate_watch_hub *h);

@@ -1,0 +1,389 @@
+/*
+ * test_pipeline.c - the pipeline of a Kubernetes call (gate/pipeline.c),
+ * in-process: requests made with gate_req_init, no socket, and production
+ * a fake (gate_upstream_open_fake) that answers 2xx, 4xx or 5xx, drops the
+ * connection, or hangs.  The server is in enforce mode without watches
+ * (the freshness rule has its own tests: tests/cli/informer*.sh).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gate/serve_int.h"
+#include "gate/policy.h"
+#include "gate/history.h"
+#include "twin/util.h"
+
+/* ---- the fake production ---- */
+
+enum fake_mode { ANSWER = 0, DROP, HANG };
+
+typedef struct fake {
+    pthread_mutex_t mu;
+    enum fake_mode mode;          /* for mutations; reads are always answered at once */
+    long status;                  /* what mutations get */
+    int calls, mutations;
+    char last_method[16], last_path[512];
+    char last_body[4096];
+    int hanging;                  /* a mutation is inside the fake now */
+} fake;
+
+static int fake_call(void *ud, const char *method, const char *path_query, const char *content_type,
+                     const char *body, size_t len, gate_upstream_answer *ans, char *err, size_t errlen)
+{
+    (void)content_type;
+    fake *f = ud;
+    int mutation = strcmp(method, "GET") != 0;
+    pthread_mutex_lock(&f->mu);
+    f->calls++;
+    enum fake_mode mode = mutation ? f->mode : ANSWER;
+    long status = mutation ? f->status : 200;
+    if (mutation) {
+        f->mutations++;
+        snprintf(f->last_method, sizeof f->last_method, "%s", method);
+        snprintf(f->last_path, sizeof f->last_path, "%s", path_query);
+        snprintf(f->last_body, sizeof f->last_body, "%.*s", (int)(len < 4000 ? len : 4000), body ? body : "");
+        f->hanging = mode == HANG;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (mode == DROP) {
+        snprintf(err, errlen, "Failure when receiving data from the peer");
+        return -1;
+    }
+    if (mode == HANG) {   /* as libcurl's timeout would end it */
+        usleep(400 * 1000);
+        pthread_mutex_lock(&f->mu);
+        f->hanging = 0;
+        pthread_mutex_unlock(&f->mu);
+        snprintf(err, errlen, "Operation timed out");
+        return -1;
+    }
+    ans->status = status;
+    snprintf(ans->content_type, sizeof ans->content_type, "application/json");
+    const char *text = status < 300 ? "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":"
+                                      "\"cart\",\"namespace\":\"shop\"},\"spec\":{\"replicas\":4}}"
+                                    : "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                                      "\"message\":\"production says no\",\"code\":500}";
+    if (!mutation)
+        text = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[]}";
+    twin_buf_add(&ans->body, text, strlen(text));
+    return 0;
+}
+
+/* ---- the server ---- */
+
+typedef struct fixture {
+    char dir[64];
+    server sv;
+    fake f;
+    gate_upstream_fake uf;
+    gate_identity *agent;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *x = twin_xcalloc(1, sizeof *x);
+    char err[1024];
+    snprintf(x->dir, sizeof x->dir, "/tmp/test_pipeline.XXXXXX");
+    if (!mkdtemp(x->dir))
+        return -1;
+    server *sv = &x->sv;
+    twin *t;
+    gate_policy_set *ps;
+    gate_history *h;
+    char *db = twin_xasprintf("%s/gate.db", x->dir), *repo = twin_xasprintf("%s/audit", x->dir),
+         *key = twin_xasprintf("%s/audit.key", x->dir);
+    int rc = twin_open(&t, NULL, err, sizeof err) < 0 || twin_load_pricing(t, "fixtures/pricing.json", err, sizeof err) < 0 ||
+             twin_import_path(t, "fixtures/demo", err, sizeof err) < 0 ||
+             gate_policy_load(&ps, "lua-policies", err, sizeof err) < 0 ||
+             gate_history_open(&h, db, err, sizeof err) < 0 ||
+             gate_approvals_open(&sv->approvals, db, 3600, 900, err, sizeof err) < 0 ||
+             gate_audit_open(&sv->audit, repo, key, err, sizeof err) < 0;
+    free(db);
+    free(repo);
+    free(key);
+    if (rc) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    pthread_mutex_init(&sv->lock, NULL);
+    pthread_mutex_init(&sv->write, NULL);
+    pthread_mutex_init(&x->f.mu, NULL);
+    x->f.status = 200;
+    x->uf = (gate_upstream_fake){.call = fake_call, .ud = &x->f};
+    sv->up = gate_upstream_open_fake(&x->uf);
+    sv->engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = 1,
+                               .forwards = 1, .mirror = 1};
+    sv->watch = gate_watch_hub_new(100, twin_resource_version(t));
+    sv->drift = gate_drift_new(100, 60);
+    sv->recent = json_array();
+    sv->max_waiting = 64;
+    gate_agents_add(&sv->agents, "ops-bot", "00", GATE_ROLE_AGENT);
+    x->agent = &sv->agents.v[0];
+    x->agent->per_second = x->agent->per_minute = 0;
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *x = *state;
+    server *sv = &x->sv;
+    gate_watch_hub_free(sv->watch);
+    gate_drift_free(sv->drift);
+    gate_agents_free(&sv->agents);
+    gate_approvals_close(sv->approvals);
+    gate_audit_close(sv->audit);
+    gate_upstream_close(sv->up);
+    json_decref(sv->recent);
+    gate_history_close(sv->engine.history);
+    gate_policy_free(sv->engine.policies);
+    twin_close(sv->engine.twin);
+    pthread_mutex_destroy(&sv->lock);
+    pthread_mutex_destroy(&sv->write);
+    pthread_mutex_destroy(&x->f.mu);
+    char *cmd = twin_xasprintf("rm -rf '%s'", x->dir);
+    int rc = system(cmd);
+    free(cmd);
+    free(x);
+    return rc == 0 ? 0 : -1;
+}
+
+/* One call through the pipeline; the answer in *r (free it). */
+static void call(fixture *x, const char *method, const char *target, const char *ct, const char *body, gate_resp *r)
+{
+    json_t *headers = ct ? json_pack("{s:s}", "Content-Type", ct) : NULL;
+    gate_req rq;
+    gate_req_init(&rq, method, target, headers, body, body ? strlen(body) : 0);
+    memset(r, 0, sizeof *r);
+    gate_kube_call(&x->sv, &rq, r, x->agent);
+    gate_call_done(&x->sv, rq.state);
+    gate_req_free(&rq);
+    json_decref(headers);
+}
+
+static const char *SCALE = "/apis/apps/v1/namespaces/shop/deployments/cart/scale";
+static const char *MERGE = "application/merge-patch+json";
+
+/* Where s is in the answer's body, or NULL. */
+static const char *body_find(const gate_resp *r, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; r->body.s && i + n <= r->body.len; i++)
+        if (!memcmp(r->body.s + i, s, n))
+            return r->body.s + i;
+    return NULL;
+}
+
+static int body_has(const gate_resp *r, const char *s)
+{
+    return body_find(r, s) != NULL;
+}
+
+/* An allowed mutation reaches production as the request built from the
+ * action, and production's answer is the agent's. */
+static void test_forward_2xx(void **state)
+{
+    fixture *x = *state;
+    gate_resp r;
+    call(x, "PATCH", "/apis/apps/v1/namespaces/shop/deployments/cart/scale?timeout=10s", MERGE,
+         "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 200);
+    assert_true(body_has(&r, "\"replicas\":4"));
+    assert_int_equal(x->f.mutations, 1);
+    assert_string_equal(x->f.last_method, "PATCH");
+    assert_string_equal(x->f.last_path, SCALE);   /* timeout is the gate's business, not forwarded */
+    assert_non_null(strstr(x->f.last_body, "\"replicas\":4"));
+    gate_resp_free(&r);
+}
+
+/* Production's refusal is passed on as it is. */
+static void test_forward_5xx(void **state)
+{
+    fixture *x = *state;
+    x->f.status = 500;
+    gate_resp r;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 500);
+    assert_true(body_has(&r, "production says no"));
+    gate_resp_free(&r);
+}
+
+/* A dropped connection or a hang: 502 naming it; never an answer from the
+ * twin as if production had taken it. */
+static void test_drop_and_hang(void **state)
+{
+    fixture *x = *state;
+    x->f.mode = DROP;
+    gate_resp r;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 502);
+    assert_true(body_has(&r, "production could not be reached"));
+    gate_resp_free(&r);
+    x->f.mode = HANG;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 502);
+    assert_true(body_has(&r, "timed out"));
+    gate_resp_free(&r);
+}
+
+typedef struct bg {
+    fixture *x;
+    gate_resp r;
+} bg;
+
+static void *mutate(void *arg)
+{
+    bg *b = arg;
+    call(b->x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":5}}", &b->r);
+    return NULL;
+}
+
+/* Reads are judged while a mutation waits on production: its round trip
+ * holds no lock a read needs. */
+static void test_read_during_hang(void **state)
+{
+    fixture *x = *state;
+    x->f.mode = HANG;
+    bg b = {.x = x};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, mutate, &b), 0);
+    for (int i = 0; i < 200; i++) {   /* until the mutation is inside production */
+        pthread_mutex_lock(&x->f.mu);
+        int in = x->f.hanging;
+        pthread_mutex_unlock(&x->f.mu);
+        if (in)
+            break;
+        usleep(2000);
+    }
+    gate_resp r;
+    call(x, "GET", "/api/v1/namespaces/shop/pods", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    pthread_mutex_lock(&x->f.mu);
+    int still = x->f.hanging;   /* the read was answered while the mutation still hung */
+    pthread_mutex_unlock(&x->f.mu);
+    assert_true(still);
+    gate_resp_free(&r);
+    pthread_join(th, NULL);
+    assert_int_equal(b.r.status, 502);
+    gate_resp_free(&b.r);
+}
+
+/* A reviewed action: its approval is used up only when production takes
+ * it; a 5xx or a drop leaves it for the retry. */
+static void test_approval_used_on_2xx_only(void **state)
+{
+    fixture *x = *state;
+    server *sv = &x->sv;
+    const char *big = "{\"spec\":{\"replicas\":300}}";
+    const char *target = "/apis/apps/v1/namespaces/shop/deployments/checkout/scale";
+    gate_resp r;
+    call(x, "PATCH", target, MERGE, big, &r);
+    assert_int_equal(r.status, 403);
+    assert_true(body_has(&r, "approval id "));
+    const char *at = body_find(&r, "approval id ");
+    char id[32];
+    assert_int_equal(sscanf(at + 12, "%12[0-9a-f]", id), 1);
+    gate_resp_free(&r);
+    assert_int_equal(x->f.mutations, 0);
+    json_t *doc = NULL;
+    char msg[256];
+    assert_int_equal(gate_approvals_decide(sv->approvals, id, 1, "alice", "ok", gate_now(), &doc, msg, sizeof msg), 0);
+    json_decref(doc);
+    x->f.status = 503;
+    call(x, "PATCH", target, MERGE, big, &r);
+    assert_int_equal(r.status, 503);
+    gate_resp_free(&r);
+    x->f.mode = DROP;
+    call(x, "PATCH", target, MERGE, big, &r);
+    assert_int_equal(r.status, 502);
+    gate_resp_free(&r);
+    json_t *a = gate_approvals_get(sv->approvals, id, gate_now());
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "approved");
+    json_decref(a);
+    x->f.mode = ANSWER;
+    x->f.status = 200;
+    call(x, "PATCH", target, MERGE, big, &r);
+    assert_int_equal(r.status, 200);
+    gate_resp_free(&r);
+    a = gate_approvals_get(sv->approvals, id, gate_now());
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "used");
+    json_decref(a);
+    assert_int_equal(x->f.mutations, 3);
+}
+
+/* The kill switch: no mutation reaches production; reads still do. */
+static void test_freeze(void **state)
+{
+    fixture *x = *state;
+    assert_int_equal(gate_freeze_set(x->sv.approvals, 1, "alice", "incident", gate_now()), 0);
+    gate_resp r;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 403);
+    assert_true(body_has(&r, "denied by freeze: incident"));
+    gate_resp_free(&r);
+    assert_int_equal(x->f.mutations, 0);
+    call(x, "GET", "/api/v1/namespaces/shop/pods", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    gate_resp_free(&r);
+}
+
+/* The agent's rate limit: 429 with Retry-After, nothing forwarded. */
+static void test_rate_limit(void **state)
+{
+    fixture *x = *state;
+    x->agent->per_second = 1;
+    gate_resp r;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 200);
+    gate_resp_free(&r);
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 429);
+    assert_non_null(json_object_get(r.headers, "Retry-After"));
+    gate_resp_free(&r);
+    assert_int_equal(x->f.mutations, 1);
+}
+
+/* What cannot be parsed is refused with the reason, never forwarded; a
+ * denied mutation neither. */
+static void test_refusals_not_forwarded(void **state)
+{
+    fixture *x = *state;
+    gate_resp r;
+    call(x, "PATCH", "/apis/apps/v1/namespaces/shop/deployments/cart/scale?dryRun=All&dryRun=", MERGE,
+         "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 400);
+    gate_resp_free(&r);
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":", &r);
+    assert_int_equal(r.status, 400);
+    gate_resp_free(&r);
+    call(x, "DELETE", "/api/v1/namespaces/payments", NULL, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_true(body_has(&r, "denied"));
+    gate_resp_free(&r);
+    assert_int_equal(x->f.mutations, 0);
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(twin_xmalloc, free);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_forward_2xx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_5xx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_and_hang, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_during_hang, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_approval_used_on_2xx_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freeze, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_not_forwarded, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
