@@ -26,7 +26,7 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP -I. -Itwin $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -pthread
 
 TWIN_SRC := $(wildcard twin/*.c)
-GATE_SRC := $(filter-out gate/main.c,$(wildcard gate/*.c))
+GATE_SRC := $(filter-out gate/cmd/main.c,$(wildcard gate/*/*.c))
 TWIN_OBJ := $(TWIN_SRC:%.c=$(BUILD)/%.o)
 GATE_OBJ := $(GATE_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -58,13 +58,13 @@ $(BUILD)/%.o: %.c
 	$(call SAY,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# The approvals page (gate/ui/index.html) as C byte values for gate/ui.c.
-$(BUILD)/gen/ui_page.inc: gate/ui/index.html
+# The approvals page (gate/server/ui/index.html) as C byte values for gate/server/ui.c.
+$(BUILD)/gen/ui_page.inc: gate/server/ui/index.html
 	@mkdir -p $(dir $@)
 	$(call SAY,GEN,$@)
 	$(Q)od -An -v -tx1 $< | sed 's/[0-9a-fA-F][0-9a-fA-F]/0x&,/g' > $@.tmp && mv $@.tmp $@
-$(BUILD)/gate/ui.o: $(BUILD)/gen/ui_page.inc
-$(BUILD)/gate/ui.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/gate/server/ui.o: $(BUILD)/gen/ui_page.inc
+$(BUILD)/gate/server/ui.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libtwin.a: $(TWIN_OBJ)
 	$(call SAY,AR,$@)
@@ -74,7 +74,7 @@ $(BUILD)/libgate.a: $(GATE_OBJ)
 	$(call SAY,AR,$@)
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/bin/gate: $(BUILD)/gate/main.o $(BUILD)/libgate.a $(BUILD)/libtwin.a
+$(BUILD)/bin/gate: $(BUILD)/gate/cmd/main.o $(BUILD)/libgate.a $(BUILD)/libtwin.a
 	@mkdir -p $(dir $@)
 	$(call SAY,LD,$@)
 	$(Q)$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
@@ -96,7 +96,7 @@ $(BUILD)/tests/fuzz_replay: $(FUZZ_OBJ) $(BUILD)/libgate.a $(BUILD)/libtwin.a
 
 # Every header compiles alone (STYLE.md item 3): it includes what it uses.
 check-headers:
-	@for h in twin/*.h gate/*.h; do \
+	@for h in twin/*.h gate/*/*.h; do \
 	  echo '#include "'$$h'"' | $(CC) $(CSTD) $(WARN) $(PKG_CFLAGS) -I. -Itwin -x c -fsyntax-only - || { echo "$$h does not compile alone"; exit 1; }; done
 
 # The gate in twin mode on the demo cluster with the default policies; it

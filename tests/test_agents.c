@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "gate/agents.h"
+#include "gate/ops/agents.h"
 #include "twin/util.h"
 
 #define T0 1764000000.0

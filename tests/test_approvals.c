@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "gate/approvals.h"
+#include "gate/ops/approvals.h"
 #include "twin/util.h"
 
 #define T0 1764000000.0

@@ -37,7 +37,7 @@
 #include <gnutls/crypto.h>
 #include <pthread.h>
 
-#include "gate/audit.h"
+#include "gate/ops/audit.h"
 #include "twin/util.h"
 
 #define T0 1764000000.0

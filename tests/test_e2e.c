@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "gate/cli.h"
-#include "gate/engine.h"
+#include "gate/cmd/cli.h"
+#include "gate/engine/engine.h"
 #include "twin/util.h"
 
 static twin_map snapshots;   /* state key -> twin* */

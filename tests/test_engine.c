@@ -1,7 +1,7 @@
 /*
  * test_engine.c - the request as the gate reads it and as production
- * receives it (gate/k8s.c: gate_action_parse, gate_action_wire), and the
- * engine's view for policies (gate/engine.c).
+ * receives it (gate/kube/k8s.c: gate_action_parse, gate_action_wire), and the
+ * engine's view for policies (gate/engine/engine.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "gate/engine.h"
-#include "gate/k8s.h"
+#include "gate/engine/engine.h"
+#include "gate/kube/k8s.h"
 #include "twin/util.h"
 
 typedef struct fixture {

@@ -1,5 +1,5 @@
 /*
- * test_pipeline.c - the pipeline of a Kubernetes call (gate/pipeline.c),
+ * test_pipeline.c - the pipeline of a Kubernetes call (gate/server/pipeline.c),
  * in-process: requests made with gate_req_init, no socket, and production
  * a fake (gate_upstream_open_fake) that answers 2xx, 4xx or 5xx, drops the
  * connection, or hangs.  The server is in enforce mode without watches
@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "gate/serve_int.h"
-#include "gate/policy.h"
-#include "gate/history.h"
+#include "gate/server/serve_int.h"
+#include "gate/engine/policy.h"
+#include "gate/engine/history.h"
 #include "twin/util.h"
 
 /* ---- the fake production ---- */

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "gate/policy.h"
+#include "gate/engine/policy.h"
 
 #define DEFAULT_POLICIES "lua-policies"
 #define DATA "tests/data/policy"

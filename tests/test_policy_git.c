@@ -34,8 +34,8 @@
 #include <gnutls/gnutls.h>
 #include <lua.h>
 
-#include "gate/cli.h"
-#include "gate/policy.h"
+#include "gate/cmd/cli.h"
+#include "gate/engine/policy.h"
 
 /* ---- fixture files ---------------------------------------------------- */
 

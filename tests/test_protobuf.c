@@ -1,4 +1,4 @@
-/* Tests for gate/protobuf.c: kubectl's protobuf bodies to JSON, strictly.
+/* Tests for gate/kube/protobuf.c: kubectl's protobuf bodies to JSON, strictly.
  * Bodies are built with the small encoder below (varint, key,
  * length-delimited), the way gogo's generated Marshal writes them. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate/protobuf.h"
+#include "gate/kube/protobuf.h"
 
 /* ---- the encoder ---- */
 

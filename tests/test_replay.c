@@ -1,5 +1,5 @@
 /*
- * test_replay.c - gate replay (gate/replay.h): audit logs written here as
+ * test_replay.c - gate replay (gate/cmd/replay.h): audit logs written here as
  * the server writes them (a start record with the twin's state, then one
  * decision record per call, made by the real engine on a "server" twin with
  * the default policies), judged again under other policies.
@@ -22,10 +22,10 @@
 
 #include <cmocka.h>
 
-#include "gate/audit.h"
-#include "gate/engine.h"
-#include "gate/k8s.h"
-#include "gate/replay.h"
+#include "gate/ops/audit.h"
+#include "gate/engine/engine.h"
+#include "gate/kube/k8s.h"
+#include "gate/cmd/replay.h"
 #include "twin/util.h"
 
 #define T0 1.7e9

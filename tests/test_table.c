@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "gate/table.h"
+#include "gate/kube/table.h"
 #include "twin/twin.h"
 #include "twin/util.h"
 

@@ -26,6 +26,12 @@
  * Errors: functions return 0 on success and -1 on failure with a message
  * naming what failed (file, line, object) in the caller's buffer.
  * Threads: a twin is used by one thread at a time.
+ *
+ * Public headers (what the gate may include): twin.h; util.h (the string
+ * buffer, the map, allocation that aborts when memory runs out: the base
+ * the gate builds on); selector.h (label and field selectors); yaml.h
+ * (YAML read into JSON).  twin_int.h, patch.h and quantity.h are the
+ * twin's own.
  */
 #ifndef TWIN_TWIN_H
 #define TWIN_TWIN_H

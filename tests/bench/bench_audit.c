@@ -9,8 +9,8 @@
  * which should be on the disk the server uses (not a tmpfs: the figure is
  * mostly fsync), appends APPENDS small decision records (default 500) one
  * after another, and prints their median and p99 latency and appends/s.
- * Uses only gate/audit.h's public calls, so that it builds against any
- * version of gate/audit.c.
+ * Uses only gate/ops/audit.h's public calls, so that it builds against any
+ * version of gate/ops/audit.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "gate/audit.h"
+#include "gate/ops/audit.h"
 #include "tests/bench/bench.h"
 #include "twin/util.h"
 

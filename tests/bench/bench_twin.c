@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "gate/engine.h"
+#include "gate/engine/engine.h"
 #include "tests/bench/bench.h"
 #include "twin/twin.h"
 

@@ -98,16 +98,17 @@ grep -q "denied by blast-radius" "$tmp/out" && kp get deployment web -n scratch 
     && ok "judged on what the cascade reaches (the namespace's contents, listed from production)" \
     || { bad "cascade refresh"; cat "$tmp/out"; }
 # freshness follows the change, not the cluster: a node's cordon costs one
-# constant-size probe of production (a limit=1 list of nodes) and no list of
-# pods at all (the twin is fed by production's watches)
+# constant-size probe of production (a limit=1 list of namespaces) and no
+# list of pods at all (the twin is fed by production's watches)
 before=$(grep -c "airlock GET /api/v1/pods[ ?]" "$tmp/prod.log")
+probes=$(grep -c "airlock GET /api/v1/namespaces?limit=1 -> " "$tmp/prod.log")
 node=$(kp get nodes -o name | head -1 | cut -d/ -f2)
 ka cordon "$node" >"$tmp/out" 2>&1
-grep -q "airlock GET /api/v1/nodes?limit=1 -> " "$tmp/prod.log" \
+[ "$(grep -c "airlock GET /api/v1/namespaces?limit=1 -> " "$tmp/prod.log")" = $((probes + 1)) ] \
     && [ "$(grep -c "airlock GET /api/v1/pods[ ?]" "$tmp/prod.log")" = "$before" ] \
     && [ "$(kp get node "$node" -o jsonpath='{.spec.unschedulable}')" = true ] \
     && ok "a node's cordon costs one limit=1 probe, no list of pods, then reaches production" \
-    || { bad "node freshness by probe"; cat "$tmp/out"; grep "GET /api/v1/\(pods\|nodes\)" "$tmp/prod.log" | tail -3; }
+    || { bad "node freshness by probe"; cat "$tmp/out"; grep "GET /api/v1/\(pods\|namespaces\)" "$tmp/prod.log" | tail -3; }
 ka uncordon "$node" >/dev/null 2>&1
 # watches are passed through to production
 timeout 6 kubectl --kubeconfig "$tmp/gw.kc" --cache-dir "$tmp/cw" get deployments -n shop -w >"$tmp/w1" 2>&1 &

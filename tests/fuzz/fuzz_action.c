@@ -1,6 +1,6 @@
 /*
  * fuzz_action.c - one raw request through the whole decision pipeline
- * (gate/engine.h: parse -> simulate -> judge -> commit or roll back) on the
+ * (gate/engine/engine.h: parse -> simulate -> judge -> commit or roll back) on the
  * demo cluster with the default policies.
  *
  * Input: the first line is the method, the second the path with its query,
@@ -11,7 +11,7 @@
  * The demo twin is imported once; each input runs on its own copy
  * (twin_copy), so inputs are independent and a crash reproduces alone.
  *
- * Invariants, fail closed (gate/engine.h): every decision has a verdict, a
+ * Invariants, fail closed (gate/engine/engine.h): every decision has a verdict, a
  * message and an action, and can be reported as JSON (the audit trail must
  * hold every decision, whatever bytes the request carried); an allowed
  * action was parsed (its action has a "verb") and answers 2xx, anything else
@@ -22,8 +22,8 @@
 
 #include <jansson.h>
 
-#include "gate/engine.h"
-#include "gate/report.h"
+#include "gate/engine/engine.h"
+#include "gate/cmd/report.h"
 #include "tests/fuzz/fuzz.h"
 #include "twin/twin.h"
 

@@ -7,7 +7,7 @@
 #   FUZZ_TIMEOUT   seconds after which one input counts as a hang (default 25)
 #   CLANG          the compiler (default clang)
 #
-# The project's sources (twin/*.c, gate/*.c but gate/main.c) are compiled
+# The project's sources (twin/*.c, gate/*.c but gate/cmd/main.c) are compiled
 # with clang and coverage instrumentation into build/fuzz/obj/ and linked
 # into each fuzzer, build/fuzz/fuzz_<target>.  Each run starts from
 # build/fuzz/corpus-<target>/, seeded from tests/fuzz/corpus/<target>/;

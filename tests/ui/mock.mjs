@@ -1,11 +1,11 @@
 // A stand-in for the gate's approvals API, for working on the page
-// (gate/ui/index.html) and testing it without the C server:
+// (gate/server/ui/index.html) and testing it without the C server:
 //
 //   node tests/ui/mock.mjs PORT [TOKEN]
 //
 // Plain HTTP on 127.0.0.1:PORT (0: any free port; the line
 // "mock: listening on http://127.0.0.1:N" says which).  It serves
-// gate/ui/index.html at /airlock/ui/ (read again on every request, so an edit
+// gate/server/ui/index.html at /airlock/ui/ (read again on every request, so an edit
 // shows on reload) and /airlock/v1/* in memory from fixtures/ (made by
 // fixtures/make.mjs from real `gate check` runs).  TOKEN (default
 // "mock-approver-token") is alice, an approver; "mock-agent-token" is the

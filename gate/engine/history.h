@@ -1,0 +1,25 @@
+/*
+ * gate/engine/history.h - what each agent has already done, for budgets: one row per
+ * allowed mutation (time, pods disrupted at the instant, hourly cost added),
+ * kept in SQLite so a rolling window survives the process when the store is
+ * a file.
+ */
+#ifndef GATE_HISTORY_H
+#define GATE_HISTORY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct gate_history gate_history;
+
+/* path NULL keeps the history in memory. */
+int gate_history_open(gate_history **out, const char *path, char *err, size_t errlen);
+void gate_history_close(gate_history *h);   /* NULL is a no-op */
+/* Forgets every record (a runner starting the next independent scenario). */
+int gate_history_clear(gate_history *h);
+int gate_history_record(gate_history *h, const char *agent, double when, long pods_disrupted, double cost_added);
+/* {"pods_disrupted": int, "cost_added": number, "actions": int} over
+ * (now - window, now]; new reference. */
+json_t *gate_history_totals(gate_history *h, const char *agent, double now, double window_seconds);
+
+#endif

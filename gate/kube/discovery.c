@@ -1,0 +1,233 @@
+/*
+ * discovery.c - what kubectl reads before it calls: /version, discovery
+ * (aggregated v2 to a client that asks for exactly it, the legacy lists
+ * otherwise) and a minimal OpenAPI v3 (see discovery.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate/kube/discovery.h"
+#include "twin/twin.h"
+#include "twin/util.h"
+
+/* ---- discovery (the legacy form; kubectl falls back to it) ---- */
+
+/* The verbs a resource serves: every one, but Namespaces have no
+ * deletecollection (k8s-api-facts section 1). New reference. */
+static json_t *verbs_of(const twin_kind *k)
+{
+    json_t *verbs = json_pack("[ssssssss]", "create", "delete", "deletecollection", "get", "list", "patch", "update",
+                              "watch");
+    if (!strcmp(k->kind, "Namespace"))
+        json_array_remove(verbs, 2);
+    return verbs;
+}
+
+static json_t *resource_list(const char *group, const char *version)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *res = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+            continue;
+        json_t *verbs = verbs_of(&k[i]);
+        json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k[i].resource, "singularName", k[i].singular,
+                              "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", verbs);
+        if (*k[i].short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        json_array_append_new(res, r);
+        if (k[i].has_scale) {
+            char *sub = twin_xasprintf("%s/scale", k[i].resource);
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[sss]}", "name", sub, "singularName",
+                                                 "", "namespaced", k[i].namespaced, "group", "autoscaling", "version",
+                                                 "v1", "kind", "Scale", "verbs", "get", "patch", "update"));
+            free(sub);
+        }
+    }
+    char *gv = *group ? twin_xasprintf("%s/%s", group, version) : twin_xstrdup(version);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,
+                            "resources", res);
+    free(gv);
+    return doc;
+}
+
+/* Aggregated discovery (apidiscovery.k8s.io/v2): every group of `core`
+ * (1: the legacy group at /api; 0: the named groups at /apis). */
+static json_t *aggregated(int core)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *items = json_array();
+    json_t *by_group = json_object();   /* group -> resources array */
+    for (size_t i = 0; i < n; i++) {
+        if (core != !*k[i].group)
+            continue;
+        json_t *res = json_object_get(by_group, k[i].group);
+        if (!res) {
+            res = json_array();
+            json_object_set_new(by_group, k[i].group, res);
+            char *gv_version = twin_xstrdup(k[i].version);
+            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name", k[i].group,
+                                                   "versions", "version", gv_version, "freshness", "Current",
+                                                   "resources", res));
+            free(gv_version);
+        }
+        json_t *verbs = verbs_of(&k[i]);
+        json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", k[i].resource, "responseKind",
+                              "group", k[i].group, "version", k[i].version, "kind", k[i].kind, "scope",
+                              k[i].namespaced ? "Namespaced" : "Cluster", "singularResource", k[i].singular, "verbs",
+                              verbs);
+        if (*k[i].short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        json_t *subs = json_array();
+        if (k[i].has_status)
+            json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "status",
+                                                  "responseKind", "group", k[i].group, "version", k[i].version, "kind",
+                                                  k[i].kind, "verbs", "get", "patch", "update"));
+        if (k[i].has_scale)
+            json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "scale",
+                                                  "responseKind", "group", "autoscaling", "version", "v1", "kind",
+                                                  "Scale", "verbs", "get", "patch", "update"));
+        if (json_array_size(subs))
+            json_object_set_new(r, "subresources", subs);
+        else
+            json_decref(subs);
+        static const char *ALL[] = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+                                    "CronJob", "HorizontalPodAutoscaler", NULL};
+        for (int a = 0; ALL[a]; a++)
+            if (!strcmp(ALL[a], k[i].kind))
+                json_object_set_new(r, "categories", json_pack("[s]", "all"));
+        json_array_append_new(res, r);
+    }
+    json_decref(by_group);
+    return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", "apidiscovery.k8s.io/v2",
+                     "metadata", "items", items);
+}
+
+static json_t *group_list(void)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *groups = json_array();
+    json_t *seen = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (!*k[i].group || json_object_get(seen, k[i].group))
+            continue;
+        json_object_set_new(seen, k[i].group, json_true());
+        char *gv = twin_xasprintf("%s/%s", k[i].group, k[i].version);
+        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", k[i].group,
+                                                "versions", "groupVersion", gv, "version", k[i].version,
+                                                "preferredVersion", "groupVersion", gv, "version", k[i].version));
+        free(gv);
+    }
+    json_decref(seen);
+    return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
+}
+
+/* ---- OpenAPI v3: just enough for kubectl's field validation (it checks
+ * that PATCH takes fieldValidation, then leaves validation to the server;
+ * kubectl-wire.md section 3) ---- */
+
+static json_t *openapi_root(void)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < n; i++) {
+        char *gv = *k[i].group ? twin_xasprintf("apis/%s/%s", k[i].group, k[i].version)
+                               : twin_xasprintf("api/%s", k[i].version);
+        char *url = twin_xasprintf("/openapi/v3/%s?hash=airlock", gv);
+        json_object_set_new(paths, gv, json_pack("{s:s}", "serverRelativeURL", url));
+        free(gv);
+        free(url);
+    }
+    return json_pack("{s:o}", "paths", paths);
+}
+
+static json_t *openapi_group(const char *group, const char *version)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+            continue;
+        char *prefix = *group ? twin_xasprintf("/apis/%s/%s", group, version) : twin_xasprintf("/api/%s", version);
+        char *path = k[i].namespaced ? twin_xasprintf("%s/namespaces/{namespace}/%s/{name}", prefix, k[i].resource)
+                                     : twin_xasprintf("%s/%s/{name}", prefix, k[i].resource);
+        json_object_set_new(paths, path,
+                            json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}}}}", "patch",
+                                      "x-kubernetes-group-version-kind", "group", group, "version", version, "kind",
+                                      k[i].kind, "parameters", "name", "fieldValidation", "in", "query", "schema",
+                                      "type", "string", "responses", "200", "description", "OK"));
+        free(prefix);
+        free(path);
+    }
+    if (!json_object_size(paths)) {
+        json_decref(paths);
+        return NULL;
+    }
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:{}}, s:o}", "openapi", "3.0.0", "info", "title", "Kubernetes",
+                     "version", "v1.32.0", "components", "schemas", "paths", paths);
+}
+
+int gate_discovery(const gate_req *rq, gate_resp *resp)
+{
+    const char *url = rq->path;
+    json_t *doc = NULL;
+    const char *acc = gate_req_header(rq, "Accept");
+    /* aggregated discovery only to a client that asks for exactly v2
+     * (kubectl-wire.md section 2: v2 to a v2beta1 client breaks it) */
+    if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
+        (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
+        doc = aggregated(!strcmp(url, "/api"));
+        gate_resp_json(resp, 200, doc);
+        json_decref(doc);
+        snprintf(resp->content_type, sizeof resp->content_type,
+                 "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+        return 1;
+    }
+    if (!strcmp(url, "/version"))
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
+                        "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
+                        "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gc", "platform",
+                        "linux/amd64");
+    else if (!strcmp(url, "/api"))
+        doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                        "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1");
+    else if (!strcmp(url, "/apis"))
+        doc = group_list();
+    else if (!strcmp(url, "/api/v1"))
+        doc = resource_list("", "v1");
+    else if (!strncmp(url, "/apis/", 6) && strchr(url + 6, '/') && !strchr(strchr(url + 6, '/') + 1, '/')) {
+        const char *slash = strchr(url + 6, '/');
+        char *g = twin_xasprintf("%.*s", (int)(slash - url - 6), url + 6);
+        doc = resource_list(g, slash + 1);
+        free(g);
+        if (!json_array_size(json_object_get(doc, "resources"))) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    } else if (!strcmp(url, "/openapi/v3") || !strcmp(url, "/openapi/v3/")) {
+        doc = openapi_root();
+    } else if (!strncmp(url, "/openapi/v3/api/", 16)) {
+        doc = openapi_group("", url + 16);
+    } else if (!strncmp(url, "/openapi/v3/apis/", 17) && strchr(url + 17, '/')) {
+        const char *slash = strchr(url + 17, '/');
+        char *g = twin_xasprintf("%.*s", (int)(slash - url - 17), url + 17);
+        doc = openapi_group(g, slash + 1);
+        free(g);
+    }
+    if (!doc && !strncmp(url, "/openapi/", 9)) {   /* v2 is protobuf-only for clients: 404 */
+        gate_resp_status(resp, 404, NULL, "the server could not find the requested resource");
+        return 1;
+    }
+    if (doc) {
+        gate_resp_json(resp, 200, doc);
+        json_decref(doc);
+        return 1;
+    }
+    return 0;
+}

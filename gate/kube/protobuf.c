@@ -1,0 +1,714 @@
+/*
+ * protobuf.c - the protobuf request bodies kubectl 1.32 sends for `kubectl
+ * create namespace|configmap|secret|deployment|service`, decoded to the JSON
+ * the API server would see (k8s-api-facts section 5: the "k8s\0" envelope
+ * and runtime.Unknown).  One table-driven message decoder; the tables are
+ * generated from the Kubernetes protos (gate/kube/protobuf_tables.inc, by
+ * tools/protogen.py).  The gate forwards the JSON re-encoding of what this
+ * decodes, so nothing is skipped: whatever cannot be mapped exactly is
+ * refused with an error naming the message type and field number.
+ *
+ * The JSON mapping (what Go's encoding/json makes of the decoded object):
+ * - a singular string "" is left out (gogo writes non-pointer strings even
+ *   when empty, and Go reads "" and absent alike), except the pointer
+ *   fields the generator marks PB_KEEP_EMPTY, where "" is a value;
+ * - integers and bools are kept when present, 0 and false included (a
+ *   present `replicas: 0` means zero replicas);
+ * - bytes are base64 (standard, padded);
+ * - repeated scalars are read packed or not; a repeated field given twice
+ *   appends;
+ * - a singular field given twice is REFUSED rather than merged (protobuf
+ *   would merge messages and keep the last scalar; no client writes a field
+ *   twice, and refusing leaves nothing to get wrong);
+ * - a map is a JSON object; a key given twice is refused;
+ * - a message present is an object even when empty (`emptyDir: {}` selects
+ *   a volume source);
+ * - members of a Go struct embedded json:",inline" (PB_INLINE) go into the
+ *   parent object;
+ * - special types (PB_K_*): Quantity -> its string; IntOrString -> integer
+ *   or string; Time and MicroTime -> RFC 3339 (MicroTime with 6 fractional
+ *   digits; the zero time, an empty message, is left out as Go's null);
+ *   RawExtension and FieldsV1 -> the embedded JSON, parsed; Verbs -> an
+ *   array; anything else with a JSON form of its own (PB_K_REFUSED) is
+ *   refused.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate/kube/protobuf.h"
+#include "twin/util.h"
+
+enum { PB_MAX_DEPTH = 32 };
+
+/* What gate/kube/protobuf_tables.inc is made of. */
+typedef enum { PB_STRING, PB_BYTES, PB_BOOL, PB_INT32, PB_INT64, PB_MESSAGE } pb_type;
+enum {
+    PB_REPEATED = 1,     /* a JSON array */
+    PB_MAP = 2,          /* map<string, type>: a JSON object */
+    PB_INLINE = 4,       /* its message's members are the parent's */
+    PB_KEEP_EMPTY = 8,   /* a Go *string: "" is kept */
+};
+typedef enum {
+    PB_K_PLAIN,
+    PB_K_QUANTITY,
+    PB_K_INTORSTRING,
+    PB_K_TIME,
+    PB_K_MICROTIME,
+    PB_K_RAWJSON,
+    PB_K_VERBS,
+    PB_K_REFUSED,
+} pb_kind;
+
+typedef struct pb_field {
+    uint32_t num;
+    const char *json;   /* the JSON name, which is the proto field name */
+    uint8_t type;       /* pb_type (of the value, for a map) */
+    uint8_t flags;      /* PB_REPEATED, PB_MAP, PB_INLINE, PB_KEEP_EMPTY */
+    uint16_t msg;       /* PB_MESSAGE: its index in pb_msgs */
+} pb_field;
+
+typedef struct pb_msg {
+    const char *name;          /* as OpenAPI names it: io.k8s.api.core.v1.PodSpec */
+    uint8_t kind;              /* pb_kind */
+    uint16_t nfields;
+    const pb_field *fields;    /* by ascending number */
+} pb_msg;
+
+typedef struct pb_root {
+    const char *api_version, *kind;
+    uint16_t msg;
+} pb_root;
+
+#include "gate/kube/protobuf_tables.inc"
+
+/* The kinds decoded, of the roots the tables have: each needs tests before
+ * it is added here. */
+static const struct {
+    const char *api_version, *kind;
+} ACCEPTED[] = {
+    {"v1", "Namespace"}, {"v1", "ConfigMap"}, {"v1", "Secret"}, {"v1", "Service"}, {"apps/v1", "Deployment"},
+};
+
+/* runtime.Unknown and runtime.TypeMeta, the envelope (not in the tables:
+ * they are not a kind's fields). */
+static const pb_field UNKNOWN_FIELDS[] = {
+    {1, "typeMeta", PB_MESSAGE, 0, 0},
+    {2, "raw", PB_BYTES, 0, 0},
+    {3, "contentEncoding", PB_STRING, 0, 0},
+    {4, "contentType", PB_STRING, 0, 0},
+};
+static const pb_msg UNKNOWN = {"io.k8s.apimachinery.pkg.runtime.Unknown", PB_K_PLAIN, 4, UNKNOWN_FIELDS};
+static const pb_field TYPEMETA_FIELDS[] = {
+    {1, "apiVersion", PB_STRING, 0, 0},
+    {2, "kind", PB_STRING, 0, 0},
+};
+static const pb_msg TYPEMETA = {"io.k8s.apimachinery.pkg.runtime.TypeMeta", PB_K_PLAIN, 2, TYPEMETA_FIELDS};
+
+/* Where the decoder is, for errors: a JSON path kept on the stack. */
+typedef struct pb_path {
+    const struct pb_path *up;
+    const char *name;   /* a member, or NULL for an array index */
+    size_t index;
+} pb_path;
+
+typedef struct pb_dec {
+    char *err;
+    size_t errlen;
+    const pb_path *path;
+} pb_dec;
+
+/* The bytes not read yet of one message. */
+typedef struct pb_in {
+    const unsigned char *p, *end;
+} pb_in;
+
+/* One field's value as read off the wire. */
+typedef struct pb_val {
+    int wt;
+    uint64_t u;                /* wire type 0 */
+    const unsigned char *s;    /* wire type 2 */
+    size_t n;
+} pb_val;
+
+static void path_render(const pb_path *p, twin_buf *b)
+{
+    if (!p)
+        return;
+    path_render(p->up, b);
+    if (p->name)
+        twin_buf_addf(b, "%s%s", p->up ? "." : "", p->name);
+    else
+        twin_buf_addf(b, "[%zu]", p->index);
+}
+
+/* -1 after writing "protobuf: <what> (at <path>)" to the caller's buffer. */
+__attribute__((format(printf, 2, 3))) static int fail(pb_dec *d, const char *fmt, ...)
+{
+    twin_buf b = {0};
+    twin_buf_add(&b, "protobuf: ", 10);
+    va_list ap;
+    va_start(ap, fmt);
+    char *what = twin_xvasprintf(fmt, ap);
+    va_end(ap);
+    twin_buf_add(&b, what, strlen(what));
+    free(what);
+    if (d->path) {
+        twin_buf_add(&b, " (at ", 5);
+        path_render(d->path, &b);
+        twin_buf_add(&b, ")", 1);
+    }
+    snprintf(d->err, d->errlen, "%s", b.s);
+    twin_buf_free(&b);
+    return -1;
+}
+
+static int read_varint(pb_in *in, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 10; i++) {
+        if (in->p >= in->end)
+            return -1;
+        unsigned c = *in->p++;
+        if (i == 9 && c > 1)   /* more than 64 bits */
+            return -1;
+        x |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The next field's number and wire type. */
+static int read_key(pb_dec *d, const pb_msg *m, pb_in *in, uint32_t *num, int *wt)
+{
+    uint64_t key;
+    if (read_varint(in, &key) < 0)
+        return fail(d, "%s: malformed or truncated field key", m->name);
+    if (key >> 3 == 0 || key >> 3 > 536870911)
+        return fail(d, "%s: field number %" PRIu64 " out of range", m->name, key >> 3);
+    *num = (uint32_t)(key >> 3);
+    *wt = (int)(key & 7);
+    return 0;
+}
+
+static const pb_field *find_field(const pb_msg *m, uint32_t num)
+{
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].num == num)
+            return &m->fields[i];
+    return NULL;
+}
+
+static int is_varint_type(int type) { return type == PB_BOOL || type == PB_INT32 || type == PB_INT64; }
+
+/* Checks the wire type f allows and reads the value. */
+static int read_value(pb_dec *d, const pb_msg *m, const pb_field *f, pb_in *in, int wt, pb_val *v)
+{
+    int want = is_varint_type(f->type) && !(f->flags & PB_MAP) ? 0 : 2;
+    /* repeated scalars may come packed, in one length-delimited field */
+    if (wt != want && !(wt == 2 && want == 0 && (f->flags & PB_REPEATED)))
+        return fail(d, "%s field %" PRIu32 " (%s): wire type %d, want %d", m->name, f->num, f->json, wt, want);
+    v->wt = wt;
+    if (wt == 0) {
+        if (read_varint(in, &v->u) < 0)
+            return fail(d, "%s field %" PRIu32 " (%s): malformed or truncated varint", m->name, f->num, f->json);
+        return 0;
+    }
+    uint64_t n;
+    if (read_varint(in, &n) < 0 || n > (uint64_t)(in->end - in->p))
+        return fail(d, "%s field %" PRIu32 " (%s): malformed length or truncated value", m->name, f->num, f->json);
+    v->s = in->p;
+    v->n = (size_t)n;
+    in->p += n;
+    return 0;
+}
+
+/* 0 if s[0..n) is UTF-8 as Go's utf8.Valid has it (no overlong forms, no
+ * surrogates, nothing past U+10FFFF) and holds no NUL: a JSON body with
+ * \u0000 is refused by the gate's JSON reader too, and a NUL would cut the
+ * string short for C code reading it. -1 invalid, -2 NUL. */
+static int check_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c == 0)
+            return -2;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return -1;
+        if (n - i < len)
+            return -1;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return -1;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        i += len;
+    }
+    return 0;
+}
+
+static json_t *base64(const unsigned char *s, size_t n)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    twin_buf b = {0};
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+        char q[4] = {T[v >> 18 & 63], T[v >> 12 & 63], i + 1 < n ? T[v >> 6 & 63] : '=', i + 2 < n ? T[v & 63] : '='};
+        twin_buf_add(&b, q, 4);
+    }
+    json_t *j = json_stringn(b.s ? b.s : "", b.len);
+    twin_buf_free(&b);
+    return j;
+}
+
+/* A checked string of field f of m, as a new JSON string. */
+static int string_value(pb_dec *d, const pb_msg *m, const pb_field *f, const unsigned char *s, size_t n, json_t **out)
+{
+    int rc = check_utf8(s, n);
+    if (rc == -1)
+        return fail(d, "%s field %" PRIu32 " (%s): not valid UTF-8", m->name, f->num, f->json);
+    if (rc == -2)
+        return fail(d, "%s field %" PRIu32 " (%s): a NUL byte in a string", m->name, f->num, f->json);
+    *out = json_stringn((const char *)s, n);
+    return 0;
+}
+
+/* A scalar of field f: a new JSON value in *out, or NULL to leave out (an
+ * empty string or bytes when !keep_empty). */
+static int scalar_value(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val *v, int keep_empty, json_t **out)
+{
+    *out = NULL;
+    switch (f->type) {
+    case PB_STRING:
+        if (v->n == 0 && !keep_empty)
+            return 0;
+        return string_value(d, m, f, v->s, v->n, out);
+    case PB_BYTES:
+        if (v->n == 0 && !keep_empty)
+            return 0;
+        *out = base64(v->s, v->n);
+        return 0;
+    case PB_BOOL:
+        if (v->u > 1)
+            return fail(d, "%s field %" PRIu32 " (%s): bool %" PRIu64 " is neither 0 nor 1", m->name, f->num, f->json,
+                        v->u);
+        *out = json_boolean(v->u);
+        return 0;
+    case PB_INT32: {
+        int64_t x = (int64_t)v->u;   /* a negative int32 is sign-extended to 64 bits */
+        if (x < INT32_MIN || x > INT32_MAX)
+            return fail(d, "%s field %" PRIu32 " (%s): %" PRId64 " is out of int32 range", m->name, f->num, f->json, x);
+        *out = json_integer((json_int_t)x);
+        return 0;
+    }
+    case PB_INT64:
+        *out = json_integer((json_int_t)(int64_t)v->u);
+        return 0;
+    }
+    return fail(d, "%s field %" PRIu32 " (%s): type %d is not decoded", m->name, f->num, f->json, f->type);
+}
+
+/* Sets obj[name] to the new value j; a name already there (two fields with
+ * one JSON name, through an inline struct) is refused. */
+static int put(pb_dec *d, const pb_msg *m, const pb_field *f, json_t *obj, const char *name, json_t *j)
+{
+    if (json_object_get(obj, name)) {
+        json_decref(j);
+        return fail(d, "%s field %" PRIu32 " (%s): JSON member %s given twice", m->name, f->num, f->json, name);
+    }
+    json_object_set_new(obj, name, j);
+    return 0;
+}
+
+static int decode_fields(pb_dec *d, const pb_msg *m, pb_in in, int depth, json_t *obj);
+
+/* A message's JSON value: a new value in *out, or NULL to leave the field
+ * out (Go's null: the zero Time, a RawExtension without raw). depth is the
+ * message's own. */
+static int message_value(pb_dec *d, const pb_msg *m, const unsigned char *s, size_t n, int depth, json_t **out);
+
+/* Reads a message whose fields are all singular (a special type, a map
+ * entry, the envelope) into vals, indexed like m->fields; present[i] says
+ * which came.  Unknown numbers, wrong wire types and repeats are refused. */
+static int special_fields(pb_dec *d, const pb_msg *m, pb_in in, pb_val *vals, int *present)
+{
+    for (size_t i = 0; i < m->nfields; i++)
+        present[i] = 0;
+    while (in.p < in.end) {
+        uint32_t num;
+        int wt;
+        if (read_key(d, m, &in, &num, &wt) < 0)
+            return -1;
+        const pb_field *f = find_field(m, num);
+        if (!f)
+            return fail(d, "%s has no field %" PRIu32, m->name, num);
+        size_t i = (size_t)(f - m->fields);
+        if (read_value(d, m, f, &in, wt, &vals[i]) < 0)
+            return -1;
+        if (present[i]++)
+            return fail(d, "%s field %" PRIu32 " (%s) given twice", m->name, f->num, f->json);
+    }
+    return 0;
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * civil_from_days). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *mo, unsigned *dd)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *dd = doy - (153 * mp + 2) / 5 + 1;
+    *mo = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*mo <= 2);
+}
+
+/* Time {1 seconds, 2 nanos} and MicroTime: RFC 3339 in UTC as metav1's
+ * MarshalJSON writes it.  Time drops the nanos as metav1.Time's Unmarshal
+ * does (seconds only); MicroTime keeps microseconds. */
+static int time_value(pb_dec *d, const pb_msg *m, pb_in in, json_t **out)
+{
+    enum { ZERO = -62135596800LL, MAX = 253402300799LL };   /* 0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z */
+    pb_val v[2];
+    int present[2];
+    if (m->nfields != 2 || special_fields(d, m, in, v, present) < 0)
+        return -1;
+    int64_t secs = present[0] ? (int64_t)v[0].u : 0, nanos = present[1] ? (int64_t)v[1].u : 0;
+    if (nanos < 0 || nanos > 999999999)
+        return fail(d, "%s field 2 (nanos): %" PRId64 " is out of range", m->name, nanos);
+    if (m->kind == PB_K_TIME)
+        nanos = 0;
+    if (secs == ZERO && nanos == 0)
+        return 0;   /* the zero time: null in Go's JSON */
+    if (secs < ZERO || secs > MAX)
+        return fail(d, "%s field 1 (seconds): %" PRId64 " is outside years 1 to 9999", m->name, secs);
+    int64_t days = (secs >= 0 ? secs : secs - 86399) / 86400, rem = secs - days * 86400, y;
+    unsigned mo, dd;
+    civil_from_days(days, &y, &mo, &dd);
+    char buf[64];
+    int hh = (int)(rem / 3600), mi = (int)(rem / 60 % 60), ss = (int)(rem % 60);
+    if (m->kind == PB_K_MICROTIME)
+        snprintf(buf, sizeof buf, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%06dZ", y, mo, dd, hh, mi, ss,
+                 (int)(nanos / 1000));
+    else
+        snprintf(buf, sizeof buf, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02dZ", y, mo, dd, hh, mi, ss);
+    *out = json_string(buf);
+    return 0;
+}
+
+static int message_value(pb_dec *d, const pb_msg *m, const unsigned char *s, size_t n, int depth, json_t **out)
+{
+    *out = NULL;
+    if (depth > PB_MAX_DEPTH)
+        return fail(d, "%s: messages nested deeper than %d", m->name, PB_MAX_DEPTH);
+    pb_in in = {s, s + n};
+    pb_val v[3];
+    int present[3];
+    switch ((pb_kind)m->kind) {
+    case PB_K_PLAIN: {
+        json_t *obj = json_object();
+        if (decode_fields(d, m, in, depth, obj) < 0) {
+            json_decref(obj);
+            return -1;
+        }
+        *out = obj;
+        return 0;
+    }
+    case PB_K_QUANTITY:   /* {1 string}: Go's Unmarshal parses it, "" or none is an error there */
+        if (m->nfields != 1 || special_fields(d, m, in, v, present) < 0)
+            return -1;
+        if (!present[0] || v[0].n == 0)
+            return fail(d, "%s: no quantity string", m->name);
+        return string_value(d, m, &m->fields[0], v[0].s, v[0].n, out);
+    case PB_K_INTORSTRING: {   /* {1 type, 2 intVal, 3 strVal} */
+        if (m->nfields != 3 || special_fields(d, m, in, v, present) < 0)
+            return -1;
+        uint64_t type = present[0] ? v[0].u : 0;
+        if (type == 1 && !present[2]) {
+            *out = json_string("");
+            return 0;
+        }
+        if (type == 1)
+            return string_value(d, m, &m->fields[2], v[2].s, v[2].n, out);
+        if (type != 0)
+            return fail(d, "%s field 1 (type): %" PRId64 " is neither 0 (int) nor 1 (string)", m->name,
+                        (int64_t)type);
+        pb_val iv = {0, present[1] ? v[1].u : 0, NULL, 0};
+        return scalar_value(d, m, &m->fields[1], &iv, 1, out);
+    }
+    case PB_K_TIME:
+    case PB_K_MICROTIME:
+        if (n == 0)
+            return 0;   /* metav1.Time's Unmarshal: no bytes, the zero time */
+        return time_value(d, m, in, out);
+    case PB_K_RAWJSON: {   /* {1 raw}: Go's MarshalJSON writes raw as it is, so it must be JSON */
+        if (m->nfields != 1 || special_fields(d, m, in, v, present) < 0)
+            return -1;
+        if (!present[0])
+            return 0;   /* Raw nil: null */
+        json_error_t je;
+        *out = json_loadb((const char *)v[0].s, v[0].n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        if (!*out)
+            return fail(d, "%s field 1 (%s): not JSON: %s", m->name, m->fields[0].json, je.text);
+        return 0;
+    }
+    case PB_K_VERBS: {   /* {repeated items}: the array itself */
+        json_t *obj = json_object();
+        if (decode_fields(d, m, in, depth, obj) < 0) {
+            json_decref(obj);
+            return -1;
+        }
+        json_t *items = json_object_get(obj, "items");
+        *out = items ? json_incref(items) : json_array();
+        json_decref(obj);
+        return 0;
+    }
+    case PB_K_REFUSED:
+        break;
+    }
+    return fail(d, "%s has a JSON form of its own that this decoder does not reproduce", m->name);
+}
+
+/* A map entry {1 key, 2 value} of field f into the object map. */
+static int map_entry(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val *ev, int depth, json_t *map)
+{
+    if (depth > PB_MAX_DEPTH)
+        return fail(d, "%s field %" PRIu32 " (%s): messages nested deeper than %d", m->name, f->num, f->json,
+                    PB_MAX_DEPTH);
+    /* the entry as a message of its own, for the errors */
+    char ename[256];
+    snprintf(ename, sizeof ename, "%s.%s map entry", m->name, f->json);
+    pb_field ef[2] = {{1, "key", PB_STRING, 0, 0}, {2, "value", f->type, 0, f->msg}};
+    const pb_msg em = {ename, PB_K_PLAIN, 2, ef};
+    pb_in in = {ev->s, ev->s + ev->n};
+    pb_val v[2];
+    int present[2];
+    if (special_fields(d, &em, in, v, present) < 0)
+        return -1;
+    json_t *key = NULL, *val = NULL;
+    if (present[0] && string_value(d, &em, &ef[0], v[0].s, v[0].n, &key) < 0)
+        return -1;
+    const char *k = key ? json_string_value(key) : "";
+    if (json_object_get(map, k)) {
+        fail(d, "%s field %" PRIu32 " (%s): map key \"%s\" given twice", m->name, f->num, f->json, k);
+        json_decref(key);
+        return -1;
+    }
+    pb_path here = {d->path, k, 0};
+    const pb_path *saved = d->path;
+    d->path = &here;
+    int rc = 0;
+    if (!present[1] && f->type == PB_MESSAGE)
+        rc = fail(d, "%s: no value", ename);
+    else if (!present[1])
+        val = json_string("");   /* protobuf's default: "" or no bytes */
+    else if (f->type == PB_MESSAGE) {
+        rc = message_value(d, &pb_msgs[f->msg], v[1].s, v[1].n, depth + 1, &val);
+        if (rc == 0 && !val)
+            val = json_null();
+    } else
+        rc = scalar_value(d, &em, &ef[1], &v[1], 1, &val);
+    d->path = saved;
+    if (rc == 0)
+        json_object_set_new(map, k, val);
+    json_decref(key);
+    return rc;
+}
+
+/* obj[f->json], made an array or object on first use. Borrowed. */
+static json_t *container(json_t *obj, const pb_field *f)
+{
+    json_t *c = json_object_get(obj, f->json);
+    if (!c) {
+        c = (f->flags & PB_MAP) ? json_object() : json_array();
+        json_object_set_new(obj, f->json, c);
+    }
+    return c;
+}
+
+/* One element of a repeated field onto arr. */
+static int append(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val *v, int depth, json_t *arr)
+{
+    pb_path here = {d->path, NULL, json_array_size(arr)};
+    const pb_path *saved = d->path;
+    d->path = &here;
+    json_t *j = NULL;
+    int rc;
+    if (f->type == PB_MESSAGE) {
+        rc = message_value(d, &pb_msgs[f->msg], v->s, v->n, depth + 1, &j);
+        if (rc == 0 && !j)
+            j = json_null();
+    } else {
+        rc = scalar_value(d, m, f, v, 1, &j);
+    }
+    d->path = saved;
+    if (rc == 0)
+        json_array_append_new(arr, j);
+    return rc;
+}
+
+/* One occurrence of a repeated field onto arr: one element, or all the
+ * elements of a packed run of varints. */
+static int repeated(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val *v, int depth, json_t *arr)
+{
+    if (f->type == PB_MESSAGE || !is_varint_type(f->type) || v->wt == 0)
+        return append(d, m, f, v, depth, arr);
+    pb_in packed = {v->s, v->s + v->n};
+    while (packed.p < packed.end) {
+        pb_val one = {0, 0, NULL, 0};
+        if (read_varint(&packed, &one.u) < 0)
+            return fail(d, "%s field %" PRIu32 " (%s): malformed packed varint", m->name, f->num, f->json);
+        if (append(d, m, f, &one, depth, arr) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One field's value into obj. */
+static int field_value(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val *v, int depth, json_t *obj)
+{
+    if (f->flags & (PB_MAP | PB_REPEATED)) {
+        pb_path here = {d->path, f->json, 0};
+        const pb_path *saved = d->path;
+        d->path = &here;
+        int rc = (f->flags & PB_MAP) ? map_entry(d, m, f, v, depth + 1, container(obj, f))
+                                     : repeated(d, m, f, v, depth, container(obj, f));
+        d->path = saved;
+        return rc;
+    }
+    json_t *j = NULL;
+    if (f->type != PB_MESSAGE) {
+        if (scalar_value(d, m, f, v, f->flags & PB_KEEP_EMPTY, &j) < 0)
+            return -1;
+        return j ? put(d, m, f, obj, f->json, j) : 0;
+    }
+    const pb_msg *sub = &pb_msgs[f->msg];
+    if (f->flags & PB_INLINE) {   /* the members go into obj itself */
+        if (depth + 1 > PB_MAX_DEPTH)
+            return fail(d, "%s: messages nested deeper than %d", sub->name, PB_MAX_DEPTH);
+        pb_in in = {v->s, v->s + v->n};
+        return decode_fields(d, sub, in, depth + 1, obj);
+    }
+    pb_path here = {d->path, f->json, 0};
+    const pb_path *saved = d->path;
+    d->path = &here;
+    int rc = message_value(d, sub, v->s, v->n, depth + 1, &j);
+    d->path = saved;
+    if (rc < 0)
+        return -1;
+    return j ? put(d, m, f, obj, f->json, j) : 0;
+}
+
+/* The fields of plain message m, from in, as members of obj. */
+static int decode_fields(pb_dec *d, const pb_msg *m, pb_in in, int depth, json_t *obj)
+{
+    unsigned char seen[PB_MAX_FIELDS] = {0};
+    while (in.p < in.end) {
+        uint32_t num;
+        int wt;
+        pb_val v;
+        if (read_key(d, m, &in, &num, &wt) < 0)
+            return -1;
+        const pb_field *f = find_field(m, num);
+        if (!f)
+            return fail(d, "%s has no field %" PRIu32, m->name, num);
+        if (read_value(d, m, f, &in, wt, &v) < 0)
+            return -1;
+        if (!(f->flags & (PB_REPEATED | PB_MAP)) && seen[f - m->fields]++)
+            return fail(d, "%s field %" PRIu32 " (%s) given twice", m->name, f->num, f->json);
+        if (field_value(d, m, f, &v, depth, obj) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The envelope's string field i ("" when absent), checked. Borrowed into
+ * a new JSON string or NULL. */
+static int envelope_string(pb_dec *d, const pb_msg *m, const pb_val *v, const int *present, size_t i, json_t **out)
+{
+    *out = NULL;
+    if (!present[i])
+        return 0;
+    return string_value(d, m, &m->fields[i], v[i].s, v[i].n, out);
+}
+
+int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, char *err, size_t errlen)
+{
+    pb_dec d = {err, errlen, NULL};
+    if (len < 4 || memcmp(buf, "k8s\0", 4)) {
+        snprintf(err, errlen, "not a Kubernetes protobuf body (no k8s envelope)");
+        return -1;
+    }
+    pb_val env[4], tm[2];
+    int envp[4], tmp[2];
+    pb_in in = {buf + 4, buf + len};
+    if (special_fields(&d, &UNKNOWN, in, env, envp) < 0)
+        return -1;
+    if ((envp[2] && env[2].n) || (envp[3] && env[3].n))
+        return fail(&d, "%s field %d (%s) is not empty: only a plain object is decoded", UNKNOWN.name,
+                    envp[2] && env[2].n ? 3 : 4, envp[2] && env[2].n ? "contentEncoding" : "contentType");
+    json_t *av = NULL, *kind = NULL;
+    if (envp[0]) {
+        pb_in t = {env[0].s, env[0].s + env[0].n};
+        if (special_fields(&d, &TYPEMETA, t, tm, tmp) < 0 || envelope_string(&d, &TYPEMETA, tm, tmp, 0, &av) < 0)
+            return -1;
+        if (envelope_string(&d, &TYPEMETA, tm, tmp, 1, &kind) < 0) {
+            json_decref(av);
+            return -1;
+        }
+    }
+    const char *avs = av ? json_string_value(av) : "", *ks = kind ? json_string_value(kind) : "";
+    const pb_root *root = NULL;
+    for (size_t i = 0; i < sizeof ACCEPTED / sizeof ACCEPTED[0]; i++)
+        if (!strcmp(avs, ACCEPTED[i].api_version) && !strcmp(ks, ACCEPTED[i].kind))
+            for (size_t r = 0; r < sizeof pb_roots / sizeof pb_roots[0]; r++)
+                if (!strcmp(avs, pb_roots[r].api_version) && !strcmp(ks, pb_roots[r].kind))
+                    root = &pb_roots[r];
+    if (!root) {
+        fail(&d, "bodies are decoded for the kinds kubectl create sends (v1 Namespace, ConfigMap, Secret, Service; "
+                 "apps/v1 Deployment), not %s %s: send JSON",
+             *avs ? avs : "(no apiVersion)", *ks ? ks : "(no kind)");
+        json_decref(av);
+        json_decref(kind);
+        return -1;
+    }
+    const pb_msg *m = &pb_msgs[root->msg];
+    json_t *obj = json_object();
+    json_object_set_new(obj, "apiVersion", av);
+    json_object_set_new(obj, "kind", kind);
+    pb_in raw = {envp[1] ? env[1].s : NULL, envp[1] ? env[1].s + env[1].n : NULL};
+    if (!envp[1]) {
+        json_decref(obj);
+        return fail(&d, "%s has no field 2 (raw): no object", UNKNOWN.name);
+    }
+    if (decode_fields(&d, m, raw, 1, obj) < 0) {
+        json_decref(obj);
+        return -1;
+    }
+    *out = obj;
+    return 0;
+}

@@ -1,0 +1,585 @@
+/*
+ * serve.c - `gate serve`: start-up, the main loop, and the dispatch of one
+ * request.
+ *
+ * The front (http.c, the only code that knows libmicrohttpd) receives a
+ * request over TLS and hands it here as a gate_req: the approvals page,
+ * then the bearer token (SHA-256 against the agents file), then the
+ * operators' API (api.c), discovery, the version and OpenAPI (served
+ * here), or a Kubernetes call, which goes through the pipeline's phases
+ * (pipeline.c: admit, decide, review, record, forward or answer, publish).
+ *
+ * Without --upstream the twin answers as the cluster (twin mode).  With it
+ * the twin mirrors production, fed by its watches (informer.c), and what
+ * production changes behind the gate's back is drift (drift.c).  Watches
+ * of agents are streams (watch.c) fed by the twin's committed changes, or
+ * passed through from production.
+ */
+#include <errno.h>
+#include <curl/curl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gate/cmd/cli.h"
+#include "gate/server/serve_int.h"
+#include "gate/server/ui.h"
+#include "gate/cmd/commands.h"
+#include "gate/engine/engine.h"
+#include "gate/upstream/forward.h"
+#include "gate/kube/k8s.h"
+#include "gate/base/log.h"
+#include "gate/kube/redact.h"
+#include "gate/kube/table.h"
+#include "gate/kube/discovery.h"
+#include "gate/kube/watch.h"
+#include "twin/util.h"
+
+
+/* ---- the request path ---- */
+
+static gate_identity *authenticate(server *sv, const gate_req *rq, int *expired)
+{
+    const char *auth = gate_req_header(rq, "Authorization");
+    *expired = 0;
+    if (!auth || strncmp(auth, "Bearer ", 7))
+        return NULL;
+    gate_identity *id = gate_agents_find(&sv->agents, auth + 7);
+    if (id && id->expires && gate_now() > id->expires)
+        *expired = 1;
+    return id;
+}
+/* One request, as the front hands it over: the approvals page, then the
+ * bearer token, then the operators' API, discovery, or a Kubernetes call
+ * (pipeline.c).  Called again for a call resumed after a hold. */
+static void serve_request(void *app, gate_req *rq, gate_resp *resp)
+{
+    server *sv = app;
+    const char *url = rq->path, *method = rq->method;
+
+    /* the approvals page holds no data (it asks for a token): no token needed */
+    if (!strcmp(method, "GET") && (!strcmp(url, "/airlock/ui") || !strcmp(url, "/airlock/ui/") ||
+                                   !strcmp(url, "/airlock/ui/index.html"))) {
+        size_t n;
+        const char *page = gate_ui_page(&n);
+        gate_resp_text(resp, 200, "text/html; charset=utf-8", page, n);
+        gate_resp_header(resp, "Content-Security-Policy",
+                         "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                         "img-src 'self' data:; frame-ancestors 'none'");
+        gate_resp_header(resp, "X-Content-Type-Options", "nosniff");
+        gate_resp_header(resp, "Cache-Control", "no-store");
+        return;
+    }
+
+    /* authenticate */
+    int expired;
+    gate_identity *who = authenticate(sv, rq, &expired);
+    if (!who) {
+        gate_resp_status(resp, 401, NULL, "Unauthorized: a known bearer token is required");
+        return;
+    }
+    if (expired) {
+        char when[32];
+        gate_audit_format_time(who->expires, when);
+        char *msg = twin_xasprintf("Unauthorized: the token of %s expired at %s", who->name, when);
+        gate_resp_status(resp, 401, NULL, msg);
+        free(msg);
+        return;
+    }
+    if (rq->too_big) {
+        gate_resp_status(resp, 413, NULL, "the request body is larger than the 3 MiB limit");
+        return;
+    }
+    if (!strncmp(url, "/airlock/", 9) || !strcmp(url, "/airlock")) {
+        gate_api(sv, rq, resp, who);
+        return;
+    }
+    if (who->role == GATE_ROLE_APPROVER) {
+        char *msg = twin_xasprintf("airlock: %s is an approver, not an agent: an approver's token serves the "
+                                   "approvals (/airlock/v1, /airlock/ui), never the Kubernetes API",
+                                   who->name);
+        gate_resp_status(resp, 403, NULL, msg);
+        free(msg);
+        return;
+    }
+    if (!strcmp(method, "GET") && gate_discovery(rq, resp))
+        return;
+    gate_kube_call(sv, rq, resp, who);
+}
+
+/* The front is done with a request: its call's state goes. */
+static void serve_done(void *app, gate_req *rq)
+{
+    gate_call_done(app, rq->state);
+    rq->state = NULL;
+}
+
+/* The snapshot into the twin, kind by kind, as production has it. */
+static int load_production(twin *t, const json_t *docs, char *err, size_t errlen)
+{
+    json_t *by_kind = json_object();
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        json_t *arr = json_object_get(by_kind, kind);
+        if (!arr)
+            json_object_set_new(by_kind, kind, arr = json_array());
+        json_array_append(arr, d);
+    }
+    const char *kind;
+    json_t *items;
+    int rc = 0;
+    json_object_foreach(by_kind, kind, items) {
+        if ((rc = twin_sync(t, kind, NULL, items, err, errlen)) < 0)
+            break;
+    }
+    json_decref(by_kind);
+    return rc;
+}
+
+static int write_file(const char *path, const void *data, size_t n, mode_t mode)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fwrite(data, 1, n, f) == n;
+    ok &= fclose(f) == 0;
+    chmod(path, mode);
+    return ok ? 0 : -1;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    twin_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        twin_buf_add(&b, chunk, n);
+    fclose(f);
+    return b.s ? b.s : twin_xstrdup("");
+}
+
+/* A self-signed certificate for 127.0.0.1 and localhost, made once and kept
+ * in the data directory. */
+static int make_cert(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_x509_crt_t crt = NULL;
+    int rc = -1;
+    unsigned char buf[16384];
+    size_t len;
+    if (gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_privkey_generate(key, GNUTLS_PK_EC, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+        gnutls_x509_crt_init(&crt) < 0) {
+        snprintf(err, errlen, "cannot generate a TLS key");
+        goto out;
+    }
+    time_t now = time(NULL);
+    unsigned char serial[8];
+    gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof serial);
+    serial[0] &= 0x7f;
+    unsigned char ip[4] = {127, 0, 0, 1};
+    gnutls_x509_crt_set_version(crt, 3);
+    gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+    gnutls_x509_crt_set_activation_time(crt, now - 3600);
+    gnutls_x509_crt_set_expiration_time(crt, now + 365L * 24 * 3600);
+    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "airlock", 7);
+    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9, GNUTLS_FSAN_APPEND);
+    gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, 4, GNUTLS_FSAN_APPEND);
+    gnutls_x509_crt_set_basic_constraints(crt, 1, -1);   /* its own CA, so clients can pin it */
+    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN);
+    gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+    gnutls_x509_crt_set_key(crt, key);
+    if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0) {
+        snprintf(err, errlen, "cannot sign the TLS certificate");
+        goto out;
+    }
+    len = sizeof buf;
+    if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_PEM, buf, &len) < 0 || write_file(cert_path, buf, len, 0644) < 0) {
+        snprintf(err, errlen, "cannot write %s", cert_path);
+        goto out;
+    }
+    len = sizeof buf;
+    if (gnutls_x509_privkey_export_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, buf, &len) < 0 ||
+        write_file(key_path, buf, len, 0600) < 0) {
+        snprintf(err, errlen, "cannot write %s", key_path);
+        goto out;
+    }
+    rc = 0;
+out:
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+    return rc;
+}
+
+static char *base64(const char *s)
+{
+    gnutls_datum_t in = {(unsigned char *)s, (unsigned)strlen(s)}, out = {NULL, 0};
+    if (gnutls_base64_encode2(&in, &out) < 0)
+        return twin_xstrdup("");
+    char *r = twin_xasprintf("%.*s", (int)out.size, out.data);
+    gnutls_free(out.data);
+    return r;
+}
+
+static volatile sig_atomic_t stopping, reload_asked;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_asked = 1;
+}
+
+enum { POOL = 8 };   /* server threads */
+
+static void usage(FILE *out)
+{
+    fputs("usage: gate serve [--listen HOST:PORT] [--state FILE|DIR ...] [--policies DIR|git:REPO[@REF][:DIR]]\n"
+          "                  [--agents FILE]\n"
+          "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
+          "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
+          "                  [--mode enforce|shadow] [--fresh-wait SECONDS] [--pricing FILE]\n"
+          "                  [--review-wait SECONDS] [--approval-ttl SECONDS] [--approved-ttl SECONDS]\n"
+          "                  [--audit-repo DIR] [--webhook URL]\n"
+          "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
+          "\n"
+          "Serves the Kubernetes API. Every call is authenticated, simulated in the twin and\n"
+          "judged by the policies. Without --upstream the twin answers as the cluster (twin\n"
+          "mode); with it, allowed calls are forwarded to production and the twin follows\n"
+          "(enforce mode), or every call is forwarded and the verdict only recorded (shadow).\n"
+          "With --upstream the twin is fed by production's watches; a mutation waits up to\n"
+          "--fresh-wait seconds (default 2) for them to reach production's state as of its\n"
+          "arrival, else it is refused 503. What production changes behind the gate's back is\n"
+          "drift: logged, recorded, and listed by `gate drift`.\n"
+          "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
+          "with a kubeconfig for it, and an approver with its token in approver.token.\n"
+          "\n"
+          "A review verdict makes a pending approval (its id is in the refusal). The request is\n"
+          "held up to --review-wait seconds (default 0) for a person; after an approval the same\n"
+          "action from the same agent passes once within --approved-ttl (default 900 s); a\n"
+          "pending approval expires after --approval-ttl (default 3600 s). Approvers use\n"
+          "https://HOST/airlock/ui/, the API under /airlock/v1/ or `gate approvals`. Every\n"
+          "decision is committed to the audit repository (default DATA-DIR/audit) before it is\n"
+          "answered. SIGHUP reloads the policies (a broken set is refused, the old one stays).\n",
+          out);
+}
+
+int gate_cmd_serve(int argc, char **argv)
+{
+    gate_cli_opts o;
+    int rc = 3;
+    server sv = {0};
+    twin *t = NULL;
+    gate_policy_set *ps = NULL;
+    gate_history *h = NULL;
+    char *cert = NULL, *key = NULL, *cert_path = NULL, *key_path = NULL;
+    gate_http *front = NULL;
+    char *demo = NULL, *policy_default = NULL;
+    char err[2048];
+    pthread_mutex_init(&sv.lock, NULL);
+    pthread_mutex_init(&sv.write, NULL);
+
+    int start = gate_cli_start(&o, argc, argv, "serve", usage);
+    if (start) {
+        rc = start > 0 ? 0 : rc;
+        goto out;
+    }
+    const char *listen = o.listen ? o.listen : "127.0.0.1:8443";
+    const char *colon = strrchr(listen, ':');
+    long port = colon ? atol(colon + 1) : 0;
+    if (!colon || port <= 0 || port > 65535 || strncmp(listen, "127.0.0.1:", 10)) {
+        fprintf(stderr, "gate serve: --listen must be 127.0.0.1:PORT in this version (got %s)\n", listen);
+        goto out;
+    }
+    const char *dir = o.data_dir ? o.data_dir : ".airlock";
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "gate serve: cannot create %s: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    if (o.mode && strcmp(o.mode, "enforce") && strcmp(o.mode, "shadow")) {
+        fprintf(stderr, "gate serve: --mode is enforce or shadow (got %s)\n", o.mode);
+        goto out;
+    }
+    sv.shadow = o.mode && !strcmp(o.mode, "shadow");
+    if (sv.shadow && !o.upstream) {
+        fprintf(stderr, "gate serve: --mode shadow needs --upstream (it forwards everything to production)\n");
+        goto out;
+    }
+    if (o.upstream && o.nstate) {
+        fprintf(stderr, "gate serve: --state and --upstream exclude each other: with --upstream the twin "
+                        "starts from production\n");
+        goto out;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (o.upstream && gate_upstream_open(&sv.up, o.upstream, o.upstream_token_file, o.upstream_ca,
+                                         o.upstream_insecure, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
+    demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
+    if (demo)
+        o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */
+    if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
+    if (sv.up) {
+        /* the twin mirrors production: each kind as listed, with its
+         * versions (its watch starts from the list's), no controller run */
+        twin_keep_versions(t, 1);
+        sv.served = json_object();
+        json_t *snap = gate_upstream_snapshot(sv.up, sv.served, err, sizeof err);
+        if (!snap || load_production(t, snap, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            json_decref(snap);
+            goto out;
+        }
+        json_decref(snap);
+        sv.fresh_wait = o.fresh_wait ? atof(o.fresh_wait) : 2;
+        if (sv.fresh_wait <= 0 || sv.fresh_wait > 60) {
+            fprintf(stderr, "gate serve: --fresh-wait is 0 to 60 seconds (got %s)\n", o.fresh_wait);
+            goto out;
+        }
+    }
+    /* TLS */
+    if (o.tls_cert && o.tls_key) {
+        cert_path = twin_xstrdup(o.tls_cert);
+        key_path = twin_xstrdup(o.tls_key);
+    } else {
+        cert_path = twin_xasprintf("%s/tls.crt", dir);
+        key_path = twin_xasprintf("%s/tls.key", dir);
+        if (access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) {
+            if (make_cert(cert_path, key_path, err, sizeof err) < 0) {
+                fprintf(stderr, "gate serve: %s\n", err);
+                goto out;
+            }
+            gate_log("made a self-signed TLS certificate: %s", cert_path);
+        }
+    }
+    cert = read_all(cert_path);
+    key = read_all(key_path);
+    if (!cert || !key) {
+        fprintf(stderr, "gate serve: cannot read %s or %s\n", cert_path, key_path);
+        goto out;
+    }
+    /* agents */
+    if (o.agents) {
+        if (gate_agents_load(&sv.agents, o.agents, err, sizeof err) < 0 ||
+            gate_agents_check_policies(&sv.agents, ps, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
+    } else {
+        unsigned char rnd[24];
+        gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd);
+        char token[49];
+        for (int i = 0; i < 24; i++)
+            snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+        char *h256 = gate_sha256_hex(token, strlen(token));
+        gate_agents_add(&sv.agents, "ops-bot", h256, GATE_ROLE_AGENT);
+        free(h256);
+        char *ca = base64(cert);
+        char *kc = twin_xasprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: airlock\n  cluster:\n"
+                                  "    server: https://%s\n    certificate-authority-data: %s\n"
+                                  "users:\n- name: ops-bot\n  user:\n    token: %s\n"
+                                  "contexts:\n- name: airlock\n  context: {cluster: airlock, user: ops-bot}\n"
+                                  "current-context: airlock\n",
+                                  listen, ca, token);
+        char *kc_path = twin_xasprintf("%s/kubeconfig", dir);
+        write_file(kc_path, kc, strlen(kc), 0600);
+        /* the line to paste: absolute, so it works from any directory */
+        char *abs = realpath(kc_path, NULL);
+        gate_log("agent ops-bot, paste: export KUBECONFIG=%s; kubectl get pods -A",
+                abs ? abs : kc_path);
+        free(abs);
+        free(ca);
+        free(kc);
+        free(kc_path);
+        /* and an approver, for the approvals page and `gate approvals` */
+        gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd);
+        for (int i = 0; i < 24; i++)
+            snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+        h256 = gate_sha256_hex(token, strlen(token));
+        gate_agents_add(&sv.agents, "approver", h256, GATE_ROLE_APPROVER);
+        free(h256);
+        char *tok_path = twin_xasprintf("%s/approver.token", dir);
+        write_file(tok_path, token, strlen(token), 0600);
+        gate_log("approver token in %s: open https://%s/airlock/ui/ or run "
+                        "gate approvals list --server https://%s --token-file %s --ca %s",
+                tok_path, listen, listen, tok_path, cert_path);
+        free(tok_path);
+    }
+    /* approvals, the freeze and the budgets' history: one SQLite file */
+    char *db = twin_xasprintf("%s/gate.db", dir);
+    double pending_ttl = o.approval_ttl ? atof(o.approval_ttl) : 3600, approved_ttl = o.approved_ttl ? atof(o.approved_ttl) : 900;
+    sv.review_wait = o.review_wait ? atof(o.review_wait) : 0;
+    if (pending_ttl <= 0 || approved_ttl <= 0 || sv.review_wait < 0 || sv.review_wait > 3600) {
+        fprintf(stderr, "gate serve: --approval-ttl and --approved-ttl are positive seconds, --review-wait 0..3600 "
+                        "seconds\n");
+        free(db);
+        goto out;
+    }
+    if (gate_approvals_open(&sv.approvals, db, pending_ttl, approved_ttl, err, sizeof err) < 0 ||
+        gate_history_open(&h, db, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        free(db);
+        goto out;
+    }
+    free(db);
+    /* the audit log */
+    char *repo = o.audit_repo ? twin_xstrdup(o.audit_repo) : twin_xasprintf("%s/audit", dir);
+    char *keyfile = twin_xasprintf("%s/audit.key", dir);
+    int arc = gate_audit_open(&sv.audit, repo, keyfile, err, sizeof err);
+    free(keyfile);
+    if (arc < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        free(repo);
+        goto out;
+    }
+    gate_log("decisions are recorded in the git repository %s (gate audit log --audit-repo %s)",
+            repo, repo);
+    free(repo);
+    sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
+                             .forwards = sv.up != NULL, .mirror = sv.up != NULL, .follow = sv.shadow};
+    sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
+    sv.data_dir = dir;
+    sv.listen = listen;
+    if (o.webhook && gate_webhook_start(&sv.hook, o.webhook, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
+    }
+    if (!o.policies)
+        policy_default = gate_cli_find("lua-policies");
+    sv.policy_spec = o.policies ? o.policies : policy_default;
+    sv.recent = json_array();
+    sv.max_waiting = 64;   /* held reviews are suspended connections: bounded all the same */
+    /* the first record of this run: the state the twin starts from, so
+     * that `gate replay` can rebuild what each decision was made on */
+    {
+        json_t *state = twin_export(t);   /* Secret values never enter the audit */
+        gate_redact_secret_answer(state);
+        json_t *first = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "start", "agent", "airlock", "mode",
+                                  !sv.up ? "twin" : sv.shadow ? "shadow" : "enforce", "policy_version",
+                                  gate_policy_version(ps), "objects", (json_int_t)twin_object_count(t));
+        json_t *att = json_pack("{s:o}", "state.json", state);
+        int src = gate_audit_event(&sv, first, att, err, sizeof err);
+        json_decref(first);
+        json_decref(att);
+        if (src < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
+    }
+    if (sv.shadow) {
+        char *log = twin_xasprintf("%s/shadow.jsonl", dir);
+        sv.shadow_log = fopen(log, "a");
+        if (!sv.shadow_log) {
+            fprintf(stderr, "gate serve: cannot open %s: %s\n", log, strerror(errno));
+            free(log);
+            goto out;
+        }
+        gate_log("shadow mode: every call goes to production; verdicts are recorded in %s", log);
+        free(log);
+    }
+
+    if (sv.up) {
+        sv.drift = gate_drift_new(10000, 60);
+        gate_informer_opts io = {.up = sv.up, .twin = t, .lock = &sv.lock, .versions = sv.served,
+                                 .observe = gate_mirror_observe, .ud = &sv};
+        if (gate_informer_start(&sv.informer, &io, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
+        double began = gate_now();
+        if (gate_informer_ready(sv.informer, 30, err, sizeof err) < 0)
+            gate_log("%s", err);
+        else
+            gate_log("watching production: %zu kinds, open in %.2f s", json_object_size(sv.served),
+                     gate_now() - began);
+    }
+
+    gate_http_opts ho = {.listen_host = "127.0.0.1", .port = (unsigned)port, .cert_pem = cert, .key_pem = key,
+                         .threads = POOL, .handle = serve_request, .done = serve_done, .app = &sv};
+    front = gate_http_start(&ho);
+    if (!front) {
+        fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", listen);
+        goto out;
+    }
+    gate_log("serving the Kubernetes API on https://%s (%s, %ld objects in the twin)", listen,
+            sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_hup);
+    for (int tick = 0; !stopping; tick++) {
+        usleep(100 * 1000);
+        gate_resume_held(&sv);           /* held requests whose person decided, or whose wait is over */
+        if (tick % 10 == 9)
+            gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
+        if (reload_asked) {
+            reload_asked = 0;
+            if (gate_reload_policies(&sv, "SIGHUP", err, sizeof err) < 0)
+                gate_log("reload refused, the policies in force stay: %s", err);
+        }
+    }
+    gate_log("stopping");
+    pthread_mutex_lock(&sv.lock);
+    sv.stopping = 1;   /* held reviews are answered now */
+    pthread_mutex_unlock(&sv.lock);
+    gate_resume_held(&sv);
+    for (int i = 0; i < 50; i++) {   /* up to 5 s for their handlers to answer them */
+        pthread_mutex_lock(&sv.lock);
+        int left = sv.resuming;
+        pthread_mutex_unlock(&sv.lock);
+        if (!left)
+            break;
+        usleep(100 * 1000);
+    }
+    rc = 0;
+out:
+    if (sv.watch)
+        gate_watch_stop(sv.watch);   /* streams end; their connections resume */
+    gate_http_stop(front);           /* finishes the request in flight */
+    gate_upstream_abort(sv.up);        /* a relist in flight ends now */
+    gate_informer_stop(sv.informer);   /* after the front: no request waits on it any more */
+    gate_watch_hub_free(sv.watch);
+    gate_webhook_stop(sv.hook);   /* after the front: nothing queues any more */
+    free(cert);
+    free(key);
+    free(cert_path);
+    free(key_path);
+    gate_agents_free(&sv.agents);
+    gate_approvals_close(sv.approvals);
+    gate_audit_close(sv.audit);
+    json_decref(sv.recent);
+    gate_drift_free(sv.drift);
+    json_decref(sv.served);
+    gate_upstream_close(sv.up);
+    if (sv.shadow_log)
+        fclose(sv.shadow_log);
+    curl_global_cleanup();
+    gate_history_close(h);
+    gate_policy_free(sv.engine.policies ? sv.engine.policies : ps);   /* a reload may have replaced it */
+    twin_close(t);
+    pthread_mutex_destroy(&sv.lock);
+    pthread_mutex_destroy(&sv.write);
+    free(demo);
+    free(policy_default);
+    gate_cli_free(&o);
+    return rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * gate/server/serve_int.h - what the server's files share: the server itself
+ * (serve.c: start-up, the main loop, the dispatch of a request), the
+ * pipeline of a Kubernetes API call (pipeline.c), the operators' API under
+ * /airlock/v1 and the approvals flow (api.c).  None of them knows the
+ * transport: requests and answers are gate_req and gate_resp (http.h).
+ * Not a public header.
+ */
+#ifndef GATE_SERVE_INT_H
+#define GATE_SERVE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "gate/ops/agents.h"
+#include "gate/ops/approvals.h"
+#include "gate/ops/audit.h"
+#include "gate/ops/drift.h"
+#include "gate/engine/engine.h"
+#include "gate/upstream/forward.h"
+#include "gate/http/http.h"
+#include "gate/upstream/informer.h"
+#include "gate/kube/k8s.h"
+#include "gate/kube/watch.h"
+#include "gate/ops/webhook.h"
+#include "gate/base/clock.h"
+#include "twin/util.h"
+
+/* What a Kubernetes call keeps across a hold (gate_req.state). */
+typedef struct request {
+    /* a request held for a person (--review-wait): its connection is
+     * suspended, holding no server thread, until the main loop resumes it
+     * (decided, expired, the wait over, or the server stopping) */
+    int held;                    /* 1 suspended, 2 resumed */
+    char *approval_id, *message; /* the review's */
+    double until;                /* the wait ends then */
+    json_t *outcome;             /* the approval when resumed (owned) */
+    int resumed;                 /* its answer is on the way: sv->resuming counts it until it is sent */
+    gate_conn *conn;
+    struct request *next_held;   /* the server's list of held requests (under `lock`) */
+} request;
+
+typedef struct server {
+    const char *data_dir;
+    const char *listen;
+    gate_engine engine;
+    pthread_mutex_t lock;      /* the engine (twin, policies, history), approvals, agents' rate counters */
+    pthread_mutex_t write;     /* mutations, one at a time through production's answer */
+    gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
+    gate_agents agents;
+    gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
+    gate_informer *informer;   /* with up: production's watches keep the twin current */
+    json_t *served;            /* with up: {kind: resourceVersion of its first list}, the kinds production serves */
+    double fresh_wait;         /* --fresh-wait: how long a mutation waits for the twin to catch up */
+    gate_drift *drift;         /* with up: what production changed behind the gate's back */
+    int shadow;                /* --mode shadow: forward everything, record the verdict */
+    FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
+    gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
+    gate_audit *audit;         /* --audit-repo: every decision, before it is answered */
+    const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
+    gate_webhook *hook;        /* --webhook URL: approval events are queued and POSTed there */
+    double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
+    request *held;             /* requests held for a person now, suspended (under `lock`) */
+    int waiting;               /* how many */
+    int resuming;              /* resumed, their answer not sent yet (shutdown waits for them) */
+    int max_waiting;
+    json_t *recent;            /* the last decisions, newest last, for /airlock/v1/decisions */
+    volatile int stopping;
+} server;
+
+
+
+
+/* The pipeline of one Kubernetes API call (pipeline.c): authenticated,
+ * admitted, decided, reviewed, recorded, forwarded or answered from the
+ * twin, settled, published.  Answers in resp (or holds it). */
+void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who);
+/* The main loop's round over held calls: resumes those whose person
+ * decided, whose wait is over, or all when the server stops (pipeline.c). */
+void gate_resume_held(server *sv);
+/* A call's request is over (answered and sent, or its connection gone):
+ * its state goes (the front's done hook). */
+void gate_call_done(server *sv, request *st);
+
+/* ---- mirror.c: the twin as production's mirror ---- */
+
+/* The informer's observe hook (informer.h): drift is logged and recorded. */
+void gate_mirror_observe(void *ud, const char *type, const json_t *before, const json_t *after);
+/* The freshness rule, before a mutation (or an approval's) is judged:
+ * waits, without the engine lock, until the twin has seen production's
+ * state as of now.  0, or -1 with err (the caller refuses 503). */
+int gate_fresh(server *sv, char *err, size_t errlen);
+
+/* ---- api.c: the operators' API ---- */
+/* GET and POST under /airlock/ (approver tokens only) */
+int gate_api(server *sv, const gate_req *rq, gate_resp *resp, const gate_identity *who);
+
+/* ---- record.c: what the server records ---- */
+
+/* The last decisions' summaries, newest first, at most limit (1..200; out
+ * of range: 200); new array. */
+json_t *gate_recent_decisions(server *sv, long limit);
+/* Records one decision in the audit log; extra (borrowed, may be NULL) is
+ * merged over the record.  *id_out (may be NULL) gets the record's id.
+ * Without ticket it is durable on return; with it, only journaled: the
+ * caller waits (gate_audit_wait) before it answers or forwards, without
+ * holding a lock others need (group commit).  Returns 0 or -1 (err). */
+int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
+                        const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
+                        unsigned long long *ticket, char *err, size_t errlen);
+/* Appends production's outcome of a forwarded decision, not waited for:
+ * the next sync makes it durable (a crash before it loses the outcome
+ * only; the decision's record stands, "committed": null). */
+int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen);
+/* Appends a record not waited for (drift): durable with the next sync. */
+int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen);
+/* Appends a record of another type (approval, freeze, thaw, reload, start)
+ * and keeps its summary for the decisions list. */
+int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen);
+/* Reloads the policies from policy_spec: the new set replaces the old only
+ * when it loads whole and every agent's policy names exist in it. */
+int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen);
+/* Queues an approval event for the webhook, if one is set (never blocks:
+ * a worker posts it). */
+void gate_notify_approval(server *sv, const char *event, const json_t *approval);
+
+#endif

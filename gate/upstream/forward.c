@@ -1,0 +1,425 @@
+/*
+ * forward.c - production, through libcurl: one reused handle (connection
+ * reuse), Airlock's own credentials, timeouts, and the answer passed back
+ * unchanged.  The agent's token never leaves the gate and production's
+ * token is never logged.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate/upstream/forward.h"
+#include "twin/util.h"
+
+enum { POOL = 8 };
+
+struct gate_upstream {
+    /* handles kept between calls (connection reuse), one per concurrent
+     * caller at most; a caller beyond the pool gets a fresh one */
+    pthread_mutex_t lock;
+    CURL *idle[POOL];
+    int nidle;
+    char *url;         /* without a trailing slash */
+    char *auth;        /* "Authorization: Bearer ..." */
+    char *ca;
+    int insecure;
+    const gate_upstream_fake *fake;   /* in-process production (tests): no network */
+    volatile int aborted;             /* gate_upstream_abort: every call ends at once */
+};
+
+static char *read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the upstream token file %s", path);
+        return NULL;
+    }
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (!n) {
+        snprintf(err, errlen, "the upstream token file %s is empty", path);
+        return NULL;
+    }
+    return twin_xstrdup(buf);
+}
+
+int gate_upstream_open(gate_upstream **out, const char *url, const char *token_file, const char *ca_file,
+                       int insecure, char *err, size_t errlen)
+{
+    if (strncmp(url, "https://", 8)) {
+        snprintf(err, errlen, "--upstream must be an https:// URL (got %s)", url);
+        return -1;
+    }
+    if (!token_file) {
+        snprintf(err, errlen, "--upstream needs --upstream-token-file");
+        return -1;
+    }
+    if (!ca_file && !insecure) {
+        snprintf(err, errlen, "--upstream needs --upstream-ca FILE or --upstream-insecure");
+        return -1;
+    }
+    char *token = read_token(token_file, err, errlen);
+    if (!token)
+        return -1;
+    gate_upstream *u = twin_xcalloc(1, sizeof(*u));
+    pthread_mutex_init(&u->lock, NULL);
+    u->url = twin_xstrdup(url);
+    size_t n = strlen(u->url);
+    while (n && u->url[n - 1] == '/')
+        u->url[--n] = '\0';
+    u->auth = twin_xasprintf("Authorization: Bearer %s", token);
+    memset(token, 0, strlen(token));
+    free(token);
+    u->ca = twin_xstrdup(ca_file);
+    u->insecure = insecure;
+    *out = u;
+    return 0;
+}
+
+gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake)
+{
+    gate_upstream *u = twin_xcalloc(1, sizeof *u);
+    pthread_mutex_init(&u->lock, NULL);
+    u->url = twin_xstrdup("https://production.invalid");
+    u->fake = fake;
+    return u;
+}
+
+void gate_upstream_close(gate_upstream *u)
+{
+    if (!u)
+        return;
+    for (int i = 0; i < u->nidle; i++)
+        curl_easy_cleanup(u->idle[i]);
+    pthread_mutex_destroy(&u->lock);
+    free(u->url);
+    if (u->auth)
+        memset(u->auth, 0, strlen(u->auth));
+    free(u->auth);
+    free(u->ca);
+    free(u);
+}
+
+/* How every call reaches production: https only, its CA (or none, when
+ * insecure was asked for), a bounded connect, no signals from threads. */
+static void set_connection(const gate_upstream *u, CURL *c)
+{
+    /* the TLS handshake included: a production busy with reconnecting
+     * watches (after a network fault) may take seconds */
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    if (u->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
+    }
+}
+
+typedef struct sink {
+    twin_buf *body;
+    int too_big;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->body->len + n > GATE_UPSTREAM_MAX) {
+        s->too_big = 1;
+        return 0;
+    }
+    twin_buf_add(s->body, p, n);
+    return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    size_t n = size * nitems;
+    char *ct = ud;
+    if (n > 13 && !strncasecmp(p, "Content-Type:", 13)) {
+        const char *v = p + 13;
+        while (*v == ' ')
+            v++;
+        size_t l = n - (size_t)(v - p);
+        while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
+            l--;
+        snprintf(ct, 256, "%.*s", (int)l, v);
+    }
+    return n;
+}
+
+void gate_upstream_abort(gate_upstream *u)
+{
+    if (u)
+        __atomic_store_n(&u->aborted, 1, __ATOMIC_RELAXED);
+}
+
+/* libcurl's progress callback, at least once a second: an aborted
+ * upstream ends its calls. */
+static int call_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const gate_upstream *u = ud;
+    return __atomic_load_n(&u->aborted, __ATOMIC_RELAXED);
+}
+
+int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                       const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
+                       size_t errlen)
+{
+    memset(ans, 0, sizeof *ans);
+    if (u->fake)
+        return u->fake->call(u->fake->ud, method, path_query, content_type, body, len, ans, err, errlen);
+    pthread_mutex_lock(&u->lock);
+    CURL *c = u->nidle ? u->idle[--u->nidle] : NULL;
+    pthread_mutex_unlock(&u->lock);
+    if (!c)
+        c = curl_easy_init();
+    else
+        curl_easy_reset(c);
+    char *url = twin_xasprintf("%s%s", u->url, path_query);
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, u->auth);
+    char *ct = content_type ? twin_xasprintf("Content-Type: %s", content_type) : NULL;
+    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
+    if (ct)
+        h = curl_slist_append(h, ct);
+    h = curl_slist_append(h, ac);
+    h = curl_slist_append(h, "Expect:");
+    sink s = {&ans->body, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, call_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    set_connection(u, c);
+    if (body && len) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    pthread_mutex_lock(&u->lock);
+    if (u->nidle < POOL)
+        u->idle[u->nidle++] = c;
+    else
+        curl_easy_cleanup(c);
+    pthread_mutex_unlock(&u->lock);
+    curl_slist_free_all(h);
+    free(url);
+    free(ct);
+    free(ac);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s",
+                 s.too_big             ? "production's answer is larger than the gate accepts"
+                 : rc == CURLE_ABORTED_BY_CALLBACK ? "the gate is stopping"
+                                                   : curl_easy_strerror(rc));
+        twin_buf_free(&ans->body);
+        return -1;
+    }
+    return 0;
+}
+
+void gate_upstream_answer_free(gate_upstream_answer *a) { twin_buf_free(&a->body); }
+
+typedef struct stream_ctx {
+    CURL *c;
+    const gate_upstream_sink *s;
+    char content_type[256];
+    int headed;
+} stream_ctx;
+
+static size_t stream_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    stream_ctx *x = ud;
+    size_t n = size * nitems;
+    on_header(p, size, nitems, x->content_type);
+    if (n <= 2 && !x->headed) {   /* the blank line: the headers are complete */
+        long status = 0;
+        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {      /* not a 100 Continue */
+            x->headed = 1;
+            x->s->on_head(x->s->ud, status, x->content_type);
+        }
+    }
+    return n;
+}
+
+static size_t stream_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    stream_ctx *x = ud;
+    size_t n = size * nmemb;
+    return x->s->on_data(x->s->ud, p, n) ? 0 : n;
+}
+
+static int stream_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    stream_ctx *x = ud;
+    return x->s->cancelled(x->s->ud);
+}
+
+int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
+                         char *err, size_t errlen)
+{
+    if (u->fake) {
+        if (u->fake->stream)
+            return u->fake->stream(u->fake->ud, path_query, s, err, errlen);
+        snprintf(err, errlen, "this production has no streams");
+        return -1;
+    }
+    /* a handle of its own: a watch holds it for minutes, the pool is for
+     * short calls */
+    CURL *c = curl_easy_init();
+    stream_ctx x = {c, s, "", 0};
+    char *url = twin_xasprintf("%s%s", u->url, path_query);
+    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
+    struct curl_slist *h = curl_slist_append(NULL, u->auth);
+    h = curl_slist_append(h, ac);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, stream_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    set_connection(u, c);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(url);
+    free(ac);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
+                           size_t errlen)
+{
+    return gate_upstream_list_selected(u, k, ns, NULL, NULL, absent, err, errlen);
+}
+
+json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                                    const char *field_selector, int *absent, char *err, size_t errlen)
+{
+    return gate_upstream_list_at(u, k, ns, label_selector, field_selector, 0, NULL, absent, err, errlen);
+}
+
+json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
+                              size_t errlen)
+{
+    if (rv_out)
+        *rv_out = NULL;
+    char *prefix = *k->group ? twin_xasprintf("/apis/%s/%s", k->group, k->version) : twin_xasprintf("/api/%s", k->version);
+    char *ens = ns && *ns ? curl_easy_escape(NULL, ns, 0) : NULL;
+    char *base = ens ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ens, k->resource)
+                     : twin_xasprintf("%s/%s", prefix, k->resource);
+    curl_free(ens);
+    free(prefix);
+    twin_buf q = {0};
+    const char *sels[2][2] = {{"labelSelector", label_selector}, {"fieldSelector", field_selector}};
+    for (int i = 0; i < 2; i++) {
+        if (!sels[i][1] || !*sels[i][1])
+            continue;
+        char *e = curl_easy_escape(NULL, sels[i][1], 0);
+        twin_buf_addf(&q, "%s%s=%s", q.len ? "&" : "?", sels[i][0], e ? e : "");
+        curl_free(e);
+    }
+    if (limit > 0)
+        twin_buf_addf(&q, "%slimit=%ld", q.len ? "&" : "?", limit);
+    char *path = twin_xasprintf("%s%s", base, q.s ? q.s : "");
+    free(base);
+    twin_buf_free(&q);
+    gate_upstream_answer a;
+    char e[512];
+    *absent = 0;
+    if (gate_upstream_call(u, "GET", path, NULL, "application/json", NULL, 0, &a, e, sizeof e) < 0) {
+        snprintf(err, errlen, "cannot list %s from production: %s", path, e);
+        free(path);
+        return NULL;
+    }
+    if (a.status == 404 || a.status == 403) {   /* a kind production does not serve, or we may not read */
+        *absent = 1;
+        gate_upstream_answer_free(&a);
+        free(path);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *list = a.status == 200 ? json_loadb(a.body.s ? a.body.s : "", a.body.len, 0, &je) : NULL;
+    json_t *items = json_incref(json_object_get(list, "items"));
+    const char *lrv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+    if (json_is_array(items) && rv_out && !lrv) {
+        snprintf(err, errlen, "cannot list %s from production: its list has no resourceVersion", path);
+        json_decref(items);
+        items = NULL;
+    } else if (!json_is_array(items)) {
+        snprintf(err, errlen, "cannot list %s from production: status %ld", path, a.status);
+        json_decref(items);
+        items = NULL;
+    } else {
+        /* items of a List carry no kind: put it back */
+        char *av = *k->group ? twin_xasprintf("%s/%s", k->group, k->version) : twin_xstrdup(k->version);
+        size_t j;
+        json_t *it;
+        json_array_foreach(items, j, it) {
+            if (!json_object_get(it, "kind"))
+                json_object_set_new(it, "kind", json_string(k->kind));
+            if (!json_object_get(it, "apiVersion"))
+                json_object_set_new(it, "apiVersion", json_string(av));
+        }
+        free(av);
+        if (rv_out)
+            *rv_out = twin_xstrdup(lrv);
+    }
+    json_decref(list);
+    gate_upstream_answer_free(&a);
+    free(path);
+    return items;
+}
+
+json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen)
+{
+    size_t n;
+    const twin_kind *k = twin_kinds(&n);
+    json_t *docs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        int absent;
+        char *rv = NULL;
+        json_t *items = gate_upstream_list_at(u, &k[i], NULL, NULL, NULL, 0, versions ? &rv : NULL, &absent, err,
+                                              errlen);
+        if (!items && !absent) {
+            json_decref(docs);
+            return NULL;
+        }
+        if (rv)
+            json_object_set_new(versions, k[i].kind, json_string(rv));
+        free(rv);
+        json_array_extend(docs, items);
+        json_decref(items);
+    }
+    return docs;
+}

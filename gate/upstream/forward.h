@@ -1,0 +1,89 @@
+/*
+ * gate/upstream/forward.h - the production cluster behind the gate (libcurl): calls
+ * with Airlock's own credentials, and the snapshot the twin starts from.
+ */
+#ifndef GATE_FORWARD_H
+#define GATE_FORWARD_H
+
+#include <jansson.h>
+
+#include "twin/twin.h"
+#include "twin/util.h"
+
+enum { GATE_UPSTREAM_MAX = 256 * 1024 * 1024 };   /* the largest answer accepted (a big LIST) */
+
+typedef struct gate_upstream gate_upstream;
+
+typedef struct gate_upstream_answer {
+    long status;
+    char content_type[256];
+    twin_buf body;
+} gate_upstream_answer;
+
+/* url: https://host:port; the token is read from token_file; either ca_file
+ * or insecure must be given. -1 with err on bad settings. */
+int gate_upstream_open(gate_upstream **out, const char *url, const char *token_file, const char *ca_file,
+                       int insecure, char *err, size_t errlen);
+void gate_upstream_close(gate_upstream *u);   /* NULL is a no-op */
+/* Shutdown: every call in flight, and every call after, ends at once with
+ * an error (a slow production cannot hold the gate's stop). */
+void gate_upstream_abort(gate_upstream *u);
+
+/* One request; 0 with the answer (free it), -1 with err when production
+ * could not be reached. */
+int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                       const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
+                       size_t errlen);
+void gate_upstream_answer_free(gate_upstream_answer *a);
+
+/* Where a streamed answer (a watch) goes: on_head once, with production's
+ * status and content type, before the first on_data; on_data for each
+ * chunk (non-zero stops the stream); cancelled is polled about once a
+ * second (non-zero stops it). */
+typedef struct gate_upstream_sink {
+    void (*on_head)(void *ud, long status, const char *content_type);
+    int (*on_data)(void *ud, const char *p, size_t n);
+    int (*cancelled)(void *ud);
+    void *ud;
+} gate_upstream_sink;
+/* A GET streamed into s, without an overall timeout; blocks until the
+ * stream ends. 0 when production ended it, -1 with err otherwise (stopped
+ * by the sink, or production unreachable: on_head not called then). */
+int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
+                         char *err, size_t errlen);
+/* An in-process production, for tests of the pipeline: every call (and
+ * stream, if given) goes to these functions instead of the network.  call
+ * fills ans (status, content_type, body) and returns 0, or -1 with err (a
+ * dropped connection, a timeout). */
+typedef struct gate_upstream_fake {
+    int (*call)(void *ud, const char *method, const char *path_query, const char *content_type, const char *body,
+                size_t len, gate_upstream_answer *ans, char *err, size_t errlen);
+    int (*stream)(void *ud, const char *path_query, const gate_upstream_sink *s, char *err, size_t errlen);
+    void *ud;
+} gate_upstream_fake;
+/* fake is borrowed: it outlives the upstream. */
+gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake);
+
+/* The current list of kind k (in ns, NULL = all) from production: new array
+ * of objects with kind and apiVersion; NULL with *absent set when
+ * production does not serve the kind (404/403), NULL with err otherwise. */
+json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
+                           size_t errlen);
+/* The same for a selection (label and field selectors in kubectl syntax,
+ * NULL for none): what the twin refreshes when a change reaches only part
+ * of a kind (a node's pods, a workload's pods, one object by name). */
+json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                                    const char *field_selector, int *absent, char *err, size_t errlen);
+/* The same with a limit (> 0: at most that many items) and the list's
+ * resourceVersion in *rv_out (may be NULL; new string): a limit=1 list is
+ * the constant-size probe of production's current version. */
+json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
+                              size_t errlen);
+/* Every object of every kind the twin knows, listed from production (new
+ * array of documents for twin_import_docs), or NULL with err.  versions
+ * (may be NULL) receives each served kind's list resourceVersion
+ * ({kind: rv}), where its watch starts. */
+json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen);
+
+#endif
