@@ -174,7 +174,8 @@ def status_doc(code, reason, msg):
             "reason": reason, "code": code}
 
 
-class Api(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """What both ports share: HTTP/1.1, no log, JSON answers."""
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
@@ -188,6 +189,8 @@ class Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+
+class Api(JsonHandler):
     def route(self):
         """(kind or None, unserved-path, namespace, name, query)"""
         u = urlsplit(self.path)
@@ -389,20 +392,7 @@ class Api(BaseHTTPRequestHandler):
                 st["watchers"] = [x for x in st["watchers"] if x is not w]
 
 
-class Ctl(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, code, doc):
-        data = json.dumps(doc).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Ctl(JsonHandler):
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""

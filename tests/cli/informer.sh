@@ -42,21 +42,12 @@ relay() {
     tail -1 "$tmp/cutter.log" | grep -q "$2"
 }
 
-"$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/gw" --upstream https://127.0.0.1:$cport \
-    --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/prod/tls.crt" --fresh-wait 10 >"$tmp/serve.log" 2>&1 &
-pid=$!
-servers="$servers $pid"
-export KUBECONFIG="$tmp/gw/kubeconfig"
-i=0
-until [ -s "$KUBECONFIG" ] && k version >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -gt 200 ] || kill -0 $pid 2>/dev/null || i=999
-    [ $i -gt 200 ] && { echo "not ok the gate did not come up"; cat "$tmp/serve.log"; exit 1; }
-    sleep 0.2
-done
+# the gate (enforce mode, production behind the relay): data in $tmp/data
+serve_twin $gport --upstream https://127.0.0.1:$cport --upstream-token-file "$tmp/prod-token" \
+    --upstream-ca "$tmp/prod/tls.crt" --fresh-wait 10
 grep -q "watching production: [0-9]* kinds, open in" "$tmp/serve.log" && ok "the gate serves once every kind's watch is open" \
     || { bad "watches open at start"; cat "$tmp/serve.log"; }
-drift() { "$GATE" drift --server https://127.0.0.1:$gport --token-file "$tmp/gw/approver.token" --ca "$tmp/gw/tls.crt" "$@"; }
+drift() { "$GATE" drift --server https://127.0.0.1:$gport --token-file "$tmp/data/approver.token" --ca "$tmp/data/tls.crt" "$@"; }
 
 # a Deployment created in production behind the gate's back is seen by the
 # very next judged mutation (no sleep: the freshness rule waits for it)
@@ -88,7 +79,7 @@ grep -q "DELETED .*Pod .*shop/$victim" "$tmp/drift.txt" && ok "a pod deleted in 
 grep -q "MODIFIED .*Deployment .*shop/cart \|Namespace .* shop " "$tmp/drift.txt" \
     && { bad "the gate's own changes are not drift"; cat "$tmp/drift.txt"; } \
     || ok "the gate's own changes (the scale, the annotation) are not drift"
-"$GATE" audit log --data-dir "$tmp/gw" --type drift >"$tmp/audit.txt" 2>&1
+"$GATE" audit log --data-dir "$tmp/data" --type drift >"$tmp/audit.txt" 2>&1
 grep -q "drift" "$tmp/audit.txt" && ok "drift is recorded in the audit log" || { bad "drift in the audit"; cat "$tmp/audit.txt"; }
 drift --since 1h --format json >"$tmp/drift.json" 2>&1
 python3 - "$tmp/drift.json" <<'EOF' && ok "every kind production serves is watched, and has seen events or bookmarks" || bad "watch status"
