@@ -159,6 +159,20 @@ static void sched_add_node(twin *t, const json_t *node)
     json_decref(pods);
 }
 
+void twin__sched_sync(twin *t, const char *kind, const json_t *before, const json_t *after)
+{
+    if (!t->sched_loaded)
+        return;
+    if (!strcmp(kind, "Pod")) {
+        sched_account(t, before, -1);
+        sched_account(t, after, +1);
+    } else if (!strcmp(kind, "Node") && after) {
+        sched_add_node(t, after);   /* its allocatable, taints and pods read again */
+    } else if (!strcmp(kind, "Node") && before) {
+        sched_node_free(twin_map_del(&t->sched, twin__name(before)));
+    }
+}
+
 static void sched_load(twin *t)
 {
     if (t->sched_loaded)

@@ -378,13 +378,11 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
  * import; the totals follow the difference. ---- */
 
 /* The object counters follow an object replaced (old -> d, either NULL),
- * and the caches built from such objects are let go: the scheduler's (a
- * scan of every pod: only when a Pod or a Node changed, see sync_end) and
- * a namespace's Services and HPAs. */
+ * the scheduler's cache follows a Pod or a Node (one object's cost), and
+ * a namespace's Services and HPAs cached lookups are let go. */
 static void sync_totals(twin *t, const char *kind, const json_t *old, const json_t *d)
 {
-    if (!strcmp(kind, "Pod") || !strcmp(kind, "Node"))
-        t->sync_sched_dirty = 1;
+    twin__sched_sync(t, kind, old, d);
     if (!strcmp(kind, "Service") || !strcmp(kind, "HorizontalPodAutoscaler"))
         twin__caches_drop_ns(t, twin__ns(d ? d : old));
     t->cost_total += (d ? twin__object_cost(t, d) : 0) - (old ? twin__object_cost(t, old) : 0);
@@ -413,9 +411,6 @@ static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 static void sync_end(twin *t)
 {
     t->importing = 0;
-    if (t->sync_sched_dirty)        /* pods may have moved between nodes; else it stands (the common case) */
-        twin__sched_drop(t);
-    t->sync_sched_dirty = 0;
     twin__meta_save(t);
     twin__exec(t, "RELEASE op");
     t->in_op = 0;

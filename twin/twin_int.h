@@ -120,7 +120,6 @@ struct twin {
     /* committed totals (kept in the meta table too) */
     double cost_total;
     long pods_ready, pods_total;
-    int sync_sched_dirty;     /* a sync changed a Pod or a Node: the scheduler's cache goes at its end */
 
     /* kinds learned from imported objects (CRDs and the like) */
     twin_kind *dyn;
@@ -218,6 +217,10 @@ void twin__caches_drop(twin *t);
 void twin__caches_drop_ns(twin *t, const char *ns);
 /* Undoes the scheduler cache's accounting of pods: pairs [after, before]. */
 void twin__sched_rollback(twin *t, const json_t *pairs);
+/* A Pod or a Node written or removed by a sync (production's change, no
+ * controller run): the scheduler's cache follows it, one object's cost,
+ * instead of being rebuilt from every pod. */
+void twin__sched_sync(twin *t, const char *kind, const json_t *before, const json_t *after);
 /* Deletes an object with a propagation policy (Background/Foreground/Orphan). */
 void twin__delete_object(twin *t, const json_t *obj, const char *propagation);
 /* Deletes every object in a namespace, then the namespace. */

@@ -292,6 +292,8 @@ typedef struct call {
     char *record_id;
     unsigned long long ticket;   /* the decision's record, until it is durable */
     int forward;
+    /* where the time went (gate_mono), for the log line of a forwarded call */
+    double t0, t_fresh, t_judged, t_durable;
 } call;
 
 enum { LOCK_WRITE = 1, LOCK_ENGINE = 2 };
@@ -461,7 +463,9 @@ static int phase_decide(call *k)
          * brought it (the engine lock is let go meanwhile: they need it) */
         char ferr[1024];
         unlock(k, LOCK_ENGINE);
+        double f0 = gate_mono();
         int stale = gate_fresh(sv, ferr, sizeof ferr);
+        k->t_fresh = gate_mono() - f0;
         lock(k, LOCK_ENGINE);
         if (stale) {
             gate_action_free(&act);
@@ -487,6 +491,7 @@ static int phase_decide(call *k)
         gate_action_free(&act);
         gate_release(&sv->engine, &k->d);   /* a mirror of production: its events bring the change, if it takes it */
     }
+    k->t_judged = gate_mono();
     k->verb = json_string_value(json_object_get(k->d.action, "verb"));
     k->kind = json_string_value(json_object_get(k->d.action, "kind"));
     k->is_read = gate_verb_is_read(k->verb);
@@ -636,6 +641,7 @@ static int phase_forward(call *k)
         gate_finish(&sv->engine, d, 0);
         return 1;
     }
+    k->t_durable = gate_mono();
     if (k->is_watch)
         return phase_pass_watch(k);
     gate_upstream_answer ans;
@@ -678,8 +684,13 @@ static int phase_forward(call *k)
             gate_log("the outcome of decision %s could not be recorded: %s", k->record_id, aerr);
         json_decref(outcome);
     }
-    gate_log("%s %s %s -> %s%s, production %ld", k->agent, w->method, k->pq, gate_verdict_name(d->verdict),
-             sv->shadow ? " (shadow: forwarded anyway)" : "", fr == 0 ? ans.status : 0L);
+    /* where the time went: waiting for production's state, judging
+     * (parse, simulate, policies), recording (until durable), production */
+    double now = gate_mono();
+    gate_log("%s %s %s -> %s%s, production %ld (ms: fresh %.2f, judge %.2f, record %.2f, production %.2f)", k->agent,
+             w->method, k->pq, gate_verdict_name(d->verdict), sv->shadow ? " (shadow: forwarded anyway)" : "",
+             fr == 0 ? ans.status : 0L, k->t_fresh * 1e3, (k->t_judged - k->t0 - k->t_fresh) * 1e3,
+             (k->t_durable - k->t_judged) * 1e3, (now - k->t_durable) * 1e3);
     if (sv->shadow && sv->shadow_log) {
         /* what the gate would have done, for rolling out policies (the
          * file's lock keeps each record one line) */
@@ -817,6 +828,7 @@ void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *wh
         .ctype = record_content_type(rq),
         .mutation = strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"),
         .redact = !who->read_secrets,
+        .t0 = gate_mono(),
     };
     if (phase_resume(&k) || phase_admit(&k) || phase_decide(&k) || phase_review(&k) || phase_record(&k) ||
         phase_hold(&k) || phase_forward(&k) || phase_answer(&k)) {
