@@ -41,7 +41,7 @@ static const char *SCHEMA =
 enum {
     S_GET = 0, S_GETID, S_INSERT, S_UPDATE, S_DELETE, S_LAB_DEL, S_LAB_INS, S_OWN_DEL,
     S_OWN_INS, S_LIST_KIND, S_LIST_KIND_NS, S_LIST_OWNED, S_PODS_NODE, S_LIST_LABEL,
-    S_LIST_LABEL_NS, S_META_SET, S_COUNT, S_UPDATE_COLS, S_SET_DOC,
+    S_LIST_LABEL_NS, S_META_SET, S_COUNT, S_UPDATE_COLS, S_SET_DOC, S_PAGE_KIND, S_PAGE_KIND_NS,
 };
 
 /* The few statements run on every operation are kept prepared. */
@@ -549,6 +549,68 @@ json_t *twin__list(twin *t, const char *kind, const char *ns)
     }
     bind_text(st, 1, kind);
     return collect(t, st);
+}
+
+json_t *twin_list_page(twin *t, const char *kind, const char *ns, const char *label_selector,
+                       const char *field_selector, const char *after, long limit, char **next, char *err,
+                       size_t errlen)
+{
+    *next = NULL;
+    if (t->in_op) {
+        snprintf(err, errlen, "a page is read outside an operation");
+        return NULL;
+    }
+    twin_selector *sel = NULL;
+    twin_fieldsel *fs = NULL;
+    if (twin_selector_parse(&sel, label_selector ? label_selector : "", err, errlen) < 0)
+        return NULL;
+    if (field_selector && *field_selector && twin_fieldsel_parse(&fs, field_selector, err, errlen) < 0) {
+        twin_selector_free(sel);
+        return NULL;
+    }
+    /* after: "namespace/name" of the last object of the previous page */
+    const char *slash = after ? strchr(after, '/') : NULL;
+    char *ans = slash ? twin_xasprintf("%.*s", (int)(slash - after), after) : twin_xstrdup("");
+    const char *aname = slash ? slash + 1 : "";
+    sqlite3_stmt *st;
+    if (ns && *ns) {
+        st = twin__stmt(t, S_PAGE_KIND_NS,
+                        "SELECT kind, ns, name, doc FROM objects WHERE kind=?1 AND ns=?2 AND name>?4 ORDER BY name");
+        bind_text(st, 2, ns);
+        if (strcmp(ans, ns))   /* a key of another namespace: from the first */
+            aname = "";
+    } else {
+        st = twin__stmt(t, S_PAGE_KIND,
+                        "SELECT kind, ns, name, doc FROM objects WHERE kind=?1 AND (ns>?3 OR (ns=?3 AND name>?4)) "
+                        "ORDER BY ns, name");
+        bind_text(st, 3, ans);
+    }
+    bind_text(st, 1, kind);
+    bind_text(st, 4, aname);
+    json_t *out = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *d = twin__row_doc(t, st, 3);
+        if (!d)
+            continue;
+        int keep = twin_selector_matches(sel, json_object_get(json_object_get(d, "metadata"), "labels")) &&
+                   (!fs || twin_fieldsel_matches(fs, d));
+        if (keep && limit > 0 && (long)json_array_size(out) >= limit) {
+            /* one more: the page ends at the last object it holds */
+            const json_t *last = json_array_get(out, json_array_size(out) - 1);
+            *next = twin_xasprintf("%s/%s", twin__ns(last), twin__name(last));
+            json_decref(d);
+            break;
+        }
+        if (keep)
+            json_array_append_new(out, d);
+        else
+            json_decref(d);
+    }
+    sqlite3_reset(st);
+    free(ans);
+    twin_selector_free(sel);
+    twin_fieldsel_free(fs);
+    return out;
 }
 
 /* ---- what each owner owns ----

@@ -136,6 +136,15 @@ void twin_keep_versions(twin *t, int on);
  * decimal): <0, 0, >0; one that is not a decimal number sorts first. */
 int twin_rv_cmp(const char *a, const char *b);
 
+/* One page of twin_list, read by its index (committed state, outside an
+ * operation): the objects after `after` ("namespace/name" of the previous
+ * page's last object; NULL or "" from the first), at most limit (<= 0: all).
+ * *next receives the key of this page's last object when more follow (new
+ * string), else NULL.  A page costs its own size, not the kind's. */
+json_t *twin_list_page(twin *t, const char *kind, const char *ns, const char *label_selector,
+                       const char *field_selector, const char *after, long limit, char **next, char *err,
+                       size_t errlen);
+
 /* The autoscaling/v1 Scale of a workload object, as GET .../scale answers
  * (new reference). */
 json_t *twin_scale_of(const json_t *obj);

@@ -205,6 +205,23 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
                 json_decref(d->object);
                 d->object = scale;
             }
+        } else if (!strcmp(a.verb, "list") && !twin_in_operation(e->twin) &&
+                   (json_object_get(a.read_opts, "limit") || json_object_get(a.read_opts, "continue"))) {
+            /* a page, read by the twin's index: its own cost, not the
+             * kind's (kubectl and informers list 500 at a time).  The
+             * continue token is "airlock:" and the last key given out */
+            const char *lim = json_string_value(json_object_get(a.read_opts, "limit"));
+            const char *cont = json_string_value(json_object_get(a.read_opts, "continue"));
+            if (cont && *cont && (strncmp(cont, "airlock:", 8) || !strchr(cont + 8, '/'))) {
+                set_error(d, 410, "the continue token is not one this server gave out: list again");
+                goto done;
+            }
+            d->paged = 1;
+            d->object = twin_list_page(e->twin, a.kind->kind, a.ns, a.label_selector, a.field_selector,
+                                       cont && *cont ? cont + 8 : NULL, lim ? atol(lim) : 0, &d->list_next, err,
+                                       sizeof err);
+            if (!d->object)
+                set_error(d, 400, err);
         } else {
             d->object = twin_list(e->twin, TWIN_AFTER, a.kind->kind, a.ns, a.label_selector, a.field_selector, err,
                                   sizeof err);
@@ -315,6 +332,7 @@ void gate_decision_free(gate_decision *d)
     json_decref(d->diff);
     json_decref(d->impact);
     json_decref(d->object);
+    free(d->list_next);
     gate_wire_free(&d->wire);
     memset(d, 0, sizeof *d);
 }

@@ -58,6 +58,8 @@ typedef struct gate_decision {
                            the parsed action); method NULL when it is not built, the request could not
                            be parsed, or it is a connect (never forwarded) */
     int secret;         /* the action's resource is Secrets: answers are redacted for agents without read_secrets */
+    int paged;          /* a list read a page at a time (limit, continue): object holds the page */
+    char *list_next;    /* paged: the next page's continue token, NULL on the last page */
 } gate_decision;
 
 /*

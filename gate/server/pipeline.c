@@ -47,41 +47,33 @@ static void set_list_version(json_t *list, long long rv)
     json_object_set_new(meta, "resourceVersion", json_string(rvs));
 }
 
-/* A List, paged by limit/continue: the continue token is the offset into
- * the list (sorted by namespace and name), so a client walks it in order. */
-static json_t *wrap_list(const gate_req *rq, json_t *items, const char *kind, const char *api_version,
-                         long long rv, int *bad)
+/* ---- the last phase: forwarded to production, or answered from the twin ---- */
+
+/* A paged list's continue token (the engine read the page). */
+static void set_continue(json_t *list, const gate_decision *d)
 {
-    const char *limit_s = gate_req_arg(rq, "limit");
-    const char *cont = gate_req_arg(rq, "continue");
-    long limit = limit_s ? atol(limit_s) : 0, from = 0;
-    *bad = 0;
-    if (cont && *cont) {
-        char *end;
-        if (strncmp(cont, "airlock-", 8) || (from = strtol(cont + 8, &end, 10)) < 0 || *end) {
-            *bad = 1;
-            return NULL;
-        }
-    }
-    size_t n = json_array_size(items);
-    json_t *page = json_array();
-    size_t upto = limit > 0 && (size_t)from + (size_t)limit < n ? (size_t)from + (size_t)limit : n;
-    for (size_t i = (size_t)from; i < upto; i++)
-        json_array_append(page, json_array_get(items, i));
-    char *lk = twin_xasprintf("%sList", kind);
-    json_t *l = json_pack("{s:s, s:s, s:{}, s:o}", "kind", lk, "apiVersion", api_version, "metadata", "items", page);
-    set_list_version(l, rv);
-    if (upto < n) {
-        char *tok = twin_xasprintf("airlock-%zu", upto);
-        json_object_set_new(json_object_get(l, "metadata"), "continue", json_string(tok));
-        json_object_set_new(json_object_get(l, "metadata"), "remainingItemCount", json_integer((json_int_t)(n - upto)));
-        free(tok);
-    }
-    free(lk);
-    return l;
+    if (!d->paged || !d->list_next)
+        return;
+    char *tok = twin_xasprintf("airlock:%s", d->list_next);
+    json_t *meta = json_object_get(list, "metadata");
+    if (!json_is_object(meta))
+        json_object_set_new(list, "metadata", meta = json_object());
+    json_object_set_new(meta, "continue", json_string(tok));
+    free(tok);
 }
 
-/* ---- the last phase: forwarded to production, or answered from the twin ---- */
+/* A List of what the engine read (a page, with the next page's token,
+ * when the client asked for pages). */
+static json_t *wrap_list(const gate_decision *d, const char *kind, const char *api_version, long long rv)
+{
+    char *lk = twin_xasprintf("%sList", kind);
+    json_t *l = json_pack("{s:s, s:s, s:{}, s:O}", "kind", lk, "apiVersion", api_version, "metadata", "items",
+                          d->object);
+    free(lk);
+    set_list_version(l, rv);
+    set_continue(l, d);
+    return l;
+}
 
 /* The Accept header production is asked with: kubectl may ask for
  * protobuf, which the gate never forwards as such; an answer about Secrets
@@ -776,20 +768,16 @@ static int phase_answer(call *k)
         json_t *tab = gate_table(k->kind, d->object);
         if (json_is_array(d->object))
             set_list_version(tab, k->rv);
+        set_continue(tab, d);
         gate_resp_json(k->resp, 200, tab);
         json_decref(tab);
     } else if (d->verdict == GATE_ALLOW && d->object && json_is_array(d->object)) {
         const char *g = json_string_value(json_object_get(d->action, "group"));
         const char *v = json_string_value(json_object_get(d->action, "version"));
         char *av = g && *g ? twin_xasprintf("%s/%s", g, v) : twin_xstrdup(v ? v : "v1");
-        int bad_token;
-        json_t *list = wrap_list(rq, d->object, k->kind ? k->kind : "", av, k->rv, &bad_token);
+        json_t *list = wrap_list(d, k->kind ? k->kind : "", av, k->rv);
         free(av);
-        if (bad_token)
-            gate_resp_status(k->resp, 410, "Expired",   /* as the API server names an old continue */
-                             "the continue token is not one this server gave out: list again");
-        else
-            gate_resp_json(k->resp, d->code ? (unsigned)d->code : 200, list);
+        gate_resp_json(k->resp, d->code ? (unsigned)d->code : 200, list);
         json_decref(list);
     } else if (d->verdict == GATE_ALLOW && json_is_string(d->object)) {
         /* a pod's log: text, as the API server sends it */

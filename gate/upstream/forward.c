@@ -328,12 +328,17 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
     return gate_upstream_list_at(u, k, ns, label_selector, field_selector, 0, NULL, absent, err, errlen);
 }
 
-json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
-                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
-                              size_t errlen)
+/* One page of a list: limit > 0 asks for at most that many, cont (may be
+ * NULL) continues a paged list; *cont_out (may be NULL) receives the next
+ * page's token (new string, NULL on the last page). */
+static json_t *list_page(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                         const char *field_selector, long limit, const char *cont, char **rv_out, char **cont_out,
+                         int *absent, char *err, size_t errlen)
 {
     if (rv_out)
         *rv_out = NULL;
+    if (cont_out)
+        *cont_out = NULL;
     char *prefix = *k->group ? twin_xasprintf("/apis/%s/%s", k->group, k->version) : twin_xasprintf("/api/%s", k->version);
     char *ens = ns && *ns ? curl_easy_escape(NULL, ns, 0) : NULL;
     char *base = ens ? twin_xasprintf("%s/namespaces/%s/%s", prefix, ens, k->resource)
@@ -351,6 +356,11 @@ json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *
     }
     if (limit > 0)
         twin_buf_addf(&q, "%slimit=%ld", q.len ? "&" : "?", limit);
+    if (cont && *cont) {
+        char *e = curl_easy_escape(NULL, cont, 0);
+        twin_buf_addf(&q, "%scontinue=%s", q.len ? "&" : "?", e ? e : "");
+        curl_free(e);
+    }
     char *path = twin_xasprintf("%s%s", base, q.s ? q.s : "");
     free(base);
     twin_buf_free(&q);
@@ -394,6 +404,9 @@ json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *
         free(av);
         if (rv_out)
             *rv_out = twin_xstrdup(lrv);
+        const char *next = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+        if (cont_out && next && *next)
+            *cont_out = twin_xstrdup(next);
     }
     json_decref(list);
     gate_upstream_answer_free(&a);
@@ -401,25 +414,41 @@ json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *
     return items;
 }
 
-json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen)
+json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
+                              const char *field_selector, long limit, char **rv_out, int *absent, char *err,
+                              size_t errlen)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
-    json_t *docs = json_array();
-    for (size_t i = 0; i < n; i++) {
-        int absent;
-        char *rv = NULL;
-        json_t *items = gate_upstream_list_at(u, &k[i], NULL, NULL, NULL, 0, versions ? &rv : NULL, &absent, err,
-                                              errlen);
-        if (!items && !absent) {
-            json_decref(docs);
-            return NULL;
+    return list_page(u, k, ns, label_selector, field_selector, limit, NULL, rv_out, NULL, absent, err, errlen);
+}
+
+int gate_upstream_list_paged(gate_upstream *u, const twin_kind *k, long page,
+                             int (*on_page)(void *ud, json_t *items, char *err, size_t errlen), void *ud,
+                             char **rv_out, int *absent, char *err, size_t errlen)
+{
+    char *cont = NULL, *rv = NULL;
+    int rc = 0;
+    *rv_out = NULL;
+    do {
+        char *next = NULL, *prv = NULL;
+        json_t *items = list_page(u, k, NULL, NULL, NULL, page, cont, &prv, &next, absent, err, errlen);
+        free(cont);
+        cont = next;
+        if (!items) {
+            free(prv);
+            rc = -1;
+            break;
         }
-        if (rv)
-            json_object_set_new(versions, k[i].kind, json_string(rv));
-        free(rv);
-        json_array_extend(docs, items);
+        if (!rv)   /* the first page's: every page is of that snapshot */
+            rv = prv;
+        else
+            free(prv);
+        rc = on_page(ud, items, err, errlen);
         json_decref(items);
-    }
-    return docs;
+    } while (rc == 0 && cont);
+    free(cont);
+    if (rc == 0)
+        *rv_out = rv;
+    else
+        free(rv);
+    return rc;
 }

@@ -80,10 +80,13 @@ json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const 
 json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
                               const char *field_selector, long limit, char **rv_out, int *absent, char *err,
                               size_t errlen);
-/* Every object of every kind the twin knows, listed from production (new
- * array of documents for twin_import_docs), or NULL with err.  versions
- * (may be NULL) receives each served kind's list resourceVersion
- * ({kind: rv}), where its watch starts. */
-json_t *gate_upstream_snapshot(gate_upstream *u, json_t *versions, char *err, size_t errlen);
+/* Every object of kind k, page by page (`page` objects a page, continue
+ * tokens), each page handed to on_page (items borrowed; it returns 0, or
+ * -1 with err to stop): a large kind is never held whole.  0 with *rv_out
+ * (new: the first page's version, where a watch starts), or -1 with err;
+ * *absent when production does not serve the kind (404/403). */
+int gate_upstream_list_paged(gate_upstream *u, const twin_kind *k, long page,
+                             int (*on_page)(void *ud, json_t *items, char *err, size_t errlen), void *ud,
+                             char **rv_out, int *absent, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,48 @@ k get pods -n shop >"$tmp/out" 2>&1
 head -1 "$tmp/out" | grep -q "NAME *READY *STATUS *RESTARTS *AGE" && grep -q "1/1 *Running" "$tmp/out" && ok "get pods prints the server's Table" || { bad "get pods table"; cat "$tmp/out"; }
 [ "$(k get pods -A --chunk-size=5 -o name | wc -l)" = "$(k get pods -A -o name | wc -l)" ] \
     && [ "$(k get pods -A -o name | wc -l)" -gt 5 ] && ok "limit/continue pages a list" || bad "limit/continue"
+# pages are read by the twin's index: each holds `limit` objects, the
+# pages together are the list, in order, for a selector too; the Table
+# kubectl prints is paged the same way; a token not given out is 410
+k get --raw '/api/v1/pods' >"$tmp/all.json"
+for q in "limit=4" "limit=3&labelSelector=app%3Dapi" "limit=1&fieldSelector=metadata.namespace%3Dshop"; do
+    python3 - "$q" "$tmp/all.json" "$KUBECONFIG" "$tmp/cache" <<'PY' && ok "pages of $q: the whole list, in order" || bad "pages of $q"
+import json, subprocess, sys, urllib.parse
+q, allf, kc, cache = sys.argv[1:5]
+params = dict(urllib.parse.parse_qsl(q))
+everything = json.load(open(allf))["items"]
+def want(p):
+    labels = p["metadata"].get("labels", {})
+    if "labelSelector" in params:
+        k, v = params["labelSelector"].split("=")
+        if labels.get(k) != v:
+            return False
+    if "fieldSelector" in params:
+        if p["metadata"]["namespace"] != params["fieldSelector"].split("=")[1]:
+            return False
+    return True
+expect = [p["metadata"]["namespace"] + "/" + p["metadata"]["name"] for p in everything if want(p)]
+got, cont, pages = [], "", 0
+while True:
+    path = "/api/v1/pods?" + q + ("&continue=" + urllib.parse.quote(cont) if cont else "")
+    page = json.loads(subprocess.check_output(["kubectl", "--kubeconfig", kc, "--cache-dir", cache, "get", "--raw", path]))
+    items = page["items"]
+    assert len(items) <= int(params["limit"]), (path, len(items))
+    got += [p["metadata"]["namespace"] + "/" + p["metadata"]["name"] for p in items]
+    pages += 1
+    cont = page["metadata"].get("continue", "")
+    if not cont:
+        break
+    assert len(items) == int(params["limit"]), (path, len(items))
+    assert pages < 1000
+assert got == expect and len(expect) > 1, (got, expect)
+PY
+done
+[ "$(k get pods -A --chunk-size=3 | wc -l)" = "$(k get pods -A | wc -l)" ] && ok "the Table kubectl prints, paged by 3, has every row" \
+    || bad "paged Table"
+k get --raw '/api/v1/pods?limit=2&continue=bogus' >"$tmp/out" 2>&1
+grep -q "continue token is not one this server gave out" "$tmp/out" && ok "a continue token not given out: 410, list again" \
+    || { bad "bad continue token"; cat "$tmp/out"; }
 k get deployments -n shop -o name >"$tmp/out" 2>&1
 grep -q "deployment.apps/frontend" "$tmp/out" && ok "get deployments" || { bad "get deployments"; cat "$tmp/out"; }
 k scale deployment cart -n shop --replicas=3 >"$tmp/out" 2>&1 && grep -q "scaled" "$tmp/out" && ok "benign scale allowed" || { bad "scale"; cat "$tmp/out"; }
