@@ -41,3 +41,7 @@ sh tests/bench_proxy.sh ./bin/gate
 # cost follows the change in enforce mode: a Node cordon and a Deployment
 # scale through the gate against productions of ~1k and ~10k objects
 sh tests/bench/bench_enforce.sh ./bin/gate "${BENCH_ENFORCE_REQUESTS:-40}" | tee -a "$out"
+
+# an enforce gate's start against a production of ~100,000 objects: list
+# and load (target <= 3 s), peak RSS (target <= 600 MiB)
+sh tests/bench/bench_start.sh ./bin/gate 100000 | tee -a "$out"

@@ -78,7 +78,9 @@ static void test_ordering(void **state)
 /* Where `web` scaled to 6 puts its new pods: name -> node. */
 static json_t *placements(twin *t)
 {
-    twin_result res = tt_apply(t, tt_merge("Deployment", "app", "web", tj("{'spec':{'replicas':6}}")));
+    json_t *patch = tj("{'spec':{'replicas':6}}");
+    twin_result res = tt_apply(t, tt_merge("Deployment", "app", "web", patch));
+    json_decref(patch);
     assert_int_equal(res.code, 200);
     twin_result_free(&res);
     json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "app", "app=web");

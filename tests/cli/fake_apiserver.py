@@ -247,21 +247,31 @@ class Api(JsonHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
     def list(self, kind, ns, q):
+        """A list, paged by limit and continue ("fake-OFFSET"); a limit=1
+        list without continue is the gate's freshness probe, counted apart;
+        the first page of any other list counts as one LIST."""
         limit = int(q.get("limit") or 0)
+        cont = q.get("continue") or ""
+        if cont and not cont.startswith("fake-"):
+            return self.answer(410, status_doc(410, "Expired", "the continue token is not one this server gave out"))
+        start = int(cont[5:]) if cont else 0
+        probe = limit == 1 and not cont
         with cond:
-            count(kind, "probe" if limit else "list")
+            if not cont:
+                count(kind, "probe" if probe else "list")
             items = [copy.deepcopy(o) for (ons, _), o in sorted(st["objects"][kind].items())
                      if ns is None or ons == ns]
             rv = st["rv"]
-            if not limit:
+            if not probe and not cont:
                 st["lists"].append({"seq": next_seq(), "kind": kind, "rv": str(rv)})
         for o in items:   # as the API server lists them: items without kind
             o.pop("kind", None)
             o.pop("apiVersion", None)
         lm = {"resourceVersion": str(rv)}
+        items = items[start:]
         if limit and len(items) > limit:
             items = items[:limit]
-            lm["continue"] = "fake-%d" % limit
+            lm["continue"] = "fake-%d" % (start + limit)
         self.answer(200, {"kind": kind + "List", "apiVersion": API_VERSION[kind], "metadata": lm, "items": items})
 
     def mutate(self, kind, ns, name, doc):
