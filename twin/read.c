@@ -82,6 +82,29 @@ json_t *twin_list(twin *t, twin_when when, const char *kind, const char *ns, con
     return out;
 }
 
+void twin_export_text(twin *t, void (*each)(json_t *obj, void *ud), void *ud, twin_buf *out)
+{
+    sqlite3_stmt *st;
+    twin__docs_flush(t);   /* the stored text is read below */
+    twin_buf_add(out, "{\"apiVersion\":\"v1\",\"items\":[", 28);
+    size_t n = 0;
+    if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects ORDER BY kind, ns, name", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+            if (!d)
+                continue;
+            if (each)
+                each(d, ud);
+            if (n++)
+                twin_buf_add(out, ",", 1);
+            twin_buf_json(out, d, 1);
+            json_decref(d);
+        }
+        sqlite3_finalize(st);
+    }
+    twin_buf_add(out, "],\"kind\":\"List\",\"metadata\":{}}", 33);
+}
+
 json_t *twin_export(twin *t)
 {
     sqlite3_stmt *st;

@@ -37,6 +37,8 @@
 #define TWIN_TWIN_H
 
 #include <jansson.h>
+
+#include "twin/util.h"
 #include <stddef.h>
 
 typedef struct twin twin;
@@ -151,6 +153,10 @@ json_t *twin_scale_of(const json_t *obj);
 
 /* Every object as a v1 List (new reference). */
 json_t *twin_export(twin *t);
+/* The same List as JSON text (keys sorted, compact) appended to out, one
+ * object parsed at a time: a large twin is never held twice.  each (may be
+ * NULL) may change every object before it is written (redaction). */
+void twin_export_text(twin *t, void (*each)(json_t *obj, void *ud), void *ud, twin_buf *out);
 
 /* ---- operations ---- */
 

@@ -1846,7 +1846,10 @@ static int append_record(gate_audit *a, const json_t *record, const json_t *atta
             goto cleanup;
         }
         att[k].name = name;
-        att[k].bytes = json_dumps(value, DUMP_FLAGS | JSON_ENCODE_ANY);
+        /* a JSON string is the attachment's text, written already (a large
+         * state, serialized as it was read); anything else is dumped */
+        att[k].bytes = json_is_string(value) ? twin_xstrdup(json_string_value(value))
+                                             : json_dumps(value, DUMP_FLAGS | JSON_ENCODE_ANY);
         if (!att[k].bytes) {
             snprintf(err, errlen, "audit attachment %s cannot be written as JSON", name);
             goto cleanup;

@@ -114,8 +114,10 @@ int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path
 void gate_audit_close(gate_audit *a);
 
 /* Appends one record (borrowed; an object) with optional attachments
- * (borrowed; NULL or an object name -> JSON value; a name is a plain file
- * name other than record.json).  seq, prev, id and attachments are always
+ * (borrowed; NULL or an object name -> JSON value, written as compact
+ * JSON with sorted keys, or a JSON string: the attachment's text as it is,
+ * serialized by the caller; a name is a plain file name other than
+ * record.json).  seq, prev, id and attachments are always
  * the log's (a caller's values are replaced); a caller's time (a number)
  * is kept.  Durable on return (journaled; committed by the flusher soon
  * after, or here when there are attachments).  *id_out (may be NULL) gets

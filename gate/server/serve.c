@@ -16,6 +16,8 @@
  * passed through from production.
  */
 #include <errno.h>
+#include <malloc.h>
+#include <sqlite3.h>
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -120,6 +122,13 @@ static void serve_done(void *app, gate_req *rq)
 {
     gate_call_done(app, rq->state);
     rq->state = NULL;
+}
+
+/* A Secret's values redacted (the start state recorded in the audit). */
+static void redact_one(json_t *obj, void *ud)
+{
+    (void)ud;
+    gate_redact_secret_answer(obj);
 }
 
 /* One page of production's list into the twin, as it is: no controller
@@ -366,8 +375,10 @@ int gate_cmd_serve(int argc, char **argv)
             fprintf(stderr, "gate serve: %s\n", err);
             goto out;
         }
-        gate_log("production listed: %ld objects in %.2f s (read, parsed and loaded into the twin, 500 a page)",
-                 listed, gate_mono() - l0);
+        struct mallinfo2 mi = mallinfo2();
+        gate_log("production listed: %ld objects in %.2f s (read, parsed and loaded into the twin, 500 a page); "
+                 "heap in use %.0f MiB, of which SQLite %.0f MiB",
+                 listed, gate_mono() - l0, (double)mi.uordblks / 1048576, (double)sqlite3_memory_used() / 1048576);
         sv.fresh_wait = o.fresh_wait ? atof(o.fresh_wait) : 2;
         if (sv.fresh_wait <= 0 || sv.fresh_wait > 60) {
             fprintf(stderr, "gate serve: --fresh-wait is 0 to 60 seconds (got %s)\n", o.fresh_wait);
@@ -489,8 +500,13 @@ int gate_cmd_serve(int argc, char **argv)
     /* the first record of this run: the state the twin starts from, so
      * that `gate replay` can rebuild what each decision was made on */
     {
-        json_t *state = twin_export(t);   /* Secret values never enter the audit */
-        gate_redact_secret_answer(state);
+        double s0 = gate_mono();
+        /* written as it is read, one object at a time (a large twin is
+         * never held twice); Secret values never enter the audit */
+        twin_buf text = {0};
+        twin_export_text(t, redact_one, NULL, &text);
+        json_t *state = json_stringn_nocheck(text.s, text.len);
+        twin_buf_free(&text);
         json_t *first = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "start", "agent", "airlock", "mode",
                                   !sv.up ? "twin" : sv.shadow ? "shadow" : "enforce", "policy_version",
                                   gate_policy_version(ps), "objects", (json_int_t)twin_object_count(t));
@@ -502,6 +518,7 @@ int gate_cmd_serve(int argc, char **argv)
             fprintf(stderr, "gate serve: %s\n", err);
             goto out;
         }
+        gate_log("the start state is in the audit log (%ld objects, %.2f s)", twin_object_count(t), gate_mono() - s0);
     }
     if (sv.shadow) {
         char *log = twin_xasprintf("%s/shadow.jsonl", dir);
