@@ -152,12 +152,33 @@ static void test_scheduler_follows_events(void **state)
     twin_close(built);
 }
 
+/* The start state as text, written one object at a time, is the List
+ * twin_export makes. */
+static void test_export_text(void **state)
+{
+    (void)state;
+    twin *t = base();
+    twin_buf text = {0};
+    twin_export_text(t, NULL, NULL, &text);
+    json_error_t je;
+    json_t *parsed = json_loadb(text.s, text.len, 0, &je);
+    assert_non_null(parsed);
+    json_t *whole = twin_export(t);
+    assert_true(json_equal(parsed, whole));
+    assert_true(json_array_size(json_object_get(whole, "items")) > 5);
+    json_decref(parsed);
+    json_decref(whole);
+    twin_buf_free(&text);
+    twin_close(t);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(twin_xmalloc, free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_scheduler_follows_events),
+        cmocka_unit_test(test_export_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

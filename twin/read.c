@@ -86,7 +86,8 @@ void twin_export_text(twin *t, void (*each)(json_t *obj, void *ud), void *ud, tw
 {
     sqlite3_stmt *st;
     twin__docs_flush(t);   /* the stored text is read below */
-    twin_buf_add(out, "{\"apiVersion\":\"v1\",\"items\":[", 28);
+    static const char head[] = "{\"apiVersion\":\"v1\",\"items\":[", tail[] = "],\"kind\":\"List\",\"metadata\":{}}";
+    twin_buf_add(out, head, sizeof head - 1);
     size_t n = 0;
     if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects ORDER BY kind, ns, name", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -102,7 +103,7 @@ void twin_export_text(twin *t, void (*each)(json_t *obj, void *ud), void *ud, tw
         }
         sqlite3_finalize(st);
     }
-    twin_buf_add(out, "],\"kind\":\"List\",\"metadata\":{}}", 33);
+    twin_buf_add(out, tail, sizeof tail - 1);
 }
 
 json_t *twin_export(twin *t)
