@@ -419,14 +419,10 @@ static void sync_end(twin *t)
 int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *label_selector,
                        const char *field_selector, json_t *items, json_t **missing, char *err, size_t errlen)
 {
-    twin_selector *sel = NULL;
-    twin_fieldsel *fs = NULL;
-    if (twin_selector_parse(&sel, label_selector ? label_selector : "", err, errlen) < 0)
+    twin_selector *sel;
+    twin_fieldsel *fs;
+    if (twin_selectors_parse(&sel, &fs, label_selector, field_selector, err, errlen) < 0)
         return -1;
-    if (field_selector && *field_selector && twin_fieldsel_parse(&fs, field_selector, err, errlen) < 0) {
-        twin_selector_free(sel);
-        return -1;
-    }
     if (sync_begin(t, kind, err, errlen) < 0) {
         twin_selector_free(sel);
         twin_fieldsel_free(fs);

@@ -34,14 +34,10 @@ static int cmp_obj(const void *a, const void *b)
 json_t *twin_list(twin *t, twin_when when, const char *kind, const char *ns, const char *label_selector,
                   const char *field_selector, char *err, size_t errlen)
 {
-    twin_selector *sel = NULL;
-    twin_fieldsel *fs = NULL;
-    if (twin_selector_parse(&sel, label_selector ? label_selector : "", err, errlen) < 0)
+    twin_selector *sel;
+    twin_fieldsel *fs;
+    if (twin_selectors_parse(&sel, &fs, label_selector, field_selector, err, errlen) < 0)
         return NULL;
-    if (field_selector && *field_selector && twin_fieldsel_parse(&fs, field_selector, err, errlen) < 0) {
-        twin_selector_free(sel);
-        return NULL;
-    }
     if (ns && !*ns)
         ns = NULL;
     json_t *cur = twin__list_selector(t, kind, ns, sel);

@@ -906,3 +906,18 @@ int twin_fieldsel_matches(const twin_fieldsel *fs, const json_t *obj)
             return 0;
     return 1;
 }
+
+int twin_selectors_parse(twin_selector **sel, twin_fieldsel **fs, const char *label_selector,
+                         const char *field_selector, char *err, size_t errlen)
+{
+    *sel = NULL;
+    *fs = NULL;
+    if (twin_selector_parse(sel, label_selector ? label_selector : "", err, errlen) < 0)
+        return -1;
+    if (field_selector && *field_selector && twin_fieldsel_parse(fs, field_selector, err, errlen) < 0) {
+        twin_selector_free(*sel);
+        *sel = NULL;
+        return -1;
+    }
+    return 0;
+}

@@ -109,6 +109,10 @@ void twin_selector_free(twin_selector *sel);
  */
 typedef struct twin_fieldsel twin_fieldsel;
 int twin_fieldsel_parse(twin_fieldsel **out, const char *s, char *err, size_t errlen);
+/* Both selectors of a list or a watch (kubectl syntax; NULL or "" for
+ * none: *fs stays NULL): 0, or -1 with err and nothing to free. */
+int twin_selectors_parse(twin_selector **sel, twin_fieldsel **fs, const char *label_selector,
+                         const char *field_selector, char *err, size_t errlen);
 int twin_fieldsel_matches(const twin_fieldsel *fs, const json_t *obj);   /* 1 match, 0 not */
 void twin_fieldsel_free(twin_fieldsel *fs);
 

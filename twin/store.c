@@ -560,14 +560,10 @@ json_t *twin_list_page(twin *t, const char *kind, const char *ns, const char *la
         snprintf(err, errlen, "a page is read outside an operation");
         return NULL;
     }
-    twin_selector *sel = NULL;
-    twin_fieldsel *fs = NULL;
-    if (twin_selector_parse(&sel, label_selector ? label_selector : "", err, errlen) < 0)
+    twin_selector *sel;
+    twin_fieldsel *fs;
+    if (twin_selectors_parse(&sel, &fs, label_selector, field_selector, err, errlen) < 0)
         return NULL;
-    if (field_selector && *field_selector && twin_fieldsel_parse(&fs, field_selector, err, errlen) < 0) {
-        twin_selector_free(sel);
-        return NULL;
-    }
     /* after: "namespace/name" of the last object of the previous page */
     const char *slash = after ? strchr(after, '/') : NULL;
     char *ans = slash ? twin_xasprintf("%.*s", (int)(slash - after), after) : twin_xstrdup("");

@@ -364,14 +364,10 @@ void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv)
 int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, const json_t *current,
                     long long current_rv, gate_resp *resp, char *err, size_t errlen)
 {
-    twin_selector *sel = NULL;
-    twin_fieldsel *fs = NULL;
-    if (twin_selector_parse(&sel, o->label_selector ? o->label_selector : "", err, errlen) < 0)
+    twin_selector *sel;
+    twin_fieldsel *fs;
+    if (twin_selectors_parse(&sel, &fs, o->label_selector, o->field_selector, err, errlen) < 0)
         return -1;
-    if (o->field_selector && *o->field_selector && twin_fieldsel_parse(&fs, o->field_selector, err, errlen) < 0) {
-        twin_selector_free(sel);
-        return -1;
-    }
     const char *rv = o->resource_version;
     char *end = NULL;
     long long from = rv && *rv ? strtoll(rv, &end, 10) : 0;
