@@ -107,13 +107,23 @@ static void observe_relist(gate_informer *inf, const json_t *before, const json_
     twin_map_clear(&old, NULL);
 }
 
+/* A page of a relist, gathered (the sync below needs the whole list to
+ * find what production no longer has; the pages keep each answer small). */
+static int gather(void *ud, json_t *items, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    json_array_extend(ud, items);
+    return 0;
+}
+
 static int relist(kind_watch *w)
 {
     gate_informer *inf = w->inf;
     char err[512], *rv = NULL;
-    int absent;
-    json_t *items = gate_upstream_list_at(inf->o.up, w->k, NULL, NULL, NULL, 0, &rv, &absent, err, sizeof err);
-    if (!items) {
+    int absent = 0;
+    json_t *items = json_array();
+    if (gate_upstream_list_paged(inf->o.up, w->k, 500, gather, items, &rv, &absent, err, sizeof err) < 0) {
+        json_decref(items);
         set_error(w, "list: %s", absent ? "production no longer serves this kind" : err);
         return -1;
     }
