@@ -373,8 +373,8 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
     return 0;
 }
 
-/* ---- syncing from the source of truth (twin.h: twin_sync, twin_sync_selected,
- * twin_sync_remove): no controller runs and nothing is recorded, as for an
+/* ---- syncing from the source of truth (twin.h: twin_sync, twin_sync_begin,
+ * twin_sync_event): no controller runs and nothing is recorded, as for an
  * import; the totals follow the difference. ---- */
 
 /* The object counters follow an object replaced (old -> d, either NULL),
@@ -394,18 +394,11 @@ static void sync_totals(twin *t, const char *kind, const json_t *old, const json
 
 static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 {
-    if (t->in_op) {
-        snprintf(err, errlen, "cannot sync in the middle of an operation");
-        return -1;
-    }
     if (!twin_kind_by_name(t, kind)) {
         snprintf(err, errlen, "cannot sync unknown kind %s", kind);
         return -1;
     }
-    twin__exec(t, "SAVEPOINT op");
-    t->in_op = 1;
-    t->importing = 1;
-    return 0;
+    return twin_sync_begin(t, err, errlen);
 }
 
 static void sync_end(twin *t)
@@ -416,33 +409,10 @@ static void sync_end(twin *t)
     t->in_op = 0;
 }
 
-int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *label_selector,
-                       const char *field_selector, json_t *items, json_t **missing, char *err, size_t errlen)
+int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen)
 {
-    twin_selector *sel;
-    twin_fieldsel *fs;
-    if (twin_selectors_parse(&sel, &fs, label_selector, field_selector, err, errlen) < 0)
+    if (sync_begin(t, kind, err, errlen) < 0)
         return -1;
-    if (sync_begin(t, kind, err, errlen) < 0) {
-        twin_selector_free(sel);
-        twin_fieldsel_free(fs);
-        return -1;
-    }
-    /* the twin's side of the selection, by its index where there is one:
-     * one object by name, a node's pods; else the kind (in ns) by labels */
-    json_t *cur;
-    const char *fsel = field_selector ? field_selector : "";
-    if (!strncmp(fsel, "metadata.name=", 14) && !strchr(fsel, ',') && (!label_selector || !*label_selector)) {
-        json_t *one = twin__get(t, kind, ns ? ns : "", fsel + 14);
-        cur = json_array();
-        if (one)
-            json_array_append_new(cur, one);
-    } else if (!strncmp(fsel, "spec.nodeName=", 14) && !strchr(fsel, ',') && !strcmp(kind, "Pod") &&
-               (!label_selector || !*label_selector) && (!ns || !*ns)) {
-        cur = twin__pods_on_node(t, fsel + 14);
-    } else {
-        cur = twin__list_selector(t, kind, ns && *ns ? ns : NULL, sel);
-    }
     twin_map seen = {0};
     size_t i;
     json_t *d;
@@ -460,44 +430,18 @@ int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *la
         twin_map_put(&seen, key, (void *)1);
         free(key);
     }
-    if (missing)
-        *missing = json_array();
+    /* what the list lacks, production no longer has */
+    json_t *cur = twin__list(t, kind, ns && *ns ? ns : NULL);
     json_array_foreach(cur, i, d) {
         char *key = twin__key(kind, twin__ns(d), twin__name(d));
-        if (!twin_map_has(&seen, key) && (!fs || twin_fieldsel_matches(fs, d))) {
-            if (missing) {   /* gone, or moved out of the selection: the caller asks */
-                json_array_append_new(*missing, json_pack("{s:s, s:s}", "namespace", twin__ns(d), "name",
-                                                          twin__name(d)));
-            } else {
-                sync_totals(t, kind, d, NULL);
-                twin__del(t, kind, twin__ns(d), twin__name(d));
-            }
+        if (!twin_map_has(&seen, key)) {
+            sync_totals(t, kind, d, NULL);
+            twin__del(t, kind, twin__ns(d), twin__name(d));
         }
         free(key);
     }
     json_decref(cur);
     twin_map_clear(&seen, NULL);
-    twin_selector_free(sel);
-    twin_fieldsel_free(fs);
-    sync_end(t);
-    return 0;
-}
-
-int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen)
-{
-    return twin_sync_selected(t, kind, ns, NULL, NULL, items, NULL, err, errlen);
-}
-
-int twin_sync_remove(twin *t, const char *kind, const char *ns, const char *name, char *err, size_t errlen)
-{
-    if (sync_begin(t, kind, err, errlen) < 0)
-        return -1;
-    json_t *old = twin__get(t, kind, ns ? ns : "", name);
-    if (old) {
-        sync_totals(t, kind, old, NULL);
-        twin__del(t, kind, ns ? ns : "", name);
-    }
-    json_decref(old);
     sync_end(t);
     return 0;
 }

@@ -101,21 +101,9 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
 /* Replaces what the twin holds of `kind` in namespace ns (NULL or "" = all)
  * by `items`, the complete current list from the source of truth (objects
  * with kind and metadata), without running controllers or recording
- * changes: how the gate refreshes the twin from production before judging. */
-int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen);
-/* The same for a selection: the objects of `kind` in ns matching the label
- * and field selectors (kubectl syntax, NULL for none) are replaced by
- * `items`, production's list with the same selectors.  The twin's objects
- * in the selection that `items` lacks are not deleted (they may only have
- * left the selection): *missing gets them as [{namespace, name}] (new
- * array), for the caller to read one by one.  Cost follows the selection,
- * not the kind. */
-int twin_sync_selected(twin *t, const char *kind, const char *ns, const char *label_selector,
-                       const char *field_selector, json_t *items, json_t **missing, char *err, size_t errlen);
-/* Removes one object production no longer has (no controllers, no change
- * records). 0 also when the twin has none. */
-int twin_sync_remove(twin *t, const char *kind, const char *ns, const char *name, char *err, size_t errlen);
+ * changes: how the gate's informer lists a kind again (after a 410 Gone). */
 
+int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *err, size_t errlen);
 /* Following the source of truth change by change (production's watch
  * events), without controllers or change records:
  *     twin_sync_begin(t); twin_sync_event(t, ...) ...; twin_sync_end(t);

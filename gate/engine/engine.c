@@ -159,6 +159,14 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
     return 0;
 }
 
+/* A watch from a version (neither absent, "" nor "0"): it starts with the
+ * events after it, not with the current objects. */
+static int from_version(const json_t *read_opts)
+{
+    const char *rv = json_string_value(json_object_get(read_opts, "resourceVersion"));
+    return rv && *rv && strcmp(rv, "0");
+}
+
 int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa, gate_decision *d)
 {
     memset(d, 0, sizeof *d);
@@ -205,9 +213,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
                 json_decref(d->object);
                 d->object = scale;
             }
-        } else if (!strcmp(a.verb, "watch") && json_string_value(json_object_get(a.read_opts, "resourceVersion")) &&
-                   strcmp(json_string_value(json_object_get(a.read_opts, "resourceVersion")), "") &&
-                   strcmp(json_string_value(json_object_get(a.read_opts, "resourceVersion")), "0")) {
+        } else if (!strcmp(a.verb, "watch") && from_version(a.read_opts)) {
             /* a watch from a version starts with the events after it: the
              * current objects are not read (an informer's watch of 100,000
              * pods costs nothing more than one of ten) */

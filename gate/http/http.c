@@ -279,11 +279,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         return;
     if (h->o.done)
         h->o.done(h->o.app, &x->rq);
-    free((char *)x->rq.method);
-    free((char *)x->rq.target);
-    free((char *)x->rq.path);
-    json_decref(x->rq.headers);
-    json_decref(x->rq.args);
+    x->rq.body = NULL;   /* the exchange's buffer, freed below */
+    gate_req_free(&x->rq);
     twin_buf_free(&x->body);
     free(x);
     *con_cls = NULL;

@@ -140,16 +140,18 @@ static void stream_unref(stream *s)
 }
 
 /* One line of the stream: {"type": T, "object": O}\n, O rendered as the
- * client asked (an ERROR event's Status never is). The lock is held. */
+ * client asked (an ERROR event's Status and a BOOKMARK never are). The
+ * lock is held. */
 static void queue_event(stream *s, const char *type, const char *kind, const json_t *obj)
 {
+    int object = strcmp(type, "ERROR") && strcmp(type, "BOOKMARK");
     json_t *redacted = NULL;
-    if (s->redact && strcmp(type, "ERROR")) {
+    if (s->redact && object) {
         redacted = json_deep_copy(obj);
         gate_redact_secret_answer(redacted);
         obj = redacted;
     }
-    json_t *rendered = s->render && strcmp(type, "ERROR") ? s->render(kind, obj) : NULL;
+    json_t *rendered = s->render && object ? s->render(kind, obj) : NULL;
     json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", rendered ? rendered : obj);
     char *line = twin_xdumps(ev, JSON_COMPACT);
     twin_buf_add(&s->out, line, strlen(line));
@@ -217,12 +219,8 @@ static void catch_up(stream *s)
         char rvs[32];
         snprintf(rvs, sizeof rvs, "%lld", s->cursor);
         json_t *mark = json_pack("{s:s, s:{s:s}}", "kind", s->kind, "metadata", "resourceVersion", rvs);
-        json_t *ev = json_pack("{s:s, s:o}", "type", "BOOKMARK", "object", mark);
-        char *line = twin_xdumps(ev, JSON_COMPACT);
-        twin_buf_add(&s->out, line, strlen(line));
-        twin_buf_add(&s->out, "\n", 1);
-        free(line);
-        json_decref(ev);
+        queue_event(s, "BOOKMARK", s->kind, mark);
+        json_decref(mark);
         s->told = s->cursor;
     }
 }

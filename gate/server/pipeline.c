@@ -118,9 +118,12 @@ static int redact_answer(gate_upstream_answer *ans)
 }
 
 /* A mutation about to be forwarded (ans NULL), or that production took:
- * what it changes -- the action's target, a create's name from its body,
- * then from production's answer; a collection delete's objects -- is told
- * to the drift watch, so that production's events for it are not drift. */
+ * what it changes is told to the drift watch, so that production's events
+ * for it are not drift.  Before: the action's target (a create's name from
+ * its body) and what the twin saw it change (a collection delete's objects,
+ * a cascade).  After: only what production's answer names that could not
+ * be known before (a generated name, a collection delete's list), so the
+ * answer is parsed only then. */
 static void expect_change(server *sv, const gate_decision *d, const gate_upstream_answer *ans)
 {
     const json_t *a = d->action;
@@ -129,25 +132,27 @@ static void expect_change(server *sv, const gate_decision *d, const gate_upstrea
     const char *name = json_string_value(json_object_get(a, "name"));
     if (!name)
         name = json_string_value(json_object_get(json_object_get(d->body, "metadata"), "name"));
-    json_t *obj = ans && ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
-    const char *oname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-    const char *okind = json_string_value(json_object_get(obj, "kind"));
-    if (oname && okind && kind && !strcmp(okind, kind))
-        name = oname;   /* a create's name, generated or not */
-    gate_drift_expect(sv->drift, kind, ns, name, gate_now());
     size_t i;
     json_t *ch;
-    if (!ans)   /* what the twin saw it change: a collection delete's objects, a cascade */
+    if (!ans) {
+        gate_drift_expect(sv->drift, kind, ns, name, gate_now());
         json_array_foreach(d->diff, i, ch)
             gate_drift_expect(sv->drift, json_string_value(json_object_get(ch, "kind")),
                               json_string_value(json_object_get(ch, "namespace")),
                               json_string_value(json_object_get(ch, "name")), gate_now());
-    if (json_is_array(json_object_get(obj, "items"))) {   /* a collection delete: every object it named */
-        json_t *it;
-        json_array_foreach(json_object_get(obj, "items"), i, it)
-            gate_drift_expect(sv->drift, kind, json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace")),
-                              json_string_value(json_object_get(json_object_get(it, "metadata"), "name")), gate_now());
+        return;
     }
+    const char *verb = json_string_value(json_object_get(a, "verb"));
+    if (name && !(verb && !strcmp(verb, "deletecollection")))
+        return;   /* expected in full before it was sent */
+    json_t *obj = ans->body.len ? json_loadb(ans->body.s, ans->body.len, 0, NULL) : NULL;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *okind = json_string_value(json_object_get(obj, "kind"));
+    if (okind && kind && !strcmp(okind, kind))   /* a create's generated name */
+        gate_drift_expect(sv->drift, kind, ns, json_string_value(json_object_get(meta, "name")), gate_now());
+    json_array_foreach(json_object_get(obj, "items"), i, ch)   /* a collection delete: every object it named */
+        gate_drift_expect(sv->drift, kind, json_string_value(json_object_get(json_object_get(ch, "metadata"), "namespace")),
+                          json_string_value(json_object_get(json_object_get(ch, "metadata"), "name")), gate_now());
     json_decref(obj);
 }
 
@@ -672,7 +677,7 @@ static int phase_forward(call *k)
                                     k->record_id, "production_status", (json_int_t)(fr == 0 ? ans.status : 0),
                                     "committed", took && d->verdict == GATE_ALLOW);
         char aerr[256];
-        if (gate_audit_outcome(sv, outcome, aerr, sizeof aerr) < 0)
+        if (gate_audit_note(sv, outcome, aerr, sizeof aerr) < 0)
             gate_log("the outcome of decision %s could not be recorded: %s", k->record_id, aerr);
         json_decref(outcome);
     }

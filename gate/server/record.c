@@ -76,11 +76,6 @@ int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen)
     return append_as(sv, record, NULL, NULL, &ticket, err, errlen);
 }
 
-int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen)
-{
-    return gate_audit_note(sv, record, err, errlen);
-}
-
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
                         const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
                         unsigned long long *ticket, char *err, size_t errlen)

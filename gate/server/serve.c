@@ -142,8 +142,10 @@ static int load_page(void *ud, json_t *items, char *err, size_t errlen)
     json_t *obj;
     int rc = 0;
     json_array_foreach(items, i, obj) {
-        if ((rc = twin_sync_event(t, 0, obj, NULL, err, errlen) < 0 ? -1 : 0) < 0)
+        if (twin_sync_event(t, 0, obj, NULL, err, errlen) < 0) {
+            rc = -1;
             break;
+        }
     }
     twin_sync_end(t);
     return rc;

@@ -108,11 +108,9 @@ json_t *gate_recent_decisions(server *sv, long limit);
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
                         const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
                         unsigned long long *ticket, char *err, size_t errlen);
-/* Appends production's outcome of a forwarded decision, not waited for:
- * the next sync makes it durable (a crash before it loses the outcome
- * only; the decision's record stands, "committed": null). */
-int gate_audit_outcome(server *sv, json_t *record, char *err, size_t errlen);
-/* Appends a record not waited for (drift): durable with the next sync. */
+/* Appends a record not waited for (production's outcome of a forwarded
+ * decision, drift): the next sync makes it durable (a crash before it loses
+ * this record only; a decision's record stands, "committed": null). */
 int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen);
 /* Appends a record of another type (approval, freeze, thaw, reload, start)
  * and keeps its summary for the decisions list. */

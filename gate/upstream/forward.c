@@ -316,16 +316,13 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
     return 0;
 }
 
-json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
-                           size_t errlen)
+void gate_upstream_typed(const twin_kind *k, json_t *obj)
 {
-    return gate_upstream_list_selected(u, k, ns, NULL, NULL, absent, err, errlen);
-}
-
-json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
-                                    const char *field_selector, int *absent, char *err, size_t errlen)
-{
-    return gate_upstream_list_at(u, k, ns, label_selector, field_selector, 0, NULL, absent, err, errlen);
+    if (!json_object_get(obj, "kind"))
+        json_object_set_new(obj, "kind", json_string(k->kind));
+    if (!json_object_get(obj, "apiVersion"))
+        json_object_set_new(obj, "apiVersion",
+                            *k->group ? json_sprintf("%s/%s", k->group, k->version) : json_string(k->version));
 }
 
 /* One page of a list: limit > 0 asks for at most that many, cont (may be
@@ -392,16 +389,10 @@ static json_t *list_page(gate_upstream *u, const twin_kind *k, const char *ns, c
         items = NULL;
     } else {
         /* items of a List carry no kind: put it back */
-        char *av = *k->group ? twin_xasprintf("%s/%s", k->group, k->version) : twin_xstrdup(k->version);
         size_t j;
         json_t *it;
-        json_array_foreach(items, j, it) {
-            if (!json_object_get(it, "kind"))
-                json_object_set_new(it, "kind", json_string(k->kind));
-            if (!json_object_get(it, "apiVersion"))
-                json_object_set_new(it, "apiVersion", json_string(av));
-        }
-        free(av);
+        json_array_foreach(items, j, it)
+            gate_upstream_typed(k, it);
         if (rv_out)
             *rv_out = twin_xstrdup(lrv);
         const char *next = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));

@@ -64,19 +64,16 @@ typedef struct gate_upstream_fake {
 /* fake is borrowed: it outlives the upstream. */
 gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake);
 
-/* The current list of kind k (in ns, NULL = all) from production: new array
- * of objects with kind and apiVersion; NULL with *absent set when
- * production does not serve the kind (404/403), NULL with err otherwise. */
-json_t *gate_upstream_list(gate_upstream *u, const twin_kind *k, const char *ns, int *absent, char *err,
-                           size_t errlen);
-/* The same for a selection (label and field selectors in kubectl syntax,
- * NULL for none): what the twin refreshes when a change reaches only part
- * of a kind (a node's pods, a workload's pods, one object by name). */
-json_t *gate_upstream_list_selected(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
-                                    const char *field_selector, int *absent, char *err, size_t errlen);
-/* The same with a limit (> 0: at most that many items) and the list's
- * resourceVersion in *rv_out (may be NULL; new string): a limit=1 list is
- * the constant-size probe of production's current version. */
+/* obj (of kind k) with its kind and apiVersion, which a List's items and
+ * may omit: set where missing. */
+void gate_upstream_typed(const twin_kind *k, json_t *obj);
+/* A list of kind k (in ns, NULL = all) from production, with label and
+ * field selectors (kubectl syntax, NULL for none) and a limit (> 0: at most
+ * that many items): new array of objects with kind and apiVersion; the
+ * list's resourceVersion in *rv_out (may be NULL; new string): a limit=1
+ * list is the constant-size probe of production's current version.  NULL
+ * with *absent set when production does not serve the kind (404/403), NULL
+ * with err otherwise. */
 json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
                               const char *field_selector, long limit, char **rv_out, int *absent, char *err,
                               size_t errlen);

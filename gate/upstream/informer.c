@@ -65,15 +65,6 @@ static const char *rv_of(const json_t *obj)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
-static void set_kind(const twin_kind *k, json_t *obj)
-{
-    if (!json_object_get(obj, "kind"))
-        json_object_set_new(obj, "kind", json_string(k->kind));
-    if (!json_object_get(obj, "apiVersion"))
-        json_object_set_new(obj, "apiVersion",
-                            *k->group ? json_sprintf("%s/%s", k->group, k->version) : json_string(k->version));
-}
-
 /* ---- listing (at start the server did it; after a 410, here) ---- */
 
 /* "namespace/name" of an object (caller frees). */
@@ -209,7 +200,7 @@ static int apply_lines(kind_watch *w, json_t *events)
             rc = -1;
             break;
         }
-        set_kind(w->k, obj);
+        gate_upstream_typed(w->k, obj);
         if (!opened) {
             pthread_mutex_lock(inf->o.lock);
             if (twin_sync_begin(inf->o.twin, err, sizeof err) < 0) {

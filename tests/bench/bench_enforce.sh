@@ -9,14 +9,8 @@
 # usage: sh tests/bench/bench_enforce.sh GATE [N]   (N requests each, default 40)
 GATE=${1:-./bin/gate}
 N=${2:-40}
-W=$(mktemp -d build/bench/enforce.XXXXXX)
-pids=""
-trap 'kill $pids 2>/dev/null; [ -n "$KEEP_TMP" ] && cp -r "$W" "$KEEP_TMP"; rm -rf "$W"' EXIT INT TERM
-tok=bench-$$-token
-sha=$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)
-printf 'agents:\n  - name: ops-bot\n    token_sha256: %s\n    rate_limit: {per_second: 0, per_minute: 0}\n' "$sha" >"$W/agents.yaml"
-printf '%s\n' "$tok" >"$W/token"
-mkdir -p "$W/nopol"
+. tests/bench/lib.sh
+bench_scratch enforce
 up() {   # up PORT DIR: waits (bounded) until the server answers
     _i=0
     until [ -s "$2/tls.crt" ] && curl -s -o /dev/null --cacert "$2/tls.crt" "https://127.0.0.1:$1/version"; do

@@ -11,15 +11,8 @@
 GATE=${1:-./bin/gate}
 shift
 [ $# -gt 0 ] || set -- 100000
-mkdir -p build/bench
-W=$(mktemp -d build/bench/start.XXXXXX)
-pids=""
-trap 'kill $pids 2>/dev/null; [ -n "$KEEP_TMP" ] && cp -r "$W" "$KEEP_TMP"; rm -rf "$W"' EXIT INT TERM
-tok=bench-$$-token
-sha=$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)
-printf 'agents:\n  - name: airlock\n    token_sha256: %s\n' "$sha" >"$W/agents.yaml"
-printf '%s\n' "$tok" >"$W/token"
-mkdir -p "$W/nopol"
+. tests/bench/lib.sh
+bench_scratch start
 base=$((40000 + $$ % 10000))
 for n in "$@"; do
     f=build/bench/cluster-$n.json

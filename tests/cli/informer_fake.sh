@@ -25,14 +25,14 @@ until grep -q "^ready" "$tmp/fake.log" && curl -s -m 2 "http://127.0.0.1:$cport/
     sleep 0.1
 done
 "$GATE" serve --listen 127.0.0.1:$gport --data-dir "$tmp/data" --upstream https://127.0.0.1:$fport \
-    --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/fake.crt" --fresh-wait 3 >"$tmp/gate.log" 2>&1 &
-gpid=$!
-servers="$servers $gpid"
+    --upstream-token-file "$tmp/prod-token" --upstream-ca "$tmp/fake.crt" --fresh-wait 3 >"$tmp/serve.log" 2>&1 &
+pid=$!
+servers="$servers $pid"
 i=0
 until [ -s "$tmp/data/approver.token" ] && [ -s "$tmp/data/kubeconfig" ] \
         && curl -s -m 2 --cacert "$tmp/data/tls.crt" -o /dev/null "https://127.0.0.1:$gport/version" 2>/dev/null; do
     i=$((i + 1))
-    if [ $i -gt 150 ] || ! kill -0 $gpid 2>/dev/null; then echo "not ok the gate did not come up"; cat "$tmp/gate.log"; exit 1; fi
+    if [ $i -gt 150 ] || ! kill -0 $pid 2>/dev/null; then echo "not ok the gate did not come up"; cat "$tmp/serve.log"; exit 1; fi
     sleep 0.2
 done
 atok=$(cat "$tmp/data/approver.token")
@@ -90,7 +90,7 @@ wait_for() {
 show() {  # what the gate's watches and the fake's counters say, after a failure
     python3 -c 'import json,sys; print("  gate:", json.dumps(json.load(open(sys.argv[1])).get("watches"))); s=json.load(open(sys.argv[2])); print("  fake: rv", s["rv"], "counts", json.dumps({k: v for k, v in s["counts"].items() if "/" not in k}), "open", s["open"])' \
         "$tmp/g.json" "$tmp/s.json" 2>&1 | cut -c1-1500
-    tail -5 "$tmp/gate.log" | sed 's/^/  /'
+    tail -5 "$tmp/serve.log" | sed 's/^/  /'
 }
 
 # --- start-up: a LIST per kind, then a WATCH per served kind, none of the rest
@@ -228,10 +228,5 @@ else
 fi
 
 # --- SIGTERM: the gate stops, its log clean
-kill -TERM $gpid
-i=0
-while kill -0 $gpid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-kill -0 $gpid 2>/dev/null && bad "SIGTERM stops the gate within 5 s (open watches and all)" || ok "SIGTERM stops the gate within 5 s (open watches and all)"
-wait $gpid 2>/dev/null
-sanitizer_clean "$tmp/gate.log"
+stop_twin "SIGTERM stops the gate within 5 s (open watches and all)"
 [ "$failures" -eq 0 ]

@@ -47,6 +47,29 @@ wait $w3
     && ! grep -q '"name":"frontend-config"' "$tmp/w3" \
     && ok "watch from a list's resourceVersion: only what came after (ADDED, DELETED); timeoutSeconds ends it" \
     || { bad "watch from rv"; cat "$tmp/w3"; }
+# allowWatchBookmarks: a change of another kind advances the stream by a
+# BOOKMARK at the new version (what an informer waits for), as a bare
+# object even in a Table watch; a stream that did not ask gets none
+! grep -q '"BOOKMARK"' "$tmp/w3" && ok "no BOOKMARK for a watch that did not ask" || { bad "unasked bookmark"; cat "$tmp/w3"; }
+c "$url/api/v1/namespaces/shop/configmaps" >/dev/null
+rv=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$tmp/body")
+( c -H "Accept: application/json;as=Table;v=v1;g=meta.k8s.io" \
+    "$url/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion=$rv&allowWatchBookmarks=true&timeoutSeconds=3" \
+    >/dev/null; cp "$tmp/body" "$tmp/w4" ) &
+w4=$!
+sleep 1
+k scale deployment cart -n shop --replicas=2 >/dev/null 2>&1
+wait $w4
+python3 - "$tmp/w4" "$rv" <<'PY' && ok "allowWatchBookmarks: a BOOKMARK past the list's version after another kind's change" \
+    || { bad "watch bookmarks"; cat "$tmp/w4"; }
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+marks = [e["object"] for e in events if e["type"] == "BOOKMARK"]
+assert marks and all(m == {"kind": "ConfigMap", "metadata": {"resourceVersion": m["metadata"]["resourceVersion"]}}
+                     for m in marks), events
+assert int(marks[-1]["metadata"]["resourceVersion"]) > int(sys.argv[2]), marks
+assert all(e["type"] == "BOOKMARK" for e in events), events
+PY
 
 # ---- the commands an agent uses ----
 k apply -f tests/data/manifests/banner.yaml --dry-run=server >"$tmp/out" 2>&1 && grep -q "server dry run" "$tmp/out" \
