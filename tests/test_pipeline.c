@@ -114,14 +114,13 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    pthread_mutex_init(&sv->lock, NULL);
-    pthread_mutex_init(&sv->write, NULL);
+    gate_locks_init(sv);
     pthread_mutex_init(&x->f.mu, NULL);
     x->f.status = 200;
     x->uf = (gate_upstream_fake){.call = fake_call, .ud = &x->f};
     sv->up = gate_upstream_open_fake(&x->uf);
     sv->engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = 1,
-                               .forwards = 1, .mirror = 1};
+                               .forwards = 1, .mirror = 1, .reads = &sv->reads};
     sv->watch = gate_watch_hub_new(100, twin_resource_version(t));
     sv->drift = gate_drift_new(100, 60);
     sv->recent = json_array();
@@ -147,8 +146,7 @@ static int teardown(void **state)
     gate_history_close(sv->engine.history);
     gate_policy_free(sv->engine.policies);
     twin_close(sv->engine.twin);
-    pthread_mutex_destroy(&sv->lock);
-    pthread_mutex_destroy(&sv->write);
+    gate_locks_destroy(sv);
     pthread_mutex_destroy(&x->f.mu);
     char *cmd = twin_xasprintf("rm -rf '%s'", x->dir);
     int rc = system(cmd);

@@ -38,17 +38,36 @@ static twin_when view_when(const view_ud *u, int when)
     return u->committed || !when ? TWIN_BEFORE : TWIN_AFTER;
 }
 
+/* The twin and the history are read by one thread at a time (e->reads). */
+static void reads_begin(const gate_engine *e)
+{
+    if (e->reads)
+        pthread_mutex_lock(e->reads);
+}
+
+static void reads_end(const gate_engine *e)
+{
+    if (e->reads)
+        pthread_mutex_unlock(e->reads);
+}
+
 static json_t *view_get(void *ud, int when, const char *kind, const char *ns, const char *name)
 {
     view_ud *u = ud;
-    return twin_get(u->e->twin, view_when(u, when), kind, ns, name);
+    reads_begin(u->e);
+    json_t *o = twin_get(u->e->twin, view_when(u, when), kind, ns, name);
+    reads_end(u->e);
+    return o;
 }
 
 static json_t *view_list(void *ud, int when, const char *kind, const char *ns, const char *selector)
 {
     view_ud *u = ud;
     char err[256];
-    return twin_list(u->e->twin, view_when(u, when), kind, ns, selector, NULL, err, sizeof err);
+    reads_begin(u->e);
+    json_t *l = twin_list(u->e->twin, view_when(u, when), kind, ns, selector, NULL, err, sizeof err);
+    reads_end(u->e);
+    return l;
 }
 
 static json_t *view_history(void *ud, const char *agent, double window)
@@ -56,7 +75,10 @@ static json_t *view_history(void *ud, const char *agent, double window)
     gate_engine *e = ((view_ud *)ud)->e;
     if (!e->history)
         return json_pack("{s:i, s:f, s:i}", "pods_disrupted", 0, "cost_added", 0.0, "actions", 0);
-    return gate_history_totals(e->history, agent, now_seconds(e), window);
+    reads_begin(e);
+    json_t *t = gate_history_totals(e->history, agent, now_seconds(e), window);
+    reads_end(e);
+    return t;
 }
 
 /* Error texts are written with snprintf into fixed buffers, which may cut
@@ -200,6 +222,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
         d->code = 200;
         if (e->reads_elsewhere)
             goto done;
+        reads_begin(e);
         if (a.subresource && !strcmp(a.subresource, "log")) {
             d->object = json_string("");
         } else if (!strcmp(a.verb, "get")) {
@@ -227,20 +250,21 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
             const char *cont = json_string_value(json_object_get(a.read_opts, "continue"));
             if (cont && *cont && (strncmp(cont, "airlock:", 8) || !strchr(cont + 8, '/'))) {
                 set_error(d, 410, "the continue token is not one this server gave out: list again");
-                goto done;
+            } else {
+                d->paged = 1;
+                d->object = twin_list_page(e->twin, a.kind->kind, a.ns, a.label_selector, a.field_selector,
+                                           cont && *cont ? cont + 8 : NULL, lim ? atol(lim) : 0, &d->list_next, err,
+                                           sizeof err);
+                if (!d->object)
+                    set_error(d, 400, err);
             }
-            d->paged = 1;
-            d->object = twin_list_page(e->twin, a.kind->kind, a.ns, a.label_selector, a.field_selector,
-                                       cont && *cont ? cont + 8 : NULL, lim ? atol(lim) : 0, &d->list_next, err,
-                                       sizeof err);
-            if (!d->object)
-                set_error(d, 400, err);
         } else {
             d->object = twin_list(e->twin, TWIN_AFTER, a.kind->kind, a.ns, a.label_selector, a.field_selector, err,
                                   sizeof err);
             if (!d->object)
                 set_error(d, 400, err);
         }
+        reads_end(e);
         goto done;
     }
 

@@ -13,6 +13,7 @@
 #define GATE_ENGINE_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "gate/engine/history.h"
 #include "gate/kube/k8s.h"
@@ -36,6 +37,10 @@ typedef struct gate_engine {
     int reads_elsewhere;        /* reads are judged only: production answers them */
     int forwards;               /* build decision.wire, the request production would receive (the server
                                    in enforce and shadow mode; the fuzzer's forwarding property) */
+    pthread_mutex_t *reads;     /* may be NULL: taken around every read of the twin and the history, for a
+                                   caller that judges reads on several threads at once (the server: the
+                                   twin's connection and caches serve one reader at a time; the policies
+                                   run in parallel, each on its own Lua state) */
 } gate_engine;
 
 typedef enum gate_verdict { GATE_ALLOW = 0, GATE_REVIEW, GATE_DENY, GATE_ERROR } gate_verdict;

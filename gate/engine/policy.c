@@ -29,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,6 +212,27 @@ static void sbuf_add_text(sbuf *b, const char *s, size_t n, size_t max)
 
 /* ---- the set ---------------------------------------------------------- */
 
+typedef struct source {
+    char *name;    /* module / policy name: the file name without .lua */
+    char *rel;
+    char *chunk;
+    char *label;
+    char *text;    /* NUL-terminated; len bytes */
+    size_t len;
+} source;
+
+typedef struct source_list {
+    source *v;
+    size_t n, cap;
+} source_list;
+
+typedef struct policy_files {
+    source_list libs;       /* lib/ *.lua, by name */
+    source_list policies;   /* *.lua except config.lua, by name */
+    source config;          /* config.lua; text NULL when there is none */
+} policy_files;
+
+
 typedef struct policy {
     char *name;     /* = file name without .lua; used in messages */
     char *path;     /* its chunk name: where it was read from */
@@ -259,6 +281,18 @@ struct gate_policy_set {
     const gate_policy_view *view;
     const char *agent;         /* borrowed from ctx */
     json_t *pending;           /* a view result being converted; owned */
+
+    /* Judging on several threads (see "the pool"): a Lua state runs one
+     * evaluation at a time, so the set loaded (the primary) keeps its
+     * sources and lends out copies built from them.  Only the primary's
+     * fields below are used. */
+    policy_files files;        /* the sources every copy is built from */
+    pthread_mutex_t pool_mu;
+    int pooled;                /* pool_mu is initialized (the primary, loaded) */
+    int busy;                  /* the primary's own state is evaluating */
+    gate_policy_set *idle;     /* copies not evaluating now */
+    gate_policy_set *next_idle;
+    size_t copies;             /* made, ever (gate_policy_states) */
 };
 
 /* Registry keys (their addresses are the keys). */
@@ -1433,26 +1467,6 @@ static void raise_with_path(lua_State *L, const char *chunk, const char *label)
  * of the whole message (gate_policy_load_spec).
  */
 
-typedef struct source {
-    char *name;    /* module / policy name: the file name without .lua */
-    char *rel;
-    char *chunk;
-    char *label;
-    char *text;    /* NUL-terminated; len bytes */
-    size_t len;
-} source;
-
-typedef struct source_list {
-    source *v;
-    size_t n, cap;
-} source_list;
-
-typedef struct policy_files {
-    source_list libs;       /* lib/ *.lua, by name */
-    source_list policies;   /* *.lua except config.lua, by name */
-    source config;          /* config.lua; text NULL when there is none */
-} policy_files;
-
 static void source_free(source *s)
 {
     free(s->name);
@@ -2257,6 +2271,80 @@ cleanup:
     return rc;
 }
 
+/* ---- the pool: one evaluation per Lua state ----------------------------
+ *
+ * A server judges on several threads at once.  The set loaded keeps the
+ * sources it was built from; an evaluation that finds its state busy takes
+ * an idle copy, or builds one from those same sources (so every copy is
+ * the same policies, config and version, whatever the files hold by then).
+ * Copies live as long as the set; a reload makes a new set, and the old
+ * one is freed when nothing evaluates on it (the caller's lock). */
+
+/* The primary keeps pf (taken: pf is emptied). */
+static void pool_init(gate_policy_set *set, policy_files *pf)
+{
+    set->files = *pf;
+    memset(pf, 0, sizeof *pf);
+    pthread_mutex_init(&set->pool_mu, NULL);
+    set->pooled = 1;
+}
+
+/* A state to evaluate on: the primary's, an idle copy, or a new copy.
+ * NULL (err) only when a copy could not be built. */
+static gate_policy_set *pool_take(gate_policy_set *set, char *err, size_t errlen)
+{
+    gate_policy_set *s = NULL;
+    if (!set->pooled)
+        return set;   /* a copy, or a set built by hand: its own state */
+    pthread_mutex_lock(&set->pool_mu);
+    if (!set->busy) {
+        set->busy = 1;
+        s = set;
+    } else if (set->idle) {
+        s = set->idle;
+        set->idle = s->next_idle;
+        s->next_idle = NULL;
+    }
+    pthread_mutex_unlock(&set->pool_mu);
+    if (s)
+        return s;
+    char msg[512];
+    if (load_set(&s, set->source, &set->files, xstrdup(set->version), msg, sizeof msg) < 0) {
+        fail(err, errlen, "another Lua state for the policies could not be built: %s", msg);
+        return NULL;
+    }
+    pthread_mutex_lock(&set->pool_mu);
+    set->copies++;
+    pthread_mutex_unlock(&set->pool_mu);
+    return s;
+}
+
+static void pool_give(gate_policy_set *set, gate_policy_set *s)
+{
+    if (!set->pooled)
+        return;
+    pthread_mutex_lock(&set->pool_mu);
+    if (s == set) {
+        set->busy = 0;
+    } else {
+        s->next_idle = set->idle;
+        set->idle = s;
+    }
+    pthread_mutex_unlock(&set->pool_mu);
+}
+
+size_t gate_policy_states(gate_policy_set *set)
+{
+    if (set == NULL)
+        return 0;
+    if (!set->pooled)
+        return 1;
+    pthread_mutex_lock(&set->pool_mu);
+    size_t n = 1 + set->copies;
+    pthread_mutex_unlock(&set->pool_mu);
+    return n;
+}
+
 int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t errlen)
 {
     policy_files pf = { 0 };
@@ -2268,6 +2356,8 @@ int gate_policy_load(gate_policy_set **out, const char *dir, char *err, size_t e
     if (dir_read_files(dir, &pf, err, errlen) < 0 || files_digest(&pf, &version, err, errlen) < 0)
         goto cleanup;
     rc = load_set(out, dir, &pf, version, err, errlen);
+    if (rc == 0)
+        pool_init(*out, &pf);
 cleanup:
     policy_files_free(&pf);
     return rc;
@@ -2295,6 +2385,7 @@ int gate_policy_load_spec(gate_policy_set **out, const char *spec, char *err, si
         fail(err, errlen, "%s: %s", g.display, msg ? msg : "");
         goto cleanup;
     }
+    pool_init(*out, &pf);
     rc = 0;
 cleanup:
     free(msg);
@@ -2307,6 +2398,15 @@ void gate_policy_free(gate_policy_set *set)
 {
     if (set == NULL)
         return;
+    if (set->pooled) {   /* nothing evaluates on it now: the caller's lock */
+        while (set->idle) {
+            gate_policy_set *c = set->idle;
+            set->idle = c->next_idle;
+            gate_policy_free(c);
+        }
+        policy_files_free(&set->files);
+        pthread_mutex_destroy(&set->pool_mu);
+    }
     if (set->L != NULL)
         lua_close(set->L);
     for (size_t i = 0; i < set->npolicies; i++) {
@@ -2685,8 +2785,25 @@ static int select_policies(const gate_policy_set *set, const json_t *names,
     return 0;
 }
 
+static int eval_on(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view, json_t **verdict,
+                   char *err, size_t errlen);
+
 int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
                      json_t **verdict, char *err, size_t errlen)
+{
+    if (set == NULL || ctx == NULL || verdict == NULL)
+        return fail(err, errlen, "gate_policy_eval: set, ctx and verdict are required");
+    gate_policy_set *s = pool_take(set, err, errlen);
+    if (s == NULL)
+        return -1;
+    int rc = eval_on(s, ctx, view, verdict, err, errlen);
+    pool_give(set, s);
+    return rc;
+}
+
+/* One evaluation on one state (the set's own, or a copy's). */
+static int eval_on(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view, json_t **verdict,
+                   char *err, size_t errlen)
 {
     ctx_parts parts = { 0 };
     const json_t *overrides = NULL, *names = NULL;

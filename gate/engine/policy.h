@@ -198,6 +198,9 @@ int gate_policy_has(const gate_policy_set *set, const char *name);
 /* Frees the set and its Lua state. NULL is a no-op. */
 void gate_policy_free(gate_policy_set *set);
 
+/* Lua states the set has made for evaluations so far (1 + its copies). */
+size_t gate_policy_states(gate_policy_set *set);
+
 /* Number of policies loaded (config.lua and lib/ not counted). */
 size_t gate_policy_count(const gate_policy_set *set);
 
@@ -231,7 +234,15 @@ size_t gate_policy_count(const gate_policy_set *set);
  * with reason "policy error: <lua message>", "policy error: instruction
  * budget exhausted (...)", "policy error: memory budget exhausted (...)" or,
  * for a write into ctx the policy caught, "policy error: attempt to modify
- * read-only ctx (...)". */
+ * read-only ctx (...)".
+ *
+ * Threads: a set may be evaluated on several threads at once.  A Lua state
+ * runs one evaluation at a time, so an evaluation that finds the set's own
+ * state busy runs on a copy built from the same sources the set was loaded
+ * from (made on first need and kept for the next one; -1 if it cannot be
+ * built).  Each view is called on its evaluation's thread only: one that
+ * several threads share must be safe for that (the server serializes its
+ * twin reads).  Freeing a set while it evaluates is the caller's bug. */
 int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_view *view,
                      json_t **verdict, char *err, size_t errlen);
 

@@ -89,9 +89,9 @@ static gate_identity *agent_named(server *sv, const char *name)
  * meanwhile (the watches need it). */
 static int catch_up(server *sv, char *err, size_t errlen)
 {
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->lock);
     int rc = gate_fresh(sv, err, errlen);
-    pthread_mutex_lock(&sv->lock);
+    pthread_rwlock_wrlock(&sv->lock);
     return rc;
 }
 
@@ -112,11 +112,9 @@ static int resimulate(server *sv, const json_t *a, gate_decision *d, char *msg, 
         return 409;
     }
     json_t *headers = json_pack("{s:s}", "Content-Type", ct ? ct : "application/json");
-    sv->engine.config_overrides = who->config;
-    sv->engine.policy_subset = who->policies;
-    sv->engine.read_secrets = who->read_secrets;
-    gate_decide(&sv->engine, agent, method, path, headers, json_is_null(body) ? NULL : body, NULL, 0, d);
-    gate_finish(&sv->engine, d, 0);
+    gate_engine e = gate_agent_engine(sv, who);
+    gate_decide(&e, agent, method, path, headers, json_is_null(body) ? NULL : body, NULL, 0, d);
+    gate_finish(&e, d, 0);
     json_decref(headers);
     if (d->verdict == GATE_ERROR) {
         snprintf(msg, msglen, "the action cannot be simulated on the current state any more: %s",
@@ -138,7 +136,7 @@ static int decide(server *sv, gate_resp *c, const gate_identity *who, const char
     json_t *doc = NULL, *notify = NULL;
     const char *event = approve ? "approval.approved" : "approval.denied";
     pthread_mutex_lock(&sv->write);
-    pthread_mutex_lock(&sv->lock);
+    pthread_rwlock_wrlock(&sv->lock);
     json_t *a = gate_approvals_get(sv->approvals, id, now);
     const char *state = json_string_value(json_object_get(a, "state"));
     if (!a || !state || strcmp(state, "pending")) {   /* let the store say why not */
@@ -208,7 +206,7 @@ static int decide(server *sv, gate_resp *c, const gate_identity *who, const char
     rc = 0;
     notify = json_incref(doc);
 out:
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->lock);
     pthread_mutex_unlock(&sv->write);
     gate_notify_approval(sv, event, notify);
     json_decref(notify);
@@ -229,11 +227,11 @@ static int freeze(server *sv, gate_resp *c, const gate_identity *who, int on,
     json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", on ? "freeze" : "thaw", "agent", who->name, "verdict",
                             on ? "frozen" : "thawed", "reason", reason);
     char err[256];
-    pthread_mutex_lock(&sv->lock);
+    pthread_rwlock_wrlock(&sv->lock);
     int ok = gate_audit_event(sv, rec, NULL, err, sizeof err) == 0 &&
              gate_freeze_set(sv->approvals, on, who->name, reason, gate_now()) == 0;
     json_t *st = gate_freeze_get(sv->approvals);
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->lock);
     json_decref(rec);
     if (!ok)
         rc = status_msg(c, 500, "airlock: the %s could not be recorded: %s", on ? "freeze" : "thaw", err);
@@ -272,9 +270,9 @@ int gate_api(server *sv, const gate_req *rq, gate_resp *c, const gate_identity *
         if (!known)
             return status_msg(c, 400, "state must be pending, approved, denied, expired, used or all (got %s)",
                               state);
-        pthread_mutex_lock(&sv->lock);
+        pthread_rwlock_wrlock(&sv->lock);
         doc = gate_approvals_list(sv->approvals, state, gate_now());
-        pthread_mutex_unlock(&sv->lock);
+        pthread_rwlock_unlock(&sv->lock);
     } else if (!strncmp(p, "approvals/", 10)) {
         char id[64];
         const char *rest = p + 10, *slash = strchr(rest, '/');
@@ -285,9 +283,9 @@ int gate_api(server *sv, const gate_req *rq, gate_resp *c, const gate_identity *
         id[n] = '\0';
         const char *verb = slash ? slash + 1 : "";
         if (!*verb && get) {
-            pthread_mutex_lock(&sv->lock);
+            pthread_rwlock_wrlock(&sv->lock);
             doc = gate_approvals_get(sv->approvals, id, gate_now());
-            pthread_mutex_unlock(&sv->lock);
+            pthread_rwlock_unlock(&sv->lock);
             if (!doc)
                 return status_msg(c, 404, "airlock: approval %s not found", id);
         } else if ((!strcmp(verb, "approve") || !strcmp(verb, "deny")) && post) {
@@ -319,9 +317,9 @@ int gate_api(server *sv, const gate_req *rq, gate_resp *c, const gate_identity *
         doc = gate_drift_list(sv->drift, since);
         json_object_set_new(doc, "watches", gate_informer_status(sv->informer));
     } else if (!strcmp(p, "freeze") && get) {
-        pthread_mutex_lock(&sv->lock);
+        pthread_rwlock_wrlock(&sv->lock);
         doc = gate_freeze_get(sv->approvals);
-        pthread_mutex_unlock(&sv->lock);
+        pthread_rwlock_unlock(&sv->lock);
     } else if ((!strcmp(p, "freeze") || !strcmp(p, "thaw")) && post) {
         json_t *b = post_body(c, rq, &rc);
         if (!b)
@@ -333,10 +331,10 @@ int gate_api(server *sv, const gate_req *rq, gate_resp *c, const gate_identity *
         char err[1024];
         if (gate_reload_policies(sv, who->name, err, sizeof err) < 0)
             return status_msg(c, 422, "airlock: reload refused, the policies in force stay: %s", err);
-        pthread_mutex_lock(&sv->lock);
+        pthread_rwlock_wrlock(&sv->lock);
         doc = json_pack("{s:s, s:s, s:I}", "policy_version", gate_policy_version(sv->engine.policies), "source",
                         sv->policy_spec, "policies", (json_int_t)gate_policy_count(sv->engine.policies));
-        pthread_mutex_unlock(&sv->lock);
+        pthread_rwlock_unlock(&sv->lock);
     } else {
         return status_msg(c, 404, "airlock: no such API call: %s %s", method, url);
     }

@@ -90,6 +90,17 @@ static const char *production_accept(const gate_req *rq, int redact)
     return accept && strstr(accept, "protobuf") ? "application/json" : accept;
 }
 
+/* An answer from the twin, its Secret values redacted: on a copy of its
+ * own, for the twin hands out its objects shared (its cache, every reader):
+ * redacting them in place would change the Secret itself for everyone. */
+static void redact_own(json_t **obj)
+{
+    json_t *c = json_deep_copy(*obj);
+    json_decref(*obj);
+    *obj = c;
+    gate_redact_secret_answer(c);
+}
+
 static int wants_table(const gate_req *rq)
 {
     const char *accept = gate_req_header(rq, "Accept");
@@ -293,26 +304,63 @@ typedef struct call {
     double t0, t_fresh, t_judged, t_durable;
 } call;
 
-enum { LOCK_WRITE = 1, LOCK_ENGINE = 2 };
+/* LOCK_ENGINE is the engine lock for writing; LOCK_SHARED for reading (a
+ * call that only reads: judged beside other reads, each on its own Lua
+ * state, its twin lookups one at a time under sv->reads).  unlock(k,
+ * LOCK_ENGINE) lets go of either. */
+enum { LOCK_WRITE = 1, LOCK_ENGINE = 2, LOCK_SHARED = 4 };
+
+void gate_locks_init(server *sv)
+{
+    pthread_rwlockattr_t at;
+    pthread_rwlockattr_init(&at);
+    /* glibc prefers readers by default: under a steady stream of reads a
+     * mutation (or production's events) would wait for ever */
+    pthread_rwlockattr_setkind_np(&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&sv->lock, &at);
+    pthread_rwlockattr_destroy(&at);
+    pthread_mutex_init(&sv->reads, NULL);
+    pthread_mutex_init(&sv->write, NULL);
+}
+
+void gate_locks_destroy(server *sv)
+{
+    pthread_rwlock_destroy(&sv->lock);
+    pthread_mutex_destroy(&sv->reads);
+    pthread_mutex_destroy(&sv->write);
+}
+
+gate_engine gate_agent_engine(server *sv, const gate_identity *who)
+{
+    gate_engine e = sv->engine;
+    e.config_overrides = who->config;
+    e.policy_subset = who->policies;
+    e.read_secrets = who->read_secrets;
+    return e;
+}
 
 /* The only places the call's locks are taken and let go: `write` before
- * the engine lock, never the other way. */
+ * the engine lock, never the other way.  A call holding the engine lock
+ * for reading never asks for it for writing (a read is never held open). */
 static void lock(call *k, int which)
 {
     if ((which & LOCK_WRITE) && !k->has_write) {
         pthread_mutex_lock(&k->sv->write);
         k->has_write = 1;
     }
-    if ((which & LOCK_ENGINE) && !k->has_engine) {
-        pthread_mutex_lock(&k->sv->lock);
-        k->has_engine = 1;
+    if ((which & (LOCK_ENGINE | LOCK_SHARED)) && !k->has_engine) {
+        if (which & LOCK_ENGINE)
+            pthread_rwlock_wrlock(&k->sv->lock);
+        else
+            pthread_rwlock_rdlock(&k->sv->lock);
+        k->has_engine = which & LOCK_ENGINE ? LOCK_ENGINE : LOCK_SHARED;
     }
 }
 
 static void unlock(call *k, int which)
 {
     if ((which & LOCK_ENGINE) && k->has_engine) {
-        pthread_mutex_unlock(&k->sv->lock);
+        pthread_rwlock_unlock(&k->sv->lock);
         k->has_engine = 0;
     }
     if ((which & LOCK_WRITE) && k->has_write) {
@@ -450,10 +498,11 @@ static int phase_admit(call *k)
 static int phase_decide(call *k)
 {
     server *sv = k->sv;
-    lock(k, (k->mutation ? LOCK_WRITE : 0) | LOCK_ENGINE);
+    lock(k, k->mutation ? LOCK_WRITE | LOCK_ENGINE : LOCK_SHARED);
+    gate_engine e = gate_agent_engine(sv, k->who);   /* the agent's profile */
     gate_action act;
     json_t *headers = k->rq->headers;
-    int parsed = gate_decide_parse(&sv->engine, k->method, k->pq, headers, NULL, k->rq->body, k->rq->len, &act,
+    int parsed = gate_decide_parse(&e, k->method, k->pq, headers, NULL, k->rq->body, k->rq->len, &act,
                                    &k->d) == 0;
     if (parsed && k->mutation && sv->informer) {
         /* judged on production's state as of now: the watches must have
@@ -464,6 +513,7 @@ static int phase_decide(call *k)
         int stale = gate_fresh(sv, ferr, sizeof ferr);
         k->t_fresh = gate_mono() - f0;
         lock(k, LOCK_ENGINE);
+        e = gate_agent_engine(sv, k->who);   /* a reload may have swapped the policies meanwhile */
         if (stale) {
             gate_action_free(&act);
             gate_log("%s %s %s -> refused: %s", k->agent, k->method, k->pq, ferr);
@@ -478,15 +528,11 @@ static int phase_decide(call *k)
             gate_action_free(&act);
         return 1;
     }
-    /* the agent's profile */
-    sv->engine.config_overrides = k->who->config;
-    sv->engine.policy_subset = k->who->policies;
-    sv->engine.read_secrets = k->who->read_secrets;
     k->rv_before = twin_resource_version(sv->engine.twin);
     if (parsed) {
-        gate_decide_action(&sv->engine, k->agent, &act, &k->d);
+        gate_decide_action(&e, k->agent, &act, &k->d);
         gate_action_free(&act);
-        gate_release(&sv->engine, &k->d);   /* a mirror of production: its events bring the change, if it takes it */
+        gate_release(&e, &k->d);   /* a mirror of production: its events bring the change, if it takes it */
     }
     k->t_judged = gate_mono();
     k->verb = json_string_value(json_object_get(k->d.action, "verb"));
@@ -730,7 +776,7 @@ static void twin_watch(call *k, int redact)
     const char *ts = gate_req_arg(rq, "timeoutSeconds");
     const char *bookmarks = gate_req_arg(rq, "allowWatchBookmarks");
     if (redact)
-        gate_redact_secret_answer(d->object);
+        redact_own(&d->object);
     gate_watch_opts o = {
         .kind = json_string_value(json_object_get(d->action, "kind")),
         .ns = json_string_value(json_object_get(d->action, "namespace")),
@@ -767,7 +813,7 @@ static int phase_answer(call *k)
         return 1;
     }
     if (redact && d->object)
-        gate_redact_secret_answer(d->object);
+        redact_own(&d->object);
     if (d->verdict == GATE_ALLOW && d->object && k->kind && k->is_read && wants_table(rq) &&
                (json_is_array(d->object) || json_is_object(d->object))) {
         json_t *tab = gate_table(k->kind, d->object);
@@ -800,9 +846,9 @@ static void phase_publish(call *k)
 {
     if (!k->notify || !k->approval_id)
         return;
-    pthread_mutex_lock(&k->sv->lock);
+    pthread_rwlock_wrlock(&k->sv->lock);
     json_t *a = gate_approvals_get(k->sv->approvals, k->approval_id, gate_now());
-    pthread_mutex_unlock(&k->sv->lock);
+    pthread_rwlock_unlock(&k->sv->lock);
     gate_notify_approval(k->sv, "approval.pending", a);
     json_decref(a);
 }
@@ -848,7 +894,7 @@ void gate_resume_held(server *sv)
      * again and answers); resumed outside the engine lock: the transport
      * takes locks of its own */
     request *ready = NULL;
-    pthread_mutex_lock(&sv->lock);
+    pthread_rwlock_wrlock(&sv->lock);
     double now = gate_now();
     for (request **p = &sv->held; *p;) {
         request *r = *p;
@@ -868,7 +914,7 @@ void gate_resume_held(server *sv)
             p = &r->next_held;
         }
     }
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->lock);
     while (ready) {
         request *r = ready;
         ready = r->next_held;
@@ -882,9 +928,9 @@ void gate_call_done(server *sv, request *st)
     if (!st)
         return;
     if (st->resumed) {   /* the shutdown waits for resumed calls to be answered */
-        pthread_mutex_lock(&sv->lock);
+        pthread_rwlock_wrlock(&sv->lock);
         sv->resuming--;
-        pthread_mutex_unlock(&sv->lock);
+        pthread_rwlock_unlock(&sv->lock);
     }
     free(st->approval_id);
     free(st->message);

@@ -121,12 +121,12 @@ int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "reload", "agent", by, "verdict", "reloaded",
                           "policy_source", sv->policy_spec, "policy_version", gate_policy_version(fresh));
     pthread_mutex_lock(&sv->write);
-    pthread_mutex_lock(&sv->lock);
+    pthread_rwlock_wrlock(&sv->lock);
     int rc = append(sv, r, NULL, NULL, err, errlen);
     gate_policy_set *old = sv->engine.policies;
     if (rc == 0)
         sv->engine.policies = fresh;   /* no evaluation runs: the engine lock is ours */
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->lock);
     pthread_mutex_unlock(&sv->write);
     json_decref(r);
     if (rc < 0) {

@@ -319,8 +319,7 @@ int gate_cmd_serve(int argc, char **argv)
     gate_http *front = NULL;
     char *demo = NULL, *policy_default = NULL;
     char err[2048];
-    pthread_mutex_init(&sv.lock, NULL);
-    pthread_mutex_init(&sv.write, NULL);
+    gate_locks_init(&sv);
 
     int start = gate_cli_start(&o, argc, argv, "serve", usage);
     if (start) {
@@ -486,7 +485,8 @@ int gate_cmd_serve(int argc, char **argv)
             repo, repo);
     free(repo);
     sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
-                             .forwards = sv.up != NULL, .mirror = sv.up != NULL, .follow = sv.shadow};
+                             .forwards = sv.up != NULL, .mirror = sv.up != NULL, .follow = sv.shadow,
+                             .reads = &sv.reads};
     sv.watch = gate_watch_hub_new(10000, twin_resource_version(t));
     sv.data_dir = dir;
     sv.listen = listen;
@@ -574,14 +574,14 @@ int gate_cmd_serve(int argc, char **argv)
         }
     }
     gate_log("stopping");
-    pthread_mutex_lock(&sv.lock);
+    pthread_rwlock_wrlock(&sv.lock);
     sv.stopping = 1;   /* held reviews are answered now */
-    pthread_mutex_unlock(&sv.lock);
+    pthread_rwlock_unlock(&sv.lock);
     gate_resume_held(&sv);
     for (int i = 0; i < 50; i++) {   /* up to 5 s for their handlers to answer them */
-        pthread_mutex_lock(&sv.lock);
+        pthread_rwlock_wrlock(&sv.lock);
         int left = sv.resuming;
-        pthread_mutex_unlock(&sv.lock);
+        pthread_rwlock_unlock(&sv.lock);
         if (!left)
             break;
         usleep(100 * 1000);
@@ -612,8 +612,7 @@ out:
     gate_history_close(h);
     gate_policy_free(sv.engine.policies ? sv.engine.policies : ps);   /* a reload may have replaced it */
     twin_close(t);
-    pthread_mutex_destroy(&sv.lock);
-    pthread_mutex_destroy(&sv.write);
+    gate_locks_destroy(&sv);
     free(demo);
     free(policy_default);
     gate_cli_free(&o);

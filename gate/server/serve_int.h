@@ -44,7 +44,10 @@ typedef struct server {
     const char *data_dir;
     const char *listen;
     gate_engine engine;
-    pthread_mutex_t lock;      /* the engine (twin, policies, history), approvals, agents' rate counters */
+    pthread_rwlock_t lock;     /* the engine (twin, policies, history), approvals, agents' rate counters:
+                                  written by mutations, syncs and the operators' API; read by calls that
+                                  only read (judged several at once, writers first: gate_locks_init) */
+    pthread_mutex_t reads;     /* a read's twin and history lookups, one at a time (engine.reads) */
     pthread_mutex_t write;     /* mutations, one at a time through production's answer */
     gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
     gate_agents agents;
@@ -70,6 +73,14 @@ typedef struct server {
 
 
 
+
+/* The server's locks (pipeline.c): the engine lock prefers writers, so a
+ * steady stream of reads cannot starve a mutation or production's events. */
+void gate_locks_init(server *sv);
+void gate_locks_destroy(server *sv);
+/* The engine as it judges for one agent (its policies, config overrides
+ * and read_secrets): a copy, so that calls judged at once never share one. */
+gate_engine gate_agent_engine(server *sv, const gate_identity *who);
 
 /* The pipeline of one Kubernetes API call (pipeline.c): authenticated,
  * admitted, decided, reviewed, recorded, forwarded or answered from the

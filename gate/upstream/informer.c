@@ -118,13 +118,13 @@ static int relist(kind_watch *w)
         set_error(w, "list: %s", absent ? "production no longer serves this kind" : err);
         return -1;
     }
-    pthread_mutex_lock(inf->o.lock);
+    pthread_rwlock_wrlock(inf->o.lock);
     json_t *before = inf->o.observe ? twin_list(inf->o.twin, TWIN_AFTER, w->k->kind, NULL, NULL, NULL, err, sizeof err)
                                     : NULL;
     int rc = twin_sync(inf->o.twin, w->k->kind, NULL, items, err, sizeof err);
     if (rc == 0 && inf->o.observe)
         observe_relist(inf, before, items);
-    pthread_mutex_unlock(inf->o.lock);
+    pthread_rwlock_unlock(inf->o.lock);
     json_decref(before);
     json_decref(items);
     if (rc < 0) {
@@ -202,9 +202,9 @@ static int apply_lines(kind_watch *w, json_t *events)
         }
         gate_upstream_typed(w->k, obj);
         if (!opened) {
-            pthread_mutex_lock(inf->o.lock);
+            pthread_rwlock_wrlock(inf->o.lock);
             if (twin_sync_begin(inf->o.twin, err, sizeof err) < 0) {
-                pthread_mutex_unlock(inf->o.lock);
+                pthread_rwlock_unlock(inf->o.lock);
                 rc = -1;
                 break;
             }
@@ -226,7 +226,7 @@ static int apply_lines(kind_watch *w, json_t *events)
     }
     if (opened) {
         twin_sync_end(inf->o.twin);
-        pthread_mutex_unlock(inf->o.lock);
+        pthread_rwlock_unlock(inf->o.lock);
     }
     pthread_mutex_lock(&inf->mu);
     w->events += applied;

@@ -40,7 +40,7 @@ typedef void (*gate_informer_observe)(void *ud, const char *type, const json_t *
 typedef struct gate_informer_opts {
     gate_upstream *up;
     twin *twin;
-    pthread_mutex_t *lock;          /* the engine's: held while events are applied */
+    pthread_rwlock_t *lock;         /* the engine's: held (for writing) while events are applied */
     const json_t *versions;         /* {kind: list resourceVersion}; a kind not in it is not served: not watched */
     gate_informer_observe observe;  /* may be NULL */
     void *ud;

@@ -259,6 +259,14 @@ control() {
     curl -s --cacert "$ca" -m 10 -o "$tmp/control-$1" -H "Authorization: Bearer $SR" "$url/api/v1/namespaces/rl-a/secrets/creds"
     grep -qE "$LEAK" "$tmp/control-$1" && ok "$1, secret-reader (read_secrets): GET of a Secret returns its value (the marker is findable)" \
         || { bad "$1, secret-reader (read_secrets): GET of a Secret returns its value"; head -c 400 "$tmp/control-$1"; echo; }
+    # unguarded read creds (redacted for it) and patched its labels: what it
+    # was shown must not have become the Secret (the twin's object is
+    # shared by every reader; a redaction works on a copy)
+    curl -s --cacert "$ca" -m 10 -o /dev/null -H "Authorization: Bearer $UG" "$url/api/v1/namespaces/ug-a/secrets/creds"
+    curl -s --cacert "$ca" -m 10 -o "$tmp/control2-$1" -H "Authorization: Bearer $SR" "$url/api/v1/namespaces/ug-a/secrets/creds"
+    grep -qE "$LEAK" "$tmp/control2-$1" \
+        && ok "$1, secret-reader: a Secret an agent without read_secrets read (redacted) and patched still holds its value" \
+        || { bad "$1, secret-reader: a Secret an agent without read_secrets read and patched still holds its value"; head -c 400 "$tmp/control2-$1"; echo; }
 }
 
 # at_rest NAME DATADIR AUDITREPO: the gate's log ($tmp/NAME.log), its audit
