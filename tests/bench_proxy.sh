@@ -7,7 +7,8 @@
 #   nginx   nginx (Debian) as a plain TLS reverse proxy in front of it
 #   gate    the gate in enforce mode in front of it (default policies)
 # Workloads: a read (GET of one ConfigMap) and a validated mutation (a merge
-# patch setting a label on that ConfigMap). Prints one table and the derived
+# patch setting a label on that ConfigMap), and the gate's reads with a
+# steady mutation load beside them. Prints one table and the derived
 # figures against the issue's targets, and appends them to
 # build/bench/results-proxy.txt. Run from the repository root (fixtures/ and
 # lua-policies/ are relative paths). BENCH_PROXY_SECONDS (default 5) is the
@@ -245,6 +246,23 @@ for w in read patch; do
     done
 done
 
+# reads while mutations are in flight: reads at 32 connections beside a
+# steady mutation load (one connection of patches, its own wrk), through the
+# gate and, as the control, direct: on a machine whose cores production and
+# wrk share, the control shows what the mutations cost the machine itself
+mixed() {
+    wrk --latency -t1 -c1 -d"$((SECS + 2))s" --timeout 10s -s "$S/$1-patch.lua" "https://127.0.0.1:$(port_of "$1")" \
+        >"$S/wrk-mixed-patch-$1.txt" 2>&1 &
+    _m=$!
+    sleep 1
+    run read 32 "$1"
+    sed -i "\$ s/^read 32 $1 /mixed 32 $1 /" "$S/rows"
+    wait $_m || fail "wrk failed (the mutation load beside the reads, $1)" "$S/wrk-mixed-patch-$1.txt"
+    sleep 1
+}
+mixed direct
+mixed gate
+
 # --- the table -----------------------------------------------------------
 awk -v secs="$SECS" '
     { rps[$1, $2, $3] = $4; p50[$1, $2, $3] = $5; p99[$1, $2, $3] = $6; err[$1, $2, $3] = $7; n++; row[n] = $0 }
@@ -254,7 +272,7 @@ awk -v secs="$SECS" '
         printf "%-18s %5s  %-6s %10s %9s %9s %7s\n", "workload", "conns", "target", "req/s", "p50 us", "p99 us", "errors"
         for (i = 1; i <= n; i++) {
             split(row[i], f, " ")
-            name = f[1] == "read" ? "read (GET)" : "mutation (PATCH)"
+            name = f[1] == "read" ? "read (GET)" : f[1] == "mixed" ? "read, 1 patching" : "mutation (PATCH)"
             printf "%-18s %5s  %-6s %10.0f %9.0f %9.0f %7d\n", name, f[2], f[3], f[4], f[5], f[6], f[7]
             errs += f[7]
         }
@@ -269,6 +287,12 @@ awk -v secs="$SECS" '
         printf "  (for reference, nginx adds p50 %+.0f us, p99 %+.0f us)\n", n50, n99
         printf "read throughput gate/nginx, 32 conns: %.0f%% (target >= 80%%) %s\n", rr, verdict(rr >= 80)
         printf "validated-mutation throughput gate/nginx, 32 conns: %.0f%% (target >= 60%%) %s\n", mr, verdict(mr >= 60)
+        xr = p99["read", 32, "gate"] > 0 ? p99["mixed", 32, "gate"] / p99["read", 32, "gate"] : 0
+        dr = p99["read", 32, "direct"] > 0 ? p99["mixed", 32, "direct"] / p99["read", 32, "direct"] : 0
+        printf "read p99 via gate at 32 conns with mutations in flight / without: %.0f / %.0f us = %.2fx (target <= 2) %s\n",
+            p99["mixed", 32, "gate"], p99["read", 32, "gate"], xr, verdict(xr > 0 && xr <= 2)
+        printf "  (the control, direct to production: %.0f / %.0f us = %.2fx)\n", p99["mixed", 32, "direct"],
+            p99["read", 32, "direct"], dr
         if (errs > 0) printf "WARNING: %d requests failed (non-2xx or socket errors): the figures above are suspect\n", errs
     }' "$S/rows" >"$S/table"
 cat "$S/table"

@@ -9,6 +9,7 @@
  * history a test sets for itself. Each case writes its ctx by hand, in JSON
  * with ' for " so it reads cleanly.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -1472,6 +1474,91 @@ static void missing_view_fails_closed(void **state)
     json_decref(v);
 }
 
+/* One set judged on two threads at once: each evaluation's view waits
+ * (bounded) until the other evaluation has asked the twin too, so both
+ * allow only if they ran at the same time, each on a Lua state of its
+ * own; the second state is a copy built from the set's sources (its
+ * config too), kept for the next evaluation. */
+typedef struct meeting {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived;
+} meeting;
+
+static meeting meet = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+static json_t *meet_get(void *ud, int when, const char *kind, const char *ns, const char *name)
+{
+    (void)ud, (void)when, (void)ns;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&meet.mu);
+    meet.arrived++;
+    pthread_cond_broadcast(&meet.cv);
+    while (meet.arrived < 2 && pthread_cond_timedwait(&meet.cv, &meet.mu, &until) == 0) {
+    }
+    int met = meet.arrived >= 2;
+    pthread_mutex_unlock(&meet.mu);
+    return met ? json_pack("{s:s, s:{s:s}}", "kind", kind, "metadata", "name", name) : NULL;
+}
+
+static json_t *meet_list(void *ud, int when, const char *kind, const char *ns, const char *sel)
+{
+    (void)ud, (void)when, (void)kind, (void)ns, (void)sel;
+    return json_array();
+}
+
+static json_t *meet_history(void *ud, const char *agent, double window)
+{
+    (void)ud, (void)agent, (void)window;
+    return json_pack("{s:i, s:f, s:i}", "pods_disrupted", 0, "cost_added", 0.0, "actions", 0);
+}
+
+typedef struct judging {
+    gate_policy_set *set;
+    const char *name;
+    json_t *verdict;
+} judging;
+
+static void *judge_thread(void *arg)
+{
+    judging *j = arg;
+    static const gate_policy_view v = { meet_get, meet_list, meet_history, NULL };
+    json_t *ctx = json_pack("{s:{s:s, s:s, s:s}, s:[], s:{s:s}}", "action", "verb", "get", "resource",
+                            "namespaces", "name", j->name, "diff", "agent", "name", "ops-bot");
+    char err[256];
+    if (gate_policy_eval(j->set, ctx, &v, &j->verdict, err, sizeof err) != 0)
+        j->verdict = NULL;
+    json_decref(ctx);
+    return NULL;
+}
+
+static void evaluations_run_in_parallel(void **state)
+{
+    (void)state;
+    gate_policy_set *set = load(DATA "/parallel");
+    assert_int_equal(gate_policy_states(set), 1);
+    for (int round = 0; round < 2; round++) {
+        meet.arrived = 0;
+        judging a = { set, "alpha", NULL }, b = { set, "beta", NULL };
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, judge_thread, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, judge_thread, &b), 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        assert_non_null(a.verdict);
+        assert_non_null(b.verdict);
+        expect(a.verdict, "meet", "allow", NULL);
+        expect(b.verdict, "meet", "allow", NULL);
+        json_decref(a.verdict);
+        json_decref(b.verdict);
+        /* the copy made in the first round serves the second */
+        assert_int_equal(gate_policy_states(set), 2);
+    }
+    gate_policy_free(set);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, test_setup)
@@ -1545,6 +1632,7 @@ int main(void)
         T(ctx_conversion_is_outside_the_budget),
         T(engine_errors_are_reported),
         T(missing_view_fails_closed),
+        T(evaluations_run_in_parallel),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

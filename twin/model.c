@@ -63,8 +63,8 @@ const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const c
             return &KINDS[i];
     }
     for (size_t i = 0; t && i < t->ndyn; i++)
-        if (!strcmp(t->dyn[i].group, group) && !strcmp(t->dyn[i].resource, resource))
-            return &t->dyn[i];
+        if (!strcmp(t->dyn[i]->group, group) && !strcmp(t->dyn[i]->resource, resource))
+            return t->dyn[i];
     return NULL;
 }
 
@@ -74,8 +74,8 @@ const twin_kind *twin_kind_by_name(const twin *t, const char *kind)
         if (!strcmp(KINDS[i].kind, kind))
             return &KINDS[i];
     for (size_t i = 0; t && i < t->ndyn; i++)
-        if (!strcmp(t->dyn[i].kind, kind))
-            return &t->dyn[i];
+        if (!strcmp(t->dyn[i]->kind, kind))
+            return t->dyn[i];
     return NULL;
 }
 
@@ -86,9 +86,10 @@ void twin__register_kind(twin *t, const char *api_version, const char *kind, int
     if (twin_kind_by_name(t, kind))
         return;
     const char *slash = strchr(api_version, '/');
+    /* each kind a block of its own: a kind handed out stays where it is
+     * when more are learnt (a parsed action keeps its kind across a wait) */
     t->dyn = twin_xrealloc(t->dyn, (t->ndyn + 1) * sizeof(*t->dyn));
-    twin_kind *k = &t->dyn[t->ndyn++];
-    memset(k, 0, sizeof *k);
+    twin_kind *k = t->dyn[t->ndyn++] = twin_xcalloc(1, sizeof *k);
     k->kind = twin_xstrdup(kind);
     k->group = slash ? twin_xasprintf("%.*s", (int)(slash - api_version), api_version) : twin_xstrdup("");
     k->version = twin_xstrdup(slash ? slash + 1 : api_version);

@@ -208,11 +208,12 @@ void twin_close(twin *t)
     twin_buf_free(&t->dump);
     json_decref(t->pricing);
     for (size_t i = 0; i < t->ndyn; i++) {
-        free((char *)t->dyn[i].kind);
-        free((char *)t->dyn[i].group);
-        free((char *)t->dyn[i].version);
-        free((char *)t->dyn[i].resource);
-        free((char *)t->dyn[i].singular);
+        free((char *)t->dyn[i]->kind);
+        free((char *)t->dyn[i]->group);
+        free((char *)t->dyn[i]->version);
+        free((char *)t->dyn[i]->resource);
+        free((char *)t->dyn[i]->singular);
+        free(t->dyn[i]);
     }
     free(t->dyn);
     free(t);
@@ -243,7 +244,7 @@ int twin_copy(twin **out, twin *src, char *err, size_t errlen)
     t->pods_total = src->pods_total;
     t->pricing = json_deep_copy(src->pricing);   /* copies may live on other threads */
     for (size_t i = 0; i < src->ndyn; i++) {
-        const twin_kind *k = &src->dyn[i];
+        const twin_kind *k = src->dyn[i];
         twin__register_kind(t, k->group[0] ? twin_xasprintf("%s/%s", k->group, k->version) : k->version,
                             k->kind, k->namespaced);
     }

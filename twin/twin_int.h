@@ -122,7 +122,7 @@ struct twin {
     long pods_ready, pods_total;
 
     /* kinds learned from imported objects (CRDs and the like) */
-    twin_kind *dyn;
+    twin_kind **dyn;           /* kinds learnt (imports, CRDs), each its own block */
     size_t ndyn;
 };
 

@@ -498,30 +498,33 @@ static int phase_admit(call *k)
 static int phase_decide(call *k)
 {
     server *sv = k->sv;
-    lock(k, k->mutation ? LOCK_WRITE | LOCK_ENGINE : LOCK_SHARED);
+    /* parsed beside the reads (the twin is only asked for its kinds) */
+    lock(k, k->mutation ? LOCK_WRITE | LOCK_SHARED : LOCK_SHARED);
     gate_engine e = gate_agent_engine(sv, k->who);   /* the agent's profile */
     gate_action act;
     json_t *headers = k->rq->headers;
     int parsed = gate_decide_parse(&e, k->method, k->pq, headers, NULL, k->rq->body, k->rq->len, &act,
                                    &k->d) == 0;
-    if (parsed && k->mutation && sv->informer) {
-        /* judged on production's state as of now: the watches must have
-         * brought it (the engine lock is let go meanwhile: they need it) */
-        char ferr[1024];
+    if (k->mutation) {
         unlock(k, LOCK_ENGINE);
-        double f0 = gate_mono();
-        int stale = gate_fresh(sv, ferr, sizeof ferr);
-        k->t_fresh = gate_mono() - f0;
-        lock(k, LOCK_ENGINE);
-        e = gate_agent_engine(sv, k->who);   /* a reload may have swapped the policies meanwhile */
-        if (stale) {
-            gate_action_free(&act);
-            gate_log("%s %s %s -> refused: %s", k->agent, k->method, k->pq, ferr);
-            char *msg = twin_xasprintf("airlock: refused: %s; try again", ferr);
-            gate_resp_status(k->resp, 503, "ServiceUnavailable", msg);
-            free(msg);
-            return 1;
+        if (parsed && sv->informer) {
+            /* judged on production's state as of now: the watches must
+             * have brought it (no engine lock meanwhile: they need it) */
+            char ferr[1024];
+            double f0 = gate_mono();
+            int stale = gate_fresh(sv, ferr, sizeof ferr);
+            k->t_fresh = gate_mono() - f0;
+            if (stale) {
+                gate_action_free(&act);
+                gate_log("%s %s %s -> refused: %s", k->agent, k->method, k->pq, ferr);
+                char *msg = twin_xasprintf("airlock: refused: %s; try again", ferr);
+                gate_resp_status(k->resp, 503, "ServiceUnavailable", msg);
+                free(msg);
+                return 1;
+            }
         }
+        lock(k, LOCK_ENGINE);   /* simulated alone */
+        e = gate_agent_engine(sv, k->who);   /* a reload may have swapped the policies meanwhile */
     }
     if (k->mutation && admitted_not(k, 0)) {
         if (parsed)
@@ -567,6 +570,12 @@ static int phase_record(call *k)
 {
     server *sv = k->sv;
     gate_decision *d = &k->d;
+    if (sv->up && k->has_engine == LOCK_ENGINE) {
+        /* enforce and shadow mode: the twin holds nothing of the call any
+         * more (gate_release), so the record is made beside the reads */
+        unlock(k, LOCK_ENGINE);
+        lock(k, LOCK_SHARED);
+    }
     int record = k->mutation || d->verdict != GATE_ALLOW || (k->kind && !strcmp(k->kind, "Secret"));
     if (record) {
         char aerr[256];

@@ -1,0 +1,1 @@
+return { marker = "same sources" }
