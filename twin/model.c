@@ -516,6 +516,10 @@ json_t *twin__status(int code, const char *reason, const char *fmt, ...)
     json_t *s = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
                           "status", code < 300 ? "Success" : "Failure", "message", msg, "reason",
                           reason ? reason : reason_for(code), "code", code);
+    /* the API server's NotFound always carries details (apierrors.NewNotFound),
+     * and clients read them without a nil check (kubectl debug did panic) */
+    if (code == 404)
+        json_object_set_new(s, "details", json_object());
     free(msg);
     return s;
 }

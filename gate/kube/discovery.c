@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gate/kube/discovery.h"
+#include "gate/kube/selfreview.h"
 #include "twin/twin.h"
 #include "twin/util.h"
 
@@ -46,6 +47,10 @@ static json_t *resource_list(const char *group, const char *version)
             free(sub);
         }
     }
+    for (const gate_review_resource *r = gate_review_resources; r->group; r++)
+        if (!strcmp(r->group, group) && !strcmp(r->version, version))
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", r->resource, "singularName",
+                                                 "", "namespaced", 0, "kind", r->kind, "verbs", "create"));
     char *gv = *group ? twin_xasprintf("%s/%s", group, version) : twin_xstrdup(version);
     json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,
                             "resources", res);
@@ -101,6 +106,19 @@ static json_t *aggregated(int core)
                 json_object_set_new(r, "categories", json_pack("[s]", "all"));
         json_array_append_new(res, r);
     }
+    for (const gate_review_resource *r = gate_review_resources; !core && r->group; r++) {
+        json_t *res = json_object_get(by_group, r->group);
+        if (!res) {
+            res = json_array();
+            json_object_set_new(by_group, r->group, res);
+            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name", r->group,
+                                                   "versions", "version", r->version, "freshness", "Current",
+                                                   "resources", res));
+        }
+        json_array_append_new(res, json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:[s]}", "resource", r->resource,
+                                             "responseKind", "group", r->group, "version", r->version, "kind",
+                                             r->kind, "scope", "Cluster", "singularResource", "", "verbs", "create"));
+    }
     json_decref(by_group);
     return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", "apidiscovery.k8s.io/v2",
                      "metadata", "items", items);
@@ -120,6 +138,16 @@ static json_t *group_list(void)
         json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", k[i].group,
                                                 "versions", "groupVersion", gv, "version", k[i].version,
                                                 "preferredVersion", "groupVersion", gv, "version", k[i].version));
+        free(gv);
+    }
+    for (const gate_review_resource *r = gate_review_resources; r->group; r++) {
+        if (json_object_get(seen, r->group))
+            continue;
+        json_object_set_new(seen, r->group, json_true());
+        char *gv = twin_xasprintf("%s/%s", r->group, r->version);
+        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", r->group, "versions",
+                                                "groupVersion", gv, "version", r->version, "preferredVersion",
+                                                "groupVersion", gv, "version", r->version));
         free(gv);
     }
     json_decref(seen);

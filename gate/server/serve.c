@@ -42,6 +42,7 @@
 #include "gate/kube/redact.h"
 #include "gate/kube/table.h"
 #include "gate/kube/discovery.h"
+#include "gate/kube/selfreview.h"
 #include "gate/kube/watch.h"
 #include "twin/util.h"
 
@@ -114,6 +115,18 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
     }
     if (!strcmp(method, "GET") && gate_discovery(rq, resp))
         return;
+    if (!strncmp(url, "/apis/authorization.k8s.io/", 27) || !strncmp(url, "/apis/authentication.k8s.io/", 28)) {
+        /* what the agent may do, answered for it (never production's
+         * answer for the gate's own credential) */
+        gate_subject s = {who->name, who->read_secrets, who->policies};
+        pthread_rwlock_rdlock(&sv->lock);   /* the twin's kinds */
+        int done = gate_selfreview(rq, resp, &s, sv->engine.twin);
+        pthread_rwlock_unlock(&sv->lock);
+        if (done) {
+            gate_log("%s %s %s -> %u (self review)", who->name, method, rq->target, resp->status);
+            return;
+        }
+    }
     gate_kube_call(sv, rq, resp, who);
 }
 
