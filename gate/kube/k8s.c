@@ -730,6 +730,19 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     }
     if (sub && !connect && strcmp(sub, "scale") && strcmp(sub, "status") && strcmp(sub, "eviction") &&
         strcmp(sub, "log")) {
+        /* a subresource Kubernetes has but the twin cannot simulate is
+         * refused as such (kubectl prints a 403; a 404 here reads as "the
+         * feature is off" to kubectl debug), anything else is not found */
+        static const char *const REAL[] = {"ephemeralcontainers", "binding", "resize", "token", "finalize",
+                                           "approval", NULL};
+        for (int r = 0; REAL[r]; r++)
+            if (!strcmp(sub, REAL[r])) {
+                snprintf(err, errlen, "airlock: denied: %s/%s cannot be simulated by the twin and is refused%s",
+                         a->resource, sub,
+                         !strcmp(sub, "ephemeralcontainers") ? " (kubectl debug adds ephemeral containers)" : "");
+                rc = 403;
+                goto out;
+            }
         rc = refuse(404, err, errlen, "the server could not find the requested subresource %s", sub);
         goto out;
     }
