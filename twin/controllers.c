@@ -563,10 +563,31 @@ static void make_ready(twin *t, json_t *pod)
     size_t i;
     json_t *c;
     json_array_foreach(twin__path(pod, "spec.containers"), i, c) {
-        json_array_append_new(cs, json_pack("{s:O*, s:O*, s:b, s:b, s:i, s:{s:{s:s}}}", "name",
+        /* as the kubelet reports it: the runtime's container id and the
+         * image's digest (strict clients require both) */
+        const char *image = json_string_value(json_object_get(c, "image"));
+        char digest[65], id[65];
+        twin__digest_hex(image ? image : "", digest);
+        /* from the pod's uid and the container's name: stable, and the
+         * twin's random names stay as they were */
+        const char *uid = twin__str(pod, "metadata.uid"), *cname = json_string_value(json_object_get(c, "name"));
+        char *seed = twin_xasprintf("%s/%s", uid ? uid : "", cname ? cname : "");
+        twin__digest_hex(seed, id);
+        free(seed);
+        /* the repository without its tag or digest (nginx:1.25 -> nginx@sha256:...) */
+        const char *img = image ? image : "";
+        size_t repo = strcspn(img, "@");
+        const char *slash = strrchr(img, '/'), *colon = strrchr(img, ':');
+        if (colon && (size_t)(colon - img) < repo && (!slash || colon > slash))
+            repo = (size_t)(colon - img);
+        char *image_id = twin_xasprintf("%.*s@sha256:%s", (int)repo, img, digest);
+        char *container_id = twin_xasprintf("containerd://%s", id);
+        json_array_append_new(cs, json_pack("{s:O*, s:O*, s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}, s:{}}", "name",
                                             json_object_get(c, "name"), "image", json_object_get(c, "image"),
-                                            "ready", 1, "started", 1, "restartCount", 0, "state", "running",
-                                            "startedAt", ts));
+                                            "imageID", image_id, "containerID", container_id, "ready", 1, "started",
+                                            1, "restartCount", 0, "state", "running", "startedAt", ts, "lastState"));
+        free(image_id);
+        free(container_id);
     }
     json_object_set_new(status, "containerStatuses", cs);
     free(ts);
@@ -682,6 +703,7 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
         json_object_set_new(spec, "schedulerName", json_string("default-scheduler"));
     if (!json_object_get(spec, "serviceAccountName"))
         json_object_set_new(spec, "serviceAccountName", json_string("default"));
+    json_object_set_new(twin__path_make(pod, "status"), "qosClass", json_string(twin__pod_qos(pod)));
     if (node) {
         /* DaemonSet pods are bound to their node by affinity; the twin binds
          * them directly (no resource check, as the DaemonSet controller of

@@ -221,6 +221,56 @@ const char *twin__controller_uid(const json_t *obj)
     return json_string_value(json_object_get(twin__controller_ref(obj), "uid"));
 }
 
+/* ---- what the API server and the kubelet always set on a pod ---- */
+
+/* A resource of a container: its request, defaulted to its limit as the
+ * API server does; NULL when neither is set. */
+static const json_t *request_of(const json_t *c, const char *res)
+{
+    const json_t *r = json_object_get(json_object_get(json_object_get(c, "resources"), "requests"), res);
+    return r ? r : json_object_get(json_object_get(json_object_get(c, "resources"), "limits"), res);
+}
+
+/* The pod's QoS class, as pkg/apis/core/helper/qos (GetPodQOS) computes it:
+ * BestEffort when no container asks or limits cpu or memory; Guaranteed
+ * when every container limits both and asks exactly its limits; else
+ * Burstable.  (Simplified: pod-level resources, a 1.32 alpha, are ignored.) */
+const char *twin__pod_qos(const json_t *pod)
+{
+    static const char *const RES[] = {"cpu", "memory"};
+    static const char *const LISTS[] = {"containers", "initContainers"};
+    int any = 0, guaranteed = 1;
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(twin__path(pod, "spec") ? json_object_get(json_object_get(pod, "spec"), LISTS[l]) : NULL,
+                           i, c) {
+            for (int r = 0; r < 2; r++) {
+                const json_t *lim = json_object_get(json_object_get(json_object_get(c, "resources"), "limits"), RES[r]);
+                const json_t *req = request_of(c, RES[r]);
+                double a, b;
+                if (req || lim)
+                    any = 1;
+                if (!lim || !req || twin_quantity_parse(req, &a) < 0 || twin_quantity_parse(lim, &b) < 0 || a != b)
+                    guaranteed = 0;
+            }
+        }
+    }
+    return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
+/* 64 hex digits that stand for s (an image's digest in the twin: the same
+ * image, the same digest).  FNV-1a, four lanes. */
+void twin__digest_hex(const char *s, char out[65])
+{
+    for (int lane = 0; lane < 4; lane++) {
+        uint64_t h = 14695981039346656037ULL ^ (uint64_t)(lane + 1) * 0x9E3779B97F4A7C15ULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        snprintf(out + lane * 16, 17, "%016llx", (unsigned long long)h);
+    }
+}
+
 json_t *twin__owner_ref(const json_t *owner)
 {
     return json_pack("{s:s?, s:s?, s:s?, s:s?, s:b, s:b}", "apiVersion",

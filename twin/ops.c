@@ -286,6 +286,7 @@ static void apply_defaults(twin *t, json_t *obj)
         set_default(obj, "spec", "terminationGracePeriodSeconds", json_integer(30));
         set_default(obj, "spec", "serviceAccountName", json_string("default"));
         set_default(obj, "status", "phase", json_string("Pending"));
+        set_default(obj, "status", "qosClass", json_string(twin__pod_qos(obj)));
     } else if (!strcmp(kind, "NetworkPolicy")) {
         /* policyTypes default: Ingress, plus Egress when an egress section is present */
         if (!twin__path(obj, "spec.policyTypes")) {

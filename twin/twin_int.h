@@ -173,6 +173,8 @@ uint64_t twin__rand(twin *t);
 double twin__now(twin *t);
 char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
 char *twin__uuid(twin *t);               /* random v4 uuid */
+const char *twin__pod_qos(const json_t *pod);   /* BestEffort, Burstable or Guaranteed */
+void twin__digest_hex(const char *s, char out[65]);
 void twin__meta_save(twin *t);
 void twin__changes_free(twin *t);
 twin_change *twin__change(twin *t, const char *kind, const char *ns, const char *name);
