@@ -30,8 +30,8 @@
  * Public headers (what the gate may include): twin.h; util.h (the string
  * buffer, the map, allocation that aborts when memory runs out: the base
  * the gate builds on); selector.h (label and field selectors); yaml.h
- * (YAML read into JSON).  twin_int.h, patch.h and quantity.h are the
- * twin's own.
+ * (YAML read into JSON); quantity.h (Kubernetes quantities: the metrics
+ * API reads requests).  twin_int.h and patch.h are the twin's own.
  */
 #ifndef TWIN_TWIN_H
 #define TWIN_TWIN_H

@@ -8,9 +8,32 @@
 #include <string.h>
 
 #include "gate/kube/discovery.h"
-#include "gate/kube/selfreview.h"
 #include "twin/twin.h"
 #include "twin/util.h"
+
+/* Resources the gate serves itself, besides the twin's kinds: the
+ * reviews an agent makes of itself (selfreview.c) and the metrics API
+ * (metrics.c). */
+static const struct {
+    const char *group, *version, *resource, *kind;
+    int namespaced;
+    const char *verbs[3];
+} SERVED[] = {
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", 0, {"create"}},
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", 0, {"create"}},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", 0, {"create"}},
+    {"metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", 0, {"get", "list"}},
+    {"metrics.k8s.io", "v1beta1", "pods", "PodMetrics", 1, {"get", "list"}},
+};
+enum { NSERVED = sizeof SERVED / sizeof SERVED[0] };
+
+static json_t *served_verbs(size_t i)
+{
+    json_t *v = json_array();
+    for (int j = 0; j < 3 && SERVED[i].verbs[j]; j++)
+        json_array_append_new(v, json_string(SERVED[i].verbs[j]));
+    return v;
+}
 
 /* ---- discovery (the legacy form; kubectl falls back to it) ---- */
 
@@ -47,10 +70,11 @@ static json_t *resource_list(const char *group, const char *version)
             free(sub);
         }
     }
-    for (const gate_review_resource *r = gate_review_resources; r->group; r++)
-        if (!strcmp(r->group, group) && !strcmp(r->version, version))
-            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", r->resource, "singularName",
-                                                 "", "namespaced", 0, "kind", r->kind, "verbs", "create"));
+    for (size_t i = 0; i < NSERVED; i++)
+        if (!strcmp(SERVED[i].group, group) && !strcmp(SERVED[i].version, version))
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", SERVED[i].resource,
+                                                 "singularName", "", "namespaced", SERVED[i].namespaced, "kind",
+                                                 SERVED[i].kind, "verbs", served_verbs(i)));
     char *gv = *group ? twin_xasprintf("%s/%s", group, version) : twin_xstrdup(version);
     json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv,
                             "resources", res);
@@ -106,18 +130,20 @@ static json_t *aggregated(int core)
                 json_object_set_new(r, "categories", json_pack("[s]", "all"));
         json_array_append_new(res, r);
     }
-    for (const gate_review_resource *r = gate_review_resources; !core && r->group; r++) {
-        json_t *res = json_object_get(by_group, r->group);
+    for (size_t i = 0; !core && i < NSERVED; i++) {
+        json_t *res = json_object_get(by_group, SERVED[i].group);
         if (!res) {
             res = json_array();
-            json_object_set_new(by_group, r->group, res);
-            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name", r->group,
-                                                   "versions", "version", r->version, "freshness", "Current",
-                                                   "resources", res));
+            json_object_set_new(by_group, SERVED[i].group, res);
+            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name",
+                                                   SERVED[i].group, "versions", "version", SERVED[i].version,
+                                                   "freshness", "Current", "resources", res));
         }
-        json_array_append_new(res, json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:[s]}", "resource", r->resource,
-                                             "responseKind", "group", r->group, "version", r->version, "kind",
-                                             r->kind, "scope", "Cluster", "singularResource", "", "verbs", "create"));
+        json_array_append_new(res, json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource",
+                                             SERVED[i].resource, "responseKind", "group", SERVED[i].group, "version",
+                                             SERVED[i].version, "kind", SERVED[i].kind, "scope",
+                                             SERVED[i].namespaced ? "Namespaced" : "Cluster", "singularResource", "",
+                                             "verbs", served_verbs(i)));
     }
     json_decref(by_group);
     return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", "apidiscovery.k8s.io/v2",
@@ -140,14 +166,15 @@ static json_t *group_list(void)
                                                 "preferredVersion", "groupVersion", gv, "version", k[i].version));
         free(gv);
     }
-    for (const gate_review_resource *r = gate_review_resources; r->group; r++) {
-        if (json_object_get(seen, r->group))
+    for (size_t i = 0; i < NSERVED; i++) {
+        if (json_object_get(seen, SERVED[i].group))
             continue;
-        json_object_set_new(seen, r->group, json_true());
-        char *gv = twin_xasprintf("%s/%s", r->group, r->version);
-        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", r->group, "versions",
-                                                "groupVersion", gv, "version", r->version, "preferredVersion",
-                                                "groupVersion", gv, "version", r->version));
+        json_object_set_new(seen, SERVED[i].group, json_true());
+        char *gv = twin_xasprintf("%s/%s", SERVED[i].group, SERVED[i].version);
+        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", SERVED[i].group,
+                                                "versions", "groupVersion", gv, "version", SERVED[i].version,
+                                                "preferredVersion", "groupVersion", gv, "version",
+                                                SERVED[i].version));
         free(gv);
     }
     json_decref(seen);

@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "twin/twin.h"
+#include "twin/util.h"
 
 /* Limits on what an action may carry. */
 enum {
@@ -92,6 +93,9 @@ json_t *gate_action_json(const gate_action *a);
  * its JSON; a delete's DeleteOptions are rebuilt with the propagation made
  * explicit).  Fills *w (free with gate_wire_free). */
 void gate_action_wire(const gate_action *a, gate_wire *w);
+/* Percent-encodes s onto b: only RFC 3986's unreserved characters stay
+ * (a forwarded path's segments and query values). */
+void gate_url_encode(twin_buf *b, const char *s);
 void gate_wire_free(gate_wire *w);   /* NULL and a zeroed wire are no-ops */
 
 /* The twin request for a mutation (borrows from a). */

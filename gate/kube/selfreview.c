@@ -15,7 +15,12 @@
 #include "gate/kube/selfreview.h"
 #include "twin/util.h"
 
-const gate_review_resource gate_review_resources[] = {
+/* The three reviews (discovery.c lists them too). */
+typedef struct gate_review_resource {
+    const char *group, *version, *resource, *kind;
+} gate_review_resource;
+
+static const gate_review_resource REVIEWS[] = {
     {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview"},
     {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview"},
     {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview"},
@@ -132,10 +137,10 @@ static void rules(json_t *status, const gate_subject *who, const twin *t)
                                         "pods/eviction"));
     json_array_append_new(rr, json_pack("{s:[s], s:[s], s:[s]}", "verbs", "get", "apiGroups", "", "resources",
                                         "pods/log"));
-    for (int r = 0; gate_review_resources[r].group; r++)
+    for (int r = 0; REVIEWS[r].group; r++)
         json_array_append_new(rr, json_pack("{s:[s], s:[s], s:[s]}", "verbs", "create", "apiGroups",
-                                            gate_review_resources[r].group, "resources",
-                                            gate_review_resources[r].resource));
+                                            REVIEWS[r].group, "resources",
+                                            REVIEWS[r].resource));
     json_object_set_new(status, "resourceRules", rr);
     json_object_set_new(status, "nonResourceRules",
                         json_pack("[{s:[s], s:[ssssss]}]", "verbs", "get", "nonResourceURLs", "/version", "/api",
@@ -193,13 +198,13 @@ static json_t *body_of(const gate_req *rq, gate_resp *resp, const gate_review_re
 int gate_selfreview(const gate_req *rq, gate_resp *resp, const gate_subject *who, const twin *t)
 {
     const gate_review_resource *r = NULL;
-    for (int i = 0; gate_review_resources[i].group; i++) {
-        char *path = twin_xasprintf("/apis/%s/%s/%s", gate_review_resources[i].group,
-                                    gate_review_resources[i].version, gate_review_resources[i].resource);
+    for (int i = 0; REVIEWS[i].group; i++) {
+        char *path = twin_xasprintf("/apis/%s/%s/%s", REVIEWS[i].group,
+                                    REVIEWS[i].version, REVIEWS[i].resource);
         int match = !strcmp(rq->path, path);
         free(path);
         if (match)
-            r = &gate_review_resources[i];
+            r = &REVIEWS[i];
     }
     if (!r)
         return 0;

@@ -31,11 +31,4 @@ typedef struct gate_subject {
  * wrong with the body); 0 otherwise.  t is read for its kinds only. */
 int gate_selfreview(const gate_req *rq, gate_resp *resp, const gate_subject *who, const twin *t);
 
-/* The review resources for discovery: {group, version, resource, kind}
- * rows, ended by a row of NULLs. */
-typedef struct gate_review_resource {
-    const char *group, *version, *resource, *kind;
-} gate_review_resource;
-extern const gate_review_resource gate_review_resources[];
-
 #endif

@@ -42,6 +42,7 @@
 #include "gate/kube/redact.h"
 #include "gate/kube/table.h"
 #include "gate/kube/discovery.h"
+#include "gate/kube/metrics.h"
 #include "gate/kube/selfreview.h"
 #include "gate/kube/watch.h"
 #include "twin/util.h"
@@ -60,6 +61,41 @@ static gate_identity *authenticate(server *sv, const gate_req *rq, int *expired)
         *expired = 1;
     return id;
 }
+/* The metrics API (kubectl top): the twin's synthetic usage in twin mode;
+ * in enforce mode production's, read with a request rebuilt from the
+ * parsed path (metrics hold no Secret value and change nothing).  1 when
+ * answered. */
+static int serve_metrics(server *sv, const gate_req *rq, gate_resp *resp, const gate_identity *who)
+{
+    if (!sv->up) {
+        pthread_rwlock_rdlock(&sv->lock);
+        pthread_mutex_lock(&sv->reads);   /* the twin serves one reader at a time */
+        int done = gate_metrics(rq, resp, sv->engine.twin);
+        pthread_mutex_unlock(&sv->reads);
+        pthread_rwlock_unlock(&sv->lock);
+        if (done)
+            gate_log("%s %s %s -> %u (metrics)", who->name, rq->method, rq->target, resp->status);
+        return done;
+    }
+    char *wire = strcmp(rq->method, "GET") ? NULL : gate_metrics_wire(rq);
+    if (!wire)
+        return 0;   /* the pipeline refuses what it cannot parse */
+    gate_upstream_answer ans;
+    char err[512];
+    if (gate_upstream_call(sv->up, "GET", wire, NULL, "application/json", NULL, 0, &ans, err, sizeof err) < 0) {
+        char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
+        gate_resp_status(resp, 502, NULL, msg);
+        free(msg);
+    } else {
+        gate_resp_text(resp, (unsigned)ans.status, ans.content_type[0] ? ans.content_type : "application/json",
+                       ans.body.s ? ans.body.s : "", ans.body.len);
+        gate_upstream_answer_free(&ans);
+    }
+    gate_log("%s GET %s -> production %u (metrics)", who->name, wire, resp->status);
+    free(wire);
+    return 1;
+}
+
 /* One request, as the front hands it over: the approvals page, then the
  * bearer token, then the operators' API, discovery, or a Kubernetes call
  * (pipeline.c).  Called again for a call resumed after a hold. */
@@ -127,6 +163,8 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
             return;
         }
     }
+    if (!strncmp(url, "/apis/metrics.k8s.io/", 21) && serve_metrics(sv, rq, resp, who))
+        return;
     gate_kube_call(sv, rq, resp, who);
 }
 
