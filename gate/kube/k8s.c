@@ -886,8 +886,7 @@ json_t *gate_action_json(const gate_action *a)
 
 /* ---- the request production receives ---- */
 
-/* Percent-encodes s into b: only RFC 3986's unreserved characters stay. */
-static void add_encoded(twin_buf *b, const char *s)
+void gate_url_encode(twin_buf *b, const char *s)
 {
     static const char HEX[] = "0123456789ABCDEF";
     for (; *s; s++) {
@@ -904,15 +903,15 @@ static void add_encoded(twin_buf *b, const char *s)
 static void add_segment(twin_buf *b, const char *seg)
 {
     twin_buf_add(b, "/", 1);
-    add_encoded(b, seg);
+    gate_url_encode(b, seg);
 }
 
 static void add_option(twin_buf *b, const char *name, const char *value)
 {
     twin_buf_add(b, b->len && memchr(b->s, '?', b->len) ? "&" : "?", 1);
-    add_encoded(b, name);
+    gate_url_encode(b, name);
     twin_buf_add(b, "=", 1);
-    add_encoded(b, value);
+    gate_url_encode(b, value);
 }
 
 void gate_action_wire(const gate_action *a, gate_wire *w)
