@@ -1507,6 +1507,7 @@ static void reconcile_daemonset(twin *t, json_t *ds, const char *key)
     set_int(st, "currentNumberScheduled", (long)json_array_size(pods));
     set_int(st, "numberReady", ready);
     set_int(st, "numberAvailable", ready);
+    set_int(st, "numberMisscheduled", 0);   /* the twin binds a DaemonSet's pods to their own nodes only */
     set_int(st, "updatedNumberScheduled", updated);
     set_int(st, "observedGeneration", twin__int(ds, "metadata.generation", 1));
     AS_CAUSED_BY(t, key, put_if_changed(t, ds, next));
@@ -1583,6 +1584,58 @@ static json_t *resolve_port(const json_t *svc_port, const json_t *pod)
     if (*s >= '0' && *s <= '9')
         return json_integer(atol(s));
     return NULL;
+}
+
+/* ---- the disruption controller (pkg/controller/disruption) ---- */
+
+void twin__pdb_counts(twin *t, const json_t *pdb, long *expected, long *healthy, long *desired)
+{
+    twin_selector *sel = NULL;
+    char serr[128];
+    *expected = *healthy = *desired = 0;
+    if (twin_selector_from_json(&sel, twin__path(pdb, "spec.selector"), serr, sizeof serr) < 0)
+        return;
+    json_t *pods = twin__list_selector(t, "Pod", twin__ns(pdb), sel);
+    twin_selector_free(sel);
+    size_t k;
+    json_t *p;
+    json_array_foreach(pods, k, p) {
+        if (!twin__pod_active(p))
+            continue;
+        (*expected)++;
+        *healthy += twin__pod_ready(p);
+    }
+    json_decref(pods);
+    json_t *min = twin__path(pdb, "spec.minAvailable"), *maxu = twin__path(pdb, "spec.maxUnavailable");
+    int v = 0;
+    if (min && twin_intstr_scaled(min, (int)*expected, 1, &v) == 0)
+        *desired = v;
+    else if (maxu && twin_intstr_scaled(maxu, (int)*expected, 1, &v) == 0)
+        *desired = *expected - v > 0 ? *expected - v : 0;
+}
+
+/* A budget's status, as the disruption controller writes it: the counts,
+ * how many pods may go now, and the DisruptionAllowed condition.
+ * (Simplified: expectedPods counts the selected active pods, not the
+ * scale of their controllers; disruptedPods stays empty.) */
+static void reconcile_pdb(twin *t, const json_t *pdb, const char *key)
+{
+    long expected, healthy, desired;
+    twin__pdb_counts(t, pdb, &expected, &healthy, &desired);
+    long allowed = healthy - desired > 0 ? healthy - desired : 0;
+    json_t *next = copy_to_write(pdb, COPY_STATUS);
+    json_t *st = twin__path_make(next, "status");
+    set_int(st, "observedGeneration", twin__int(pdb, "metadata.generation", 1));
+    set_int(st, "expectedPods", expected);
+    set_int(st, "currentHealthy", healthy);
+    set_int(st, "desiredHealthy", desired);
+    set_int(st, "disruptionsAllowed", allowed);
+    char *ts = twin__timestamp(t);
+    set_condition(next, "DisruptionAllowed", allowed > 0 ? "True" : "False",
+                  allowed > 0 ? "SufficientPods" : "InsufficientPods", "", ts);
+    free(ts);
+    AS_CAUSED_BY(t, key, put_if_changed(t, pdb, next));
+    json_decref(next);
 }
 
 static void reconcile_service(twin *t, const char *ns, const char *name, const char *key)
@@ -1713,6 +1766,19 @@ static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
     json_t *st = twin__path_make(next, "status");
     set_int(st, "currentReplicas", cur);
     set_int(st, "desiredReplicas", want);
+    /* the conditions the HPA controller always sets; the twin has no
+     * metrics, so it scales only into [minReplicas, maxReplicas] */
+    char *ts = twin__timestamp(t);
+    set_condition(next, "AbleToScale", "True", "SucceededGetScale",
+                  "the HPA controller was able to get the target's current scale", ts);
+    set_condition(next, "ScalingActive", "False", "FailedGetResourceMetric",
+                  "the twin has no resource metrics: the replicas are kept within minReplicas and maxReplicas", ts);
+    set_condition(next, "ScalingLimited", want != cur ? "True" : "False",
+                  want != cur ? (want < cur ? "TooManyReplicas" : "TooFewReplicas") : "DesiredWithinRange",
+                  want != cur ? "the desired replica count is outside the range" : "the desired count is within the "
+                                                                                    "acceptable range",
+                  ts);
+    free(ts);
     AS_CAUSED_BY(t, key, put_if_changed(t, hpa, next));
     json_decref(next);
     json_decref(target);
@@ -1749,38 +1815,53 @@ void twin__caches_drop(twin *t)
 {
     twin_map_clear(&t->svc_cache, svc_cache_free);
     twin_map_clear(&t->hpa_cache, hpa_cache_free);
+    twin_map_clear(&t->pdb_cache, svc_cache_free);
 }
 
 void twin__caches_drop_ns(twin *t, const char *ns)
 {
     svc_cache_free(twin_map_del(&t->svc_cache, ns));
     hpa_cache_free(twin_map_del(&t->hpa_cache, ns));
+    svc_cache_free(twin_map_del(&t->pdb_cache, ns));
+}
+
+/* The objects of a kind in a namespace that select pods, with their
+ * compiled selectors: Services (spec.selector, a map; none selects
+ * nothing) or PodDisruptionBudgets (spec.selector, a LabelSelector). */
+static ns_cache *selectors_of(twin *t, twin_map *cache, const char *kind, const char *ns)
+{
+    ns_cache *c = twin_map_get(cache, ns);
+    if (c)
+        return c;
+    c = twin_xcalloc(1, sizeof(*c));
+    json_t *objs = twin__list(t, kind, ns);
+    int svc = !strcmp(kind, "Service");
+    size_t i;
+    json_t *s;
+    c->v = twin_xcalloc(json_array_size(objs) + 1, sizeof(svc_entry));
+    json_array_foreach(objs, i, s) {
+        json_t *selector = twin__path(s, "spec.selector");
+        twin_selector *sel = NULL;
+        char serr[128];
+        if (svc ? json_object_size(selector) == 0 : !json_is_object(selector))
+            continue;
+        if (svc)
+            twin_selector_from_map(&sel, selector);
+        else if (twin_selector_from_json(&sel, selector, serr, sizeof serr) < 0)
+            continue;
+        c->v[c->n].name = twin_xstrdup(twin__name(s));
+        c->v[c->n].sel = sel;
+        c->n++;
+    }
+    json_decref(objs);
+    twin_map_put(cache, ns, c);
+    return c;
 }
 
 /* The Services of a namespace with their compiled selectors. */
 static ns_cache *services_of(twin *t, const char *ns)
 {
-    ns_cache *c = twin_map_get(&t->svc_cache, ns);
-    if (c)
-        return c;
-    c = twin_xcalloc(1, sizeof(*c));
-    json_t *svcs = twin__list(t, "Service", ns);
-    size_t i;
-    json_t *s;
-    c->v = twin_xcalloc(json_array_size(svcs) + 1, sizeof(svc_entry));
-    json_array_foreach(svcs, i, s) {
-        json_t *selmap = twin__path(s, "spec.selector");
-        if (json_object_size(selmap) == 0)
-            continue;
-        twin_selector *sel = NULL;
-        twin_selector_from_map(&sel, selmap);
-        c->v[c->n].name = twin_xstrdup(twin__name(s));
-        c->v[c->n].sel = sel;
-        c->n++;
-    }
-    json_decref(svcs);
-    twin_map_put(&t->svc_cache, ns, c);
-    return c;
+    return selectors_of(t, &t->svc_cache, "Service", ns);
 }
 
 /* [name, target kind, target name] of each HPA of a namespace. */
@@ -1995,6 +2076,16 @@ static void enqueue_services_for_pod(twin *t, const json_t *pod)
             twin__enqueue(t, "Service", twin__ns(pod), c->v[i].name);
 }
 
+/* Every write of a pod a budget selects changes the budget's counts. */
+static void enqueue_pdbs_for_pod(twin *t, const json_t *pod)
+{
+    ns_cache *c = selectors_of(t, &t->pdb_cache, "PodDisruptionBudget", twin__ns(pod));
+    json_t *labels = twin__path(pod, "metadata.labels");
+    for (size_t i = 0; i < c->n; i++)
+        if (twin_selector_matches(c->v[i].sel, labels))
+            twin__enqueue(t, "PodDisruptionBudget", twin__ns(pod), c->v[i].name);
+}
+
 static void enqueue_all(twin *t, const char *kind)
 {
     sqlite3_stmt *st = twin__stmt(t, 29, "SELECT ns, name FROM objects WHERE kind=?");
@@ -2025,6 +2116,10 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
             enqueue_services_for_pod(t, before);
         if (after && (!before || !json_equal(twin__path(before, "metadata.labels"), twin__path(after, "metadata.labels"))))
             enqueue_services_for_pod(t, after);
+        if (before)
+            enqueue_pdbs_for_pod(t, before);
+        if (after)
+            enqueue_pdbs_for_pod(t, after);
         if (after && !twin__str(after, "spec.nodeName") && twin__pod_active(after))
             twin__enqueue(t, "Pod", ns, name);
     } else if (!strcmp(kind, "ReplicaSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
@@ -2038,6 +2133,10 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
     } else if (!strcmp(kind, "Service")) {
         svc_cache_free(twin_map_del(&t->svc_cache, ns));
         twin__enqueue(t, "Service", ns, name);
+    } else if (!strcmp(kind, "PodDisruptionBudget")) {
+        svc_cache_free(twin_map_del(&t->pdb_cache, ns));
+        if (after)
+            twin__enqueue(t, kind, ns, name);
     } else if (!strcmp(kind, "HorizontalPodAutoscaler")) {
         hpa_cache_free(twin_map_del(&t->hpa_cache, ns));
         if (after)
@@ -2114,6 +2213,8 @@ static void reconcile_key(twin *t, const char *key)
                 reconcile_job(t, obj, key);
             else if (!strcmp(kind, "HorizontalPodAutoscaler"))
                 reconcile_hpa(t, obj, key);
+            else if (!strcmp(kind, "PodDisruptionBudget"))
+                reconcile_pdb(t, obj, key);
             else if (!strcmp(kind, "Pod"))
                 reconcile_pod(t, obj);
             json_decref(obj);

@@ -105,6 +105,7 @@ struct twin {
      * target]); dropped for a namespace when one of its Services or HPAs is
      * written, and wholesale on rollback */
     twin_map svc_cache, hpa_cache;
+    twin_map pdb_cache;       /* ns -> the PodDisruptionBudgets' names and selectors (as svc_cache) */
     twin_map docs;            /* key -> parsed document (store.c), read-only */
     twin_map rows;            /* key -> what the row of a cached document holds (store.c) */
     twin_map owned;           /* owner uid -> keys of what it owns (store.c) */
@@ -174,6 +175,10 @@ double twin__now(twin *t);
 char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
 char *twin__uuid(twin *t);               /* random v4 uuid */
 const char *twin__pod_qos(const json_t *pod);   /* BestEffort, Burstable or Guaranteed */
+/* The disruption controller's arithmetic for one PodDisruptionBudget: the
+ * pods it selects that are active (expected), those Ready (healthy), and
+ * how many must stay Ready (desired). */
+void twin__pdb_counts(twin *t, const json_t *pdb, long *expected, long *healthy, long *desired);
 void twin__digest_hex(const char *s, char out[65]);
 void twin__meta_save(twin *t);
 void twin__changes_free(twin *t);

@@ -244,7 +244,7 @@ int gate_discovery(const gate_req *rq, gate_resp *resp)
                  "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
         return 1;
     }
-    if (!strcmp(url, "/version"))
+    if (!strcmp(url, "/version") || !strcmp(url, "/version/"))   /* the Python client asks with the slash */
         doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "32",
                         "gitVersion", "v1.32.0-airlock", "gitCommit", "airlock", "gitTreeState", "clean",
                         "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gc", "platform",
