@@ -7,7 +7,7 @@
 # Never downloads anything but Debian packages and that npm package.
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libgit2-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates git"
-[ "$1" = test ] && PKGS="$PKGS chromium"
+[ "$1" = test ] && PKGS="$PKGS chromium python3-kubernetes"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -17,20 +17,23 @@
 static const struct {
     const char *group, *version, *resource, *kind;
     int namespaced;
-    const char *verbs[3];
+    const char *verbs[8];
 } SERVED[] = {
     {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", 0, {"create"}},
     {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", 0, {"create"}},
     {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", 0, {"create"}},
     {"metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", 0, {"get", "list"}},
     {"metrics.k8s.io", "v1beta1", "pods", "PodMetrics", 1, {"get", "list"}},
+    /* v2 is preferred; v1 is served by conversion (convert.h), without patch */
+    {"autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", 1,
+     {"create", "delete", "deletecollection", "get", "list", "update", "watch"}},
 };
 enum { NSERVED = sizeof SERVED / sizeof SERVED[0] };
 
 static json_t *served_verbs(size_t i)
 {
     json_t *v = json_array();
-    for (int j = 0; j < 3 && SERVED[i].verbs[j]; j++)
+    for (int j = 0; j < 8 && SERVED[i].verbs[j]; j++)
         json_array_append_new(v, json_string(SERVED[i].verbs[j]));
     return v;
 }
@@ -84,25 +87,40 @@ static json_t *resource_list(const char *group, const char *version)
 
 /* Aggregated discovery (apidiscovery.k8s.io/v2): every group of `core`
  * (1: the legacy group at /api; 0: the named groups at /apis). */
+/* The resources array of group/version in an aggregated list: the group's
+ * item and the version's entry are made the first time (the first version
+ * met is the preferred one). */
+static json_t *gv_resources(json_t *items, json_t *seen, const char *group, const char *version)
+{
+    char *key = twin_xasprintf("%s/%s", group, version);
+    json_t *res = json_object_get(seen, key);
+    if (!res) {
+        res = json_array();
+        json_object_set_new(seen, key, res);
+        json_t *item = json_object_get(seen, group);
+        if (!item) {
+            item = json_pack("{s:{s:s}, s:[]}", "metadata", "name", group, "versions");
+            json_array_append_new(items, item);
+            json_object_set(seen, group, item);
+        }
+        json_array_append_new(json_object_get(item, "versions"),
+                              json_pack("{s:s, s:s, s:O}", "version", version, "freshness", "Current", "resources",
+                                        res));
+    }
+    free(key);
+    return res;
+}
+
 static json_t *aggregated(int core)
 {
     size_t n;
     const twin_kind *k = twin_kinds(&n);
     json_t *items = json_array();
-    json_t *by_group = json_object();   /* group -> resources array */
+    json_t *by_group = json_object();   /* group -> its item, group/version -> its resources (gv_resources) */
     for (size_t i = 0; i < n; i++) {
         if (core != !*k[i].group)
             continue;
-        json_t *res = json_object_get(by_group, k[i].group);
-        if (!res) {
-            res = json_array();
-            json_object_set_new(by_group, k[i].group, res);
-            char *gv_version = twin_xstrdup(k[i].version);
-            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name", k[i].group,
-                                                   "versions", "version", gv_version, "freshness", "Current",
-                                                   "resources", res));
-            free(gv_version);
-        }
+        json_t *res = gv_resources(items, by_group, k[i].group, k[i].version);
         json_t *verbs = verbs_of(&k[i]);
         json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", k[i].resource, "responseKind",
                               "group", k[i].group, "version", k[i].version, "kind", k[i].kind, "scope",
@@ -131,14 +149,7 @@ static json_t *aggregated(int core)
         json_array_append_new(res, r);
     }
     for (size_t i = 0; !core && i < NSERVED; i++) {
-        json_t *res = json_object_get(by_group, SERVED[i].group);
-        if (!res) {
-            res = json_array();
-            json_object_set_new(by_group, SERVED[i].group, res);
-            json_array_append_new(items, json_pack("{s:{s:s}, s:[{s:s, s:s, s:O}]}", "metadata", "name",
-                                                   SERVED[i].group, "versions", "version", SERVED[i].version,
-                                                   "freshness", "Current", "resources", res));
-        }
+        json_t *res = gv_resources(items, by_group, SERVED[i].group, SERVED[i].version);
         json_array_append_new(res, json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource",
                                              SERVED[i].resource, "responseKind", "group", SERVED[i].group, "version",
                                              SERVED[i].version, "kind", SERVED[i].kind, "scope",
@@ -150,33 +161,38 @@ static json_t *aggregated(int core)
                      "metadata", "items", items);
 }
 
+/* A group/version in the APIGroupList (the first version met preferred). */
+static void add_group_version(json_t *groups, json_t *seen, const char *group, const char *version)
+{
+    char *gv = twin_xasprintf("%s/%s", group, version);
+    json_t *g = json_object_get(seen, group);
+    if (!g) {
+        g = json_pack("{s:s, s:[], s:{s:s, s:s}}", "name", group, "versions", "preferredVersion", "groupVersion", gv,
+                      "version", version);
+        json_array_append_new(groups, g);
+        json_object_set(seen, group, g);
+    }
+    json_t *versions = json_object_get(g, "versions");
+    size_t i;
+    json_t *v;
+    int have = 0;
+    json_array_foreach(versions, i, v) have |= !strcmp(json_string_value(json_object_get(v, "version")), version);
+    if (!have)
+        json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv, "version", version));
+    free(gv);
+}
+
 static json_t *group_list(void)
 {
     size_t n;
     const twin_kind *k = twin_kinds(&n);
     json_t *groups = json_array();
     json_t *seen = json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (!*k[i].group || json_object_get(seen, k[i].group))
-            continue;
-        json_object_set_new(seen, k[i].group, json_true());
-        char *gv = twin_xasprintf("%s/%s", k[i].group, k[i].version);
-        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", k[i].group,
-                                                "versions", "groupVersion", gv, "version", k[i].version,
-                                                "preferredVersion", "groupVersion", gv, "version", k[i].version));
-        free(gv);
-    }
-    for (size_t i = 0; i < NSERVED; i++) {
-        if (json_object_get(seen, SERVED[i].group))
-            continue;
-        json_object_set_new(seen, SERVED[i].group, json_true());
-        char *gv = twin_xasprintf("%s/%s", SERVED[i].group, SERVED[i].version);
-        json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", SERVED[i].group,
-                                                "versions", "groupVersion", gv, "version", SERVED[i].version,
-                                                "preferredVersion", "groupVersion", gv, "version",
-                                                SERVED[i].version));
-        free(gv);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (*k[i].group)
+            add_group_version(groups, seen, k[i].group, k[i].version);
+    for (size_t i = 0; i < NSERVED; i++)
+        add_group_version(groups, seen, SERVED[i].group, SERVED[i].version);
     json_decref(seen);
     return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gate/kube/convert.h"
 #include "gate/kube/k8s.h"
 #include "gate/kube/protobuf.h"
 #include "twin/util.h"
@@ -46,6 +47,7 @@ void gate_action_free(gate_action *a)
     json_decref(a->read_opts);
     json_decref(a->delete_opts);
     json_decref(a->body);
+    json_decref(a->twin_body);
     memset(a, 0, sizeof *a);
 }
 
@@ -831,9 +833,10 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         rc = refuse(415, err, errlen, "the content type %.200s is not supported: send application/json", ct);
         goto out;
     }
-    if (ct && ci_contains(ct, "protobuf") && strcmp(m, "POST"))
+    if (ct && ci_contains(ct, "protobuf") && strcmp(m, "POST") && strcmp(m, "PUT") && strcmp(m, "DELETE"))
         rc = refuse(415, err, errlen, "%s",
-                    "protobuf request bodies are decoded only for create (POST): send JSON");
+                    "protobuf request bodies are decoded for POST, PUT and DELETE only (Kubernetes has no "
+                    "protobuf patch): send JSON");
     if (rc)
         goto out;
     rc = read_body(a, ct, body, raw, rawlen, err, errlen);
@@ -858,6 +861,18 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     }
     if (!strcmp(m, "DELETE") && (rc = delete_options(a, params, err, errlen)))
         goto out;
+    if (gate_convert_v1_hpa(a->group, a->version, a->kind->kind) && !a->subresource) {
+        /* the twin keeps HPAs as v2: a v1 body is converted for it (a
+         * patch would need the stored object converted back and forth) */
+        if (!strcmp(m, "PATCH")) {
+            rc = refuse(415, err, errlen, "%s",
+                        "patch an autoscaling/v1 HorizontalPodAutoscaler through autoscaling/v2 (the twin keeps "
+                        "HPAs as v2; kubectl patch does)");
+            goto out;
+        }
+        if (a->body && (!strcmp(m, "POST") || !strcmp(m, "PUT")))
+            a->twin_body = gate_hpa_to_v2(a->body);
+    }
     a->path = twin_xasprintf("%.*s", (int)plen, path_query);
 
 out:
@@ -988,7 +1003,7 @@ void gate_action_request(const gate_action *a, twin_request *req)
     req->kind = a->kind->kind;
     req->ns = a->ns;
     req->name = a->name;
-    req->body = a->delete_opts ? a->delete_opts : a->body;
+    req->body = a->delete_opts ? a->delete_opts : a->twin_body ? a->twin_body : a->body;
     req->patch_type = a->patch_type;
     req->label_selector = a->label_selector;
     req->field_selector = a->field_selector;

@@ -54,6 +54,8 @@ typedef struct gate_action {
     json_t *body;            /* owned; the body as received (parsed), NULL when the request has none */
     json_t *delete_opts;     /* delete: the canonical DeleteOptions (owned): what the twin applies and
                                 production receives */
+    json_t *twin_body;       /* owned, NULL when the twin takes body as it is: an autoscaling/v1 HPA's
+                                body converted to the v2 the twin keeps (convert.h) */
 } gate_action;
 
 /* A request for production, built from a parsed action. */

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gate/kube/convert.h"
 #include "gate/kube/k8s.h"
 #include "gate/base/log.h"
 #include "gate/kube/redact.h"
@@ -793,7 +794,10 @@ static void twin_watch(call *k, int redact)
         .field_selector = json_string_value(json_object_get(d->action, "field_selector")),
         .resource_version = gate_req_arg(rq, "resourceVersion"),
         .timeout_seconds = ts ? atol(ts) : 0,
-        .render = wants_table(rq) ? gate_table : NULL,
+        .render = wants_table(rq)                                                    ? gate_table
+                  : gate_convert_v1_hpa(str_of(json_object_get(d->action, "group")),
+                                        str_of(json_object_get(d->action, "version")), k->kind) ? gate_hpa_render_v1
+                                                                                                : NULL,
         .redact_secrets = redact,
         .bookmarks = bookmarks && (!strcmp(bookmarks, "true") || !strcmp(bookmarks, "1")),
     };
@@ -823,6 +827,13 @@ static int phase_answer(call *k)
     }
     if (redact && d->object)
         redact_own(&d->object);
+    if (d->verdict == GATE_ALLOW && d->object && !wants_table(rq) &&
+        gate_convert_v1_hpa(str_of(json_object_get(d->action, "group")), str_of(json_object_get(d->action, "version")),
+                            k->kind)) {
+        json_t *v1 = gate_hpa_to_v1(d->object);   /* the twin keeps v2; the client asked for v1 */
+        json_decref(d->object);
+        d->object = v1;
+    }
     if (d->verdict == GATE_ALLOW && d->object && k->kind && k->is_read && wants_table(rq) &&
                (json_is_array(d->object) || json_is_object(d->object))) {
         json_t *tab = gate_table(k->kind, d->object);
