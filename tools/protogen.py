@@ -2,7 +2,8 @@
 """protogen.py - the field tables of gate/kube/protobuf.c, generated from the
 Kubernetes generated.proto files.
 
-    tools/protogen.py -I DIR --tag TEXT -o gate/kube/protobuf_tables.inc PROTO...
+    python3 tools/protogen.py -I DIR --tag TEXT -o gate/kube/protobuf_tables.inc \
+        [--check-go PKG=GOFILE]... PROTO...
 
 reads every PROTO (a path under DIR, as the proto imports name it:
 k8s.io/api/core/v1/generated.proto) (the generated.proto files of k8s.io/api and
@@ -22,7 +23,10 @@ tag, so the proto field name is the JSON name (checked on metadata,
 generateName, hostNetwork, securityContext, targetPort and every other
 field by --check-go).  The exceptions are the embedded Go structs marked
 json:",inline": their proto field has a name of its own but in JSON their
-members sit in the parent object.  They are listed in INLINE.
+members sit in the parent object.  They are listed in INLINE.  A field
+whose proto name was given by hand in its protobuf tag and differs from
+its json tag (BoundObjectReference's uID, JSON uid) is listed in
+JSON_NAMES.
 
 Empty strings.  gogo writes a non-pointer string even when it is "", and Go
 reads "" and absent alike, so the decoder leaves an empty singular string
@@ -31,12 +35,17 @@ there "" is a value (PersistentVolumeClaimSpec.storageClassName: "" means no
 class, absent means the default class): those fields are listed in
 KEEP_EMPTY and keep their "".
 
-Both lists are checked against the Go types with
-    --check-go io.k8s.api.core.v1=PATH/core/v1/types.go ...
-which reads the json and protobuf struct tags of the Go files given for each
-package and fails when a reachable message has an inline or pointer-string
-field the lists do not name (or the lists name one it does not have), or a
-field whose JSON name is not its proto name.  Run it when ROOTS grow.
+The lists are checked against the Go types with
+    --check-go io.k8s.api.core.v1=k8s.io/api/core/v1/types.go ...
+(GOFILE under DIR, as the protos are, so the command written into the
+output's header names no path of the machine that ran it), which reads
+the json and protobuf struct tags of the Go files given for each package
+and fails when a reachable message has an inline, pointer-string or
+renamed field the lists do not name (or the lists name one it does not
+have).  A pointer string is a pointer field whose proto type is string,
+whatever package declares its Go type (*v1.Protocol in networking/v1).
+Run it when ROOTS grow, with a Go file for every package whose messages
+are reachable: it names the messages it could not check.
 
 The parser is strict: anything in a .proto file it does not know (oneof,
 enum, nested messages, field options, other scalar types) stops the
@@ -46,28 +55,54 @@ drop fields silently.
 import argparse
 import os
 import re
+import shlex
 import sys
 
 # The request bodies the tables are for: apiVersion, kind, root message.
 # Adding a kind is one line here; gate/kube/protobuf.c decides which of these it
 # accepts (gate_protobuf_decode's accepted-kinds list).
 ROOTS = [
-    ("v1", "Namespace", "io.k8s.api.core.v1.Namespace"),
+    ("v1", "Pod", "io.k8s.api.core.v1.Pod"),
+    ("v1", "Service", "io.k8s.api.core.v1.Service"),
     ("v1", "ConfigMap", "io.k8s.api.core.v1.ConfigMap"),
     ("v1", "Secret", "io.k8s.api.core.v1.Secret"),
-    ("v1", "Service", "io.k8s.api.core.v1.Service"),
+    ("v1", "Namespace", "io.k8s.api.core.v1.Namespace"),
+    ("v1", "ServiceAccount", "io.k8s.api.core.v1.ServiceAccount"),
+    ("v1", "ResourceQuota", "io.k8s.api.core.v1.ResourceQuota"),
+    ("v1", "LimitRange", "io.k8s.api.core.v1.LimitRange"),
+    ("v1", "PersistentVolumeClaim", "io.k8s.api.core.v1.PersistentVolumeClaim"),
+    ("v1", "Node", "io.k8s.api.core.v1.Node"),
     ("apps/v1", "Deployment", "io.k8s.api.apps.v1.Deployment"),
-    # tabled for the next kinds, not yet accepted by gate/kube/protobuf.c
-    ("policy/v1", "Eviction", "io.k8s.api.policy.v1.Eviction"),
+    ("apps/v1", "ReplicaSet", "io.k8s.api.apps.v1.ReplicaSet"),
+    ("apps/v1", "StatefulSet", "io.k8s.api.apps.v1.StatefulSet"),
+    ("apps/v1", "DaemonSet", "io.k8s.api.apps.v1.DaemonSet"),
     ("batch/v1", "Job", "io.k8s.api.batch.v1.Job"),
     ("batch/v1", "CronJob", "io.k8s.api.batch.v1.CronJob"),
     ("autoscaling/v1", "HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler"),
+    # the body of PUT .../scale, whichever the kind scaled
+    ("autoscaling/v1", "Scale", "io.k8s.api.autoscaling.v1.Scale"),
     ("autoscaling/v2", "HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"),
-    # DeleteOptions is registered in every group version; a typed client
-    # sends it under its own one (client-go WithVersionEncoder).
-    ("v1", "DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
-    ("apps/v1", "DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
-    ("batch/v1", "DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
+    # the body of POST pods/NAME/eviction (kubectl drain)
+    ("policy/v1", "Eviction", "io.k8s.api.policy.v1.Eviction"),
+    ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "Ingress", "io.k8s.api.networking.v1.Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "io.k8s.api.networking.v1.NetworkPolicy"),
+    ("rbac.authorization.k8s.io/v1", "Role", "io.k8s.api.rbac.v1.Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", "io.k8s.api.rbac.v1.RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", "io.k8s.api.rbac.v1.ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "io.k8s.api.rbac.v1.ClusterRoleBinding"),
+    ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
+    # the body of POST serviceaccounts/NAME/token
+    ("authentication.k8s.io/v1", "TokenRequest", "io.k8s.api.authentication.v1.TokenRequest"),
+] + [
+    # DeleteOptions is registered in every group version (metav1.
+    # AddToGroupVersion); a typed client sends it under its own one
+    # (client-go's WithVersionEncoder), so a DELETE body names the group
+    # version of the resource deleted.
+    (gv, "DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+    for gv in ("v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "policy/v1",
+               "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "scheduling.k8s.io/v1",
+               "authentication.k8s.io/v1")
 ]
 
 MV1 = "io.k8s.apimachinery.pkg.apis.meta.v1."
@@ -110,6 +145,13 @@ INLINE = {
     ("io.k8s.api.core.v1.SecretEnvSource", "localObjectReference"),
     ("io.k8s.api.core.v1.SecretKeySelector", "localObjectReference"),
     ("io.k8s.api.core.v1.SecretProjection", "localObjectReference"),
+    ("io.k8s.api.networking.v1.IngressRule", "ingressRuleValue"),
+}
+
+# Fields whose JSON name is not their proto name (the protobuf tag names
+# them by hand): (message, proto name) -> JSON name.
+JSON_NAMES = {
+    ("io.k8s.api.authentication.v1.BoundObjectReference", "uID"): "uid",
 }
 
 # Pointer-to-string Go fields (*string, *PreemptionPolicy, ...) of the
@@ -171,6 +213,12 @@ KEEP_EMPTY = {
     ("io.k8s.api.core.v1.WindowsSecurityContextOptions", "gmsaCredentialSpec"),
     ("io.k8s.api.core.v1.WindowsSecurityContextOptions", "runAsUserName"),
     ("io.k8s.api.core.v1.LoadBalancerIngress", "ipMode"),
+    ("io.k8s.api.networking.v1.HTTPIngressPath", "pathType"),
+    ("io.k8s.api.networking.v1.IngressPortStatus", "error"),
+    ("io.k8s.api.networking.v1.IngressSpec", "ingressClassName"),
+    ("io.k8s.api.networking.v1.NetworkPolicyPort", "protocol"),
+    ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"),
+    ("io.k8s.api.scheduling.v1.PriorityClass", "preemptionPolicy"),
 }
 
 # The scalar types of the Kubernetes protos (enums are strings there).  No
@@ -288,20 +336,21 @@ def reachable(messages, roots):
 
 
 def check_lists(messages, names):
-    """SPECIAL shapes match, INLINE and KEEP_EMPTY name real fields, and an
-    inline message's JSON names do not collide with its parent's."""
+    """SPECIAL shapes match, INLINE, KEEP_EMPTY and JSON_NAMES name real
+    fields, an inline message's JSON names do not collide with its
+    parent's, and no reachable message has one JSON name twice."""
     for name, (kind, want) in SPECIAL.items():
         if name not in names:
             continue
         got = {f["num"]: (f["name"], f["type"], f["label"]) for f in messages[name]["fields"]}
         if got != want:
             raise ProtoError("%s changed shape: %r, the decoder expects %r" % (name, got, want))
-    for msg, field in sorted(INLINE | KEEP_EMPTY):
+    for msg, field in sorted(INLINE | KEEP_EMPTY | set(JSON_NAMES)):
         if msg not in messages:
             continue   # a package not given on this run
         f = [f for f in messages[msg]["fields"] if f["name"] == field]
         if not f:
-            raise ProtoError("%s has no field %s (INLINE or KEEP_EMPTY)" % (msg, field))
+            raise ProtoError("%s has no field %s (INLINE, KEEP_EMPTY or JSON_NAMES)" % (msg, field))
         if (msg, field) in KEEP_EMPTY and (f[0]["type"] != "string" or f[0]["label"] != "optional"):
             raise ProtoError("KEEP_EMPTY %s.%s is not a singular string" % (msg, field))
         if (msg, field) in INLINE:
@@ -312,17 +361,29 @@ def check_lists(messages, names):
             clash = parent & json_names(messages, sub)
             if clash:
                 raise ProtoError("INLINE %s.%s: JSON names %s collide" % (msg, field, sorted(clash)))
+    for name in names:
+        if name not in SPECIAL:
+            json_names(messages, name)
+
+
+def json_name(msg, field):
+    return JSON_NAMES.get((msg, field), field)
 
 
 def json_names(messages, msg, exclude=None):
+    """The JSON member names of msg's object, inline members included; one
+    name twice stops the generator."""
     out = set()
     for f in messages[msg]["fields"]:
         if f["name"] == exclude:
             continue
         if (msg, f["name"]) in INLINE:
-            out |= json_names(messages, f["type"])
+            sub = json_names(messages, f["type"])
         else:
-            out.add(f["name"])
+            sub = {json_name(msg, f["name"])}
+        if out & sub:
+            raise ProtoError("%s: JSON names %s given twice" % (msg, sorted(out & sub)))
+        out |= sub
     return out
 
 
@@ -330,7 +391,9 @@ def c_ident(name):
     return re.sub(r"\W", "_", name)
 
 
-def emit(messages, names, tag, argv):
+def emit(messages, names, tag, command, checked):
+    """The .inc's text and its number of fields; command is the command
+    line to rerun it, a list of lines, and checked what --check-go said."""
     index = {n: i for i, n in enumerate(names)}
     nfields = sum(len(messages[n]["fields"]) for n in names)
     out = []
@@ -341,17 +404,17 @@ def emit(messages, names, tag, argv):
     w(" * The protobuf field tables of the Kubernetes objects gate/kube/protobuf.c")
     w(" * decodes, generated by tools/protogen.py from the generated.proto files of")
     w(" *   %s" % tag)
-    w(" * with")
-    line = " *  "
-    for a in argv:
-        if len(line) + len(a) + 3 > 100:
-            w(line + " \\")
-            line = " *     "
-        line += " " + a
-    w(line)
-    w(" * where DIR holds each file at its import path, e.g. DIR/k8s.io/api/core/v1/")
-    w(" * generated.proto from `git -C kubernetes/api show <tag>:core/v1/generated.proto`")
-    w(" * (--check-go, see tools/protogen.py, also checked the lists against types.go).")
+    w(" *")
+    w(" * To rerun it, put each file the command below names at that path under a")
+    w(" * directory DIR (DIR/k8s.io/api/FILE is FILE of kubernetes/api, DIR/k8s.io/")
+    w(" * apimachinery/FILE is FILE of kubernetes/apimachinery, at the commits named")
+    w(" * above: `git show COMMIT:FILE` in a clone) and run, from the top of the tree,")
+    w(" *")
+    for i, line in enumerate(command):
+        w(" *   %s%s%s" % ("    " if i else "", line, " \\" if i + 1 < len(command) else ""))
+    w(" *")
+    for line in checked:
+        w(" * %s" % line)
     w(" *")
     w(" * %d messages reachable from %d roots, %d fields." % (len(names), len(ROOTS), nfields))
     w(" * To change anything here, change tools/protogen.py or the tag and rerun it.")
@@ -379,7 +442,8 @@ def emit(messages, names, tag, argv):
                 typ, ref, note = SCALARS[f["type"]], 0, ""
             else:
                 typ, ref, note = "PB_MESSAGE", index[f["type"]], " /* %s */" % f["type"].rsplit(".", 1)[1]
-            w('    {%d, "%s", %s, %s, %d},%s' % (f["num"], f["name"], typ, "|".join(flags) or "0", ref, note))
+            w('    {%d, "%s", %s, %s, %d},%s' % (f["num"], json_name(n, f["name"]), typ, "|".join(flags) or "0", ref,
+                                              note))
         w("};")
     w("")
     w("static const pb_msg pb_msgs[PB_NMSGS] = {")
@@ -422,13 +486,13 @@ def go_fields(path):
     return structs, strtypes
 
 
-def check_go(messages, names, specs):
+def check_go(messages, names, root, specs):
     bad = []
-    found_inline, found_keep = set(), set()
+    found_inline, found_keep, found_renamed = set(), set(), {}
     checked = set()
     for spec in specs:
         pkg, _, path = spec.partition("=")
-        structs, strtypes = go_fields(path)
+        structs, strtypes = go_fields(os.path.join(root, path))
         for sname, rows in structs.items():
             full = pkg + "." + sname
             if full not in names or full in SPECIAL:
@@ -448,14 +512,22 @@ def check_go(messages, names, specs):
                 if js is not None and ",inline" in js and jname == "":
                     found_inline.add((full, pname))
                 elif jname != pname:
-                    bad.append("%s.%s: JSON name %r differs from the proto name" % (full, pname, jname))
-                if gotype.startswith("*") and (gotype[1:] == "string" or gotype[1:] in strtypes):
+                    found_renamed[(full, pname)] = jname
+                # a pointer to a string type of any package: its proto type
+                # is string (a pointer to a struct is a message, to an int
+                # or a bool a varint)
+                if gotype.startswith("*") and (gotype[1:] == "string" or gotype[1:] in strtypes or
+                                               (pf[0]["type"] == "string" and pf[0]["label"] == "optional")):
                     found_keep.add((full, pname))
     for pair in sorted(found_inline - INLINE):
         bad.append("inline in Go, missing from INLINE: %s.%s" % pair)
     for pair in sorted(found_keep - KEEP_EMPTY):
         bad.append("pointer string in Go, missing from KEEP_EMPTY: %s.%s" % pair)
-    for msg, field in sorted((INLINE - found_inline) | (KEEP_EMPTY - found_keep)):
+    for pair, jname in sorted(found_renamed.items()):
+        if JSON_NAMES.get(pair) != jname:
+            bad.append("%s.%s: JSON name %r differs from the proto name, missing from JSON_NAMES" % (pair + (jname,)))
+    for msg, field in sorted((INLINE - found_inline) | (KEEP_EMPTY - found_keep) |
+                             (set(JSON_NAMES) - set(found_renamed))):
         if msg in checked:
             bad.append("listed but not so in Go: %s.%s" % (msg, field))
     unchecked = [n for n in names if n not in checked and n not in SPECIAL and n not in REFUSED]
@@ -468,9 +540,16 @@ def main():
     ap.add_argument("-I", dest="root", default=".", help="the directory the proto paths are under")
     ap.add_argument("-o", "--output", help="the .inc to write (default: stdout)")
     ap.add_argument("--tag", required=True, help="where the protos come from, for the header")
-    ap.add_argument("--check-go", action="append", default=[], metavar="PKG=types.go",
-                    help="check INLINE, KEEP_EMPTY and JSON names against a Go file of package PKG")
+    ap.add_argument("--check-go", action="append", default=[], metavar="PKG=GOFILE",
+                    help="check INLINE, KEEP_EMPTY and JSON_NAMES against a Go file of package PKG, "
+                         "relative to -I")
     args = ap.parse_args()
+    # the paths go into the output's header as they are given: none may be
+    # the machine's own
+    for p in args.protos + [c.partition("=")[2] for c in args.check_go] + [args.output or ""]:
+        if os.path.isabs(p) or ".." in p.split(os.sep):
+            sys.exit("protogen: %s: give paths relative to -I (the protos, --check-go) or to the top of the "
+                     "tree (-o)" % p)
     messages = {}
     try:
         for p in args.protos:
@@ -480,8 +559,14 @@ def main():
         check_lists(messages, names)
     except ProtoError as e:
         sys.exit("protogen: %s" % e)
+    checked = ["The INLINE, KEEP_EMPTY and JSON_NAMES lists of tools/protogen.py were",
+               "not checked against the Go types (no --check-go)."]
     if args.check_go:
-        bad, unchecked = check_go(messages, names, args.check_go)
+        bad, unchecked = check_go(messages, names, args.root, args.check_go)
+        checked = ["--check-go checked the INLINE, KEEP_EMPTY and JSON_NAMES lists of",
+                   "tools/protogen.py against the Go types of %s." % (
+                       "every reachable message" if not unchecked else
+                       "%d of the %d reachable messages" % (len(names) - len(unchecked), len(names)))]
         for b in bad:
             print("protogen: check-go: %s" % b, file=sys.stderr)
         print("protogen: check-go: %d messages checked, %d not found in the Go files given%s" % (
@@ -489,19 +574,14 @@ def main():
             file=sys.stderr)
         if bad:
             sys.exit(1)
-    # the command line for the header, without the machine's paths
-    argv, skip = ["tools/protogen.py"], False
-    for a in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif a in ("-I", "--check-go", "-o", "--output", "--tag"):
-            skip = a not in ("-o", "--output")
-            argv += {"-I": ["-I", "DIR"], "--tag": ["--tag", "TAG"], "-o": ["-o"], "--output": ["-o"]}.get(a, [])
-        elif a.startswith("--check-go=") or a.startswith("--tag=") or a.startswith("-I"):
-            continue
-        else:
-            argv.append(a)
-    text, nfields = emit(messages, names, args.tag, argv)
+    # the command line for the header, DIR standing for -I
+    command = ["python3 tools/protogen.py -I DIR", "--tag " + shlex.quote(args.tag)]
+    if args.output:
+        command.append("-o " + args.output)
+    command += ["--check-go " + c for c in args.check_go]
+    for i in range(0, len(args.protos), 2):
+        command.append(" ".join(args.protos[i:i + 2]))
+    text, nfields = emit(messages, names, args.tag, command, checked)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)

@@ -1,12 +1,15 @@
 /*
- * protobuf.c - the protobuf request bodies kubectl 1.32 sends for `kubectl
- * create namespace|configmap|secret|deployment|service`, decoded to the JSON
- * the API server would see (k8s-api-facts section 5: the "k8s\0" envelope
- * and runtime.Unknown).  One table-driven message decoder; the tables are
- * generated from the Kubernetes protos (gate/kube/protobuf_tables.inc, by
- * tools/protogen.py).  The gate forwards the JSON re-encoding of what this
- * decodes, so nothing is skipped: whatever cannot be mapped exactly is
- * refused with an error naming the message type and field number.
+ * protobuf.c - the protobuf request bodies of client-go's typed clients
+ * (kubectl 1.32's create, drain, autoscale, create job, ...): objects of the
+ * built-in kinds listed in ACCEPTED, created or replaced, an Eviction, a
+ * Scale, a DELETE's DeleteOptions, decoded to the JSON the API server would
+ * see (k8s-api-facts section 5: the "k8s\0" envelope and runtime.Unknown).
+ * One table-driven message decoder; the tables are generated from the
+ * Kubernetes protos (gate/kube/protobuf_tables.inc, by tools/protogen.py).
+ * The gate forwards the JSON re-encoding of what this decodes, so nothing
+ * is skipped: whatever cannot be mapped exactly is refused with an error
+ * naming the message type and field number, and a kind not in ACCEPTED is
+ * refused whole.
  *
  * The JSON mapping (what Go's encoding/json makes of the decoded object):
  * - a singular string "" is left out (gogo writes non-pointer strings even
@@ -30,7 +33,10 @@
  *   digits; the zero time, an empty message, is left out as Go's null);
  *   RawExtension and FieldsV1 -> the embedded JSON, parsed; Verbs -> an
  *   array; anything else with a JSON form of its own (PB_K_REFUSED) is
- *   refused.
+ *   refused;
+ * - apiVersion and kind are the envelope's, but a DeleteOptions is
+ *   meta.k8s.io/v1 whatever group version it came under (see
+ *   DELETE_OPTIONS_VERSION).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -65,7 +71,7 @@ typedef enum {
 
 typedef struct pb_field {
     uint32_t num;
-    const char *json;   /* the JSON name, which is the proto field name */
+    const char *json;   /* the JSON name: the proto field name but for protogen.py's JSON_NAMES */
     uint8_t type;       /* pb_type (of the value, for a map) */
     uint8_t flags;      /* PB_REPEATED, PB_MAP, PB_INLINE, PB_KEEP_EMPTY */
     uint16_t msg;       /* PB_MESSAGE: its index in pb_msgs */
@@ -85,13 +91,38 @@ typedef struct pb_root {
 
 #include "gate/kube/protobuf_tables.inc"
 
-/* The kinds decoded, of the roots the tables have: each needs tests before
- * it is added here. */
+/* The kinds decoded, by group version, of the roots the tables have: each
+ * needs tests before it is added here (tests/test_protobuf.c).  A kind
+ * listed here that the tables lack is refused like any other.
+ * DeleteOptions is in every group version: a typed client sends a
+ * DELETE's options under the group version of what it deletes. */
+enum { PB_MAX_KINDS = 12 };
 static const struct {
-    const char *api_version, *kind;
+    const char *api_version;
+    const char *kinds[PB_MAX_KINDS];   /* NULL-terminated */
 } ACCEPTED[] = {
-    {"v1", "Namespace"}, {"v1", "ConfigMap"}, {"v1", "Secret"}, {"v1", "Service"}, {"apps/v1", "Deployment"},
+    {"v1",
+     {"Pod", "Service", "ConfigMap", "Secret", "Namespace", "ServiceAccount", "ResourceQuota", "LimitRange",
+      "PersistentVolumeClaim", "Node", "DeleteOptions"}},
+    {"apps/v1", {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "DeleteOptions"}},
+    {"batch/v1", {"Job", "CronJob", "DeleteOptions"}},
+    {"autoscaling/v1", {"HorizontalPodAutoscaler", "Scale", "DeleteOptions"}},
+    {"autoscaling/v2", {"HorizontalPodAutoscaler", "DeleteOptions"}},
+    {"policy/v1", {"Eviction", "PodDisruptionBudget", "DeleteOptions"}},
+    {"networking.k8s.io/v1", {"Ingress", "NetworkPolicy", "DeleteOptions"}},
+    {"rbac.authorization.k8s.io/v1", {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "DeleteOptions"}},
+    {"scheduling.k8s.io/v1", {"PriorityClass", "DeleteOptions"}},
+    {"authentication.k8s.io/v1", {"TokenRequest", "DeleteOptions"}},
 };
+
+/* The API server reads a DeleteOptions alike under every group version
+ * (its DELETE handler decodes a body of any group into meta.k8s.io/v1
+ * DeleteOptions, "for backwards compatibility ... per group
+ * DeleteOptions"): it is one Go type, metav1.DeleteOptions, registered in
+ * each.  The decoder names it by the group version it belongs to, so that
+ * the gate reads an apps/v1 one as it reads the JSON kubectl delete sends
+ * (gate/kube/k8s.c takes a DeleteOptions of v1 or meta.k8s.io/v1 only). */
+static const char DELETE_OPTIONS_VERSION[] = "meta.k8s.io/v1";
 
 /* runtime.Unknown and runtime.TypeMeta, the envelope (not in the tables:
  * they are not a kind's fields). */
@@ -656,6 +687,40 @@ static int envelope_string(pb_dec *d, const pb_msg *m, const pb_val *v, const in
     return string_value(d, m, &m->fields[i], v[i].s, v[i].n, out);
 }
 
+/* The table root of kind of api_version if it is accepted, else NULL. */
+static const pb_root *accepted_root(const char *api_version, const char *kind)
+{
+    for (size_t i = 0; i < sizeof ACCEPTED / sizeof ACCEPTED[0]; i++) {
+        if (strcmp(api_version, ACCEPTED[i].api_version))
+            continue;
+        for (size_t k = 0; k < PB_MAX_KINDS && ACCEPTED[i].kinds[k]; k++) {
+            if (strcmp(kind, ACCEPTED[i].kinds[k]))
+                continue;
+            for (size_t r = 0; r < sizeof pb_roots / sizeof pb_roots[0]; r++)
+                if (!strcmp(api_version, pb_roots[r].api_version) && !strcmp(kind, pb_roots[r].kind))
+                    return &pb_roots[r];
+        }
+    }
+    return NULL;
+}
+
+/* -1 after saying which bodies are decoded, in general terms (the group
+ * versions of ACCEPTED), and which kind was sent. */
+static int refuse_kind(pb_dec *d, const char *api_version, const char *kind)
+{
+    size_t n = sizeof ACCEPTED / sizeof ACCEPTED[0];
+    twin_buf groups = {0};
+    for (size_t i = 0; i < n; i++)
+        twin_buf_addf(&groups, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                      strcmp(ACCEPTED[i].api_version, "v1") ? ACCEPTED[i].api_version : "core/v1");
+    fail(d,
+         "bodies are decoded for the common built-in kinds of %s (objects, an Eviction, a Scale, a "
+         "TokenRequest, a DELETE's DeleteOptions), not %.100s %.100s: send JSON",
+         groups.s, *api_version ? api_version : "(no apiVersion)", *kind ? kind : "(no kind)");
+    twin_buf_free(&groups);
+    return -1;
+}
+
 int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, char *err, size_t errlen)
 {
     pb_dec d = {err, errlen, NULL};
@@ -682,19 +747,16 @@ int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, cha
         }
     }
     const char *avs = av ? json_string_value(av) : "", *ks = kind ? json_string_value(kind) : "";
-    const pb_root *root = NULL;
-    for (size_t i = 0; i < sizeof ACCEPTED / sizeof ACCEPTED[0]; i++)
-        if (!strcmp(avs, ACCEPTED[i].api_version) && !strcmp(ks, ACCEPTED[i].kind))
-            for (size_t r = 0; r < sizeof pb_roots / sizeof pb_roots[0]; r++)
-                if (!strcmp(avs, pb_roots[r].api_version) && !strcmp(ks, pb_roots[r].kind))
-                    root = &pb_roots[r];
+    const pb_root *root = accepted_root(avs, ks);
     if (!root) {
-        fail(&d, "bodies are decoded for the kinds kubectl create sends (v1 Namespace, ConfigMap, Secret, Service; "
-                 "apps/v1 Deployment), not %s %s: send JSON",
-             *avs ? avs : "(no apiVersion)", *ks ? ks : "(no kind)");
+        refuse_kind(&d, avs, ks);
         json_decref(av);
         json_decref(kind);
         return -1;
+    }
+    if (!strcmp(ks, "DeleteOptions")) {
+        json_decref(av);
+        av = json_string(DELETE_OPTIONS_VERSION);
     }
     const pb_msg *m = &pb_msgs[root->msg];
     json_t *obj = json_object();

@@ -1,7 +1,13 @@
 /*
- * gate/kube/protobuf.h - decoding the protobuf bodies kubectl 1.32 sends for
- * `kubectl create namespace|configmap|secret|deployment|service` into the
- * JSON the API server would see, which the gate judges and forwards.
+ * gate/kube/protobuf.h - decoding the protobuf request bodies client-go's
+ * typed clients send (kubectl 1.32's create, drain, autoscale, create job,
+ * ...) into the JSON the API server would see, which the gate judges and
+ * forwards: an object of a common built-in kind of core/v1, apps/v1,
+ * batch/v1, autoscaling/v1 and v2, policy/v1, networking.k8s.io/v1,
+ * rbac.authorization.k8s.io/v1, scheduling.k8s.io/v1 or
+ * authentication.k8s.io/v1 (the list is ACCEPTED in gate/kube/protobuf.c),
+ * an Eviction, a Scale, a TokenRequest, or a DELETE's DeleteOptions under
+ * any of these group versions.
  *
  * The decoder is strict and generated: its field tables come from the
  * Kubernetes generated.proto files (tools/protogen.py writes
@@ -21,8 +27,10 @@
 
 /* buf[0..len) is the body: "k8s\0" and a runtime.Unknown holding a kind
  * gate/kube/protobuf.c accepts.  0 and *out a new JSON object (caller frees)
- * with apiVersion and kind first; or -1 with a message in err naming the
- * message type and field number at fault, *out untouched. */
+ * with apiVersion and kind first (a DeleteOptions' apiVersion is
+ * meta.k8s.io/v1, the group version the API server reads it as under any);
+ * or -1 with a message in err naming the message type and field number at
+ * fault, or the kind refused, *out untouched. */
 int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, char *err, size_t errlen);
 
 #endif

@@ -37,6 +37,7 @@ int fuzz_yaml_one(const uint8_t *data, size_t size);
 int fuzz_import_one(const uint8_t *data, size_t size);
 int fuzz_action_one(const uint8_t *data, size_t size);
 int fuzz_patch_one(const uint8_t *data, size_t size);
+int fuzz_protobuf_one(const uint8_t *data, size_t size);
 
 #define FUZZ_CHECK(cond, ...)                                                                        \
     do {                                                                                             \

@@ -24,6 +24,7 @@ static const struct {
     {"import", fuzz_import_one},
     {"action", fuzz_action_one},
     {"patch", fuzz_patch_one},
+    {"protobuf", fuzz_protobuf_one},
 };
 
 enum { MAX_INPUT = 16 * 1024 * 1024 };
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], targets[i].name))
             one = targets[i].one;
     if (!one) {
-        fprintf(stderr, "usage: fuzz_replay yaml|import|action|patch FILE...\n");
+        fprintf(stderr, "usage: fuzz_replay yaml|import|action|patch|protobuf FILE...\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
