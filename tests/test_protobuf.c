@@ -879,6 +879,9 @@ static const struct {
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding"},
     {"scheduling.k8s.io/v1", "PriorityClass"},
     {"authentication.k8s.io/v1", "TokenRequest"},
+    {"authentication.k8s.io/v1", "SelfSubjectReview"},
+    {"authorization.k8s.io/v1", "SelfSubjectAccessReview"},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview"},
     {"v1", "DeleteOptions"},
     {"apps/v1", "DeleteOptions"},
     {"batch/v1", "DeleteOptions"},
@@ -925,6 +928,7 @@ static void test_accepted_kinds(void **state)
         {"networking.k8s.io/v1", "IngressClass", "not networking.k8s.io/v1 IngressClass"},
         {"rbac.authorization.k8s.io/v1beta1", "Role", "not rbac.authorization.k8s.io/v1beta1 Role"},
         {"authentication.k8s.io/v1", "TokenReview", "not authentication.k8s.io/v1 TokenReview"},
+        {"authorization.k8s.io/v1", "SubjectAccessReview", "not authorization.k8s.io/v1 SubjectAccessReview"},
         {"storage.k8s.io/v1", "DeleteOptions", "not storage.k8s.io/v1 DeleteOptions"},
         {"meta.k8s.io/v1", "DeleteOptions", "not meta.k8s.io/v1 DeleteOptions"},
         {"v1", "Status", "not v1 Status"},
@@ -935,7 +939,8 @@ static void test_accepted_kinds(void **state)
         envelope(&body, refused[i].api_version, refused[i].kind, &raw);
         decode_bad(body.d, body.n, "protobuf: bodies are decoded for the common built-in kinds of core/v1, apps/v1, "
                    "batch/v1, autoscaling/v1, autoscaling/v2, policy/v1, networking.k8s.io/v1, "
-                   "rbac.authorization.k8s.io/v1, scheduling.k8s.io/v1 and authentication.k8s.io/v1",
+                   "rbac.authorization.k8s.io/v1, scheduling.k8s.io/v1, authentication.k8s.io/v1 and "
+                   "authorization.k8s.io/v1",
                    refused[i].says, "send JSON", NULL);
     }
 }

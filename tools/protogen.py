@@ -94,6 +94,11 @@ ROOTS = [
     ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
     # the body of POST serviceaccounts/NAME/token
     ("authentication.k8s.io/v1", "TokenRequest", "io.k8s.api.authentication.v1.TokenRequest"),
+    # what an agent asks about itself (kubectl auth whoami, can-i), answered
+    # by the gate (gate/kube/selfreview.c)
+    ("authentication.k8s.io/v1", "SelfSubjectReview", "io.k8s.api.authentication.v1.SelfSubjectReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", "io.k8s.api.authorization.v1.SelfSubjectAccessReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", "io.k8s.api.authorization.v1.SelfSubjectRulesReview"),
 ] + [
     # DeleteOptions is registered in every group version (metav1.
     # AddToGroupVersion); a typed client sends it under its own one
@@ -120,6 +125,8 @@ SPECIAL = {
     "io.k8s.apimachinery.pkg.runtime.RawExtension": ("PB_K_RAWJSON", {1: ("raw", "bytes", "optional")}),
     MV1 + "FieldsV1": ("PB_K_RAWJSON", {1: ("Raw", "bytes", "optional")}),
     MV1 + "Verbs": ("PB_K_VERBS", {1: ("items", "string", "repeated")}),
+    # type ExtraValue []string: a JSON array of strings, as Verbs
+    "io.k8s.api.authentication.v1.ExtraValue": ("PB_K_VERBS", {1: ("items", "string", "repeated")}),
 }
 
 # Messages with a MarshalJSON the decoder does not reproduce: refused when

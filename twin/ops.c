@@ -688,6 +688,12 @@ static int do_update_or_patch(op_ctx *o)
             return 0;
         }
         json_t *rep = twin__path(scale, "spec.replicas");
+        if (!rep) {
+            /* Scale.spec.replicas is an int32 with omitempty: absent is 0
+             * (kubectl scale --replicas=0 sends "spec":{}) */
+            json_object_set_new(twin__path_make(scale, "spec"), "replicas", json_integer(0));
+            rep = twin__path(scale, "spec.replicas");
+        }
         if (!json_is_integer(rep) || json_integer_value(rep) < 0) {
             json_decref(scale);
             json_decref(cur);

@@ -30,6 +30,37 @@ static const struct {
 };
 enum { NSERVED = sizeof SERVED / sizeof SERVED[0] };
 
+/* The subresources Kubernetes has besides status and scale, as its
+ * discovery lists them: the gate simulates evictions and serves logs, and
+ * refuses the others (k8s.c), but lists them, so that kubectl reads
+ * "pods/exec" as a subresource (auth can-i) and drains with evictions. */
+static const struct {
+    const char *kind, *sub, *group, *version, *response;
+    const char *verbs[5];
+} SUBS[] = {
+    {"Pod", "eviction", "policy", "v1", "Eviction", {"create"}},
+    {"Pod", "log", "", "v1", "Pod", {"get"}},
+    {"Pod", "exec", "", "v1", "PodExecOptions", {"create", "get"}},
+    {"Pod", "attach", "", "v1", "PodAttachOptions", {"create", "get"}},
+    {"Pod", "portforward", "", "v1", "PodPortForwardOptions", {"create", "get"}},
+    {"Pod", "proxy", "", "v1", "PodProxyOptions", {"create", "delete", "get", "patch", "update"}},
+    {"Pod", "ephemeralcontainers", "", "v1", "Pod", {"get", "patch", "update"}},
+    {"Pod", "binding", "", "v1", "Binding", {"create"}},
+    {"Node", "proxy", "", "v1", "NodeProxyOptions", {"create", "delete", "get", "patch", "update"}},
+    {"Service", "proxy", "", "v1", "ServiceProxyOptions", {"create", "delete", "get", "patch", "update"}},
+    {"ServiceAccount", "token", "authentication.k8s.io", "v1", "TokenRequest", {"create"}},
+    {"Namespace", "finalize", "", "v1", "Namespace", {"update"}},
+};
+enum { NSUBS = sizeof SUBS / sizeof SUBS[0] };
+
+static json_t *sub_verbs(size_t i)
+{
+    json_t *v = json_array();
+    for (int j = 0; j < 5 && SUBS[i].verbs[j]; j++)
+        json_array_append_new(v, json_string(SUBS[i].verbs[j]));
+    return v;
+}
+
 static json_t *served_verbs(size_t i)
 {
     json_t *v = json_array();
@@ -65,11 +96,31 @@ static json_t *resource_list(const char *group, const char *version)
         if (*k[i].short_names)
             json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
         json_array_append_new(res, r);
+        if (k[i].has_status) {
+            char *sub = twin_xasprintf("%s/status", k[i].resource);
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[sss]}", "name", sub, "singularName", "",
+                                                 "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", "get",
+                                                 "patch", "update"));
+            free(sub);
+        }
         if (k[i].has_scale) {
             char *sub = twin_xasprintf("%s/scale", k[i].resource);
             json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[sss]}", "name", sub, "singularName",
                                                  "", "namespaced", k[i].namespaced, "group", "autoscaling", "version",
                                                  "v1", "kind", "Scale", "verbs", "get", "patch", "update"));
+            free(sub);
+        }
+        for (size_t j = 0; j < NSUBS; j++) {
+            if (strcmp(SUBS[j].kind, k[i].kind))
+                continue;
+            char *sub = twin_xasprintf("%s/%s", k[i].resource, SUBS[j].sub);
+            json_t *e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", sub, "singularName", "", "namespaced",
+                                  k[i].namespaced, "kind", SUBS[j].response, "verbs", sub_verbs(j));
+            if (*SUBS[j].group) {
+                json_object_set_new(e, "group", json_string(SUBS[j].group));
+                json_object_set_new(e, "version", json_string(SUBS[j].version));
+            }
+            json_array_append_new(res, e);
             free(sub);
         }
     }
@@ -137,6 +188,12 @@ static json_t *aggregated(int core)
             json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "scale",
                                                   "responseKind", "group", "autoscaling", "version", "v1", "kind",
                                                   "Scale", "verbs", "get", "patch", "update"));
+        for (size_t j = 0; j < NSUBS; j++)
+            if (!strcmp(SUBS[j].kind, k[i].kind))
+                json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "subresource", SUBS[j].sub,
+                                                      "responseKind", "group", SUBS[j].group, "version",
+                                                      SUBS[j].version, "kind", SUBS[j].response, "verbs",
+                                                      sub_verbs(j)));
         if (json_array_size(subs))
             json_object_set_new(r, "subresources", subs);
         else

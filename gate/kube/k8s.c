@@ -533,9 +533,15 @@ static int delete_options(gate_action *a, const json_t *params, char *err, size_
             int ok = 1;
             if (!strcmp(k, "kind"))
                 ok = json_is_string(v) && !strcmp(json_string_value(v), "DeleteOptions");
-            else if (!strcmp(k, "apiVersion"))
+            else if (!strcmp(k, "apiVersion")) {
+                /* DeleteOptions is registered in every group version: a
+                 * typed client sends it under the one of what it deletes */
+                char *gv = *a->group ? twin_xasprintf("%s/%s", a->group, a->version) : twin_xstrdup(a->version);
                 ok = json_is_string(v) && (!strcmp(json_string_value(v), "v1") ||
-                                           !strcmp(json_string_value(v), "meta.k8s.io/v1"));
+                                           !strcmp(json_string_value(v), "meta.k8s.io/v1") ||
+                                           !strcmp(json_string_value(v), gv));
+                free(gv);
+            }
             else if (!strcmp(k, "propagationPolicy"))
                 ok = json_is_string(v) || json_is_null(v), prop = json_string_value(v);
             else if (!strcmp(k, "orphanDependents"))
@@ -861,6 +867,24 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     }
     if (!strcmp(m, "DELETE") && (rc = delete_options(a, params, err, errlen)))
         goto out;
+    if (sub && !strcmp(sub, "eviction") && json_is_object(a->body)) {
+        /* kubectl drain --dry-run=server: the eviction's own DeleteOptions */
+        const json_t *dr = json_object_get(json_object_get(a->body, "deleteOptions"), "dryRun");
+        size_t di;
+        json_t *x;
+        json_array_foreach(dr, di, x) {
+            if (!json_is_string(x) || strcmp(json_string_value(x), "All")) {
+                rc = refuse(400, err, errlen, "%s",
+                            "deleteOptions.dryRun: Unsupported value: supported values: \"All\"");
+                goto out;
+            }
+            a->dry_run = 1;
+        }
+        if (dr && !json_is_array(dr) && !json_is_null(dr)) {
+            rc = refuse(400, err, errlen, "%s", "deleteOptions.dryRun must be a list of strings");
+            goto out;
+        }
+    }
     if (gate_convert_v1_hpa(a->group, a->version, a->kind->kind) && !a->subresource) {
         /* the twin keeps HPAs as v2: a v1 body is converted for it (a
          * patch would need the stored object converted back and forth) */

@@ -112,7 +112,8 @@ static const struct {
     {"networking.k8s.io/v1", {"Ingress", "NetworkPolicy", "DeleteOptions"}},
     {"rbac.authorization.k8s.io/v1", {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "DeleteOptions"}},
     {"scheduling.k8s.io/v1", {"PriorityClass", "DeleteOptions"}},
-    {"authentication.k8s.io/v1", {"TokenRequest", "DeleteOptions"}},
+    {"authentication.k8s.io/v1", {"TokenRequest", "SelfSubjectReview", "DeleteOptions"}},
+    {"authorization.k8s.io/v1", {"SelfSubjectAccessReview", "SelfSubjectRulesReview"}},
 };
 
 /* The API server reads a DeleteOptions alike under every group version
@@ -715,7 +716,7 @@ static int refuse_kind(pb_dec *d, const char *api_version, const char *kind)
                       strcmp(ACCEPTED[i].api_version, "v1") ? ACCEPTED[i].api_version : "core/v1");
     fail(d,
          "bodies are decoded for the common built-in kinds of %s (objects, an Eviction, a Scale, a "
-         "TokenRequest, a DELETE's DeleteOptions), not %.100s %.100s: send JSON",
+         "TokenRequest, the self reviews, a DELETE's DeleteOptions), not %.100s %.100s: send JSON",
          groups.s, *api_version ? api_version : "(no apiVersion)", *kind ? kind : "(no kind)");
     twin_buf_free(&groups);
     return -1;
