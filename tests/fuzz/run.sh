@@ -51,7 +51,7 @@ if ! "$CLANG" -fsanitize=fuzzer "$probe.c" -o "$probe" 2>"$probe.log"; then
 fi
 
 # The project, once for all targets, in parallel.
-SRCS=$(ls twin/*.c gate/*.c | grep -v '^gate/main\.c$')
+SRCS=$(ls twin/*.c gate/*/*.c | grep -v '^gate/cmd/main\.c$')
 echo "fuzz: compiling $(echo "$SRCS" | wc -l) sources with $CLANG"
 for s in $SRCS; do echo "$s"; done |
     xargs -P "$(nproc 2>/dev/null || echo 4)" -I{} sh -c \
