@@ -42,6 +42,8 @@ return {
     dangerous_capabilities = { "SYS_ADMIN", "NET_ADMIN", "SYS_MODULE", "ALL" },
     -- a role granting get/list/watch on these is a role that reads Secrets
     secret_resources = { "secrets" },
+    -- "NAMESPACE/NAME" of the ServiceAccounts a token may be minted for
+    token_requests = {},
   },
 
   ["data-protection"] = {

@@ -10,7 +10,8 @@
 --           hostPath or adds a dangerous capability (SYS_ADMIN, NET_ADMIN,
 --           SYS_MODULE, ALL; in any letter case, as the runtime upper-cases
 --           them); removing or changing a Namespace's airlock.dev/tier or
---           airlock.dev/restricted label
+--           airlock.dev/restricted label; minting a ServiceAccount's token
+--           (serviceaccounts/token) unless config lists it in token_requests
 local k8s, report = lib.k8s, lib.report
 
 -- The resources each dangerous verb acts on: "*" verbs on any of these
@@ -206,6 +207,20 @@ local function check_namespace_labels(ctx, r)
   end
 end
 
+-- A token minted for a ServiceAccount (kubectl create token) carries the
+-- account's power out of the cluster, to whoever holds it: refused unless
+-- config lists the account ("NAMESPACE/NAME") in token_requests.
+local function check_token_requests(ctx, cfg, r)
+  local a = ctx.action
+  if a.resource ~= "serviceaccounts" or a.subresource ~= "token" then return end
+  local who = (a.namespace or "") .. "/" .. (a.name or "")
+  for _, allowed in ipairs(cfg.token_requests or {}) do
+    if allowed == who then return end
+  end
+  r:deny("would mint a token for ServiceAccount %s (its power, outside the cluster); list it in "
+         .. "privilege.token_requests to allow it", who)
+end
+
 return {
   name = "privilege",
   description = "stops grants of admin rights, privileged pods and removal of namespace protections",
@@ -217,6 +232,7 @@ return {
     check_roles(ctx, cfg, r)
     check_pod_templates(ctx, cfg, r)
     check_namespace_labels(ctx, r)
+    check_token_requests(ctx, cfg, r)
     return r:verdict()
   end,
 }

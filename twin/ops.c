@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "patch.h"
 #include "quantity.h"
@@ -951,6 +952,61 @@ static int do_evict(op_ctx *o)
     return 0;
 }
 
+/* ---- service account tokens (serviceaccounts/token) ---- */
+
+/* A TokenRequest for an existing ServiceAccount: answered with a token
+ * that stands for the account in the twin (synthetic: the twin signs
+ * nothing), its expiry as the API server computes it.  Nothing is
+ * written: the power it hands out is for the policies to judge
+ * (privilege). */
+static int do_token(op_ctx *o)
+{
+    twin *t = o->t;
+    const twin_request *r = o->req;
+    json_t *sa = twin__get(t, "ServiceAccount", r->ns, r->name);
+    if (!sa)
+        return not_found(o, r->name);
+    if (!json_is_object(r->body)) {
+        json_decref(sa);
+        return fail(o, 400, "BadRequest", "the body of a token request must be a TokenRequest");
+    }
+    json_t *exp = twin__path(r->body, "spec.expirationSeconds");
+    long long secs = json_is_integer(exp) ? json_integer_value(exp) : 3600;
+    if (exp && !json_is_integer(exp)) {
+        json_decref(sa);
+        return bad(o, r->name, "%s", "spec.expirationSeconds: Invalid value: must be an integer");
+    }
+    if (secs < 600 || secs > 1LL << 32) {   /* ValidateTokenRequest: at least 10 minutes, at most 2^32 s */
+        json_decref(sa);
+        return bad(o, r->name, "%s", "spec.expirationSeconds: Invalid value: may not specify a duration less than 10 "
+                                     "minutes or more than 2^32 seconds");
+    }
+    char digest[65];
+    char *seed = twin_xasprintf("%s/%s/%lld/%llu", r->ns, r->name, (long long)t->rv, (unsigned long long)twin__rand(t));
+    twin__digest_hex(seed, digest);
+    free(seed);
+    double now = t->clock ? t->clock : (double)time(NULL);
+    time_t until = (time_t)now + (time_t)secs;
+    struct tm tm;
+    gmtime_r(&until, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *tr = json_deep_copy(r->body);
+    json_object_set_new(tr, "apiVersion", json_string("authentication.k8s.io/v1"));
+    json_object_set_new(tr, "kind", json_string("TokenRequest"));
+    json_t *meta = twin__path_make(tr, "metadata");
+    json_object_set_new(meta, "name", json_string(r->name));
+    json_object_set_new(meta, "namespace", json_string(r->ns));
+    json_object_set_new(twin__path_make(tr, "spec"), "expirationSeconds", json_integer(secs));
+    char *token = twin_xasprintf("airlock-twin.%s", digest);
+    json_object_set_new(tr, "status", json_pack("{s:s, s:s}", "token", token, "expirationTimestamp", ts));
+    free(token);
+    json_decref(sa);
+    o->res->code = 201;
+    o->res->object = tr;
+    return 0;
+}
+
 /* ---- the operation ---- */
 
 json_t *twin_impact_empty(void)
@@ -989,7 +1045,8 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         snprintf(err, errlen, "%s is namespaced: a namespace is required", kind->resource);
         return -1;
     }
-    if ((req->verb == TWIN_UPDATE || req->verb == TWIN_PATCH || req->verb == TWIN_DELETE || req->verb == TWIN_EVICT) &&
+    if ((req->verb == TWIN_UPDATE || req->verb == TWIN_PATCH || req->verb == TWIN_DELETE || req->verb == TWIN_EVICT ||
+         req->verb == TWIN_TOKEN) &&
         (!req->name || !*req->name)) {
         snprintf(err, errlen, "a name is required for this request");
         return -1;
@@ -1020,6 +1077,9 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         break;
     case TWIN_EVICT:
         rc = do_evict(&o);
+        break;
+    case TWIN_TOKEN:
+        rc = do_token(&o);
         break;
     default:
         snprintf(err, errlen, "unsupported verb");

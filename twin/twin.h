@@ -155,6 +155,7 @@ typedef enum twin_verb {
     TWIN_DELETE,
     TWIN_DELETE_COLLECTION,
     TWIN_EVICT,             /* pods/eviction */
+    TWIN_TOKEN,             /* serviceaccounts/token: a TokenRequest; changes nothing */
 } twin_verb;
 
 typedef enum twin_patch_type {

@@ -737,12 +737,11 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         goto out;
     }
     if (sub && !connect && strcmp(sub, "scale") && strcmp(sub, "status") && strcmp(sub, "eviction") &&
-        strcmp(sub, "log")) {
+        strcmp(sub, "log") && strcmp(sub, "token")) {
         /* a subresource Kubernetes has but the twin cannot simulate is
          * refused as such (kubectl prints a 403; a 404 here reads as "the
          * feature is off" to kubectl debug), anything else is not found */
-        static const char *const REAL[] = {"ephemeralcontainers", "binding", "resize", "token", "finalize",
-                                           "approval", NULL};
+        static const char *const REAL[] = {"ephemeralcontainers", "binding", "resize", "finalize", "approval", NULL};
         for (int r = 0; REAL[r]; r++)
             if (!strcmp(sub, REAL[r])) {
                 snprintf(err, errlen, "airlock: denied: %s/%s cannot be simulated by the twin and is refused%s",
@@ -756,6 +755,10 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     }
     if (sub && !strcmp(sub, "scale") && !a->kind->has_scale) {
         rc = refuse(404, err, errlen, "%s have no scale subresource", a->resource);
+        goto out;
+    }
+    if (sub && !strcmp(sub, "token") && (strcmp(a->kind->kind, "ServiceAccount") || strcmp(m, "POST"))) {
+        rc = refuse(404, err, errlen, "%s", "a token request is a POST on serviceaccounts/NAME/token");
         goto out;
     }
     if (sub && !strcmp(sub, "eviction") && (strcmp(a->kind->kind, "Pod") || strcmp(m, "POST"))) {
@@ -1037,6 +1040,9 @@ void gate_action_request(const gate_action *a, twin_request *req)
     req->subresource = a->subresource;
     if (a->subresource && !strcmp(a->subresource, "eviction")) {
         req->verb = TWIN_EVICT;
+        req->subresource = NULL;
+    } else if (a->subresource && !strcmp(a->subresource, "token")) {
+        req->verb = TWIN_TOKEN;
         req->subresource = NULL;
     } else if (!strcmp(v, "create"))
         req->verb = TWIN_CREATE;

@@ -33,8 +33,8 @@ static const char *const VERBS[] = {"get", "list", "watch", "create", "update", 
 /* Subresources the gate never lets through: connect (no simulation of a
  * process or a stream) and those the twin does not model (k8s.c). */
 static const char *const REFUSED_SUBS[] = {"exec", "attach", "portforward", "proxy", "ephemeralcontainers",
-                                           "binding", "resize", "token", "finalize", "approval", NULL};
-static const char *const SERVED_SUBS[] = {"status", "scale", "eviction", "log", NULL};
+                                           "binding", "resize", "finalize", "approval", NULL};
+static const char *const SERVED_SUBS[] = {"status", "scale", "eviction", "log", "token", NULL};
 
 static int in(const char *s, const char *const *list)
 {

@@ -175,6 +175,9 @@ kx attach attach "$pod" $NS
 [ $rc != 0 ] && has "attach is refused" "cannot be simulated"
 kx debug debug "$pod" $NS --image=busybox --profile=general
 [ $rc != 0 ] && has "debug (ephemeral containers) is refused with a Status kubectl prints" "cannot be simulated"
+kx create-token create token sweep-sa $NS
+[ $rc != 0 ] && has "create token is judged: privilege refuses minting a ServiceAccount's token" \
+    "denied by privilege: would mint a token for ServiceAccount shop/sweep-sa"
 kx delete-ns delete namespace payments
 [ $rc != 0 ] && has "deleting a critical namespace is denied by the policies" "airlock: denied"
 
