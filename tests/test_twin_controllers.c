@@ -1523,12 +1523,94 @@ static void test_eviction_unready_pod(void **state)
     }
 }
 
+/* The controllers' Events (twin_set_events): off, none is written; on, a
+ * scale writes the Deployment's ScalingReplicaSet, the ReplicaSet's
+ * SuccessfulCreate per pod and the scheduler's Scheduled per pod, never in
+ * the diff or its counts (nothing to judge) but in res.events; an
+ * unschedulable pod gets a Warning FailedScheduling with the scheduler's
+ * message; the same Event again counts up; a rollback takes them back. */
+static size_t events_where(twin *t, const char *reason, const char *kind, const char *name)
+{
+    json_t *evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(evs, i, e) {
+        if (!strcmp(tt_str(e, "reason"), reason) && !strcmp(tt_str(e, "involvedObject.kind"), kind) &&
+            (!name || !strcmp(tt_str(e, "involvedObject.name"), name)))
+            n++;
+    }
+    json_decref(evs);
+    return n;
+}
+
+static void test_controller_events(void **state)
+{
+    (void)state;
+    twin *t = cluster(json_pack("[o]", tt_deploy("app", "web", 2, NULL)));
+    json_t *scale = tj("{'spec':{'replicas':3}}");
+    twin_result res = tt_apply(t, tt_merge("Deployment", "app", "web", scale));
+    assert_int_equal(json_array_size(res.events), 0);   /* off by default */
+    twin_result_free(&res);
+    twin_rollback(t);
+
+    twin_set_events(t, 1);
+    res = tt_apply(t, tt_merge("Deployment", "app", "web", scale));
+    assert_int_equal(res.code, 200);
+    size_t i;
+    json_t *c;
+    json_array_foreach(res.diff, i, c) assert_string_not_equal(tt_str(c, "kind"), "Event");
+    assert_null(json_object_get(json_object_get(json_object_get(res.impact, "counts"), "by_kind"), "Event"));
+    assert_true(json_array_size(res.events) >= 3);
+    twin_result_free(&res);
+    twin_rollback(t);
+    assert_int_equal(tt_count(t, TWIN_AFTER, "Event", "app", NULL), 0);   /* rolled back with the operation */
+
+    res = tt_apply(t, tt_merge("Deployment", "app", "web", scale));
+    twin_result_free(&res);
+    twin_commit(t);
+    assert_int_equal(events_where(t, "ScalingReplicaSet", "Deployment", "web"), 1);
+    assert_int_equal(events_where(t, "SuccessfulCreate", "ReplicaSet", NULL), 1);
+    assert_int_equal(events_where(t, "Scheduled", "Pod", NULL), 1);
+    json_t *evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
+    json_array_foreach(evs, i, c) {
+        if (strcmp(tt_str(c, "reason"), "ScalingReplicaSet"))
+            continue;
+        assert_string_equal(tt_str(c, "type"), "Normal");
+        assert_string_equal(tt_str(c, "source.component"), "deployment-controller");
+        assert_non_null(strstr(tt_str(c, "message"), "from 2 to 3"));
+        assert_int_equal(tt_int(c, "count"), 1);
+    }
+    json_decref(evs);
+
+    /* a pod that fits nowhere: the scheduler says why, as a Warning */
+    json_t *huge = tj("{'spec':{'template':{'spec':{'containers':[{'name':'web','image':'nginx',"
+                      "'resources':{'requests':{'cpu':'64'}}}]}}}}");
+    res = tt_apply(t, tt_merge("Deployment", "app", "web", huge));
+    twin_result_free(&res);
+    twin_commit(t);
+    evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
+    int warned = 0;
+    json_array_foreach(evs, i, c) {
+        if (!strcmp(tt_str(c, "reason"), "FailedScheduling")) {
+            warned = 1;
+            assert_string_equal(tt_str(c, "type"), "Warning");
+            assert_non_null(strstr(tt_str(c, "message"), "Insufficient cpu"));
+        }
+    }
+    assert_true(warned);
+    json_decref(evs);
+    json_decref(huge);
+    json_decref(scale);
+    twin_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deployment_creates_replicaset_and_pods),
         cmocka_unit_test(test_deployment_names_deterministic),
         cmocka_unit_test(test_scale_subresource),
+        cmocka_unit_test(test_controller_events),
         cmocka_unit_test(test_scale_by_patch),
         cmocka_unit_test(test_rolling_update_defaults),
         cmocka_unit_test(test_rolling_update_three_replicas),

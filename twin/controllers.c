@@ -506,11 +506,14 @@ static int bind_pod_to(twin *t, json_t *pod, twin_sched_node *n, const char *why
     if (!n) {
         json_object_set_new(twin__path_make(pod, "status"), "phase", json_string("Pending"));
         set_condition(pod, "PodScheduled", "False", "Unschedulable", why, ts);
+        twin__event(t, pod, "Warning", "FailedScheduling", "default-scheduler", "%s", why);
         free(ts);
         return 0;
     }
     json_t *addrs = twin__path(n->node, "status.addresses");
     place_pod(t, pod, n->name, json_string_value(json_object_get(json_array_get(addrs, 0), "address")), ts);
+    twin__event(t, pod, "Normal", "Scheduled", "default-scheduler", "Successfully assigned %s/%s to %s", twin__ns(pod),
+                twin__name(pod), n->name);
     free(ts);
     return 1;
 }
@@ -717,6 +720,15 @@ static void create_pod(twin *t, const json_t *owner, const json_t *tmpl, const c
         bind_pod(t, pod);
     }
     twin__put_shared(t, pod);
+    const char *ok = twin__kind(owner);
+    if (!strcmp(ok, "StatefulSet"))
+        twin__event(t, owner, "Normal", "SuccessfulCreate", "statefulset-controller",
+                    "create Pod %s in StatefulSet %s successful", name, twin__name(owner));
+    else
+        twin__event(t, owner, "Normal", "SuccessfulCreate",
+                    !strcmp(ok, "Job") ? "job-controller" : !strcmp(ok, "DaemonSet") ? "daemonset-controller"
+                                                                                     : "replicaset-controller",
+                    "Created pod: %s", name);
     json_decref(pod);
 }
 
@@ -810,7 +822,7 @@ static json_t **sorted_victims(json_t *pods, size_t *n)
 /* Deletes the first `n` pods in scale-down order. */
 /* Deletes the first `n` pods in scale-down order; returns how many of them
  * were Ready. */
-static long delete_victims(twin *t, json_t *pods, long n)
+static long delete_victims(twin *t, const json_t *owner, json_t *pods, long n)
 {
     size_t count;
     long ready = 0;
@@ -818,6 +830,9 @@ static long delete_victims(twin *t, json_t *pods, long n)
     for (long i = 0; i < n && (size_t)i < count; i++) {
         ready += twin__pod_ready(v[i]);
         delete_pod(t, v[i]);
+        twin__event(t, owner, "Normal", "SuccessfulDelete",
+                    !strcmp(twin__kind(owner), "Job") ? "job-controller" : "replicaset-controller", "Deleted pod: %s",
+                    twin__name(v[i]));
     }
     free(v);
     return ready;
@@ -868,7 +883,7 @@ static void reconcile_replicaset(twin *t, json_t *rs, const char *key)
             json_decref(refs);
             now = want;
         } else if (have > want) {
-            ready -= delete_victims(t, pods, have - want);
+            ready -= delete_victims(t, rs, pods, have - want);
             now = want;
         }
     });
@@ -893,13 +908,16 @@ static long rs_avail(const json_t *rs) { return twin__int(rs, "status.availableR
 
 /* Scales the ReplicaSet in *slot to n: a new version is written and
  * replaces the (shared, read-only) one in the slot. */
-static void scale_rs(twin *t, json_t **slot, long n, const char *dkey)
+static void scale_rs(twin *t, const json_t *d, json_t **slot, long n, const char *dkey)
 {
-    if (rs_spec(*slot) == n)
+    long was = rs_spec(*slot);
+    if (was == n)
         return;
     json_t *rs = copy_to_write(*slot, COPY_SPEC);
     json_object_set_new(twin__path_make(rs, "spec"), "replicas", json_integer(n));
     AS_CAUSED_BY(t, dkey, twin__put_shared(t, rs));
+    twin__event(t, d, "Normal", "ScalingReplicaSet", "deployment-controller", "Scaled %s replica set %s from %ld to %ld",
+                n > was ? "up" : "down", twin__name(rs), was, n);
     json_decref(*slot);
     *slot = rs;
 }
@@ -1057,6 +1075,9 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
             }
             json_t *rs = new_replicaset(t, d, start, max_rev + 1, surge);
             AS_CAUSED_BY(t, key, twin__put(t, rs));
+            if (start > 0)
+                twin__event(t, d, "Normal", "ScalingReplicaSet", "deployment-controller",
+                            "Scaled up replica set %s from 0 to %ld", twin__name(rs), start);
             rss = twin_xrealloc(rss, (n + 2) * sizeof(json_t *));
             rss[n++] = rs;
             ni = (long)n - 1;
@@ -1064,15 +1085,15 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
             if (old_active) {
                 for (size_t i = 0; i < n; i++)
                     if ((long)i != ni)
-                        scale_rs(t, &rss[i], 0, key);
+                        scale_rs(t, d, &rss[i], 0, key);
             } else if (!old_pods) {
-                scale_rs(t, &rss[ni], replicas, key);
+                scale_rs(t, d, &rss[ni], replicas, key);
             }
         } else {
             /* rolling update, one sync (k8s-api-facts §3.2) */
             long nr = rs_spec(rss[ni]);
             if (nr > replicas) {
-                scale_rs(t, &rss[ni], replicas, key);
+                scale_rs(t, d, &rss[ni], replicas, key);
             } else {
                 long total = 0;
                 for (size_t i = 0; i < n; i++)
@@ -1082,7 +1103,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                     long up = max_total - total;
                     if (up > replicas - nr)
                         up = replicas - nr;
-                    scale_rs(t, &rss[ni], nr + up, key);
+                    scale_rs(t, d, &rss[ni], nr + up, key);
                 }
             }
             /* scale down old ReplicaSets */
@@ -1103,7 +1124,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                     if (unhealthy <= 0)
                         continue;
                     long cut = unhealthy < max_down ? unhealthy : max_down;
-                    scale_rs(t, &rss[i], rs_spec(rss[i]) - cut, key);
+                    scale_rs(t, d, &rss[i], rs_spec(rss[i]) - cut, key);
                     max_down -= cut;
                 }
                 long down = avail - min_avail;
@@ -1113,7 +1134,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
                     if ((long)i == ni || rs_spec(rss[i]) == 0)
                         continue;
                     long cut = rs_spec(rss[i]) < down ? rs_spec(rss[i]) : down;
-                    scale_rs(t, &rss[i], rs_spec(rss[i]) - cut, key);
+                    scale_rs(t, d, &rss[i], rs_spec(rss[i]) - cut, key);
                     down -= cut;
                 }
             }
@@ -1133,7 +1154,7 @@ static void reconcile_deployment(twin *t, json_t *d, const char *key)
         if (active == 0 && n)
             target = ni >= 0 ? &rss[ni] : &rss[n - 1];
         if (active <= 1 && target)
-            scale_rs(t, target, replicas, key);
+            scale_rs(t, d, target, replicas, key);
     }
 
     /* status (calculateStatus) */
@@ -1545,7 +1566,7 @@ static void reconcile_job(twin *t, json_t *job, const char *key)
             free(sfx);
         }
         if (have > want) {
-            delete_victims(t, pods, have - want);
+            delete_victims(t, job, pods, have - want);
         }
     });
     json_decref(pods);
@@ -1755,6 +1776,9 @@ static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
     else if (cur < min)
         want = min;
     if (want != cur) {
+        twin__event(t, hpa, "Normal", "SuccessfulRescale", "horizontal-pod-autoscaler", "New size: %ld; reason: %s",
+                    want, want < cur ? "Current number of replicas above Spec.MaxReplicas"
+                                     : "Current number of replicas below Spec.MinReplicas");
         json_t *next = copy_to_write(target, COPY_SPEC);
         json_object_set_new(twin__path_make(next, "spec"), "replicas", json_integer(want));
         json_t *meta = twin__path_make(next, "metadata");

@@ -185,6 +185,8 @@ static twin_change **ordered_changes(twin *t, size_t *n)
             continue;
         if (c->before && c->after && json_equal(c->before, c->after))
             continue;
+        if (c->quiet)   /* a controller's Event: never a change to judge (events.c) */
+            continue;
         v[(*n)++] = c;
     }
     qsort(v, *n, sizeof(*v), cmp_change);

@@ -1103,6 +1103,7 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         t->rv = t->op_rv;
         t->rng = t->op_rng;
         res->diff = json_array();
+        res->events = json_array();
         res->impact = twin_impact_empty();
         return 0;
     }
@@ -1121,6 +1122,7 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
     json_t *settled = twin__impact_moment(t);
     res->impact = twin__impact(t, instant, settled);
     res->diff = twin__diff(t);
+    res->events = twin__quiet_diff(t);
     return 0;
 }
 
@@ -1283,5 +1285,6 @@ void twin_result_free(twin_result *res)
     json_decref(res->object);
     json_decref(res->diff);
     json_decref(res->impact);
+    json_decref(res->events);
     memset(res, 0, sizeof *res);
 }

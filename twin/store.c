@@ -824,7 +824,10 @@ static void record(twin *t, const char *kind, const char *ns, const char *name, 
         c->parent = twin_xstrdup(t->parent);
         c->seq = t->change_seq++;
         c->cost_gen = t->pricing_gen;
+        c->quiet = t->quiet > 0;
         twin_map_put(&t->changes, key, c);
+    } else if (!t->quiet) {
+        c->quiet = 0;   /* written as a change too: judged */
     }
     json_decref(c->after);
     c->after = after ? json_incref((json_t *)after) : NULL;   /* the cached copy, read-only */

@@ -185,7 +185,12 @@ typedef struct twin_result {
     json_t *object;  /* the answer: the object, a Status, or a Scale; new ref */
     json_t *diff;    /* array of change records (DESIGN.md); new ref, NULL on error */
     json_t *impact;  /* impact record; new ref, NULL on error */
+    json_t *events;  /* the Events the controllers emitted, as diff records (not in diff: nothing to
+                        judge); new ref, an empty array when the twin emits none (twin_set_events) */
 } twin_result;
+
+/* Whether the twin's controllers emit Events (events.c); off by default. */
+void twin_set_events(twin *t, int on);
 
 /*
  * Simulates one request.  On return 0 the twin is in an operation (commit or

@@ -42,6 +42,7 @@ typedef struct twin_change {
     json_t *after;            /* now, NULL if deleted */
     char *parent;             /* "Kind/ns/name" of the cause, NULL if direct */
     size_t seq;               /* order of first touch */
+    int quiet;                /* only a controller's Event wrote it: not in the diff (events.c) */
     /* the hourly costs of before [0] and after [1], each computed once
      * under the pricing of generation cost_gen (twin__change_cost) */
     double cost[2];
@@ -92,6 +93,8 @@ struct twin {
     int importing;            /* writes of imported objects: no notify, no record */
     int keep_versions;        /* imports and syncs keep the source's resourceVersions (twin_keep_versions) */
     int trace;                /* AIRLOCK_TRACE=1: each reconcile on stderr */
+    int events;               /* controllers emit Events (twin_set_events) */
+    int quiet;                /* > 0 while an Event is written: its change is quiet (events.c) */
     int tick;
     twin_map acted;           /* owner key -> tick of its last one-at-a-time step */
     twin_map later;           /* keys to reconcile at the next tick: controllers with
@@ -175,6 +178,13 @@ double twin__now(twin *t);
 char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
 char *twin__uuid(twin *t);               /* random v4 uuid */
 const char *twin__pod_qos(const json_t *pod);   /* BestEffort, Burstable or Guaranteed */
+/* events.c: an Event about obj from a controller (component), when the
+ * twin emits them; its write is quiet (not in the diff). */
+void twin__event(twin *t, const json_t *obj, const char *type, const char *reason, const char *component,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The quiet changes of the operation, as diff records (the Events to tell
+ * watchers). */
+json_t *twin__quiet_diff(twin *t);
 /* The disruption controller's arithmetic for one PodDisruptionBudget: the
  * pods it selects that are active (expected), those Ready (healthy), and
  * how many must stay Ready (desired). */

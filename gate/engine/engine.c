@@ -279,6 +279,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
         goto done;
     }
     d->diff = res.diff;
+    d->events = res.events;
     d->impact = res.impact;
     d->object = res.object;
     if (res.code >= 400) {
@@ -367,6 +368,7 @@ void gate_decision_free(gate_decision *d)
     json_decref(d->body);
     json_decref(d->results);
     json_decref(d->diff);
+    json_decref(d->events);
     json_decref(d->impact);
     json_decref(d->object);
     free(d->list_next);

@@ -53,6 +53,7 @@ typedef struct gate_decision {
     json_t *body;       /* the request's body as JSON (protobuf decoded), NULL when none or unparsed */
     json_t *results;    /* per-policy results */
     json_t *diff;
+    json_t *events;     /* the Events the twin's controllers emitted (not judged); NULL when none */
     json_t *impact;
     json_t *object;     /* the twin's answer (object, list, Status) */
     double micros;      /* simulate + judge */

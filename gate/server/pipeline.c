@@ -614,8 +614,16 @@ static int phase_record(call *k)
         }
     }
     k->rv = twin_resource_version(sv->engine.twin);
-    if (!sv->up && !k->is_read && d->verdict == GATE_ALLOW && !k->dry && d->code < 300)
-        gate_watch_publish(sv->watch, d->diff, k->rv);   /* committed: tell the watchers */
+    if (!sv->up && !k->is_read && d->verdict == GATE_ALLOW && !k->dry && d->code < 300) {
+        /* committed: tell the watchers, the controllers' Events too (one
+         * batch: the hub keeps versions in order) */
+        json_t *batch = json_array();
+        json_array_extend(batch, d->diff);
+        if (d->events)
+            json_array_extend(batch, d->events);
+        gate_watch_publish(sv->watch, batch, k->rv);
+        json_decref(batch);
+    }
     return 0;
 }
 

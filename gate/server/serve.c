@@ -416,6 +416,9 @@ int gate_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gate serve: %s\n", err);
         goto out;
     }
+    /* twin mode: the twin is the cluster, and kubectl reads its
+     * controllers' Events (enforce mode's come from production) */
+    twin_set_events(t, !sv.up);
     if (sv.up) {
         /* the twin mirrors production: each kind as listed, with its
          * versions (its watch starts from the list's), no controller run */
