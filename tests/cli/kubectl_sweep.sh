@@ -83,6 +83,12 @@ jp "set env" "yes" deployment sweep $NS -o 'jsonpath={.spec.template.spec.contai
 kx scale scale deployment/sweep --replicas=3 $NS
 until_jp 3 deployment sweep $NS -o 'jsonpath={.status.readyReplicas}'
 jp "scale: three replicas ready" "3" deployment sweep $NS -o 'jsonpath={.status.readyReplicas}'
+kx events get events $NS --field-selector involvedObject.name=sweep
+has "get events: the Deployment controller's ScalingReplicaSet" "Scaled up replica set sweep-"
+kx describe describe deployment sweep $NS
+has "describe shows the object's Events" "deployment-controller"
+kx events-pods get events $NS --field-selector reason=Scheduled
+has "get events: the scheduler's Scheduled" "Successfully assigned shop/sweep-"
 kx expose expose deployment/sweep --port=80 --target-port=8080 $NS
 jp "expose makes a Service selecting the pods" "sweep" service sweep $NS -o 'jsonpath={.spec.selector.app}'
 kx label label deployment/sweep tier=web $NS
