@@ -140,6 +140,21 @@ ka scale deployment checkout -n shop --replicas=200 >"$tmp/out3" 2>&1
     && [ "$(kp get deployment checkout -n shop -o jsonpath='{.spec.replicas}')" = 200 ] \
     && ok "a change production refused does not use up its approval (the retry passes on it)" \
     || { bad "approval used before production took it"; cat "$tmp/out" "$tmp/approve" "$tmp/out2" "$tmp/out3"; }
+# what the gate answers itself, and production's own reads, in enforce mode
+ka auth whoami >"$tmp/out" 2>&1
+grep -q "^Username *ops-bot$" "$tmp/out" \
+    && ok "auth whoami names the agent (the gate answers; production would name the gate's credential)" \
+    || { bad "auth whoami"; cat "$tmp/out"; }
+ka auth can-i get secrets -n shop >"$tmp/out" 2>&1
+grep -q "^no - agent ops-bot has no read_secrets" "$tmp/out" && ok "auth can-i, answered for the agent" \
+    || { bad "auth can-i"; cat "$tmp/out"; }
+ka top nodes >"$tmp/out" 2>&1
+grep -q "^node-" "$tmp/out" && ok "top nodes: production's metrics, read through the gate" || { bad "top nodes"; cat "$tmp/out"; }
+ka scale deployment cart -n shop --replicas=3 >/dev/null 2>&1
+ka get events -n shop --field-selector involvedObject.name=cart >"$tmp/out" 2>&1
+grep -q "ScalingReplicaSet" "$tmp/out" && ok "get events: production's Events (its controllers' for the forwarded scale)" \
+    || { bad "events from production"; cat "$tmp/out"; }
+
 # shadow mode: everything reaches production, the verdict is recorded
 sport=$((pport + 2))
 "$GATE" serve --listen 127.0.0.1:$sport --data-dir "$tmp/sh" --agents "$tmp/gw-agents.json" --mode shadow --upstream https://127.0.0.1:$pport \
