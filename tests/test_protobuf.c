@@ -1818,10 +1818,73 @@ static void test_same_action_as_json(void **state)
         fail_msg("an unknown kind in a PUT: %d %s, want 415", rc, err);
 }
 
+/* A JSON body checked with the same tables, as the API server's decoder
+ * reads it: wrong types refused naming the field, unknown members refused
+ * under Strict and dropped otherwise; inlined members (a volume's source),
+ * TypeMeta in a claim template, quantities as numbers, int-or-strings and
+ * nulls pass; a kind the tables lack is not checked. */
+static void check_json_case(const char *body, int strict, int want_rc, const char *want_err)
+{
+    json_error_t je;
+    json_t *obj = json_loads(body, 0, &je);
+    if (!obj)
+        fail_msg("bad test JSON %s: %s", body, je.text);
+    char err[512] = "";
+    int rc = gate_protobuf_check_json(obj, NULL, NULL, strict, err, sizeof err);
+    if (rc != want_rc || (want_err && !strstr(err, want_err)))
+        fail_msg("%s (strict %d): got %d \"%s\", want %d \"%s\"", body, strict, rc, err, want_rc,
+                 want_err ? want_err : "");
+    json_decref(obj);
+}
+
+static void test_check_json(void **state)
+{
+    (void)state;
+    const char *sts = "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"s\",\"labels\":{\"a\":\"b\"}},"
+                      "\"spec\":{\"replicas\":2,\"serviceName\":\"s\",\"selector\":{\"matchLabels\":{\"a\":\"b\"}},"
+                      "\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                      "\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":0.5,\"memory\":\"1Gi\"}},"
+                      "\"ports\":[{\"containerPort\":80}],\"livenessProbe\":{\"httpGet\":{\"port\":\"http\"}}}],"
+                      "\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"cm\"}}],\"nodeSelector\":null}},"
+                      "\"volumeClaimTemplates\":[{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\","
+                      "\"metadata\":{\"name\":\"data\"},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],"
+                      "\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}]}}";
+    check_json_case(sts, 1, 0, NULL);
+    check_json_case("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"replicas\":\"2\"}}", 0, -1,
+                    "cannot unmarshal string into Go struct field Deployment.spec.replicas of type int32");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{"
+                    "\"containerPort\":80.5}]}]}}",
+                    0, -1, "Pod.spec.containers[0].ports[0].containerPort of type int32");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{\"a\":1}}", 0, -1,
+                    "cannot unmarshal number into Go struct field ConfigMap.data[a] of type string");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"hostNetwork\":\"true\"}}", 0, -1,
+                    "Pod.spec.hostNetwork of type bool");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":{}}}", 0, -1,
+                    "cannot unmarshal object into Go struct field Pod.spec.containers of type []v1.Container");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"bogus\":1}", 1, -1,
+                    "strict decoding error: unknown field \"bogus\"");
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"hostnetwork\":true}}", 1, -1,
+                    "unknown field \"spec.hostnetwork\"");   /* case matters, as in the API server */
+    /* without Strict an unknown member is dropped from the body */
+    json_t *obj = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"hostnetwork\":true,\"hostPID\":true}}",
+                             0, NULL);
+    char err[256];
+    assert_int_equal(gate_protobuf_check_json(obj, NULL, NULL, 0, err, sizeof err), 0);
+    assert_null(json_object_get(json_object_get(obj, "spec"), "hostnetwork"));
+    assert_true(json_is_true(json_object_get(json_object_get(obj, "spec"), "hostPID")));
+    json_decref(obj);
+    /* the URL's kind when the body names none; a kind without tables passes */
+    obj = json_loads("{\"spec\":{\"replicas\":\"x\"}}", 0, NULL);
+    assert_int_equal(gate_protobuf_check_json(obj, "apps/v1", "Deployment", 0, err, sizeof err), -1);
+    json_decref(obj);
+    check_json_case("{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"subsets\":\"anything\"}", 1, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_privileges),
+        cmocka_unit_test(test_check_json),
         cmocka_unit_test(test_zero_is_kept),
         cmocka_unit_test(test_secret_bytes_base64),
         cmocka_unit_test(test_service_target_port),

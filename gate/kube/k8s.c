@@ -870,6 +870,27 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     }
     if (!strcmp(m, "DELETE") && (rc = delete_options(a, params, err, errlen)))
         goto out;
+    if ((!strcmp(m, "POST") || !strcmp(m, "PUT")) && json_is_object(a->body)) {
+        /* a built-in kind as the API server's decoder reads it: a value of
+         * the wrong type is refused, an unknown member too under
+         * fieldValidation=Strict (kubectl's default), else dropped */
+        char *gv = *a->group ? twin_xasprintf("%s/%s", a->group, a->version) : twin_xstrdup(a->version);
+        char cerr[512];
+        int bad = gate_protobuf_check_json(a->body, sub ? NULL : gv, sub ? NULL : a->kind->kind,
+                                           a->field_validation && !strcmp(a->field_validation, "Strict"), cerr,
+                                           sizeof cerr) < 0;
+        if (bad) {
+            const char *bk = json_string_value(json_object_get(a->body, "kind"));
+            const char *bv = json_string_value(json_object_get(a->body, "apiVersion"));
+            bk = bk ? bk : a->kind->kind;
+            snprintf(err, errlen, "%s in version \"%s\" cannot be handled as a %s: %s", bk,
+                     bv && strchr(bv, '/') ? strchr(bv, '/') + 1 : bv ? bv : a->version, bk, cerr);
+            rc = 400;
+        }
+        free(gv);
+        if (rc)
+            goto out;
+    }
     if (sub && !strcmp(sub, "eviction") && json_is_object(a->body)) {
         /* kubectl drain --dry-run=server: the eviction's own DeleteOptions */
         const json_t *dr = json_object_get(json_object_get(a->body, "deleteOptions"), "dryRun");

@@ -775,3 +775,211 @@ int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, cha
     *out = obj;
     return 0;
 }
+
+/* ---- the same tables check a JSON body ----
+ *
+ * What the API server's JSON decoder refuses for a built-in kind: a member
+ * whose value has the wrong JSON type (400 whatever fieldValidation says),
+ * and, with fieldValidation=Strict, a member it does not know.  Without
+ * Strict an unknown member is dropped, as Go's decoder drops it, so that the
+ * twin and production hold the same object.  Simplified: apiVersion and kind
+ * are allowed in any object (TypeMeta is inlined into every object kind,
+ * a claim template in a StatefulSet for one, and the tables do not carry
+ * it); integers are checked for being integers, not for their range. */
+
+typedef struct pb_chk {
+    int strict;
+    const char *kind;   /* the root kind: Go names a field KIND.path */
+    twin_buf path;
+    char *err;
+    size_t errlen;
+} pb_chk;
+
+static const char *json_type_of(const json_t *v)
+{
+    return json_is_object(v) ? "object" : json_is_array(v) ? "array" : json_is_string(v) ? "string"
+         : json_is_number(v) ? "number" : json_is_boolean(v) ? "bool" : "null";
+}
+
+/* The Go type a field holds, as the decoder's message names it. */
+static void go_type(const pb_field *f, int element, char *out, size_t n)
+{
+    const char *t = f->type == PB_STRING ? "string" : f->type == PB_BYTES ? "[]uint8" : f->type == PB_BOOL ? "bool"
+                  : f->type == PB_INT32  ? "int32"  : f->type == PB_INT64 ? "int64" : NULL;
+    char msg[128] = "";
+    if (!t) {   /* io.k8s.api.core.v1.PodSpec -> v1.PodSpec */
+        const char *name = pb_msgs[f->msg].name, *dot = strrchr(name, '.');
+        while (dot && dot > name && dot[-1] != '.')   /* back over the version: "v1.PodSpec" */
+            dot--;
+        snprintf(msg, sizeof msg, "%s", dot ? dot : name);
+        t = msg;
+    }
+    snprintf(out, n, "%s%s", element ? "" : f->flags & PB_REPEATED ? "[]" : f->flags & PB_MAP ? "map[string]" : "", t);
+}
+
+/* The API server's decoder error for v in f ("json: cannot unmarshal ..."). */
+static int chk_type(pb_chk *c, const pb_field *f, const json_t *v, int element)
+{
+    char t[160];
+    go_type(f, element, t, sizeof t);
+    snprintf(c->err, c->errlen, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", json_type_of(v),
+             c->kind, c->path.s ? c->path.s : "", t);
+    return -1;
+}
+
+static int chk_message(pb_chk *c, const pb_msg *m, json_t *obj, int depth);
+
+/* The field named key in m, or in a message m inlines. */
+static const pb_field *field_named(const pb_msg *m, const char *key, int depth)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const pb_field *f = &m->fields[i];
+        if (f->flags & PB_INLINE) {
+            if (depth < PB_MAX_DEPTH && f->type == PB_MESSAGE) {
+                const pb_field *g = field_named(&pb_msgs[f->msg], key, depth + 1);
+                if (g)
+                    return g;
+            }
+        } else if (!strcmp(f->json, key)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* One value of f's type (an element, for a list or a map). */
+static int chk_value(pb_chk *c, const pb_field *f, json_t *v, int depth)
+{
+    if (json_is_null(v))
+        return 0;   /* Go reads null as the zero value */
+    switch (f->type) {
+    case PB_STRING:
+    case PB_BYTES:
+        return json_is_string(v) ? 0 : chk_type(c, f, v, 1);
+    case PB_BOOL:
+        return json_is_boolean(v) ? 0 : chk_type(c, f, v, 1);
+    case PB_INT32:
+    case PB_INT64:
+        return json_is_integer(v) ? 0 : chk_type(c, f, v, 1);
+    default:
+        break;
+    }
+    const pb_msg *m = &pb_msgs[f->msg];
+    switch (m->kind) {
+    case PB_K_PLAIN:
+        if (!json_is_object(v))
+            return chk_type(c, f, v, 1);
+        return chk_message(c, m, v, depth + 1);
+    case PB_K_QUANTITY:
+        return json_is_string(v) || json_is_number(v) ? 0 : chk_type(c, f, v, 1);
+    case PB_K_INTORSTRING:
+        return json_is_string(v) || json_is_integer(v) ? 0 : chk_type(c, f, v, 1);
+    case PB_K_TIME:
+    case PB_K_MICROTIME:
+        return json_is_string(v) ? 0 : chk_type(c, f, v, 1);
+    case PB_K_VERBS: {
+        if (!json_is_array(v))
+            return chk_type(c, f, v, 1);
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (!json_is_string(x)) return chk_type(c, f, x, 1);
+        return 0;
+    }
+    default:
+        return 0;   /* raw JSON (RawExtension, FieldsV1): any value */
+    }
+}
+
+static void path_cut(pb_chk *c, size_t len)
+{
+    c->path.len = len;
+    if (c->path.s)
+        c->path.s[len] = '\0';
+}
+
+static int chk_field(pb_chk *c, const pb_field *f, json_t *v, int depth)
+{
+    if (json_is_null(v))
+        return 0;
+    if (f->flags & (PB_REPEATED | PB_MAP)) {
+        int list = f->flags & PB_REPEATED;
+        if (list ? !json_is_array(v) : !json_is_object(v))
+            return chk_type(c, f, v, 0);
+        size_t len = c->path.len, i;
+        const char *k;
+        json_t *x;
+        if (list) {
+            json_array_foreach(v, i, x) {
+                twin_buf_addf(&c->path, "[%zu]", i);
+                int rc = chk_value(c, f, x, depth);
+                path_cut(c, len);
+                if (rc < 0)
+                    return -1;
+            }
+        } else {
+            json_object_foreach(v, k, x) {
+                twin_buf_addf(&c->path, "[%s]", k);
+                int rc = chk_value(c, f, x, depth);
+                path_cut(c, len);
+                if (rc < 0)
+                    return -1;
+            }
+        }
+        return 0;
+    }
+    return chk_value(c, f, v, depth);
+}
+
+static int chk_message(pb_chk *c, const pb_msg *m, json_t *obj, int depth)
+{
+    if (depth > PB_MAX_DEPTH) {
+        snprintf(c->err, c->errlen, "%s: nested too deeply", c->path.s ? c->path.s : "");
+        return -1;
+    }
+    size_t len = c->path.len;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, k, v) {
+        if ((!strcmp(k, "apiVersion") || !strcmp(k, "kind")) && json_is_string(v))
+            continue;
+        twin_buf_addf(&c->path, "%s%s", len ? "." : "", k);
+        const pb_field *f = field_named(m, k, 0);
+        int rc = 0;
+        if (!f && c->strict) {
+            snprintf(c->err, c->errlen, "strict decoding error: unknown field \"%s\"", c->path.s);
+            rc = -1;
+        } else if (!f) {
+            json_object_del(obj, k);   /* Go's decoder drops it */
+        } else {
+            rc = chk_field(c, f, v, depth);
+        }
+        path_cut(c, len);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *kind_of, int strict, char *err,
+                             size_t errlen)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (!av && !kind) {   /* the API server takes them from the URL */
+        av = api_version;
+        kind = kind_of;
+    }
+    if (!json_is_object(obj) || !av || !kind)
+        return 0;
+    const pb_root *root = NULL;
+    for (size_t r = 0; r < sizeof pb_roots / sizeof pb_roots[0]; r++)
+        if (!strcmp(av, pb_roots[r].api_version) && !strcmp(kind, pb_roots[r].kind))
+            root = &pb_roots[r];
+    if (!root || !strcmp(kind, "DeleteOptions"))
+        return 0;   /* a kind the tables do not have: the twin's own checks only */
+    pb_chk c = {.strict = strict, .kind = kind, .err = err, .errlen = errlen};
+    int rc = chk_message(&c, &pb_msgs[root->msg], obj, 0);
+    twin_buf_free(&c.path);
+    return rc;
+}

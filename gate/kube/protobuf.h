@@ -33,4 +33,13 @@
  * fault, or the kind refused, *out untouched. */
 int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, char *err, size_t errlen);
 
+/* Checks a JSON body of a kind the tables have (by its apiVersion and
+ * kind, or api_version and kind_of when it names neither; any other body
+ * passes) as the API server's decoder would: a value
+ * of the wrong JSON type is an error (-1, err naming the field); a member
+ * the kind does not have is an error when strict (fieldValidation=Strict),
+ * else dropped from obj, as Go's decoder drops it.  0 otherwise. */
+int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *kind_of, int strict, char *err,
+                             size_t errlen);
+
 #endif

@@ -240,6 +240,19 @@ int gate_selfreview(const gate_req *rq, gate_resp *resp, const gate_subject *who
                              "exactly one of spec.resourceAttributes and spec.nonResourceAttributes must be set");
             goto out;
         }
+        static const char *const STRINGS[] = {"namespace", "verb", "group", "version", "resource", "subresource",
+                                              "name", "path", NULL};
+        for (int i = 0; STRINGS[i]; i++) {
+            const json_t *v = json_object_get(json_is_object(ra) ? ra : na, STRINGS[i]);
+            if (v && !json_is_string(v)) {   /* as the API server's decoder refuses it */
+                char *msg = twin_xasprintf("spec.%s.%s must be a string",
+                                           json_is_object(ra) ? "resourceAttributes" : "nonResourceAttributes",
+                                           STRINGS[i]);
+                gate_resp_status(resp, 400, "BadRequest", msg);
+                free(msg);
+                goto out;
+            }
+        }
         if (json_is_object(ra))
             access_resource(status, ra, who, t);
         else
