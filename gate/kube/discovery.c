@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gate/kube/discovery.h"
+#include "gate/kube/protobuf.h"
 #include "twin/twin.h"
 #include "twin/util.h"
 
@@ -297,8 +298,10 @@ static json_t *openapi_group(const char *group, const char *version)
         json_decref(paths);
         return NULL;
     }
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:{}}, s:o}", "openapi", "3.0.0", "info", "title", "Kubernetes",
-                     "version", "v1.32.0", "components", "schemas", "paths", paths);
+    /* the kinds' schemas, from the protobuf tables: kubectl explain reads them */
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:o}, s:o}", "openapi", "3.0.0", "info", "title", "Kubernetes",
+                     "version", "v1.32.0", "components", "schemas", gate_protobuf_schemas(group, version), "paths",
+                     paths);
 }
 
 int gate_discovery(const gate_req *rq, gate_resp *resp)

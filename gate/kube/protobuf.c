@@ -983,3 +983,109 @@ int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *k
     twin_buf_free(&c.path);
     return rc;
 }
+
+/* ---- the same tables as OpenAPI v3 schemas (kubectl explain) ----
+ *
+ * Every message reachable from the group version's kinds, named as the
+ * API server's OpenAPI names them (io.k8s.api.apps.v1.DeploymentSpec), with
+ * each field's type, $ref or items; the kinds carry apiVersion, kind and
+ * x-kubernetes-group-version-kind.  Simplified: no descriptions (the
+ * generated.proto comments are not in the tables) and no required lists. */
+
+static json_t *schema_value(const pb_field *f, json_t *all, int depth);
+
+static void schema_add(const pb_msg *m, json_t *all, int depth);
+
+static json_t *schema_scalar(const pb_field *f, json_t *all, int depth)
+{
+    switch (f->type) {
+    case PB_STRING:
+        return json_pack("{s:s}", "type", "string");
+    case PB_BYTES:
+        return json_pack("{s:s, s:s}", "type", "string", "format", "byte");
+    case PB_BOOL:
+        return json_pack("{s:s}", "type", "boolean");
+    case PB_INT32:
+        return json_pack("{s:s, s:s}", "type", "integer", "format", "int32");
+    case PB_INT64:
+        return json_pack("{s:s, s:s}", "type", "integer", "format", "int64");
+    default:
+        break;
+    }
+    const pb_msg *m = &pb_msgs[f->msg];
+    switch (m->kind) {
+    case PB_K_QUANTITY:
+        return json_pack("{s:s, s:b}", "type", "string", "x-kubernetes-int-or-string", 1);
+    case PB_K_INTORSTRING:
+        return json_pack("{s:b}", "x-kubernetes-int-or-string", 1);
+    case PB_K_TIME:
+    case PB_K_MICROTIME:
+        return json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
+    case PB_K_VERBS:
+        return json_pack("{s:s, s:{s:s}}", "type", "array", "items", "type", "string");
+    case PB_K_PLAIN:
+        schema_add(m, all, depth + 1);
+        {
+            char *ref = twin_xasprintf("#/components/schemas/%s", m->name);
+            json_t *r = json_pack("{s:[{s:s}]}", "allOf", "$ref", ref);
+            free(ref);
+            return r;
+        }
+    default:
+        return json_pack("{s:s, s:b}", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
+    }
+}
+
+static json_t *schema_value(const pb_field *f, json_t *all, int depth)
+{
+    json_t *v = schema_scalar(f, all, depth);
+    if (f->flags & PB_REPEATED)
+        return json_pack("{s:s, s:o}", "type", "array", "items", v);
+    if (f->flags & PB_MAP)
+        return json_pack("{s:s, s:o}", "type", "object", "additionalProperties", v);
+    return v;
+}
+
+/* m's fields into props (an inlined message's into its parent's). */
+static void schema_props(const pb_msg *m, json_t *props, json_t *all, int depth)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const pb_field *f = &m->fields[i];
+        if ((f->flags & PB_INLINE) && f->type == PB_MESSAGE) {
+            if (depth < PB_MAX_DEPTH)
+                schema_props(&pb_msgs[f->msg], props, all, depth + 1);
+            continue;
+        }
+        json_object_set_new(props, f->json, schema_value(f, all, depth));
+    }
+}
+
+static void schema_add(const pb_msg *m, json_t *all, int depth)
+{
+    if (json_object_get(all, m->name) || depth > PB_MAX_DEPTH)
+        return;
+    json_t *s = json_pack("{s:s, s:{}}", "type", "object", "properties");
+    json_object_set_new(all, m->name, s);   /* before the fields: a message may reach itself */
+    schema_props(m, json_object_get(s, "properties"), all, depth);
+}
+
+json_t *gate_protobuf_schemas(const char *group, const char *version)
+{
+    char *gv = *group ? twin_xasprintf("%s/%s", group, version) : twin_xstrdup(version);
+    json_t *all = json_object();
+    for (size_t r = 0; r < sizeof pb_roots / sizeof pb_roots[0]; r++) {
+        if (strcmp(pb_roots[r].api_version, gv) || !strcmp(pb_roots[r].kind, "DeleteOptions"))
+            continue;
+        const pb_msg *m = &pb_msgs[pb_roots[r].msg];
+        schema_add(m, all, 0);
+        json_t *s = json_object_get(all, m->name);
+        json_t *props = json_object_get(s, "properties");
+        json_object_set_new(props, "apiVersion", json_pack("{s:s}", "type", "string"));
+        json_object_set_new(props, "kind", json_pack("{s:s}", "type", "string"));
+        json_object_set_new(s, "x-kubernetes-group-version-kind",
+                            json_pack("[{s:s, s:s, s:s}]", "group", group, "version", version, "kind",
+                                      pb_roots[r].kind));
+    }
+    free(gv);
+    return all;
+}

@@ -42,4 +42,9 @@ int gate_protobuf_decode(const unsigned char *buf, size_t len, json_t **out, cha
 int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *kind_of, int strict, char *err,
                              size_t errlen);
 
+/* The OpenAPI v3 schemas of group/version's kinds the tables have, and of
+ * every message they reach, by the names the API server gives them (new
+ * object; empty when the tables have none of its kinds). */
+json_t *gate_protobuf_schemas(const char *group, const char *version);
+
 #endif

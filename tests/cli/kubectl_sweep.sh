@@ -51,6 +51,10 @@ has "api-resources lists the twin's kinds and what the gate serves itself" "self
 grep -q "^deployments .*apps/v1 .*true .*Deployment" "$tmp/out" && ok "api-resources: deployments" || bad "api-resources: deployments"
 kx api-versions api-versions
 has "api-versions includes metrics.k8s.io/v1beta1" "metrics.k8s.io/v1beta1"
+kx explain explain deployment.spec.strategy
+has "explain lists a field's fields (OpenAPI v3 schemas from the protobuf tables)" "rollingUpdate"
+kx explain-type explain pods.spec.containers.ports.containerPort
+has "explain names a field's type" "<integer>"
 kx get-raw get --raw /api/v1/namespaces/shop
 has "get --raw reads an object" '"name":"shop"'
 
