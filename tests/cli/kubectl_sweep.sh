@@ -5,13 +5,40 @@
 # only its exit code) or is refused with a message that names why.  After
 # every command the gate must still answer /version (one check at the end
 # names every command after which it did not), and its log must hold no
-# sanitizer report.
+# sanitizer report.  With SWEEP_MODE=enforce (kubectl_sweep_enforce.sh) the
+# same commands go through the gate in enforce mode, in front of a
+# production that is a second gate in twin mode judging nothing: what the
+# gate allows reaches production, and the effects are read back from it.
 . tests/lib.sh
 command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 1; }
 command -v curl >/dev/null || { echo "not ok curl is not installed"; exit 1; }
 
 port=$((20000 + ($$ + 11) % 20000))
-serve_twin $port
+if [ "${SWEEP_MODE:-twin}" = enforce ]; then
+    pport=$((port + 1))
+    mkdir -p "$tmp/nopol"
+    ptok=airlock-$$-token
+    printf '[{"name": "airlock", "token_sha256": "%s", "rate_limit": {"per_second": 0, "per_minute": 0}}]\n' \
+        "$(printf %s "$ptok" | sha256sum | cut -d' ' -f1)" >"$tmp/prod-agents.json"
+    "$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/nopol" \
+        --agents "$tmp/prod-agents.json" >"$tmp/prod.log" 2>&1 &
+    prodpid=$!
+    servers="$servers $prodpid"
+    _i=0
+    until [ -s "$tmp/prod/tls.crt" ] && curl -s --cacert "$tmp/prod/tls.crt" -m 5 -o /dev/null \
+            -H "Authorization: Bearer $ptok" "https://127.0.0.1:$pport/version"; do
+        _i=$((_i + 1))
+        if [ $_i -gt 150 ] || ! kill -0 $prodpid 2>/dev/null; then
+            echo "not ok production did not come up"; cat "$tmp/prod.log"; exit 1
+        fi
+        sleep 0.2
+    done
+    printf '%s\n' "$ptok" >"$tmp/prod-token"
+    serve_twin $port --upstream "https://127.0.0.1:$pport" --upstream-token-file "$tmp/prod-token" \
+        --upstream-ca "$tmp/prod/tls.crt"
+else
+    serve_twin $port
+fi
 url=https://127.0.0.1:$port
 dead=""
 # kx NAME ARGS...: kubectl ARGS, its output (stdout and stderr) in $tmp/out,
@@ -217,4 +244,9 @@ jp "delete service (no endpoints left)" "" services $NS --field-selector metadat
 
 [ -z "$dead" ] && ok "the gate answered /version after every command" || bad "the gate did not answer after:$dead"
 stop_twin "SIGTERM stops the gate"
+if [ -n "$prodpid" ]; then
+    kill -TERM $prodpid
+    wait $prodpid 2>/dev/null
+    sanitizer_clean "$tmp/prod.log"
+fi
 [ "$failures" -eq 0 ]
