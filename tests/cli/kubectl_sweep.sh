@@ -15,27 +15,7 @@ command -v curl >/dev/null || { echo "not ok curl is not installed"; exit 1; }
 
 port=$((20000 + ($$ + 11) % 20000))
 if [ "${SWEEP_MODE:-twin}" = enforce ]; then
-    pport=$((port + 1))
-    mkdir -p "$tmp/nopol"
-    ptok=airlock-$$-token
-    printf '[{"name": "airlock", "token_sha256": "%s", "rate_limit": {"per_second": 0, "per_minute": 0}}]\n' \
-        "$(printf %s "$ptok" | sha256sum | cut -d' ' -f1)" >"$tmp/prod-agents.json"
-    "$GATE" serve --listen 127.0.0.1:$pport --data-dir "$tmp/prod" --policies "$tmp/nopol" \
-        --agents "$tmp/prod-agents.json" >"$tmp/prod.log" 2>&1 &
-    prodpid=$!
-    servers="$servers $prodpid"
-    _i=0
-    until [ -s "$tmp/prod/tls.crt" ] && curl -s --cacert "$tmp/prod/tls.crt" -m 5 -o /dev/null \
-            -H "Authorization: Bearer $ptok" "https://127.0.0.1:$pport/version"; do
-        _i=$((_i + 1))
-        if [ $_i -gt 150 ] || ! kill -0 $prodpid 2>/dev/null; then
-            echo "not ok production did not come up"; cat "$tmp/prod.log"; exit 1
-        fi
-        sleep 0.2
-    done
-    printf '%s\n' "$ptok" >"$tmp/prod-token"
-    serve_twin $port --upstream "https://127.0.0.1:$pport" --upstream-token-file "$tmp/prod-token" \
-        --upstream-ca "$tmp/prod/tls.crt"
+    serve_enforce $port
 else
     serve_twin $port
 fi
@@ -244,9 +224,5 @@ jp "delete service (no endpoints left)" "" services $NS --field-selector metadat
 
 [ -z "$dead" ] && ok "the gate answered /version after every command" || bad "the gate did not answer after:$dead"
 stop_twin "SIGTERM stops the gate"
-if [ -n "$prodpid" ]; then
-    kill -TERM $prodpid
-    wait $prodpid 2>/dev/null
-    sanitizer_clean "$tmp/prod.log"
-fi
+stop_production
 [ "$failures" -eq 0 ]

@@ -7,7 +7,10 @@
 # replace, delete, scale, dry run), evicts, reads a log, meets refusals as
 # ApiException with Airlock's reason, and asks the self reviews; it prints
 # one ok / not ok line per check. Then the gate must still answer, stop on
-# SIGTERM and have no sanitizer report in its log.
+# SIGTERM and have no sanitizer report in its log.  With PY_MODE=enforce
+# (pyclient_enforce.sh) the same through the gate in enforce mode, in front
+# of a production that is a second gate in twin mode (tests/lib.sh
+# serve_enforce).
 . tests/lib.sh
 command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 1; }
 command -v curl >/dev/null || { echo "not ok curl is not installed"; exit 1; }
@@ -16,7 +19,7 @@ command -v curl >/dev/null || { echo "not ok curl is not installed"; exit 1; }
     || { echo "not ok python3-kubernetes is not installed (tests/deps.sh test installs it)"; exit 1; }
 
 port=$((20000 + ($$ + 19) % 20000))
-serve_twin $port
+if [ "${PY_MODE:-twin}" = enforce ]; then serve_enforce $port; else serve_twin $port; fi
 
 # bounded: a hung call or watch fails the test rather than holding it
 timeout 120 /usr/bin/python3 tests/cli/pyclient.py "$KUBECONFIG" >"$tmp/py.out" 2>&1
@@ -36,4 +39,5 @@ code=$(curl -s --cacert "$tmp/data/tls.crt" -m 10 -o "$tmp/body" -w '%{http_code
 [ "$code" = 200 ] && grep -q '"gitVersion":"v1.32' "$tmp/body" \
     && ok "the gate still answers /version after all of it" || { bad "/version after the client ($code)"; cat "$tmp/body"; }
 stop_twin "SIGTERM stops the server"
+stop_production
 [ "$failures" -eq 0 ]

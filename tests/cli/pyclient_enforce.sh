@@ -1,0 +1,4 @@
+#!/bin/sh
+# pyclient.sh through the gate in enforce mode (see there).
+PY_MODE=enforce
+. tests/cli/pyclient.sh
