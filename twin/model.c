@@ -55,6 +55,17 @@ const twin_kind *twin_kinds(size_t *n)
     return KINDS;
 }
 
+size_t twin_kind_count(const twin *t)
+{
+    return sizeof KINDS / sizeof KINDS[0] + (t ? t->ndyn : 0);
+}
+
+const twin_kind *twin_kind_at(const twin *t, size_t i)
+{
+    size_t n = sizeof KINDS / sizeof KINDS[0];
+    return i < n ? &KINDS[i] : t && i - n < t->ndyn ? t->dyn[i - n] : NULL;
+}
+
 const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const char *resource)
 {
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {

@@ -66,6 +66,11 @@ const twin_kind *twin_kind_by_name(const twin *t, const char *kind);
 const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced);
 /* The built-in kinds, for discovery: *n receives the count. */
 const twin_kind *twin_kinds(size_t *n);
+/* Every kind the twin serves: the built-in ones (twin_kinds), then those it
+ * learnt (CRDs met in a state or a manifest).  Borrowed; valid while no
+ * kind is learnt (the caller's lock). */
+size_t twin_kind_count(const twin *t);
+const twin_kind *twin_kind_at(const twin *t, size_t i);
 
 /* ---- lifetime ---- */
 

@@ -83,40 +83,39 @@ static json_t *verbs_of(const twin_kind *k)
     return verbs;
 }
 
-static json_t *resource_list(const char *group, const char *version)
+static json_t *resource_list(const twin *t, const char *group, const char *version)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     json_t *res = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+        if (strcmp(twin_kind_at(t, i)->group, group) || strcmp(twin_kind_at(t, i)->version, version))
             continue;
-        json_t *verbs = verbs_of(&k[i]);
-        json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k[i].resource, "singularName", k[i].singular,
-                              "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", verbs);
-        if (*k[i].short_names)
-            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        json_t *verbs = verbs_of(twin_kind_at(t, i));
+        json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", twin_kind_at(t, i)->resource, "singularName", twin_kind_at(t, i)->singular,
+                              "namespaced", twin_kind_at(t, i)->namespaced, "kind", twin_kind_at(t, i)->kind, "verbs", verbs);
+        if (*twin_kind_at(t, i)->short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", twin_kind_at(t, i)->short_names));
         json_array_append_new(res, r);
-        if (k[i].has_status) {
-            char *sub = twin_xasprintf("%s/status", k[i].resource);
+        if (twin_kind_at(t, i)->has_status) {
+            char *sub = twin_xasprintf("%s/status", twin_kind_at(t, i)->resource);
             json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[sss]}", "name", sub, "singularName", "",
-                                                 "namespaced", k[i].namespaced, "kind", k[i].kind, "verbs", "get",
+                                                 "namespaced", twin_kind_at(t, i)->namespaced, "kind", twin_kind_at(t, i)->kind, "verbs", "get",
                                                  "patch", "update"));
             free(sub);
         }
-        if (k[i].has_scale) {
-            char *sub = twin_xasprintf("%s/scale", k[i].resource);
+        if (twin_kind_at(t, i)->has_scale) {
+            char *sub = twin_xasprintf("%s/scale", twin_kind_at(t, i)->resource);
             json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[sss]}", "name", sub, "singularName",
-                                                 "", "namespaced", k[i].namespaced, "group", "autoscaling", "version",
+                                                 "", "namespaced", twin_kind_at(t, i)->namespaced, "group", "autoscaling", "version",
                                                  "v1", "kind", "Scale", "verbs", "get", "patch", "update"));
             free(sub);
         }
         for (size_t j = 0; j < NSUBS; j++) {
-            if (strcmp(SUBS[j].kind, k[i].kind))
+            if (strcmp(SUBS[j].kind, twin_kind_at(t, i)->kind))
                 continue;
-            char *sub = twin_xasprintf("%s/%s", k[i].resource, SUBS[j].sub);
+            char *sub = twin_xasprintf("%s/%s", twin_kind_at(t, i)->resource, SUBS[j].sub);
             json_t *e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", sub, "singularName", "", "namespaced",
-                                  k[i].namespaced, "kind", SUBS[j].response, "verbs", sub_verbs(j));
+                                  twin_kind_at(t, i)->namespaced, "kind", SUBS[j].response, "verbs", sub_verbs(j));
             if (*SUBS[j].group) {
                 json_object_set_new(e, "group", json_string(SUBS[j].group));
                 json_object_set_new(e, "version", json_string(SUBS[j].version));
@@ -163,34 +162,33 @@ static json_t *gv_resources(json_t *items, json_t *seen, const char *group, cons
     return res;
 }
 
-static json_t *aggregated(int core)
+static json_t *aggregated(const twin *t, int core)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     json_t *items = json_array();
     json_t *by_group = json_object();   /* group -> its item, group/version -> its resources (gv_resources) */
     for (size_t i = 0; i < n; i++) {
-        if (core != !*k[i].group)
+        if (core != !*twin_kind_at(t, i)->group)
             continue;
-        json_t *res = gv_resources(items, by_group, k[i].group, k[i].version);
-        json_t *verbs = verbs_of(&k[i]);
-        json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", k[i].resource, "responseKind",
-                              "group", k[i].group, "version", k[i].version, "kind", k[i].kind, "scope",
-                              k[i].namespaced ? "Namespaced" : "Cluster", "singularResource", k[i].singular, "verbs",
+        json_t *res = gv_resources(items, by_group, twin_kind_at(t, i)->group, twin_kind_at(t, i)->version);
+        json_t *verbs = verbs_of(twin_kind_at(t, i));
+        json_t *r = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", twin_kind_at(t, i)->resource, "responseKind",
+                              "group", twin_kind_at(t, i)->group, "version", twin_kind_at(t, i)->version, "kind", twin_kind_at(t, i)->kind, "scope",
+                              twin_kind_at(t, i)->namespaced ? "Namespaced" : "Cluster", "singularResource", twin_kind_at(t, i)->singular, "verbs",
                               verbs);
-        if (*k[i].short_names)
-            json_object_set_new(r, "shortNames", json_pack("[s]", k[i].short_names));
+        if (*twin_kind_at(t, i)->short_names)
+            json_object_set_new(r, "shortNames", json_pack("[s]", twin_kind_at(t, i)->short_names));
         json_t *subs = json_array();
-        if (k[i].has_status)
+        if (twin_kind_at(t, i)->has_status)
             json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "status",
-                                                  "responseKind", "group", k[i].group, "version", k[i].version, "kind",
-                                                  k[i].kind, "verbs", "get", "patch", "update"));
-        if (k[i].has_scale)
+                                                  "responseKind", "group", twin_kind_at(t, i)->group, "version", twin_kind_at(t, i)->version, "kind",
+                                                  twin_kind_at(t, i)->kind, "verbs", "get", "patch", "update"));
+        if (twin_kind_at(t, i)->has_scale)
             json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:[sss]}", "subresource", "scale",
                                                   "responseKind", "group", "autoscaling", "version", "v1", "kind",
                                                   "Scale", "verbs", "get", "patch", "update"));
         for (size_t j = 0; j < NSUBS; j++)
-            if (!strcmp(SUBS[j].kind, k[i].kind))
+            if (!strcmp(SUBS[j].kind, twin_kind_at(t, i)->kind))
                 json_array_append_new(subs, json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "subresource", SUBS[j].sub,
                                                       "responseKind", "group", SUBS[j].group, "version",
                                                       SUBS[j].version, "kind", SUBS[j].response, "verbs",
@@ -202,7 +200,7 @@ static json_t *aggregated(int core)
         static const char *ALL[] = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
                                     "CronJob", "HorizontalPodAutoscaler", NULL};
         for (int a = 0; ALL[a]; a++)
-            if (!strcmp(ALL[a], k[i].kind))
+            if (!strcmp(ALL[a], twin_kind_at(t, i)->kind))
                 json_object_set_new(r, "categories", json_pack("[s]", "all"));
         json_array_append_new(res, r);
     }
@@ -240,15 +238,14 @@ static void add_group_version(json_t *groups, json_t *seen, const char *group, c
     free(gv);
 }
 
-static json_t *group_list(void)
+static json_t *group_list(const twin *t)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     json_t *groups = json_array();
     json_t *seen = json_object();
     for (size_t i = 0; i < n; i++)
-        if (*k[i].group)
-            add_group_version(groups, seen, k[i].group, k[i].version);
+        if (*twin_kind_at(t, i)->group)
+            add_group_version(groups, seen, twin_kind_at(t, i)->group, twin_kind_at(t, i)->version);
     for (size_t i = 0; i < NSERVED; i++)
         add_group_version(groups, seen, SERVED[i].group, SERVED[i].version);
     json_decref(seen);
@@ -259,14 +256,13 @@ static json_t *group_list(void)
  * that PATCH takes fieldValidation, then leaves validation to the server;
  * kubectl-wire.md section 3) ---- */
 
-static json_t *openapi_root(void)
+static json_t *openapi_root(const twin *t)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     json_t *paths = json_object();
     for (size_t i = 0; i < n; i++) {
-        char *gv = *k[i].group ? twin_xasprintf("apis/%s/%s", k[i].group, k[i].version)
-                               : twin_xasprintf("api/%s", k[i].version);
+        char *gv = *twin_kind_at(t, i)->group ? twin_xasprintf("apis/%s/%s", twin_kind_at(t, i)->group, twin_kind_at(t, i)->version)
+                               : twin_xasprintf("api/%s", twin_kind_at(t, i)->version);
         char *url = twin_xasprintf("/openapi/v3/%s?hash=airlock", gv);
         json_object_set_new(paths, gv, json_pack("{s:s}", "serverRelativeURL", url));
         free(gv);
@@ -275,21 +271,20 @@ static json_t *openapi_root(void)
     return json_pack("{s:o}", "paths", paths);
 }
 
-static json_t *openapi_group(const char *group, const char *version)
+static json_t *openapi_group(const twin *t, const char *group, const char *version)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     json_t *paths = json_object();
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
+        if (strcmp(twin_kind_at(t, i)->group, group) || strcmp(twin_kind_at(t, i)->version, version))
             continue;
         char *prefix = *group ? twin_xasprintf("/apis/%s/%s", group, version) : twin_xasprintf("/api/%s", version);
-        char *path = k[i].namespaced ? twin_xasprintf("%s/namespaces/{namespace}/%s/{name}", prefix, k[i].resource)
-                                     : twin_xasprintf("%s/%s/{name}", prefix, k[i].resource);
+        char *path = twin_kind_at(t, i)->namespaced ? twin_xasprintf("%s/namespaces/{namespace}/%s/{name}", prefix, twin_kind_at(t, i)->resource)
+                                     : twin_xasprintf("%s/%s/{name}", prefix, twin_kind_at(t, i)->resource);
         json_object_set_new(paths, path,
                             json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}}}}", "patch",
                                       "x-kubernetes-group-version-kind", "group", group, "version", version, "kind",
-                                      k[i].kind, "parameters", "name", "fieldValidation", "in", "query", "schema",
+                                      twin_kind_at(t, i)->kind, "parameters", "name", "fieldValidation", "in", "query", "schema",
                                       "type", "string", "responses", "200", "description", "OK"));
         free(prefix);
         free(path);
@@ -304,7 +299,7 @@ static json_t *openapi_group(const char *group, const char *version)
                      paths);
 }
 
-int gate_discovery(const gate_req *rq, gate_resp *resp)
+int gate_discovery(const gate_req *rq, gate_resp *resp, const twin *t)
 {
     const char *url = rq->path;
     json_t *doc = NULL;
@@ -313,7 +308,7 @@ int gate_discovery(const gate_req *rq, gate_resp *resp)
      * (kubectl-wire.md section 2: v2 to a v2beta1 client breaks it) */
     if (acc && strstr(acc, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") &&
         (!strcmp(url, "/api") || !strcmp(url, "/apis"))) {
-        doc = aggregated(!strcmp(url, "/api"));
+        doc = aggregated(t, !strcmp(url, "/api"));
         gate_resp_json(resp, 200, doc);
         json_decref(doc);
         snprintf(resp->content_type, sizeof resp->content_type,
@@ -329,26 +324,26 @@ int gate_discovery(const gate_req *rq, gate_resp *resp)
         doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
                         "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1");
     else if (!strcmp(url, "/apis"))
-        doc = group_list();
+        doc = group_list(t);
     else if (!strcmp(url, "/api/v1"))
-        doc = resource_list("", "v1");
+        doc = resource_list(t, "", "v1");
     else if (!strncmp(url, "/apis/", 6) && strchr(url + 6, '/') && !strchr(strchr(url + 6, '/') + 1, '/')) {
         const char *slash = strchr(url + 6, '/');
         char *g = twin_xasprintf("%.*s", (int)(slash - url - 6), url + 6);
-        doc = resource_list(g, slash + 1);
+        doc = resource_list(t, g, slash + 1);
         free(g);
         if (!json_array_size(json_object_get(doc, "resources"))) {
             json_decref(doc);
             doc = NULL;
         }
     } else if (!strcmp(url, "/openapi/v3") || !strcmp(url, "/openapi/v3/")) {
-        doc = openapi_root();
+        doc = openapi_root(t);
     } else if (!strncmp(url, "/openapi/v3/api/", 16)) {
-        doc = openapi_group("", url + 16);
+        doc = openapi_group(t, "", url + 16);
     } else if (!strncmp(url, "/openapi/v3/apis/", 17) && strchr(url + 17, '/')) {
         const char *slash = strchr(url + 17, '/');
         char *g = twin_xasprintf("%.*s", (int)(slash - url - 17), url + 17);
-        doc = openapi_group(g, slash + 1);
+        doc = openapi_group(t, g, slash + 1);
         free(g);
     }
     if (!doc && !strncmp(url, "/openapi/", 9)) {   /* v2 is protobuf-only for clients: 404 */

@@ -8,9 +8,11 @@
 #define GATE_KUBE_DISCOVERY_H
 
 #include "gate/http/http.h"
+#include "twin/twin.h"
 
 /* A GET of rq->path answered in resp: 1, or 0 when the path is not one of
- * these (a resource path: the pipeline's). */
-int gate_discovery(const gate_req *rq, gate_resp *resp);
+ * these (a resource path: the pipeline's).  t is read for its kinds, the
+ * learnt ones too (the caller holds the engine lock for reading). */
+int gate_discovery(const gate_req *rq, gate_resp *resp, const twin *t);
 
 #endif

@@ -121,17 +121,16 @@ static void access_path(json_t *status, const json_t *na)
  * (the policies still judge each call: incomplete, and it says so). */
 static void rules(json_t *status, const gate_subject *who, const twin *t)
 {
-    (void)t;
     json_t *rr = json_array();
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(t);
     for (size_t i = 0; i < n; i++) {
+        const twin_kind *k = twin_kind_at(t, i);
         json_t *verbs = json_array();
         for (int v = 0; VERBS[v]; v++)
-            if (!(is_read(VERBS[v]) && !strcmp(k[i].kind, "Secret") && !who->read_secrets))
+            if (!(is_read(VERBS[v]) && !strcmp(k->kind, "Secret") && !who->read_secrets))
                 json_array_append_new(verbs, json_string(VERBS[v]));
-        json_array_append_new(rr, json_pack("{s:o, s:[s], s:[s]}", "verbs", verbs, "apiGroups", k[i].group,
-                                            "resources", k[i].resource));
+        json_array_append_new(rr, json_pack("{s:o, s:[s], s:[s]}", "verbs", verbs, "apiGroups", k->group,
+                                            "resources", k->resource));
     }
     json_array_append_new(rr, json_pack("{s:[s], s:[s], s:[s]}", "verbs", "create", "apiGroups", "", "resources",
                                         "pods/eviction"));

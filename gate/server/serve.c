@@ -149,8 +149,13 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
         free(msg);
         return;
     }
-    if (!strcmp(method, "GET") && gate_discovery(rq, resp))
-        return;
+    if (!strcmp(method, "GET")) {
+        pthread_rwlock_rdlock(&sv->lock);   /* the twin's kinds, learnt ones too */
+        int done = gate_discovery(rq, resp, sv->engine.twin);
+        pthread_rwlock_unlock(&sv->lock);
+        if (done)
+            return;
+    }
     if (!strncmp(url, "/apis/authorization.k8s.io/", 27) || !strncmp(url, "/apis/authentication.k8s.io/", 28)) {
         /* what the agent may do, answered for it (never production's
          * answer for the gate's own credential) */

@@ -17,7 +17,10 @@ port=$((20000 + ($$ + 11) % 20000))
 if [ "${SWEEP_MODE:-twin}" = enforce ]; then
     serve_enforce $port
 else
-    serve_twin $port
+    # the demo, and a custom resource of a kind the twin does not model
+    printf 'apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 3}\n' \
+        >"$tmp/cr.yaml"
+    serve_twin $port --state fixtures/demo --state "$tmp/cr.yaml"
 fi
 url=https://127.0.0.1:$port
 dead=""
@@ -64,6 +67,16 @@ kx explain-type explain pods.spec.containers.ports.containerPort
 has "explain names a field's type" "<integer>"
 kx get-raw get --raw /api/v1/namespaces/shop
 has "get --raw reads an object" '"name":"shop"'
+
+# ---- custom resources (twin mode: learnt from the state, listed in discovery) ----
+if [ "${SWEEP_MODE:-twin}" = twin ]; then
+    kx get-cr get rollouts $NS
+    has "get of a custom resource the state holds (discovery lists its learnt kind)" "web"
+    kx patch-cr patch rollout web $NS --type=merge -p '{"spec":{"replicas":5}}'
+    jp "patch of a custom resource" "5" rollout web $NS -o 'jsonpath={.spec.replicas}'
+    kx delete-cr delete rollout web $NS
+    jp "delete of a custom resource" "" rollouts $NS -o 'jsonpath={.items[*].metadata.name}'
+fi
 
 # ---- a Deployment's life ----
 kx create-deployment create deployment sweep --image=nginx:1.25 --replicas=2 $NS
