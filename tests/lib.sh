@@ -37,19 +37,21 @@ serve_twin() {
     done
 }
 k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
-# serve_enforce PORT: a production on PORT+1 (a second gate in twin mode on
-# the demo, judging nothing, its data in $tmp/prod and its log in
-# $tmp/prod.log), then serve_twin PORT in enforce mode in front of it (the
-# agent's kubeconfig, k, pid as serve_twin sets them). stop_production
-# stops it and checks its log.
+# serve_enforce PORT [ARGS...]: a production on PORT+1 (a second gate in
+# twin mode, on the demo unless ARGS say otherwise, judging nothing, its data
+# in $tmp/prod and its log in $tmp/prod.log), then serve_twin PORT in enforce
+# mode in front of it (the agent's kubeconfig, k, pid as serve_twin sets
+# them). stop_production stops it and checks its log.
 serve_enforce() {
-    _pport=$(($1 + 1))
+    _port=$1
+    shift
+    _pport=$((_port + 1))
     mkdir -p "$tmp/nopol"
     _ptok=airlock-$$-token
     printf '[{"name": "airlock", "token_sha256": "%s", "rate_limit": {"per_second": 0, "per_minute": 0}}]\n' \
         "$(printf %s "$_ptok" | sha256sum | cut -d' ' -f1)" >"$tmp/prod-agents.json"
     "$GATE" serve --listen 127.0.0.1:$_pport --data-dir "$tmp/prod" --policies "$tmp/nopol" \
-        --agents "$tmp/prod-agents.json" >"$tmp/prod.log" 2>&1 &
+        --agents "$tmp/prod-agents.json" "$@" >"$tmp/prod.log" 2>&1 &
     prodpid=$!
     servers="$servers $prodpid"
     _i=0
@@ -62,7 +64,7 @@ serve_enforce() {
         sleep 0.2
     done
     printf '%s\n' "$_ptok" >"$tmp/prod-token"
-    serve_twin $1 --upstream "https://127.0.0.1:$_pport" --upstream-token-file "$tmp/prod-token" \
+    serve_twin $_port --upstream "https://127.0.0.1:$_pport" --upstream-token-file "$tmp/prod-token" \
         --upstream-ca "$tmp/prod/tls.crt"
 }
 stop_production() {

@@ -119,6 +119,18 @@ void twin__register_kind(twin *t, const char *api_version, const char *kind, int
     k->namespaced = namespaced;
 }
 
+const twin_kind *twin_learn_kind_as(twin *t, const char *api_version, const char *kind, const char *resource,
+                                    int namespaced)
+{
+    if (twin_kind_by_name(t, kind))
+        return NULL;   /* a kind of that name is served already: which one a document means would be ambiguous */
+    twin__register_kind(t, api_version, kind, namespaced);
+    twin_kind *k = t->dyn[t->ndyn - 1];
+    free((char *)k->resource);
+    k->resource = twin_xstrdup(resource);   /* the plural production serves, not one derived */
+    return k;
+}
+
 const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced)
 {
     twin__register_kind(t, api_version, kind, namespaced);

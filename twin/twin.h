@@ -64,6 +64,10 @@ const twin_kind *twin_kind_by_name(const twin *t, const char *kind);
 /* Learns a kind the twin has no model of (a CRD named in a manifest), so it
  * can be stored and served as it is; returns the kind (borrowed). */
 const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced);
+/* The same under the resource name a server serves it by (a CRD's plural);
+ * NULL when a kind of that name is served already. */
+const twin_kind *twin_learn_kind_as(twin *t, const char *api_version, const char *kind, const char *resource,
+                                    int namespaced);
 /* The built-in kinds, for discovery: *n receives the count. */
 const twin_kind *twin_kinds(size_t *n);
 /* Every kind the twin serves: the built-in ones (twin_kinds), then those it

@@ -210,19 +210,84 @@ static int load_page(void *ud, json_t *items, char *err, size_t errlen)
 /* Production into the twin, kind by kind, page by page (a page of 500
  * parsed at a time, never the cluster); served records each served kind's
  * version, where its watch starts.  The objects loaded in *count. */
+/* A GET of production answered 200 with JSON: the document, or NULL. */
+static json_t *production_get(gate_upstream *up, const char *path)
+{
+    gate_upstream_answer ans;
+    char err[256];
+    if (gate_upstream_call(up, "GET", path, NULL, "application/json", NULL, 0, &ans, err, sizeof err) < 0)
+        return NULL;
+    json_t *doc = ans.status == 200 ? json_loadb(ans.body.s ? ans.body.s : "", ans.body.len, 0, NULL) : NULL;
+    gate_upstream_answer_free(&ans);
+    return doc;
+}
+
+/* The kinds production serves that the twin does not model (its CRDs),
+ * from its discovery: each listable and watchable resource of each group's
+ * preferred version is learnt under the plural production serves it by,
+ * so the twin lists, watches and serves it, and the policies judge it by
+ * the generic rules.  What cannot be watched (an aggregated API such as
+ * metrics.k8s.io) is not mirrored.  A failed discovery only logs: the
+ * unknown kinds are then refused, never forwarded unjudged. */
+static void learn_production_kinds(gate_upstream *up, twin *t)
+{
+    json_t *groups = production_get(up, "/apis");
+    size_t i, j;
+    json_t *g, *r;
+    if (!groups)
+        gate_log("production's discovery (/apis) could not be read: only the built-in kinds are mirrored");
+    else   /* the core group too (its kinds the twin does not model) */
+        json_array_insert_new(json_object_get(groups, "groups"), 0,
+                              json_pack("{s:s, s:{s:s}}", "name", "", "preferredVersion", "groupVersion", "v1"));
+    json_array_foreach(json_object_get(groups, "groups"), i, g) {
+        const char *gv = json_string_value(json_object_get(json_object_get(g, "preferredVersion"), "groupVersion"));
+        if (!gv)
+            continue;
+        char *path = strchr(gv, '/') ? twin_xasprintf("/apis/%s", gv) : twin_xasprintf("/api/%s", gv);
+        json_t *list = production_get(up, path);
+        free(path);
+        json_array_foreach(json_object_get(list, "resources"), j, r) {
+            const char *name = json_string_value(json_object_get(r, "name"));
+            const char *kind = json_string_value(json_object_get(r, "kind"));
+            if (!name || !kind || strchr(name, '/'))
+                continue;   /* a subresource */
+            int listable = 0, watchable = 0;
+            size_t v;
+            json_t *verb;
+            json_array_foreach(json_object_get(r, "verbs"), v, verb) {
+                listable |= json_is_string(verb) && !strcmp(json_string_value(verb), "list");
+                watchable |= json_is_string(verb) && !strcmp(json_string_value(verb), "watch");
+            }
+            char group[256];
+            snprintf(group, sizeof group, "%.*s", strchr(gv, '/') ? (int)(strchr(gv, '/') - gv) : 0, gv);
+            if (!listable || !watchable || twin_kind_by_resource(t, group, name))
+                continue;
+            if (twin_learn_kind_as(t, gv, kind, name, json_is_true(json_object_get(r, "namespaced"))))
+                gate_log("production serves %s (%s.%s): mirrored and judged by the generic rules", kind, name,
+                         group);
+            else
+                gate_log("production serves %s (%s.%s), a kind name the twin has already: not mirrored, refused",
+                         kind, name, group);
+        }
+        json_decref(list);
+    }
+    json_decref(groups);
+}
+
 static int load_production(gate_upstream *up, twin *t, json_t *served, long *count, char *err, size_t errlen)
 {
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    learn_production_kinds(up, t);
+    size_t n = twin_kind_count(t);
     for (size_t i = 0; i < n; i++) {
+        const twin_kind *k = twin_kind_at(t, i);
         int absent;
         char *rv = NULL;
-        if (gate_upstream_list_paged(up, &k[i], 500, load_page, t, &rv, &absent, err, errlen) < 0) {
+        if (gate_upstream_list_paged(up, k, 500, load_page, t, &rv, &absent, err, errlen) < 0) {
             if (absent)
                 continue;   /* not served: not watched */
             return -1;
         }
-        json_object_set_new(served, k[i].kind, json_string(rv));
+        json_object_set_new(served, k->kind, json_string(rv));
         free(rv);
     }
     *count = twin_object_count(t);

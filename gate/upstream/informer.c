@@ -390,16 +390,16 @@ int gate_informer_start(gate_informer **out, const gate_informer_opts *o, char *
     inf->o = *o;
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->moved, NULL);
-    size_t n;
-    const twin_kind *k = twin_kinds(&n);
+    size_t n = twin_kind_count(o->twin);   /* the built-in kinds and those learnt from production */
     inf->w = twin_xcalloc(n ? n : 1, sizeof *inf->w);
     for (size_t i = 0; i < n; i++) {
-        const char *rv = json_string_value(json_object_get(o->versions, k[i].kind));
+        const twin_kind *k = twin_kind_at(o->twin, i);
+        const char *rv = json_string_value(json_object_get(o->versions, k->kind));
         if (!rv)
             continue;   /* production does not serve it */
         kind_watch *w = &inf->w[inf->n++];
         w->inf = inf;
-        w->k = &k[i];
+        w->k = k;
         w->rv = twin_xstrdup(rv);
     }
     for (size_t i = 0; i < inf->n; i++) {

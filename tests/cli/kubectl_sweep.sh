@@ -14,12 +14,12 @@ command -v kubectl >/dev/null || { echo "not ok kubectl is not installed"; exit 
 command -v curl >/dev/null || { echo "not ok curl is not installed"; exit 1; }
 
 port=$((20000 + ($$ + 11) % 20000))
+# the demo, and a custom resource of a kind the twin does not model
+printf 'apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 3}\n' \
+    >"$tmp/cr.yaml"
 if [ "${SWEEP_MODE:-twin}" = enforce ]; then
-    serve_enforce $port
+    serve_enforce $port --state fixtures/demo --state "$tmp/cr.yaml"
 else
-    # the demo, and a custom resource of a kind the twin does not model
-    printf 'apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 3}\n' \
-        >"$tmp/cr.yaml"
     serve_twin $port --state fixtures/demo --state "$tmp/cr.yaml"
 fi
 url=https://127.0.0.1:$port
@@ -68,14 +68,20 @@ has "explain names a field's type" "<integer>"
 kx get-raw get --raw /api/v1/namespaces/shop
 has "get --raw reads an object" '"name":"shop"'
 
-# ---- custom resources (twin mode: learnt from the state, listed in discovery) ----
-if [ "${SWEEP_MODE:-twin}" = twin ]; then
-    kx get-cr get rollouts $NS
-    has "get of a custom resource the state holds (discovery lists its learnt kind)" "web"
-    kx patch-cr patch rollout web $NS --type=merge -p '{"spec":{"replicas":5}}'
-    jp "patch of a custom resource" "5" rollout web $NS -o 'jsonpath={.spec.replicas}'
-    kx delete-cr delete rollout web $NS
-    jp "delete of a custom resource" "" rollouts $NS -o 'jsonpath={.items[*].metadata.name}'
+# ---- custom resources: learnt from the state (twin mode) or from
+# production's discovery (enforce mode), listed in discovery, judged ----
+kx get-cr get rollouts $NS
+has "get of a custom resource (discovery lists its learnt kind)" "web"
+kx patch-cr patch rollout web $NS --type=merge -p '{"spec":{"replicas":5}}'
+jp "patch of a custom resource" "5" rollout web $NS -o 'jsonpath={.spec.replicas}'
+kx delete-cr delete rollout web $NS
+jp "delete of a custom resource" "" rollouts $NS -o 'jsonpath={.items[*].metadata.name}'
+if [ -n "$prodpid" ]; then
+    curl -s --cacert "$tmp/prod/tls.crt" -m 10 -o "$tmp/out" -H "Authorization: Bearer $(cat "$tmp/prod-token")" \
+        "https://127.0.0.1:$((port + 1))/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts"
+    grep -q '"kind":"RolloutList"' "$tmp/out" && ! grep -q '"name":"web"' "$tmp/out" \
+        && ok "production took the delete of the custom resource (forwarded after judging)" \
+        || { bad "production still has the custom resource"; head -c 400 "$tmp/out"; echo; }
 fi
 
 # ---- a Deployment's life ----
