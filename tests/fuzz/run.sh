@@ -29,7 +29,7 @@ TARGETS=${FUZZ_TARGETS:-"yaml import action patch protobuf"}
 HANG=${FUZZ_TIMEOUT:-25}
 CLANG=${CLANG:-clang}
 OUT=build/fuzz
-PKGS="sqlite3 jansson lua5.4 yaml-0.1"
+PKGS="sqlite3 jansson lua5.4 yaml-0.1 libgit2 gnutls"
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz: $CLANG not found (make deps installs clang)" >&2
@@ -50,14 +50,19 @@ if ! "$CLANG" -fsanitize=fuzzer "$probe.c" -o "$probe" 2>"$probe.log"; then
     exit 2
 fi
 
-# The project, once for all targets, in parallel.
-SRCS=$(ls twin/*.c gate/*/*.c | grep -v '^gate/cmd/main\.c$')
+# The project's layers the targets reach (the twin, the engine, the
+# Kubernetes adapter, operator state, the base, the report), once for all targets, in
+# parallel, into an archive: each target links only what it uses.
+SRCS=$(ls twin/*.c gate/engine/*.c gate/kube/*.c gate/ops/*.c gate/base/*.c gate/cmd/report.c)
 echo "fuzz: compiling $(echo "$SRCS" | wc -l) sources with $CLANG"
 for s in $SRCS; do echo "$s"; done |
     xargs -P "$(nproc 2>/dev/null || echo 4)" -I{} sh -c \
         'o="$1/obj/$(echo "$2" | tr / _).o"; '"$CLANG"' $3 -fsanitize=fuzzer-no-link -c "$2" -o "$o"' \
         sh "$OUT" {} "$CFLAGS" || exit 1
 OBJS=$(for s in $SRCS; do echo "$OUT/obj/$(echo "$s" | tr / _).o"; done)
+rm -f "$OUT/libproject.a"
+# shellcheck disable=SC2086
+ar rcs "$OUT/libproject.a" $OBJS || exit 1
 
 # libFuzzer runs a leak check after every input whose mallocs and frees do
 # not balance (the Lua state of the policies collects garbage lazily, so
@@ -76,7 +81,8 @@ for t in $TARGETS; do
     fi
     bin="$OUT/fuzz_$t"
     # shellcheck disable=SC2086
-    if ! "$CLANG" $CFLAGS -fsanitize=fuzzer -DFUZZ_LIBFUZZER "$src" $OBJS -o "$bin" $PKG_LIBS -lm; then
+    if ! "$CLANG" $CFLAGS -fsanitize=fuzzer -DFUZZ_LIBFUZZER "$src" "$OUT/libproject.a" -o "$bin" $PKG_LIBS -lm \
+            -lpthread; then
         failed="$failed $t"
         continue
     fi
