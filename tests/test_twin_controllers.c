@@ -1582,6 +1582,27 @@ static void test_controller_events(void **state)
     }
     json_decref(evs);
 
+    /* the same Event again counts up (3 -> 4 -> 3 -> 4 ...); an object keeps
+     * its 20 newest (then every size up to 30, each a new message) */
+    for (int n = 0; n < 30; n++) {
+        json_t *to = json_pack("{s:{s:i}}", "spec", "replicas", n < 6 ? 4 - n % 2 : n);
+        res = tt_apply(t, tt_merge("Deployment", "app", "web", to));
+        twin_result_free(&res);
+        twin_commit(t);
+        json_decref(to);
+        if (n == 5) {
+            long counted = 0;
+            evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
+            json_array_foreach(evs, i, c) {
+                if (!strcmp(tt_str(c, "reason"), "ScalingReplicaSet") && strstr(tt_str(c, "message"), "from 3 to 4"))
+                    counted = tt_int(c, "count");
+            }
+            json_decref(evs);
+            assert_int_equal(counted, 3);   /* 3 -> 4 three times: one Event */
+        }
+    }
+    assert_int_equal(events_where(t, "ScalingReplicaSet", "Deployment", "web"), 20);
+
     /* a pod that fits nowhere: the scheduler says why, as a Warning */
     json_t *huge = tj("{'spec':{'template':{'spec':{'containers':[{'name':'web','image':'nginx',"
                       "'resources':{'requests':{'cpu':'64'}}}]}}}}");
@@ -1599,6 +1620,7 @@ static void test_controller_events(void **state)
     }
     assert_true(warned);
     json_decref(evs);
+
     json_decref(huge);
     json_decref(scale);
     twin_close(t);

@@ -123,6 +123,8 @@ void twin__event(twin *t, const json_t *obj, const char *type, const char *reaso
 json_t *twin__quiet_diff(twin *t)
 {
     json_t *out = json_array();
+    if (!t->events)
+        return out;   /* nothing is quiet then: no walk of the changes on every simulation */
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
         if (!c->quiet)

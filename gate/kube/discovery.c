@@ -299,9 +299,18 @@ static json_t *openapi_group(const twin *t, const char *group, const char *versi
                      paths);
 }
 
+int gate_discovery_path(const char *url)
+{
+    const char *gv = !strncmp(url, "/apis/", 6) ? strchr(url + 6, '/') : NULL;
+    return !strcmp(url, "/version") || !strcmp(url, "/version/") || !strcmp(url, "/api") || !strcmp(url, "/apis") ||
+           !strcmp(url, "/api/v1") || (gv && !strchr(gv + 1, '/')) || !strncmp(url, "/openapi/", 9);
+}
+
 int gate_discovery(const gate_req *rq, gate_resp *resp, const twin *t)
 {
     const char *url = rq->path;
+    if (!gate_discovery_path(url))
+        return 0;
     json_t *doc = NULL;
     const char *acc = gate_req_header(rq, "Accept");
     /* aggregated discovery only to a client that asks for exactly v2

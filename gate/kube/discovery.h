@@ -14,5 +14,8 @@
  * these (a resource path: the pipeline's).  t is read for its kinds, the
  * learnt ones too (the caller holds the engine lock for reading). */
 int gate_discovery(const gate_req *rq, gate_resp *resp, const twin *t);
+/* Whether url is one of those paths (by its shape: the caller takes the
+ * engine lock only then, not for every resource read). */
+int gate_discovery_path(const char *url);
 
 #endif

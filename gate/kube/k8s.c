@@ -24,6 +24,24 @@ const char *gate_header(const json_t *headers, const char *name)
     return NULL;
 }
 
+gate_sub_class gate_subresource_class(const char *sub)
+{
+    static const char *const SIMULATED[] = {"status", "scale", "eviction", "log", "token", NULL};
+    static const char *const CONNECT[] = {"exec", "attach", "portforward", "proxy", NULL};
+    static const char *const UNMODELLED[] = {"ephemeralcontainers", "binding", "resize", "finalize", "approval",
+                                             NULL};
+    for (int i = 0; SIMULATED[i]; i++)
+        if (!strcmp(sub, SIMULATED[i]))
+            return GATE_SUB_SIMULATED;
+    for (int i = 0; CONNECT[i]; i++)
+        if (!strcmp(sub, CONNECT[i]))
+            return GATE_SUB_CONNECT;
+    for (int i = 0; UNMODELLED[i]; i++)
+        if (!strcmp(sub, UNMODELLED[i]))
+            return GATE_SUB_UNMODELLED;
+    return GATE_SUB_UNKNOWN;
+}
+
 void gate_action_free(gate_action *a)
 {
     if (!a)
@@ -715,8 +733,8 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
 
     /* the verb */
     const char *sub = a->subresource;
-    int connect = sub && (!strcmp(sub, "exec") || !strcmp(sub, "attach") || !strcmp(sub, "portforward") ||
-                          !strcmp(sub, "proxy"));
+    gate_sub_class sc = sub ? gate_subresource_class(sub) : GATE_SUB_SIMULATED;
+    int connect = sc == GATE_SUB_CONNECT;
     const char *m = a->method;
     const char *w = param(params, "watch");
     a->watch = w && read_bool(w) == 1;
@@ -736,20 +754,15 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         rc = refuse(405, err, errlen, "the method %s is not allowed", m);
         goto out;
     }
-    if (sub && !connect && strcmp(sub, "scale") && strcmp(sub, "status") && strcmp(sub, "eviction") &&
-        strcmp(sub, "log") && strcmp(sub, "token")) {
-        /* a subresource Kubernetes has but the twin cannot simulate is
-         * refused as such (kubectl prints a 403; a 404 here reads as "the
-         * feature is off" to kubectl debug), anything else is not found */
-        static const char *const REAL[] = {"ephemeralcontainers", "binding", "resize", "finalize", "approval", NULL};
-        for (int r = 0; REAL[r]; r++)
-            if (!strcmp(sub, REAL[r])) {
-                snprintf(err, errlen, "airlock: denied: %s/%s cannot be simulated by the twin and is refused%s",
-                         a->resource, sub,
-                         !strcmp(sub, "ephemeralcontainers") ? " (kubectl debug adds ephemeral containers)" : "");
-                rc = 403;
-                goto out;
-            }
+    if (sc == GATE_SUB_UNMODELLED) {
+        /* refused as such (kubectl prints a 403; a 404 here reads as "the
+         * feature is off" to kubectl debug) */
+        snprintf(err, errlen, "airlock: denied: %s/%s cannot be simulated by the twin and is refused%s", a->resource,
+                 sub, !strcmp(sub, "ephemeralcontainers") ? " (kubectl debug adds ephemeral containers)" : "");
+        rc = 403;
+        goto out;
+    }
+    if (sc == GATE_SUB_UNKNOWN) {
         rc = refuse(404, err, errlen, "the server could not find the requested subresource %s", sub);
         goto out;
     }

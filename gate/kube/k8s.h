@@ -80,6 +80,14 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
                       size_t errlen);
 void gate_action_free(gate_action *a);
 
+/* How the gate treats a subresource: simulated (status, scale, eviction,
+ * log, token), connect (exec, attach, portforward, proxy: a process or a
+ * stream, refused), unmodelled (one Kubernetes has that the twin cannot
+ * simulate, refused 403 naming it) or unknown (404).  The parser and the
+ * self access review both ask it. */
+typedef enum { GATE_SUB_SIMULATED, GATE_SUB_CONNECT, GATE_SUB_UNMODELLED, GATE_SUB_UNKNOWN } gate_sub_class;
+gate_sub_class gate_subresource_class(const char *sub);
+
 /* True for get/list/watch (the verb of an action, or ctx.action.verb;
  * NULL is not a read). */
 int gate_verb_is_read(const char *verb);

@@ -901,33 +901,30 @@ static int chk_field(pb_chk *c, const pb_field *f, json_t *v, int depth)
 {
     if (json_is_null(v))
         return 0;
-    if (f->flags & (PB_REPEATED | PB_MAP)) {
-        int list = f->flags & PB_REPEATED;
-        if (list ? !json_is_array(v) : !json_is_object(v))
-            return chk_type(c, f, v, 0);
-        size_t len = c->path.len, i;
-        const char *k;
+    if (!(f->flags & (PB_REPEATED | PB_MAP)))
+        return chk_value(c, f, v, depth);
+    int list = f->flags & PB_REPEATED;
+    if (list ? !json_is_array(v) : !json_is_object(v))
+        return chk_type(c, f, v, 0);
+    /* each element, named by its index or its key */
+    size_t len = c->path.len;
+    void *it = list ? NULL : json_object_iter(v);
+    for (size_t i = 0; list ? i < json_array_size(v) : it != NULL; i++) {
         json_t *x;
         if (list) {
-            json_array_foreach(v, i, x) {
-                twin_buf_addf(&c->path, "[%zu]", i);
-                int rc = chk_value(c, f, x, depth);
-                path_cut(c, len);
-                if (rc < 0)
-                    return -1;
-            }
+            x = json_array_get(v, i);
+            twin_buf_addf(&c->path, "[%zu]", i);
         } else {
-            json_object_foreach(v, k, x) {
-                twin_buf_addf(&c->path, "[%s]", k);
-                int rc = chk_value(c, f, x, depth);
-                path_cut(c, len);
-                if (rc < 0)
-                    return -1;
-            }
+            x = json_object_iter_value(it);
+            twin_buf_addf(&c->path, "[%s]", json_object_iter_key(it));
+            it = json_object_iter_next(v, it);
         }
-        return 0;
+        int rc = chk_value(c, f, x, depth);
+        path_cut(c, len);
+        if (rc < 0)
+            return -1;
     }
-    return chk_value(c, f, v, depth);
+    return 0;
 }
 
 static int chk_message(pb_chk *c, const pb_msg *m, json_t *obj, int depth)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gate/kube/k8s.h"
 #include "gate/kube/protobuf.h"
 #include "gate/kube/selfreview.h"
 #include "twin/util.h"
@@ -30,11 +31,6 @@ static const gate_review_resource REVIEWS[] = {
 /* The verbs a served kind takes through the gate. */
 static const char *const VERBS[] = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
                                     NULL};
-/* Subresources the gate never lets through: connect (no simulation of a
- * process or a stream) and those the twin does not model (k8s.c). */
-static const char *const REFUSED_SUBS[] = {"exec", "attach", "portforward", "proxy", "ephemeralcontainers",
-                                           "binding", "resize", "finalize", "approval", NULL};
-static const char *const SERVED_SUBS[] = {"status", "scale", "eviction", "log", "token", NULL};
 
 static int in(const char *s, const char *const *list)
 {
@@ -82,10 +78,11 @@ static void access_resource(json_t *status, const json_t *ra, const gate_subject
     } else if (!k) {
         why = twin_xasprintf("airlock serves no resource %s%s%s", resource, *group ? "." : "", group);
         decide(status, 0, why);
-    } else if (*sub && in(sub, REFUSED_SUBS)) {
+    } else if (*sub && (gate_subresource_class(sub) == GATE_SUB_CONNECT ||
+                        gate_subresource_class(sub) == GATE_SUB_UNMODELLED)) {
         why = twin_xasprintf("airlock refuses %s/%s: it cannot be simulated", resource, sub);
         decide(status, 0, why);
-    } else if (*sub && !in(sub, SERVED_SUBS)) {
+    } else if (*sub && gate_subresource_class(sub) != GATE_SUB_SIMULATED) {
         why = twin_xasprintf("airlock serves no subresource %s/%s", resource, sub);
         decide(status, 0, why);
     } else if (is_read(verb) && !strcmp(k->kind, "Secret") && !who->read_secrets) {

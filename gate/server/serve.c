@@ -149,7 +149,7 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
         free(msg);
         return;
     }
-    if (!strcmp(method, "GET")) {
+    if (!strcmp(method, "GET") && gate_discovery_path(url)) {
         pthread_rwlock_rdlock(&sv->lock);   /* the twin's kinds, learnt ones too */
         int done = gate_discovery(rq, resp, sv->engine.twin);
         pthread_rwlock_unlock(&sv->lock);
@@ -207,21 +207,6 @@ static int load_page(void *ud, json_t *items, char *err, size_t errlen)
     return rc;
 }
 
-/* Production into the twin, kind by kind, page by page (a page of 500
- * parsed at a time, never the cluster); served records each served kind's
- * version, where its watch starts.  The objects loaded in *count. */
-/* A GET of production answered 200 with JSON: the document, or NULL. */
-static json_t *production_get(gate_upstream *up, const char *path)
-{
-    gate_upstream_answer ans;
-    char err[256];
-    if (gate_upstream_call(up, "GET", path, NULL, "application/json", NULL, 0, &ans, err, sizeof err) < 0)
-        return NULL;
-    json_t *doc = ans.status == 200 ? json_loadb(ans.body.s ? ans.body.s : "", ans.body.len, 0, NULL) : NULL;
-    gate_upstream_answer_free(&ans);
-    return doc;
-}
-
 /* The kinds production serves that the twin does not model (its CRDs),
  * from its discovery: each listable and watchable resource of each group's
  * preferred version is learnt under the plural production serves it by,
@@ -231,7 +216,7 @@ static json_t *production_get(gate_upstream *up, const char *path)
  * unknown kinds are then refused, never forwarded unjudged. */
 static void learn_production_kinds(gate_upstream *up, twin *t)
 {
-    json_t *groups = production_get(up, "/apis");
+    json_t *groups = gate_upstream_get_json(up, "/apis");
     size_t i, j;
     json_t *g, *r;
     if (!groups)
@@ -244,7 +229,7 @@ static void learn_production_kinds(gate_upstream *up, twin *t)
         if (!gv)
             continue;
         char *path = strchr(gv, '/') ? twin_xasprintf("/apis/%s", gv) : twin_xasprintf("/api/%s", gv);
-        json_t *list = production_get(up, path);
+        json_t *list = gate_upstream_get_json(up, path);
         free(path);
         json_array_foreach(json_object_get(list, "resources"), j, r) {
             const char *name = json_string_value(json_object_get(r, "name"));
@@ -274,6 +259,10 @@ static void learn_production_kinds(gate_upstream *up, twin *t)
     json_decref(groups);
 }
 
+/* Production into the twin, kind by kind (the ones it serves that the
+ * twin does not model learnt first), page by page (a page of 500 parsed at
+ * a time, never the cluster); served records each served kind's version,
+ * where its watch starts.  The objects loaded in *count. */
 static int load_production(gate_upstream *up, twin *t, json_t *served, long *count, char *err, size_t errlen)
 {
     learn_production_kinds(up, t);

@@ -405,6 +405,17 @@ static json_t *list_page(gate_upstream *u, const twin_kind *k, const char *ns, c
     return items;
 }
 
+json_t *gate_upstream_get_json(gate_upstream *u, const char *path_query)
+{
+    gate_upstream_answer ans;
+    char err[256];
+    if (gate_upstream_call(u, "GET", path_query, NULL, "application/json", NULL, 0, &ans, err, sizeof err) < 0)
+        return NULL;
+    json_t *doc = ans.status == 200 ? json_loadb(ans.body.s ? ans.body.s : "", ans.body.len, 0, NULL) : NULL;
+    gate_upstream_answer_free(&ans);
+    return doc;
+}
+
 json_t *gate_upstream_list_at(gate_upstream *u, const twin_kind *k, const char *ns, const char *label_selector,
                               const char *field_selector, long limit, char **rv_out, int *absent, char *err,
                               size_t errlen)

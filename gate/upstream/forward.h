@@ -35,6 +35,9 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen);
 void gate_upstream_answer_free(gate_upstream_answer *a);
+/* A GET of production that answered 200 with JSON: the document (new
+ * reference), or NULL (unreachable, another status, not JSON). */
+json_t *gate_upstream_get_json(gate_upstream *u, const char *path_query);
 
 /* Where a streamed answer (a watch) goes: on_head once, with production's
  * status and content type, before the first on_data; on_data for each

@@ -15,6 +15,20 @@ url=https://127.0.0.1:$port
 # curl with the agent's token, pinned to the gate's certificate: prints the status code
 c() { curl -s --cacert "$tmp/data/tls.crt" -m 10 -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $token" "$@"; }
 
+# ---- request forms typed clients send (before the budget is spent below) ----
+# a typed client's DELETE options under the deleted resource's group version
+k create deployment delopts --image=nginx --replicas=0 -n shop >/dev/null 2>&1
+code=$(c -X DELETE -H "Content-Type: application/json" "$url/apis/apps/v1/namespaces/shop/deployments/delopts" \
+    --data '{"apiVersion":"apps/v1","kind":"DeleteOptions","propagationPolicy":"Foreground"}')
+[ "$code" = 200 ] || [ "$code" = 202 ] && ! k get deployment delopts -n shop >/dev/null 2>&1 \
+    && ok "DeleteOptions under apps/v1 (as typed clients send them)" || { bad "DeleteOptions apps/v1 ($code)"; cat "$tmp/body"; }
+# a Scale without spec.replicas is a scale to zero (int32, omitempty)
+k create deployment zeroes --image=nginx --replicas=1 -n shop >/dev/null 2>&1
+code=$(c -X PUT -H "Content-Type: application/json" "$url/apis/apps/v1/namespaces/shop/deployments/zeroes/scale" \
+    --data '{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"zeroes","namespace":"shop"},"spec":{}}')
+[ "$code" = 200 ] && [ "$(k get deployment zeroes -n shop -o 'jsonpath={.spec.replicas}')" = 0 ] \
+    && ok "a Scale without spec.replicas scales to zero" || { bad "scale to zero ($code)"; cat "$tmp/body"; }
+
 # ---- watch ----
 timeout 8 kubectl --cache-dir "$tmp/cache" get deployments -n shop -w >"$tmp/w1" 2>&1 &
 w1=$!
@@ -147,6 +161,15 @@ code=$(c -X POST -H "Content-Type: text/plain" --data 'hello' "$ns")
 code=$(c -X POST -H "Content-Type: application/json" --data '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":"nope"}' "$ns")
 [ "$code" = 400 ] && grep -q "cannot unmarshal string into Go struct field ConfigMap.data" "$tmp/body" \
     && ok "wrong type in a field: 400 naming the field" || { bad "wrong type ($code)"; cat "$tmp/body"; }
+code=$(c -X POST -H "Content-Type: application/json" "$ns?fieldValidation=Strict" \
+    --data '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"strict"},"bogus":1}')
+[ "$code" = 400 ] && grep -q 'strict decoding error: unknown field \\"bogus\\"' "$tmp/body" \
+    && ok "an unknown field under fieldValidation=Strict: 400 naming it" || { bad "strict ($code)"; cat "$tmp/body"; }
+code=$(c -X POST -H "Content-Type: application/json" "$ns" \
+    --data '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"lax"},"data":{"a":"b"},"bogus":1}')
+[ "$code" = 201 ] && ! grep -q bogus "$tmp/body" && k get configmap lax -n shop -o json | grep -q '"a": "b"' \
+    && ! k get configmap lax -n shop -o json | grep -q bogus \
+    && ok "an unknown field without Strict is dropped, as the API server drops it" || { bad "lax ($code)"; cat "$tmp/body"; }
 head -c 4000000 /dev/zero | tr '\0' 'a' >"$tmp/huge"
 code=$(c -X POST -H "Content-Type: application/json" --data-binary @"$tmp/huge" "$ns")
 [ "$code" = 413 ] && grep -q "3 MiB" "$tmp/body" && ok "huge body: 413 naming the limit" || { bad "huge body ($code)"; head -c 300 "$tmp/body"; }

@@ -38,6 +38,10 @@ kx() {
 has() {
     grep -qF -- "$2" "$tmp/out" && ok "$1" || { bad "$1 (exit $rc)"; head -c 600 "$tmp/out"; echo; }
 }
+# refused NAME TEXT: ok NAME when the last command failed and said TEXT
+refused() {
+    if [ "$rc" != 0 ]; then has "$1" "$2"; else bad "$1 (it succeeded)"; head -c 600 "$tmp/out"; echo; fi
+}
 # jp NAME WANT ARGS...: ok NAME when kubectl get ARGS (a -o jsonpath) prints WANT
 jp() {
     _n=$1 _want=$2
@@ -150,7 +154,7 @@ jp "create poddisruptionbudget" "1" pdb sweep-pdb $NS -o 'jsonpath={.spec.minAva
 kx create-quota create quota sweep-quota --hard=pods=100 $NS
 jp "create quota" "100" resourcequota sweep-quota $NS -o 'jsonpath={.spec.hard.pods}'
 kx create-ingress create ingress sweep-ing --rule="sweep.example.com/=sweep:80" $NS
-[ $rc != 0 ] && has "create ingress: held for a person by segmentation (outside traffic to a Service)" \
+refused "create ingress: held for a person by segmentation (outside traffic to a Service)" \
     "needs approval (segmentation: Ingress shop/sweep-ing would route outside traffic"
 kx create-priorityclass create priorityclass sweep-pc --value=1000
 jp "create priorityclass" "1000" priorityclass sweep-pc -o 'jsonpath={.value}'
@@ -202,22 +206,29 @@ has "auth whoami names the agent" "ops-bot"
 # ---- refused, clearly ----
 pod=$(k get pods $NS -l app=sweep -o name | head -1 | cut -d/ -f2)
 kx exec exec "$pod" $NS -- true
-[ $rc != 0 ] && has "exec is refused and says why" "cannot be simulated"
+refused "exec is refused and says why" "cannot be simulated"
 kx cp cp "$tmp/cm.yaml" "shop/$pod:/tmp/x"
-[ $rc != 0 ] && has "cp (an exec of tar) is refused" "cannot be simulated"
+refused "cp (an exec of tar) is refused" "cannot be simulated"
 kx port-forward port-forward "pod/$pod" $NS 0:80 --request-timeout=5s
-[ $rc != 0 ] && has "port-forward is refused" "cannot be simulated"
+refused "port-forward is refused" "cannot be simulated"
 kx attach attach "$pod" $NS
-[ $rc != 0 ] && has "attach is refused" "cannot be simulated"
+refused "attach is refused" "cannot be simulated"
 kx debug debug "$pod" $NS --image=busybox --profile=general
-[ $rc != 0 ] && has "debug (ephemeral containers) is refused with a Status kubectl prints" "cannot be simulated"
+refused "debug (ephemeral containers) is refused with a Status kubectl prints" "cannot be simulated"
 kx create-token create token sweep-sa $NS
-[ $rc != 0 ] && has "create token is judged: privilege refuses minting a ServiceAccount's token" \
+refused "create token is judged: privilege refuses minting a ServiceAccount's token" \
     "denied by privilege: would mint a token for ServiceAccount shop/sweep-sa"
 kx delete-ns delete namespace payments
-[ $rc != 0 ] && has "deleting a critical namespace is denied by the policies" "airlock: denied"
+refused "deleting a critical namespace is denied by the policies" "airlock: denied"
 
 # ---- drain ----
+names_on() { k get pods -A --field-selector "spec.nodeName=$1" -o 'jsonpath={.items[*].metadata.name}'; }
+before=$(names_on node-b1)
+kx drain-dry drain node-b1 --dry-run=server --ignore-daemonsets --delete-emptydir-data --timeout=30s
+[ -n "$before" ] && [ "$(names_on node-b1)" = "$before" ] \
+    && ok "drain --dry-run=server evicts nothing (each eviction's deleteOptions.dryRun)" \
+    || { bad "drain --dry-run=server changed node-b1's pods"; cat "$tmp/out"; }
+jp "drain --dry-run=server cordons nothing" "" node node-b1 -o 'jsonpath={.spec.unschedulable}'
 kx drain drain node-b1 --ignore-daemonsets --delete-emptydir-data --timeout=30s
 jp "drain cordons the node" "true" node node-b1 -o 'jsonpath={.spec.unschedulable}'
 left=$(k get pods -A --field-selector spec.nodeName=node-b1 -o json | grep -c '"kind": "ReplicaSet"')
@@ -230,7 +241,7 @@ jp "delete -l --field-selector" "" configmap $NS --field-selector metadata.name=
 kx delete-grace delete pod sweep-pod --grace-period=0 --force $NS
 jp "delete --grace-period=0 --force" "" pods $NS --field-selector metadata.name=sweep-pod -o 'jsonpath={.items[*].metadata.name}'
 kx delete-deploy-held delete deployment sweep $NS
-[ $rc != 0 ] && has "deleting a Deployment its Service still selects is held for a person (blast-radius)" \
+refused "deleting a Deployment its Service still selects is held for a person (blast-radius)" \
     "needs approval (blast-radius: would leave Service shop/sweep with no ready endpoints)"
 id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out" | head -1)
 "$GATE" approvals approve "$id" --server "$url" --token "$(cat "$tmp/data/approver.token")" --ca "$tmp/data/tls.crt" \
