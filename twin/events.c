@@ -30,35 +30,43 @@ enum { EVENTS_PER_OBJECT = 20 };
 
 void twin_set_events(twin *t, int on) { t->events = on; }
 
-/* The Events of the object whose names begin with prefix ("name."), oldest
- * last seen first; the oldest ones beyond the bound are deleted. */
-static void prune(twin *t, const char *ns, const char *prefix)
+/* The Events about the object `name` (theirs begin with "name."; another
+ * object's, "name.x.<hash>", may too and is skipped); the oldest last seen
+ * beyond the bound are deleted.  The rows give the names; the documents
+ * are read through the store (an Event written in this operation may not be
+ * in its row's text yet). */
+static void prune(twin *t, const char *ns, const char *name, const char *prefix)
 {
-    sqlite3_stmt *st = twin__stmt(t, 32, "SELECT name, doc FROM objects WHERE kind='Event' AND ns=? AND name>=? "
-                                         "AND name<? ORDER BY name");
+    sqlite3_stmt *st = twin__stmt(t, 32, "SELECT name FROM objects WHERE kind='Event' AND ns=? AND name>=? AND "
+                                         "name<? ORDER BY name");
     char *hi = twin_xasprintf("%s\x7f", prefix);
     sqlite3_bind_text(st, 1, ns, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, hi, -1, SQLITE_TRANSIENT);
-    json_t *names = json_array(), *times = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
-        json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
-        const char *last = twin__str(doc, "lastTimestamp");
-        json_array_append_new(times, json_string(last ? last : ""));
-        json_decref(doc);
-    }
+    json_t *rows = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(rows, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     free(hi);
-    /* the documents written in this operation are not stored yet: the
-     * store's text can be older than them, which only matters for the
-     * order of ties, not for the bound */
+    json_t *names = json_array(), *times = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        json_t *doc = twin__get(t, "Event", ns, json_string_value(r));
+        const char *about = twin__str(doc, "involvedObject.name"), *last = twin__str(doc, "lastTimestamp");
+        if (about && !strcmp(about, name)) {
+            json_array_append(names, r);
+            json_array_append_new(times, json_string(last ? last : ""));
+        }
+        json_decref(doc);
+    }
+    json_decref(rows);
     while (json_array_size(names) > EVENTS_PER_OBJECT) {
         size_t oldest = 0;
-        for (size_t i = 1; i < json_array_size(times); i++)
-            if (strcmp(json_string_value(json_array_get(times, i)), json_string_value(json_array_get(times, oldest))) <
+        for (size_t k = 1; k < json_array_size(times); k++)
+            if (strcmp(json_string_value(json_array_get(times, k)), json_string_value(json_array_get(times, oldest))) <
                 0)
-                oldest = i;
+                oldest = k;
         t->quiet++;
         twin__del(t, "Event", ns, json_string_value(json_array_get(names, oldest)));
         t->quiet--;
@@ -111,7 +119,7 @@ void twin__event(twin *t, const json_t *obj, const char *type, const char *reaso
     json_decref(ev);
     if (!old) {
         char *prefix = twin_xasprintf("%s.", name ? name : "");
-        prune(t, ens, prefix);
+        prune(t, ens, name ? name : "", prefix);
         free(prefix);
     }
     json_decref(old);
