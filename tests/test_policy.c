@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "gate/base/clock.h"
 #include "gate/engine/policy.h"
 
 #define DEFAULT_POLICIES "lua-policies"
@@ -211,6 +212,9 @@ static gate_policy_set *load(const char *dir)
 
     if (gate_policy_load(&set, dir, err, sizeof err) != 0)
         fail_msg("loading %s: %s", dir, err);
+    /* the budgets' tests must not depend on how busy the machine is: a
+     * generous time limit, except where the time limit is the test */
+    gate_policy_set_time_limit(set, 60);
     return set;
 }
 
@@ -1277,6 +1281,38 @@ static void memory_budget_stops_hogs(void **state)
     gate_policy_free(set);
 }
 
+/* Every run ends within the time limit, whatever it does inside one
+ * instruction or one C call; the others are judged as usual after it. */
+static void time_limit_stops_long_calls(void **state)
+{
+    (void)state;
+    gate_policy_set *set = load(DATA "/slow");
+    gate_policy_set_time_limit(set, 0);   /* the default, 250 ms */
+    assert_true(gate_policy_time_limit(set) == 0.25);
+    for (int round = 0; round < 2; round++) {
+        double t0 = gate_mono();
+        json_t *v = judge_dir_set(set);
+        double took = gate_mono() - t0;
+        expect(v, "concat", "deny", "time limit exceeded", "(limit 250 ms)", NULL);
+        expect(v, "concat-pcall", "deny", "time limit exceeded", NULL);
+        expect(v, "pattern", "deny", "string.find: pattern", "100000 bytes",
+               "could outlast the policy's time limit", NULL);
+        expect(v, "plain-find", "deny", "string.find: a plain search for 100001 bytes in 4000000",
+               NULL);
+        expect(v, "rep-empty", "allow", NULL);
+        expect(v, "sort-huge", "deny", "table.sort: 1099511627776 elements", NULL);
+        expect(v, "move-huge", "deny", "table.move: a range of more than 16777216", NULL);
+        expect(v, "ordinary", "allow", NULL);
+        expect(v, "zz-after", "allow", NULL);
+        /* two policies run out their 250 ms each; the rest are quick. A
+         * generous bound: what matters is that nothing runs for minutes. */
+        if (took > 5.0)
+            fail_msg("the set took %.2f s", took);
+        json_decref(v);
+    }
+    gate_policy_free(set);
+}
+
 static void failing_policies_deny(void **state)
 {
     (void)state;
@@ -1623,6 +1659,7 @@ int main(void)
         T(sandbox_blocks_escapes),
         T(instruction_budget_stops_loops),
         T(memory_budget_stops_hogs),
+        T(time_limit_stops_long_calls),
         T(failing_policies_deny),
         T(broken_files_fail_to_load),
         T(empty_set_allows),

@@ -28,6 +28,7 @@ static void usage(FILE *out)
 {
     fputs("usage: gate check --state FILE|DIR [--state ...] [-f FILE|DIR ...] [--actions FILE]\n"
           "                  [--policies DIR|git:REPO[@REF][:DIR]] [--pricing FILE] [--agent NAME] [--format text|json|junit]\n"
+          "                  [--policy-timeout SECONDS]\n"
           "\n"
           "Simulates the manifests (-f, applied as kubectl apply would) and then the API calls of\n"
           "--actions (a JSON array of {\"method\", \"path\", \"headers\"?, \"body\"?}) on the state,\n"

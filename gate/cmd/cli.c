@@ -109,6 +109,9 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--fresh-wait")) {
             if (want_value(argc, argv, &i, &o->fresh_wait, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--policy-timeout")) {
+            if (want_value(argc, argv, &i, &o->policy_timeout, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--review-wait")) {
             if (want_value(argc, argv, &i, &o->review_wait, err, errlen) < 0)
                 return -1;
@@ -257,6 +260,7 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
         {"data-dir", &o->data_dir, 1},
         {"review-wait", &o->review_wait, 0},
         {"fresh-wait", &o->fresh_wait, 0},
+        {"policy-timeout", &o->policy_timeout, 0},
         {"audit-repo", &o->audit_repo, 1},
         {"webhook", &o->webhook, 0},
         {"approval-ttl", &o->approval_ttl, 0},
@@ -360,7 +364,36 @@ int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t err
     return 0;
 }
 
+/* --policy-timeout: seconds, more than 0 and at most 60; unset is 0 (the
+ * default). -1 with err otherwise. */
+int gate_cli_policy_timeout(const gate_cli_opts *o, double *out, char *err, size_t errlen)
+{
+    *out = 0;
+    if (!o->policy_timeout)
+        return 0;
+    char *end;
+    double v = strtod(o->policy_timeout, &end);
+    if (end == o->policy_timeout || *end || !(v > 0 && v <= 60)) {
+        snprintf(err, errlen, "--policy-timeout is more than 0 and at most 60 seconds (got %s)",
+                 o->policy_timeout);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
+
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen)
+{
+    double limit;
+    if (gate_cli_policy_timeout(o, &limit, err, errlen) < 0 || load_policies(o, out, err, errlen) < 0)
+        return -1;
+    gate_policy_set_time_limit(*out, limit);
+    return 0;
+}
+
+static int load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen)
 {
     /* a commit's tree: gate_policy_load_spec names repo, ref and path in its errors */
     if (o->policies && strncmp(o->policies, "git:", 4) == 0)

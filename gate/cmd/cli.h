@@ -33,6 +33,7 @@ typedef struct gate_cli_opts {
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
     const char *fresh_wait;   /* serve: how long a mutation waits for the watches */
+    const char *policy_timeout;   /* seconds one policy run may take (gate_policy_set_time_limit) */
     const char *review_wait, *audit_repo, *webhook, *approval_ttl, *approved_ttl;   /* serve: approvals, audit */
     int upstream_insecure;
     const char *config;     /* serve: --config FILE (borrowed from argv) */
@@ -58,7 +59,7 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
 /* Reads serve's config file at `path`, YAML or JSON: one mapping whose keys
  * are the long flag names without the leading "--" (listen, tls-cert,
  * tls-key, state, policies, pricing, agents, upstream, upstream-token-file,
- * upstream-ca, upstream-insecure, mode, fresh-wait, data-dir, review-wait, audit-repo,
+ * upstream-ca, upstream-insecure, mode, fresh-wait, policy-timeout, data-dir, review-wait, audit-repo,
  * webhook, approval-ttl, approved-ttl).  Values are strings,
  * except state (a string or a list of strings) and upstream-insecure (a
  * boolean); null means not set.  Relative paths in the file are taken
@@ -73,8 +74,11 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
 /* Opens an in-memory twin, loads pricing and every --state. */
 int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t errlen);
 /* Loads --policies: a directory or git:REPO[@REF][:DIR] (gate/engine/policy.h),
- * or the default lua-policies/ directory. */
+ * or the default lua-policies/ directory, with --policy-timeout's limit. */
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
+/* --policy-timeout in seconds into *out (0 when not given); -1 with err when
+ * it is not a number of seconds above 0 and at most 60. */
+int gate_cli_policy_timeout(const gate_cli_opts *o, double *out, char *err, size_t errlen);
 /* Turns the objects of a manifest file or directory into server-side apply
  * calls (PATCH ... application/apply-patch+yaml), appended to actions, as
  * kubectl apply would create or update them. */

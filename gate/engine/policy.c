@@ -24,9 +24,11 @@
  *   check set->gen before reading it (see "read-only views").
  */
 
+#include "gate/base/clock.h"
 #include "gate/base/log.h"
 #include "gate/engine/policy.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +60,10 @@
 #define POLICY_GC_ROOM     ((size_t)8 << 20)   /* see gc_guarded() */
 #define POLICY_GC_SLACK    ((size_t)1 << 20)   /* see collect_if_grown() */
 #define POLICY_RO_MSG      192                /* bytes of a refused write's message */
+#define POLICY_TIME        0.25               /* seconds of one run, by default */
+#define POLICY_TIME_BIG    ((size_t)16 << 10)  /* an allocation this big reads the clock */
+#define POLICY_TIME_SMALL  64                 /* so does every 64th smaller one */
+#define POLICY_STEPS       ((double)(1 << 24)) /* worst-case steps of one C call (the guards) */
 
 /* ---- application heap: one OOM policy, abort (STYLE item 8) ----------- */
 
@@ -264,6 +270,14 @@ struct gate_policy_set {
     int instr_step;
     int instr_exhausted;
 
+    /* Time bound: the count hook and the allocator read the clock (see
+     * "the time bound"); time_limit is the primary's, copied to a copy
+     * before it evaluates. */
+    double time_limit;         /* seconds of one run; 0 = POLICY_TIME */
+    double deadline;           /* gate_mono() at which this run is over */
+    unsigned alloc_tick;
+    int time_exhausted;
+
     policy *policies;          /* load order */
     size_t npolicies;
     json_t *config;            /* config.lua as JSON; owned */
@@ -333,6 +347,43 @@ static void *alloc_refuse(gate_policy_set *set, void *ptr, size_t osize, size_t 
     return NULL;
 }
 
+/* ---- the time bound ---------------------------------------------------
+ *
+ * A run (loading a chunk, or one policy's evaluate) ends within its time
+ * limit whatever it does.  Three things make that so:
+ *   - the count hook reads the clock every POLICY_INSTR_STEP instructions;
+ *   - the allocator reads it on every large allocation and every
+ *     POLICY_TIME_SMALL-th small one, and once the time is up refuses every
+ *     growth beyond a small block, so one instruction that copies a growing
+ *     string (t = t .. x in a loop) cannot go on: Lua raises "not enough
+ *     memory" and the hook, now firing on every instruction, ends the run
+ *     even if the policy catches that;
+ *   - the few library functions that can run long inside one C call
+ *     without allocating (pattern matching, plain find, string.rep of an
+ *     empty string, table.sort without a comparison function, table.move)
+ *     are wrapped by guards that refuse a call whose worst case is beyond
+ *     POLICY_STEPS (see "the guards").
+ * A policy whose run is over is denied "time limit exceeded", naming it. */
+
+/* 1 once this run's time is over (and stays so until the next run). */
+static int time_over(gate_policy_set *set)
+{
+    if (!set->time_exhausted && set->deadline > 0 && gate_mono() > set->deadline)
+        set->time_exhausted = 1;
+    return set->time_exhausted;
+}
+
+/* Whether the allocator refuses a growth to nsize for the time bound: read
+ * the clock on a large block or every POLICY_TIME_SMALL-th; once over,
+ * only small blocks (room for the error and its traceback) are given. */
+static int time_refuses(gate_policy_set *set, size_t nsize)
+{
+    if (!set->time_exhausted &&
+        (nsize >= POLICY_TIME_BIG || ++set->alloc_tick % POLICY_TIME_SMALL == 0))
+        time_over(set);
+    return set->time_exhausted && nsize > 1024;
+}
+
 /* Lua's allocator contract: nsize 0 frees; when ptr is NULL osize is a type
  * tag, not a size; shrinking must not fail. Growth beyond mem_cap fails. */
 static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -350,6 +401,8 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old &&
         (set->mem_used > set->mem_cap || nsize - old > set->mem_cap - set->mem_used))
         return alloc_refuse(set, ptr, osize, nsize);
+    if (nsize > old && set->deadline > 0 && time_refuses(set, nsize))
+        return NULL;   /* not a memory refusal: Lua raises, the hook ends the run */
     retry = set->refused && is_retry(set, ptr, osize, nsize);
     p = realloc(ptr, nsize);
     if (p == NULL) {
@@ -380,14 +433,16 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     set->instr_used += set->instr_step;
     if (set->instr_used > POLICY_INSTR_LIMIT)
         set->instr_exhausted = 1;
-    if (!set->instr_exhausted && !set->mem_exhausted)
+    time_over(set);
+    if (!set->instr_exhausted && !set->mem_exhausted && !set->time_exhausted)
         return;
     if (set->instr_step != 1) {
         set->instr_step = 1;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
-    lua_pushstring(L, set->instr_exhausted ? "instruction budget exhausted"
-                                           : "memory budget exhausted");
+    lua_pushstring(L, set->time_exhausted    ? "time limit exceeded"
+                      : set->instr_exhausted ? "instruction budget exhausted"
+                                             : "memory budget exhausted");
     lua_error(L);
 }
 
@@ -903,6 +958,15 @@ static void json_merge(json_t *base, const json_t *over)
 
 /* ---- the sandbox ------------------------------------------------------ */
 
+/* Calls upvalue 1 with this call's arguments and returns what it returns. */
+static int call_guarded(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 /* lauxlib's string buffers (string.rep, string.format, table.concat, ...)
  * call the allocator directly, without the emergency collection Lua's core
  * runs before giving up, so near the cap such a function could be refused
@@ -921,10 +985,7 @@ static int gc_guarded(lua_State *L)
         lua_gc(L, LUA_GCCOLLECT);
         set->gc_mark = set->mem_used;
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_guarded(L);
 }
 
 /* The library functions gc_guarded wraps: those building results in a
@@ -932,6 +993,376 @@ static int gc_guarded(lua_State *L)
 static const char *const gc_guarded_names[] = {
     "string.rep", "string.format", "string.gsub", "string.upper", "string.lower",
     "string.reverse", "string.char", "string.pack", "table.concat", "utf8.char", NULL
+};
+
+/* ---- the guards: C calls that could outlast the time bound -------------
+ *
+ * The hook and the allocator cannot stop a C function that loops without
+ * allocating. Of the sandbox's functions, these can: pattern matching
+ * (backtracking over repeated classes), plain find (needle times subject),
+ * string.rep of "" (a loop of n empty copies), table.sort without a
+ * comparison function, table.move. Each is wrapped by a guard that
+ * bounds the call's worst case before it starts and refuses it (an error
+ * naming the function) when that is beyond POLICY_STEPS. Upvalue 1 is the
+ * function guarded. */
+
+/* Lua 5.4's pattern classes, as lstrlib.c reads them (match_class,
+ * matchbracketclass, classEnd), for bounding a match; the match itself is
+ * Lua's. */
+static int pat_class(int c, int cl)
+{
+    int res;
+    switch (tolower(cl)) {
+    case 'a': res = isalpha(c); break;
+    case 'c': res = iscntrl(c); break;
+    case 'd': res = isdigit(c); break;
+    case 'g': res = isgraph(c); break;
+    case 'l': res = islower(c); break;
+    case 'p': res = ispunct(c); break;
+    case 's': res = isspace(c); break;
+    case 'u': res = isupper(c); break;
+    case 'w': res = isalnum(c); break;
+    case 'x': res = isxdigit(c); break;
+    default: return cl == c;
+    }
+    return isupper(cl) ? !res : res != 0;
+}
+
+/* p at '[', ec at its ']'. */
+static int pat_bracket(int c, const char *p, const char *ec)
+{
+    int sig = 1;
+    if (p[1] == '^') {
+        sig = 0;
+        p++;
+    }
+    while (++p < ec) {
+        if (*p == '%') {
+            p++;
+            if (pat_class(c, (unsigned char)*p))
+                return sig;
+        } else if (p[1] == '-' && p + 2 < ec) {
+            p += 2;
+            if ((unsigned char)p[-2] <= c && c <= (unsigned char)*p)
+                return sig;
+        } else if ((unsigned char)*p == c) {
+            return sig;
+        }
+    }
+    return !sig;
+}
+
+/* The end of the single-character class at p, or NULL if malformed (Lua
+ * raises then; the bound stops there). */
+static const char *pat_class_end(const char *p, const char *pe)
+{
+    switch (*p++) {
+    case '%':
+        return p < pe ? p + 1 : NULL;
+    case '[':
+        if (p < pe && *p == '^')
+            p++;
+        do {
+            if (p >= pe)
+                return NULL;
+            if (*p++ == '%' && p < pe)
+                p++;
+        } while (p >= pe || *p != ']');
+        return p + 1;
+    default:
+        return p;
+    }
+}
+
+static int pat_single(int c, const char *p, const char *ep)
+{
+    switch (*p) {
+    case '.': return 1;
+    case '%': return pat_class(c, (unsigned char)p[1]);
+    case '[': return pat_bracket(c, p, ep - 1);
+    default: return (unsigned char)*p == c;
+    }
+}
+
+/* One item of a pattern, as do_match (lstrlib.c) reads it. */
+typedef struct pat_item {
+    enum { PI_SINGLE, PI_PASS, PI_END, PI_FRONTIER, PI_SCAN } kind;
+    const char *p, *ep;   /* PI_SINGLE: the class [p, ep) */
+    char quant;           /* PI_SINGLE: '*', '+', '-', '?' or 0 */
+} pat_item;
+
+/* Parses pat into items (at most max); stops at what Lua would find
+ * malformed (it raises there, on the first descent). */
+static size_t pat_parse(const char *pat, size_t m, pat_item *it, size_t max)
+{
+    const char *p = pat, *pe = pat + m;
+    size_t k = 0;
+    while (p < pe && k < max) {
+        pat_item *i = &it[k];
+        memset(i, 0, sizeof *i);
+        if (*p == '(' || *p == ')') {
+            i->kind = PI_PASS;   /* a capture's start or end: one step */
+            p += (*p == '(' && p + 1 < pe && p[1] == ')') ? 2 : 1;
+        } else if (*p == '$' && p + 1 == pe) {
+            i->kind = PI_END;
+            p++;
+        } else if (*p == '%' && p + 1 < pe && p[1] == 'b') {
+            i->kind = PI_SCAN;   /* %bxy: scans to the balancing y */
+            if (p + 4 > pe)
+                break;
+            p += 4;
+        } else if (*p == '%' && p + 1 < pe && p[1] == 'f') {
+            i->kind = PI_FRONTIER;
+            p += 2;
+            if (p >= pe || *p != '[' || (p = pat_class_end(p, pe)) == NULL)
+                break;
+        } else if (*p == '%' && p + 1 < pe && isdigit((unsigned char)p[1])) {
+            i->kind = PI_SCAN;   /* a back-reference: compares up to its length */
+            p += 2;
+        } else {
+            const char *ep = pat_class_end(p, pe);
+            if (ep == NULL)
+                break;
+            i->kind = PI_SINGLE;
+            i->p = p;
+            i->ep = ep;
+            if (ep < pe && strchr("*+-?", *ep) != NULL)
+                i->quant = *ep++;
+            p = ep;
+        }
+        k++;
+    }
+    return k;
+}
+
+#define PAT_ITEMS   256                   /* more and Lua's matchdepth (200) refuses */
+#define PAT_DP_MAX  ((size_t)1 << 20)      /* subjects longer: the cruder bound */
+#define PAT_DP_WORK ((double)(1 << 24))    /* items times subject: beyond, the cruder bound */
+
+/* A bound on the steps do_match takes for pattern pat on subject s (n
+ * bytes): at the first position only (anchored), or summed over every
+ * start (n + 1 of them), as find, match, gmatch and gsub try them.
+ *
+ * Worked backwards over the items: W[j] bounds matching the items from
+ * this one on at position j. A single class: one step, and if it matches
+ * s[j] the rest at j + 1. Repeated ('*', '+', '-'): the run r of s from j
+ * that the class matches, then the rest at each of j .. j + r. '?': the
+ * rest at j and, if it matches, at j + 1. A capture's start or end, a
+ * frontier: one step, the rest at j. %b and a back-reference: a scan to
+ * the end of the subject, then the rest at the worst position. This counts
+ * every branch the matcher could try, so real matches (which stop at the
+ * first success, and whose branches mostly fail at once) take fewer.
+ *
+ * The cruder bound comes first, with no arrays: each repeated class may
+ * branch (n + 1) ways. It is the answer when it is low enough, and when
+ * the walk would be too long itself (a subject over PAT_DP_MAX bytes, more
+ * than PAT_ITEMS items, items times bytes over PAT_DP_WORK). */
+static double pat_cost(const char *s, size_t n, const char *pat, size_t m, int anchored)
+{
+    pat_item it[PAT_ITEMS];
+    size_t k = pat_parse(pat, m, it, PAT_ITEMS);
+    double total = 0;
+
+    /* the cruder bound first: when it is low enough (short subjects, few
+     * repeats) there is no need for more */
+    double ways = anchored ? 1 : (double)n + 1;
+    for (size_t i = 0; i < k && ways <= POLICY_STEPS; i++) {
+        if (it[i].kind == PI_SCAN || (it[i].kind == PI_SINGLE && it[i].quant && it[i].quant != '?'))
+            ways *= (double)n + 1;
+        else if (it[i].kind == PI_SINGLE && it[i].quant == '?')
+            ways *= 2;
+    }
+    ways *= (double)(k + 1);
+    if (ways <= POLICY_STEPS || k == PAT_ITEMS || n > PAT_DP_MAX || (double)k * (double)n > PAT_DP_WORK)
+        return ways;
+
+    /* w: the items after this one (W'), v: this one's (W); sum[j] = the sum
+     * of w[j..n] (the rest tried at each position of a run) */
+    double *w = xcalloc(n + 2, sizeof *w), *v = xcalloc(n + 2, sizeof *v);
+    double *sum = xcalloc(n + 3, sizeof *sum);
+    for (size_t j = 0; j <= n; j++)
+        w[j] = 1;   /* past the last item: the match is found */
+    for (size_t i = k; i-- > 0;) {
+        const pat_item *pi = &it[i];
+        double worst = 0;
+        sum[n + 1] = 0;
+        for (size_t j = n + 1; j-- > 0;) {
+            sum[j] = sum[j + 1] + w[j];
+            if (w[j] > worst)
+                worst = w[j];
+        }
+        size_t run = 0;   /* the run of s from j the class matches */
+        for (size_t j = n + 1; j-- > 0;) {
+            int hit = 0;
+            if (pi->kind == PI_SINGLE) {
+                hit = j < n && pat_single((unsigned char)s[j], pi->p, pi->ep);
+                run = hit ? run + 1 : 0;
+            }
+            switch (pi->kind) {
+            case PI_PASS:
+            case PI_FRONTIER:
+                v[j] = 1 + w[j];
+                break;
+            case PI_END:
+                v[j] = 1;
+                break;
+            case PI_SCAN:
+                v[j] = (double)(n - j) + 1 + worst;
+                break;
+            case PI_SINGLE:
+                switch (pi->quant) {
+                case '*':
+                case '-':
+                    v[j] = (double)run + 1 + sum[j] - sum[j + run + 1];
+                    break;
+                case '+':
+                    v[j] = 1 + (run ? (double)run + sum[j + 1] - sum[j + run + 1] : 0);
+                    break;
+                case '?':
+                    v[j] = 1 + w[j] + (hit ? w[j + 1] : 0);
+                    break;
+                default:
+                    v[j] = 1 + (hit ? w[j + 1] : 0);
+                }
+            }
+        }
+        double *t = w;
+        w = v;
+        v = t;
+    }
+    if (anchored) {
+        total = w[0];
+    } else {
+        for (size_t j = 0; j <= n; j++)
+            total += w[j];
+    }
+    free(w);
+    free(v);
+    free(sum);
+    return total;
+}
+
+/* Lua's "no specials": find takes such a pattern as plain text. */
+static int pat_plain(const char *pat, size_t m)
+{
+    for (size_t i = 0; i < m; i++)
+        if (strchr("^$*+?.([%-", pat[i]) != NULL)
+            return 0;
+    return 1;
+}
+
+/* The start of a subject of n bytes at Lua's init (1-based, negative from
+ * the end; lstrlib's posrelatI), or n + 1 when it is past the end. */
+static size_t pat_init(lua_State *L, int arg, size_t n)
+{
+    lua_Integer init = luaL_optinteger(L, arg, 1);
+    if (init > 0)
+        return (size_t)init <= n + 1 ? (size_t)init - 1 : n + 1;
+    if (init == 0 || (lua_Unsigned)-init > n)
+        return 0;
+    return n - (size_t)-init;
+}
+
+/* Refuses a call to `name` (s, pattern [, init]) whose worst case is beyond
+ * POLICY_STEPS. find: plain (4th argument, or no specials) costs needle
+ * times subject. gmatch and gsub try every start. */
+static void pat_check(lua_State *L, const char *name, int is_find, int has_init, int anchor_ok)
+{
+    size_t n, m;
+    const char *s = luaL_checklstring(L, 1, &n);
+    const char *pat = luaL_checklstring(L, 2, &m);
+    size_t at = has_init ? pat_init(L, 3, n) : 0;
+    double cost;
+
+    if (at > n)
+        return;   /* Lua answers nil at once */
+    s += at;
+    n -= at;
+    if (is_find && (lua_toboolean(L, 4) || pat_plain(pat, m))) {
+        cost = m <= n ? ((double)n - (double)m + 1) * (double)m : 0;
+        if (cost <= POLICY_STEPS * 16)
+            return;
+        luaL_error(L, "%s: a plain search for %d bytes in %d could outlast the policy's time limit",
+                   name, (int)m, (int)n);
+    }
+    int anchored = anchor_ok && m > 0 && *pat == '^';
+    cost = anchored ? pat_cost(s, n, pat + 1, m - 1, 1) : pat_cost(s, n, pat, m, 0);
+    if (cost > POLICY_STEPS)
+        luaL_error(L, "%s: pattern \"%s\" on a subject of %d bytes could outlast the policy's time "
+                      "limit (it backtracks too much; anchor it, or make its repeated classes "
+                      "narrower)", name, m > 64 ? "(long)" : pat, (int)n);
+}
+
+static int guard_find(lua_State *L)
+{
+    pat_check(L, "string.find", 1, 1, 1);
+    return call_guarded(L);
+}
+
+static int guard_match(lua_State *L)
+{
+    pat_check(L, "string.match", 0, 1, 1);
+    return call_guarded(L);
+}
+
+static int guard_gmatch(lua_State *L)
+{
+    pat_check(L, "string.gmatch", 0, 1, 0);   /* gmatch takes '^' literally */
+    return call_guarded(L);
+}
+
+static int guard_gsub(lua_State *L)
+{
+    pat_check(L, "string.gsub", 0, 0, 1);
+    return call_guarded(L);
+}
+
+/* string.rep(s, n [, sep]) copies n times; with s and sep both empty that
+ * is a loop of n empty copies (n may be 2^62): the answer is "" at once. */
+static int guard_rep(lua_State *L)
+{
+    size_t l, lsep;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n > 0 && l == 0 && lsep == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    return call_guarded(L);
+}
+
+/* table.sort without a comparison function compares in C, out of the
+ * hook's sight: at most 2^20 elements (n log n is then about POLICY_STEPS
+ * / 2). With one, each comparison runs Lua and the hook sees it. */
+static int guard_sort(lua_State *L)
+{
+    if (lua_isnoneornil(L, 2) && lua_type(L, 1) == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, 1);
+        if (n > ((lua_Integer)1 << 20))
+            return luaL_error(L, "table.sort: %I elements without a comparison function could "
+                                 "outlast the policy's time limit (at most 1048576)", (LUAI_UACINT)n);
+    }
+    return call_guarded(L);
+}
+
+/* table.move(a1, f, e, t [, a2]) loops e - f + 1 times even over nils. */
+static int guard_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= ((lua_Unsigned)1 << 24))
+        return luaL_error(L, "table.move: a range of more than 16777216 elements could outlast "
+                             "the policy's time limit");
+    return call_guarded(L);
+}
+
+static const struct {
+    const char *name;
+    lua_CFunction guard;
+} guarded_calls[] = {
+    { "string.find", guard_find }, { "string.match", guard_match },
+    { "string.gmatch", guard_gmatch }, { "string.gsub", guard_gsub },
+    { "string.rep", guard_rep }, { "table.sort", guard_sort }, { "table.move", guard_move },
 };
 
 /* Base functions a policy may use (the allow-list; cf. linit.c). */
@@ -1394,11 +1825,15 @@ static int run_budgeted(gate_policy_set *set, int nargs, int nresults)
     set->instr_step = POLICY_INSTR_STEP;
     set->instr_exhausted = 0;
     set->mem_exhausted = 0;
+    set->time_exhausted = 0;
     set->refused = 0;
     set->gc_mark = 0;
+    set->deadline = gate_mono() + (set->time_limit > 0 ? set->time_limit : POLICY_TIME);
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, POLICY_INSTR_STEP);
     status = lua_pcall(L, nargs, nresults, handler);
     lua_sethook(L, NULL, 0, 0);
+    time_over(set);      /* a run that ended late is over time too */
+    set->deadline = 0;   /* outside a run (ctx conversion, collections): no bound */
     if (set->refused)
         set->mem_exhausted = 1;
     set->refused = 0;
@@ -1525,6 +1960,9 @@ static void run_chunk(gate_policy_set *set, const source *src, int env)
     if (set->mem_exhausted || status == LUA_ERRMEM)
         luaL_error(L, "%s: memory budget exhausted while loading (limit %d MiB)", src->label,
                    (int)(POLICY_MEM_STATE >> 20));
+    if (set->time_exhausted)
+        luaL_error(L, "%s: time limit exceeded while loading (limit %.0f ms)", src->label,
+                   1000 * (set->time_limit > 0 ? set->time_limit : POLICY_TIME));
     if (set->instr_exhausted)
         luaL_error(L, "%s: instruction budget exhausted while loading (limit %d instructions)",
                    src->label, (int)POLICY_INSTR_LIMIT);
@@ -2052,6 +2490,16 @@ static int state_setup_cf(lua_State *L)
         lua_pop(L, 1);
     }
 
+    for (i = 0; i < (int)(sizeof guarded_calls / sizeof *guarded_calls); i++) {
+        const char *name = guarded_calls[i].name, *dot = strchr(name, '.');
+        lua_pushlstring(L, name, (size_t)(dot - name));
+        lua_rawget(L, libs);
+        lua_getfield(L, -1, dot + 1);
+        lua_pushcclosure(L, guarded_calls[i].guard, 1);
+        lua_setfield(L, -2, dot + 1);
+        lua_pop(L, 1);
+    }
+
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);
     lua_getfield(L, libs, "string");
@@ -2333,6 +2781,17 @@ static void pool_give(gate_policy_set *set, gate_policy_set *s)
     pthread_mutex_unlock(&set->pool_mu);
 }
 
+void gate_policy_set_time_limit(gate_policy_set *set, double seconds)
+{
+    if (set != NULL)
+        set->time_limit = seconds > 0 ? seconds : 0;
+}
+
+double gate_policy_time_limit(const gate_policy_set *set)
+{
+    return set != NULL && set->time_limit > 0 ? set->time_limit : POLICY_TIME;
+}
+
 size_t gate_policy_states(gate_policy_set *set)
 {
     if (set == NULL)
@@ -2597,7 +3056,11 @@ static void outcome_failed(outcome *o, gate_policy_set *set, int status, const c
     o->verdict = V_DENY;
     sbuf_free(&o->reason);
     sbuf_free(&o->traceback);
-    if (set->mem_exhausted || status == LUA_ERRMEM) {
+    if (set->time_exhausted) {
+        snprintf(buf, sizeof buf, "policy error: time limit exceeded%s (limit %.0f ms)", where,
+                 1000 * (set->time_limit > 0 ? set->time_limit : POLICY_TIME));
+        sbuf_puts(&o->reason, buf);
+    } else if (set->mem_exhausted || status == LUA_ERRMEM) {
         snprintf(buf, sizeof buf, "policy error: memory budget exhausted%s (limit %zu MiB)",
                  where, mem_limit >> 20);
         sbuf_puts(&o->reason, buf);
@@ -2650,7 +3113,7 @@ static void judge_one(gate_policy_set *set, const policy *p, int ctx, outcome *o
     set->fill_failed = set->ro_violation = 0;
     status = run_budgeted(set, 1, 1);
     set->mem_cap = POLICY_MEM_STATE;
-    if (status != LUA_OK || set->mem_exhausted || set->instr_exhausted) {
+    if (status != LUA_OK || set->mem_exhausted || set->instr_exhausted || set->time_exhausted) {
         if (set->fill_failed)
             outcome_failed(out, set, status, " while converting ctx", POLICY_MEM_STATE);
         else
@@ -2796,6 +3259,7 @@ int gate_policy_eval(gate_policy_set *set, const json_t *ctx, const gate_policy_
     gate_policy_set *s = pool_take(set, err, errlen);
     if (s == NULL)
         return -1;
+    s->time_limit = set->time_limit;
     int rc = eval_on(s, ctx, view, verdict, err, errlen);
     pool_give(set, s);
     return rc;
@@ -2855,7 +3319,7 @@ static int eval_on(gate_policy_set *set, const json_t *ctx, const gate_policy_vi
     set->agent = parts.agent ? json_string_value(json_object_get(parts.agent, "name")) : NULL;
     fill0 = set->fill_bytes;
     set->mem_cap = POLICY_MEM_STATE;
-    set->mem_exhausted = set->instr_exhausted = set->refused = 0;
+    set->mem_exhausted = set->instr_exhausted = set->time_exhausted = set->refused = 0;
     const char *verb = json_string_value(json_object_get(parts.action, "verb"));
     int is_read = verb && (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch"));
     size_t judged = 0;

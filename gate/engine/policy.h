@@ -83,9 +83,22 @@
  *     collects before giving up, and the sandbox's string.rep, string.format,
  *     table.concat and the other buffer-building functions collect first
  *     near the cap).
- *   - Not bounded: CPU time spent inside one C call or one instruction
- *     (a pathological string.find pattern, concatenating huge strings in a
- *     loop) counts as one instruction. Reviewing policy source is the guard.
+ *   - Time: a run ends within its time limit (default 250 ms;
+ *     gate_policy_set_time_limit) whatever it does. The count hook reads
+ *     the clock, so does the allocator (a loop of t = t .. x copies a
+ *     growing string inside one instruction), and the library functions
+ *     that can run long inside one C call without allocating are guarded:
+ *     string.find/match/gmatch/gsub refuse a pattern whose worst case on
+ *     that subject is beyond 2^25 steps (the bound counts, for each
+ *     repeated single-character class, the longest run of the subject it
+ *     matches, so ordinary patterns on large text pass and catastrophic
+ *     ones such as ".-.-.-x" on a long subject are refused), plain find
+ *     refuses a needle and subject whose product is beyond it,
+ *     string.rep of an empty string with no separator answers "" at once,
+ *     table.sort without a comparison function refuses more than 2^20
+ *     elements, table.move a range of more than 2^24. A refused call is an
+ *     error naming the function; the time limit exceeded denies "time
+ *     limit exceeded (limit N ms)", even if the policy catches the error.
  *   - Every run is a lua_pcall with a traceback message handler. A policy
  *     that errors, exhausts a budget, tries to change ctx (even if it
  *     catches the error) or returns anything but a verdict made by
@@ -194,6 +207,12 @@ const char *gate_policy_source(const gate_policy_set *set);
 /* 1 if a policy named name is loaded (config and lib modules are not
  * policies), else 0 (also for NULL arguments). */
 int gate_policy_has(const gate_policy_set *set, const char *name);
+
+/* The wall-clock limit of one run (loading a file, one policy's evaluate):
+ * seconds, 0 for the default (0.25). Applies to the set's evaluations from
+ * the next one on (a copy evaluating takes the primary's). */
+void gate_policy_set_time_limit(gate_policy_set *set, double seconds);
+double gate_policy_time_limit(const gate_policy_set *set);
 
 /* Frees the set and its Lua state. NULL is a no-op. */
 void gate_policy_free(gate_policy_set *set);

@@ -114,6 +114,7 @@ int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen)
     gate_policy_set *fresh = NULL;
     if (gate_policy_load_spec(&fresh, sv->policy_spec, err, errlen) < 0)
         return -1;
+    gate_policy_set_time_limit(fresh, sv->policy_timeout);
     if (gate_agents_check_policies(&sv->agents, fresh, err, errlen) < 0) {
         gate_policy_free(fresh);
         return -1;

@@ -23,6 +23,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,10 +372,38 @@ static char *base64(const char *s)
 }
 
 static volatile sig_atomic_t stopping, reload_asked;
+static sem_t stop_sem;   /* posted by the first SIGTERM or SIGINT */
+
+/* A second SIGTERM or SIGINT while stopping ends the process at once. */
 static void on_signal(int sig)
 {
     (void)sig;
+    if (stopping)
+        _exit(1);
     stopping = 1;
+    sem_post(&stop_sem);
+}
+
+/* The stop is bounded: whatever the main thread or a request in flight is
+ * waiting for (a stalled production, a held review, the engine's lock held
+ * by a long evaluation), the process is gone within STOP_LIMIT seconds of
+ * the signal. Nothing is lost by ending it there: an answer goes out only
+ * after its record is durable, and what was in flight is an open decision
+ * that the next start reconciles. Waits on a semaphore the signal handler
+ * posts, so it counts from the signal, not from when the main loop sees it. */
+#define STOP_LIMIT 4.5
+static void *stop_watchdog(void *arg)
+{
+    (void)arg;
+    while (sem_wait(&stop_sem) < 0 && errno == EINTR)
+        ;
+    struct timespec left = {.tv_sec = (time_t)STOP_LIMIT,
+                            .tv_nsec = (long)((STOP_LIMIT - (time_t)STOP_LIMIT) * 1e9)};
+    while (nanosleep(&left, &left) < 0 && errno == EINTR)
+        ;
+    gate_log("stopping took more than %.1f s: exiting now", STOP_LIMIT);
+    _exit(1);
+    return NULL;
 }
 
 static void on_hup(int sig)
@@ -393,7 +422,7 @@ static void usage(FILE *out)
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
           "                  [--mode enforce|shadow] [--fresh-wait SECONDS] [--pricing FILE]\n"
           "                  [--review-wait SECONDS] [--approval-ttl SECONDS] [--approved-ttl SECONDS]\n"
-          "                  [--audit-repo DIR] [--webhook URL]\n"
+          "                  [--audit-repo DIR] [--webhook URL] [--policy-timeout SECONDS]\n"
           "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
           "\n"
           "Serves the Kubernetes API. Every call is authenticated, simulated in the twin and\n"
@@ -404,6 +433,8 @@ static void usage(FILE *out)
           "--fresh-wait seconds (default 2) for them to reach production's state as of its\n"
           "arrival, else it is refused 503. What production changes behind the gate's back is\n"
           "drift: logged, recorded, and listed by `gate drift`.\n"
+          "Each policy's evaluation ends within --policy-timeout seconds (default 0.25), or\n"
+          "the policy denies (\"time limit exceeded\").\n"
           "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
           "with a kubeconfig for it, and an approver with its token in approver.token.\n"
           "\n"
@@ -610,6 +641,7 @@ int gate_cmd_serve(int argc, char **argv)
     if (!o.policies)
         policy_default = gate_cli_find("lua-policies");
     sv.policy_spec = o.policies ? o.policies : policy_default;
+    gate_cli_policy_timeout(&o, &sv.policy_timeout, err, sizeof err);   /* checked when loaded */
     sv.recent = json_array();
     sv.max_waiting = 64;   /* held reviews are suspended connections: bounded all the same */
     /* the first record of this run: the state the twin starts from, so
@@ -672,6 +704,10 @@ int gate_cmd_serve(int argc, char **argv)
     }
     gate_log("serving the Kubernetes API on https://%s (%s, %ld objects in the twin)", listen,
             sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
+    pthread_t dog;
+    sem_init(&stop_sem, 0, 0);
+    if (pthread_create(&dog, NULL, stop_watchdog, NULL) == 0)
+        pthread_detach(dog);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_hup);
@@ -691,7 +727,7 @@ int gate_cmd_serve(int argc, char **argv)
     sv.stopping = 1;   /* held reviews are answered now */
     pthread_rwlock_unlock(&sv.lock);
     gate_resume_held(&sv);
-    for (int i = 0; i < 50; i++) {   /* up to 5 s for their handlers to answer them */
+    for (int i = 0; i < 30; i++) {   /* up to 3 s for their handlers to answer them */
         pthread_rwlock_wrlock(&sv.lock);
         int left = sv.resuming;
         pthread_rwlock_unlock(&sv.lock);

@@ -61,6 +61,7 @@ typedef struct server {
     gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
     gate_audit *audit;         /* --audit-repo: every decision, before it is answered */
     const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
+    double policy_timeout;     /* --policy-timeout (0: the default), kept across reloads */
     gate_webhook *hook;        /* --webhook URL: approval events are queued and POSTed there */
     double review_wait;        /* --review-wait: seconds a reviewed request is held for a person */
     request *held;             /* requests held for a person now, suspended (under `lock`) */
