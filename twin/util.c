@@ -109,6 +109,14 @@ void twin_buf_addf(twin_buf *b, const char *fmt, ...)
     free(s);
 }
 
+int twin_utf8_ok(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    int ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
 void twin_buf_free(twin_buf *b)
 {
     free(b->s);

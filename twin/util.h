@@ -54,6 +54,10 @@ void twin_buf_free(twin_buf *b);
  * UTF-8. */
 void twin_buf_json(twin_buf *b, const json_t *v, int sort_keys);
 
+/* True when s[0..n) is valid UTF-8 as jansson takes it (no overlong forms,
+ * no surrogates; NUL bytes allowed): what can become a JSON string. */
+int twin_utf8_ok(const char *s, size_t n);
+
 /*
  * String map: open addressing, keys copied and owned by the map, values
  * borrowed (the map never frees them; use twin_map_clear's callback).

@@ -4,12 +4,17 @@
  * in the gate includes microhttpd.h.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include "gate/base/clock.h"
+#include "gate/base/log.h"
 #include "gate/http/http.h"
 #include "twin/twin.h"
 
@@ -147,18 +152,124 @@ void gate_conn_resume(gate_conn *c)
         MHD_resume_connection((struct MHD_Connection *)c);
 }
 
-/* ---- the front ---- */
+/* ---- the front ----
+ *
+ * Reading a request is bounded in time, not only in size. libmicrohttpd's
+ * own timeout is an idle one: a client sending one byte every few seconds
+ * keeps a connection (and its memory) for ever. So every connection is
+ * watched (conn_watch) through its phases:
+ *   waiting  from the accept, and from the end of each answer, until the
+ *            next request line: at most IDLE_LIMIT (TLS handshake included);
+ *   reading  from the request line until the body is whole: at most
+ *            READ_LIMIT, headers and body together;
+ *   busy     the server has the request (judging, forwarding, a held review,
+ *            a watch's stream): not bounded here.
+ * A sweeper thread shuts down (shutdown(2), both ways) the socket of a
+ * connection over its limit; libmicrohttpd then sees the end and closes it
+ * as usual. A body arriving after READ_LIMIT is answered 408 at once.
+ * Before a byte of body is read, the head is checked: a Content-Length
+ * over GATE_HTTP_MAX_BODY is a 413, a NUL byte in a header or text that is
+ * not UTF-8 (header, request target, query argument) a 400. */
+
+#define READ_LIMIT 10.0    /* seconds from the request line to the whole body */
+#define IDLE_LIMIT 30.0    /* seconds waiting for a request line */
+#define SWEEP_EVERY 0.25   /* seconds between the sweeper's rounds */
+
+enum { CW_WAITING, CW_READING, CW_BUSY };
+
+typedef struct conn_watch {
+    struct MHD_Connection *c;
+    int fd;
+    int phase;
+    int cut;               /* shut down by the sweeper */
+    double since;          /* when this phase began (gate_mono) */
+    struct conn_watch *prev, *next;
+} conn_watch;
 
 struct gate_http {
     struct MHD_Daemon *daemon;
     gate_http_opts o;
+    pthread_mutex_t mu;    /* conns, and every watch's phase and since */
+    pthread_cond_t wake;
+    conn_watch *conns;
+    pthread_t sweeper;
+    int sweeping, stop;
 };
 
 typedef struct exchange {
     gate_req rq;
     twin_buf body;
     int started, built;
+    int answered;          /* refused while reading: the rest of the body is dropped */
+    double t0;             /* the request line's arrival (gate_mono) */
 } exchange;
+
+static void set_phase(gate_http *h, struct MHD_Connection *c, int phase)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_watch *cw = ci ? ci->socket_context : NULL;
+    if (!cw)
+        return;
+    pthread_mutex_lock(&h->mu);
+    cw->phase = phase;
+    cw->since = gate_mono();
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    gate_http *h = cls;
+    conn_watch *cw = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cw = twin_xcalloc(1, sizeof *cw);
+        cw->c = c;
+        cw->fd = ci ? ci->connect_fd : -1;
+        cw->phase = CW_WAITING;
+        cw->since = gate_mono();
+        pthread_mutex_lock(&h->mu);
+        cw->next = h->conns;
+        if (h->conns)
+            h->conns->prev = cw;
+        h->conns = cw;
+        pthread_mutex_unlock(&h->mu);
+        *socket_context = cw;
+    } else if (cw) {   /* closed: before libmicrohttpd closes the socket */
+        pthread_mutex_lock(&h->mu);
+        if (cw->prev)
+            cw->prev->next = cw->next;
+        else
+            h->conns = cw->next;
+        if (cw->next)
+            cw->next->prev = cw->prev;
+        pthread_mutex_unlock(&h->mu);
+        free(cw);
+        *socket_context = NULL;
+    }
+}
+
+static void *sweep(void *arg)
+{
+    gate_http *h = arg;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        double now = gate_mono();
+        for (conn_watch *cw = h->conns; cw; cw = cw->next) {
+            double limit = cw->phase == CW_WAITING ? IDLE_LIMIT : cw->phase == CW_READING ? READ_LIMIT : 0;
+            if (!limit || cw->cut || cw->fd < 0 || now - cw->since <= limit)
+                continue;
+            cw->cut = 1;   /* the socket is still open: its close waits for mu (on_connection) */
+            shutdown(cw->fd, SHUT_RDWR);
+            if (cw->phase == CW_READING)
+                gate_log("closed a connection whose request was not read within %.0f s", READ_LIMIT);
+        }
+        struct timespec until = gate_deadline(SWEEP_EVERY);
+        pthread_cond_timedwait(&h->wake, &h->mu, &until);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
 
 typedef struct stream {
     ssize_t (*read)(void *ctx, char *buf, size_t max);
@@ -216,30 +327,167 @@ static enum MHD_Result queue(struct MHD_Connection *c, gate_resp *r)
     return rc;
 }
 
+/* What the head check found wrong (status 0: nothing). */
+typedef struct head_check {
+    unsigned status;
+    char why[200];
+} head_check;
+
+static enum MHD_Result check_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    head_check *hc = cls;
+    const char *what = kind == MHD_HEADER_KIND ? "a header" : "a query argument";
+    int key_ok = key && twin_utf8_ok(key, key_size) && !memchr(key, 0, key_size);
+    if (!key_ok || (value && memchr(value, 0, value_size))) {
+        hc->status = 400;
+        snprintf(hc->why, sizeof hc->why, "airlock: %s%s%s holds a NUL byte or is not UTF-8", what,
+                 key_ok ? " " : "", key_ok && key_size < 64 ? key : "");
+    } else if (value && !twin_utf8_ok(value, value_size)) {
+        hc->status = 400;
+        snprintf(hc->why, sizeof hc->why, "airlock: %s%s is not valid UTF-8", what,
+                 key_size < 64 ? "" : " (its name is long)");
+        if (key_size < 64)
+            snprintf(hc->why, sizeof hc->why, "airlock: the value of %s %s is not valid UTF-8", what, key);
+    }
+    return hc->status ? MHD_NO : MHD_YES;
+}
+
+/* NUL bytes. libmicrohttpd (0.9.75) keeps the head in its read buffer and
+ * hands out C strings into it, so a NUL inside a header value ends the
+ * value there ("Bearer TOKEN\0junk" reads as "Bearer TOKEN") and the rest
+ * of the line is silently dropped: two readings of one request. The layout
+ * of the buffer tells: from the method's first byte, the head is the
+ * request line, then each header as KEY ':' [SP/HT...] VALUE CR LF (CR and
+ * LF, the colon and the request line's spaces overwritten with NULs), then
+ * CR LF; MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE is its length. A header
+ * whose value does not end where the next line begins held more than its C
+ * string: a NUL byte (or a bare LF, or a folded line, which RFC 9112 lets a
+ * server refuse); so is a request target shorter than the bytes between
+ * the method and the version. Any of those is refused. */
+struct layout {
+    const char *at;     /* where the next header line must begin */
+    const char *end;    /* the end of the head */
+    int bad;
+};
+
+static enum MHD_Result check_line(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    struct layout *l = cls;
+    (void)kind;
+    const char *colon = key + key_size;
+    if (key != l->at || !value || value <= colon || value + value_size + 2 > l->end || *colon != '\0') {
+        l->bad = 1;
+        return MHD_NO;
+    }
+    for (const char *p = colon + 1; p < value; p++)
+        if (*p != ' ' && *p != '\t') {
+            l->bad = 1;
+            return MHD_NO;
+        }
+    if (value[value_size] != '\0' || value[value_size + 1] != '\0') {
+        l->bad = 1;
+        return MHD_NO;
+    }
+    l->at = value + value_size + 2;
+    return MHD_YES;
+}
+
+static int head_has_nul(struct MHD_Connection *c, const char *target, const char *url, const char *method,
+                        const char *version)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!ci || !method || !url || !version || url <= method || version <= url)
+        return 1;
+    struct layout l = {.at = version + strlen(version) + 2, .end = method + ci->header_size};
+    if ((size_t)(version - 1 - url) != strlen(target) || l.at > l.end)
+        return 1;
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_line, &l);
+    return l.bad || l.at + 2 != l.end;
+}
+
+/* The head, before a byte of body is read: 413 for a declared body over
+ * the cap, 400 for a NUL byte or text that is not UTF-8. */
+static void check_head(struct MHD_Connection *c, const exchange *x, const char *url, const char *method,
+                       const char *version, head_check *hc)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (!errno && end != cl && !*end && n > GATE_HTTP_MAX_BODY) {
+            hc->status = 413;
+            snprintf(hc->why, sizeof hc->why, "the request body (%llu bytes) is larger than the 3 MiB limit", n);
+            return;
+        }
+    }
+    if (!twin_utf8_ok(x->rq.target, strlen(x->rq.target)) || !twin_utf8_ok(url, strlen(url))) {
+        hc->status = 400;
+        snprintf(hc->why, sizeof hc->why, "airlock: the request's path is not valid UTF-8");
+        return;
+    }
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_value, hc);
+    if (!hc->status)
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, check_value, hc);
+    if (!hc->status && head_has_nul(c, x->rq.target, url, method, version)) {
+        hc->status = 400;
+        snprintf(hc->why, sizeof hc->why, "airlock: the request's head holds a NUL byte, a bare LF or a folded "
+                                          "header line");
+    }
+}
+
+/* Answers a request refused while it is read: the rest of its body is
+ * never taken (libmicrohttpd closes the connection after the answer). */
+static enum MHD_Result refuse(struct MHD_Connection *c, exchange *x, unsigned status, const char *reason,
+                              const char *why)
+{
+    gate_resp r = {0};
+    x->answered = 1;
+    gate_resp_status(&r, status, reason, why);
+    enum MHD_Result rc = queue(c, &r);
+    gate_resp_free(&r);
+    return rc;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     gate_http *h = cls;
     exchange *x = *con_cls;
     if (!x) {   /* made by on_uri; kept for a caller without it */
         x = twin_xcalloc(1, sizeof *x);
         x->rq.target = twin_xstrdup(url);
+        x->t0 = gate_mono();
         *con_cls = x;
     }
     if (!x->started) {   /* the headers: the body, if any, comes next */
         x->started = 1;
+        head_check hc = {0};
+        check_head(c, x, url, method, version, &hc);
+        if (hc.status)
+            return refuse(c, x, hc.status, hc.status == 413 ? "RequestEntityTooLarge" : "BadRequest", hc.why);
         return MHD_YES;
     }
-    if (*upload_size) {
-        if (x->body.len + *upload_size > GATE_HTTP_MAX_BODY)
-            x->rq.too_big = 1;
-        else
-            twin_buf_add(&x->body, upload, *upload_size);
+    if (x->answered) {
         *upload_size = 0;
         return MHD_YES;
     }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (x->body.len + n > GATE_HTTP_MAX_BODY) {
+            x->rq.too_big = 1;
+            return refuse(c, x, 413, "RequestEntityTooLarge", "the request body is larger than the 3 MiB limit");
+        }
+        if (gate_mono() - x->t0 > READ_LIMIT)
+            return refuse(c, x, 408, "Timeout", "airlock: the request was not read within 10 s");
+        twin_buf_add(&x->body, upload, n);
+        return MHD_YES;
+    }
     if (!x->built) {
+        set_phase(h, c, CW_BUSY);
         x->built = 1;
         x->rq.method = twin_xstrdup(method);
         x->rq.path = twin_xstrdup(url);
@@ -262,19 +510,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
  * the handler a decoded path): the one text the Kubernetes adapter parses. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
-    (void)c;
     exchange *x = twin_xcalloc(1, sizeof *x);
     x->rq.target = twin_xstrdup(uri ? uri : "");
+    x->t0 = gate_mono();
+    set_phase(cls, c, CW_READING);
     return x;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     gate_http *h = cls;
     exchange *x = *con_cls;
+    set_phase(h, c, CW_WAITING);   /* until the next request line */
     if (!x)
         return;
     if (h->o.done)
@@ -286,13 +534,22 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
+static void free_front(gate_http *h)
+{
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->wake);
+    free(h);
+}
+
 gate_http *gate_http_start(const gate_http_opts *o)
 {
     gate_http *h = twin_xcalloc(1, sizeof *h);
     h->o = *o;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->wake, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
     if (inet_pton(AF_INET, o->listen_host ? o->listen_host : "127.0.0.1", &addr.sin_addr) != 1) {
-        free(h);
+        free_front(h);
         return NULL;
     }
     /* an epoll thread pool: TLS handshakes and round trips to production
@@ -301,13 +558,15 @@ gate_http *gate_http_start(const gate_http_opts *o)
                                      MHD_ALLOW_SUSPEND_RESUME,
                                  (uint16_t)o->port, NULL, NULL, handle, h, MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
                                  MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_LIMIT,
                                  MHD_OPTION_THREAD_POOL_SIZE, o->threads ? o->threads : 8u,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
     if (!h->daemon) {
-        free(h);
+        free_front(h);
         return NULL;
     }
+    h->sweeping = pthread_create(&h->sweeper, NULL, sweep, h) == 0;
     return h;
 }
 
@@ -315,6 +574,13 @@ void gate_http_stop(gate_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->daemon);   /* finishes the requests in flight */
-    free(h);
+    if (h->sweeping) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = 1;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->sweeper, NULL);
+    }
+    MHD_stop_daemon(h->daemon);   /* finishes the requests in flight; every connection's close is notified */
+    free_front(h);
 }

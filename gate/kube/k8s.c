@@ -96,16 +96,6 @@ static int hexval(int c)
     return -1;
 }
 
-/* True when s[0..n) is valid UTF-8 (jansson's check: no overlong forms, no
- * surrogates). */
-static int utf8_ok(const char *s, size_t n)
-{
-    json_t *j = json_stringn(s, n);
-    int ok = j != NULL;
-    json_decref(j);
-    return ok;
-}
-
 /* Percent-decodes s[0..n) ('+' is a space in queries only). NULL on a bad
  * escape, an encoded NUL or a result that is not UTF-8 (a name, namespace
  * or query value that is not UTF-8 cannot become JSON for the policies, and
@@ -134,7 +124,7 @@ static char *decode(const char *s, size_t n, int query)
         }
     }
     out[o] = '\0';
-    if (!utf8_ok(out, o)) {
+    if (!twin_utf8_ok(out, o)) {
         free(out);
         return NULL;
     }
@@ -661,7 +651,7 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     if (strlen(path_query) > GATE_MAX_PATH)
         return refuse(414, err, errlen, "%s", "the request path is too long");
     /* every message below may quote them, and messages become JSON */
-    if (!utf8_ok(method, strlen(method)) || !utf8_ok(path_query, strlen(path_query)))
+    if (!twin_utf8_ok(method, strlen(method)) || !twin_utf8_ok(path_query, strlen(path_query)))
         return refuse(400, err, errlen, "%s", "the method and the path must be valid UTF-8");
     /* a client never sends a fragment; libcurl would cut the forwarded URL
      * there while the twin read on */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The gate under faults (issue "fail closed on every fault"): hostile
-# policies, hostile input, a stop that cannot be held up. Each check here
+# policies, hostile input (tests/cli/hostile_http.py), a stop that cannot
+# be held up. Each check here
 # failed on the main branch before the fault was closed.
 . tests/lib.sh
 port=$((20000 + $$ % 20000))
@@ -61,7 +62,10 @@ wait $hostile
     || bad "$slow of 10 reads failed or took 2 s or more during hostile evaluations"
 set -- $(scale payments api 3)
 [ "$1" = 200 ] && ok "a mutation the hostile policy does not touch passes after it" || { bad "the mutation after ($1)"; cat "$tmp/scale.out"; }
-stop_twin "SIGTERM stops the gate after hostile policies"
+
+# --- hostile input: answered or cut promptly, never read two ways ---
+/usr/bin/python3 tests/cli/hostile_http.py $port "$tmp/data/tls.crt" "$TOK" || failures=$((failures + 1))
+stop_twin "SIGTERM stops the gate after hostile policies and input"
 
 # --- the stop is bounded, whatever holds a request ---
 # a policy allowed 60 s keeps a mutation evaluating (and the engine's lock
