@@ -24,7 +24,7 @@
 
 /* ---- the fake production ---- */
 
-enum fake_mode { ANSWER = 0, DROP, HANG };
+enum fake_mode { ANSWER = 0, DROP, HANG, REFUSE };
 
 typedef struct fake {
     pthread_mutex_t mu;
@@ -54,8 +54,13 @@ static int fake_call(void *ud, const char *method, const char *path_query, const
         f->hanging = mode == HANG;
     }
     pthread_mutex_unlock(&f->mu);
-    if (mode == DROP) {
+    if (mode == DROP) {   /* the request went out, the answer never came */
         snprintf(err, errlen, "Failure when receiving data from the peer");
+        ans->maybe_sent = 1;
+        return -1;
+    }
+    if (mode == REFUSE) {   /* no connection: nothing sent */
+        snprintf(err, errlen, "Could not connect to server");
         return -1;
     }
     if (mode == HANG) {   /* as libcurl's timeout would end it */
@@ -64,6 +69,7 @@ static int fake_call(void *ud, const char *method, const char *path_query, const
         f->hanging = 0;
         pthread_mutex_unlock(&f->mu);
         snprintf(err, errlen, "Operation timed out");
+        ans->maybe_sent = 1;
         return -1;
     }
     ans->status = status;
@@ -108,7 +114,7 @@ static int setup(void **state)
              gate_approvals_open(&sv->approvals, db, 3600, 900, err, sizeof err) < 0 ||
              gate_audit_open(&sv->audit, repo, key, err, sizeof err) < 0;
     free(db);
-    free(repo);
+    sv->audit_dir = repo;
     free(key);
     if (rc) {
         fprintf(stderr, "setup: %s\n", err);
@@ -141,6 +147,8 @@ static int teardown(void **state)
     gate_agents_free(&sv->agents);
     gate_approvals_close(sv->approvals);
     gate_audit_close(sv->audit);
+    free(sv->audit_dir);
+    json_decref(sv->unsettled);
     gate_upstream_close(sv->up);
     json_decref(sv->recent);
     gate_history_close(sv->engine.history);
@@ -215,22 +223,65 @@ static void test_forward_5xx(void **state)
     gate_resp_free(&r);
 }
 
-/* A dropped connection or a hang: 502 naming it; never an answer from the
- * twin as if production had taken it. */
+/* How many decisions of the log are open (forwarded, no outcome). */
+static size_t open_decisions(fixture *x)
+{
+    char err[256];
+    json_t *open = gate_audit_open_decisions(x->sv.audit_dir, err, sizeof err);
+    if (!open)
+        fail_msg("%s", err);
+    size_t n = json_array_size(open);
+    json_decref(open);
+    return n;
+}
+
+/* A dropped connection or a hang after the request went out: production
+ * may have the change, so the answer is 504, outcome unknown, never an
+ * answer from the twin as if production had taken it, and the decision
+ * stays open (gate audit verify names it) until reconciled. No connection
+ * at all: nothing was sent, 503, the outcome recorded (not committed). */
 static void test_drop_and_hang(void **state)
 {
     fixture *x = *state;
     x->f.mode = DROP;
     gate_resp r;
     call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
-    assert_int_equal(r.status, 502);
-    assert_true(body_has(&r, "production could not be reached"));
+    assert_int_equal(r.status, 504);
+    assert_true(body_has(&r, "treat the outcome as unknown"));
     gate_resp_free(&r);
     x->f.mode = HANG;
     call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
-    assert_int_equal(r.status, 502);
+    assert_int_equal(r.status, 504);
     assert_true(body_has(&r, "timed out"));
     gate_resp_free(&r);
+    assert_int_equal(open_decisions(x), 2);
+    x->f.mode = REFUSE;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", &r);
+    assert_int_equal(r.status, 503);
+    assert_true(body_has(&r, "nothing was sent"));
+    gate_resp_free(&r);
+    assert_int_equal(open_decisions(x), 2);
+
+    char err[256];
+    json_t *report = NULL;
+    assert_int_equal(gate_audit__flush(x->sv.audit, err, sizeof err), 0);
+    assert_int_equal(gate_audit_verify(x->sv.audit_dir, NULL, &report, err, sizeof err), 1);
+    assert_int_equal(json_integer_value(json_object_get(report, "open_decisions")), 2);
+    json_decref(report);
+
+    /* reconciled against production's state (the twin): the fake took
+     * nothing, so each closes as not committed, and the log verifies */
+    assert_int_equal(gate_reconcile_open(&x->sv, 1, err, sizeof err), 2);
+    assert_int_equal(open_decisions(x), 0);
+    json_t *all = gate_audit_read(x->sv.audit_dir, err, sizeof err);
+    json_t *last = json_array_get(all, json_array_size(all) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "type")), "outcome");
+    assert_true(json_is_true(json_object_get(last, "reconciled")));
+    assert_true(json_is_false(json_object_get(last, "committed")));
+    assert_non_null(strstr(json_string_value(json_object_get(last, "evidence")), "from before"));
+    json_decref(all);
+    assert_int_equal(gate_audit_verify(x->sv.audit_dir, NULL, &report, err, sizeof err), 0);
+    json_decref(report);
 }
 
 typedef struct bg {
@@ -271,7 +322,7 @@ static void test_read_during_hang(void **state)
     assert_true(still);
     gate_resp_free(&r);
     pthread_join(th, NULL);
-    assert_int_equal(b.r.status, 502);
+    assert_int_equal(b.r.status, 504);
     gate_resp_free(&b.r);
 }
 
@@ -302,7 +353,7 @@ static void test_approval_used_on_2xx_only(void **state)
     gate_resp_free(&r);
     x->f.mode = DROP;
     call(x, "PATCH", target, MERGE, big, &r);
-    assert_int_equal(r.status, 502);
+    assert_int_equal(r.status, 504);
     gate_resp_free(&r);
     json_t *a = gate_approvals_get(sv->approvals, id, gate_now());
     assert_string_equal(json_string_value(json_object_get(a, "state")), "approved");

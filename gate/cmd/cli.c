@@ -109,6 +109,9 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--fresh-wait")) {
             if (want_value(argc, argv, &i, &o->fresh_wait, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--upstream-timeout")) {
+            if (want_value(argc, argv, &i, &o->upstream_timeout, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--policy-timeout")) {
             if (want_value(argc, argv, &i, &o->policy_timeout, err, errlen) < 0)
                 return -1;
@@ -261,6 +264,7 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
         {"review-wait", &o->review_wait, 0},
         {"fresh-wait", &o->fresh_wait, 0},
         {"policy-timeout", &o->policy_timeout, 0},
+        {"upstream-timeout", &o->upstream_timeout, 0},
         {"audit-repo", &o->audit_repo, 1},
         {"webhook", &o->webhook, 0},
         {"approval-ttl", &o->approval_ttl, 0},

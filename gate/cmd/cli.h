@@ -34,6 +34,7 @@ typedef struct gate_cli_opts {
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
     const char *fresh_wait;   /* serve: how long a mutation waits for the watches */
     const char *policy_timeout;   /* seconds one policy run may take (gate_policy_set_time_limit) */
+    const char *upstream_timeout; /* serve: seconds one call to production may take */
     const char *review_wait, *audit_repo, *webhook, *approval_ttl, *approved_ttl;   /* serve: approvals, audit */
     int upstream_insecure;
     const char *config;     /* serve: --config FILE (borrowed from argv) */
@@ -59,7 +60,7 @@ int gate_cli_start(gate_cli_opts *o, int argc, char **argv, const char *cmd, voi
 /* Reads serve's config file at `path`, YAML or JSON: one mapping whose keys
  * are the long flag names without the leading "--" (listen, tls-cert,
  * tls-key, state, policies, pricing, agents, upstream, upstream-token-file,
- * upstream-ca, upstream-insecure, mode, fresh-wait, policy-timeout, data-dir, review-wait, audit-repo,
+ * upstream-ca, upstream-insecure, upstream-timeout, mode, fresh-wait, policy-timeout, data-dir, review-wait, audit-repo,
  * webhook, approval-ttl, approved-ttl).  Values are strings,
  * except state (a string or a list of strings) and upstream-insecure (a
  * boolean); null means not set.  Relative paths in the file are taken

@@ -1978,6 +1978,50 @@ unsigned long gate_audit_syncs(gate_audit *a)
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* ---- open decisions ---------------------------------------------------
+ *
+ * A mutation forwarded to production is recorded before it goes (committed
+ * null, "forwarded" set), and production's answer follows as an "outcome"
+ * record naming it. A decision with no outcome is open: the gate died, or
+ * could not record the outcome, between the two. Readers track them in
+ * record order: a decision opens, its outcome closes it. */
+
+static int opens_decision(const json_t *rec)
+{
+    const char *type = str_at(rec, "type");
+    return type && !strcmp(type, "decision") && json_object_get(rec, "forwarded") &&
+           json_is_null(json_object_get(rec, "committed")) && str_at(rec, "id");
+}
+
+/* Follows rec: open is {id: value} of the decisions open so far; value is
+ * what the caller keeps for each (borrowed, increfed). */
+static void track_open(json_t *open, const json_t *rec, json_t *value)
+{
+    const char *type = str_at(rec, "type");
+    if (opens_decision(rec))
+        json_object_set(open, str_at(rec, "id"), value);
+    else if (type && !strcmp(type, "outcome") && str_at(rec, "decision"))
+        json_object_del(open, str_at(rec, "decision"));
+}
+
+json_t *gate_audit_open_decisions(const char *repo_dir, char *err, size_t errlen)
+{
+    json_t *all = gate_audit_read(repo_dir, err, errlen);
+    if (!all)
+        return NULL;
+    json_t *open = json_object(), *out = json_array();
+    size_t i;
+    json_t *rec;
+    json_array_foreach(all, i, rec)
+        track_open(open, rec, rec);
+    json_array_foreach(all, i, rec)   /* in log order */
+        if (opens_decision(rec) && json_object_get(open, str_at(rec, "id")) == rec)
+            json_array_append(out, rec);
+    json_decref(open);
+    json_decref(all);
+    return out;
+}
+
 json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen)
 {
     git_libgit2_init();
@@ -2229,6 +2273,7 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
     unsigned char *key = NULL;
     size_t keylen = 0;
     json_t *problems = json_array();
+    json_t *open = json_object();   /* decisions without their outcome: id -> {seq, chain} */
     char *tip_path = NULL;
     long long *seqs = NULL;   /* every record's seq, chain order */
     size_t nseqs = 0;
@@ -2344,6 +2389,9 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
                     "reordered",
                     p, prev);
         verify_attachments(repo, tree, rec, seq, oid, problems);
+        json_t *where = json_pack("{s:I, s:I}", "seq", (json_int_t)seq, "chain", (json_int_t)i);
+        track_open(open, rec, where);
+        json_decref(where);
         snprintf(prev, sizeof prev, "%s", sha);
         have_prev = 1;
         last_seq = seq;
@@ -2369,6 +2417,13 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
             continue;   /* committed, the journal not emptied yet */
         char sha[SHA_HEX];
         jline_check(l, key, keylen, last_seq + 1, have_prev ? prev : NULL, problems, sha, NULL);
+        json_t *rec = l->len <= GATE_AUDIT_MAX_RECORD ? json_loadb(l->bytes, l->len, 0, NULL) : NULL;
+        if (json_is_object(rec)) {
+            json_t *where = json_pack("{s:I, s:I}", "seq", (json_int_t)l->seq, "chain", (json_int_t)-1);
+            track_open(open, rec, where);
+            json_decref(where);
+        }
+        json_decref(rec);
         njournal++;
         last_seq = l->seq;
         snprintf(prev, sizeof prev, "%s", sha);
@@ -2434,9 +2489,22 @@ int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **repor
         }
     }
 
+    /* decisions forwarded to production with no outcome: what production
+     * did is not in the log */
+    const char *oid_hex;
+    json_t *where;
+    json_object_foreach(open, oid_hex, where) {
+        json_int_t at = json_integer_value(json_object_get(where, "chain"));
+        problem(problems, (long long)json_integer_value(json_object_get(where, "seq")),
+                at >= 0 && (size_t)at < n ? &chain[at] : NULL,
+                "open decision %s: forwarded to production with no outcome recorded (the gate reconciles it against "
+                "production when it next starts in enforce mode)",
+                oid_hex);
+    }
     rc = json_array_size(problems) ? 1 : 0;
-    *report = json_pack("{s:b, s:I, s:I, s:b, s:O}", "ok", rc == 0, "records", (json_int_t)(n + njournal), "journaled",
-                        (json_int_t)njournal, "macs_checked", key != NULL, "problems", problems);
+    *report = json_pack("{s:b, s:I, s:I, s:b, s:I, s:O}", "ok", rc == 0, "records", (json_int_t)(n + njournal),
+                        "journaled", (json_int_t)njournal, "macs_checked", key != NULL, "open_decisions",
+                        (json_int_t)json_object_size(open), "problems", problems);
 cleanup:
     if (key)
         memset(key, 0, keylen);
@@ -2448,6 +2516,7 @@ cleanup:
     free(seqs);
     free(gaps);
     json_decref(problems);
+    json_decref(open);
     git_repository_free(repo);
     git_libgit2_shutdown();
     return rc;

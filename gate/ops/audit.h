@@ -148,6 +148,14 @@ unsigned long gate_audit_syncs(gate_audit *a);
  * or NULL with err. */
 json_t *gate_audit_read(const char *repo_dir, char *err, size_t errlen);
 
+/* The decisions forwarded to production whose outcome was never recorded
+ * (type "decision", "forwarded" set, committed null, and no later
+ * "outcome" record naming its id): the gate stopped, or could not record
+ * the outcome, between forwarding and recording. A new array of the
+ * records, oldest first, or NULL with err. The server reconciles them at
+ * its start (an "outcome" with "reconciled": true closes one). */
+json_t *gate_audit_open_decisions(const char *repo_dir, char *err, size_t errlen);
+
 /* One attachment of the record in `commit` (new reference), or NULL with
  * err.  (A journaled record has no attachments.) */
 json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const char *name, char *err, size_t errlen);
@@ -159,8 +167,10 @@ json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const ch
  * records beyond the chain the same way (sha256 and MAC against the line,
  * seq, prev).  *report (new) is
  *   {"ok": bool, "records": N, "journaled": N (of them, in the journal),
- *    "macs_checked": bool,
+ *    "macs_checked": bool, "open_decisions": N,
  *    "problems": [{"seq": N, "commit": hex, "problem": "..."}]}
+ * Open decisions (gate_audit_open_decisions) are problems too, one each:
+ * what production did with them is not in the log.
  * where commit is "" for a journaled record's problem, and seq 0 and
  * commit "" when a problem is not one record's (the tip file's, a
  * malformed journal line's).  Returns 0 when the chain is intact, 1 when a

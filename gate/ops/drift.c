@@ -118,8 +118,7 @@ static int explained(gate_drift *g, twin *t, const char *kind, const json_t *obj
     return hit;
 }
 
-/* obj without what controllers and the API server keep moving (new). */
-static json_t *substance(const json_t *obj)
+json_t *gate_drift_substance(const json_t *obj)
 {
     json_t *c = json_deep_copy(obj);
     json_object_del(c, "status");
@@ -175,7 +174,7 @@ json_t *gate_drift_observe(gate_drift *g, twin *t, const char *type, const json_
         return NULL;
     json_t *changed = json_array();
     if (before && after) {
-        json_t *a = substance(before), *b = substance(after);
+        json_t *a = gate_drift_substance(before), *b = gate_drift_substance(after);
         differ(a, b, "", 0, changed);
         json_decref(a);
         json_decref(b);

@@ -44,6 +44,11 @@ void gate_drift_expect(gate_drift *g, const char *kind, const char *ns, const ch
 json_t *gate_drift_observe(gate_drift *g, twin *t, const char *type, const json_t *before, const json_t *after,
                            double now);
 
+/* obj without what controllers and the API server keep moving (status,
+ * resourceVersion, managedFields, generation, the revision annotations):
+ * what a change by a client is made of. New reference. */
+json_t *gate_drift_substance(const json_t *obj);
+
 /* The drift records at or after since (0: all kept), oldest first, and the
  * count since start: {total, items: [...]} (new reference). */
 json_t *gate_drift_list(gate_drift *g, double since);

@@ -734,15 +734,27 @@ static int phase_forward(call *k)
         unlock(k, LOCK_ENGINE);
     }
     unlock(k, LOCK_WRITE);
-    if (k->record_id && !k->is_read) {
+    int unknown = 0;   /* 1: production answered, its outcome is not in the log;
+                          2: production may have the change and did not answer */
+    char aerr[256] = "";
+    if (k->record_id && !k->is_read && fr < 0 && ans.maybe_sent) {
+        gate_log("decision %s: production did not answer (%s) after the request went out: the outcome is unknown; "
+                 "it stays open until reconciled",
+                 k->record_id, ferr);
+        gate_unsettled_add(sv, k->record_id);
+        unknown = 2;
+    } else if (k->record_id && !k->is_read) {
         /* the decision was recorded before it was forwarded; now what
-         * production did with it */
+         * production did with it, durable before the agent hears of it */
         json_t *outcome = json_pack("{s:s, s:s, s:s, s:I, s:b}", "type", "outcome", "agent", k->agent, "decision",
                                     k->record_id, "production_status", (json_int_t)(fr == 0 ? ans.status : 0),
                                     "committed", took && d->verdict == GATE_ALLOW);
-        char aerr[256];
-        if (gate_audit_note(sv, outcome, aerr, sizeof aerr) < 0)
-            gate_log("the outcome of decision %s could not be recorded: %s", k->record_id, aerr);
+        if (gate_audit_event(sv, outcome, NULL, aerr, sizeof aerr) < 0) {
+            gate_log("the outcome of decision %s could not be recorded: %s; it stays open until reconciled",
+                     k->record_id, aerr);
+            gate_unsettled_add(sv, k->record_id);
+            unknown = 1;
+        }
         json_decref(outcome);
     }
     /* where the time went: waiting for production's state, judging
@@ -769,10 +781,32 @@ static int phase_forward(call *k)
         }
         json_decref(line);
     }
-    if (fr < 0) {
-        char *msg = twin_xasprintf("airlock: production could not be reached: %s", ferr);
-        refuse(k, 502, msg);
+    if (fr < 0 && unknown == 2) {
+        char *msg = twin_xasprintf("airlock: production did not answer (%s) after the request went out: it may have "
+                                   "taken the change, so treat the outcome as unknown; decision %s stays open until "
+                                   "the gate reconciles it with production",
+                                   ferr, k->record_id);
+        refuse(k, 504, msg);
         free(msg);
+        return 1;
+    }
+    if (fr < 0) {
+        char *msg = twin_xasprintf(ans.maybe_sent ? "airlock: production did not answer: %s"
+                                                  : "airlock: production could not be reached, nothing was sent: %s",
+                                   ferr);
+        refuse(k, ans.maybe_sent ? 502 : 503, msg);
+        free(msg);
+        return 1;
+    }
+    if (unknown) {
+        /* the agent must not act on an answer the log does not hold */
+        char *msg = twin_xasprintf("airlock: production answered %ld, but that outcome could not be recorded (%s): "
+                                   "treat the outcome as unknown; decision %s stays open until the gate reconciles "
+                                   "it with production",
+                                   ans.status, aerr, k->record_id);
+        refuse(k, 500, msg);
+        free(msg);
+        gate_upstream_answer_free(&ans);
         return 1;
     }
     if (redact && redact_answer(&ans) < 0)

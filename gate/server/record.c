@@ -175,3 +175,161 @@ json_t *gate_recent_decisions(server *sv, long limit)
     pthread_mutex_unlock(&recent_mu);
     return items;
 }
+
+/* ---- open decisions: reconciled against production ---- */
+
+static pthread_mutex_t unsettled_mu = PTHREAD_MUTEX_INITIALIZER;
+#define UNSETTLED_GRACE 10.0   /* seconds before one of this process's open decisions is reconciled */
+
+void gate_unsettled_add(server *sv, const char *id)
+{
+    pthread_mutex_lock(&unsettled_mu);
+    if (!sv->unsettled)
+        sv->unsettled = json_object();
+    json_object_set_new(sv->unsettled, id, json_real(gate_now()));
+    pthread_mutex_unlock(&unsettled_mu);
+}
+
+/* Compares, leaf by leaf where the judged change made a difference (before
+ * -> after), what production holds now: counts the leaves now as after
+ * (yes), as before (no), or neither (other). */
+static void vote(const json_t *before, const json_t *after, const json_t *now, int *yes, int *no, int *other)
+{
+    if (json_equal(before, after))
+        return;
+    if (json_is_object(before) && json_is_object(after)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)before, k, v)
+            vote(v, json_object_get(after, k), json_object_get(now, k), yes, no, other);
+        json_object_foreach((json_t *)after, k, v)
+            if (!json_object_get(before, k))
+                vote(NULL, v, json_object_get(now, k), yes, no, other);
+        return;
+    }
+    if (after ? now && json_equal(now, after) : !now)
+        ++*yes;
+    else if (before ? now && json_equal(now, before) : !now)
+        ++*no;
+    else
+        ++*other;
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+/* Whether production took one direct change of a decision: 1, 0, or -1
+ * when its state now tells neither (changed again since, a value the
+ * record holds redacted). Under the engine lock. */
+static int change_landed(twin *t, const json_t *c)
+{
+    const char *op = json_string_value(json_object_get(c, "op"));
+    const char *kind = json_string_value(json_object_get(c, "kind"));
+    const char *ns = json_string_value(json_object_get(c, "namespace"));
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const json_t *before = json_object_get(c, "before"), *after = json_object_get(c, "after");
+    if (!op || !kind || !name)
+        return -1;
+    json_t *now = twin_get(t, TWIN_AFTER, kind, ns, name);
+    int r = -1;
+    if (!strcmp(op, "create")) {
+        r = now != NULL;
+    } else if (!strcmp(op, "delete")) {
+        const char *uid = meta_str(before, "uid"), *uid_now = meta_str(now, "uid");
+        r = !now || (uid && uid_now && strcmp(uid, uid_now)) || meta_str(now, "deletionTimestamp") ? 1 : 0;
+    } else if (!strcmp(op, "update") && now) {
+        json_t *b = gate_drift_substance(before), *a = gate_drift_substance(after), *n = gate_drift_substance(now);
+        int yes = 0, no = 0, other = 0;
+        vote(b, a, n, &yes, &no, &other);
+        r = other || (yes && no) ? -1 : yes ? 1 : no ? 0 : -1;
+        json_decref(b);
+        json_decref(a);
+        json_decref(n);
+    }
+    json_decref(now);
+    return r;
+}
+
+/* The outcome record closing an open decision (new), under the engine lock. */
+static json_t *reconcile_one(server *sv, const json_t *dec)
+{
+    int landed = -2;   /* -2: no direct change seen */
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(dec, "diff"), i, c) {
+        const char *cause = json_string_value(json_object_get(c, "cause"));
+        if (!cause || strcmp(cause, "direct"))
+            continue;
+        int r = change_landed(sv->engine.twin, c);
+        landed = landed == -2 ? r : landed == r ? r : -1;
+    }
+    const char *evidence = landed == 1    ? "production holds the judged change"
+                           : landed == 0  ? "production holds the state from before the judged change"
+                           : landed == -1 ? "production's state is neither the judged change nor what was before it "
+                                            "(changed since, or values the record holds redacted)"
+                                          : "the decision records no direct change to look for";
+    return json_pack("{s:s, s:s?, s:s, s:i, s:o, s:b, s:s, s:I}", "type", "outcome", "agent",
+                     json_string_value(json_object_get(dec, "agent")), "decision",
+                     json_string_value(json_object_get(dec, "id")), "production_status", 0, "committed",
+                     landed == 1 ? json_true() : landed == 0 ? json_false() : json_null(), "reconciled", 1,
+                     "evidence", evidence, "twin_resource_version",
+                     (json_int_t)twin_resource_version(sv->engine.twin));
+}
+
+int gate_reconcile_open(server *sv, int all, char *err, size_t errlen)
+{
+    if (!all) {
+        /* one of this process's: once production answers again, the twin
+         * has caught up with it, and UNSETTLED_GRACE has passed (a request
+         * production held may still land after the gate gave up on it) */
+        pthread_mutex_lock(&unsettled_mu);
+        int due = 0;
+        const char *id;
+        json_t *since;
+        json_object_foreach(sv->unsettled, id, since)
+            due |= gate_now() - json_real_value(since) > UNSETTLED_GRACE;
+        pthread_mutex_unlock(&unsettled_mu);
+        if (!due || gate_upstream_down(sv->up, NULL, 0) || gate_fresh(sv, err, errlen) < 0)
+            return 0;
+    }
+    json_t *open = gate_audit_open_decisions(sv->audit_dir, err, errlen);
+    if (!open)
+        return -1;
+    json_t *outcomes = json_array();
+    size_t i;
+    json_t *dec;
+    pthread_rwlock_rdlock(&sv->lock);
+    json_array_foreach(open, i, dec) {
+        const char *id = json_string_value(json_object_get(dec, "id"));
+        pthread_mutex_lock(&unsettled_mu);
+        json_t *since = json_object_get(sv->unsettled, id);
+        int mine = since && gate_now() - json_real_value(since) > UNSETTLED_GRACE;
+        pthread_mutex_unlock(&unsettled_mu);
+        if (all || mine)
+            json_array_append_new(outcomes, reconcile_one(sv, dec));
+    }
+    pthread_rwlock_unlock(&sv->lock);
+    int closed = 0, rc = 0;
+    json_t *o;
+    json_array_foreach(outcomes, i, o) {
+        const char *id = json_string_value(json_object_get(o, "decision"));
+        const json_t *committed = json_object_get(o, "committed");
+        if (append(sv, o, NULL, NULL, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        gate_log("open decision %s reconciled: %s (%s)", id,
+                 json_is_true(committed) ? "production took it" : json_is_false(committed) ? "production did not take it"
+                                                                                            : "unknown",
+                 json_string_value(json_object_get(o, "evidence")));
+        pthread_mutex_lock(&unsettled_mu);
+        json_object_del(sv->unsettled, id);
+        pthread_mutex_unlock(&unsettled_mu);
+        closed++;
+    }
+    json_decref(outcomes);
+    json_decref(open);
+    return rc < 0 ? -1 : closed;
+}

@@ -420,7 +420,8 @@ static void usage(FILE *out)
           "                  [--agents FILE]\n"
           "                  [--tls-cert FILE --tls-key FILE] [--data-dir DIR]\n"
           "                  [--upstream URL --upstream-token-file FILE (--upstream-ca FILE | --upstream-insecure)]\n"
-          "                  [--mode enforce|shadow] [--fresh-wait SECONDS] [--pricing FILE]\n"
+          "                  [--mode enforce|shadow] [--fresh-wait SECONDS] [--upstream-timeout SECONDS]\n"
+          "                  [--pricing FILE]\n"
           "                  [--review-wait SECONDS] [--approval-ttl SECONDS] [--approved-ttl SECONDS]\n"
           "                  [--audit-repo DIR] [--webhook URL] [--policy-timeout SECONDS]\n"
           "                  [--config FILE]   (these options as a YAML/JSON file; flags given here win)\n"
@@ -432,7 +433,9 @@ static void usage(FILE *out)
           "With --upstream the twin is fed by production's watches; a mutation waits up to\n"
           "--fresh-wait seconds (default 2) for them to reach production's state as of its\n"
           "arrival, else it is refused 503. What production changes behind the gate's back is\n"
-          "drift: logged, recorded, and listed by `gate drift`.\n"
+          "drift: logged, recorded, and listed by `gate drift`. Each call to production may take\n"
+          "--upstream-timeout seconds (default 10); once production is found down, mutations are\n"
+          "refused 503 at once until it answers again (probed every second).\n"
           "Each policy's evaluation ends within --policy-timeout seconds (default 0.25), or\n"
           "the policy denies (\"time limit exceeded\").\n"
           "Without --agents, an agent 'ops-bot' and its token are made in the data directory,\n"
@@ -498,6 +501,16 @@ int gate_cmd_serve(int argc, char **argv)
                                          o.upstream_insecure, err, sizeof err) < 0) {
         fprintf(stderr, "gate serve: %s\n", err);
         goto out;
+    }
+    if (o.upstream_timeout) {
+        char *end;
+        double v = strtod(o.upstream_timeout, &end);
+        if (end == o.upstream_timeout || *end || !(v > 0 && v <= 600)) {
+            fprintf(stderr, "gate serve: --upstream-timeout is more than 0 and at most 600 seconds (got %s)\n",
+                    o.upstream_timeout);
+            goto out;
+        }
+        gate_upstream_set_timeout(sv.up, v);
     }
     demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
     if (demo)
@@ -627,7 +640,7 @@ int gate_cmd_serve(int argc, char **argv)
     }
     gate_log("decisions are recorded in the git repository %s (gate audit log --audit-repo %s)",
             repo, repo);
-    free(repo);
+    sv.audit_dir = repo;
     sv.engine = (gate_engine){.twin = t, .policies = ps, .history = h, .hold = 1, .reads_elsewhere = sv.up != NULL,
                              .forwards = sv.up != NULL, .mirror = sv.up != NULL, .follow = sv.shadow,
                              .reads = &sv.reads};
@@ -693,6 +706,10 @@ int gate_cmd_serve(int argc, char **argv)
         else
             gate_log("watching production: %zu kinds, open in %.2f s", json_object_size(sv.served),
                      gate_now() - began);
+        /* what a stopped gate forwarded without recording production's
+         * answer: read from production's state now */
+        if (gate_reconcile_open(&sv, 1, err, sizeof err) < 0)
+            gate_log("open decisions could not be reconciled: %s", err);
     }
 
     gate_http_opts ho = {.listen_host = "127.0.0.1", .port = (unsigned)port, .cert_pem = cert, .key_pem = key,
@@ -716,6 +733,10 @@ int gate_cmd_serve(int argc, char **argv)
         gate_resume_held(&sv);           /* held requests whose person decided, or whose wait is over */
         if (tick % 10 == 9)
             gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
+        if (sv.up && tick % 10 == 5 && gate_upstream_probe(sv.up))
+            gate_log("production answers again: calls go through");
+        if (sv.up && tick % 50 == 49 && gate_reconcile_open(&sv, 0, err, sizeof err) < 0)
+            gate_log("open decisions could not be reconciled yet: %s", err);   /* the next round tries again */
         if (reload_asked) {
             reload_asked = 0;
             if (gate_reload_policies(&sv, "SIGHUP", err, sizeof err) < 0)
@@ -751,6 +772,8 @@ out:
     gate_agents_free(&sv.agents);
     gate_approvals_close(sv.approvals);
     gate_audit_close(sv.audit);
+    free(sv.audit_dir);
+    json_decref(sv.unsettled);
     json_decref(sv.recent);
     gate_drift_free(sv.drift);
     json_decref(sv.served);

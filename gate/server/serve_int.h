@@ -60,6 +60,9 @@ typedef struct server {
     FILE *shadow_log;          /* <data-dir>/shadow.jsonl */
     gate_approvals *approvals; /* <data-dir>/gate.db: approvals and the freeze */
     gate_audit *audit;         /* --audit-repo: every decision, before it is answered */
+    char *audit_dir;           /* its directory (open decisions are read from it) */
+    json_t *unsettled;         /* ids of forwarded decisions whose outcome could not be recorded
+                                  (under record.c's mutex): reconciled by the main loop */
     const char *policy_spec;   /* what --policies named: reloaded by SIGHUP and /airlock/v1/reload */
     double policy_timeout;     /* --policy-timeout (0: the default), kept across reloads */
     gate_webhook *hook;        /* --webhook URL: approval events are queued and POSTed there */
@@ -127,6 +130,18 @@ int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen);
 /* Appends a record of another type (approval, freeze, thaw, reload, start)
  * and keeps its summary for the decisions list. */
 int gate_audit_event(server *sv, json_t *record, const json_t *attachments, char *err, size_t errlen);
+/* Closes open decisions (gate_audit_open_decisions): for each, whether
+ * production took its change is read from the twin, production's mirror
+ * (call with the informer ready and no mutation in flight for them), and
+ * an "outcome" record with "reconciled": true says so (committed true,
+ * false, or null when production's state tells neither). all: every open
+ * decision of the log (at start); else only those this process could not
+ * record an outcome for (sv->unsettled). Returns how many were closed, or
+ * -1 with err (the log could not be read or written). */
+int gate_reconcile_open(server *sv, int all, char *err, size_t errlen);
+/* A forwarded decision whose outcome could not be recorded: kept for
+ * gate_reconcile_open. */
+void gate_unsettled_add(server *sv, const char *id);
 /* Reloads the policies from policy_spec: the new set replaces the old only
  * when it loads whole and every agent's policy names exist in it. */
 int gate_reload_policies(server *sv, const char *by, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gate/base/clock.h"
 #include "gate/upstream/forward.h"
 #include "twin/util.h"
 
@@ -27,7 +28,44 @@ struct gate_upstream {
     int insecure;
     const gate_upstream_fake *fake;   /* in-process production (tests): no network */
     volatile int aborted;             /* gate_upstream_abort: every call ends at once */
+    double timeout;                   /* seconds of one call; 0: 10 */
+    /* under lock: production known down since (gate_now; 0 = up), and why */
+    double down_since;
+    char down_why[200];
 };
+
+void gate_upstream_set_timeout(gate_upstream *u, double seconds)
+{
+    if (u)
+        u->timeout = seconds > 0 ? seconds : 0;
+}
+
+int gate_upstream_down(gate_upstream *u, char *why, size_t n)
+{
+    if (!u)
+        return 0;
+    pthread_mutex_lock(&u->lock);
+    int down = u->down_since > 0;
+    if (down && why)
+        snprintf(why, n, "production is down (for %.0f s: %s)", gate_now() - u->down_since, u->down_why);
+    pthread_mutex_unlock(&u->lock);
+    return down;
+}
+
+/* What a failed call says of production: down when it could not be
+ * reached or did not answer (not when the gate is stopping). */
+static void mark_down(gate_upstream *u, CURLcode rc)
+{
+    if (rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST && rc != CURLE_OPERATION_TIMEDOUT &&
+        rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_GOT_NOTHING)
+        return;
+    pthread_mutex_lock(&u->lock);
+    if (!u->down_since) {
+        u->down_since = gate_now();
+        snprintf(u->down_why, sizeof u->down_why, "%s", curl_easy_strerror(rc));
+    }
+    pthread_mutex_unlock(&u->lock);
+}
 
 static char *read_token(const char *path, char *err, size_t errlen)
 {
@@ -171,6 +209,10 @@ static int call_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
     return __atomic_load_n(&u->aborted, __ATOMIC_RELAXED);
 }
 
+static int call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                const char *accept, const char *body, size_t len, gate_upstream_answer *ans, long timeout_ms,
+                char *err, size_t errlen);
+
 int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen)
@@ -178,6 +220,32 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
     memset(ans, 0, sizeof *ans);
     if (u->fake)
         return u->fake->call(u->fake->ud, method, path_query, content_type, body, len, ans, err, errlen);
+    if (gate_upstream_down(u, err, errlen))
+        return -1;   /* fail fast: nothing sent */
+    long ms = (long)(1000 * (u->timeout > 0 ? u->timeout : 10));
+    return call(u, method, path_query, content_type, accept, body, len, ans, ms, err, errlen);
+}
+
+int gate_upstream_probe(gate_upstream *u)
+{
+    if (!u || u->fake || !gate_upstream_down(u, NULL, 0))
+        return 0;
+    gate_upstream_answer a;
+    char e[256];
+    memset(&a, 0, sizeof a);
+    if (call(u, "GET", "/version", NULL, "application/json", NULL, 0, &a, 2000L, e, sizeof e) < 0)
+        return 0;
+    gate_upstream_answer_free(&a);
+    pthread_mutex_lock(&u->lock);
+    u->down_since = 0;
+    pthread_mutex_unlock(&u->lock);
+    return 1;
+}
+
+static int call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
+                const char *accept, const char *body, size_t len, gate_upstream_answer *ans, long timeout_ms,
+                char *err, size_t errlen)
+{
     pthread_mutex_lock(&u->lock);
     CURL *c = u->nidle ? u->idle[--u->nidle] : NULL;
     pthread_mutex_unlock(&u->lock);
@@ -202,7 +270,7 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, call_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -215,8 +283,15 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    } else {
+        long sent = 0;   /* bytes of request headers sent */
+        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+        ans->maybe_sent = sent > 0;
+        if (!u->aborted)
+            mark_down(u, rc);
+    }
     pthread_mutex_lock(&u->lock);
     if (u->nidle < POOL)
         u->idle[u->nidle++] = c;

@@ -18,6 +18,7 @@ typedef struct gate_upstream_answer {
     long status;
     char content_type[256];
     twin_buf body;
+    int maybe_sent;    /* on an error: bytes of the request went out, so production may have acted on it */
 } gate_upstream_answer;
 
 /* url: https://host:port; the token is read from token_file; either ca_file
@@ -30,11 +31,24 @@ void gate_upstream_close(gate_upstream *u);   /* NULL is a no-op */
 void gate_upstream_abort(gate_upstream *u);
 
 /* One request; 0 with the answer (free it), -1 with err when production
- * could not be reached. */
+ * could not be reached (ans->maybe_sent then says whether any of the
+ * request went out). Each call may take the timeout (gate_upstream_set_timeout,
+ * default 10 s; a list is read in pages). Once a call finds production
+ * down (no connection, a timeout, a connection dropped before the
+ * answer), every call fails at once, nothing sent, until
+ * gate_upstream_probe sees production answer again. */
 int gate_upstream_call(gate_upstream *u, const char *method, const char *path_query, const char *content_type,
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen);
 void gate_upstream_answer_free(gate_upstream_answer *a);
+/* Seconds one call may take (0: the default, 10). */
+void gate_upstream_set_timeout(gate_upstream *u, double seconds);
+/* 1 when production is known down (why gets the reason), else 0. */
+int gate_upstream_down(gate_upstream *u, char *why, size_t n);
+/* When production is known down: one GET /version (2 s at most); if it
+ * answers, calls go through again. Returns 1 when it came back. Call it
+ * about once a second (the main loop). */
+int gate_upstream_probe(gate_upstream *u);
 /* A GET of production that answered 200 with JSON: the document (new
  * reference), or NULL (unreachable, another status, not JSON). */
 json_t *gate_upstream_get_json(gate_upstream *u, const char *path_query);
