@@ -233,13 +233,17 @@ static void hmac_hex(const unsigned char *key, size_t keylen, const void *p, siz
 static int git_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int git_fail(char *err, size_t errlen, const char *fmt, ...)
 {
+    int sys = errno;
     char what[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    /* libgit2 does not always set its error (a failed write may leave
+     * only errno): say what the system said then */
     const git_error *e = git_error_last();
-    snprintf(err, errlen, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+    snprintf(err, errlen, "%s: %s%s%s", what, e && e->message ? e->message : "libgit2 gave no reason",
+             e && e->message ? "" : "; the system's last error: ", e && e->message ? "" : strerror(sys));
     return -1;
 }
 
@@ -1512,7 +1516,20 @@ static int flusher_round(gate_audit *a)
     pthread_mutex_unlock(&a->lock);
 
     char why[sizeof a->broken] = "";
-    int rc = n ? commit_batch(a, batch, n, why, sizeof why) : 0;
+    int rc = 0;
+    if (a->broken[0]) {
+        /* a retry after a failure (a full disk, an I/O error): libgit2's
+         * state of the repository (its object and reference caches) may
+         * hold what the failure left half-done, so it starts afresh */
+        git_repository *fresh = NULL;
+        rc = repo_open(&fresh, a->dir, why, sizeof why);
+        if (rc == 0) {
+            git_repository_free(a->repo);
+            a->repo = fresh;
+        }
+    }
+    if (rc == 0 && n)
+        rc = commit_batch(a, batch, n, why, sizeof why);
     if (rc == 0)
         rc = tip_sync(a, why, sizeof why);
 
@@ -2002,6 +2019,15 @@ static void track_open(json_t *open, const json_t *rec, json_t *value)
         json_object_set(open, str_at(rec, "id"), value);
     else if (type && !strcmp(type, "outcome") && str_at(rec, "decision"))
         json_object_del(open, str_at(rec, "decision"));
+}
+
+int gate_audit_storage_full(const char *err)
+{
+    static const int full[] = {ENOSPC, EDQUOT, EROFS};
+    for (size_t i = 0; err && i < sizeof full / sizeof *full; i++)
+        if (strstr(err, strerror(full[i])))
+            return 1;
+    return 0;
 }
 
 json_t *gate_audit_open_decisions(const char *repo_dir, char *err, size_t errlen)

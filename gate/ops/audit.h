@@ -178,6 +178,10 @@ json_t *gate_audit_attachment(const char *repo_dir, const char *commit, const ch
  * (err). */
 int gate_audit_verify(const char *repo_dir, const char *key_path, json_t **report, char *err, size_t errlen);
 
+/* 1 when err (an append's or a wait's error) says the log's disk is full
+ * or read-only (ENOSPC, EDQUOT, EROFS): room, not the log, is missing. */
+int gate_audit_storage_full(const char *err);
+
 /* Reads a --since value: seconds since the epoch ("1764000000"), RFC 3339
  * UTC ("2026-11-24T10:00:00Z"), or a duration back from now ("90s", "30m",
  * "2h", "7d").  Returns 0 with *out (epoch seconds) or -1. */

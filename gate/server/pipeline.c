@@ -376,18 +376,30 @@ static int refuse(call *k, unsigned code, const char *msg)
     return 1;
 }
 
+/* A call refused because its decision could not be recorded: 507 when the
+ * audit log's disk is full or read-only (it passes again by itself once
+ * there is room), 503 for any other failure; logged, since the log itself
+ * cannot hold it. Returns 1. */
+static int refuse_unrecorded(call *k, const char *why)
+{
+    unsigned code = gate_audit_storage_full(why) ? 507 : 503;
+    char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", why);
+    gate_log("%s %s %s -> refused %u: the decision could not be recorded: %s", k->agent, k->method, k->pq, code,
+             why);
+    gate_resp_status(k->resp, code, code == 507 ? "InsufficientStorage" : "ServiceUnavailable", msg);
+    free(msg);
+    return 1;
+}
+
 /* Waits until the decision's record is durable (group commit: without the
- * engine lock).  0, or 1 after answering 500: nothing is answered or
- * forwarded whose decision could still be lost. */
+ * engine lock).  0, or 1 after refusing (refuse_unrecorded): nothing is
+ * answered or forwarded whose decision could still be lost. */
 static int durable(call *k)
 {
     char err[256];
     if (gate_audit_wait(k->sv->audit, k->ticket, err, sizeof err) == 0)
         return 0;
-    char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
-    refuse(k, 500, msg);
-    free(msg);
-    return 1;
+    return refuse_unrecorded(k, err);
 }
 
 /* A mutation while the gate is frozen: refused and recorded. */
@@ -416,9 +428,7 @@ static int refuse_frozen(call *k, const json_t *freeze)
     if (arc == 0)
         arc = gate_audit_wait(sv->audit, ticket, err, sizeof err);   /* durable before the answer */
     if (arc < 0) {
-        char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", err);
-        refuse(k, 500, msg);
-        free(msg);
+        refuse_unrecorded(k, err);
     } else {
         gate_log("%s %s %s -> deny (frozen)", k->agent, k->method, k->pq);
         refuse(k, 403, d.message);
@@ -596,10 +606,7 @@ static int phase_record(call *k)
         json_decref(extra);
         if (rc < 0) {
             gate_finish(&sv->engine, d, 0);
-            char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", aerr);
-            refuse(k, 500, msg);
-            free(msg);
-            return 1;
+            return refuse_unrecorded(k, aerr);
         }
     }
     if (!sv->up && d->held) {
