@@ -3,10 +3,12 @@
  * thread pool, suspend/resume for held requests and streams.  Nothing else
  * in the gate includes microhttpd.h.
  */
+#define _GNU_SOURCE   /* POLLRDHUP */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,18 @@ void gate_conn_resume(gate_conn *c)
 {
     if (c)
         MHD_resume_connection((struct MHD_Connection *)c);
+}
+
+int gate_conn_gone(gate_conn *c)
+{
+    if (!c)
+        return 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info((struct MHD_Connection *)c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || ci->connect_fd < 0)
+        return 0;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 /* ---- the front ----

@@ -78,6 +78,9 @@ void gate_resp_free(gate_resp *r);   /* an unsent stream's done runs */
  * stream (no-ops without a connection). */
 void gate_conn_suspend(gate_conn *c);
 void gate_conn_resume(gate_conn *c);
+/* 1 when the client has closed or reset the connection (its socket hung
+ * up), without reading from it; for streams, whose client sends nothing. */
+int gate_conn_gone(gate_conn *c);
 
 /* ---- the front ---- */
 

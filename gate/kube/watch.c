@@ -257,6 +257,7 @@ static void reader_free(void *cls)
     stream *s = cls;
     pthread_mutex_lock(&s->hub->lock);
     s->done = 1;   /* tells the production reader to stop */
+    s->conn = NULL;   /* the connection goes with the response */
     pthread_mutex_unlock(&s->hub->lock);
     stream_unref(s);
 }
@@ -459,7 +460,8 @@ static int up_cancelled(void *ud)
 {
     stream *s = ud;
     pthread_mutex_lock(&s->hub->lock);
-    int stop = s->done || s->hub->stopping || (s->deadline && gate_mono() >= s->deadline);
+    int stop = s->done || s->hub->stopping || (s->deadline && gate_mono() >= s->deadline) ||
+               (s->conn && gate_conn_gone(s->conn));   /* the client went: so does production's stream */
     pthread_mutex_unlock(&s->hub->lock);
     return stop;
 }
@@ -536,9 +538,14 @@ void gate_watch_tick(gate_watch_hub *h)
 {
     double t = gate_mono();
     pthread_mutex_lock(&h->lock);
-    for (stream *s = h->streams; s; s = s->next)
-        if (s->deadline && t >= s->deadline)
+    for (stream *s = h->streams; s; s = s->next) {
+        if (s->deadline && t >= s->deadline) {
             wake(s);
+        } else if (s->suspended && s->conn && gate_conn_gone(s->conn)) {
+            s->done = 1;   /* the client went while nothing was sent: end it */
+            wake(s);
+        }
+    }
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -71,7 +71,9 @@ int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, c
 int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const char *path_query, const char *accept,
                         int redact_secrets, gate_resp *resp, char *err, size_t errlen);
 
-/* Once a second: ends streams whose timeout passed. */
+/* Once a second: ends streams whose timeout passed or whose client went
+ * (a suspended stream sends nothing, so its connection's end would
+ * otherwise be seen only at the next event). */
 void gate_watch_tick(gate_watch_hub *h);
 /* Shutdown: every stream ends and its connection is resumed, so the daemon
  * can stop; waits up to a second for them to drain. */

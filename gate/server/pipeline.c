@@ -674,14 +674,111 @@ static int phase_hold(call *k)
     return 1;
 }
 
+/* ---- watches: at most WATCHES_PER_AGENT open per agent ----
+ * A watch holds a stream (and in enforce mode an upstream connection) for
+ * as long as the client keeps it: one agent opening them without end would
+ * take the gate's memory and production's connections from every other.
+ * The slot is taken before the stream starts and given back when its
+ * response is done (the client gone, the timeout, the shutdown). */
+
+#define WATCHES_PER_AGENT 100
+
+static pthread_mutex_t watches_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *watches_open;   /* {agent: streams open} */
+
+static int watch_take(const char *agent)
+{
+    pthread_mutex_lock(&watches_mu);
+    if (!watches_open)
+        watches_open = json_object();
+    json_int_t n = json_integer_value(json_object_get(watches_open, agent));
+    int ok = n < WATCHES_PER_AGENT;
+    if (ok)
+        json_object_set_new(watches_open, agent, json_integer(n + 1));
+    pthread_mutex_unlock(&watches_mu);
+    return ok;
+}
+
+static void watch_give(const char *agent)
+{
+    pthread_mutex_lock(&watches_mu);
+    json_int_t n = json_integer_value(json_object_get(watches_open, agent));
+    if (n > 1)
+        json_object_set_new(watches_open, agent, json_integer(n - 1));
+    else
+        json_object_del(watches_open, agent);
+    if (!json_object_size(watches_open)) {
+        json_decref(watches_open);   /* nothing open: nothing kept */
+        watches_open = NULL;
+    }
+    pthread_mutex_unlock(&watches_mu);
+}
+
+/* The stream a watch answers with, its slot given back when it is done. */
+typedef struct watch_slot {
+    ssize_t (*read)(void *ctx, char *buf, size_t max);
+    void (*done)(void *ctx);
+    void *ctx;
+    char *agent;
+} watch_slot;
+
+static ssize_t slot_read(void *p, char *buf, size_t max)
+{
+    watch_slot *w = p;
+    return w->read(w->ctx, buf, max);
+}
+
+static void slot_done(void *p)
+{
+    watch_slot *w = p;
+    if (w->done)
+        w->done(w->ctx);
+    watch_give(w->agent);
+    free(w->agent);
+    free(w);
+}
+
+/* After a watch was started into resp: a stream keeps the slot until it
+ * is done; anything else (a refusal) gives it back now. */
+static void watch_keep(call *k)
+{
+    gate_resp *r = k->resp;
+    if (!r->read) {
+        watch_give(k->agent);
+        return;
+    }
+    watch_slot *w = twin_xcalloc(1, sizeof *w);
+    *w = (watch_slot){r->read, r->done, r->ctx, twin_xstrdup(k->agent)};
+    r->read = slot_read;
+    r->done = slot_done;
+    r->ctx = w;
+}
+
+static int refuse_watch(call *k)
+{
+    char *msg = twin_xasprintf("airlock: agent %s has %d watches open, the most one agent may: close one first",
+                               k->agent, WATCHES_PER_AGENT);
+    gate_log("%s GET %s -> 429 (watches)", k->agent, k->pq);
+    gate_resp_status(k->resp, 429, "TooManyRequests", msg);
+    gate_resp_header(k->resp, "Retry-After", "1");
+    free(msg);
+    return 1;
+}
+
 /* Production's stream, passed through (enforce mode): after the record. */
 static int phase_pass_watch(call *k)
 {
     server *sv = k->sv;
     char err[512];
     int redact = k->d.secret && !k->who->read_secrets;
+    if (!watch_take(k->agent))
+        return refuse_watch(k);
     int rc = gate_watch_upstream(sv->watch, k->rq->conn, sv->up, k->d.wire.path_query,
                                  production_accept(k->rq, redact), redact, k->resp, err, sizeof err);
+    if (rc == 0)
+        watch_keep(k);
+    else
+        watch_give(k->agent);
     gate_log("%s GET %s -> allow, production %u (watch)", k->agent, k->pq, rc == 0 ? k->resp->status : 0);
     if (rc < 0) {
         char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
@@ -871,7 +968,10 @@ static int phase_answer(call *k)
     gate_log("%s %s %s -> %s %d", k->agent, k->method, k->pq, gate_verdict_name(d->verdict), d->code);
     int redact = k->redact && d->secret;
     if (k->is_watch && d->verdict == GATE_ALLOW && json_is_array(d->object)) {
+        if (!watch_take(k->agent))
+            return refuse_watch(k);
         twin_watch(k, redact);   /* the current objects and every event after them */
+        watch_keep(k);
         return 1;
     }
     if (redact && d->object)

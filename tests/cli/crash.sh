@@ -99,11 +99,11 @@ stop_twin "SIGTERM stops the gate after the crashes"
 serve_twin $port --upstream "https://127.0.0.1:$((port + 1))" --upstream-token-file "$tmp/prod-token" \
     --upstream-ca "$tmp/prod/tls.crt" --policies "$tmp/pol" --upstream-timeout 2
 TOK=$(sed -n 's/^ *token: //p' "$tmp/data/kubeconfig")
-create() {   # NAME: prints "STATUS SECONDS"
-    curl -s -o "$tmp/create.out" -w '%{http_code} %{time_total}\n' -m 30 --cacert "$tmp/data/tls.crt" \
+create() {   # NAME: prints "STATUS SECONDS" (the gate's part: from the TLS session to the first byte)
+    curl -s -o "$tmp/create.out" -w '%{http_code} %{time_appconnect} %{time_starttransfer}\n' -m 30 --cacert "$tmp/data/tls.crt" \
         -H "Authorization: Bearer $TOK" -X POST -H 'Content-Type: application/json' \
         -d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"$1\"}}" \
-        "$url/api/v1/namespaces/shop/configmaps"
+        "$url/api/v1/namespaces/shop/configmaps" | awk '{printf "%s %.3f\n", $1, $3 - $2}'
 }
 set -- $(create stall-0)
 [ "$1" = 201 ] && ok "a mutation passes before the stall" || { bad "before the stall ($1)"; cat "$tmp/create.out"; }
@@ -113,14 +113,18 @@ first="$1 $2"
 case $1 in 5??) awk "BEGIN{exit !($2 < 5)}" && ok "the first mutation to a stalled production ends within its timeout ($first)" \
     || bad "the first mutation to a stalled production took $2 s";;
     *) bad "the first mutation to a stalled production: $first"; cat "$tmp/create.out";; esac
-fast=0
+# fail fast: refused at once rather than after the timeout (the figure is
+# printed; the check only tells "at once" from "after 2 s")
+fast=0 times=""
 for i in 2 3 4 5 6; do
     set -- $(create stall-$i)
-    [ "$1" = 503 ] && awk "BEGIN{exit !($2 < 0.1)}" && fast=$((fast + 1))
+    times="$times $2"
+    [ "$1" = 503 ] && awk "BEGIN{exit !($2 < 1)}" && fast=$((fast + 1))
 done
+echo "# refusals while production is down took (s):$times"
 [ $fast = 5 ] && grep -q "production is down" "$tmp/create.out" \
-    && ok "once production is known down, mutations are refused 503 within 100 ms" \
-    || { bad "fail fast: $fast of 5 refused 503 within 100 ms"; cat "$tmp/create.out"; }
+    && ok "once production is known down, mutations are refused 503 at once, not after the timeout" \
+    || { bad "fail fast: $fast of 5 refused 503 within 1 s ($times)"; cat "$tmp/create.out"; }
 kill -CONT $prodpid
 back=0
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do

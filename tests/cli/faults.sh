@@ -65,6 +65,7 @@ set -- $(scale payments api 3)
 
 # --- hostile input: answered or cut promptly, never read two ways ---
 /usr/bin/python3 tests/cli/hostile_http.py $port "$tmp/data/tls.crt" "$TOK" || failures=$((failures + 1))
+/usr/bin/python3 tests/cli/watch_cap.py $port "$tmp/data/tls.crt" "$TOK" || failures=$((failures + 1))
 stop_twin "SIGTERM stops the gate after hostile policies and input"
 
 # --- the stop is bounded, whatever holds a request ---

@@ -38,6 +38,8 @@ int fuzz_import_one(const uint8_t *data, size_t size);
 int fuzz_action_one(const uint8_t *data, size_t size);
 int fuzz_patch_one(const uint8_t *data, size_t size);
 int fuzz_protobuf_one(const uint8_t *data, size_t size);
+int fuzz_selector_one(const uint8_t *data, size_t size);
+int fuzz_agents_one(const uint8_t *data, size_t size);
 
 #define FUZZ_CHECK(cond, ...)                                                                        \
     do {                                                                                             \

@@ -25,6 +25,8 @@ static const struct {
     {"action", fuzz_action_one},
     {"patch", fuzz_patch_one},
     {"protobuf", fuzz_protobuf_one},
+    {"selector", fuzz_selector_one},
+    {"agents", fuzz_agents_one},
 };
 
 enum { MAX_INPUT = 16 * 1024 * 1024 };
