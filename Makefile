@@ -6,6 +6,7 @@
 #   make test       install what is missing, build with ASan+UBSan, run every test
 #   make bench      benchmarks (import, per-action latency, memory, audit appends)
 #   make fuzz       libFuzzer targets (clang)
+#   make soak       10 minutes of mixed load in enforce mode (SOAK_SECONDS, SOAK_AGENTS)
 #
 # SANITIZE=address,undefined switches sanitizers on for any target.
 
@@ -16,7 +17,8 @@ CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 OPT     ?= -O2 -g
 BUILD   ?= build/release
 ifdef SANITIZE
-  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=undefined
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=undefined \
+           -DGATE_FAULTS   # fault injection compiled in (gate/base/fault.h): test builds only
   LDSAN := -fsanitize=$(SANITIZE)
   BUILD := build/san
 endif
@@ -34,7 +36,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The fuzz targets linked into one replay binary (tests/fuzz/fuzz.h).
 FUZZ_OBJ := $(patsubst %.c,$(BUILD)/%.o,tests/fuzz/replay.c $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run demo-check test check-headers bench fuzz deps deps-test clean
+.PHONY: all run demo-check test check-headers bench soak fuzz deps deps-test clean
 all: bin/gate
 
 deps:
@@ -116,6 +118,12 @@ test: deps-test
 
 test-run: check-headers $(TEST_BIN) $(BUILD)/bin/gate $(BUILD)/tests/fuzz_replay
 	@sh tests/run.sh $(BUILD)
+
+# 10 minutes of mixed load (32 agents, watches coming and going) in enforce
+# mode: throughput, p50/p99, RSS, fds and threads at start and end.
+soak: deps
+	@$(MAKE) -s bin/gate
+	@sh tests/soak.sh bin/gate
 
 bench: deps
 	$(MAKE) bin/gate $(BUILD)/tests/bench_twin $(BUILD)/tests/bench_audit

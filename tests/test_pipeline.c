@@ -5,6 +5,7 @@
  * connection, or hangs.  The server is in enforce mode without watches
  * (the freshness rule has its own tests: tests/cli/informer*.sh).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "gate/base/fault.h"
 #include "gate/server/serve_int.h"
 #include "gate/engine/policy.h"
 #include "gate/engine/history.h"
@@ -131,6 +133,7 @@ static int setup(void **state)
     sv->drift = gate_drift_new(100, 60);
     sv->recent = json_array();
     sv->max_waiting = 64;
+    sv->policy_spec = "lua-policies";
     gate_agents_add(&sv->agents, "ops-bot", "00", GATE_ROLE_AGENT);
     x->agent = &sv->agents.v[0];
     x->agent->per_second = x->agent->per_minute = 0;
@@ -421,6 +424,219 @@ static void test_refusals_not_forwarded(void **state)
     assert_int_equal(x->f.mutations, 0);
 }
 
+/* ---- the torture loop: every injection point, every call in turn ----
+ *
+ * For each operation and each fault point (gate/base/fault.h), the 1st,
+ * 2nd, ... call at that point is made to fail, each time on a fresh gate,
+ * until the operation completes without reaching the armed call. After
+ * each: the answer is the normal one or a clean refusal (a Status with a
+ * message); nothing was forwarded without a durable decision; a 2xx
+ * mutation has its outcome in the log and counts in the agent's budget;
+ * the log's chain is intact and an
+ * open decision remains only where the answer said the outcome is unknown
+ * or the decision could not be recorded;
+ * the twin is not left inside an operation; and once the fault is gone the
+ * log commits again (a failed journal sync excepted: the log then refuses
+ * appends until the gate restarts, by design). */
+
+typedef struct torture_op {
+    const char *name;
+    void (*prepare)(fixture *x, char *ctx);   /* before the fault is armed */
+    void (*run)(fixture *x, const char *ctx, gate_resp *r);
+    int mutation;                            /* a forwarded mutation */
+} torture_op;
+
+static void run_mutation(fixture *x, const char *ctx, gate_resp *r)
+{
+    (void)ctx;
+    call(x, "PATCH", SCALE, MERGE, "{\"spec\":{\"replicas\":4}}", r);
+}
+
+/* An operators' API call as the approver alice. */
+static void api_call(fixture *x, const char *method, const char *target, const char *body, gate_resp *r)
+{
+    gate_identity *alice = NULL;
+    for (size_t i = 0; i < x->sv.agents.n; i++)
+        if (!strcmp(x->sv.agents.v[i].name, "alice"))
+            alice = &x->sv.agents.v[i];
+    if (!alice) {
+        gate_agents_add(&x->sv.agents, "alice", "11", GATE_ROLE_APPROVER);
+        alice = &x->sv.agents.v[x->sv.agents.n - 1];
+        x->agent = &x->sv.agents.v[0];   /* the array may have moved */
+    }
+    json_t *headers = json_pack("{s:s}", "Content-Type", "application/json");
+    gate_req rq;
+    gate_req_init(&rq, method, target, headers, body, body ? strlen(body) : 0);
+    memset(r, 0, sizeof *r);
+    gate_api(&x->sv, &rq, r, alice);
+    gate_req_free(&rq);
+    json_decref(headers);
+}
+
+static void run_freeze(fixture *x, const char *ctx, gate_resp *r)
+{
+    (void)ctx;
+    api_call(x, "POST", "/airlock/v1/freeze", "{\"reason\":\"torture\"}", r);
+}
+
+static void prepare_review(fixture *x, char *ctx)
+{
+    gate_resp r;
+    /* a review with a small diff (data-protection: deleting a PVC outside
+     * a critical namespace): what the approval keeps stays small */
+    call(x, "DELETE", "/api/v1/namespaces/analytics/persistentvolumeclaims/warehouse-scratch", NULL, NULL, &r);
+    const char *at = body_find(&r, "approval id ");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at + 12, "%12[0-9a-f]", ctx), 1);
+    gate_resp_free(&r);
+}
+
+static void run_approve(fixture *x, const char *ctx, gate_resp *r)
+{
+    char *target = twin_xasprintf("/airlock/v1/approvals/%s/approve", ctx);
+    api_call(x, "POST", target, "{\"comment\":\"ok\"}", r);
+    free(target);
+}
+
+static void run_reload(fixture *x, const char *ctx, gate_resp *r)
+{
+    (void)ctx;
+    char err[512];
+    memset(r, 0, sizeof *r);
+    if (gate_reload_policies(&x->sv, "torture", err, sizeof err) == 0)
+        gate_resp_status(r, 200, "OK", "reloaded");
+    else
+        gate_resp_status(r, 503, "ServiceUnavailable", err);
+}
+
+static void run_append(fixture *x, const char *ctx, gate_resp *r)
+{
+    (void)ctx;
+    char err[512];
+    memset(r, 0, sizeof *r);
+    json_t *rec = json_pack("{s:s, s:s, s:s}", "type", "freeze", "agent", "alice", "verdict", "frozen");
+    if (gate_audit_event(&x->sv, rec, NULL, err, sizeof err) == 0)
+        gate_resp_status(r, 200, "OK", "appended");
+    else
+        gate_resp_status(r, 503, "ServiceUnavailable", err);
+    json_decref(rec);
+}
+
+static const torture_op OPS[] = {
+    {"a judged mutation", NULL, run_mutation, 1},
+    {"an approval", prepare_review, run_approve, 0},
+    {"a freeze", NULL, run_freeze, 0},
+    {"an audit append", NULL, run_append, 0},
+    {"a policy reload", NULL, run_reload, 0},
+};
+
+static const struct {
+    const char *point;
+    int err;
+} POINTS[] = {
+    {"audit.journal.write", ENOSPC}, {"audit.journal.sync", EIO}, {"audit.commit", ENOSPC},
+    {"audit.ref", EIO},              {"upstream.call", ECONNREFUSED}, {"upstream.call", ETIMEDOUT},
+    {"sqlite.write", ENOSPC},        {"sqlite.sync", EIO},
+};
+
+/* The checks after one injected fault (see above). */
+static void check_after_fault(fixture *x, const torture_op *op, const char *point, long n, const gate_resp *r)
+{
+    char err[512];
+    const char *what = op->name;
+    /* the answer: the normal one, or a refusal that says why */
+    if (r->status < 200 || (r->status >= 300 && !body_has(r, "\"message\"")))
+        fail_msg("%s, fault at %s call %ld: answered %u without a Status message", what, point, n, r->status);
+    assert_false(twin_in_operation(x->sv.engine.twin));
+    int flushed = gate_audit__flush(x->sv.audit, err, sizeof err);   /* the fault is gone: it commits */
+    if (flushed < 0 && strcmp(point, "audit.journal.sync"))
+        fail_msg("%s, fault at %s call %ld: the log does not recover: %s", what, point, n, err);
+    json_t *recs = gate_audit_read(x->sv.audit_dir, err, sizeof err);
+    if (!recs)
+        fail_msg("%s, fault at %s call %ld: the log cannot be read: %s", what, point, n, err);
+    size_t forwarded = 0, took = 0, i;
+    json_t *rec;
+    json_array_foreach(recs, i, rec) {
+        const char *type = json_string_value(json_object_get(rec, "type"));
+        forwarded += type && !strcmp(type, "decision") && json_object_get(rec, "forwarded");
+        took += type && !strcmp(type, "outcome") && json_is_true(json_object_get(rec, "committed"));
+    }
+    json_decref(recs);
+    if ((size_t)x->f.mutations > forwarded)
+        fail_msg("%s, fault at %s call %ld: %d mutations reached production, %zu recorded as forwarded", what,
+                 point, n, x->f.mutations, forwarded);
+    if (op->mutation && r->status >= 200 && r->status < 300 && !took)
+        fail_msg("%s, fault at %s call %ld: answered %u without its outcome in the log", what, point, n, r->status);
+    if (op->mutation && r->status >= 200 && r->status < 300) {   /* the agent's budget counts it, whatever failed */
+        json_t *t = gate_history_totals(x->sv.engine.history, x->agent->name, gate_now(), 3600);
+        if (json_integer_value(json_object_get(t, "actions")) < 1)
+            fail_msg("%s, fault at %s call %ld: answered %u but the agent's budget history does not count it", what,
+                     point, n, r->status);
+        json_decref(t);
+    }
+    json_t *report = NULL;
+    int v = gate_audit_verify(x->sv.audit_dir, NULL, &report, err, sizeof err);
+    if (v < 0)
+        fail_msg("%s, fault at %s call %ld: verify: %s", what, point, n, err);
+    json_int_t open = json_integer_value(json_object_get(report, "open_decisions"));
+    size_t problems = json_array_size(json_object_get(report, "problems"));
+    if (problems != (size_t)open)
+        fail_msg("%s, fault at %s call %ld: the log has problems besides open decisions: %s", what, point, n,
+                 json_dumps(report, JSON_COMPACT));
+    /* open: the answer said the outcome is unknown, or that the decision
+     * itself could not be made durable (then it was never forwarded, and
+     * the next start closes it as not taken) */
+    if (open && !body_has(r, "treat the outcome as unknown") && !body_has(r, "could not be recorded"))
+        fail_msg("%s, fault at %s call %ld: an open decision, but the answer (%u) did not say the outcome is "
+                 "unknown", what, point, n, r->status);
+    json_decref(report);
+}
+
+static void torture_one(const torture_op *op, const char *point, int errnum)
+{
+    for (long n = 1; n <= 100; n++) {
+        void *st = NULL;
+        assert_int_equal(setup(&st), 0);
+        fixture *x = st;
+        char ctx[64] = "";
+        if (op->prepare)
+            op->prepare(x, ctx);
+        /* the flusher commits inside the armed window, deterministically */
+        gate_audit__pause_flusher(x->sv.audit, 1);
+        gate_fault_arm(point, n, errnum, 0);
+        gate_resp r;
+        op->run(x, ctx, &r);
+        char ferr[256];
+        (void)gate_audit__flush(x->sv.audit, ferr, sizeof ferr);
+        int fired = gate_fault_fired();
+        gate_fault_disarm();
+        gate_audit__pause_flusher(x->sv.audit, 0);
+        check_after_fault(x, op, point, n, &r);
+        int ok = r.status >= 200 && r.status < 300;
+        gate_resp_free(&r);
+        teardown(&st);
+        if (!fired) {   /* it ran to the end without reaching the nth call */
+            if (!ok && strncmp(point, "upstream", 8))
+                fail_msg("%s: without a fault (%s call %ld never reached) it was refused", op->name, point, n);
+            printf("torture: %s, %s (%s): %ld faults injected in turn, each handled\n", op->name, point,
+                   strerror(errnum), n - 1);
+            return;
+        }
+    }
+    fail_msg("%s: still reaching %s after 100 calls", op->name, point);
+}
+
+static void test_torture(void **state)
+{
+    (void)state;
+    if (!gate_fault_available())
+        skip();   /* a build without fault injection (make test has it) */
+    gate_fault_sqlite();   /* before the fixtures open gate.db */
+    for (size_t o = 0; o < sizeof OPS / sizeof *OPS; o++)
+        for (size_t p = 0; p < sizeof POINTS / sizeof *POINTS; p++)
+            torture_one(&OPS[o], POINTS[p].point, POINTS[p].err);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(twin_xmalloc, free);
@@ -433,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_freeze, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_not_forwarded, setup, teardown),
+        cmocka_unit_test(test_torture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

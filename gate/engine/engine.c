@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "gate/base/clock.h"
+#include "gate/base/log.h"
 #include "gate/engine/engine.h"
 #include "gate/kube/k8s.h"
 #include "twin/util.h"
@@ -337,9 +338,11 @@ int gate_finish(gate_engine *e, gate_decision *d, int ok)
     }
     if (counts && e->history) {
         double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
-        gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
-                            (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
-                            delta > 0 ? delta : 0);
+        if (gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
+                                (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
+                                delta > 0 ? delta : 0) < 0)
+            gate_log("the budget history could not be written (%zu records kept in memory, counted, written "
+                     "before the next)", gate_history_unwritten(e->history));
     }
     return 0;
 }

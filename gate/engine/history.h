@@ -18,6 +18,10 @@ void gate_history_close(gate_history *h);   /* NULL is a no-op */
 /* Forgets every record (a runner starting the next independent scenario). */
 int gate_history_clear(gate_history *h);
 int gate_history_record(gate_history *h, const char *agent, double when, long pods_disrupted, double cost_added);
+/* A record the database refused (-1 above) is not lost: it is kept in
+ * memory, counted by gate_history_totals, and written before the next
+ * record. How many are waiting so. */
+size_t gate_history_unwritten(const gate_history *h);
 /* {"pods_disrupted": int, "cost_added": number, "actions": int} over
  * (now - window, now]; new reference. */
 json_t *gate_history_totals(gate_history *h, const char *agent, double now, double window_seconds);

@@ -121,6 +121,7 @@
 #include <gnutls/gnutls.h>
 
 #include "gate/base/clock.h"
+#include "gate/base/fault.h"
 #include "gate/base/log.h"
 #include "gate/ops/audit.h"
 #include "twin/util.h"
@@ -1024,6 +1025,11 @@ static int commit_write(gate_audit *a, const pending *p, const dumped *att, size
                        : twin_xasprintf("%s\n\nrecord-sha256: %s\n", p->summary, p->sha);
     int rc = -1;
     git_oid oid, tree_oid;
+    int fault = gate_fault("audit.commit");
+    if (fault) {
+        snprintf(err, errlen, "%s: writing record %lld: %s", a->dir, p->seq, strerror(fault));
+        goto cleanup;
+    }
     if (git_treebuilder_new(&bld, a->repo, NULL) < 0 ||
         git_blob_create_from_buffer(&oid, a->repo, p->bytes, p->len) < 0 ||
         git_treebuilder_insert(NULL, bld, RECORD_FILE, &oid, GIT_FILEMODE_BLOB) < 0) {
@@ -1072,6 +1078,9 @@ static int ref_move(gate_audit *a, const git_oid *to, char *err, size_t errlen)
      * the records meanwhile): one syncfs makes a whole batch's objects
      * durable before the branch names them, and one more makes the branch
      * durable before the tip file follows it and the journal is emptied */
+    int fault = gate_fault("audit.ref");
+    if (fault)
+        return snprintf(err, errlen, "%s: updating %s: %s", a->dir, MAIN_REF, strerror(fault)), -1;
     if (syncfs(a->dirfd) < 0)
         return snprintf(err, errlen, "%s: syncing the objects: %s", a->dir, strerror(errno)), -1;
     git_reference *ref = NULL;
@@ -1752,7 +1761,12 @@ static int append_journal(gate_audit *a, pending *p, unsigned long long *ticket,
     memcpy(line + hl, p->bytes, p->len);
     line[n - 1] = '\n';
     int rc = 0;
-    if (write_all(a->jfd, line, n) < 0) {
+    int fault = gate_fault("audit.journal.write");
+    if (fault) {   /* as a disk that fills mid-line: half the line written, then the error */
+        (void)!write_all(a->jfd, line, n / 2);
+        errno = fault;
+    }
+    if (fault || write_all(a->jfd, line, n) < 0) {
         snprintf(err, errlen, "%s: cannot write the journal %s: %s", a->dir, a->journal_path, strerror(errno));
         if (ftruncate(a->jfd, a->jlen) < 0)
             a->jbroken = 1;   /* a record the caller is told failed may be in it: no more appends */
@@ -1794,7 +1808,8 @@ static int sync_to(gate_audit *a, unsigned long long ticket, char *err, size_t e
         unsigned long long target = a->jwritten;
         int fd = a->jfd;
         pthread_mutex_unlock(&a->lock);
-        int ok = fdatasync(fd) == 0, e = errno;
+        int fault = gate_fault("audit.journal.sync");
+        int ok = !fault && fdatasync(fd) == 0, e = fault ? fault : errno;
         pthread_mutex_lock(&a->lock);
         a->syncing = 0;
         a->nsyncs++;

@@ -5,12 +5,14 @@
  * token is never logged.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gate/base/clock.h"
+#include "gate/base/fault.h"
 #include "gate/upstream/forward.h"
 #include "twin/util.h"
 
@@ -218,6 +220,12 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        size_t errlen)
 {
     memset(ans, 0, sizeof *ans);
+    int fault = gate_fault("upstream.call");
+    if (fault) {   /* refused before anything was sent, or cut after it went out */
+        snprintf(err, errlen, "%s", strerror(fault));
+        ans->maybe_sent = fault != ECONNREFUSED;
+        return -1;
+    }
     if (u->fake)
         return u->fake->call(u->fake->ud, method, path_query, content_type, body, len, ans, err, errlen);
     if (gate_upstream_down(u, err, errlen))

@@ -89,42 +89,32 @@ report(st == 413 and took < 5, "a 100 MB Content-Length is refused 413 before it
        "status %s after %.2f s: %s" % (st, took, body[:200]))
 
 # the two trickles run side by side (each takes the read deadline)
-def trickle_body():
-    # a chunked body that never ends: cut at the cap or the read deadline, not held forever
+def trickle(name, head, piece, statuses):
+    """Sends head, then piece every half second for 25 s: the gate must cut
+    the connection (or answer one of statuses) long before."""
     s = connect()
-    s.sendall(b"POST /api/v1/namespaces/shop/configmaps HTTP/1.1\r\n" + host + auth +
-              b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    s.sendall(head)
     t0 = time.monotonic()
-    st = None
     try:
         while time.monotonic() - t0 < 25:
-            s.sendall(b"1\r\n \r\n")
+            s.sendall(piece)
             time.sleep(0.5)
     except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
         pass
     st, body, took = answer(s, 5)
     took = time.monotonic() - t0
     s.close()
-    report(took < 15 and st in (408, None), "a chunked body trickled forever is cut by the read deadline (%.1f s, %s)" % (took, st),
+    report(took < 15 and st in statuses, "%s is cut by the read deadline (%.1f s, %s)" % (name, took, st),
            "status %s after %.1f s" % (st, took))
+
+
+def trickle_body():
+    trickle("a chunked body trickled forever", b"POST /api/v1/namespaces/shop/configmaps HTTP/1.1\r\n" + host + auth +
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\n \r\n", (408, None))
 
 
 def trickle_head():
-    # headers that never end
-    s = connect()
-    s.sendall(b"GET /api/v1/namespaces HTTP/1.1\r\n" + host)
-    t0 = time.monotonic()
-    try:
-        while time.monotonic() - t0 < 25:
-            s.sendall(b"X-Slow: y\r\n")
-            time.sleep(0.5)
-    except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
-        pass
-    st, body, took = answer(s, 5)
-    took = time.monotonic() - t0
-    s.close()
-    report(took < 15, "headers trickled forever are cut by the read deadline (%.1f s, %s)" % (took, st),
-           "status %s after %.1f s" % (st, took))
+    trickle("headers trickled forever", b"GET /api/v1/namespaces HTTP/1.1\r\n" + host, b"X-Slow: y\r\n", (400, 408, None))
 
 
 threads = [threading.Thread(target=trickle_body), threading.Thread(target=trickle_head)]
