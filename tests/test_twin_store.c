@@ -5,7 +5,10 @@
  * with label and field selectors; the before/after views of an operation;
  * commit and rollback; copies; snapshots taken as they are.
  */
+#include <sqlite3.h>
+
 #include "twin_testlib.h"
+#include "twin_int.h"
 
 /* ---- import ---- */
 
@@ -670,6 +673,49 @@ static void test_snapshot_taken_as_is(void **state)
     twin_close(t);
 }
 
+/* twin_check: the lookup indexes say what the documents say, through
+ * creates, patches that change labels, a scale, deletes, commits and
+ * rollbacks; and a damaged index is found. */
+static void test_check_invariants(void **state)
+{
+    (void)state;
+    twin *t = web_cluster(2);
+    json_t *problems = NULL;
+    assert_int_equal(twin_check(t, NULL), 0);
+    json_t *body = tj("{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'probe','namespace':'shop',"
+                      "'labels':{'a':'1'}}}");
+    twin_result res = tt_apply(t, tt_create(body));
+    twin_result_free(&res);
+    assert_int_equal(twin_check(t, &problems), 1);   /* inside an operation */
+    assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), "inside an operation"));
+    json_decref(problems);
+    twin_commit(t);
+    json_t *patch = tj("{'metadata':{'labels':{'a':null,'b':'2'}},'spec':{'replicas':4}}");
+    res = tt_apply(t, tt_merge("Deployment", "shop", "web", patch));
+    twin_result_free(&res);
+    twin_commit(t);
+    res = tt_apply(t, tt_merge("Deployment", "shop", "web", patch));
+    twin_result_free(&res);
+    twin_rollback(t);
+    assert_int_equal(twin_check(t, &problems), 0);
+    json_decref(problems);
+
+    /* damage the label index behind the store's back */
+    assert_int_equal(sqlite3_exec(t->db, "DELETE FROM labels WHERE rowid = (SELECT min(rowid) FROM labels)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(twin_check(t, &problems), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), "missing from the label index"));
+    json_decref(problems);
+    assert_int_equal(sqlite3_exec(t->db, "UPDATE objects SET name = 'renamed' WHERE kind = 'ConfigMap' AND name = 'probe'", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    assert_true(twin_check(t, NULL) >= 2);
+    json_decref(patch);
+    json_decref(body);
+    twin_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_copy_independent),
         cmocka_unit_test(test_stored_text_follows_writes),
         cmocka_unit_test(test_snapshot_taken_as_is),
+        cmocka_unit_test(test_check_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,12 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
 int twin_commit(twin *t);
 int twin_rollback(twin *t);
 int twin_in_operation(const twin *t);
+/* The twin's invariants: not inside an operation, and every lookup index
+ * (key columns, labels, owners) saying what the objects' documents say.
+ * Returns how many checks failed (0: consistent); *problems (may be NULL)
+ * gets a new array of their descriptions. Read-only; for tests, the
+ * torture loop and the fuzzers. */
+int twin_check(twin *t, json_t **problems);
 /* A mark to come back to: operations committed after twin_mark are undone
  * by twin_reset (the store, the totals, the caches), so one twin can run
  * many independent sequences from the same state without copying it. */

@@ -40,6 +40,7 @@ int fuzz_patch_one(const uint8_t *data, size_t size);
 int fuzz_protobuf_one(const uint8_t *data, size_t size);
 int fuzz_selector_one(const uint8_t *data, size_t size);
 int fuzz_agents_one(const uint8_t *data, size_t size);
+int fuzz_journal_one(const uint8_t *data, size_t size);
 
 #define FUZZ_CHECK(cond, ...)                                                                        \
     do {                                                                                             \

@@ -15,7 +15,8 @@
  * message and an action, and can be reported as JSON (the audit trail must
  * hold every decision, whatever bytes the request carried); an allowed
  * action was parsed (its action has a "verb") and answers 2xx, anything else
- * answers 4xx/5xx; the twin is never left inside an operation; and an action
+ * answers 4xx/5xx; the twin is never left inside an operation and its
+ * indexes always say what its objects do (twin_check); and an action
  * not allowed, or a dry run, leaves the twin as it was.
  */
 #include <string.h>
@@ -92,8 +93,10 @@ FUZZ_TARGET(action)
     json_t *report = gate_report_decision_json(&d, 0);
     FUZZ_CHECK(report != NULL, "the decision cannot be reported as JSON: %s", d.message);
     json_decref(report);
-    FUZZ_CHECK(!twin_in_operation(t), "the twin was left in an operation (%s, %d)", gate_verdict_name(d.verdict),
-               d.code);
+    json_t *problems = NULL;
+    FUZZ_CHECK(twin_check(t, &problems) == 0, "the twin is not consistent after %s (%d): %s",
+               gate_verdict_name(d.verdict), d.code, json_dumps(problems, JSON_COMPACT));
+    json_decref(problems);
     int parsed = json_is_string(json_object_get(d.action, "verb"));
     if (d.verdict == GATE_ALLOW) {
         FUZZ_CHECK(parsed, "allowed without a parsed action: %s", d.message);

@@ -27,6 +27,7 @@ static const struct {
     {"protobuf", fuzz_protobuf_one},
     {"selector", fuzz_selector_one},
     {"agents", fuzz_agents_one},
+    {"journal", fuzz_journal_one},
 };
 
 enum { MAX_INPUT = 16 * 1024 * 1024 };

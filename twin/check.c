@@ -1,0 +1,73 @@
+/*
+ * check.c - twin_check: the twin's invariants, for tests, the torture loop
+ * and the fuzzers (see twin.h).
+ *
+ * The store keeps each object's document and, beside it, what lookups
+ * need: the key columns (kind, namespace, name, uid), a labels table and an
+ * owners table. Every one of those must say what the document says, or a
+ * selector or a garbage collection would see another cluster than the one
+ * the twin shows. Each check is one SQL query over the store (SQLite's
+ * JSON functions read the documents).
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "twin_int.h"
+
+static const struct {
+    const char *what;
+    const char *sql;   /* counts the violations */
+} CHECKS[] = {
+    {"an object whose key columns differ from its document (kind, name, namespace or uid)",
+     "SELECT count(*) FROM objects WHERE json_valid(doc) = 0"
+     " OR json_extract(doc, '$.kind') IS NOT kind"
+     " OR json_extract(doc, '$.metadata.name') IS NOT name"
+     " OR coalesce(json_extract(doc, '$.metadata.namespace'), '') IS NOT ns"
+     " OR json_extract(doc, '$.metadata.uid') IS NOT uid"},
+    {"a label of an object's document missing from the label index",
+     "SELECT count(*) FROM (SELECT o.id, o.kind, o.ns, j.key, j.value FROM objects o,"
+     " json_each(o.doc, '$.metadata.labels') j WHERE j.type = 'text'"
+     " EXCEPT SELECT id, kind, ns, key, value FROM labels)"},
+    {"a row of the label index that no object's labels hold",
+     "SELECT count(*) FROM (SELECT id, kind, ns, key, value FROM labels EXCEPT"
+     " SELECT o.id, o.kind, o.ns, j.key, j.value FROM objects o,"
+     " json_each(o.doc, '$.metadata.labels') j WHERE j.type = 'text')"},
+    {"an owner reference of an object's document missing from the owner index",
+     "SELECT count(*) FROM (SELECT json_extract(j.value, '$.uid'), o.id FROM objects o,"
+     " json_each(o.doc, '$.metadata.ownerReferences') j WHERE json_extract(j.value, '$.uid') IS NOT NULL"
+     " EXCEPT SELECT uid, id FROM owners)"},
+    {"a row of the owner index that no object's owner references hold",
+     "SELECT count(*) FROM (SELECT uid, id FROM owners EXCEPT SELECT json_extract(j.value, '$.uid'), o.id"
+     " FROM objects o, json_each(o.doc, '$.metadata.ownerReferences') j)"},
+    {"two objects with one uid", "SELECT count(*) FROM (SELECT uid FROM objects GROUP BY uid HAVING count(*) > 1)"},
+};
+
+int twin_check(twin *t, json_t **problems)
+{
+    json_t *out = json_array();
+    /* inside an operation the store holds work in progress (the indexes
+     * are brought up to date as the operation settles): only that is said */
+    if (twin_in_operation(t))
+        json_array_append_new(out, json_string("the twin is inside an operation (neither committed nor rolled back)"));
+    int busy = json_array_size(out) > 0;
+    for (size_t i = 0; !busy && i < sizeof CHECKS / sizeof *CHECKS; i++) {
+        sqlite3_stmt *st = NULL;
+        long long n = -1;
+        if (sqlite3_prepare_v2(t->db, CHECKS[i].sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (n < 0) {   /* (a check that cannot run is a problem too) */
+            json_array_append_new(out, json_sprintf("the check for %s could not run: %s", CHECKS[i].what,
+                                                    sqlite3_errmsg(t->db)));
+        } else if (n > 0) {
+            json_array_append_new(out, json_sprintf("%lld times: %s", n, CHECKS[i].what));
+        }
+    }
+    int count = (int)json_array_size(out);
+    if (problems)
+        *problems = out;
+    else
+        json_decref(out);
+    return count;
+}
