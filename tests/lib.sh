@@ -37,6 +37,13 @@ serve_twin() {
     done
 }
 k() { kubectl --cache-dir "$tmp/cache" --request-timeout=10s "$@"; }
+# own_policies: the default policies copied into $tmp/pol, for a test that
+# adds one of its own or changes them while the gate runs
+own_policies() {
+    mkdir -p "$tmp/pol"
+    cp lua-policies/*.lua "$tmp/pol/"
+    cp -r lua-policies/lib "$tmp/pol/"
+}
 # serve_enforce PORT [ARGS...]: a production on PORT+1 (a second gate in
 # twin mode, on the demo unless ARGS say otherwise, judging nothing, its data
 # in $tmp/prod and its log in $tmp/prod.log), then serve_twin PORT in enforce

@@ -1669,6 +1669,10 @@ int gate_audit_open(gate_audit **out, const char *repo_dir, const char *key_path
 {
     git_libgit2_init();
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);   /* ref_move syncs once per batch */
+    /* libgit2 keeps the objects it reads (each commit's parent, its tree)
+     * in a cache of up to 256 MiB by default: a log that only appends would
+     * grow the process by that much for nothing */
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(4 << 20));
     gate_audit *a = twin_xcalloc(1, sizeof *a);
     a->dirfd = a->jfd = -1;
     pthread_mutex_init(&a->lock, NULL);

@@ -6,9 +6,7 @@
 # decisions the kill left open are reconciled; `gate audit verify` passes.
 . tests/lib.sh
 port=$((20000 + $$ % 20000))
-mkdir -p "$tmp/pol"
-cp lua-policies/*.lua "$tmp/pol/"
-cp -r lua-policies/lib "$tmp/pol/"
+own_policies
 cat >"$tmp/pol/zz-names.lua" <<'EOF'
 -- Refuses creating a ConfigMap whose name starts with "deny-": the refusals
 -- the crash test checks never reach production.

@@ -5,9 +5,7 @@
 # failed on the main branch before the fault was closed.
 . tests/lib.sh
 port=$((20000 + $$ % 20000))
-mkdir -p "$tmp/pol"
-cp lua-policies/*.lua "$tmp/pol/"
-cp -r lua-policies/lib "$tmp/pol/"
+own_policies
 cat >"$tmp/pol/zz-hostile.lua" <<'EOF'
 -- Hostile on purpose. In "shop" it copies a growing string forever (one VM
 -- instruction a step, which an instruction budget alone does not bound); in

@@ -5,9 +5,7 @@
 # server stays clean under the sanitizers.
 . tests/lib.sh
 port=$((20000 + $$ % 20000))
-mkdir -p "$tmp/pol"
-cp lua-policies/*.lua "$tmp/pol/" 2>/dev/null
-cp -r lua-policies/lib "$tmp/pol/" 2>/dev/null
+own_policies
 serve_twin $port --state fixtures/demo --policies "$tmp/pol"
 TOK=$(sed -n 's/^ *token: //p' "$tmp/data/kubeconfig")
 url=https://127.0.0.1:$port
