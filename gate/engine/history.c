@@ -88,8 +88,10 @@ int gate_history_record(gate_history *h, const char *agent, double when, long po
     while (done < h->npending && insert(h, h->pending[done].agent, h->pending[done].at,
                                         h->pending[done].pods_disrupted, h->pending[done].cost_added) == 0)
         free(h->pending[done++].agent);
-    memmove(h->pending, h->pending + done, (h->npending - done) * sizeof *h->pending);
-    h->npending -= done;
+    if (done) {
+        memmove(h->pending, h->pending + done, (h->npending - done) * sizeof *h->pending);
+        h->npending -= done;
+    }
     if (!h->npending && insert(h, agent, when, pods_disrupted, cost_added) == 0)
         return 0;
     if (h->npending == h->cappending) {
