@@ -716,6 +716,32 @@ static void test_check_invariants(void **state)
     twin_close(t);
 }
 
+/* twin_utf8_ok (which checks every request's head without allocating)
+ * takes exactly what jansson takes as a string: random short byte strings,
+ * weighted towards lead and continuation bytes, against json_stringn. */
+static void test_utf8_as_jansson(void **state)
+{
+    (void)state;
+    unsigned seed = 7;
+    unsigned char b[8];
+    for (int it = 0; it < 300000; it++) {
+        size_t n = 1 + (size_t)(rand_r(&seed) % 6);
+        for (size_t i = 0; i < n; i++) {
+            int r = rand_r(&seed) % 4;
+            b[i] = (unsigned char)(r == 0 ? rand_r(&seed) % 256 : r == 1 ? 0x80 + rand_r(&seed) % 64
+                                   : r == 2 ? 0xC0 + rand_r(&seed) % 64 : rand_r(&seed) % 128);
+        }
+        json_t *j = json_stringn((const char *)b, n);
+        int jansson = j != NULL;
+        json_decref(j);
+        if (jansson != twin_utf8_ok((const char *)b, n))
+            fail_msg("input %d (%zu bytes, first %02x): jansson %d, twin_utf8_ok %d", it, n, b[0], jansson, !jansson);
+    }
+    assert_true(twin_utf8_ok("\xf0\x9f\x99\x82 ok", 7));
+    assert_false(twin_utf8_ok("\xed\xa0\x80", 3));   /* a surrogate */
+    assert_false(twin_utf8_ok("\xc0\xaf", 2));        /* overlong */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_stored_text_follows_writes),
         cmocka_unit_test(test_snapshot_taken_as_is),
         cmocka_unit_test(test_check_invariants),
+        cmocka_unit_test(test_utf8_as_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,12 +109,31 @@ void twin_buf_addf(twin_buf *b, const char *fmt, ...)
     free(s);
 }
 
+/* jansson's own rules (utf8.c: utf8_check_first, utf8_check_full), without
+ * making a string: it runs on every request's head. */
 int twin_utf8_ok(const char *s, size_t n)
 {
-    json_t *j = json_stringn(s, n);
-    int ok = j != NULL;
-    json_decref(j);
-    return ok;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned u = p[i];
+        size_t len = u < 0x80 ? 1 : u >= 0xC2 && u <= 0xDF ? 2 : u >= 0xE0 && u <= 0xEF ? 3
+                                 : u >= 0xF0 && u <= 0xF4 ? 4 : 0;
+        if (!len || len > n - i)
+            return 0;
+        if (len > 1) {
+            unsigned long v = u & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+            for (size_t k = 1; k < len; k++) {
+                if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+                    return 0;
+                v = (v << 6) | (p[i + k] & 0x3F);
+            }
+            if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (len == 2 && v < 0x80) ||
+                (len == 3 && v < 0x800) || (len == 4 && v < 0x10000))
+                return 0;
+        }
+        i += len;
+    }
+    return 1;
 }
 
 void twin_buf_free(twin_buf *b)

@@ -172,10 +172,14 @@ static int f_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
     int rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
     /* a version-1 or -2 file (no shared memory, no mmap) would need a
      * table of its own; the unix VFS's are version 3 */
-    f->base.pMethods = rc == SQLITE_OK && f->real->pMethods && f->real->pMethods->iVersion >= 3 ? &fault_io
-                       : f->real->pMethods;
-    if (f->base.pMethods != &fault_io && f->real->pMethods)
-        f->base.pMethods = NULL, f->real->pMethods->xClose(f->real), rc = SQLITE_CANTOPEN;
+    if (f->real->pMethods && f->real->pMethods->iVersion < 3) {
+        f->real->pMethods->xClose(f->real);
+        f->real->pMethods = NULL;
+        rc = SQLITE_CANTOPEN;
+    }
+    /* whatever the real open left to close (even on failure) is closed
+     * through ours */
+    f->base.pMethods = f->real->pMethods ? &fault_io : NULL;
     return rc;
 }
 

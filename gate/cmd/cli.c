@@ -370,20 +370,24 @@ int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t err
 
 /* --policy-timeout: seconds, more than 0 and at most 60; unset is 0 (the
  * default). -1 with err otherwise. */
-int gate_cli_policy_timeout(const gate_cli_opts *o, double *out, char *err, size_t errlen)
+int gate_cli_seconds(const char *flag, const char *value, double max, double *out, char *err, size_t errlen)
 {
     *out = 0;
-    if (!o->policy_timeout)
+    if (!value)
         return 0;
     char *end;
-    double v = strtod(o->policy_timeout, &end);
-    if (end == o->policy_timeout || *end || !(v > 0 && v <= 60)) {
-        snprintf(err, errlen, "--policy-timeout is more than 0 and at most 60 seconds (got %s)",
-                 o->policy_timeout);
+    double v = strtod(value, &end);
+    if (end == value || *end || !(v > 0 && v <= max)) {
+        snprintf(err, errlen, "--%s is more than 0 and at most %g seconds (got %s)", flag, max, value);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int gate_cli_policy_timeout(const gate_cli_opts *o, double *out, char *err, size_t errlen)
+{
+    return gate_cli_seconds("policy-timeout", o->policy_timeout, 60, out, err, errlen);
 }
 
 static int load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);

@@ -77,8 +77,10 @@ int gate_cli_open_twin(const gate_cli_opts *o, twin **out, char *err, size_t err
 /* Loads --policies: a directory or git:REPO[@REF][:DIR] (gate/engine/policy.h),
  * or the default lua-policies/ directory, with --policy-timeout's limit. */
 int gate_cli_load_policies(const gate_cli_opts *o, gate_policy_set **out, char *err, size_t errlen);
-/* --policy-timeout in seconds into *out (0 when not given); -1 with err when
- * it is not a number of seconds above 0 and at most 60. */
+/* A duration flag's value (NULL: not given, *out 0) into *out: -1 with err
+ * naming --flag when it is not a number of seconds above 0 and at most max. */
+int gate_cli_seconds(const char *flag, const char *value, double max, double *out, char *err, size_t errlen);
+/* --policy-timeout (gate_cli_seconds, at most 60). */
 int gate_cli_policy_timeout(const gate_cli_opts *o, double *out, char *err, size_t errlen);
 /* Turns the objects of a manifest file or directory into server-side apply
  * calls (PATCH ... application/apply-patch+yaml), appended to actions, as

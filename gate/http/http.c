@@ -352,17 +352,15 @@ static enum MHD_Result check_value(void *cls, enum MHD_ValueKind kind, const cha
 {
     head_check *hc = cls;
     const char *what = kind == MHD_HEADER_KIND ? "a header" : "a query argument";
+    /* the name is said when it can be (valid, short) */
     int key_ok = key && twin_utf8_ok(key, key_size) && !memchr(key, 0, key_size);
+    const char *name = key_ok && key_size < 64 ? key : "";
     if (!key_ok || (value && memchr(value, 0, value_size))) {
         hc->status = 400;
-        snprintf(hc->why, sizeof hc->why, "airlock: %s%s%s holds a NUL byte or is not UTF-8", what,
-                 key_ok ? " " : "", key_ok && key_size < 64 ? key : "");
+        snprintf(hc->why, sizeof hc->why, "airlock: %s %s holds a NUL byte or is not UTF-8", what, name);
     } else if (value && !twin_utf8_ok(value, value_size)) {
         hc->status = 400;
-        snprintf(hc->why, sizeof hc->why, "airlock: %s%s is not valid UTF-8", what,
-                 key_size < 64 ? "" : " (its name is long)");
-        if (key_size < 64)
-            snprintf(hc->why, sizeof hc->why, "airlock: the value of %s %s is not valid UTF-8", what, key);
+        snprintf(hc->why, sizeof hc->why, "airlock: the value of %s %s is not valid UTF-8", what, name);
     }
     return hc->status ? MHD_NO : MHD_YES;
 }

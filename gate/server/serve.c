@@ -502,16 +502,12 @@ int gate_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gate serve: %s\n", err);
         goto out;
     }
-    if (o.upstream_timeout) {
-        char *end;
-        double v = strtod(o.upstream_timeout, &end);
-        if (end == o.upstream_timeout || *end || !(v > 0 && v <= 600)) {
-            fprintf(stderr, "gate serve: --upstream-timeout is more than 0 and at most 600 seconds (got %s)\n",
-                    o.upstream_timeout);
-            goto out;
-        }
-        gate_upstream_set_timeout(sv.up, v);
+    double upstream_timeout;
+    if (gate_cli_seconds("upstream-timeout", o.upstream_timeout, 600, &upstream_timeout, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
     }
+    gate_upstream_set_timeout(sv.up, upstream_timeout);   /* 0: the default */
     demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
     if (demo)
         o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */

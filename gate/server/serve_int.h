@@ -123,9 +123,10 @@ json_t *gate_recent_decisions(server *sv, long limit);
 int gate_audit_decision(server *sv, const gate_identity *who, const char *method, const char *pq,
                         const char *content_type, const gate_decision *d, const json_t *extra, char **id_out,
                         unsigned long long *ticket, char *err, size_t errlen);
-/* Appends a record not waited for (production's outcome of a forwarded
- * decision, drift): the next sync makes it durable (a crash before it loses
- * this record only; a decision's record stands, "committed": null). */
+/* Appends a record not waited for (drift): the next sync makes it durable
+ * (a crash before it loses this record only). A forwarded decision's
+ * outcome is not such a record: it is durable before the agent is
+ * answered (gate_audit_event). */
 int gate_audit_note(server *sv, json_t *record, char *err, size_t errlen);
 /* Appends a record of another type (approval, freeze, thaw, reload, start)
  * and keeps its summary for the decisions list. */

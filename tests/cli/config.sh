@@ -88,6 +88,8 @@ fails "state not a list of paths: exit 3" "state: {a: 1}" "$conf/bad.yaml: \"sta
 fails "malformed YAML: exit 3 with file:line:col" "listen: 127.0.0.1:1
 state: [a, b" "$conf/bad.yaml:[23]:[0-9]*: "
 fails "not a mapping: exit 3" "- listen" "$conf/bad.yaml:1:1: .*not a mapping"
+fails "policy-timeout out of range: exit 3 naming it" "policy-timeout: 0" "policy-timeout is more than 0 and at most 60 seconds (got 0)"
+fails "upstream-timeout not a number: exit 3 naming it" "upstream-timeout: soon" "upstream-timeout is more than 0 and at most 600 seconds (got soon)"
 fails "JSON: unknown key named too" '{"listen": "127.0.0.1:1", "stat": []}' "$conf/bad.json: unknown key \"stat\"" json
 "$GATE" serve --config "$conf/missing.yaml" >"$tmp/out" 2>&1
 rc=$?
