@@ -55,7 +55,7 @@ serve_enforce() {
     _pport=$((_port + 1))
     mkdir -p "$tmp/nopol"
     _ptok=airlock-$$-token
-    printf '[{"name": "airlock", "token_sha256": "%s", "rate_limit": {"per_second": 0, "per_minute": 0}}]\n' \
+    printf '[{"name": "airlock", "token_sha256": "%s", "rate_limit": {"per_second": 0, "per_minute": 0}, "watches": 0, "connections": 0}]\n' \
         "$(printf %s "$_ptok" | sha256sum | cut -d' ' -f1)" >"$tmp/prod-agents.json"
     "$GATE" serve --listen 127.0.0.1:$_pport --data-dir "$tmp/prod" --policies "$tmp/nopol" \
         --agents "$tmp/prod-agents.json" "$@" >"$tmp/prod.log" 2>&1 &

@@ -104,6 +104,50 @@ static void made_agents_get_the_defaults(void **state)
     gate_agents_free(&a);
 }
 
+/* Open connections and watches: each identity has the defaults unless
+ * its profile says otherwise (0 = no limit); an approver has no watches. */
+static void connection_and_watch_caps(void **state)
+{
+    (void)state;
+    gate_agents a;
+    char err[512];
+    static const char FILE_[] = "agents:\n"
+                                "  - {name: plain, token_sha256: '" H("1") "'}\n"
+                                "  - {name: few, token_sha256: '" H("2") "', connections: 4, watches: 2}\n"
+                                "  - {name: open, token_sha256: '" H("3") "', connections: 0, watches: 0}\n"
+                                "  - {name: alice, token_sha256: '" H("4") "', role: approver, connections: 8}\n";
+    if (load(&a, FILE_, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(named(&a, "plain")->connections, GATE_AGENTS_CONNECTIONS);
+    assert_int_equal(named(&a, "plain")->watches, GATE_AGENTS_WATCHES);
+    assert_int_equal(named(&a, "few")->connections, 4);
+    assert_int_equal(named(&a, "few")->watches, 2);
+    assert_int_equal(named(&a, "open")->connections, 0);
+    assert_int_equal(named(&a, "open")->watches, 0);
+    assert_int_equal(named(&a, "alice")->connections, 8);
+    assert_int_equal(named(&a, "alice")->watches, 0);
+    gate_agents_free(&a);
+    gate_agents m = {0};
+    gate_agents_add(&m, "ops-bot", H("a"), GATE_ROLE_AGENT);
+    gate_agents_add(&m, "approver", H("b"), GATE_ROLE_APPROVER);
+    assert_int_equal(m.v[0].connections, GATE_AGENTS_CONNECTIONS);
+    assert_int_equal(m.v[0].watches, GATE_AGENTS_WATCHES);
+    assert_int_equal(m.v[1].connections, GATE_AGENTS_CONNECTIONS);
+    assert_int_equal(m.v[1].watches, 0);
+    gate_agents_free(&m);
+    assert_int_equal(load(&a, "agents:\n  - {name: x, token_sha256: '" H("1") "', connections: -3}\n", err,
+                          sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "agent x: connections must be a non-negative integer (0 = no limit)"));
+    assert_int_equal(load(&a, "agents:\n  - {name: x, token_sha256: '" H("1") "', watches: many}\n", err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "agent x: watches must be a non-negative integer (0 = no limit)"));
+    assert_int_equal(load(&a, "agents:\n  - {name: x, token_sha256: '" H("1") "', role: approver, watches: 1}\n", err,
+                          sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "an approver is not an agent"));
+}
+
 static void errors_say_zero_is_no_limit(void **state)
 {
     (void)state;
@@ -163,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_unless_set),
         cmocka_unit_test(made_agents_get_the_defaults),
+        cmocka_unit_test(connection_and_watch_caps),
         cmocka_unit_test(errors_say_zero_is_no_limit),
         cmocka_unit_test(default_limits_stop_a_loop),
     };

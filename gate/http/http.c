@@ -193,6 +193,8 @@ enum { CW_WAITING, CW_READING, CW_BUSY };
 
 typedef struct conn_watch {
     struct MHD_Connection *c;
+    struct gate_http *h;
+    char *owner;           /* the identity that claimed it (gate_conn_claim), or NULL */
     int fd;
     int phase;
     int cut;               /* shut down by the sweeper */
@@ -206,6 +208,7 @@ struct gate_http {
     pthread_mutex_t mu;    /* conns, and every watch's phase and since */
     pthread_cond_t wake;
     conn_watch *conns;
+    json_t *owners;        /* {owner: connections claimed} */
     pthread_t sweeper;
     int sweeping, stop;
 };
@@ -230,6 +233,45 @@ static void set_phase(gate_http *h, struct MHD_Connection *c, int phase)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* The connection's owner lets go of it (mu is held). */
+static void disown(gate_http *h, conn_watch *cw)
+{
+    if (!cw->owner)
+        return;
+    json_int_t n = json_integer_value(json_object_get(h->owners, cw->owner));
+    if (n > 1)
+        json_object_set_new(h->owners, cw->owner, json_integer(n - 1));
+    else
+        json_object_del(h->owners, cw->owner);
+    free(cw->owner);
+    cw->owner = NULL;
+}
+
+int gate_conn_claim(gate_conn *c, const char *owner, long max)
+{
+    if (!c)
+        return 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info((struct MHD_Connection *)c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_watch *cw = ci ? ci->socket_context : NULL;
+    if (!cw)
+        return 0;
+    gate_http *h = cw->h;
+    int ok = 1;
+    pthread_mutex_lock(&h->mu);
+    if (!cw->owner || strcmp(cw->owner, owner)) {
+        disown(h, cw);
+        json_int_t n = json_integer_value(json_object_get(h->owners, owner));
+        ok = max <= 0 || n < max;
+        if (ok) {
+            json_object_set_new(h->owners, owner, json_integer(n + 1));
+            cw->owner = twin_xstrdup(owner);
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ok ? 0 : -1;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -239,6 +281,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         cw = twin_xcalloc(1, sizeof *cw);
         cw->c = c;
+        cw->h = h;
         cw->fd = ci ? ci->connect_fd : -1;
         cw->phase = CW_WAITING;
         cw->since = gate_mono();
@@ -257,6 +300,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             h->conns = cw->next;
         if (cw->next)
             cw->next->prev = cw->prev;
+        disown(h, cw);
         pthread_mutex_unlock(&h->mu);
         free(cw);
         *socket_context = NULL;
@@ -548,6 +592,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 static void free_front(gate_http *h)
 {
+    json_decref(h->owners);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->wake);
     free(h);
@@ -557,6 +602,7 @@ gate_http *gate_http_start(const gate_http_opts *o)
 {
     gate_http *h = twin_xcalloc(1, sizeof *h);
     h->o = *o;
+    h->owners = json_object();
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->wake, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};

@@ -81,6 +81,11 @@ void gate_conn_resume(gate_conn *c);
 /* 1 when the client has closed or reset the connection (its socket hung
  * up), without reading from it; for streams, whose client sends nothing. */
 int gate_conn_gone(gate_conn *c);
+/* Counts the connection as owner's (an identity's name) while it is open:
+ * 0, or -1 when owner has max connections counted already (max 0: no
+ * limit); a connection counted for another owner before moves to this one.
+ * 0 without a connection. */
+int gate_conn_claim(gate_conn *c, const char *owner, long max);
 
 /* ---- the front ---- */
 

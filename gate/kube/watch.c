@@ -23,6 +23,7 @@
 #include "twin/util.h"
 
 enum { WATCH_QUEUE_MAX = 8 * 1024 * 1024 };   /* a client that reads slower than this loses its stream */
+#define WATCH_HEAD_LIMIT 30.0   /* seconds production has to answer a watch (its connect is bounded at 10) */
 
 typedef struct event {
     long long rv;
@@ -53,11 +54,11 @@ struct stream {
     twin_buf line;         /* production streams being redacted: the incomplete last line */
     /* production streams */
     int upstream;
-    gate_upstream *up;
-    char *path_query, *accept;
     long status;
     char content_type[256];
-    int headed;            /* production's status line arrived (or failed) */
+    int headed;            /* production's status line arrived (or never will: err) */
+    int head_wait;         /* the connection is suspended until it does */
+    double head_until;     /* it is not waited for after this (gate_mono) */
     char err[256];
 };
 
@@ -134,8 +135,6 @@ static void stream_unref(stream *s)
     free(s->ns);
     twin_selector_free(s->sel);
     twin_fieldsel_free(s->fs);
-    free(s->path_query);
-    free(s->accept);
     free(s);
 }
 
@@ -402,17 +401,6 @@ int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, c
 
 /* ---- production's stream ---- */
 
-static void up_head(void *ud, long status, const char *content_type)
-{
-    stream *s = ud;
-    pthread_mutex_lock(&s->hub->lock);
-    s->status = status;
-    snprintf(s->content_type, sizeof s->content_type, "%s", content_type);
-    s->headed = 1;
-    pthread_cond_broadcast(&s->hub->headed);
-    pthread_mutex_unlock(&s->hub->lock);
-}
-
 static int up_data(void *ud, const char *p, size_t n)
 {
     stream *s = ud;
@@ -466,62 +454,78 @@ static int up_cancelled(void *ud)
     return stop;
 }
 
-static void *up_thread(void *arg)
+/* Production's status line arrived, or it never will: a connection
+ * waiting for it is resumed (the lock is held). */
+static void headed(stream *s, const char *why)
 {
-    stream *s = arg;
-    gate_upstream_sink sink = {up_head, up_data, up_cancelled, s};
-    char err[256];
-    int rc = gate_upstream_stream(s->up, s->path_query, s->accept, &sink, err, sizeof err);
-    pthread_mutex_lock(&s->hub->lock);
-    if (!s->headed) {
-        snprintf(s->err, sizeof s->err, "%s", rc < 0 ? err : "production closed the connection");
-        s->headed = 1;
-        pthread_cond_broadcast(&s->hub->headed);
+    if (s->headed)
+        return;
+    if (why)
+        snprintf(s->err, sizeof s->err, "%s", why);
+    s->headed = 1;
+    pthread_cond_broadcast(&s->hub->headed);
+    if (s->head_wait) {
+        s->head_wait = 0;
+        gate_conn_resume(s->conn);
     }
+}
+
+static void up_head(void *ud, long status, const char *content_type)
+{
+    stream *s = ud;
+    pthread_mutex_lock(&s->hub->lock);
+    s->status = status;
+    snprintf(s->content_type, sizeof s->content_type, "%s", content_type);
+    headed(s, NULL);
+    pthread_mutex_unlock(&s->hub->lock);
+}
+
+static void up_end(void *ud, int rc, const char *why)
+{
+    stream *s = ud;
+    pthread_mutex_lock(&s->hub->lock);
+    headed(s, rc < 0 && why ? why : "production closed the connection");
     s->done = 1;
     wake(s);
     pthread_mutex_unlock(&s->hub->lock);
     stream_unref(s);
-    return NULL;
 }
 
-int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const char *path_query, const char *accept,
-                        int redact_secrets, gate_resp *resp, char *err, size_t errlen)
+gate_watch_pass *gate_watch_upstream_start(gate_watch_hub *h, gate_conn *c, gate_upstream *u,
+                                           const char *path_query, const char *accept, int redact_secrets)
 {
     stream *s = stream_new(h, c, 0);
     s->upstream = 1;
     s->redact = redact_secrets;
-    s->up = u;
-    s->path_query = twin_xstrdup(path_query);
-    s->accept = twin_xstrdup(accept ? accept : "application/json");
-    s->refs = 2;   /* this function (then the response), and the thread */
+    s->refs = 2;   /* the caller (then the response), and the pump until on_end */
+    s->head_until = gate_mono() + WATCH_HEAD_LIMIT;
     stream_link(h, s);
-    pthread_t th;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, up_thread, s)) {
-        pthread_attr_destroy(&at);
-        snprintf(err, errlen, "cannot start a thread for the stream");
-        s->refs = 1;
-        stream_unref(s);
-        return -1;
-    }
-    pthread_attr_destroy(&at);
-    /* production's status line decides ours: wait for it (bounded by the
-     * forwarder's connect timeout) */
-    struct timespec until = gate_deadline(30);
+    gate_upstream_sink sink = {up_head, up_data, up_cancelled, s, up_end};
+    gate_upstream_stream_start(u, path_query, accept ? accept : "application/json", &sink);
+    return (gate_watch_pass *)s;
+}
+
+int gate_watch_upstream_answer(gate_watch_pass *p, gate_resp *resp, char *err, size_t errlen)
+{
+    stream *s = (stream *)p;
+    gate_watch_hub *h = s->hub;
     pthread_mutex_lock(&h->lock);
+    if (!s->headed && s->conn) {   /* no thread waits: the connection does, resumed by headed() */
+        s->head_wait = 1;
+        gate_conn_suspend(s->conn);
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
+    struct timespec until = gate_deadline(WATCH_HEAD_LIMIT);   /* in-process: the caller waits */
     int rc = 0;
     while (!s->headed && rc == 0)
         rc = pthread_cond_timedwait(&h->headed, &h->lock, &until);
-    if (!s->headed) {
-        snprintf(s->err, sizeof s->err, "production did not answer the watch within 30 s");
-        s->done = 1;   /* the thread stops at its next poll */
-    }
+    headed(s, "production did not answer the watch within 30 s");
     int failed = s->err[0] != 0;
-    if (failed)
+    if (failed) {
         snprintf(err, errlen, "%s", s->err);
+        s->done = 1;   /* the pump ends it at its next round */
+    }
     unsigned status = (unsigned)s->status;
     pthread_mutex_unlock(&h->lock);
     if (failed) {
@@ -529,7 +533,18 @@ int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const
         return -1;
     }
     stream_response(s, status, s->content_type[0] ? s->content_type : "application/json", resp);
-    return 0;
+    return 1;
+}
+
+void gate_watch_upstream_drop(gate_watch_pass *p)
+{
+    stream *s = (stream *)p;
+    pthread_mutex_lock(&s->hub->lock);
+    s->done = 1;
+    s->head_wait = 0;
+    s->conn = NULL;
+    pthread_mutex_unlock(&s->hub->lock);
+    stream_unref(s);
 }
 
 /* ---- time and shutdown ---- */
@@ -539,6 +554,10 @@ void gate_watch_tick(gate_watch_hub *h)
     double t = gate_mono();
     pthread_mutex_lock(&h->lock);
     for (stream *s = h->streams; s; s = s->next) {
+        if (s->head_wait && t >= s->head_until)
+            headed(s, "production did not answer the watch within 30 s");
+        else if (s->head_wait && gate_conn_gone(s->conn))
+            headed(s, "the client went before production answered");
         if (s->deadline && t >= s->deadline) {
             wake(s);
         } else if (s->suspended && s->conn && gate_conn_gone(s->conn)) {
@@ -553,8 +572,11 @@ void gate_watch_stop(gate_watch_hub *h)
 {
     pthread_mutex_lock(&h->lock);
     h->stopping = 1;
-    for (stream *s = h->streams; s; s = s->next)
+    for (stream *s = h->streams; s; s = s->next) {
+        if (s->upstream)
+            headed(s, "the gate is stopping");
         wake(s);
+    }
     pthread_mutex_unlock(&h->lock);
     for (int i = 0; i < 100 && gate_watch_count(h); i++)
         usleep(10 * 1000);

@@ -10,7 +10,7 @@
  *     than the ring gets an ERROR event with a 410 Expired Status, as the API
  *     server answers "too old resource version";
  *   - production (enforce mode): the stream is passed through as it comes,
- *     from a thread of its own that reads it with libcurl.
+ *     read by the upstream's pump (forward.h: one thread for every stream).
  *
  * The connection is never held by a waiting thread: a stream with nothing to
  * send suspends its connection (gate_conn_suspend, http.h) and a
@@ -62,18 +62,28 @@ void gate_watch_publish(gate_watch_hub *h, const json_t *diff, long long rv);
 int gate_watch_twin(gate_watch_hub *h, gate_conn *c, const gate_watch_opts *o, const json_t *current,
                     long long current_rv, gate_resp *resp, char *err, size_t errlen);
 
-/* Passes production's watch at path_query through: waits (bounded) for
- * production's status line, then answers resp with production's status and
- * content type and streams its body.  With redact_secrets the stream is
- * read line by line (JSON events; accept must ask for JSON) and each event
- * is passed on with its Secret values redacted; a line that is not JSON
- * ends the stream.  -1 with err when production could not be reached. */
-int gate_watch_upstream(gate_watch_hub *h, gate_conn *c, gate_upstream *u, const char *path_query, const char *accept,
-                        int redact_secrets, gate_resp *resp, char *err, size_t errlen);
+/* Passes production's watch at path_query through, in two steps.  start
+ * opens production's stream (on the upstream's pump: no thread of its
+ * own); answer then answers resp with production's status and content type
+ * and streams its body: 1, or -1 with err when production could not be
+ * reached or did not answer within 30 s; or 0: production has not answered
+ * yet, and the connection is suspended until it does (or the 30 s pass, or
+ * the client goes), when the server's handler runs again and calls answer
+ * again.  Without a connection (in-process) answer waits.  A pass that
+ * was never answered (its connection gone) is dropped.  With
+ * redact_secrets the stream is read line by line (JSON events; accept must
+ * ask for JSON) and each event is passed on with its Secret values
+ * redacted; a line that is not JSON ends the stream. */
+typedef struct gate_watch_pass gate_watch_pass;
+gate_watch_pass *gate_watch_upstream_start(gate_watch_hub *h, gate_conn *c, gate_upstream *u,
+                                           const char *path_query, const char *accept, int redact_secrets);
+int gate_watch_upstream_answer(gate_watch_pass *p, gate_resp *resp, char *err, size_t errlen);
+void gate_watch_upstream_drop(gate_watch_pass *p);
 
 /* Once a second: ends streams whose timeout passed or whose client went
  * (a suspended stream sends nothing, so its connection's end would
- * otherwise be seen only at the next event). */
+ * otherwise be seen only at the next event), and resumes the connections
+ * of passes whose production did not answer in time or whose client went. */
 void gate_watch_tick(gate_watch_hub *h);
 /* Shutdown: every stream ends and its connection is resumed, so the daemon
  * can stop; waits up to a second for them to drain. */

@@ -52,9 +52,11 @@ void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256,
     id->name = twin_xstrdup(name);
     snprintf(id->token_sha256, sizeof id->token_sha256, "%s", token_sha256);
     id->role = role;
+    id->connections = GATE_AGENTS_CONNECTIONS;
     if (role == GATE_ROLE_AGENT) {
         id->per_second = GATE_AGENTS_PER_SECOND;
         id->per_minute = GATE_AGENTS_PER_MINUTE;
+        id->watches = GATE_AGENTS_WATCHES;
     }
 }
 
@@ -67,13 +69,12 @@ static int is_hex64(const char *s)
     return n == 64;
 }
 
-/* A rate limit: a non-negative integer (0 = no limit), or -1 after
- * filling err. */
+/* A limit: a non-negative integer (0 = no limit), or -1 after filling
+ * err (key: its name, as the file spells it). */
 static long count_of(const json_t *v, const char *file, const char *who, const char *key, char *err, size_t errlen)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, errlen, "%s: agent %s: rate_limit.%s must be a non-negative integer (0 = no limit)", file, who,
-                 key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000) {
+        snprintf(err, errlen, "%s: agent %s: %s must be a non-negative integer (0 = no limit)", file, who, key);
         return -1;
     }
     return (long)json_integer_value(v);
@@ -105,7 +106,7 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         }
     }
     gate_identity id = {0};
-    id.per_second = id.per_minute = -1;   /* not given: the defaults, for an agent */
+    id.per_second = id.per_minute = id.connections = id.watches = -1;   /* not given: the defaults */
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)e, key, v) {
@@ -157,9 +158,15 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
                              k2);
                     goto bad;
                 }
-                if ((*slot = count_of(v2, file, who, k2, err, errlen)) < 0)
+                char what[48];
+                snprintf(what, sizeof what, "rate_limit.%s", k2);
+                if ((*slot = count_of(v2, file, who, what, err, errlen)) < 0)
                     goto bad;
             }
+        } else if (!strcmp(key, "connections") || !strcmp(key, "watches")) {
+            long *slot = key[0] == 'c' ? &id.connections : &id.watches;
+            if ((*slot = count_of(v, file, who, key, err, errlen)) < 0)
+                goto bad;
         } else if (!strcmp(key, "read_secrets")) {
             if (!json_is_boolean(v)) {
                 snprintf(err, errlen, "%s: agent %s: read_secrets is true or false", file, who);
@@ -169,15 +176,15 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         } else {
             snprintf(err, errlen,
                      "%s: agent %s: unknown key \"%s\" (known: name, token_sha256, role, expires, policies, config, "
-                     "rate_limit, read_secrets)",
+                     "rate_limit, connections, watches, read_secrets)",
                      file, who, key);
             goto bad;
         }
     }
     if (id.role == GATE_ROLE_APPROVER &&
-        (id.policies || id.config || id.per_second > 0 || id.per_minute > 0 || id.read_secrets)) {
-        snprintf(err, errlen, "%s: agent %s: an approver is not an agent: policies, config, rate_limit and "
-                              "read_secrets are agent settings",
+        (id.policies || id.config || id.per_second > 0 || id.per_minute > 0 || id.watches >= 0 || id.read_secrets)) {
+        snprintf(err, errlen, "%s: agent %s: an approver is not an agent: policies, config, rate_limit, watches "
+                              "and read_secrets are agent settings",
                  file, who);
         goto bad;
     }
@@ -185,6 +192,10 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         id.per_second = id.role == GATE_ROLE_AGENT ? GATE_AGENTS_PER_SECOND : 0;
     if (id.per_minute < 0)
         id.per_minute = id.role == GATE_ROLE_AGENT ? GATE_AGENTS_PER_MINUTE : 0;
+    if (id.watches < 0)
+        id.watches = id.role == GATE_ROLE_AGENT ? GATE_AGENTS_WATCHES : 0;
+    if (id.connections < 0)
+        id.connections = GATE_AGENTS_CONNECTIONS;
     id.name = twin_xstrdup(name);
     snprintf(id.token_sha256, sizeof id.token_sha256, "%s", tok);
     for (char *c = id.token_sha256; *c; c++)

@@ -12,12 +12,18 @@
  *     policies: [cost, blast-radius]     # the policies that judge it (default: all)
  *     config: {cost: {review_delta_above: 1}}   # overrides of config.lua
  *     rate_limit: {per_second: 5, per_minute: 60}   # mutations; 429 beyond
+ *     watches: 100                  # open at once; 429 beyond
  *     read_secrets: false           # may get/list/watch Secrets
+ *     # both:
+ *     connections: 200              # open at once; 429 and closed beyond
  *
  * Every agent is rate limited: a key rate_limit leaves out has its default
  * (GATE_AGENTS_PER_SECOND, GATE_AGENTS_PER_MINUTE), and 0 turns that limit
  * off, so {per_second: 0, per_minute: 0} is unlimited.  Approvers make no
- * mutations and have no limit.
+ * mutations and have no limit.  So are the open watches and connections
+ * of each identity bounded (GATE_AGENTS_WATCHES, GATE_AGENTS_CONNECTIONS;
+ * 0 = no limit): one agent cannot take every socket and every byte of
+ * memory from the others.
  *
  * An approver token is never an agent (it cannot call the Kubernetes API)
  * and an agent token can never approve.  Every key is checked: a misspelt
@@ -39,6 +45,11 @@
  * Retry-After. */
 #define GATE_AGENTS_PER_SECOND 20
 #define GATE_AGENTS_PER_MINUTE 600
+/* Open at once: watches (each a stream, and in enforce mode a connection
+ * to production), and connections (a client opens one per watch and a few
+ * for its calls: kubectl's informers use HTTP/1.1 here). */
+#define GATE_AGENTS_WATCHES 100
+#define GATE_AGENTS_CONNECTIONS 200
 
 typedef enum gate_role { GATE_ROLE_AGENT = 0, GATE_ROLE_APPROVER } gate_role;
 
@@ -50,6 +61,7 @@ typedef struct gate_identity {
     json_t *policies;         /* array of names, or NULL = all */
     json_t *config;           /* config.lua overrides, or NULL */
     long per_second, per_minute;   /* 0 = unlimited */
+    long watches, connections;     /* open at once; 0 = unlimited */
     int read_secrets;
     /* rate limiting: the times of this agent's recent mutations (a ring) */
     double *recent;

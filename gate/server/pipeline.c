@@ -674,25 +674,24 @@ static int phase_hold(call *k)
     return 1;
 }
 
-/* ---- watches: at most WATCHES_PER_AGENT open per agent ----
+/* ---- watches: at most the agent's `watches` open (agents.h) ----
  * A watch holds a stream (and in enforce mode an upstream connection) for
  * as long as the client keeps it: one agent opening them without end would
  * take the gate's memory and production's connections from every other.
  * The slot is taken before the stream starts and given back when its
  * response is done (the client gone, the timeout, the shutdown). */
 
-#define WATCHES_PER_AGENT 100
-
 static pthread_mutex_t watches_mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *watches_open;   /* {agent: streams open} */
 
-static int watch_take(const char *agent)
+static int watch_take(const gate_identity *who)
 {
+    const char *agent = who->name;
     pthread_mutex_lock(&watches_mu);
     if (!watches_open)
         watches_open = json_object();
     json_int_t n = json_integer_value(json_object_get(watches_open, agent));
-    int ok = n < WATCHES_PER_AGENT;
+    int ok = !who->watches || n < who->watches;
     if (ok)
         json_object_set_new(watches_open, agent, json_integer(n + 1));
     pthread_mutex_unlock(&watches_mu);
@@ -756,8 +755,9 @@ static void watch_keep(call *k)
 
 static int refuse_watch(call *k)
 {
-    char *msg = twin_xasprintf("airlock: agent %s has %d watches open, the most one agent may: close one first",
-                               k->agent, WATCHES_PER_AGENT);
+    char *msg = twin_xasprintf("airlock: agent %s has %ld watches open, the most it may (its profile's "
+                               "\"watches\"): close one first",
+                               k->agent, k->who->watches);
     gate_log("%s GET %s -> 429 (watches)", k->agent, k->pq);
     gate_resp_status(k->resp, 429, "TooManyRequests", msg);
     gate_resp_header(k->resp, "Retry-After", "1");
@@ -765,26 +765,54 @@ static int refuse_watch(call *k)
     return 1;
 }
 
-/* Production's stream, passed through (enforce mode): after the record. */
+/* Production's stream, passed through (enforce mode): after the record.
+ * Production's status line is waited for with the connection suspended
+ * (no thread held); the handler runs again when it came (phase_watch_head). */
+static int phase_watch_head(call *k);
+
 static int phase_pass_watch(call *k)
 {
     server *sv = k->sv;
-    char err[512];
     int redact = k->d.secret && !k->who->read_secrets;
-    if (!watch_take(k->agent))
+    if (!watch_take(k->who))
         return refuse_watch(k);
-    int rc = gate_watch_upstream(sv->watch, k->rq->conn, sv->up, k->d.wire.path_query,
-                                 production_accept(k->rq, redact), redact, k->resp, err, sizeof err);
-    if (rc == 0)
-        watch_keep(k);
+    request *st = k->st;
+    if (!st)
+        k->rq->state = st = k->st = twin_xcalloc(1, sizeof *st);
+    st->watch = gate_watch_upstream_start(sv->watch, k->rq->conn, sv->up, k->d.wire.path_query,
+                                          production_accept(k->rq, redact), redact);
+    st->watch_agent = twin_xstrdup(k->agent);
+    return phase_watch_head(k);
+}
+
+/* A pass-through watch whose production answered (or never will): its
+ * stream, or 502; not yet: held again. */
+static int phase_watch_head(call *k)
+{
+    request *st = k->st;
+    if (!st || !st->watch)
+        return 0;
+    char err[512];
+    int rc = gate_watch_upstream_answer(st->watch, k->resp, err, sizeof err);
+    if (rc == 0) {
+        k->resp->held = 1;
+        return 1;
+    }
+    st->watch = NULL;
+    free(st->watch_agent);
+    st->watch_agent = NULL;
+    if (rc > 0)
+        watch_keep(k);   /* the slot goes with the stream */
     else
         watch_give(k->agent);
-    gate_log("%s GET %s -> allow, production %u (watch)", k->agent, k->pq, rc == 0 ? k->resp->status : 0);
-    if (rc < 0) {
-        char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
-        refuse(k, 502, msg);
-        free(msg);
+    if (rc > 0) {
+        gate_log("%s GET %s -> allow, production %u (watch)", k->agent, k->pq, k->resp->status);
+        return 1;
     }
+    gate_log("%s GET %s -> allowed, 502 (watch): production could not be reached: %s", k->agent, k->pq, err);
+    char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
+    refuse(k, 502, msg);
+    free(msg);
     return 1;
 }
 
@@ -968,7 +996,7 @@ static int phase_answer(call *k)
     gate_log("%s %s %s -> %s %d", k->agent, k->method, k->pq, gate_verdict_name(d->verdict), d->code);
     int redact = k->redact && d->secret;
     if (k->is_watch && d->verdict == GATE_ALLOW && json_is_array(d->object)) {
-        if (!watch_take(k->agent))
+        if (!watch_take(k->who))
             return refuse_watch(k);
         twin_watch(k, redact);   /* the current objects and every event after them */
         watch_keep(k);
@@ -1038,6 +1066,10 @@ void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *wh
         .redact = !who->read_secrets,
         .t0 = gate_mono(),
     };
+    if (phase_watch_head(&k)) {   /* a resumed watch: judged and recorded before it was held */
+        unlock(&k, LOCK_ENGINE | LOCK_WRITE);
+        return;
+    }
     if (phase_resume(&k) || phase_admit(&k) || phase_decide(&k) || phase_review(&k) || phase_record(&k) ||
         phase_hold(&k) || phase_forward(&k) || phase_answer(&k)) {
         /* answered (or held) */
@@ -1101,6 +1133,11 @@ void gate_call_done(server *sv, request *st)
         sv->resuming--;
         pthread_rwlock_unlock(&sv->lock);
     }
+    if (st->watch) {   /* its connection went before production answered */
+        gate_watch_upstream_drop(st->watch);
+        watch_give(st->watch_agent);
+    }
+    free(st->watch_agent);
     free(st->approval_id);
     free(st->message);
     json_decref(st->outcome);

@@ -134,6 +134,18 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
         free(msg);
         return;
     }
+    if (gate_conn_claim(rq->conn, who->name, who->connections) < 0) {
+        /* one identity cannot take every socket: the connection closes */
+        char *msg = twin_xasprintf("airlock: %s has %ld connections open, the most it may (its profile's "
+                                   "\"connections\"): close one first",
+                                   who->name, who->connections);
+        gate_log("%s %s %s -> 429 (connections)", who->name, method, rq->target);
+        gate_resp_status(resp, 429, "TooManyRequests", msg);
+        gate_resp_header(resp, "Retry-After", "1");
+        gate_resp_header(resp, "Connection", "close");
+        free(msg);
+        return;
+    }
     if (rq->too_big) {
         gate_resp_status(resp, 413, NULL, "the request body is larger than the 3 MiB limit");
         return;

@@ -38,6 +38,10 @@ typedef struct request {
     int resumed;                 /* its answer is on the way: sv->resuming counts it until it is sent */
     gate_conn *conn;
     struct request *next_held;   /* the server's list of held requests (under `lock`) */
+    /* a pass-through watch waiting for production's status line (its
+     * connection suspended): the pass, and the agent whose watch slot it holds */
+    gate_watch_pass *watch;
+    char *watch_agent;
 } request;
 
 typedef struct server {

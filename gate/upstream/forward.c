@@ -18,6 +18,18 @@
 
 enum { POOL = 8 };
 
+/* A streamed GET (a watch): see "streams" below. */
+typedef struct stream_ctx {
+    CURL *c;
+    struct curl_slist *h;
+    char *url;
+    gate_upstream_sink s;   /* a copy */
+    char content_type[256];
+    int headed;
+    struct stream_ctx *next;   /* the pump's lists */
+} stream_ctx;
+static void stream_free(stream_ctx *x);
+
 struct gate_upstream {
     /* handles kept between calls (connection reuse), one per concurrent
      * caller at most; a caller beyond the pool gets a fresh one */
@@ -34,6 +46,13 @@ struct gate_upstream {
     /* under lock: production known down since (gate_now; 0 = up), and why */
     double down_since;
     char down_why[200];
+    /* the pump (gate_upstream_stream_start), started with the first stream */
+    CURLM *multi;
+    pthread_t pump;
+    int pumping, pump_stop;
+    stream_ctx *incoming, *active;   /* incoming under lock; active the pump's own */
+    int nactive;                             /* under lock */
+    pthread_cond_t drained;                  /* no stream is left */
 };
 
 void gate_upstream_set_timeout(gate_upstream *u, double seconds)
@@ -118,6 +137,7 @@ int gate_upstream_open(gate_upstream **out, const char *url, const char *token_f
     free(token);
     u->ca = twin_xstrdup(ca_file);
     u->insecure = insecure;
+    pthread_cond_init(&u->drained, NULL);
     *out = u;
     return 0;
 }
@@ -128,6 +148,7 @@ gate_upstream *gate_upstream_open_fake(const gate_upstream_fake *fake)
     pthread_mutex_init(&u->lock, NULL);
     u->url = twin_xstrdup("https://production.invalid");
     u->fake = fake;
+    pthread_cond_init(&u->drained, NULL);
     return u;
 }
 
@@ -135,8 +156,24 @@ void gate_upstream_close(gate_upstream *u)
 {
     if (!u)
         return;
+    if (u->pumping) {   /* what it still runs ends (on_end) */
+        pthread_mutex_lock(&u->lock);
+        u->pump_stop = 1;
+        pthread_mutex_unlock(&u->lock);
+        curl_multi_wakeup(u->multi);
+        pthread_join(u->pump, NULL);
+    }
+    while (u->incoming) {   /* started after the pump stopped: never added */
+        stream_ctx *x = u->incoming;
+        u->incoming = x->next;
+        x->s.on_end(x->s.ud, -1, "the gate is stopping");
+        stream_free(x);
+    }
+    if (u->multi)
+        curl_multi_cleanup(u->multi);
     for (int i = 0; i < u->nidle; i++)
         curl_easy_cleanup(u->idle[i]);
+    pthread_cond_destroy(&u->drained);
     pthread_mutex_destroy(&u->lock);
     free(u->url);
     if (u->auth)
@@ -159,7 +196,11 @@ static void set_connection(const gate_upstream *u, CURL *c)
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
+        /* production's CA and no other: not the system's directory of
+         * public CAs as well (libcurl's default CA path), which GnuTLS
+         * would also load for every connection, about 3.8 MiB each */
         curl_easy_setopt(c, CURLOPT_CAINFO, u->ca);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
     }
 }
 
@@ -198,8 +239,18 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
 
 void gate_upstream_abort(gate_upstream *u)
 {
-    if (u)
-        __atomic_store_n(&u->aborted, 1, __ATOMIC_RELAXED);
+    if (!u)
+        return;
+    __atomic_store_n(&u->aborted, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&u->lock);
+    if (u->pumping) {   /* the pump ends its streams at its next round */
+        curl_multi_wakeup(u->multi);
+        struct timespec until = gate_deadline(5);
+        int rc = 0;
+        while ((u->nactive || u->incoming) && rc == 0)
+            rc = pthread_cond_timedwait(&u->drained, &u->lock, &until);
+    }
+    pthread_mutex_unlock(&u->lock);
 }
 
 /* libcurl's progress callback, at least once a second: an aborted
@@ -323,12 +374,8 @@ static int call(gate_upstream *u, const char *method, const char *path_query, co
 
 void gate_upstream_answer_free(gate_upstream_answer *a) { twin_buf_free(&a->body); }
 
-typedef struct stream_ctx {
-    CURL *c;
-    const gate_upstream_sink *s;
-    char content_type[256];
-    int headed;
-} stream_ctx;
+/* ---- streams ---- */
+
 
 static size_t stream_header(char *p, size_t size, size_t nitems, void *ud)
 {
@@ -340,7 +387,7 @@ static size_t stream_header(char *p, size_t size, size_t nitems, void *ud)
         curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
         if (status >= 200) {      /* not a 100 Continue */
             x->headed = 1;
-            x->s->on_head(x->s->ud, status, x->content_type);
+            x->s.on_head(x->s.ud, status, x->content_type);
         }
     }
     return n;
@@ -350,14 +397,49 @@ static size_t stream_data(char *p, size_t size, size_t nmemb, void *ud)
 {
     stream_ctx *x = ud;
     size_t n = size * nmemb;
-    return x->s->on_data(x->s->ud, p, n) ? 0 : n;
+    return x->s.on_data(x->s.ud, p, n) ? 0 : n;
 }
 
 static int stream_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     (void)dt, (void)dn, (void)ut, (void)un;
     stream_ctx *x = ud;
-    return x->s->cancelled(x->s->ud);
+    return x->s.cancelled(x->s.ud);
+}
+
+/* A handle for a streamed GET of path_query into s: no overall timeout,
+ * a handle of its own (a watch holds it for minutes; the pool is for short
+ * calls). */
+static stream_ctx *stream_new(gate_upstream *u, const char *path_query, const char *accept,
+                              const gate_upstream_sink *s)
+{
+    stream_ctx *x = twin_xcalloc(1, sizeof *x);
+    x->c = curl_easy_init();
+    if (!x->c)
+        abort();   /* libcurl fails only for lack of memory here: as twin_xmalloc */
+    x->s = *s;
+    x->url = twin_xasprintf("%s%s", u->url, path_query);
+    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
+    x->h = curl_slist_append(NULL, u->auth);
+    x->h = curl_slist_append(x->h, ac);
+    free(ac);
+    curl_easy_setopt(x->c, CURLOPT_URL, x->url);
+    curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, x->h);
+    curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, stream_data);
+    curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->c, CURLOPT_HEADERFUNCTION, stream_header);
+    curl_easy_setopt(x->c, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
+    set_connection(u, x->c);
+    return x;
+}
+
+static void stream_free(stream_ctx *x)
+{
+    curl_easy_cleanup(x->c);
+    curl_slist_free_all(x->h);
+    free(x->url);
+    free(x);
 }
 
 int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
@@ -369,34 +451,185 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
         snprintf(err, errlen, "this production has no streams");
         return -1;
     }
-    /* a handle of its own: a watch holds it for minutes, the pool is for
-     * short calls */
-    CURL *c = curl_easy_init();
-    stream_ctx x = {c, s, "", 0};
-    char *url = twin_xasprintf("%s%s", u->url, path_query);
-    char *ac = twin_xasprintf("Accept: %s", accept ? accept : "application/json");
-    struct curl_slist *h = curl_slist_append(NULL, u->auth);
-    h = curl_slist_append(h, ac);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, stream_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    set_connection(u, c);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    free(url);
-    free(ac);
+    stream_ctx *x = stream_new(u, path_query, accept, s);
+    curl_easy_setopt(x->c, CURLOPT_XFERINFOFUNCTION, stream_progress);
+    curl_easy_setopt(x->c, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(x->c, CURLOPT_NOPROGRESS, 0L);
+    CURLcode rc = curl_easy_perform(x->c);
+    stream_free(x);
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "%s", curl_easy_strerror(rc));
         return -1;
     }
     return 0;
+}
+
+/* ---- the pump: every stream started with gate_upstream_stream_start ----
+ * One thread drives them all through one multi handle: it adds what was
+ * started (u->incoming, under u->lock), reads what arrives, ends what
+ * finished, and four times a second asks each stream's sink whether it is
+ * cancelled.  Only the pump touches the multi handle and the active list;
+ * others reach it through u->incoming and curl_multi_wakeup. */
+
+#define PUMP_TICK_MS 250
+
+static void stream_end(gate_upstream *u, stream_ctx *x, CURLcode rc, const char *why)
+{
+    curl_multi_remove_handle(u->multi, x->c);
+    if (!why && rc != CURLE_OK)
+        why = rc == CURLE_WRITE_ERROR ? "stopped by the gate" : curl_easy_strerror(rc);
+    x->s.on_end(x->s.ud, why ? -1 : 0, why);
+    stream_free(x);
+}
+
+/* Takes x off the active list. */
+static void unlink_active(gate_upstream *u, stream_ctx *x)
+{
+    for (stream_ctx **p = &u->active; *p; p = &(*p)->next)
+        if (*p == x) {
+            *p = x->next;
+            break;
+        }
+}
+
+static void *pump(void *arg)
+{
+    gate_upstream *u = arg;
+    double next_check = 0;
+    pthread_mutex_lock(&u->lock);
+    for (;;) {
+        while (u->incoming) {
+            stream_ctx *x = u->incoming;
+            u->incoming = x->next;
+            x->next = u->active;
+            u->active = x;
+            u->nactive++;
+            curl_multi_add_handle(u->multi, x->c);
+        }
+        int closing = u->pump_stop, aborted = __atomic_load_n(&u->aborted, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&u->lock);
+        if (closing || aborted) {
+            while (u->active) {
+                stream_ctx *x = u->active;
+                u->active = x->next;
+                stream_end(u, x, CURLE_ABORTED_BY_CALLBACK, "the gate is stopping");
+            }
+        } else {
+            int running;
+            curl_multi_perform(u->multi, &running);
+            CURLMsg *m;
+            int left;
+            while ((m = curl_multi_info_read(u->multi, &left))) {
+                if (m->msg != CURLMSG_DONE)
+                    continue;
+                stream_ctx *x = NULL;
+                CURL *c = m->easy_handle;
+                CURLcode rc = m->data.result;   /* m is invalid once the handle is removed */
+                curl_easy_getinfo(c, CURLINFO_PRIVATE, (char **)&x);
+                unlink_active(u, x);
+                stream_end(u, x, rc, NULL);
+            }
+            double now = gate_mono();
+            if (now >= next_check) {
+                next_check = now + PUMP_TICK_MS / 1000.0;
+                for (stream_ctx **p = &u->active; *p;) {
+                    stream_ctx *x = *p;
+                    if (x->s.cancelled(x->s.ud)) {
+                        *p = x->next;
+                        stream_end(u, x, CURLE_ABORTED_BY_CALLBACK, "cancelled");
+                    } else {
+                        p = &x->next;
+                    }
+                }
+            }
+        }
+        pthread_mutex_lock(&u->lock);
+        u->nactive = 0;
+        for (stream_ctx *x = u->active; x; x = x->next)
+            u->nactive++;
+        if (!u->nactive && !u->incoming)
+            pthread_cond_broadcast(&u->drained);
+        if (closing)
+            break;
+        if (u->incoming)
+            continue;
+        pthread_mutex_unlock(&u->lock);
+        curl_multi_poll(u->multi, NULL, 0, PUMP_TICK_MS, NULL);
+        pthread_mutex_lock(&u->lock);
+    }
+    pthread_mutex_unlock(&u->lock);
+    return NULL;
+}
+
+/* An in-process production's stream (tests): its blocking call on a
+ * thread of its own, then on_end. */
+typedef struct fake_stream {
+    gate_upstream *u;
+    gate_upstream_sink s;
+    char *path_query;
+} fake_stream;
+
+static void *fake_stream_run(void *arg)
+{
+    fake_stream *f = arg;
+    char err[256];
+    int rc = gate_upstream_stream(f->u, f->path_query, NULL, &f->s, err, sizeof err);
+    f->s.on_end(f->s.ud, rc, rc < 0 ? err : NULL);
+    free(f->path_query);
+    free(f);
+    return NULL;
+}
+
+void gate_upstream_stream_start(gate_upstream *u, const char *path_query, const char *accept,
+                                const gate_upstream_sink *s)
+{
+    if (u->fake) {
+        fake_stream *f = twin_xcalloc(1, sizeof *f);
+        *f = (fake_stream){u, *s, twin_xstrdup(path_query)};
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&th, &at, fake_stream_run, f);
+        pthread_attr_destroy(&at);
+        if (failed) {
+            s->on_end(s->ud, -1, "cannot start a thread for the stream");
+            free(f->path_query);
+            free(f);
+        }
+        return;
+    }
+    stream_ctx *x = stream_new(u, path_query, accept, s);
+    curl_easy_setopt(x->c, CURLOPT_FORBID_REUSE, 1L);   /* a watch's connection ends with it */
+    pthread_mutex_lock(&u->lock);
+    if (!u->multi) {
+        u->multi = curl_multi_init();
+        if (!u->multi)
+            abort();
+        u->pumping = pthread_create(&u->pump, NULL, pump, u) == 0;
+    }
+    int ok = u->pumping && !u->pump_stop;
+    if (ok) {
+        x->next = u->incoming;
+        u->incoming = x;
+    }
+    pthread_mutex_unlock(&u->lock);
+    if (!ok) {
+        s->on_end(s->ud, -1, "the gate cannot run production's streams (no thread)");
+        stream_free(x);
+        return;
+    }
+    curl_multi_wakeup(u->multi);
+}
+
+int gate_upstream_streams(gate_upstream *u)
+{
+    pthread_mutex_lock(&u->lock);
+    int n = u->nactive;
+    for (stream_ctx *x = u->incoming; x; x = x->next)
+        n++;
+    pthread_mutex_unlock(&u->lock);
+    return n;
 }
 
 void gate_upstream_typed(const twin_kind *k, json_t *obj)

@@ -27,7 +27,8 @@ int gate_upstream_open(gate_upstream **out, const char *url, const char *token_f
                        int insecure, char *err, size_t errlen);
 void gate_upstream_close(gate_upstream *u);   /* NULL is a no-op */
 /* Shutdown: every call in flight, and every call after, ends at once with
- * an error (a slow production cannot hold the gate's stop). */
+ * an error (a slow production cannot hold the gate's stop); the pump's
+ * streams end (their on_end has run when this returns). */
 void gate_upstream_abort(gate_upstream *u);
 
 /* One request; 0 with the answer (free it), -1 with err when production
@@ -56,18 +57,31 @@ json_t *gate_upstream_get_json(gate_upstream *u, const char *path_query);
 /* Where a streamed answer (a watch) goes: on_head once, with production's
  * status and content type, before the first on_data; on_data for each
  * chunk (non-zero stops the stream); cancelled is polled about once a
- * second (non-zero stops it). */
+ * second (non-zero stops it); on_end (streams started with
+ * gate_upstream_stream_start only) once, last: rc 0 when production ended
+ * the stream, -1 with why otherwise. */
 typedef struct gate_upstream_sink {
     void (*on_head)(void *ud, long status, const char *content_type);
     int (*on_data)(void *ud, const char *p, size_t n);
     int (*cancelled)(void *ud);
     void *ud;
+    void (*on_end)(void *ud, int rc, const char *why);
 } gate_upstream_sink;
 /* A GET streamed into s, without an overall timeout; blocks until the
  * stream ends. 0 when production ended it, -1 with err otherwise (stopped
  * by the sink, or production unreachable: on_head not called then). */
 int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *accept, const gate_upstream_sink *s,
                          char *err, size_t errlen);
+/* The same GET, returning at once: the upstream's pump (one thread,
+ * libcurl's multi interface) runs every stream started so, so a stream
+ * holds a connection to production and no thread.  s is copied; its
+ * callbacks run on the pump's thread, cancelled four times a second, and
+ * on_end exactly once (also when production could not be reached, without
+ * on_head then).  The connection is not reused after the stream. */
+void gate_upstream_stream_start(gate_upstream *u, const char *path_query, const char *accept,
+                                const gate_upstream_sink *s);
+/* Streams the pump runs now (for tests and the soak). */
+int gate_upstream_streams(gate_upstream *u);
 /* An in-process production, for tests of the pipeline: every call (and
  * stream, if given) goes to these functions instead of the network.  call
  * fills ans (status, content_type, body) and returns 0, or -1 with err (a

@@ -341,7 +341,7 @@ static void *run(void *arg)
         w->gone = w->failed = 0;
         w->line.len = 0;
         w->errbody.len = 0;
-        gate_upstream_sink sink = {on_head, on_data, cancelled, w};
+        gate_upstream_sink sink = {on_head, on_data, cancelled, w, NULL};
         char err[512];
         double began = gate_mono();
         int rc = gate_upstream_stream(inf->o.up, path, "application/json", &sink, err, sizeof err);
