@@ -184,6 +184,7 @@ struct gate_audit {
     int exclusive;          /* an attachment record is being appended: others wait */
     int retry;              /* the flusher's RETRY_MS passed since a failure */
     int jbroken;            /* a failed journal write could not be cut back: no more appends */
+    char failing[256];      /* why the last append failed, "" once one succeeds (gate_audit_health) */
     /* group commit: journal bytes ever written (a ticket is the count after
      * a record's line) and ever made durable; one fdatasync at a time, run
      * without the lock, covers every line written before it started */
@@ -1972,14 +1973,48 @@ cleanup:
         a->exclusive = 0;
         pthread_cond_broadcast(&a->done);
     }
-    if (locked)
+    if (locked) {
+        snprintf(a->failing, sizeof a->failing, "%s", rc < 0 ? err : "");
         pthread_mutex_unlock(&a->lock);
+    }
     pending_clear(&p);
     free(id);
     json_decref(shas);
     json_decref(rec);
     dumped_free(att, k);
     return rc;
+}
+
+/* Whether the repository's disk takes 64 KiB now: a file written and
+ * removed (readiness after a failed append, so that a gate taken out of a
+ * load balancer's rotation comes back once there is room). */
+static int room_now(gate_audit *a)
+{
+    static const char probe[] = ".airlock-room-probe";
+    int fd = openat(a->dirfd, probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    static const char zeros[64 * 1024];
+    int ok = write_all(fd, zeros, sizeof zeros) == 0 && fdatasync(fd) == 0;
+    close(fd);
+    unlinkat(a->dirfd, probe, 0);
+    return ok;
+}
+
+int gate_audit_health(gate_audit *a, char *why, size_t n)
+{
+    pthread_mutex_lock(&a->lock);
+    if (!a->jbroken && !a->broken[0] && a->failing[0] && room_now(a))
+        a->failing[0] = '\0';
+    if (a->jbroken)
+        snprintf(why, n, "the journal %s failed to be written or synced: appends are refused until a restart",
+                 a->journal_path);
+    else if (a->broken[0])
+        snprintf(why, n, "%s", a->broken);
+    else
+        snprintf(why, n, "%s", a->failing);
+    pthread_mutex_unlock(&a->lock);
+    return why[0] ? -1 : 0;
 }
 
 int gate_audit_append(gate_audit *a, const json_t *record, const json_t *attachments, char **id_out, char *err,

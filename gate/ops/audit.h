@@ -140,6 +140,10 @@ int gate_audit_append_nowait(gate_audit *a, const json_t *record, char **id_out,
 /* Returns once the journal is durable up to ticket (0: at once); -1 with
  * err when the sync failed (the log then refuses further appends). */
 int gate_audit_wait(gate_audit *a, unsigned long long ticket, char *err, size_t errlen);
+/* Whether appends succeed now: 0, or -1 with why (the journal broken, the
+ * flusher failing, or the last append failed: a full disk, say; cleared by
+ * the next append that succeeds). For readiness. */
+int gate_audit_health(gate_audit *a, char *why, size_t n);
 /* How many times the journal was fdatasynced (tests, benchmarks). */
 unsigned long gate_audit_syncs(gate_audit *a);
 

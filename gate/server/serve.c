@@ -97,6 +97,57 @@ static int serve_metrics(server *sv, const gate_req *rq, gate_resp *resp, const 
     return 1;
 }
 
+/* /healthz (the process answers) and /readyz (it can do its work: the
+ * audit log takes records; in enforce and shadow mode production answers
+ * and every watch that feeds the twin is open; not stopping), without a
+ * token, as the API server's: one line a check, "[+]name ok" or
+ * "[-]name failed: why", then "ok" or "readyz check failed" (503). */
+static int serve_health(server *sv, const gate_req *rq, gate_resp *resp)
+{
+    if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
+        return 0;
+    if (!strcmp(rq->path, "/healthz") || !strcmp(rq->path, "/livez")) {
+        gate_resp_text(resp, 200, "text/plain; charset=utf-8", "ok", 2);
+        return 1;
+    }
+    if (strcmp(rq->path, "/readyz"))
+        return 0;
+    twin_buf out = {0};
+    int ready = 1;
+    char why[512];
+    struct {
+        const char *name;
+        int applies, failed;
+    } checks[3] = {{"audit", sv->audit != NULL, 0}, {"production", sv->up != NULL, 0},
+                   {"informer", sv->informer != NULL, 0}};
+    for (int i = 0; i < 3; i++) {
+        if (!checks[i].applies)
+            continue;
+        why[0] = '\0';
+        if (i == 0)
+            checks[i].failed = gate_audit_health(sv->audit, why, sizeof why) < 0;
+        else if (i == 1)
+            checks[i].failed = gate_upstream_down(sv->up, why, sizeof why);
+        else
+            checks[i].failed = gate_informer_ready(sv->informer, 0, why, sizeof why) < 0;
+        char *line = checks[i].failed ? twin_xasprintf("[-]%s failed: %s\n", checks[i].name, why)
+                                      : twin_xasprintf("[+]%s ok\n", checks[i].name);
+        twin_buf_add(&out, line, strlen(line));
+        free(line);
+        ready &= !checks[i].failed;
+    }
+    if (sv->stopping) {
+        static const char STOPPING[] = "[-]stopping failed: the gate is stopping\n";
+        twin_buf_add(&out, STOPPING, sizeof STOPPING - 1);
+        ready = 0;
+    }
+    const char *last = ready ? "ok" : "readyz check failed";
+    twin_buf_add(&out, last, strlen(last));
+    gate_resp_text(resp, ready ? 200 : 503, "text/plain; charset=utf-8", out.s, out.len);
+    twin_buf_free(&out);
+    return 1;
+}
+
 /* One request, as the front hands it over: the approvals page, then the
  * bearer token, then the operators' API, discovery, or a Kubernetes call
  * (pipeline.c).  Called again for a call resumed after a hold. */
@@ -105,6 +156,8 @@ static void serve_request(void *app, gate_req *rq, gate_resp *resp)
     server *sv = app;
     const char *url = rq->path, *method = rq->method;
 
+    if (serve_health(sv, rq, resp))
+        return;
     /* the approvals page holds no data (it asks for a token): no token needed */
     if (!strcmp(method, "GET") && (!strcmp(url, "/airlock/ui") || !strcmp(url, "/airlock/ui/") ||
                                    !strcmp(url, "/airlock/ui/index.html"))) {

@@ -51,7 +51,7 @@ in_production() {   # NAME: 1 when production has the ConfigMap
     curl -s -o /dev/null -w '%{http_code}' -m 10 --cacert "$tmp/prod/tls.crt" -H "Authorization: Bearer $PTOK" \
         "$purl/api/v1/namespaces/shop/configmaps/$1" | grep -q '^200$'
 }
-rounds=6
+rounds=10
 lost=0 leaked=0 refused=0 unrecorded=0 open_left=0 verify_bad=0 seen2xx=0 reconciled=0
 r=1
 while [ $r -le $rounds ]; do
@@ -123,6 +123,12 @@ echo "# refusals while production is down took (s):$times"
 [ $fast = 5 ] && grep -q "production is down" "$tmp/create.out" \
     && ok "once production is known down, mutations are refused 503 at once, not after the timeout" \
     || { bad "fail fast: $fast of 5 refused 503 within 1 s ($times)"; cat "$tmp/create.out"; }
+ready() { curl -s -o "$tmp/readyz" -w '%{http_code}' -m 10 --cacert "$tmp/data/tls.crt" "$url/readyz"; }
+r=$(ready)
+[ "$r" = 503 ] && grep -q '^\[-\]production failed: production is down' "$tmp/readyz" \
+    && ok "/readyz says production is down (503)" || { bad "/readyz with production down: $r"; cat "$tmp/readyz"; }
+h=$(curl -s -m 10 --cacert "$tmp/data/tls.crt" "$url/healthz")
+[ "$h" = ok ] && ok "/healthz answers ok while production is down" || bad "/healthz: $h"
 kill -CONT $prodpid
 back=0
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
@@ -132,6 +138,9 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 done
 [ $back = 1 ] && grep -q "production answers again" "$tmp/serve.log" && ok "mutations pass again once production answers" \
     || { bad "after the stall"; tail -3 "$tmp/serve.log"; }
+r=$(ready)
+[ "$r" = 200 ] && grep -q '^\[+\]informer ok' "$tmp/readyz" && ok "/readyz is ready once production is back" \
+    || { bad "/readyz after the stall: $r"; cat "$tmp/readyz"; }
 stop_twin "SIGTERM stops the gate after the stall"
 stop_production
 exit $((failures > 0))

@@ -46,7 +46,18 @@ grep -q "POST /api/v1/namespaces/shop/configmaps -> refused 507: the decision co
 r=$(curl -s -o /dev/null -w '%{http_code}' -m 10 --cacert "$tmp/data/tls.crt" -H "Authorization: Bearer $TOK" \
     "$url/api/v1/namespaces/shop/pods")
 [ "$r" = 200 ] && ok "reads go on with the disk full" || bad "a read with the disk full: $r"
+ready() { curl -s -o "$tmp/readyz" -w '%{http_code}' -m 10 --cacert "$tmp/data/tls.crt" "$url/readyz"; }
+r=$(ready)
+if [ "$r" = 503 ] && grep -q '^\[-\]audit failed: .*No space left on device' "$tmp/readyz" \
+        && grep -q '^\[+\]production ok' "$tmp/readyz"; then
+    ok "/readyz says the audit log is full (503), without a token"
+else
+    bad "/readyz with the disk full: $r"; cat "$tmp/readyz"
+fi
 unfill
+r=$(ready)
+[ "$r" = 200 ] && grep -q '^\[+\]audit ok' "$tmp/readyz" && ok "/readyz is ready again once there is room, before any mutation" \
+    || { bad "/readyz after the space returned: $r"; cat "$tmp/readyz"; }
 back=0
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
     [ "$(create back-$i)" = 201 ] && { back=1; break; }
