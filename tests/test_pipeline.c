@@ -530,13 +530,16 @@ static const torture_op OPS[] = {
     {"a policy reload", NULL, run_reload, 0},
 };
 
+/* A point an operation reaches thousands of times (every allocation of a
+ * policy's Lua state) is sampled: each of the first 40 calls, then calls
+ * about 15% apart, up to the last. */
 static const struct {
     const char *point;
-    int err;
+    int err, sampled;
 } POINTS[] = {
-    {"audit.journal.write", ENOSPC}, {"audit.journal.sync", EIO}, {"audit.commit", ENOSPC},
-    {"audit.ref", EIO},              {"upstream.call", ECONNREFUSED}, {"upstream.call", ETIMEDOUT},
-    {"sqlite.write", ENOSPC},        {"sqlite.sync", EIO},
+    {"audit.journal.write", ENOSPC, 0}, {"audit.journal.sync", EIO, 0},        {"audit.commit", ENOSPC, 0},
+    {"audit.ref", EIO, 0},              {"upstream.call", ECONNREFUSED, 0}, {"upstream.call", ETIMEDOUT, 0},
+    {"sqlite.write", ENOSPC, 0},        {"sqlite.sync", EIO, 0},            {"lua.alloc", ENOMEM, 1},
 };
 
 /* The checks after one injected fault (see above). */
@@ -596,9 +599,11 @@ static void check_after_fault(fixture *x, const torture_op *op, const char *poin
     json_decref(report);
 }
 
-static void torture_one(const torture_op *op, const char *point, int errnum)
+static void torture_one(const torture_op *op, const char *point, int errnum, int sampled)
 {
-    for (long n = 1; n <= 100; n++) {
+    long limit = sampled ? 1000000 : 100, tried = 0;
+    for (long n = 1; n <= limit; n = sampled && n >= 40 ? n + n / 7 : n + 1) {
+        tried++;
         void *st = NULL;
         assert_int_equal(setup(&st), 0);
         fixture *x = st;
@@ -622,12 +627,12 @@ static void torture_one(const torture_op *op, const char *point, int errnum)
         if (!fired) {   /* it ran to the end without reaching the nth call */
             if (!ok && strncmp(point, "upstream", 8))
                 fail_msg("%s: without a fault (%s call %ld never reached) it was refused", op->name, point, n);
-            printf("torture: %s, %s (%s): %ld faults injected in turn, each handled\n", op->name, point,
-                   strerror(errnum), n - 1);
+            printf("torture: %s, %s (%s): %ld faults injected in turn%s, each handled\n", op->name, point,
+                   strerror(errnum), tried - 1, sampled && n > 40 ? " (sampled)" : "");
             return;
         }
     }
-    fail_msg("%s: still reaching %s after 100 calls", op->name, point);
+    fail_msg("%s: still reaching %s after %ld calls", op->name, point, limit);
 }
 
 static void test_torture(void **state)
@@ -638,7 +643,7 @@ static void test_torture(void **state)
     gate_fault_sqlite();   /* before the fixtures open gate.db */
     for (size_t o = 0; o < sizeof OPS / sizeof *OPS; o++)
         for (size_t p = 0; p < sizeof POINTS / sizeof *POINTS; p++)
-            torture_one(&OPS[o], POINTS[p].point, POINTS[p].err);
+            torture_one(&OPS[o], POINTS[p].point, POINTS[p].err, POINTS[p].sampled);
 }
 
 int main(void)

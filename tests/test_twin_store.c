@@ -716,6 +716,64 @@ static void test_check_invariants(void **state)
     twin_close(t);
 }
 
+/* twin_check holds the endpoints controller to its work: a Service's
+ * Endpoints list exactly its ready selected pods, through scaling, a
+ * selector change and a deletion; an address edited behind the store's
+ * back, or one dropped, is found. */
+static void test_check_endpoints(void **state)
+{
+    (void)state;
+    twin *t = web_cluster(2);
+    json_t *svc = tj("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web','namespace':'shop'},"
+                     "'spec':{'selector':{'app':'web'},'ports':[{'port':80,'targetPort':8080}]}}");
+    twin_result res = tt_apply(t, tt_create(svc));
+    assert_int_equal(res.code, 201);
+    twin_result_free(&res);
+    twin_commit(t);
+    json_t *problems = NULL;
+    if (twin_check(t, &problems))
+        fail_msg("after the Service: %s", json_string_value(json_array_get(problems, 0)));
+    json_decref(problems);
+    static const char *const PATCHES[] = {
+        "{'spec':{'replicas':4}}",
+        "{'spec':{'replicas':1}}",
+        "{'spec':{'template':{'metadata':{'labels':{'tier':'front'}}}}}",
+    };
+    for (size_t i = 0; i < sizeof PATCHES / sizeof *PATCHES; i++) {
+        json_t *patch = tj(PATCHES[i]);
+        res = tt_apply(t, tt_merge("Deployment", "shop", "web", patch));
+        twin_result_free(&res);
+        twin_commit(t);
+        json_decref(patch);
+        if (twin_check(t, &problems))
+            fail_msg("after %s: %s", PATCHES[i], json_string_value(json_array_get(problems, 0)));
+        json_decref(problems);
+    }
+    assert_true(tt_count(t, TWIN_AFTER, "Pod", "shop", "app=web") >= 1);
+
+    /* an address whose IP is not its pod's */
+    assert_int_equal(sqlite3_exec(t->db,
+                                  "UPDATE objects SET doc = json_set(doc, '$.subsets[0].addresses[0].ip', '10.9.9.9')"
+                                  " WHERE kind = 'Endpoints' AND name = 'web'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(twin_check(t, &problems), 2);   /* a stranger listed, and its pod missing */
+    assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), "has another IP"));
+    assert_non_null(strstr(json_string_value(json_array_get(problems, 1)), "Endpoints do not list"));
+    json_decref(problems);
+    /* no address at all */
+    assert_int_equal(sqlite3_exec(t->db,
+                                  "UPDATE objects SET doc = json_set(doc, '$.subsets', json('[]'))"
+                                  " WHERE kind = 'Endpoints' AND name = 'web'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(twin_check(t, &problems), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), "Endpoints do not list"));
+    json_decref(problems);
+    json_decref(svc);
+    twin_close(t);
+}
+
 /* twin_utf8_ok (which checks every request's head without allocating)
  * takes exactly what jansson takes as a string: random short byte strings,
  * weighted towards lead and continuation bytes, against json_stringn. */
@@ -759,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_stored_text_follows_writes),
         cmocka_unit_test(test_snapshot_taken_as_is),
         cmocka_unit_test(test_check_invariants),
+        cmocka_unit_test(test_check_endpoints),
         cmocka_unit_test(test_utf8_as_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,22 @@
 
 #include "twin_int.h"
 
+/* A pod the endpoints controller counts as ready (twin__pod_ready), or
+ * active (twin__pod_active); a Service whose selector selects a pod (every
+ * key and value of it among the pod's labels); a Service with a selector,
+ * whose Endpoints the controller keeps. */
+#define POD_ACTIVE(p)                                                                                               \
+    "(coalesce(json_extract(" p ".doc, '$.status.phase'), '') NOT IN ('Succeeded', 'Failed')"                        \
+    " AND json_extract(" p ".doc, '$.metadata.deletionTimestamp') IS NULL)"
+#define POD_READY(p)                                                                                                \
+    "(" POD_ACTIVE(p) " AND json_extract(" p ".doc, '$.status.phase') = 'Running' AND"                               \
+    " (SELECT json_extract(c.value, '$.status') FROM json_each(" p ".doc, '$.status.conditions') c"                  \
+    " WHERE json_extract(c.value, '$.type') = 'Ready' LIMIT 1) = 'True')"
+#define SELECTS(s, p)                                                                                               \
+    "NOT EXISTS (SELECT 1 FROM json_each(" s ".doc, '$.spec.selector') k WHERE NOT EXISTS"                         \
+    " (SELECT 1 FROM labels l WHERE l.id = " p ".id AND l.key = k.key AND l.value = k.value))"
+#define MANAGED(s) "EXISTS (SELECT 1 FROM json_each(" s ".doc, '$.spec.selector'))"
+
 static const struct {
     const char *what;
     const char *sql;   /* counts the violations */
@@ -41,6 +57,27 @@ static const struct {
      "SELECT count(*) FROM (SELECT uid, id FROM owners EXCEPT SELECT json_extract(j.value, '$.uid'), o.id"
      " FROM objects o, json_each(o.doc, '$.metadata.ownerReferences') j)"},
     {"two objects with one uid", "SELECT count(*) FROM (SELECT uid FROM objects GROUP BY uid HAVING count(*) > 1)"},
+    /* the endpoints controller's work, both ways (a Service without a
+     * selector has Endpoints of its user's, not checked) */
+    {"an address of a Service's Endpoints whose pod is gone, has another IP, is not selected or is not ready",
+     "SELECT count(*) FROM objects e JOIN objects s ON s.kind = 'Service' AND s.ns = e.ns AND s.name = e.name,"
+     " json_each(e.doc, '$.subsets') sub, json_each(sub.value, '$.addresses') a"
+     " WHERE e.kind = 'Endpoints' AND " MANAGED("s") " AND NOT EXISTS (SELECT 1 FROM objects p"
+     " WHERE p.kind = 'Pod' AND p.ns = e.ns AND p.uid = json_extract(a.value, '$.targetRef.uid')"
+     " AND json_extract(p.doc, '$.status.podIP') = json_extract(a.value, '$.ip') AND " SELECTS("s", "p")
+     " AND (" POD_READY("p") " OR (json_extract(s.doc, '$.spec.publishNotReadyAddresses') = 1 AND "
+     POD_ACTIVE("p") ")))"},
+    {"a ready pod with an IP that its Service selects and whose Endpoints do not list (with that IP)",
+     "SELECT count(*) FROM objects s JOIN objects p ON p.kind = 'Pod' AND p.ns = s.ns"
+     " WHERE s.kind = 'Service' AND " MANAGED("s") " AND " SELECTS("s", "p") " AND " POD_READY("p")
+     " AND json_extract(p.doc, '$.status.podIP') IS NOT NULL"
+     /* a named targetPort the pod does not declare leaves it out: not judged here */
+     " AND NOT EXISTS (SELECT 1 FROM json_each(s.doc, '$.spec.ports') sp"
+     " WHERE json_type(sp.value, '$.targetPort') = 'text')"
+     " AND NOT EXISTS (SELECT 1 FROM objects e, json_each(e.doc, '$.subsets') sub,"
+     " json_each(sub.value, '$.addresses') a WHERE e.kind = 'Endpoints' AND e.ns = s.ns AND e.name = s.name"
+     " AND json_extract(a.value, '$.targetRef.uid') = p.uid"
+     " AND json_extract(a.value, '$.ip') = json_extract(p.doc, '$.status.podIP'))"},
 };
 
 int twin_check(twin *t, json_t **problems)

@@ -211,8 +211,9 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
 int twin_commit(twin *t);
 int twin_rollback(twin *t);
 int twin_in_operation(const twin *t);
-/* The twin's invariants: not inside an operation, and every lookup index
- * (key columns, labels, owners) saying what the objects' documents say.
+/* The twin's invariants: not inside an operation, every lookup index
+ * (key columns, labels, owners) saying what the objects' documents say,
+ * and each selecting Service's Endpoints listing exactly its ready pods.
  * Returns how many checks failed (0: consistent); *problems (may be NULL)
  * gets a new array of their descriptions. Read-only; for tests, the
  * torture loop and the fuzzers. */

@@ -22,6 +22,8 @@
  *   upstream.call        a call to production: ECONNREFUSED fails before
  *                        anything is sent, ETIMEDOUT or ECONNRESET after
  *                        the request went out (maybe_sent)
+ *   lua.alloc            a growth of a policy's memory (its Lua allocator;
+ *                        Lua raises "not enough memory" in the policy)
  *   sqlite.write, sqlite.sync   a write or sync of a database file, its
  *                        journal or WAL (gate.db: history, approvals, the
  *                        freeze; not temporary files), once

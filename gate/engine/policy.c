@@ -25,6 +25,7 @@
  */
 
 #include "gate/base/clock.h"
+#include "gate/base/fault.h"
 #include "gate/base/log.h"
 #include "gate/engine/policy.h"
 
@@ -403,6 +404,8 @@ static void *policy_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return alloc_refuse(set, ptr, osize, nsize);
     if (nsize > old && set->deadline > 0 && time_refuses(set, nsize))
         return NULL;   /* not a memory refusal: Lua raises, the hook ends the run */
+    if (nsize > old && gate_fault("lua.alloc"))
+        return NULL;   /* as the system running out: Lua raises "not enough memory" */
     retry = set->refused && is_retry(set, ptr, osize, nsize);
     p = realloc(ptr, nsize);
     if (p == NULL) {
