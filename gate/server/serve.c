@@ -789,11 +789,21 @@ int gate_cmd_serve(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_hup);
+    size_t watch_peak = 0;
     for (int tick = 0; !stopping; tick++) {
         usleep(100 * 1000);
         gate_resume_held(&sv);           /* held requests whose person decided, or whose wait is over */
-        if (tick % 10 == 9)
+        if (tick % 10 == 9) {
             gate_watch_tick(sv.watch);   /* ends watches whose timeout passed */
+            /* many streams ended: what they held goes back to the system
+             * (freed blocks otherwise stay in the allocator's arenas) */
+            size_t n = gate_watch_count(sv.watch);
+            watch_peak = n > watch_peak ? n : watch_peak;
+            if (watch_peak >= n + 16 && n <= watch_peak / 2) {
+                malloc_trim(0);
+                watch_peak = n;
+            }
+        }
         if (sv.up && tick % 10 == 5 && gate_upstream_probe(sv.up))
             gate_log("production answers again: calls go through");
         if (sv.up && tick % 50 == 49 && gate_reconcile_open(&sv, 0, err, sizeof err) < 0)

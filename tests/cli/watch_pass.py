@@ -133,6 +133,8 @@ report(gf <= f0 + 2 and pf <= p0 + 2,
        "the gate's and production's streams end within %.1f s of their clients vanishing" % took,
        "gate fds %d (before %d), production fds %d (before %d)" % (gf, f0, pf, p0))
 report(threads(gpid) <= t0 + 1, "no thread is left behind (%d)" % threads(gpid))
+time.sleep(1.5)   # the main loop gives freed memory back once a second
+figures("1.5 s later")
 
 # a production that does not answer: the watches wait for its status line
 # with their connections suspended, so the gate's workers (8) stay free
