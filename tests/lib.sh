@@ -61,18 +61,23 @@ serve_enforce() {
         --agents "$tmp/prod-agents.json" "$@" >"$tmp/prod.log" 2>&1 &
     prodpid=$!
     servers="$servers $prodpid"
-    _i=0
-    until [ -s "$tmp/prod/tls.crt" ] && curl -s --cacert "$tmp/prod/tls.crt" -m 5 -o /dev/null \
-            -H "Authorization: Bearer $_ptok" "https://127.0.0.1:$_pport/version"; do
-        _i=$((_i + 1))
-        if [ $_i -gt 150 ] || ! kill -0 $prodpid 2>/dev/null; then
-            echo "not ok production did not come up"; cat "$tmp/prod.log"; exit 1
-        fi
-        sleep 0.2
-    done
+    wait_gate $prodpid "$tmp/prod/tls.crt" "https://127.0.0.1:$_pport" "$_ptok" "$tmp/prod.log"
     printf '%s\n' "$_ptok" >"$tmp/prod-token"
     serve_twin $_port --upstream "https://127.0.0.1:$_pport" --upstream-token-file "$tmp/prod-token" \
         --upstream-ca "$tmp/prod/tls.crt"
+}
+# wait_gate PID CA_FILE URL TOKEN LOG: waits (bounded, 30 s) until the gate
+# (process PID, log LOG) at URL answers /version to TOKEN; ends the test
+# with "not ok" and the log when it does not come up
+wait_gate() {
+    _i=0
+    until [ -s "$2" ] && curl -s --cacert "$2" -m 5 -o /dev/null -H "Authorization: Bearer $4" "$3/version"; do
+        _i=$((_i + 1))
+        if [ $_i -gt 150 ] || ! kill -0 "$1" 2>/dev/null; then
+            echo "not ok the gate at $3 did not come up"; cat "$5"; exit 1
+        fi
+        sleep 0.2
+    done
 }
 stop_production() {
     [ -n "$prodpid" ] || return 0

@@ -13,23 +13,16 @@ prints the gate's threads, fds and RSS at each step.
 import json
 import os
 import signal
-import socket
-import ssl
 import sys
 import time
 import urllib.request
 
+from gateclient import Checks, Gate, vanish
+
 port, ca, token, gpid, ppid = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 N = 90
-ctx = ssl.create_default_context(cafile=ca)
-ctx.check_hostname = False
-failures = 0
-
-
-def report(good, name, detail=""):
-    global failures
-    print(("ok " if good else "not ok ") + name + ("" if good else ": " + detail))
-    failures += 0 if good else 1
+checks, gate = Checks(), Gate(port, ca, token)
+report = checks.report
 
 
 def threads(pid):
@@ -53,20 +46,6 @@ def figures(what):
           % (what, threads(gpid), fds(gpid), rss_mib(gpid), fds(ppid)))
 
 
-def watch(path):
-    """Opens a watch; returns (socket, status, bytes after the head)."""
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="127.0.0.1")
-    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % (path, token)).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        head += chunk
-    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.") else None
-    return s, status, head.partition(b"\r\n\r\n")[2]
-
-
 def settle(pid, count, want, limit):
     """Waits (bounded) until count(pid) <= want; returns the last count."""
     end = time.time() + limit
@@ -82,7 +61,7 @@ figures("before")
 t0, f0, p0 = threads(gpid), fds(gpid), fds(ppid)
 socks = []
 for i in range(N):
-    s, st, _ = watch("/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion=0")
+    s, st, _ = gate.watch("/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion=0")
     if st != 200:
         report(False, "%d pass-through watches open" % N, "watch %d answered %s" % (i + 1, st))
         break
@@ -97,20 +76,20 @@ report(t1 - t0 <= 4, "the gate holds no thread per watch (%d threads before, %d 
 report(fds(ppid) - p0 >= N, "production serves each watch (%d more fds there)" % (fds(ppid) - p0))
 
 # an event reaches a watch: a ConfigMap created through the gate
-s, st, rest = watch("/api/v1/namespaces/shop/configmaps?watch=true")
+s, st, rest = gate.watch("/api/v1/namespaces/shop/configmaps?watch=true")
 body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "watch-pass-%d" % os.getpid()},
                    "data": {"a": "b"}}).encode()
 rq = urllib.request.Request("https://127.0.0.1:%d/api/v1/namespaces/shop/configmaps" % port, data=body,
                             method="POST", headers={"Authorization": "Bearer " + token,
                                                     "Content-Type": "application/json"})
-created = urllib.request.urlopen(rq, context=ctx, timeout=20).status
+created = urllib.request.urlopen(rq, context=gate.ctx, timeout=20).status
 seen = rest
 s.settimeout(10)
 end = time.time() + 10
 while b"watch-pass-%d" % os.getpid() not in seen and time.time() < end:
     try:
         chunk = s.recv(65536)
-    except socket.timeout:
+    except TimeoutError:
         break
     if not chunk:
         break
@@ -122,8 +101,7 @@ s.close()
 
 # the clients vanish without a word (RST, not a clean close)
 for s in socks:
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    s.close()
+    vanish(s)
 began = time.time()
 gf = settle(gpid, fds, f0 + 2, 10)
 pf = settle(ppid, fds, p0 + 2, 10)
@@ -142,20 +120,18 @@ os.kill(ppid, signal.SIGSTOP)
 try:
     waiting = []
     for i in range(20):
-        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="127.0.0.1")
-        s.sendall(("GET /api/v1/namespaces/shop/pods?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "Authorization: Bearer %s\r\n\r\n" % token).encode())
+        s = gate.connect()
+        gate.send(s, "/api/v1/namespaces/shop/pods?watch=true")
         waiting.append(s)
     time.sleep(1)
     began = time.time()
     rq = urllib.request.Request("https://127.0.0.1:%d/apis" % port, headers={"Authorization": "Bearer " + token})
-    st = urllib.request.urlopen(rq, context=ctx, timeout=5).status
+    st = urllib.request.urlopen(rq, context=gate.ctx, timeout=5).status
     took = time.time() - began
     report(st == 200 and took < 2, "20 watches waiting for a stalled production hold none of the gate's workers "
            "(discovery answered in %.2f s, %d threads)" % (took, threads(gpid)), "status %s in %.2f s" % (st, took))
     for s in waiting[:10]:   # half of them give up without a word
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        s.close()
+        vanish(s)
     answers = []
     for s in waiting[10:]:
         s.settimeout(20)
@@ -172,4 +148,4 @@ finally:
 gf = settle(gpid, fds, f0 + 2, 10)
 report(gf <= f0 + 2, "nothing of the waiting watches is left (gate fds %d, before %d)" % (gf, f0))
 report(threads(gpid) <= t0 + 1, "no thread is left behind (%d)" % threads(gpid))
-sys.exit(1 if failures else 0)
+checks.exit()

@@ -19,13 +19,7 @@ printf '[{"name": "capped", "token_sha256": "%s", "connections": 6, "watches": 3
     --state fixtures/demo >"$tmp/capped.log" 2>&1 &
 cpid=$!
 servers="$servers $cpid"
-i=0
-until [ -s "$tmp/capped/tls.crt" ] && curl -s --cacert "$tmp/capped/tls.crt" -m 5 -o /dev/null \
-        -H "Authorization: Bearer $ctok" "https://127.0.0.1:$cport/version"; do
-    i=$((i + 1))
-    [ $i -gt 150 ] && { bad "the capped gate did not come up"; cat "$tmp/capped.log"; exit 1; }
-    sleep 0.2
-done
+wait_gate $cpid "$tmp/capped/tls.crt" "https://127.0.0.1:$cport" "$ctok" "$tmp/capped.log"
 sleep 0.5   # the probe's connection is closed and counted out
 /usr/bin/python3 tests/cli/conn_cap.py $cport "$tmp/capped/tls.crt" "$ctok" 6 3 || failures=$((failures + 1))
 grep -q "capped GET /api/v1/namespaces/shop/configmaps -> 429 (connections)" "$tmp/capped.log" \
