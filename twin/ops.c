@@ -25,6 +25,7 @@ typedef struct op_ctx {
     twin_result *res;
     char *err;
     size_t errlen;
+    int applied;   /* a server-side apply: its field ownership is set already (managed.c) */
 } op_ctx;
 
 static int fail(op_ctx *o, int code, const char *reason, const char *msg)
@@ -325,7 +326,7 @@ int twin__validate_import(twin *t, const json_t *obj, char *err, size_t errlen)
         return 0;
     twin_request req = {0};
     twin_result res = {0};
-    op_ctx o = {t, &req, k, &res, err, errlen};
+    op_ctx o = {t, &req, k, &res, err, errlen, 0};
     int v = validate(&o, obj);
     if (v == 0)
         snprintf(err, errlen, "%s", json_string_value(json_object_get(res.object, "message")));
@@ -465,6 +466,13 @@ static int settle_identity(op_ctx *o, json_t *obj)
 
 /* ---- create ---- */
 
+/* The field manager a write names (fieldManager), or "unknown" as the
+ * API server says for a client that names none and sends no User-Agent. */
+static const char *manager_of(const twin_request *r)
+{
+    return r->field_manager && *r->field_manager ? r->field_manager : "unknown";
+}
+
 static int do_create(op_ctx *o, json_t *obj)
 {
     twin *t = o->t;
@@ -496,6 +504,12 @@ static int do_create(op_ctx *o, json_t *obj)
     }
     set_identity(t, obj);
     apply_defaults(t, obj);
+    char *now = twin__timestamp(t);
+    if (o->applied)   /* what the apply configured, not what defaulting added */
+        twin_managed_applied(obj, o->req->body, o->kind->kind, manager_of(o->req), now);
+    else
+        twin_managed_update(obj, NULL, o->kind->kind, manager_of(o->req), NULL, now);
+    free(now);
     if (!strcmp(o->kind->kind, "Pod") && !twin__str(obj, "spec.nodeName"))
         twin__enqueue(t, "Pod", ns, name);
     twin__put(t, obj);
@@ -549,6 +563,11 @@ static int write_update(op_ctx *o, json_t *next, json_t *cur, int status_only)
                             json_string(twin__name(next)));
     }
     bump_generation(next, cur);
+    if (!o->applied) {   /* an apply's field ownership is set already */
+        char *now = twin__timestamp(t);
+        twin_managed_update(next, cur, o->kind->kind, manager_of(o->req), o->req->subresource, now);
+        free(now);
+    }
     /* a write through /scale answers with a Scale made from next (see
      * do_update_or_patch), which only reads it: next can become the stored
      * version without a copy */
@@ -579,7 +598,7 @@ json_t *twin_scale_of(const json_t *obj)
     return s;
 }
 
-static int apply_patch(op_ctx *o, json_t **doc, const json_t *prev_applied)
+static int apply_patch(op_ctx *o, json_t **doc)
 {
     const twin_request *r = o->req;
     char perr[512] = "";
@@ -596,7 +615,7 @@ static int apply_patch(op_ctx *o, json_t **doc, const json_t *prev_applied)
                                   sizeof perr);
         break;
     case TWIN_PATCH_APPLY:
-        rc = twin_patch_apply(doc, r->body, prev_applied, o->kind->kind, perr, sizeof perr);
+        rc = twin_patch_apply(doc, r->body, NULL, o->kind->kind, perr, sizeof perr);
         break;
     default:
         return fail(o, 415, "UnsupportedMediaType", "unsupported patch type"), 0;
@@ -613,42 +632,29 @@ static int apply_patch(op_ctx *o, json_t **doc, const json_t *prev_applied)
     return 1;
 }
 
-/* Server-side apply without managedFields: what each field manager last
- * applied is kept in one annotation, {"manager": applied-object, ...}, so a
- * field a manager stops applying is removed, and only if that manager had
- * applied it (a simplification of field ownership: no conflicts). */
-#define LAST_APPLIED "airlock.dev/last-applied"
-
-static const char *manager_of(const twin_request *r)
+/* A server-side apply of the request's configuration onto *doc, with
+ * field ownership (managed.c): 1, or 0 after failing the operation (409
+ * naming the conflicts, 400 for a configuration that cannot be merged). */
+static int apply_owned(op_ctx *o, json_t **doc)
 {
-    return r->field_manager && *r->field_manager ? r->field_manager : "unknown";
-}
-
-/* The manager's previous applied object in `obj`, or NULL. New reference. */
-static json_t *applied_by(const json_t *obj, const char *manager)
-{
-    const char *la = json_string_value(json_object_get(twin__path(obj, "metadata.annotations"), LAST_APPLIED));
-    json_t *all = la ? json_loads(la, 0, NULL) : NULL;
-    json_t *prev = json_incref(json_object_get(all, manager));
-    json_decref(all);
-    return prev;
-}
-
-/* Records body as what manager applied, in next (based on cur, may be NULL). */
-static void remember_applied(json_t *next, const json_t *cur, const char *manager, const json_t *body)
-{
-    const char *la = cur ? json_string_value(json_object_get(twin__path(cur, "metadata.annotations"), LAST_APPLIED))
-                         : NULL;
-    json_t *all = la ? json_loads(la, 0, NULL) : NULL;
-    if (!json_is_object(all)) {
-        json_decref(all);
-        all = json_object();
+    char perr[2048] = "";
+    json_t *causes = NULL;
+    char *now = twin__timestamp(o->t);
+    int rc = twin_managed_apply(doc, o->req->body, o->kind->kind, manager_of(o->req), o->req->force, now, &causes,
+                                perr, sizeof perr);
+    free(now);
+    if (rc == 409) {
+        fail(o, 409, "Conflict", perr);
+        json_object_set_new(o->res->object, "details", json_pack("{s:o}", "causes", causes));
+        return 0;
     }
-    json_object_set(all, manager, (json_t *)body);
-    char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
-    json_object_set_new(twin__path_make(next, "metadata.annotations"), LAST_APPLIED, json_string(text));
-    free(text);
-    json_decref(all);
+    if (rc < 0) {
+        char msg[2100];
+        snprintf(msg, sizeof msg, "the patch could not be applied: %s", perr);
+        return fail(o, 400, "BadRequest", msg), 0;
+    }
+    o->applied = 1;
+    return 1;
 }
 
 static int do_update_or_patch(op_ctx *o)
@@ -665,7 +671,7 @@ static int do_update_or_patch(op_ctx *o)
                 json_decref(obj);
                 return fail(o, 400, "BadRequest", "apply body must be an object");
             }
-            remember_applied(obj, NULL, manager_of(r), r->body);
+            o->applied = 1;
             int rc = do_create(o, obj);
             json_decref(obj);
             return rc;
@@ -683,7 +689,7 @@ static int do_update_or_patch(op_ctx *o)
         if (r->verb == TWIN_UPDATE) {
             json_decref(scale);
             scale = json_deep_copy(r->body);
-        } else if (!apply_patch(o, &scale, NULL)) {
+        } else if (!apply_patch(o, &scale)) {
             json_decref(scale);
             json_decref(cur);
             return 0;
@@ -731,18 +737,12 @@ static int do_update_or_patch(op_ctx *o)
         next = json_deep_copy(r->body);
     } else {
         next = json_deep_copy(cur);
-        json_t *prev = NULL;
-        if (is_apply)
-            prev = applied_by(cur, manager_of(r));
-        int ok = apply_patch(o, &next, prev);
-        json_decref(prev);
+        int ok = is_apply && !status_only ? apply_owned(o, &next) : apply_patch(o, &next);
         if (!ok) {
             json_decref(next);
             json_decref(cur);
             return 0;
         }
-        if (is_apply)
-            remember_applied(next, cur, manager_of(r), r->body);
         /* a patch carries no resourceVersion precondition unless it sets one */
         const char *prv = NULL;
         if (r->patch_type != TWIN_PATCH_APPLY && json_is_object(r->body))
@@ -1051,7 +1051,7 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         snprintf(err, errlen, "a name is required for this request");
         return -1;
     }
-    op_ctx o = {t, req, kind, res, err, errlen};
+    op_ctx o = {t, req, kind, res, err, errlen, 0};
     begin(t);
     int rc = 0;
     switch (req->verb) {

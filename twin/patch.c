@@ -665,6 +665,12 @@ static const smp_field *smp_lookup(const char *kind, const char *path)
     return NULL;
 }
 
+int twin_patch_atomic_map(const char *kind, const char *path)
+{
+    const smp_field *f = path ? smp_lookup(kind ? kind : "", path) : NULL;
+    return f && (f->flags & F_REPLACE_MAP);
+}
+
 const char *twin_patch_merge_key(const char *kind, const char *path)
 {
     const smp_field *f;

@@ -66,16 +66,13 @@ int twin_patch_json(json_t **doc, const json_t *ops, char *err, size_t errlen);
 int twin_patch_strategic(json_t **doc, const json_t *patch, const char *kind, char *err,
                          size_t errlen);
 
-/* Server-side apply (application/apply-patch+yaml, body already parsed to
- * JSON): merge `applied` onto `*doc` using the same list merge keys as
- * strategic merge (lists of maps keyed by their merge key are merged element
- * by element; atomic lists replaced); fields that were present in
- * `prev_applied` (the same field manager's previous applied config, may be
- * NULL) and are absent from `applied` are removed from the result.
- *
- * Deliberate simplification: there is no managedFields bookkeeping and so no
- * conflict detection between field managers; "owned by this manager" is
- * approximated by "present in prev_applied". */
+/* Server-side apply's merge (application/apply-patch+yaml, body already
+ * parsed to JSON): merge `applied` onto `*doc` using the same list merge
+ * keys as strategic merge (lists of maps keyed by their merge key are
+ * merged element by element; atomic lists replaced); fields that were
+ * present in `prev_applied` (may be NULL) and are absent from `applied` are
+ * removed from the result.  Field ownership (who may remove what, and the
+ * conflicts) is twin/managed.c's: it calls this with prev_applied NULL. */
 int twin_patch_apply(json_t **doc, const json_t *applied, const json_t *prev_applied,
                      const char *kind, char *err, size_t errlen);
 
@@ -88,5 +85,9 @@ int twin_patch_apply(json_t **doc, const json_t *applied, const json_t *prev_app
  * "metadata.ownerReferences".  `kind` may be NULL (unknown kind).  Exposed so
  * the diff printer and tests can use it. */
 const char *twin_patch_merge_key(const char *kind, const char *path);
+/* 1 when the map at `path` (as for twin_patch_merge_key) is replaced
+ * whole rather than merged (patchStrategy replace: a PodDisruptionBudget's
+ * spec.selector). */
+int twin_patch_atomic_map(const char *kind, const char *path);
 
 #endif

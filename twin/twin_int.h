@@ -176,6 +176,21 @@ long long twin__next_rv(twin *t);
 uint64_t twin__rand(twin *t);
 double twin__now(twin *t);
 char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
+
+/* ---- managed.c: field ownership (metadata.managedFields) ----
+ * After a write that is not an apply (create: cur NULL; subresource "scale"
+ * or NULL): the fields it set or changed become manager's, operation
+ * Update, and no one else's; every entry is pruned to what next holds. */
+void twin_managed_update(json_t *next, const json_t *cur, const char *kind, const char *manager,
+                         const char *subresource, const char *now);
+/* Server-side apply of config onto *doc (replaced by the result): 0; 409
+ * when fields another manager owns would change, with err the API server's
+ * message and *causes its causes (new array), unless force takes them
+ * over; -1 with err when config cannot be merged. */
+int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, const char *manager, int force,
+                       const char *now, json_t **causes, char *err, size_t errlen);
+/* An object an apply creates: config's fields are manager's (Apply). */
+void twin_managed_applied(json_t *obj, const json_t *config, const char *kind, const char *manager, const char *now);
 char *twin__uuid(twin *t);               /* random v4 uuid */
 const char *twin__pod_qos(const json_t *pod);   /* BestEffort, Burstable or Guaranteed */
 /* events.c: an Event about obj from a controller (component), when the

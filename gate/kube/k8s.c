@@ -185,6 +185,25 @@ static int parse_query(const char *q, json_t *params, char **dup, char *err, siz
     return 0;
 }
 
+/* A write that names no fieldManager is its client's, as the API server
+ * says (handlers' managerOrUserAgent): the User-Agent up to its first '/',
+ * at most 128 bytes ("kubectl" for kubectl/v1.32.3 ...). Named on the wire
+ * to production too, which would otherwise see the gate's agent. NULL when
+ * there is none, or it holds a control character. New string. */
+static char *manager_of_agent(const char *ua)
+{
+    if (!ua || !*ua)
+        return NULL;
+    size_t n = strcspn(ua, "/");
+    if (n > 128)
+        for (n = 128; n && ((unsigned char)ua[n] & 0xC0) == 0x80;)
+            n--;   /* not inside a UTF-8 sequence */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)ua[i] < 0x20 || ua[i] == 0x7f)
+            return NULL;
+    return n ? twin_xasprintf("%.*s", (int)n, ua) : NULL;
+}
+
 static const char *param(const json_t *params, const char *name)
 {
     return json_string_value(json_object_get(params, name));
@@ -811,6 +830,8 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
     a->label_selector = twin_xstrdup(param(params, "labelSelector"));
     a->field_selector = twin_xstrdup(param(params, "fieldSelector"));
     a->field_manager = twin_xstrdup(param(params, "fieldManager"));
+    if (!a->field_manager && strcmp(m, "GET") && strcmp(m, "DELETE"))
+        a->field_manager = manager_of_agent(gate_header(headers, "User-Agent"));
     const char *fv = param(params, "fieldValidation");
     if (fv && strcmp(fv, "Ignore") && strcmp(fv, "Warn") && strcmp(fv, "Strict")) {
         rc = refuse(400, err, errlen,

@@ -176,7 +176,33 @@ kx apply-again apply -f "$tmp/cm.yaml"
 jp "apply (client side) changes" "two" configmap sweep-apply $NS -o 'jsonpath={.data.mode}'
 sed -i 's/mode: two/mode: three/' "$tmp/cm.yaml"
 kx apply-server apply --server-side -f "$tmp/cm.yaml"
-jp "apply --server-side" "three" configmap sweep-apply $NS -o 'jsonpath={.data.mode}'
+jp "apply --server-side (over its client-side apply: no conflict, as the API server's lastAppliedManager)" "three" \
+    configmap sweep-apply $NS -o 'jsonpath={.data.mode}'
+# (kubectl-last-applied: kubectl's own apply of the last-applied annotation, which it keeps up to date)
+jp "server-side apply records its fields in managedFields (manager kubectl, Apply)" "kubectl kubectl-last-applied Apply" configmap \
+    sweep-apply $NS --show-managed-fields -o 'jsonpath={.metadata.managedFields[?(@.operation=="Apply")].manager} {.metadata.managedFields[?(@.manager=="kubectl")].operation}'
+# field ownership: a field another manager changed conflicts, --force-conflicts takes it
+cat >"$tmp/ssa.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sweep-ssa, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: sweep-ssa}}
+  template:
+    metadata: {labels: {app: sweep-ssa}}
+    spec: {containers: [{name: web, image: nginx:1.26}]}
+EOF
+kx ssa-create apply --server-side --field-manager=deployer -f "$tmp/ssa.yaml"
+kx ssa-scale scale deployment sweep-ssa $NS --replicas=4
+kx ssa-conflict apply --server-side --field-manager=deployer -f "$tmp/ssa.yaml"
+refused "an apply changing a field kubectl scale set conflicts, naming manager and field" \
+    'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas'
+jp "the conflicting apply changed nothing" "4" deployment sweep-ssa $NS -o 'jsonpath={.spec.replicas}'
+kx ssa-force apply --server-side --field-manager=deployer --force-conflicts -f "$tmp/ssa.yaml"
+jp "--force-conflicts takes the field over" "2" deployment sweep-ssa $NS -o 'jsonpath={.spec.replicas}'
+kx ssa-annotations get deployment sweep-ssa $NS -o yaml
+absent "no annotation of the gate's own on what apply wrote" "airlock.dev" "$tmp/out"
 sed -i 's/mode: three/mode: four/' "$tmp/cm.yaml"
 kx replace replace -f "$tmp/cm.yaml"
 jp "replace" "four" configmap sweep-apply $NS -o 'jsonpath={.data.mode}'
