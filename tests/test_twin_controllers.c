@@ -1626,6 +1626,25 @@ static void test_controller_events(void **state)
     twin_close(t);
 }
 
+/* The service account controller: a namespace gets its ServiceAccount
+ * "default", which comes back when deleted and goes with the namespace. */
+static void test_default_service_account(void **state)
+{
+    (void)state;
+    twin *t = tt_cluster(json_pack("[o]", tt_node("n1", "4", "16Gi", NULL)));
+    json_t *ns = tj("{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'team-a'}}");
+    tt_do(t, tt_create(ns), 201);
+    json_t *sa = tt_get(t, TWIN_AFTER, "ServiceAccount", "team-a", "default");
+    assert_non_null(tt_str(sa, "metadata.uid"));
+    json_decref(sa);
+    tt_do(t, tt_delete("ServiceAccount", "team-a", "default", NULL), 200);
+    json_decref(tt_get(t, TWIN_AFTER, "ServiceAccount", "team-a", "default"));   /* back at once */
+    tt_do(t, tt_delete("Namespace", NULL, "team-a", NULL), 200);
+    assert_null(twin_get(t, TWIN_AFTER, "ServiceAccount", "team-a", "default"));
+    json_decref(ns);
+    twin_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1663,6 +1682,7 @@ int main(void)
         cmocka_unit_test(test_hpa_bounds_settled_only),
         cmocka_unit_test(test_eviction_respects_pdb),
         cmocka_unit_test(test_eviction_unready_pod),
+        cmocka_unit_test(test_default_service_account),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,8 +22,10 @@ static void test_import_list(void **state)
                     " {'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'b','namespace':'shop'}},"
                     " {'apiVersion':'v1','kind':'ConfigMapList','items':["
                     "   {'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'c'}}]}]}]"));
-    /* a, b, c, plus the namespaces they live in (created as the import needs them) */
-    assert_int_equal(twin_object_count(t), n0 + 5);
+    /* a, b, c, plus the namespaces they live in (created as the import needs
+     * them), each with its ServiceAccount "default" */
+    assert_int_equal(twin_object_count(t), n0 + 7);
+    json_decref(tt_get(t, TWIN_AFTER, "ServiceAccount", "default", "default"));
     json_t *a = tt_get(t, TWIN_AFTER, "ConfigMap", "shop", "a");
     assert_string_equal(tt_str(a, "data.k"), "v");
     json_decref(a);
@@ -45,7 +47,7 @@ static void test_import_multidoc_yaml(void **state)
     twin *t = tt_open();
     char err[512] = "";
     assert_int_equal(twin_import_path(t, "tests/data/twin/multi.yaml", err, sizeof err), 0);
-    assert_int_equal(twin_object_count(t), 3);
+    assert_int_equal(twin_object_count(t), 4);   /* and the namespace's ServiceAccount "default" */
     json_t *ns = tt_get(t, TWIN_AFTER, "Namespace", NULL, "shop");
     assert_string_equal(json_string_value(json_object_get(tt_path(ns, "metadata.labels"), "team")), "storefront");
     json_decref(ns);

@@ -1753,6 +1753,29 @@ static void reconcile_service(twin *t, const char *ns, const char *name, const c
     json_decref(ep);
 }
 
+/* ---- the service account controller (pkg/controller/serviceaccount) ----
+ * Every namespace that is not terminating has a ServiceAccount "default";
+ * a deleted one comes back.  (Since 1.24 no token Secret goes with it.) */
+static void reconcile_namespace(twin *t, const char *name, const char *key)
+{
+    json_t *ns = twin__get(t, "Namespace", "", name);
+    json_t *sa = ns ? twin__get(t, "ServiceAccount", name, "default") : NULL;
+    if (ns && !sa && !twin__path(ns, "metadata.deletionTimestamp")) {
+        /* unique: the namespace's uid and the version now */
+        char *seed = twin_xasprintf("ServiceAccount/%s/%s/%lld", twin__uid(ns) ?: name, name, t->rv);
+        char *uid = twin__uuid_of(seed), *ts = twin__timestamp(t);
+        free(seed);
+        json_t *next = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                                 "metadata", "name", "default", "namespace", name, "uid", uid, "creationTimestamp", ts);
+        free(uid);
+        free(ts);
+        AS_CAUSED_BY(t, key, twin__put(t, next));
+        json_decref(next);
+    }
+    json_decref(sa);
+    json_decref(ns);
+}
+
 /* ---- HPA (bounds only) ---- */
 
 static void reconcile_hpa(twin *t, json_t *hpa, const char *key)
@@ -2165,6 +2188,12 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
         hpa_cache_free(twin_map_del(&t->hpa_cache, ns));
         if (after)
             twin__enqueue(t, kind, ns, name);
+    } else if (!strcmp(kind, "Namespace")) {
+        if (after)
+            twin__enqueue(t, "Namespace", "", name);
+    } else if (!strcmp(kind, "ServiceAccount")) {
+        if (!after && name && !strcmp(name, "default"))
+            twin__enqueue(t, "Namespace", "", ns);
     } else if (!strcmp(kind, "Node")) {
         if (t->sched_loaded) {
             sched_node_free(twin_map_del(&t->sched, name));
@@ -2217,6 +2246,8 @@ static void reconcile_key(twin *t, const char *key)
     const char *kind = copy, *ns = s1 + 1, *name = s2 + 1;
     if (!strcmp(kind, "Service")) {
         reconcile_service(t, ns, name, key);
+    } else if (!strcmp(kind, "Namespace")) {
+        reconcile_namespace(t, name, key);
     } else if (!strcmp(kind, "Node")) {
         reconcile_node(t, name, key);
     } else if (!strcmp(kind, "HorizontalPodAutoscaler") && !t->settling) {

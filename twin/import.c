@@ -249,6 +249,11 @@ static int needs_reconcile(twin *t, const json_t *obj)
         sqlite3_reset(st);
         return !found;
     }
+    if (!strcmp(kind, "Namespace")) {   /* its ServiceAccount "default" */
+        json_t *sa = twin__get(t, "ServiceAccount", twin__name(obj), "default");
+        json_decref(sa);
+        return !sa;
+    }
     if (!strcmp(kind, "Pod"))
         return !twin__str(obj, "spec.nodeName") && twin__pod_active(obj);
     if (!strcmp(kind, "Node")) {
@@ -274,6 +279,7 @@ static void ensure_namespace(twin *t, const char *ns)
     twin__prepare_import(t, obj);
     twin__put(t, obj);
     json_decref(obj);
+    twin__enqueue(t, "Namespace", "", ns);   /* its ServiceAccount "default" */
 }
 
 static void recount(twin *t)

@@ -311,6 +311,29 @@ char *twin__uuid(twin *t)
     return u;
 }
 
+char *twin__uuid_of(const char *seed)
+{
+    /* FNV-1a over the seed, twice: the same shape as twin__uuid */
+    uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+    for (int k = 0; k < 2; k++)
+        for (const unsigned char *c = (const unsigned char *)seed; *c; c++)
+            h[k] = (h[k] ^ *c) * 0x100000001b3ULL;
+    uint64_t a = h[0], b = h[1];
+    char *u = twin_xmalloc(37), *p = u;
+    p = hex(p, a >> 32, 8);
+    *p++ = '-';
+    p = hex(p, (a >> 16) & 0xffff, 4);
+    *p++ = '-';
+    *p++ = '4';
+    p = hex(p, a & 0xfff, 3);
+    *p++ = '-';
+    p = hex(p, ((b >> 48) & 0x3fff) | 0x8000, 4);
+    *p++ = '-';
+    p = hex(p, b & 0xffffffffffffULL, 12);
+    *p = '\0';
+    return u;
+}
+
 long long twin__next_rv(twin *t) { return ++t->rv; }
 
 /* ---- reads ---- */

@@ -192,6 +192,11 @@ int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, con
 /* An object an apply creates: config's fields are manager's (Apply). */
 void twin_managed_applied(json_t *obj, const json_t *config, const char *kind, const char *manager, const char *now);
 char *twin__uuid(twin *t);               /* random v4 uuid */
+/* A uuid of the same shape made from seed, not from the twin's random
+ * stream: for what controllers add beside an import (the default
+ * ServiceAccount), so that the names and uids an import generates stay
+ * what they were. */
+char *twin__uuid_of(const char *seed);
 const char *twin__pod_qos(const json_t *pod);   /* BestEffort, Burstable or Guaranteed */
 /* events.c: an Event about obj from a controller (component), when the
  * twin emits them; its write is quiet (not in the diff). */
