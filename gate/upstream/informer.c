@@ -21,6 +21,7 @@ typedef struct kind_watch {
     pthread_t thread;
     int started;
     /* under inf->mu */
+    int retired;       /* production stopped serving the kind (its CRD went): the thread ends, nothing waits for it */
     char *rv;          /* where the next watch starts: the last event's or bookmark's version; NULL: list again */
     int watching;      /* a stream is open and production answered 200 */
     long events, bookmarks, relists, errors;
@@ -37,16 +38,17 @@ struct gate_informer {
     pthread_mutex_t mu;
     pthread_cond_t moved;   /* a kind's version moved, or the informer is stopping */
     int stopping;
-    kind_watch *w;
-    size_t n;
+    kind_watch **w;   /* each allocated once: a thread holds its own (kinds are added while others run) */
+    size_t n, cap;
 };
 
-static int stopping(gate_informer *inf)
+/* Whether w's thread should end (under nothing). */
+static int done_with(kind_watch *w)
 {
-    pthread_mutex_lock(&inf->mu);
-    int s = inf->stopping;
-    pthread_mutex_unlock(&inf->mu);
-    return s;
+    pthread_mutex_lock(&w->inf->mu);
+    int d = w->inf->stopping || w->retired;
+    pthread_mutex_unlock(&w->inf->mu);
+    return d;
 }
 
 static void set_error(kind_watch *w, const char *fmt, const char *what)
@@ -289,8 +291,7 @@ static int on_data(void *ud, const char *p, size_t n)
 
 static int cancelled(void *ud)
 {
-    kind_watch *w = ud;
-    return stopping(w->inf);
+    return done_with(ud);
 }
 
 static char *watch_path(const kind_watch *w, const char *rv, long seconds)
@@ -323,7 +324,7 @@ static void *run(void *arg)
     double hi = inf->o.backoff_max > 0 ? inf->o.backoff_max : 30;
     double backoff = lo;
     unsigned seed = (unsigned)(uintptr_t)w ^ (unsigned)time(NULL);
-    while (!stopping(inf)) {
+    while (!done_with(w)) {
         pthread_mutex_lock(&inf->mu);
         char *rv = w->rv ? twin_xstrdup(w->rv) : NULL;
         pthread_mutex_unlock(&inf->mu);
@@ -353,7 +354,7 @@ static void *run(void *arg)
             w->rv = NULL;
         }
         pthread_mutex_unlock(&inf->mu);
-        if (stopping(inf))
+        if (done_with(w))
             break;
         if (w->gone) {
             backoff = lo;
@@ -384,6 +385,21 @@ static void *run(void *arg)
 
 /* ---- the informer ---- */
 
+/* A new watch of k from rv (NULL: list first), in inf->w (under mu). */
+static kind_watch *watch_new(gate_informer *inf, const twin_kind *k, const char *rv)
+{
+    if (inf->n == inf->cap) {
+        inf->cap = inf->cap ? 2 * inf->cap : 16;
+        inf->w = twin_xrealloc(inf->w, inf->cap * sizeof *inf->w);
+    }
+    kind_watch *w = twin_xcalloc(1, sizeof *w);
+    w->inf = inf;
+    w->k = k;
+    w->rv = rv ? twin_xstrdup(rv) : NULL;
+    inf->w[inf->n++] = w;
+    return w;
+}
+
 int gate_informer_start(gate_informer **out, const gate_informer_opts *o, char *err, size_t errlen)
 {
     gate_informer *inf = twin_xcalloc(1, sizeof *inf);
@@ -391,27 +407,62 @@ int gate_informer_start(gate_informer **out, const gate_informer_opts *o, char *
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->moved, NULL);
     size_t n = twin_kind_count(o->twin);   /* the built-in kinds and those learnt from production */
-    inf->w = twin_xcalloc(n ? n : 1, sizeof *inf->w);
     for (size_t i = 0; i < n; i++) {
         const twin_kind *k = twin_kind_at(o->twin, i);
         const char *rv = json_string_value(json_object_get(o->versions, k->kind));
-        if (!rv)
-            continue;   /* production does not serve it */
-        kind_watch *w = &inf->w[inf->n++];
-        w->inf = inf;
-        w->k = k;
-        w->rv = twin_xstrdup(rv);
+        if (rv)   /* else production does not serve it: not watched */
+            watch_new(inf, k, rv);
     }
+    *out = inf;   /* before the threads: their observe hook may reach it (gate_informer_add) */
     for (size_t i = 0; i < inf->n; i++) {
-        if (pthread_create(&inf->w[i].thread, NULL, run, &inf->w[i]) != 0) {
-            snprintf(err, errlen, "cannot start the watch of %s", inf->w[i].k->kind);
+        if (pthread_create(&inf->w[i]->thread, NULL, run, inf->w[i]) != 0) {
+            snprintf(err, errlen, "cannot start the watch of %s", inf->w[i]->k->kind);
             gate_informer_stop(inf);
+            *out = NULL;
             return -1;
         }
-        inf->w[i].started = 1;
+        inf->w[i]->started = 1;
     }
-    *out = inf;
     return 0;
+}
+
+int gate_informer_add(gate_informer *inf, const twin_kind *k, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&inf->mu);
+    for (size_t i = 0; i < inf->n; i++)
+        if (inf->w[i]->k == k && !inf->w[i]->retired) {
+            pthread_mutex_unlock(&inf->mu);
+            return 0;
+        }
+    if (inf->stopping) {
+        pthread_mutex_unlock(&inf->mu);
+        return snprintf(err, errlen, "the informer is stopping"), -1;
+    }
+    kind_watch *w = watch_new(inf, k, NULL);   /* listed first, then watched */
+    w->started = pthread_create(&w->thread, NULL, run, w) == 0;
+    int rc = w->started ? 1 : -1;
+    if (!w->started) {
+        w->retired = 1;
+        snprintf(err, errlen, "cannot start the watch of %s", k->kind);
+    }
+    pthread_cond_broadcast(&inf->moved);
+    pthread_mutex_unlock(&inf->mu);
+    return rc;
+}
+
+int gate_informer_retire(gate_informer *inf, const twin_kind *k)
+{
+    int n = 0;
+    pthread_mutex_lock(&inf->mu);
+    for (size_t i = 0; i < inf->n; i++)
+        if (inf->w[i]->k == k && !inf->w[i]->retired) {
+            inf->w[i]->retired = 1;
+            inf->w[i]->watching = 0;
+            n++;
+        }
+    pthread_cond_broadcast(&inf->moved);
+    pthread_mutex_unlock(&inf->mu);
+    return n;
 }
 
 void gate_informer_stop(gate_informer *inf)
@@ -423,11 +474,13 @@ void gate_informer_stop(gate_informer *inf)
     pthread_cond_broadcast(&inf->moved);
     pthread_mutex_unlock(&inf->mu);
     for (size_t i = 0; i < inf->n; i++) {
-        if (inf->w[i].started)
-            pthread_join(inf->w[i].thread, NULL);
-        free(inf->w[i].rv);
-        twin_buf_free(&inf->w[i].line);
-        twin_buf_free(&inf->w[i].errbody);
+        kind_watch *w = inf->w[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        free(w->rv);
+        twin_buf_free(&w->line);
+        twin_buf_free(&w->errbody);
+        free(w);
     }
     free(inf->w);
     pthread_cond_destroy(&inf->moved);
@@ -435,35 +488,37 @@ void gate_informer_stop(gate_informer *inf)
     free(inf);
 }
 
+/* The first kind not watching (under mu), or NULL. */
+static kind_watch *not_watching(gate_informer *inf)
+{
+    for (size_t i = 0; i < inf->n; i++)
+        if (!inf->w[i]->retired && !inf->w[i]->watching)
+            return inf->w[i];
+    return NULL;
+}
+
 int gate_informer_ready(gate_informer *inf, double timeout, char *err, size_t errlen)
 {
     struct timespec until = gate_deadline(timeout);
     pthread_mutex_lock(&inf->mu);
-    size_t i = 0;
-    while (!inf->stopping) {
-        for (i = 0; i < inf->n && inf->w[i].watching; i++) {
-        }
-        if (i == inf->n || pthread_cond_timedwait(&inf->moved, &inf->mu, &until) != 0)
+    kind_watch *w;
+    while ((w = not_watching(inf)) && !inf->stopping)
+        if (pthread_cond_timedwait(&inf->moved, &inf->mu, &until) != 0)
             break;
-    }
-    for (i = 0; i < inf->n && inf->w[i].watching; i++) {
-    }
-    int rc = 0;
-    if (i < inf->n) {
-        snprintf(err, errlen, "the watch of %s is not open after %g s%s%s", inf->w[i].k->kind, timeout,
-                 inf->w[i].last_error[0] ? ": " : "", inf->w[i].last_error);
-        rc = -1;
-    }
+    w = not_watching(inf);
+    if (w)
+        snprintf(err, errlen, "the watch of %s is not open after %g s%s%s", w->k->kind, timeout,
+                 w->last_error[0] ? ": " : "", w->last_error);
     pthread_mutex_unlock(&inf->mu);
-    return rc;
+    return w ? -1 : 0;
 }
 
 /* The first kind behind rv (under mu), or NULL. */
 static kind_watch *behind(gate_informer *inf, const char *rv)
 {
     for (size_t i = 0; i < inf->n; i++)
-        if (!inf->w[i].rv || twin_rv_cmp(inf->w[i].rv, rv) < 0)
-            return &inf->w[i];
+        if (!inf->w[i]->retired && (!inf->w[i]->rv || twin_rv_cmp(inf->w[i]->rv, rv) < 0))
+            return inf->w[i];
     return NULL;
 }
 
@@ -496,7 +551,9 @@ json_t *gate_informer_status(gate_informer *inf)
     json_t *out = json_array();
     pthread_mutex_lock(&inf->mu);
     for (size_t i = 0; i < inf->n; i++) {
-        kind_watch *w = &inf->w[i];
+        kind_watch *w = inf->w[i];
+        if (w->retired)
+            continue;
         json_array_append_new(out, json_pack("{s:s, s:s?, s:b, s:I, s:I, s:I, s:I, s:s?}", "kind", w->k->kind,
                                              "resourceVersion", w->rv, "watching", w->watching, "events",
                                              (json_int_t)w->events, "bookmarks", (json_int_t)w->bookmarks,

@@ -17,6 +17,9 @@
  * delivered production's state as of a version (by an event or a bookmark
  * at or past it), or refuses when a bound passes.
  *
+ * Kinds are added (gate_informer_add) and retired while it runs: a CRD
+ * production establishes or deletes after start.
+ *
  * Threads: the informer's own, one per kind; the engine lock given at start
  * is taken while events are applied.  Every function may be called from any
  * thread.
@@ -50,6 +53,14 @@ typedef struct gate_informer_opts {
 
 /* Starts the watches; -1 with err when no thread could be made. */
 int gate_informer_start(gate_informer **out, const gate_informer_opts *o, char *err, size_t errlen);
+/* A kind production began to serve after start (a CRD it established,
+ * learnt by the twin): listed, then watched, as the others; readiness and
+ * freshness wait for it from now on.  1 when a watch started, 0 when the
+ * kind is watched already, -1 with err. */
+int gate_informer_add(gate_informer *inf, const twin_kind *k, char *err, size_t errlen);
+/* A kind production no longer serves (its CRD deleted): its watch ends
+ * and nothing waits for it any more.  How many watches were retired. */
+int gate_informer_retire(gate_informer *inf, const twin_kind *k);
 /* Ends every watch and joins the threads (up to about a second each, in
  * parallel).  NULL is a no-op. */
 void gate_informer_stop(gate_informer *inf);

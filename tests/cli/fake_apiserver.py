@@ -5,7 +5,10 @@
 usage: fake_apiserver.py PORT CTL_PORT CERT KEY TOKEN
 
 Production (PORT, HTTPS, bearer TOKEN required):
-  - serves four kinds: Namespaces, Pods, ConfigMaps and apps/v1 Deployments
+  - serves five kinds: Namespaces, Pods, ConfigMaps, apps/v1 Deployments and
+    CustomResourceDefinitions, and the kind of every CRD put once it is
+    Established (its first served version; no more once deleted), with
+    discovery (/apis, /api/v1, /apis/G/V) of what is served
     (LIST, cluster-wide and by namespace, with limit=N; GET of one object;
     WATCH from a resourceVersion, with BOOKMARK events when
     allowWatchBookmarks=true, ended after timeoutSeconds; POST, PATCH (merge
@@ -67,8 +70,10 @@ SERVED = {
     ("", "v1", "pods"): ("Pod", True),
     ("", "v1", "configmaps"): ("ConfigMap", True),
     ("apps", "v1", "deployments"): ("Deployment", True),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): ("CustomResourceDefinition", False),
 }
-API_VERSION = {"Namespace": "v1", "Pod": "v1", "ConfigMap": "v1", "Deployment": "apps/v1"}
+API_VERSION = {"Namespace": "v1", "Pod": "v1", "ConfigMap": "v1", "Deployment": "apps/v1",
+               "CustomResourceDefinition": "apiextensions.k8s.io/v1"}
 KINDS = list(API_VERSION)
 
 cond = threading.Condition()
@@ -105,6 +110,55 @@ def meta(o):
     return o.setdefault("metadata", {})
 
 
+def follow_crd(typ, crd):
+    """Under cond: an Established CRD's kind is served from now on (its
+    first served version), a deleted one's no more."""
+    spec = crd.get("spec", {})
+    names = spec.get("names", {})
+    versions = [v["name"] for v in spec.get("versions", []) if v.get("served")]
+    if not versions or not names.get("kind") or not names.get("plural"):
+        return
+    key = (spec.get("group", ""), versions[0], names["plural"])
+    kind = names["kind"]
+    established = any(c.get("type") == "Established" and c.get("status") == "True"
+                      for c in crd.get("status", {}).get("conditions", []))
+    if typ == "DELETED" or not established:
+        SERVED.pop(key, None)
+        return
+    SERVED[key] = (kind, spec.get("scope") == "Namespaced")
+    API_VERSION[kind] = "%s/%s" % (key[0], key[1])
+    if kind not in KINDS:
+        KINDS.append(kind)
+        st["objects"][kind] = {}
+        st["events"][kind] = []
+
+
+def discovery(path):
+    """Under cond: the APIGroupList (/apis) or a group version's
+    APIResourceList (/api/v1, /apis/G/V) of what is served now, or None."""
+    if path == "/apis":
+        groups = {}
+        for (g, v, _) in SERVED:
+            if g and g not in groups:
+                gv = {"groupVersion": "%s/%s" % (g, v), "version": v}
+                groups[g] = {"name": g, "versions": [gv], "preferredVersion": gv}
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": list(groups.values())}
+    seg = [s for s in path.split("/") if s]
+    if seg == ["api", "v1"]:
+        g, v = "", "v1"
+    elif len(seg) == 3 and seg[0] == "apis":
+        g, v = seg[1], seg[2]
+    else:
+        return None
+    res = [{"name": r, "singularName": "", "namespaced": nsd, "kind": k,
+            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+           for (gg, vv, r), (k, nsd) in SERVED.items() if gg == g and vv == v]
+    if not res:
+        return None
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "%s/%s" % (g, v) if g else v,
+            "resources": res}
+
+
 def change(kind, typ, obj, lag=0.0, bookmark=True):
     """Under cond: one change at a new version; returns the object as stored."""
     st["rv"] += 1
@@ -121,6 +175,8 @@ def change(kind, typ, obj, lag=0.0, bookmark=True):
         m.setdefault("creationTimestamp", "2024-01-01T00:00:00Z")
         st["objects"][kind][k] = obj
     st["events"][kind].append({"rv": st["rv"], "type": typ, "object": obj, "at": time.monotonic() + lag})
+    if kind == "CustomResourceDefinition":
+        follow_crd(typ, obj)
     if bookmark:
         ask_bookmark()
     cond.notify_all()
@@ -220,6 +276,11 @@ class Api(JsonHandler):
         body = self.rfile.read(n) if n else b""
         if self.headers.get("Authorization") != "Bearer " + token:
             return self.answer(401, status_doc(401, "Unauthorized", "Unauthorized"))
+        if self.command == "GET":
+            with cond:
+                doc = discovery(urlsplit(self.path).path)
+            if doc:
+                return self.answer(200, doc)
         kind, where, ns, name, q = self.route()
         if not kind:
             with cond:

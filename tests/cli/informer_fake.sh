@@ -68,7 +68,7 @@ try:
     s, g, s0, g0 = load("s.json"), load("g.json"), load("s0.json"), load("g0.json")
     C = s["counts"]
     W = {w["kind"]: w for w in g["watches"]}
-    K = ["Namespace", "Pod", "ConfigMap", "Deployment"]
+    K = ["Namespace", "Pod", "ConfigMap", "Deployment", "CustomResourceDefinition"]
     env = dict(s=s, g=g, s0=s0, g0=g0, C=C, W=W, K=K, ok=False)
     exec(sys.argv[2], env)
     sys.exit(0 if env["ok"] else 1)
@@ -226,6 +226,41 @@ else
     bad "the gate's own changes listed as drift (last PATCH $code)"
     python3 -c 'import json,sys; [print("  ", json.dumps(x)) for x in json.load(open(sys.argv[1]))["items"] if x["name"] in ("app-config", "quiet", "fresh")]' "$tmp/g.json"
 fi
+
+# --- a CRD production establishes after start: its kind is learnt, listed
+# and watched, its objects judged; once deleted, its watch ends and nothing
+# waits for it
+crd() {  # crd ESTABLISHED: the CRD of example.com/v1 Widgets
+    printf '{"kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"}, "versions": [{"name": "v1", "served": true, "storage": true}]}, "status": {"conditions": [{"type": "Established", "status": "%s"}]}}' "$1"
+}
+gate_api() {  # gate_api METHOD PATH [BODY]: through the gate as the agent; prints the code, body in $tmp/out
+    curl -s -m 20 --cacert "$tmp/data/tls.crt" -H "Authorization: Bearer $otok" -X "$1" \
+        -H 'Content-Type: application/merge-patch+json' ${3:+-d "$3"} -o "$tmp/out" -w '%{http_code}' \
+        "https://127.0.0.1:$gport$2"
+}
+ctl put "$(crd False)"
+sleep 1
+holds 'ok = "Widget" not in W' && ok "a CRD not yet established: its kind is not learnt" || { bad "an unestablished CRD was followed"; show; }
+ctl put "$(crd True)"
+ctl put '{"kind": "Widget", "metadata": {"name": "w1", "namespace": "shop"}, "spec": {"size": 1}}'
+if wait_for 80 'ok = W.get("Widget", {}).get("watching") and C.get("Widget", {}).get("list") == 1'; then
+    ok "a CRD established after start: its kind is listed, then watched"
+else
+    bad "the new CRD's kind is not watched"; show
+fi
+code=$(gate_api PATCH /apis/example.com/v1/namespaces/shop/widgets/w1 '{"spec": {"size": 2}}')
+[ "$code" = 200 ] && holds 'ok = C["Widget"]["patch"] == 1' \
+    && ok "an object of the new kind is judged and forwarded" || { bad "a patch of the new kind: $code"; cat "$tmp/out"; echo; }
+grep -q "production serves Widget (widgets.example.com) now (its CRD was established)" "$tmp/serve.log" \
+    && ok "the new kind is logged" || bad "the new kind is not logged"
+ctl 'delete?kind=CustomResourceDefinition&ns=&name=widgets.example.com'
+if wait_for 50 'ok = "Widget" not in W'; then
+    ok "the CRD deleted: the kind's watch ends"
+else
+    bad "the deleted CRD's kind is still watched"; show
+fi
+code=$(patch app-config 9)
+[ "$code" = 200 ] && ok "mutations pass after the CRD went (nothing waits for its kind)" || { bad "after the CRD went: $code"; cat "$tmp/out"; echo; }
 
 # --- SIGTERM: the gate stops, its log clean
 stop_twin "SIGTERM stops the gate within 5 s (open watches and all)"
