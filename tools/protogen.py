@@ -9,10 +9,20 @@ reads every PROTO (a path under DIR, as the proto imports name it:
 k8s.io/api/core/v1/generated.proto) (the generated.proto files of k8s.io/api and
 k8s.io/apimachinery that go-to-protobuf writes), walks the messages
 reachable from ROOTS below, and writes one C table per message: its full
-name, and for each field its number, JSON name, label (singular, repeated,
-map<string,V>) and value type (a scalar or a message).  gate/kube/protobuf.c
-#includes the output and defines the types it uses (pb_field, pb_msg,
-pb_root and the PB_* constants).
+name and description, and for each field its number, JSON name, label
+(singular, repeated, map<string,V>), value type (a scalar or a message) and
+description; and the descriptions of apiVersion and kind (metav1.TypeMeta's
+fields).  gate/kube/protobuf.c #includes the output and defines the types
+it uses (pb_field, pb_msg, pb_root and the PB_* constants).
+
+Descriptions.  They are what the API server's OpenAPI gives (kubectl
+explain prints them): the comment block right above the message or field
+in the .proto (go-to-protobuf copies the Go doc comment there), made into
+one text as kube-openapi's openapi-gen makes it (generateDescription):
+the marker lines starting with "+" and the TODO lines left out, nothing
+from a "---" line on, the lines of a paragraph joined by a space,
+paragraphs by a blank line, an indented line kept on a line of its own.
+A message or field with no comment has NULL.
 
 Messages are named as the OpenAPI document names them (io.k8s.api.core.v1.
 PodSpec: the proto package with k8s.io turned into io.k8s), which is how
@@ -252,13 +262,22 @@ MAP_RE = re.compile(r"^map<(\w+), ([.\w]+)> (\w+) = (\d+);$")
 def parse_proto(path, messages):
     """Adds path's messages to messages: full name -> {"fields": [...]}, each
     field a dict(num, name, label, type) with type a scalar name or a full
-    message name (resolved later), label optional/repeated/map."""
+    message name (resolved later), label optional/repeated/map.  A message
+    and each field also get "doc": the lines of the // comment block right
+    above it, "//" and one space taken off each."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
     package = None
     cur = None
+    doc = []   # the comment block read since the last line of anything else
     for lineno, raw in enumerate(text.split("\n"), 1):
+        stripped = raw.strip()
+        if stripped.startswith("//"):
+            body = stripped[2:]
+            doc.append(body[1:] if body.startswith(" ") else body)
+            continue
+        above, doc = doc, []
         line = raw.split("//", 1)[0].strip()
         where = "%s:%d" % (path, lineno)
         if not line:
@@ -277,7 +296,7 @@ def parse_proto(path, messages):
                 cur = package + "." + m.group(1)
                 if cur in messages:
                     raise ProtoError("%s: %s defined twice" % (where, cur))
-                messages[cur] = {"fields": [], "package": package, "where": where}
+                messages[cur] = {"fields": [], "package": package, "where": where, "doc": above}
                 continue
             raise ProtoError("%s: not understood: %s" % (where, line))
         if line == "}":
@@ -289,7 +308,7 @@ def parse_proto(path, messages):
             if label == "required":
                 label = "optional"   # proto2 required: one occurrence, as optional here
             messages[cur]["fields"].append(
-                {"num": int(num), "name": name, "label": label, "type": typ, "where": where})
+                {"num": int(num), "name": name, "label": label, "type": typ, "where": where, "doc": above})
             continue
         m = MAP_RE.match(line)
         if m:
@@ -297,11 +316,63 @@ def parse_proto(path, messages):
             if ktyp != "string":
                 raise ProtoError("%s: map key type %s (only string keys are handled)" % (where, ktyp))
             messages[cur]["fields"].append(
-                {"num": int(num), "name": name, "label": "map", "type": vtyp, "where": where})
+                {"num": int(num), "name": name, "label": "map", "type": vtyp, "where": where, "doc": above})
             continue
         raise ProtoError("%s: not understood inside message %s: %s" % (where, cur, line))
     if cur is not None:
         raise ProtoError("%s: message %s not closed" % (path, cur))
+
+
+def description(doc):
+    """A comment block as the API server's OpenAPI gives it (kube-openapi's
+    openapi-gen, generateDescription): nothing from a "---" line on, no
+    "+" marker lines nor TODO lines, the lines of a paragraph joined by a
+    space, paragraphs by a blank line, an indented line on a line of its
+    own.  "" when nothing is left."""
+    buf = ""
+    for line in doc:
+        if line == "---":
+            break
+        line = line.rstrip(" ")
+        leading = line.lstrip(" ")
+        if not line:
+            buf = buf[:-1] + "\n\n"
+        elif leading.startswith("TODO") or leading.startswith("+"):
+            continue
+        elif line.startswith((" ", "\t")):
+            buf = buf[:-1] + "\n" + line + "\n"
+        else:
+            buf += line + " "
+    return buf.strip()
+
+
+def c_string(text, indent):
+    """text as a C string literal, split after each newline and at a space
+    past 90 columns into pieces on lines of their own, each after indent
+    (the first too).  Escaped: backslash, quote, newline, tab, a "?" after
+    a "?" (a trigraph under -std=c11) and every byte outside printable
+    ASCII (in octal, three digits, so that no digit after it is taken in)."""
+    pieces, cur, prev = [], "", ""
+    for ch in text:
+        if ch == "\\" or ch == '"':
+            cur += "\\" + ch
+        elif ch == "\n":
+            cur += "\\n"
+        elif ch == "\t":
+            cur += "\\t"
+        elif ch == "?" and prev == "?":
+            cur += "\\?"
+        elif " " <= ch <= "~":
+            cur += ch
+        else:
+            cur += "".join("\\%03o" % b for b in ch.encode("utf-8"))
+        prev = ch
+        if ch == "\n" or (ch == " " and len(cur) > 90):
+            pieces.append(cur)
+            cur = ""
+    if cur or not pieces:
+        pieces.append(cur)
+    return "\n".join('%s"%s"' % (indent, p) for p in pieces)
 
 
 def resolve(messages):
@@ -394,6 +465,14 @@ def json_names(messages, msg, exclude=None):
     return out
 
 
+def typemeta_doc(messages, field):
+    """The comment of metav1.TypeMeta's field (apiVersion or kind)."""
+    f = [f for f in messages.get(MV1 + "TypeMeta", {"fields": []})["fields"] if f["name"] == field]
+    if not f or not description(f[0]["doc"]):
+        raise ProtoError("%sTypeMeta has no field %s with a comment (give meta/v1's generated.proto)" % (MV1, field))
+    return f[0]["doc"]
+
+
 def c_ident(name):
     return re.sub(r"\W", "_", name)
 
@@ -424,6 +503,8 @@ def emit(messages, names, tag, command, checked):
         w(" * %s" % line)
     w(" *")
     w(" * %d messages reachable from %d roots, %d fields." % (len(names), len(ROOTS), nfields))
+    w(" * Each message and field carries its description, made of the comment")
+    w(" * above it in its generated.proto as the API server's OpenAPI makes it.")
     w(" * To change anything here, change tools/protogen.py or the tag and rerun it.")
     w(" */")
     w("")
@@ -449,8 +530,13 @@ def emit(messages, names, tag, command, checked):
                 typ, ref, note = SCALARS[f["type"]], 0, ""
             else:
                 typ, ref, note = "PB_MESSAGE", index[f["type"]], " /* %s */" % f["type"].rsplit(".", 1)[1]
-            w('    {%d, "%s", %s, %s, %d},%s' % (f["num"], json_name(n, f["name"]), typ, "|".join(flags) or "0", ref,
-                                              note))
+            row = '    {%d, "%s", %s, %s, %d,' % (f["num"], json_name(n, f["name"]), typ, "|".join(flags) or "0", ref)
+            desc = description(f["doc"])
+            if desc:
+                w(row + note)
+                w(c_string(desc, "     ") + "},")
+            else:
+                w(row + " NULL}," + note)
         w("};")
     w("")
     w("static const pb_msg pb_msgs[PB_NMSGS] = {")
@@ -458,8 +544,21 @@ def emit(messages, names, tag, command, checked):
         kind = SPECIAL[n][0] if n in SPECIAL else ("PB_K_REFUSED" if n in REFUSED else "PB_K_PLAIN")
         fields = messages[n]["fields"]
         arr = "pb_f_%s" % c_ident(n) if fields else "NULL"
-        w('    /* %3d */ {"%s", %s, %d, %s},' % (i, n, kind, len(fields), arr))
+        row = '    /* %3d */ {"%s", %s, %d, %s,' % (i, n, kind, len(fields), arr)
+        desc = description(messages[n]["doc"])
+        if desc:
+            w(row)
+            w(c_string(desc, "              ") + "},")
+        else:
+            w(row + " NULL},")
     w("};")
+    w("")
+    w("/* The descriptions of apiVersion and kind, the members every kind has")
+    w(" * (metav1.TypeMeta's fields in the OpenAPI, inlined in each kind). */")
+    for cname, field in (("pb_desc_api_version", "apiVersion"), ("pb_desc_kind", "kind")):
+        desc = description(typemeta_doc(messages, field))
+        w("static const char %s[] =" % cname)
+        w(c_string(desc, "    ") + ";")
     w("")
     w("static const pb_root pb_roots[] = {")
     for av, kind, msg in ROOTS:
@@ -564,6 +663,8 @@ def main():
         resolve(messages)
         names = reachable(messages, [r[2] for r in ROOTS])
         check_lists(messages, names)
+        typemeta_doc(messages, "apiVersion")
+        typemeta_doc(messages, "kind")
     except ProtoError as e:
         sys.exit("protogen: %s" % e)
     checked = ["The INLINE, KEEP_EMPTY and JSON_NAMES lists of tools/protogen.py were",

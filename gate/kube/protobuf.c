@@ -75,6 +75,7 @@ typedef struct pb_field {
     uint8_t type;       /* pb_type (of the value, for a map) */
     uint8_t flags;      /* PB_REPEATED, PB_MAP, PB_INLINE, PB_KEEP_EMPTY */
     uint16_t msg;       /* PB_MESSAGE: its index in pb_msgs */
+    const char *desc;   /* its OpenAPI description (the comment above it in the .proto), or NULL */
 } pb_field;
 
 typedef struct pb_msg {
@@ -82,6 +83,7 @@ typedef struct pb_msg {
     uint8_t kind;              /* pb_kind */
     uint16_t nfields;
     const pb_field *fields;    /* by ascending number */
+    const char *desc;          /* its OpenAPI description, or NULL */
 } pb_msg;
 
 typedef struct pb_root {
@@ -128,17 +130,17 @@ static const char DELETE_OPTIONS_VERSION[] = "meta.k8s.io/v1";
 /* runtime.Unknown and runtime.TypeMeta, the envelope (not in the tables:
  * they are not a kind's fields). */
 static const pb_field UNKNOWN_FIELDS[] = {
-    {1, "typeMeta", PB_MESSAGE, 0, 0},
-    {2, "raw", PB_BYTES, 0, 0},
-    {3, "contentEncoding", PB_STRING, 0, 0},
-    {4, "contentType", PB_STRING, 0, 0},
+    {1, "typeMeta", PB_MESSAGE, 0, 0, NULL},
+    {2, "raw", PB_BYTES, 0, 0, NULL},
+    {3, "contentEncoding", PB_STRING, 0, 0, NULL},
+    {4, "contentType", PB_STRING, 0, 0, NULL},
 };
-static const pb_msg UNKNOWN = {"io.k8s.apimachinery.pkg.runtime.Unknown", PB_K_PLAIN, 4, UNKNOWN_FIELDS};
+static const pb_msg UNKNOWN = {"io.k8s.apimachinery.pkg.runtime.Unknown", PB_K_PLAIN, 4, UNKNOWN_FIELDS, NULL};
 static const pb_field TYPEMETA_FIELDS[] = {
-    {1, "apiVersion", PB_STRING, 0, 0},
-    {2, "kind", PB_STRING, 0, 0},
+    {1, "apiVersion", PB_STRING, 0, 0, NULL},
+    {2, "kind", PB_STRING, 0, 0, NULL},
 };
-static const pb_msg TYPEMETA = {"io.k8s.apimachinery.pkg.runtime.TypeMeta", PB_K_PLAIN, 2, TYPEMETA_FIELDS};
+static const pb_msg TYPEMETA = {"io.k8s.apimachinery.pkg.runtime.TypeMeta", PB_K_PLAIN, 2, TYPEMETA_FIELDS, NULL};
 
 /* Where the decoder is, for errors: a JSON path kept on the stack. */
 typedef struct pb_path {
@@ -534,8 +536,8 @@ static int map_entry(pb_dec *d, const pb_msg *m, const pb_field *f, const pb_val
     /* the entry as a message of its own, for the errors */
     char ename[256];
     snprintf(ename, sizeof ename, "%s.%s map entry", m->name, f->json);
-    pb_field ef[2] = {{1, "key", PB_STRING, 0, 0}, {2, "value", f->type, 0, f->msg}};
-    const pb_msg em = {ename, PB_K_PLAIN, 2, ef};
+    pb_field ef[2] = {{1, "key", PB_STRING, 0, 0, NULL}, {2, "value", f->type, 0, f->msg, NULL}};
+    const pb_msg em = {ename, PB_K_PLAIN, 2, ef, NULL};
     pb_in in = {ev->s, ev->s + ev->n};
     pb_val v[2];
     int present[2];
@@ -985,9 +987,12 @@ int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *k
  *
  * Every message reachable from the group version's kinds, named as the
  * API server's OpenAPI names them (io.k8s.api.apps.v1.DeploymentSpec), with
- * each field's type, $ref or items; the kinds carry apiVersion, kind and
- * x-kubernetes-group-version-kind.  Simplified: no descriptions (the
- * generated.proto comments are not in the tables) and no required lists. */
+ * each field's type, $ref or items and the descriptions of the messages and
+ * fields (what kubectl explain prints: the generated.proto comments, which
+ * protogen.py copies into the tables); the kinds carry apiVersion, kind and
+ * x-kubernetes-group-version-kind.  Simplified: no required lists, and a
+ * field of a special type (Quantity, Time, IntOrString, ...) is its JSON
+ * form in place rather than a $ref. */
 
 static json_t *schema_value(const pb_field *f, json_t *all, int depth);
 
@@ -1033,13 +1038,18 @@ static json_t *schema_scalar(const pb_field *f, json_t *all, int depth)
     }
 }
 
+/* The description, when there is one, beside the type: for a $ref
+ * {"allOf": [{"$ref": ...}], "description": ...}, as the API server writes
+ * it (a $ref's siblings are ignored in OpenAPI 3.0). */
 static json_t *schema_value(const pb_field *f, json_t *all, int depth)
 {
     json_t *v = schema_scalar(f, all, depth);
     if (f->flags & PB_REPEATED)
-        return json_pack("{s:s, s:o}", "type", "array", "items", v);
-    if (f->flags & PB_MAP)
-        return json_pack("{s:s, s:o}", "type", "object", "additionalProperties", v);
+        v = json_pack("{s:s, s:o}", "type", "array", "items", v);
+    else if (f->flags & PB_MAP)
+        v = json_pack("{s:s, s:o}", "type", "object", "additionalProperties", v);
+    if (f->desc)
+        json_object_set_new(v, "description", json_string(f->desc));
     return v;
 }
 
@@ -1062,6 +1072,8 @@ static void schema_add(const pb_msg *m, json_t *all, int depth)
     if (json_object_get(all, m->name) || depth > PB_MAX_DEPTH)
         return;
     json_t *s = json_pack("{s:s, s:{}}", "type", "object", "properties");
+    if (m->desc)
+        json_object_set_new(s, "description", json_string(m->desc));
     json_object_set_new(all, m->name, s);   /* before the fields: a message may reach itself */
     schema_props(m, json_object_get(s, "properties"), all, depth);
 }
@@ -1077,8 +1089,9 @@ json_t *gate_protobuf_schemas(const char *group, const char *version)
         schema_add(m, all, 0);
         json_t *s = json_object_get(all, m->name);
         json_t *props = json_object_get(s, "properties");
-        json_object_set_new(props, "apiVersion", json_pack("{s:s}", "type", "string"));
-        json_object_set_new(props, "kind", json_pack("{s:s}", "type", "string"));
+        json_object_set_new(props, "apiVersion",
+                            json_pack("{s:s, s:s}", "type", "string", "description", pb_desc_api_version));
+        json_object_set_new(props, "kind", json_pack("{s:s, s:s}", "type", "string", "description", pb_desc_kind));
         json_object_set_new(s, "x-kubernetes-group-version-kind",
                             json_pack("[{s:s, s:s, s:s}]", "group", group, "version", version, "kind",
                                       pb_roots[r].kind));

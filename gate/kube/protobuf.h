@@ -43,8 +43,10 @@ int gate_protobuf_check_json(json_t *obj, const char *api_version, const char *k
                              size_t errlen);
 
 /* The OpenAPI v3 schemas of group/version's kinds the tables have, and of
- * every message they reach, by the names the API server gives them (new
- * object; empty when the tables have none of its kinds). */
+ * every message they reach, by the names the API server gives them, with
+ * the API server's descriptions of each message and field (what kubectl
+ * explain prints) (new object; empty when the tables have none of its
+ * kinds). */
 json_t *gate_protobuf_schemas(const char *group, const char *version);
 
 #endif

@@ -67,6 +67,8 @@ kx api-versions api-versions
 has "api-versions includes metrics.k8s.io/v1beta1" "metrics.k8s.io/v1beta1"
 kx explain explain deployment.spec.strategy
 has "explain lists a field's fields (OpenAPI v3 schemas from the protobuf tables)" "rollingUpdate"
+has "explain prints a field's description (the generated.proto comments)" \
+    "The deployment strategy to use to replace existing pods with new ones."
 kx explain-type explain pods.spec.containers.ports.containerPort
 has "explain names a field's type" "<integer>"
 kx get-raw get --raw /api/v1/namespaces/shop
