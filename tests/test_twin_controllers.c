@@ -1571,6 +1571,10 @@ static void test_controller_events(void **state)
     assert_int_equal(events_where(t, "ScalingReplicaSet", "Deployment", "web"), 1);
     assert_int_equal(events_where(t, "SuccessfulCreate", "ReplicaSet", NULL), 1);
     assert_int_equal(events_where(t, "Scheduled", "Pod", NULL), 1);
+    /* the kubelet's: the new pod's container pulled, created, started */
+    assert_int_equal(events_where(t, "Pulled", "Pod", NULL), 1);
+    assert_int_equal(events_where(t, "Created", "Pod", NULL), 1);
+    assert_int_equal(events_where(t, "Started", "Pod", NULL), 1);
     json_t *evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
     json_array_foreach(evs, i, c) {
         if (strcmp(tt_str(c, "reason"), "ScalingReplicaSet"))
@@ -1581,6 +1585,21 @@ static void test_controller_events(void **state)
         assert_int_equal(tt_int(c, "count"), 1);
     }
     json_decref(evs);
+
+    /* a deleted running pod: the kubelet stops its container */
+    json_t *pods = tt_list(t, TWIN_AFTER, "Pod", "app", NULL);
+    const char *victim = tt_str(json_array_get(pods, 0), "metadata.name");
+    tt_do(t, tt_delete("Pod", "app", victim, NULL), 200);
+    assert_int_equal(events_where(t, "Killing", "Pod", victim), 1);
+    evs = tt_list(t, TWIN_AFTER, "Event", "app", NULL);
+    json_array_foreach(evs, i, c) {
+        if (!strcmp(tt_str(c, "reason"), "Killing")) {
+            assert_string_equal(tt_str(c, "source.component"), "kubelet");
+            assert_non_null(strstr(tt_str(c, "message"), "Stopping container "));
+        }
+    }
+    json_decref(evs);
+    json_decref(pods);
 
     /* the same Event again counts up (3 -> 4 -> 3 -> 4 ...); an object keeps
      * its 20 newest (then every size up to 30, each a new message) */

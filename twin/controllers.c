@@ -2148,6 +2148,8 @@ static void enqueue_all(twin *t, const char *kind)
     json_decref(keys);
 }
 
+static void kubelet_events(twin *t, const json_t *pod, int start);
+
 void twin__notify(twin *t, const char *kind, const json_t *before, const json_t *after)
 {
     const json_t *obj = after ? after : before;
@@ -2155,6 +2157,8 @@ void twin__notify(twin *t, const char *kind, const json_t *before, const json_t 
     if (!strcmp(kind, "Pod")) {
         sched_account(t, before, -1);
         sched_account(t, after, +1);
+        if (before && !after && twin__pod_ready(before))
+            kubelet_events(t, before, 0);   /* its containers are stopped */
         if (before)
             enqueue_owner(t, before);
         if (after)
@@ -2293,6 +2297,29 @@ static int drain(twin *t, long *pops, char *err, size_t errlen)
     return 0;
 }
 
+/* The kubelet's Events of a pod's containers: pulled, created and started
+ * (start), or stopped as the pod goes.  (Simplified: the image is always
+ * present on the node; no Pulling.) */
+static void kubelet_events(twin *t, const json_t *pod, int start)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(twin__path(pod, "spec.containers"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *image = json_string_value(json_object_get(c, "image"));
+        if (!name)
+            continue;
+        if (!start) {
+            twin__event(t, pod, "Normal", "Killing", "kubelet", "Stopping container %s", name);
+            continue;
+        }
+        twin__event(t, pod, "Normal", "Pulled", "kubelet", "Container image \"%s\" already present on machine",
+                    image ? image : "");
+        twin__event(t, pod, "Normal", "Created", "kubelet", "Created container %s", name);
+        twin__event(t, pod, "Normal", "Started", "kubelet", "Started container %s", name);
+    }
+}
+
 /* Pods this operation created or changed that are scheduled and waiting:
  * their containers start. Returns how many became Ready. */
 static int start_pods(twin *t)
@@ -2318,6 +2345,7 @@ static int start_pods(twin *t)
     json_array_foreach(ready, i, p) {
         make_ready(t, p);
         twin__put_shared(t, p);   /* our own copy, not touched again */
+        kubelet_events(t, p, 1);
     }
     int n = (int)json_array_size(ready);
     json_decref(ready);
