@@ -13,40 +13,40 @@
 
 /* Built-in kinds with their API coordinates (k8s-api-facts.md §1). */
 static const twin_kind KINDS[] = {
-    {"Namespace", "", "v1", "namespaces", "namespace", "ns", 0, 0, 1},
-    {"Node", "", "v1", "nodes", "node", "no", 0, 0, 1},
-    {"Pod", "", "v1", "pods", "pod", "po", 1, 0, 1},
-    {"Service", "", "v1", "services", "service", "svc", 1, 0, 1},
-    {"Endpoints", "", "v1", "endpoints", "endpoints", "ep", 1, 0, 0},
-    {"ConfigMap", "", "v1", "configmaps", "configmap", "cm", 1, 0, 0},
-    {"Secret", "", "v1", "secrets", "secret", "", 1, 0, 0},
-    {"PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "pvc", 1, 0, 1},
-    {"PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", "pv", 0, 0, 1},
-    {"ServiceAccount", "", "v1", "serviceaccounts", "serviceaccount", "sa", 1, 0, 0},
+    {"Namespace", "", "v1", "namespaces", "namespace", "ns", 0, 0, 1, 0},
+    {"Node", "", "v1", "nodes", "node", "no", 0, 0, 1, 0},
+    {"Pod", "", "v1", "pods", "pod", "po", 1, 0, 1, 0},
+    {"Service", "", "v1", "services", "service", "svc", 1, 0, 1, 0},
+    {"Endpoints", "", "v1", "endpoints", "endpoints", "ep", 1, 0, 0, 0},
+    {"ConfigMap", "", "v1", "configmaps", "configmap", "cm", 1, 0, 0, 0},
+    {"Secret", "", "v1", "secrets", "secret", "", 1, 0, 0, 0},
+    {"PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "pvc", 1, 0, 1, 0},
+    {"PersistentVolume", "", "v1", "persistentvolumes", "persistentvolume", "pv", 0, 0, 1, 0},
+    {"ServiceAccount", "", "v1", "serviceaccounts", "serviceaccount", "sa", 1, 0, 0, 0},
     /* stored and served without behaviour (reads agents make routinely) */
-    {"Event", "", "v1", "events", "event", "ev", 1, 0, 0},
-    {"ResourceQuota", "", "v1", "resourcequotas", "resourcequota", "quota", 1, 0, 1},
-    {"LimitRange", "", "v1", "limitranges", "limitrange", "limits", 1, 0, 0},
-    {"ControllerRevision", "apps", "v1", "controllerrevisions", "controllerrevision", "", 1, 0, 0},
-    {"Lease", "coordination.k8s.io", "v1", "leases", "lease", "", 1, 0, 0},
-    {"PriorityClass", "scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "pc", 0, 0, 0},
-    {"StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", "sc", 0, 0, 0},
-    {"Deployment", "apps", "v1", "deployments", "deployment", "deploy", 1, 1, 1},
-    {"ReplicaSet", "apps", "v1", "replicasets", "replicaset", "rs", 1, 1, 1},
-    {"StatefulSet", "apps", "v1", "statefulsets", "statefulset", "sts", 1, 1, 1},
-    {"DaemonSet", "apps", "v1", "daemonsets", "daemonset", "ds", 1, 0, 1},
-    {"Job", "batch", "v1", "jobs", "job", "", 1, 0, 1},
-    {"CronJob", "batch", "v1", "cronjobs", "cronjob", "cj", 1, 0, 1},
+    {"Event", "", "v1", "events", "event", "ev", 1, 0, 0, 0},
+    {"ResourceQuota", "", "v1", "resourcequotas", "resourcequota", "quota", 1, 0, 1, 0},
+    {"LimitRange", "", "v1", "limitranges", "limitrange", "limits", 1, 0, 0, 0},
+    {"ControllerRevision", "apps", "v1", "controllerrevisions", "controllerrevision", "", 1, 0, 0, 0},
+    {"Lease", "coordination.k8s.io", "v1", "leases", "lease", "", 1, 0, 0, 0},
+    {"PriorityClass", "scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "pc", 0, 0, 0, 0},
+    {"StorageClass", "storage.k8s.io", "v1", "storageclasses", "storageclass", "sc", 0, 0, 0, 0},
+    {"Deployment", "apps", "v1", "deployments", "deployment", "deploy", 1, 1, 1, 0},
+    {"ReplicaSet", "apps", "v1", "replicasets", "replicaset", "rs", 1, 1, 1, 0},
+    {"StatefulSet", "apps", "v1", "statefulsets", "statefulset", "sts", 1, 1, 1, 0},
+    {"DaemonSet", "apps", "v1", "daemonsets", "daemonset", "ds", 1, 0, 1, 0},
+    {"Job", "batch", "v1", "jobs", "job", "", 1, 0, 1, 0},
+    {"CronJob", "batch", "v1", "cronjobs", "cronjob", "cj", 1, 0, 1, 0},
     {"HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "hpa",
-     1, 0, 1},
-    {"NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "netpol", 1, 0, 0},
-    {"Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", "ing", 1, 0, 1},
-    {"PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "pdb", 1, 0, 1},
-    {"Role", "rbac.authorization.k8s.io", "v1", "roles", "role", "", 1, 0, 0},
-    {"RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "", 1, 0, 0},
-    {"ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "", 0, 0, 0},
+     1, 0, 1, 0},
+    {"NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "netpol", 1, 0, 0, 0},
+    {"Ingress", "networking.k8s.io", "v1", "ingresses", "ingress", "ing", 1, 0, 1, 0},
+    {"PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "pdb", 1, 0, 1, 0},
+    {"Role", "rbac.authorization.k8s.io", "v1", "roles", "role", "", 1, 0, 0, 0},
+    {"RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "", 1, 0, 0, 0},
+    {"ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "", 0, 0, 0, 0},
     {"ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "", 0, 0,
-     0},
+     0, 0},
 };
 
 const twin_kind *twin_kinds(size_t *n)
@@ -129,6 +129,13 @@ const twin_kind *twin_learn_kind_as(twin *t, const char *api_version, const char
     free((char *)k->resource);
     k->resource = twin_xstrdup(resource);   /* the plural production serves, not one derived */
     return k;
+}
+
+void twin_kind_mark_read_only(twin *t, const twin_kind *k)
+{
+    for (size_t i = 0; i < t->ndyn; i++)
+        if (t->dyn[i] == k)
+            t->dyn[i]->read_only = 1;
 }
 
 const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced)

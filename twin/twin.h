@@ -56,11 +56,15 @@ typedef struct twin_kind {
     int namespaced;
     int has_scale;           /* serves the scale subresource */
     int has_status;
+    int read_only;           /* production serves it but it cannot be watched (an aggregated API): not mirrored;
+                                reads are judged and passed through, writes refused (twin_kind_mark_read_only) */
 } twin_kind;
 
 /* Borrowed, valid for the twin's lifetime; NULL when unknown. */
 const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const char *resource);
 const twin_kind *twin_kind_by_name(const twin *t, const char *kind);
+/* Marks a learnt kind read-only (see twin_kind.read_only). */
+void twin_kind_mark_read_only(twin *t, const twin_kind *k);
 /* Learns a kind the twin has no model of (a CRD named in a manifest), so it
  * can be stored and served as it is; returns the kind (borrowed). */
 const twin_kind *twin_learn_kind(twin *t, const char *api_version, const char *kind, int namespaced);

@@ -737,6 +737,15 @@ int gate_action_parse(gate_action *a, const twin *t, const char *method, const c
         rc = refuse(404, err, errlen, "%s is cluster-scoped: it has no namespaced path", a->resource);
         goto out;
     }
+    if (a->kind->read_only && strcmp(a->method, "GET") && strcmp(a->method, "HEAD")) {
+        /* fail closed: the twin does not mirror it, so it cannot simulate a write */
+        snprintf(err, errlen,
+                 "airlock: %s%s%s is served by an aggregated API the gate cannot watch: it passes reads, after "
+                 "judging them, and refuses writes (it cannot simulate them)",
+                 a->resource, *a->group ? "." : "", a->group);
+        rc = 403;
+        goto out;
+    }
     if (!strcmp(a->kind->kind, "Namespace") && a->name)
         a->ns = NULL;
 

@@ -277,8 +277,9 @@ static int load_page(void *ud, json_t *items, char *err, size_t errlen)
  * from its discovery: each listable and watchable resource of each group's
  * preferred version is learnt under the plural production serves it by,
  * so the twin lists, watches and serves it, and the policies judge it by
- * the generic rules.  What cannot be watched (an aggregated API such as
- * metrics.k8s.io) is not mirrored.  A failed discovery only logs: the
+ * the generic rules.  What can be listed but not watched (an aggregated
+ * API) is learnt read-only: not mirrored, its reads judged and passed
+ * through, its writes refused (the twin could not simulate them).  A failed discovery only logs: the
  * unknown kinds are then refused, never forwarded unjudged. */
 static void learn_production_kinds(gate_upstream *up, twin *t)
 {
@@ -311,9 +312,15 @@ static void learn_production_kinds(gate_upstream *up, twin *t)
             }
             char group[256];
             snprintf(group, sizeof group, "%.*s", strchr(gv, '/') ? (int)(strchr(gv, '/') - gv) : 0, gv);
-            if (!listable || !watchable || twin_kind_by_resource(t, group, name))
-                continue;
-            if (twin_learn_kind_as(t, gv, kind, name, json_is_true(json_object_get(r, "namespaced"))))
+            if (!listable || twin_kind_by_resource(t, group, name) || !strcmp(group, "metrics.k8s.io"))
+                continue;   /* (metrics.k8s.io: served by serve_metrics) */
+            const twin_kind *k = twin_learn_kind_as(t, gv, kind, name, json_is_true(json_object_get(r, "namespaced")));
+            if (k && !watchable) {
+                twin_kind_mark_read_only(t, k);
+                gate_log("production serves %s (%s.%s), which cannot be watched (an aggregated API): not mirrored; "
+                         "reads judged and passed through, writes refused",
+                         kind, name, group);
+            } else if (k)
                 gate_log("production serves %s (%s.%s): mirrored and judged by the generic rules", kind, name,
                          group);
             else
@@ -337,6 +344,8 @@ static int load_production(gate_upstream *up, twin *t, json_t *served, long *cou
         const twin_kind *k = twin_kind_at(t, i);
         int absent;
         char *rv = NULL;
+        if (k->read_only)
+            continue;   /* not mirrored: not listed, not watched */
         if (gate_upstream_list_paged(up, k, 500, load_page, t, &rv, &absent, err, errlen) < 0) {
             if (absent)
                 continue;   /* not served: not watched */

@@ -6,7 +6,8 @@ usage: fake_apiserver.py PORT CTL_PORT CERT KEY TOKEN
 
 Production (PORT, HTTPS, bearer TOKEN required):
   - serves five kinds: Namespaces, Pods, ConfigMaps, apps/v1 Deployments and
-    CustomResourceDefinitions, and the kind of every CRD put once it is
+    CustomResourceDefinitions; stats.example.com/v1 Usages as an aggregated
+    API serves them (get and list only: 405 otherwise); and the kind of every CRD put once it is
     Established (its first served version; no more once deleted), with
     discovery (/apis, /api/v1, /apis/G/V) of what is served
     (LIST, cluster-wide and by namespace, with limit=N; GET of one object;
@@ -71,9 +72,11 @@ SERVED = {
     ("", "v1", "configmaps"): ("ConfigMap", True),
     ("apps", "v1", "deployments"): ("Deployment", True),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): ("CustomResourceDefinition", False),
+    ("stats.example.com", "v1", "usages"): ("Usage", True),   # as an aggregated API: get and list only
 }
+NOT_WATCHABLE = {"Usage"}
 API_VERSION = {"Namespace": "v1", "Pod": "v1", "ConfigMap": "v1", "Deployment": "apps/v1",
-               "CustomResourceDefinition": "apiextensions.k8s.io/v1"}
+               "CustomResourceDefinition": "apiextensions.k8s.io/v1", "Usage": "stats.example.com/v1"}
 KINDS = list(API_VERSION)
 
 cond = threading.Condition()
@@ -151,7 +154,8 @@ def discovery(path):
     else:
         return None
     res = [{"name": r, "singularName": "", "namespaced": nsd, "kind": k,
-            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+            "verbs": ["get", "list"] if k in NOT_WATCHABLE else
+            ["create", "delete", "get", "list", "patch", "update", "watch"]}
            for (gg, vv, r), (k, nsd) in SERVED.items() if gg == g and vv == v]
     if not res:
         return None
@@ -209,6 +213,7 @@ def seed():
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     for name in ("app-config", "doomed", "quiet"):
         change("ConfigMap", "ADDED", {"metadata": {"name": name, "namespace": "shop"}, "data": {"a": "1"}})
+    change("Usage", "ADDED", {"metadata": {"name": "web-1", "namespace": "shop"}, "cpu": "250m"})
     for k in KINDS:   # the history starts here: a watch from before is too old
         st["events"][k] = []
 
@@ -288,6 +293,11 @@ class Api(JsonHandler):
                       self.command.lower())
                 st["unknown"] += 1
             return self.answer(404, status_doc(404, "NotFound", "the server could not find the requested resource"))
+        if kind in NOT_WATCHABLE and (self.command != "GET" or q.get("watch") in ("true", "1")):
+            with cond:
+                count(kind, "watch" if self.command == "GET" else self.command.lower())
+            return self.answer(405, status_doc(405, "MethodNotAllowed", "the server does not allow this method on "
+                                                                      "the requested resource"))
         if self.command == "GET" and q.get("watch") in ("true", "1"):
             return self.watch(kind, ns, q)
         if self.command == "GET" and name:

@@ -262,6 +262,21 @@ fi
 code=$(patch app-config 9)
 [ "$code" = 200 ] && ok "mutations pass after the CRD went (nothing waits for its kind)" || { bad "after the CRD went: $code"; cat "$tmp/out"; echo; }
 
+# --- an aggregated API that cannot be watched: learnt read-only, never
+# listed at start nor watched; reads judged and passed through, writes refused
+# by the gate without reaching production
+holds 'ok = "Usage" not in W and C.get("Usage", {}).get("list", 0) == 0 and C.get("Usage", {}).get("watch", 0) == 0' \
+    && ok "a kind production cannot watch is neither listed at start nor watched" || { bad "the unwatchable kind"; show; }
+code=$(gate_api GET /apis/stats.example.com/v1/namespaces/shop/usages/web-1)
+[ "$code" = 200 ] && grep -q '"cpu": *"250m"' "$tmp/out" && ok "a read of it is judged and answered by production" \
+    || { bad "a read of the unwatchable kind: $code"; cat "$tmp/out"; echo; }
+code=$(gate_api PATCH /apis/stats.example.com/v1/namespaces/shop/usages/web-1 '{"cpu": "1"}')
+if [ "$code" = 403 ] && grep -q "aggregated API the gate cannot watch" "$tmp/out" && holds 'ok = C["Usage"].get("patch", 0) == 0'; then
+    ok "a write of it is refused 403 by the gate (it cannot be simulated), and never reaches production"
+else
+    bad "a write of the unwatchable kind: $code"; cat "$tmp/out"; echo
+fi
+
 # --- SIGTERM: the gate stops, its log clean
 stop_twin "SIGTERM stops the gate within 5 s (open watches and all)"
 [ "$failures" -eq 0 ]
