@@ -45,54 +45,35 @@
 
 typedef struct walk {
     const char *kind;
-    char path[512];   /* "spec.template.spec.containers[].ports", as twin_patch_merge_key reads it */
-    size_t len;
-    int truncated;    /* the path outgrew the buffer: no list key matches it */
+    twin_fpath fp;   /* where the walk is, as twin_patch_merge_key reads it */
     int depth;
 } walk;
 
-typedef struct mark {
-    size_t len;
-    int truncated;
-} mark;
+typedef twin_fmark mark;
 
-/* Descends into member `field`, or into a list element when NULL. */
 static mark push(walk *w, const char *field)
 {
-    mark m = {w->len, w->truncated};
-    const char *sep = field && w->len ? "." : "";
-    const char *seg = field ? field : "[]";
-    size_t ns = strlen(sep), ng = strlen(seg);
     w->depth++;
-    if (w->truncated || w->len + ns + ng >= sizeof w->path) {
-        w->truncated = 1;
-        return m;
-    }
-    memcpy(w->path + w->len, sep, ns);
-    memcpy(w->path + w->len + ns, seg, ng + 1);
-    w->len += ns + ng;
-    return m;
+    return twin__fpath_push(&w->fp, field);
 }
 
 static void pop(walk *w, mark m)
 {
     w->depth--;
-    w->len = m.len;
-    w->truncated = m.truncated;
-    w->path[m.len] = '\0';
+    twin__fpath_pop(&w->fp, m);
 }
 
 static void walk_reset(walk *w)
 {
-    w->len = 0;
-    w->path[0] = '\0';
-    w->truncated = w->depth = 0;
+    w->fp.len = 0;
+    w->fp.s[0] = '\0';
+    w->fp.truncated = w->depth = 0;
 }
 
 /* The list key at the current path (NULL: not a merging list). */
 static const char *list_key(const walk *w)
 {
-    return w->truncated ? NULL : twin_patch_merge_key(w->kind, w->path);
+    return w->fp.truncated ? NULL : twin_patch_merge_key(w->kind, w->fp.s);
 }
 
 static int untracked(const walk *w)
@@ -104,7 +85,7 @@ static int untracked(const walk *w)
         "metadata.managedFields",
     };
     for (size_t i = 0; i < sizeof PATHS / sizeof *PATHS; i++)
-        if (!strcmp(w->path, PATHS[i]))
+        if (!strcmp(w->fp.s, PATHS[i]))
             return 1;
     return 0;
 }
@@ -126,8 +107,8 @@ static char *elem_step(const walk *w, const json_t *e, const char *key)
     json_t *k = json_pack("{s:O}", key, (json_t *)id);
     /* the API server's list-map keys of the two port lists add protocol
      * (defaulted TCP) to the strategic-merge key */
-    size_t n = strlen(w->path);
-    if (n >= 5 && !strcmp(w->path + n - 5, "ports") &&
+    size_t n = w->fp.len;
+    if (n >= 5 && !strcmp(w->fp.s + n - 5, "ports") &&
         (!strcmp(key, "containerPort") || (!strcmp(key, "port") && !strcmp(w->kind, "Service")))) {
         const json_t *proto = json_object_get(e, "protocol");
         json_object_set_new(k, "protocol", json_string(json_is_string(proto) ? json_string_value(proto) : "TCP"));
@@ -178,7 +159,7 @@ static void set_of_value(walk *w, const char *step, const json_t *x, const json_
         return;
     }
     if (json_is_object(x) && json_object_size(x) &&
-        !(w->truncated ? 0 : twin_patch_atomic_map(w->kind, w->path))) {
+        !(w->fp.truncated ? 0 : twin_patch_atomic_map(w->kind, w->fp.s))) {
         json_t *a = json_object(), *c = json_object();
         set_of_map(w, x, json_is_object(old) ? old : NULL, a, c);
         if (json_object_size(a))

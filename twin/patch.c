@@ -684,51 +684,54 @@ const char *twin_patch_merge_key(const char *kind, const char *path)
 /* Walk context: kind, current field path, error buffer                      */
 /* ------------------------------------------------------------------------ */
 
-#define SMP_PATH_CAP 512
-
 typedef struct smp_ctx {
     const char *kind;
-    char path[SMP_PATH_CAP]; /* "spec.template.spec.containers[].env" */
-    size_t len;
-    int truncated; /* the path outgrew the buffer: no metadata matches it */
+    twin_fpath fp;   /* where the walk is: "spec.template.spec.containers[].env" */
     char *err;
     size_t errlen;
 } smp_ctx;
 
-typedef struct path_mark {
-    size_t len;
-    int truncated;
-} path_mark;
+typedef twin_fmark path_mark;
+
+twin_fmark twin__fpath_push(twin_fpath *p, const char *field)
+{
+    twin_fmark m = {p->len, p->truncated};
+    const char *sep = field && p->len ? "." : "";
+    const char *seg = field ? field : "[]";
+    size_t ns = strlen(sep), ng = strlen(seg);
+    if (p->truncated || p->len + ns + ng >= sizeof p->s) {
+        p->truncated = 1;
+        return m;
+    }
+    memcpy(p->s + p->len, sep, ns);
+    memcpy(p->s + p->len + ns, seg, ng + 1);
+    p->len += ns + ng;
+    return m;
+}
+
+void twin__fpath_pop(twin_fpath *p, twin_fmark m)
+{
+    p->len = m.len;
+    p->truncated = m.truncated;
+    p->s[p->len] = '\0';
+}
 
 /* Descends into member `field`, or into a list element when `field` is NULL.
  * Returns the mark path_pop restores. */
 static path_mark path_push(smp_ctx *c, const char *field)
 {
-    path_mark m = {c->len, c->truncated};
-    const char *sep = field && c->len ? "." : "";
-    const char *seg = field ? field : "[]";
-    size_t ns = strlen(sep), ng = strlen(seg);
-    if (c->truncated || c->len + ns + ng >= sizeof c->path) {
-        c->truncated = 1;
-        return m;
-    }
-    memcpy(c->path + c->len, sep, ns);
-    memcpy(c->path + c->len + ns, seg, ng + 1);
-    c->len += ns + ng;
-    return m;
+    return twin__fpath_push(&c->fp, field);
 }
 
 static void path_pop(smp_ctx *c, path_mark m)
 {
-    c->len = m.len;
-    c->truncated = m.truncated;
-    c->path[c->len] = '\0';
+    twin__fpath_pop(&c->fp, m);
 }
 
 /* The metadata row for the field at the current path, if any. */
 static const smp_field *ctx_field(const smp_ctx *c)
 {
-    return c->truncated ? NULL : smp_lookup(c->kind, c->path);
+    return c->fp.truncated ? NULL : smp_lookup(c->kind, c->fp.s);
 }
 
 /* Writes "<path>: <message>" into the caller's buffer; returns -1. */
@@ -740,8 +743,8 @@ static int smp_fail(smp_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return fail(c->err, c->errlen, "%s%s: %s", c->len ? c->path : "(root)",
-                c->truncated ? "..." : "", msg);
+    return fail(c->err, c->errlen, "%s%s: %s", c->fp.len ? c->fp.s : "(root)",
+                c->fp.truncated ? "..." : "", msg);
 }
 
 /* ------------------------------------------------------------------------ */

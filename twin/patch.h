@@ -90,4 +90,21 @@ const char *twin_patch_merge_key(const char *kind, const char *path);
  * spec.selector). */
 int twin_patch_atomic_map(const char *kind, const char *path);
 
+/* A field path as the strategic-merge metadata names it
+ * ("spec.template.spec.containers[].ports"), grown and shrunk as a walk
+ * descends an object (patch.c, managed.c: the twin's own walks).  A path that outgrows the
+ * buffer is truncated: no metadata matches it. */
+typedef struct twin_fpath {
+    char s[512];
+    size_t len;
+    int truncated;
+} twin_fpath;
+typedef struct twin_fmark {
+    size_t len;
+    int truncated;
+} twin_fmark;
+/* Into member `field`, or a list element when NULL; the mark to go back to. */
+twin_fmark twin__fpath_push(twin_fpath *p, const char *field);
+void twin__fpath_pop(twin_fpath *p, twin_fmark m);
+
 #endif

@@ -292,10 +292,10 @@ static char *hex(char *p, uint64_t v, int n)
     return p + n;
 }
 
-char *twin__uuid(twin *t)
+/* a and b as the text of a version-4 uuid:
+ * "%08x-%04x-4%03x-%04x-%012llx", written by hand (one per new object). */
+static char *uuid_text(uint64_t a, uint64_t b)
 {
-    /* "%08x-%04x-4%03x-%04x-%012llx", written by hand: one per new object */
-    uint64_t a = twin__rand(t), b = twin__rand(t);
     char *u = twin_xmalloc(37), *p = u;
     p = hex(p, a >> 32, 8);
     *p++ = '-';
@@ -311,27 +311,22 @@ char *twin__uuid(twin *t)
     return u;
 }
 
+char *twin__uuid(twin *t)
+{
+    uint64_t a = twin__rand(t), b = twin__rand(t);
+    return uuid_text(a, b);
+}
+
 char *twin__uuid_of(const char *seed)
 {
-    /* FNV-1a over the seed, twice: the same shape as twin__uuid */
-    uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
-    for (int k = 0; k < 2; k++)
-        for (const unsigned char *c = (const unsigned char *)seed; *c; c++)
-            h[k] = (h[k] ^ *c) * 0x100000001b3ULL;
-    uint64_t a = h[0], b = h[1];
-    char *u = twin_xmalloc(37), *p = u;
-    p = hex(p, a >> 32, 8);
-    *p++ = '-';
-    p = hex(p, (a >> 16) & 0xffff, 4);
-    *p++ = '-';
-    *p++ = '4';
-    p = hex(p, a & 0xfff, 3);
-    *p++ = '-';
-    p = hex(p, ((b >> 48) & 0x3fff) | 0x8000, 4);
-    *p++ = '-';
-    p = hex(p, b & 0xffffffffffffULL, 12);
-    *p = '\0';
-    return u;
+    char d[65], half[17];
+    twin__digest_hex(seed, d);   /* its first 128 bits */
+    memcpy(half, d, 16);
+    half[16] = '\0';
+    uint64_t a = strtoull(half, NULL, 16);
+    memcpy(half, d + 16, 16);
+    uint64_t b = strtoull(half, NULL, 16);
+    return uuid_text(a, b);
 }
 
 long long twin__next_rv(twin *t) { return ++t->rv; }
