@@ -141,6 +141,7 @@ enum {
     JOURNAL_MAX = 1 << 30, /* bytes: an append that would make the journal larger fails */
     BATCH_MAX = 1024,      /* records per batch (one ref update, one tip write) */
     RETRY_MS = 1000,       /* a failed batch is tried again after this */
+    FULL_AFTERMATH = 30,   /* seconds after a full disk in which a failed commit is put down to it */
 };
 
 /* A journaled record not yet committed: what its commit is made of. */
@@ -185,6 +186,7 @@ struct gate_audit {
     int retry;              /* the flusher's RETRY_MS passed since a failure */
     int jbroken;            /* a failed journal write could not be cut back: no more appends */
     char failing[256];      /* why the last append failed, "" once one succeeds (gate_audit_health) */
+    double full_at;         /* when a write last met a full (or read-only) disk (gate_mono), 0: never */
     /* group commit: journal bytes ever written (a ticket is the count after
      * a record's line) and ever made durable; one fdatasync at a time, run
      * without the lock, covers every line written before it started */
@@ -1551,6 +1553,15 @@ static int flusher_round(gate_audit *a)
         for (size_t i = 0; i < n; i++)
             pending_clear(&batch[i]);
     free(batch);
+    if (rc < 0 && gate_audit_storage_full(why))
+        a->full_at = gate_mono();
+    else if (rc < 0 && a->full_at > 0 && gate_mono() - a->full_at < FULL_AFTERMATH) {
+        /* what a full disk left behind (libgit2 may then miss an object it
+         * believes written): the disk is the cause, and the answer says so
+         * (507, which passes again by itself) */
+        size_t len = strlen(why);
+        snprintf(why + len, sizeof why - len, " (after the disk filled up: %s)", strerror(ENOSPC));
+    }
     snprintf(a->broken, sizeof a->broken, "%s", rc < 0 ? why : "");
     a->answered = gen;
     if (rc == 0)
@@ -1975,6 +1986,8 @@ cleanup:
     }
     if (locked) {
         snprintf(a->failing, sizeof a->failing, "%s", rc < 0 ? err : "");
+        if (rc < 0 && gate_audit_storage_full(err))
+            a->full_at = gate_mono();
         pthread_mutex_unlock(&a->lock);
     }
     pending_clear(&p);
