@@ -19,6 +19,7 @@
  * carries the attachment state.json).
  */
 #define _XOPEN_SOURCE 700   /* nftw */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -37,6 +38,7 @@
 #include <gnutls/crypto.h>
 #include <pthread.h>
 
+#include "gate/base/fault.h"
 #include "gate/ops/audit.h"
 #include "twin/util.h"
 
@@ -735,6 +737,7 @@ static void failed_tip_write_stops_appends(void **state)
     assert_non_null(strstr(err, "tip file"));
     assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "tip file"));
+    assert_false(gate_audit_storage_full(err));   /* no full disk before it: not put down to one */
     json_t *recs = read_ok(f->repo);
     assert_int_equal(json_array_size(recs), 5);   /* committed; only the tip lags */
     assert_int_equal(strlen(json_string_value(json_object_get(json_array_get(recs, 4), "commit"))), 40);
@@ -751,6 +754,39 @@ static void failed_tip_write_stops_appends(void **state)
     json_decref(recs);
     json_decref(verify_expect(f, f->key, 0, NULL));
     free(tmp);
+}
+
+/* A commit that fails soon after a write met a full disk is put down to
+ * the full disk (the refusal is then a 507 that passes by itself); the same
+ * failure without a full disk before it is not. */
+static void failure_after_a_full_disk_names_it(void **state)
+{
+    fixture *f = *state;
+    if (!gate_fault_available())
+        skip();   /* a build without fault injection (make test has it) */
+    gate_audit *a;
+    char err[1024];
+    if (gate_audit_open(&a, f->repo, f->key, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    json_t *rec = decision("ops-bot", "allow", "GET", "/api/v1/pods", T0 + 10);
+    gate_fault_arm("audit.journal.write", 1, ENOSPC, 0);
+    assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), -1);
+    gate_fault_disarm();
+    assert_true(gate_audit_storage_full(err));
+    char *tmp = twin_xasprintf("%s.tmp", f->tip);   /* the tip file cannot be written: the commit fails */
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), 0);   /* journaled */
+    assert_int_equal(gate_audit__flush(a, err, sizeof err), -1);
+    assert_int_equal(gate_audit_append(a, rec, NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tip file"));
+    assert_non_null(strstr(err, "after the disk filled up"));
+    assert_true(gate_audit_storage_full(err));
+    assert_int_equal(rmdir(tmp), 0);
+    if (gate_audit__flush(a, err, sizeof err) < 0)
+        fail_msg("flush: %s", err);
+    gate_audit_close(a);
+    free(tmp);
+    json_decref(rec);
 }
 
 /* ---- the journal -------------------------------------------------------- */
@@ -1472,6 +1508,7 @@ int main(void)
         T(edited_attachment_is_detected),
         T(moved_ref_stops_a_running_log),
         T(failed_tip_write_stops_appends),
+        T(failure_after_a_full_disk_names_it),
         T(appends_are_readable_at_once),
         T(crash_loses_no_record),
         T(torn_last_line_is_ignored),

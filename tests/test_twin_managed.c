@@ -178,8 +178,9 @@ static void test_kubectl_upgrade_from_client_side(void **state)
     twin_close(t);
 }
 
-/* A write's body may rewrite managedFields (kubectl moves ownership so);
- * [{}] resets them; a create's fields are its manager's. */
+/* A create's fields are its manager's; another write takes what it
+ * changed; a write's body may rewrite managedFields (kubectl moves
+ * ownership so); [{}] resets them. */
 static void test_update_ownership(void **state)
 {
     (void)state;
@@ -202,6 +203,18 @@ static void test_update_ownership(void **state)
     assert_null(entry(d, "creator", "Update"));   /* a taken, b gone: nothing left */
     assert_non_null(tt_path(json_object_get(entry(d, "editor", "Update"), "fieldsV1"), "f:data.f:a"));
     json_decref(d);
+    /* a body carrying other managedFields rewrites ownership (kubectl moves
+     * a client-side apply's fields so): data.a becomes "mover"'s */
+    json_t *move = tj("{'metadata':{'managedFields':[{'manager':'mover','operation':'Apply','apiVersion':'v1',"
+                      "'fieldsType':'FieldsV1','fieldsV1':{'f:data':{'f:a':{}}}}]}}");
+    twin_request mr = tt_merge("ConfigMap", "shop", "c", move);
+    mr.field_manager = "kubectl-client-side-apply";
+    tt_do(t, mr, 200);
+    d = tt_get(t, TWIN_AFTER, "ConfigMap", "shop", "c");
+    assert_non_null(tt_path(json_object_get(entry(d, "mover", "Apply"), "fieldsV1"), "f:data.f:a"));
+    assert_null(entry(d, "editor", "Update"));
+    json_decref(d);
+    json_decref(move);
     json_t *reset = tj("{'metadata':{'managedFields':[{}]}}");
     twin_request rr = tt_merge("ConfigMap", "shop", "c", reset);
     tt_do(t, rr, 200);

@@ -31,8 +31,11 @@
  * Simplifications, said where they are: list keys are the strategic-merge
  * keys (twin_patch_merge_key), with protocol added for container and
  * Service ports as the API server's list-map keys have it; writes through
- * /status and the twin's own controllers record no ownership; a client's
- * own managedFields in a request body are ignored (the server's are kept).
+ * /status and the twin's own controllers record no ownership.  A write
+ * whose body carries managedFields other than the live ones starts from
+ * them (base_entries), as the API server lets a client rewrite or reset
+ * ownership.  Managers are named by the caller (ops.c: fieldManager, or
+ * "unknown").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,10 +165,7 @@ static void set_of_value(walk *w, const char *step, const json_t *x, const json_
         !(w->fp.truncated ? 0 : twin_patch_atomic_map(w->kind, w->fp.s))) {
         json_t *a = json_object(), *c = json_object();
         set_of_map(w, x, json_is_object(old) ? old : NULL, a, c);
-        if (json_object_size(a))
-            json_object_set(all, step, a);
-        else
-            json_object_set_new(all, step, json_object());
+        json_object_set(all, step, a);   /* no tracked member inside: the map itself, {} */
         if (changed && json_object_size(c))
             json_object_set(changed, step, c);
         json_decref(a);
@@ -574,7 +574,7 @@ void twin_managed_update(json_t *next, const json_t *cur, const char *kind, cons
         size_t i;
         json_t *e;
         json_array_foreach(entries, i, e) set_minus(json_object_get(e, "fieldsV1"), changed);
-        json_t *mine = entry_for(entries, manager && *manager ? manager : "unknown", "Update", subresource,
+        json_t *mine = entry_for(entries, manager, "Update", subresource,
                                  json_string_value(json_object_get(next, "apiVersion")));
         set_or(json_object_get(mine, "fieldsV1"), changed);
         json_object_set_new(mine, "time", json_string(now));
@@ -592,7 +592,6 @@ int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, con
     json_t *entries = entries_of(cur);
     json_t *all = json_object(), *changed = json_object();
     set_of_map(&w, config, cur, all, changed);
-    const char *me = manager && *manager ? manager : "unknown";
     /* conflicts: fields another manager owns whose configured value differs */
     json_t *found = json_array();   /* causes: {type, message, field} */
     json_t *conflicted = json_object();   /* their fields, as one set */
@@ -600,7 +599,7 @@ int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, con
     size_t i, nmanagers = 0;
     json_t *e;
     json_array_foreach(entries, i, e) {
-        if (!strcmp(entry_str(e, "manager"), me) && !strcmp(entry_str(e, "operation"), "Apply") &&
+        if (!strcmp(entry_str(e, "manager"), manager) && !strcmp(entry_str(e, "operation"), "Apply") &&
             !*entry_str(e, "subresource"))
             continue;
         json_t *both = set_and(changed, json_object_get(e, "fieldsV1"));
@@ -626,7 +625,7 @@ int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, con
         free(who);
         json_decref(paths);
     }
-    if (json_array_size(found) && !force && !strcmp(me, "kubectl") && csa_allows(&w, cur, conflicted)) {
+    if (json_array_size(found) && !force && !strcmp(manager, "kubectl") && csa_allows(&w, cur, conflicted)) {
         /* kubectl's server-side apply after its client-side apply: the
          * fields the last-applied annotation holds, at their live value,
          * are taken over (apiserver's lastAppliedManager) */
@@ -672,7 +671,7 @@ int twin_managed_apply(json_t **doc, const json_t *config, const char *kind, con
         return -1;
     }
     /* the others give up what this apply changed (a forced take-over) */
-    json_t *mine = entry_for(entries, me, "Apply", NULL, json_string_value(json_object_get(merged, "apiVersion")));
+    json_t *mine = entry_for(entries, manager, "Apply", NULL, json_string_value(json_object_get(merged, "apiVersion")));
     json_t *others = json_object();
     json_array_foreach(entries, i, e) {
         if (e == mine)
@@ -705,8 +704,7 @@ void twin_managed_applied(json_t *obj, const json_t *config, const char *kind, c
     walk w = {.kind = kind ? kind : ""};
     json_t *entries = json_array(), *all = json_object();
     set_of_map(&w, config, NULL, all, NULL);
-    json_t *mine = entry_for(entries, manager && *manager ? manager : "unknown", "Apply", NULL,
-                             json_string_value(json_object_get(obj, "apiVersion")));
+    json_t *mine = entry_for(entries, manager, "Apply", NULL, json_string_value(json_object_get(obj, "apiVersion")));
     json_object_set_new(mine, "fieldsV1", all);
     json_object_set_new(mine, "time", json_string(now));
     settle(&w, obj, entries, NULL);

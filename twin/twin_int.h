@@ -178,6 +178,7 @@ double twin__now(twin *t);
 char *twin__timestamp(twin *t);          /* RFC 3339, UTC, new string */
 
 /* ---- managed.c: field ownership (metadata.managedFields) ----
+ * manager: the write's field manager, never NULL (ops.c's manager_of).
  * After a write that is not an apply (create: cur NULL; subresource "scale"
  * or NULL): the fields it set or changed become manager's, operation
  * Update, and no one else's; every entry is pruned to what next holds. */

@@ -17,6 +17,7 @@
 
 #include "gate/base/clock.h"
 #include "gate/base/log.h"
+#include "gate/base/tally.h"
 #include "gate/http/http.h"
 #include "twin/twin.h"
 
@@ -208,7 +209,7 @@ struct gate_http {
     pthread_mutex_t mu;    /* conns, and every watch's phase and since */
     pthread_cond_t wake;
     conn_watch *conns;
-    json_t *owners;        /* {owner: connections claimed} */
+    gate_tally owners;     /* connections claimed per owner */
     pthread_t sweeper;
     int sweeping, stop;
 };
@@ -238,11 +239,7 @@ static void disown(gate_http *h, conn_watch *cw)
 {
     if (!cw->owner)
         return;
-    json_int_t n = json_integer_value(json_object_get(h->owners, cw->owner));
-    if (n > 1)
-        json_object_set_new(h->owners, cw->owner, json_integer(n - 1));
-    else
-        json_object_del(h->owners, cw->owner);
+    gate_tally_give(&h->owners, cw->owner);
     free(cw->owner);
     cw->owner = NULL;
 }
@@ -261,12 +258,9 @@ int gate_conn_claim(gate_conn *c, const char *owner, long max)
     pthread_mutex_lock(&h->mu);
     if (!cw->owner || strcmp(cw->owner, owner)) {
         disown(h, cw);
-        json_int_t n = json_integer_value(json_object_get(h->owners, owner));
-        ok = max <= 0 || n < max;
-        if (ok) {
-            json_object_set_new(h->owners, owner, json_integer(n + 1));
+        ok = gate_tally_take(&h->owners, owner, max);
+        if (ok)
             cw->owner = twin_xstrdup(owner);
-        }
     }
     pthread_mutex_unlock(&h->mu);
     return ok ? 0 : -1;
@@ -592,7 +586,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 static void free_front(gate_http *h)
 {
-    json_decref(h->owners);
+    gate_tally_destroy(&h->owners);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->wake);
     free(h);
@@ -602,7 +596,7 @@ gate_http *gate_http_start(const gate_http_opts *o)
 {
     gate_http *h = twin_xcalloc(1, sizeof *h);
     h->o = *o;
-    h->owners = json_object();
+    gate_tally_init(&h->owners);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->wake, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};

@@ -322,6 +322,7 @@ void gate_locks_init(server *sv)
     pthread_rwlockattr_destroy(&at);
     pthread_mutex_init(&sv->reads, NULL);
     pthread_mutex_init(&sv->write, NULL);
+    gate_tally_init(&sv->watches);
 }
 
 void gate_locks_destroy(server *sv)
@@ -329,6 +330,7 @@ void gate_locks_destroy(server *sv)
     pthread_rwlock_destroy(&sv->lock);
     pthread_mutex_destroy(&sv->reads);
     pthread_mutex_destroy(&sv->write);
+    gate_tally_destroy(&sv->watches);
 }
 
 gate_engine gate_agent_engine(server *sv, const gate_identity *who)
@@ -681,36 +683,9 @@ static int phase_hold(call *k)
  * The slot is taken before the stream starts and given back when its
  * response is done (the client gone, the timeout, the shutdown). */
 
-static pthread_mutex_t watches_mu = PTHREAD_MUTEX_INITIALIZER;
-static json_t *watches_open;   /* {agent: streams open} */
-
-static int watch_take(const gate_identity *who)
+static int watch_take(call *k)
 {
-    const char *agent = who->name;
-    pthread_mutex_lock(&watches_mu);
-    if (!watches_open)
-        watches_open = json_object();
-    json_int_t n = json_integer_value(json_object_get(watches_open, agent));
-    int ok = !who->watches || n < who->watches;
-    if (ok)
-        json_object_set_new(watches_open, agent, json_integer(n + 1));
-    pthread_mutex_unlock(&watches_mu);
-    return ok;
-}
-
-static void watch_give(const char *agent)
-{
-    pthread_mutex_lock(&watches_mu);
-    json_int_t n = json_integer_value(json_object_get(watches_open, agent));
-    if (n > 1)
-        json_object_set_new(watches_open, agent, json_integer(n - 1));
-    else
-        json_object_del(watches_open, agent);
-    if (!json_object_size(watches_open)) {
-        json_decref(watches_open);   /* nothing open: nothing kept */
-        watches_open = NULL;
-    }
-    pthread_mutex_unlock(&watches_mu);
+    return gate_tally_take(&k->sv->watches, k->agent, k->who->watches);
 }
 
 /* The stream a watch answers with, its slot given back when it is done. */
@@ -718,6 +693,7 @@ typedef struct watch_slot {
     ssize_t (*read)(void *ctx, char *buf, size_t max);
     void (*done)(void *ctx);
     void *ctx;
+    gate_tally *tally;
     char *agent;
 } watch_slot;
 
@@ -732,7 +708,7 @@ static void slot_done(void *p)
     watch_slot *w = p;
     if (w->done)
         w->done(w->ctx);
-    watch_give(w->agent);
+    gate_tally_give(w->tally, w->agent);
     free(w->agent);
     free(w);
 }
@@ -743,11 +719,11 @@ static void watch_keep(call *k)
 {
     gate_resp *r = k->resp;
     if (!r->read) {
-        watch_give(k->agent);
+        gate_tally_give(&k->sv->watches, k->agent);
         return;
     }
     watch_slot *w = twin_xcalloc(1, sizeof *w);
-    *w = (watch_slot){r->read, r->done, r->ctx, twin_xstrdup(k->agent)};
+    *w = (watch_slot){r->read, r->done, r->ctx, &k->sv->watches, twin_xstrdup(k->agent)};
     r->read = slot_read;
     r->done = slot_done;
     r->ctx = w;
@@ -774,7 +750,7 @@ static int phase_pass_watch(call *k)
 {
     server *sv = k->sv;
     int redact = k->d.secret && !k->who->read_secrets;
-    if (!watch_take(k->who))
+    if (!watch_take(k))
         return refuse_watch(k);
     request *st = k->st;
     if (!st)
@@ -801,14 +777,12 @@ static int phase_watch_head(call *k)
     st->watch = NULL;
     free(st->watch_agent);
     st->watch_agent = NULL;
-    if (rc > 0)
-        watch_keep(k);   /* the slot goes with the stream */
-    else
-        watch_give(k->agent);
     if (rc > 0) {
+        watch_keep(k);   /* the slot goes with the stream */
         gate_log("%s GET %s -> allow, production %u (watch)", k->agent, k->pq, k->resp->status);
         return 1;
     }
+    gate_tally_give(&k->sv->watches, k->agent);
     gate_log("%s GET %s -> allowed, 502 (watch): production could not be reached: %s", k->agent, k->pq, err);
     char *msg = twin_xasprintf("airlock: production could not be reached: %s", err);
     refuse(k, 502, msg);
@@ -996,7 +970,7 @@ static int phase_answer(call *k)
     gate_log("%s %s %s -> %s %d", k->agent, k->method, k->pq, gate_verdict_name(d->verdict), d->code);
     int redact = k->redact && d->secret;
     if (k->is_watch && d->verdict == GATE_ALLOW && json_is_array(d->object)) {
-        if (!watch_take(k->who))
+        if (!watch_take(k))
             return refuse_watch(k);
         twin_watch(k, redact);   /* the current objects and every event after them */
         watch_keep(k);
@@ -1135,7 +1109,7 @@ void gate_call_done(server *sv, request *st)
     }
     if (st->watch) {   /* its connection went before production answered */
         gate_watch_upstream_drop(st->watch);
-        watch_give(st->watch_agent);
+        gate_tally_give(&sv->watches, st->watch_agent);
     }
     free(st->watch_agent);
     free(st->approval_id);

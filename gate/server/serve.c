@@ -102,6 +102,16 @@ static int serve_metrics(server *sv, const gate_req *rq, gate_resp *resp, const 
  * and every watch that feeds the twin is open; not stopping), without a
  * token, as the API server's: one line a check, "[+]name ok" or
  * "[-]name failed: why", then "ok" or "readyz check failed" (503). */
+/* One line of /readyz; returns 1 when the check passed. */
+static int ready_line(twin_buf *out, const char *name, int failed, const char *why)
+{
+    if (failed)
+        twin_buf_addf(out, "[-]%s failed: %s\n", name, why);
+    else
+        twin_buf_addf(out, "[+]%s ok\n", name);
+    return !failed;
+}
+
 static int serve_health(server *sv, const gate_req *rq, gate_resp *resp)
 {
     if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
@@ -114,33 +124,15 @@ static int serve_health(server *sv, const gate_req *rq, gate_resp *resp)
         return 0;
     twin_buf out = {0};
     int ready = 1;
-    char why[512];
-    struct {
-        const char *name;
-        int applies, failed;
-    } checks[3] = {{"audit", sv->audit != NULL, 0}, {"production", sv->up != NULL, 0},
-                   {"informer", sv->informer != NULL, 0}};
-    for (int i = 0; i < 3; i++) {
-        if (!checks[i].applies)
-            continue;
-        why[0] = '\0';
-        if (i == 0)
-            checks[i].failed = gate_audit_health(sv->audit, why, sizeof why) < 0;
-        else if (i == 1)
-            checks[i].failed = gate_upstream_down(sv->up, why, sizeof why);
-        else
-            checks[i].failed = gate_informer_ready(sv->informer, 0, why, sizeof why) < 0;
-        char *line = checks[i].failed ? twin_xasprintf("[-]%s failed: %s\n", checks[i].name, why)
-                                      : twin_xasprintf("[+]%s ok\n", checks[i].name);
-        twin_buf_add(&out, line, strlen(line));
-        free(line);
-        ready &= !checks[i].failed;
-    }
-    if (sv->stopping) {
-        static const char STOPPING[] = "[-]stopping failed: the gate is stopping\n";
-        twin_buf_add(&out, STOPPING, sizeof STOPPING - 1);
-        ready = 0;
-    }
+    char why[512] = "";
+    if (sv->audit)
+        ready &= ready_line(&out, "audit", gate_audit_health(sv->audit, why, sizeof why) < 0, why);
+    if (sv->up)
+        ready &= ready_line(&out, "production", gate_upstream_down(sv->up, why, sizeof why), why);
+    if (sv->informer)
+        ready &= ready_line(&out, "informer", gate_informer_ready(sv->informer, 0, why, sizeof why) < 0, why);
+    if (sv->stopping)
+        ready &= ready_line(&out, "stopping", 1, "the gate is stopping");
     const char *last = ready ? "ok" : "readyz check failed";
     twin_buf_add(&out, last, strlen(last));
     gate_resp_text(resp, ready ? 200 : 503, "text/plain; charset=utf-8", out.s, out.len);

@@ -24,6 +24,7 @@
 #include "gate/kube/watch.h"
 #include "gate/ops/webhook.h"
 #include "gate/base/clock.h"
+#include "gate/base/tally.h"
 #include "twin/util.h"
 
 /* What a Kubernetes call keeps across a hold (gate_req.state). */
@@ -54,6 +55,7 @@ typedef struct server {
     pthread_mutex_t reads;     /* a read's twin and history lookups, one at a time (engine.reads) */
     pthread_mutex_t write;     /* mutations, one at a time through production's answer */
     gate_watch_hub *watch;     /* twin mode: committed changes for watchers */
+    gate_tally watches;        /* watches open per agent, each bounded by its profile's `watches` */
     gate_agents agents;
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
     gate_informer *informer;   /* with up: production's watches keep the twin current */
@@ -83,7 +85,8 @@ typedef struct server {
 
 
 /* The server's locks (pipeline.c): the engine lock prefers writers, so a
- * steady stream of reads cannot starve a mutation or production's events. */
+ * steady stream of reads cannot starve a mutation or production's events;
+ * and the watch tally, which has a lock of its own. */
 void gate_locks_init(server *sv);
 void gate_locks_destroy(server *sv);
 /* The engine as it judges for one agent (its policies, config overrides

@@ -446,9 +446,7 @@ int gate_upstream_stream(gate_upstream *u, const char *path_query, const char *a
                          char *err, size_t errlen)
 {
     if (u->fake) {
-        if (u->fake->stream)
-            return u->fake->stream(u->fake->ud, path_query, s, err, errlen);
-        snprintf(err, errlen, "this production has no streams");
+        snprintf(err, errlen, "an in-process production has no streams");
         return -1;
     }
     stream_ctx *x = stream_new(u, path_query, accept, s);
@@ -561,42 +559,11 @@ static void *pump(void *arg)
     return NULL;
 }
 
-/* An in-process production's stream (tests): its blocking call on a
- * thread of its own, then on_end. */
-typedef struct fake_stream {
-    gate_upstream *u;
-    gate_upstream_sink s;
-    char *path_query;
-} fake_stream;
-
-static void *fake_stream_run(void *arg)
-{
-    fake_stream *f = arg;
-    char err[256];
-    int rc = gate_upstream_stream(f->u, f->path_query, NULL, &f->s, err, sizeof err);
-    f->s.on_end(f->s.ud, rc, rc < 0 ? err : NULL);
-    free(f->path_query);
-    free(f);
-    return NULL;
-}
-
 void gate_upstream_stream_start(gate_upstream *u, const char *path_query, const char *accept,
                                 const gate_upstream_sink *s)
 {
     if (u->fake) {
-        fake_stream *f = twin_xcalloc(1, sizeof *f);
-        *f = (fake_stream){u, *s, twin_xstrdup(path_query)};
-        pthread_t th;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&th, &at, fake_stream_run, f);
-        pthread_attr_destroy(&at);
-        if (failed) {
-            s->on_end(s->ud, -1, "cannot start a thread for the stream");
-            free(f->path_query);
-            free(f);
-        }
+        s->on_end(s->ud, -1, "an in-process production has no streams");
         return;
     }
     stream_ctx *x = stream_new(u, path_query, accept, s);

@@ -82,14 +82,13 @@ void gate_upstream_stream_start(gate_upstream *u, const char *path_query, const 
                                 const gate_upstream_sink *s);
 /* Streams the pump runs now (for tests and the soak). */
 int gate_upstream_streams(gate_upstream *u);
-/* An in-process production, for tests of the pipeline: every call (and
- * stream, if given) goes to these functions instead of the network.  call
- * fills ans (status, content_type, body) and returns 0, or -1 with err (a
- * dropped connection, a timeout). */
+/* An in-process production, for tests of the pipeline: every call goes
+ * to call instead of the network; it fills ans (status, content_type,
+ * body) and returns 0, or -1 with err (a dropped connection, a timeout).
+ * It has no streams (a watch through it fails). */
 typedef struct gate_upstream_fake {
     int (*call)(void *ud, const char *method, const char *path_query, const char *content_type, const char *body,
                 size_t len, gate_upstream_answer *ans, char *err, size_t errlen);
-    int (*stream)(void *ud, const char *path_query, const gate_upstream_sink *s, char *err, size_t errlen);
     void *ud;
 } gate_upstream_fake;
 /* fake is borrowed: it outlives the upstream. */
