@@ -83,6 +83,9 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--listen")) {
             if (want_value(argc, argv, &i, &o->listen, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--aws-listen")) {
+            if (want_value(argc, argv, &i, &o->aws_listen, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--agents")) {
             if (want_value(argc, argv, &i, &o->agents, err, errlen) < 0)
                 return -1;
@@ -251,6 +254,7 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
         int is_path;
     } keys[] = {
         {"listen", &o->listen, 0},
+        {"aws-listen", &o->aws_listen, 0},
         {"tls-cert", &o->tls_cert, 1},
         {"tls-key", &o->tls_key, 1},
         {"policies", &o->policies, 1},

@@ -160,10 +160,8 @@ static void remember(replay *r, const json_t *rec)
     const char *v = str_at(rec, "verdict"), *agent = str_at(rec, "agent");
     if (!v || strcmp(v, "allow") || !agent || !committed_of(r, rec, &unknown))
         return;
-    const json_t *impact = json_object_get(rec, "impact");
-    double delta = json_number_value(json_object_get(json_object_get(impact, "cost"), "delta"));
-    gate_history_record(r->hist, agent, json_number_value(json_object_get(rec, "time")),
-                        (long)json_integer_value(json_object_get(impact, "pods_disrupted")), delta > 0 ? delta : 0);
+    gate_history_entry e = gate_history_entry_of(json_object_get(rec, "impact"));
+    gate_history_record(r->hist, agent, json_number_value(json_object_get(rec, "time")), &e);
 }
 
 /* {seq, time, agent, method, path} of a record, the start of a report entry

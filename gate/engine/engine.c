@@ -10,6 +10,7 @@
 #include "gate/base/log.h"
 #include "gate/engine/engine.h"
 #include "gate/kube/k8s.h"
+#include "twin/aws.h"
 #include "twin/util.h"
 
 const char *gate_verdict_name(gate_verdict v)
@@ -75,7 +76,8 @@ static json_t *view_history(void *ud, const char *agent, double window)
 {
     gate_engine *e = ((view_ud *)ud)->e;
     if (!e->history)
-        return json_pack("{s:i, s:f, s:i}", "pods_disrupted", 0, "cost_added", 0.0, "actions", 0);
+        return json_pack("{s:i, s:i, s:f, s:i}", "pods_disrupted", 0, "instances_disrupted", 0, "cost_added", 0.0,
+                         "actions", 0);
     reads_begin(e);
     json_t *t = gate_history_totals(e->history, agent, now_seconds(e), window);
     reads_end(e);
@@ -147,6 +149,34 @@ static int judge(gate_engine *e, const char *agent, gate_decision *d)
     if (d->verdict != GATE_ALLOW)
         d->code = 403;
     return 0;
+}
+
+/* A mutation the twin simulated (its operation open, d holding the diff,
+ * impact and answer): judged; then committed (allowed, not a dry run),
+ * left open for the caller (engine.hold), or rolled back. */
+static void judge_simulated(gate_engine *e, const char *agent, gate_decision *d, int twin_code, int dry_run)
+{
+    if (judge(e, agent, d) < 0) {
+        twin_rollback(e->twin);
+        return;
+    }
+    d->twin_code = twin_code;
+    if (d->verdict == GATE_ALLOW || (d->verdict == GATE_REVIEW && e->hold) || (e->follow && e->hold)) {
+        if (d->verdict == GATE_ALLOW)
+            d->code = twin_code;
+        free(d->agent);
+        d->agent = twin_xstrdup(agent);
+        if (dry_run) {
+            twin_rollback(e->twin);
+        } else if (e->hold) {
+            d->held = 1;   /* the caller forwards it first, then settles with gate_finish */
+        } else {
+            d->held = 1;
+            gate_finish(e, d, 1);
+        }
+    } else {
+        twin_rollback(e->twin);
+    }
 }
 
 int gate_decide_parse(gate_engine *e, const char *method, const char *path, const json_t *headers,
@@ -290,27 +320,92 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
         twin_rollback(e->twin);
         goto done;
     }
-    if (judge(e, agent, d) < 0) {
+    judge_simulated(e, agent, d, res.code, a.dry_run);
+
+done:
+    if (!d->results)
+        d->results = json_array();
+    d->micros = gate_mono() * 1e6 - t0;
+    return 0;
+}
+
+/* ---- AWS calls ---- */
+
+/* An AWS error the twin answered ({"Code", "Message"}): the decision is an
+ * error with the protocol's code kept in d->object for the answer. */
+static void set_aws_error(gate_decision *d, int code, json_t *err_doc)
+{
+    const char *m = json_string_value(json_object_get(err_doc, "Message"));
+    set_error(d, code, m ? m : "refused");
+    json_decref(d->object);
+    d->object = err_doc;
+}
+
+int gate_decide_aws(gate_engine *e, const char *agent, const gate_aws_action *a, gate_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    double t0 = gate_mono() * 1e6;
+    char err[1024];
+    int kind = twin_aws_op_kind(a->service, a->operation);
+    json_t *input = gate_aws_redacted_input(a->input);
+    d->action = json_pack("{s:s, s:s, s:s, s:o, s:s, s:b, s:s}", "provider", "aws", "service", a->service,
+                          "operation", a->operation, "input", input, "verb", kind == 1 ? "get" : "call", "dry_run",
+                          a->dry_run, "region", a->region ? a->region : twin_aws_region(e->twin));
+    if (!d->action)   /* a name that is not UTF-8 (never from the adapter, which knows every name) */
+        d->action = json_pack("{s:s}", "provider", "aws");
+    if (!kind) {
+        char *msg = twin_xasprintf("airlock: denied: %s %s cannot be simulated by the twin, so it is refused",
+                                   a->service, a->operation);
+        set_error(d, 400, msg);
+        free(msg);
+        d->diff = json_array();
+        goto done;
+    }
+    if (kind == 1) {
+        d->diff = json_array();
+        d->impact = twin_impact_empty();
+        if (judge(e, agent, d) < 0 || d->verdict != GATE_ALLOW)
+            goto done;
+        d->code = 200;
+        if (e->reads_elsewhere)
+            goto done;
+        twin_aws_call c = {a->service, a->operation, a->input};
+        json_t *out = NULL;
+        int code = 0;
+        reads_begin(e);
+        int rc = twin_aws_read(e->twin, &c, &out, &code, err, sizeof err);
+        reads_end(e);
+        if (rc < 0) {
+            char *msg = twin_xasprintf("airlock: denied: %s", err);
+            set_error(d, 400, msg);
+            free(msg);
+        } else if (code >= 300) {
+            set_aws_error(d, code, out);
+        } else {
+            d->object = out;
+        }
+        goto done;
+    }
+    twin_aws_call c = {a->service, a->operation, a->input};
+    twin_result res;
+    if (twin_aws_apply(e->twin, &c, &res, err, sizeof err) < 0) {
+        char *msg = twin_xasprintf("airlock: denied: %s", err);
+        set_error(d, 422, msg);
+        free(msg);
+        d->diff = json_array();
+        goto done;
+    }
+    d->diff = res.diff;
+    d->events = res.events;
+    d->impact = res.impact;
+    if (res.code >= 300) {
+        /* AWS would refuse it: nothing to judge, nothing to forward */
+        set_aws_error(d, res.code, res.object);
         twin_rollback(e->twin);
         goto done;
     }
-    d->twin_code = res.code;
-    if (d->verdict == GATE_ALLOW || (d->verdict == GATE_REVIEW && e->hold) || (e->follow && e->hold)) {
-        if (d->verdict == GATE_ALLOW)
-            d->code = res.code;
-        free(d->agent);
-        d->agent = twin_xstrdup(agent);
-        if (a.dry_run) {
-            twin_rollback(e->twin);
-        } else if (e->hold) {
-            d->held = 1;   /* the caller forwards it first, then settles with gate_finish */
-        } else {
-            d->held = 1;
-            gate_finish(e, d, 1);
-        }
-    } else {
-        twin_rollback(e->twin);
-    }
+    d->object = res.object;
+    judge_simulated(e, agent, d, res.code, a->dry_run);
 
 done:
     if (!d->results)
@@ -337,10 +432,8 @@ int gate_finish(gate_engine *e, gate_decision *d, int ok)
         return -1;   /* rolled back: the budget does not count what the twin does not hold */
     }
     if (counts && e->history) {
-        double delta = json_real_value(json_object_get(json_object_get(d->impact, "cost"), "delta"));
-        if (gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e),
-                                (long)json_integer_value(json_object_get(d->impact, "pods_disrupted")),
-                                delta > 0 ? delta : 0) < 0)
+        gate_history_entry he = gate_history_entry_of(d->impact);
+        if (gate_history_record(e->history, d->agent ? d->agent : "", now_seconds(e), &he) < 0)
             gate_log("the budget history could not be written (%zu records kept in memory, counted, written "
                      "before the next)", gate_history_unwritten(e->history));
     }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "gate/aws/action.h"
 #include "gate/engine/history.h"
 #include "gate/kube/k8s.h"
 #include "gate/engine/policy.h"
@@ -82,6 +83,13 @@ int gate_decide(gate_engine *e, const char *agent, const char *method, const cha
 int gate_decide_parse(gate_engine *e, const char *method, const char *path, const json_t *headers,
                       const json_t *body, const char *raw, size_t rawlen, gate_action *a, gate_decision *d);
 int gate_decide_action(gate_engine *e, const char *agent, const gate_action *a, gate_decision *d);
+/* An AWS call (gate/aws/action.h), judged as a Kubernetes action is: a
+ * read answered from the twin (d->object the output shape), a mutation
+ * simulated, judged, committed or held; an error AWS would answer leaves
+ * d->object as {"Code", "Message"} with d->code its HTTP status.  ctx.action
+ * is {provider = "aws", service, operation, input (secrets redacted), verb =
+ * "get" | "call", dry_run, region}. */
+int gate_decide_aws(gate_engine *e, const char *agent, const gate_aws_action *a, gate_decision *d);
 void gate_decision_free(gate_decision *d);
 /* Settles a held decision: commit the twin and record the agent's history
  * when the decision allows (or the engine follows production) and

@@ -1,6 +1,7 @@
 /*
  * agents.c - the agents file: identities, roles, profiles and rate limits.
  */
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,11 @@ char *gate_sha256_hex(const void *s, size_t n)
 static void identity_free(gate_identity *id)
 {
     free(id->name);
+    free(id->aws_key_id);
+    if (id->aws_secret) {
+        explicit_bzero(id->aws_secret, strlen(id->aws_secret));
+        free(id->aws_secret);
+    }
     json_decref(id->policies);
     json_decref(id->config);
     free(id->recent);
@@ -78,6 +84,79 @@ static long count_of(const json_t *v, const char *file, const char *who, const c
         return -1;
     }
     return (long)json_integer_value(v);
+}
+
+/* An access key id as AWS shapes them: 16 to 128 upper-case letters and digits. */
+static int aws_key_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 16 || n > 128)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* The agent's AWS key pair: {access_key_id, secret_access_key_file}, the
+ * file relative to the agents file's directory, holding the secret alone
+ * (surrounding white space ignored). The secret never appears in a message. */
+static int load_aws(gate_identity *id, const json_t *v, const char *file, const char *who, char *err, size_t errlen)
+{
+    const char *kid = json_string_value(json_object_get(v, "access_key_id"));
+    const char *sf = json_string_value(json_object_get(v, "secret_access_key_file"));
+    if (!json_is_object(v) || json_object_size(v) != 2 || !kid || !sf || !*sf) {
+        snprintf(err, errlen, "%s: agent %s: aws is {access_key_id: ..., secret_access_key_file: FILE}", file, who);
+        return -1;
+    }
+    if (!aws_key_id_ok(kid)) {
+        snprintf(err, errlen, "%s: agent %s: aws.access_key_id is 16 to 128 upper-case letters and digits", file, who);
+        return -1;
+    }
+    char *path;
+    const char *slash = strrchr(file, '/');
+    if (sf[0] == '/' || !slash)
+        path = twin_xstrdup(sf);
+    else
+        path = twin_xasprintf("%.*s/%s", (int)(slash - file), file, sf);
+    twin_buf b = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: agent %s: aws.secret_access_key_file: cannot read %s: %s", file, who, path,
+                 strerror(errno));
+        free(path);
+        return -1;
+    }
+    char chunk[512];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= 4096)
+        twin_buf_add(&b, chunk, got);
+    explicit_bzero(chunk, sizeof chunk);
+    fclose(f);
+    free(path);
+    size_t lo = 0, hi = b.len;
+    while (lo < hi && (b.s[lo] == ' ' || b.s[lo] == '\t' || b.s[lo] == '\n' || b.s[lo] == '\r'))
+        lo++;
+    while (hi > lo && (b.s[hi - 1] == ' ' || b.s[hi - 1] == '\t' || b.s[hi - 1] == '\n' || b.s[hi - 1] == '\r'))
+        hi--;
+    int ok = hi - lo >= 16 && hi - lo <= 128;
+    for (size_t i = lo; ok && i < hi; i++)
+        ok = b.s[i] > ' ' && b.s[i] < 0x7f;
+    if (!ok) {
+        snprintf(err, errlen, "%s: agent %s: aws.secret_access_key_file holds 16 to 128 printable characters and "
+                              "nothing else",
+                 file, who);
+        if (b.s)
+            explicit_bzero(b.s, b.len);
+        twin_buf_free(&b);
+        return -1;
+    }
+    id->aws_key_id = twin_xstrdup(kid);
+    id->aws_secret = twin_xasprintf("%.*s", (int)(hi - lo), b.s + lo);
+    if (b.s)
+        explicit_bzero(b.s, b.len);
+    twin_buf_free(&b);
+    return 0;
 }
 
 static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *file, char *err, size_t errlen)
@@ -167,6 +246,14 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
             long *slot = key[0] == 'c' ? &id.connections : &id.watches;
             if ((*slot = count_of(v, file, who, key, err, errlen)) < 0)
                 goto bad;
+        } else if (!strcmp(key, "aws")) {
+            if (id.aws_key_id || load_aws(&id, v, file, who, err, errlen) < 0)
+                goto bad;
+            for (size_t i = 0; i < a->n; i++)
+                if (a->v[i].aws_key_id && !strcmp(a->v[i].aws_key_id, id.aws_key_id)) {
+                    snprintf(err, errlen, "%s: agent %s: the same aws.access_key_id as %s", file, who, a->v[i].name);
+                    goto bad;
+                }
         } else if (!strcmp(key, "read_secrets")) {
             if (!json_is_boolean(v)) {
                 snprintf(err, errlen, "%s: agent %s: read_secrets is true or false", file, who);
@@ -176,15 +263,16 @@ static int load_entry(gate_agents *a, const json_t *e, size_t idx, const char *f
         } else {
             snprintf(err, errlen,
                      "%s: agent %s: unknown key \"%s\" (known: name, token_sha256, role, expires, policies, config, "
-                     "rate_limit, connections, watches, read_secrets)",
+                     "rate_limit, connections, watches, read_secrets, aws)",
                      file, who, key);
             goto bad;
         }
     }
     if (id.role == GATE_ROLE_APPROVER &&
-        (id.policies || id.config || id.per_second > 0 || id.per_minute > 0 || id.watches >= 0 || id.read_secrets)) {
-        snprintf(err, errlen, "%s: agent %s: an approver is not an agent: policies, config, rate_limit, watches "
-                              "and read_secrets are agent settings",
+        (id.policies || id.config || id.per_second > 0 || id.per_minute > 0 || id.watches >= 0 || id.read_secrets ||
+         id.aws_key_id)) {
+        snprintf(err, errlen, "%s: agent %s: an approver is not an agent: policies, config, rate_limit, watches, "
+                              "read_secrets and aws are agent settings",
                  file, who);
         goto bad;
     }
@@ -263,6 +351,22 @@ gate_identity *gate_agents_find(gate_agents *a, const char *token)
             who = &a->v[i];
     free(h);
     return who;
+}
+
+gate_identity *gate_agents_find_aws(gate_agents *a, const char *key_id)
+{
+    for (size_t i = 0; key_id && i < a->n; i++)
+        if (a->v[i].aws_key_id && !strcmp(a->v[i].aws_key_id, key_id))
+            return &a->v[i];
+    return NULL;
+}
+
+void gate_agents_set_aws(gate_identity *id, const char *key_id, const char *secret)
+{
+    free(id->aws_key_id);
+    free(id->aws_secret);
+    id->aws_key_id = twin_xstrdup(key_id);
+    id->aws_secret = twin_xstrdup(secret);
 }
 
 int gate_agents_check_policies(const gate_agents *a, const gate_policy_set *set, char *err, size_t errlen)

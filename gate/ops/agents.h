@@ -14,6 +14,9 @@
  *     rate_limit: {per_second: 5, per_minute: 60}   # mutations; 429 beyond
  *     watches: 100                  # open at once; 429 beyond
  *     read_secrets: false           # may get/list/watch Secrets
+ *     aws:                          # the key pair it signs AWS calls with (SigV4)
+ *       access_key_id: AKIA...      #   16 to 128 upper-case letters and digits
+ *       secret_access_key_file: ops-bot.aws   # the secret alone; relative to this file
  *     # both:
  *     connections: 200              # open at once; 429 and closed beyond
  *
@@ -63,6 +66,7 @@ typedef struct gate_identity {
     long per_second, per_minute;   /* 0 = unlimited */
     long watches, connections;     /* open at once; 0 = unlimited */
     int read_secrets;
+    char *aws_key_id, *aws_secret;   /* the agent's AWS key pair, or NULL */
     /* rate limiting: the times of this agent's recent mutations (a ring) */
     double *recent;
     size_t nrecent, head;
@@ -81,6 +85,10 @@ void gate_agents_add(gate_agents *a, const char *name, const char *token_sha256,
 void gate_agents_free(gate_agents *a);
 /* The identity a bearer token (the token itself) belongs to, or NULL. */
 gate_identity *gate_agents_find(gate_agents *a, const char *token);
+/* The agent whose AWS access key id this is, or NULL. */
+gate_identity *gate_agents_find_aws(gate_agents *a, const char *key_id);
+/* Gives an identity an AWS key pair (the server's default ops-bot). */
+void gate_agents_set_aws(gate_identity *id, const char *key_id, const char *secret);
 /* Every policy name in the agents' profiles must be one of `set`'s: -1
  * with err naming the agent and the policy otherwise. */
 int gate_agents_check_policies(const gate_agents *a, const gate_policy_set *set, char *err, size_t errlen);

@@ -287,6 +287,8 @@ typedef struct call {
     request *st;             /* kept across a hold */
     gate_identity *who;
     const char *method, *pq, *agent, *ctype;
+    const gate_aws_action *aws;  /* an AWS call (parsed by its front), else a Kubernetes one */
+    char request_id[40];         /* AWS: the answer's RequestId */
     int mutation, redact;
     int has_write, has_engine;   /* the locks held now (lock, unlock) */
     /* decide */
@@ -372,10 +374,21 @@ static void unlock(call *k, int which)
     }
 }
 
+/* A refusal in the protocol's own shape: a Kubernetes Status (reason
+ * NULL: the usual one for the code), or an AWS error (gate_aws_refuse
+ * picks the code for the status). */
+static int refuse_as(call *k, unsigned code, const char *reason, const char *msg)
+{
+    if (k->aws)
+        gate_aws_refuse(k->resp, k->aws->service, code, NULL, msg, k->request_id);
+    else
+        gate_resp_status(k->resp, code, reason, msg);
+    return 1;
+}
+
 static int refuse(call *k, unsigned code, const char *msg)
 {
-    gate_resp_status(k->resp, code, NULL, msg);
-    return 1;
+    return refuse_as(k, code, NULL, msg);
 }
 
 /* A call refused because its decision could not be recorded: 507 when the
@@ -388,7 +401,7 @@ static int refuse_unrecorded(call *k, const char *why)
     char *msg = twin_xasprintf("airlock: denied: the decision could not be recorded: %s", why);
     gate_log("%s %s %s -> refused %u: the decision could not be recorded: %s", k->agent, k->method, k->pq, code,
              why);
-    gate_resp_status(k->resp, code, code == 507 ? "InsufficientStorage" : "ServiceUnavailable", msg);
+    refuse_as(k, code, code == 507 ? "InsufficientStorage" : "ServiceUnavailable", msg);
     free(msg);
     return 1;
 }
@@ -466,14 +479,18 @@ static int admitted_not(call *k, int count)
     long limit = !strcmp(which, "per second") ? k->who->per_second : k->who->per_minute;
     char *msg = twin_xasprintf("airlock: rate limit: agent %s may make %ld mutations %s; retry after %ld s",
                                k->agent, limit, which, wait);
-    json_t *st = twin_status(429, "TooManyRequests", msg);
-    json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
-    gate_resp_json(k->resp, 429, st);
+    if (k->aws) {
+        gate_aws_refuse(k->resp, k->aws->service, 429, NULL, msg, k->request_id);
+    } else {
+        json_t *st = twin_status(429, "TooManyRequests", msg);
+        json_object_set_new(st, "details", json_pack("{s:I}", "retryAfterSeconds", (json_int_t)wait));
+        gate_resp_json(k->resp, 429, st);
+        json_decref(st);
+    }
     char after[24];
     snprintf(after, sizeof after, "%ld", wait);
     gate_resp_header(k->resp, "Retry-After", after);
     gate_log("%s %s %s -> 429 (%s)", k->agent, k->method, k->pq, msg);
-    json_decref(st);
     free(msg);
     return 1;
 }
@@ -505,6 +522,8 @@ static int phase_admit(call *k)
     return k->mutation && !k->waited && admitted_not(k, 1);
 }
 
+static int decide_aws(call *k, gate_engine *e);
+
 /* Parsed once; the twin made current (enforce mode); admitted again;
  * simulated and judged under the agent's profile.  Leaves `write` (a
  * mutation) and the engine lock held. */
@@ -514,6 +533,8 @@ static int phase_decide(call *k)
     /* parsed beside the reads (the twin is only asked for its kinds) */
     lock(k, k->mutation ? LOCK_WRITE | LOCK_SHARED : LOCK_SHARED);
     gate_engine e = gate_agent_engine(sv, k->who);   /* the agent's profile */
+    if (k->aws)
+        return decide_aws(k, &e);
     gate_action act;
     json_t *headers = k->rq->headers;
     int parsed = gate_decide_parse(&e, k->method, k->pq, headers, NULL, k->rq->body, k->rq->len, &act,
@@ -556,6 +577,28 @@ static int phase_decide(call *k)
     k->is_read = gate_verb_is_read(k->verb);
     k->is_watch = k->verb && !strcmp(k->verb, "watch");
     k->dry = json_is_true(json_object_get(k->d.action, "dry_run"));
+    return 0;
+}
+
+/* An AWS call, parsed by its front: simulated alone (a mutation) or beside
+ * the other reads, and judged.  (Twin mode only in this version: the gate
+ * refuses --aws-listen with --upstream at start.) */
+static int decide_aws(call *k, gate_engine *e)
+{
+    server *sv = k->sv;
+    if (k->mutation) {
+        unlock(k, LOCK_ENGINE);
+        lock(k, LOCK_ENGINE);   /* simulated alone */
+        *e = gate_agent_engine(sv, k->who);
+        if (admitted_not(k, 0))
+            return 1;
+    }
+    k->rv_before = twin_resource_version(sv->engine.twin);
+    gate_decide_aws(e, k->agent, k->aws, &k->d);
+    k->t_judged = gate_mono();
+    k->verb = json_string_value(json_object_get(k->d.action, "verb"));
+    k->is_read = k->aws->read;
+    k->dry = k->aws->dry_run;
     return 0;
 }
 
@@ -968,6 +1011,10 @@ static int phase_answer(call *k)
     if (k->ticket && durable(k))
         return 1;
     gate_log("%s %s %s -> %s %d", k->agent, k->method, k->pq, gate_verdict_name(d->verdict), d->code);
+    if (k->aws) {
+        gate_aws_answer(k->resp, k->aws, d, k->request_id);
+        return 1;
+    }
     int redact = k->redact && d->secret;
     if (k->is_watch && d->verdict == GATE_ALLOW && json_is_array(d->object)) {
         if (!watch_take(k))
@@ -1024,6 +1071,65 @@ static void phase_publish(call *k)
     json_decref(a);
 }
 
+/* The phases, in order, and the one cleanup path. */
+static void run_call(call *k)
+{
+    server *sv = k->sv;
+    if (phase_watch_head(k)) {   /* a resumed watch: judged and recorded before it was held */
+        unlock(k, LOCK_ENGINE | LOCK_WRITE);
+        return;
+    }
+    if (phase_resume(k) || phase_admit(k) || phase_decide(k) || phase_review(k) || phase_record(k) ||
+        phase_hold(k) || phase_forward(k) || phase_answer(k)) {
+        /* answered (or held) */
+    }
+    phase_publish(k);
+    if (k->d.held) {   /* a decision still open (a refusal on the way): nothing of it stays */
+        lock(k, LOCK_ENGINE);
+        gate_finish(&sv->engine, &k->d, 0);
+    }
+    unlock(k, LOCK_ENGINE | LOCK_WRITE);
+    free(k->approval_id);
+    free(k->record_id);
+    gate_decision_free(&k->d);
+}
+
+void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, gate_aws_action *a,
+                   const char *request_id)
+{
+    char *pq = twin_xasprintf("aws %s %s", a->service, a->operation);
+    call k = {
+        .sv = sv,
+        .rq = rq,
+        .resp = resp,
+        .st = rq->state,
+        .who = who,
+        .method = rq->method,
+        .pq = pq,   /* what the record, the approval and the log show */
+        .agent = who->name,
+        .ctype = "application/x-amz-json",
+        .aws = a,
+        .mutation = !a->read,
+        .redact = !who->read_secrets,
+        .t0 = gate_mono(),
+    };
+    snprintf(k.request_id, sizeof k.request_id, "%s", request_id);
+    run_call(&k);
+    free(pq);
+    /* the action goes with the call, or stays with it while it is held */
+    request *st = rq->state;
+    if (st && st->aws == a)
+        return;   /* a resumed call: its state frees it (gate_call_done) */
+    if (resp->held && st) {
+        st->aws = a;
+        st->aws_who = who;
+        snprintf(st->aws_request_id, sizeof st->aws_request_id, "%s", request_id);
+        return;
+    }
+    gate_aws_action_free(a);
+    free(a);
+}
+
 void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who)
 {
     call k = {
@@ -1040,24 +1146,7 @@ void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *wh
         .redact = !who->read_secrets,
         .t0 = gate_mono(),
     };
-    if (phase_watch_head(&k)) {   /* a resumed watch: judged and recorded before it was held */
-        unlock(&k, LOCK_ENGINE | LOCK_WRITE);
-        return;
-    }
-    if (phase_resume(&k) || phase_admit(&k) || phase_decide(&k) || phase_review(&k) || phase_record(&k) ||
-        phase_hold(&k) || phase_forward(&k) || phase_answer(&k)) {
-        /* answered (or held) */
-    }
-    phase_publish(&k);
-    /* the one cleanup path */
-    if (k.d.held) {   /* a decision still open (a refusal on the way): nothing of it stays */
-        lock(&k, LOCK_ENGINE);
-        gate_finish(&sv->engine, &k.d, 0);
-    }
-    unlock(&k, LOCK_ENGINE | LOCK_WRITE);
-    free(k.approval_id);
-    free(k.record_id);
-    gate_decision_free(&k.d);
+    run_call(&k);
 }
 
 /* ---- held calls ---- */
@@ -1110,6 +1199,10 @@ void gate_call_done(server *sv, request *st)
     if (st->watch) {   /* its connection went before production answered */
         gate_watch_upstream_drop(st->watch);
         gate_tally_give(&sv->watches, st->watch_agent);
+    }
+    if (st->aws) {
+        gate_aws_action_free(st->aws);
+        free(st->aws);
     }
     free(st->watch_agent);
     free(st->approval_id);

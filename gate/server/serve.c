@@ -46,6 +46,8 @@
 #include "gate/kube/metrics.h"
 #include "gate/kube/selfreview.h"
 #include "gate/kube/watch.h"
+#include "gate/aws/credentials.h"
+#include "twin/aws.h"
 #include "twin/util.h"
 
 
@@ -478,6 +480,42 @@ static void on_hup(int sig)
     reload_asked = 1;
 }
 
+/* Without --agents, ops-bot's AWS key pair: made anew at each start and
+ * written as a shared credentials file (profile airlock) in DATA-DIR/aws;
+ * the lines to paste are logged. */
+static int default_aws_key(server *sv, const char *dir, const char *cert_path, const char *aws_listen, char *err,
+                           size_t errlen)
+{
+    char kid[21], secret[41];
+    gate_aws_key_generate(kid, secret);
+    char *cred = twin_xasprintf("%s/aws/credentials", dir);
+    int rc = gate_aws_credentials_write(cred, "airlock", kid, secret, err, errlen);
+    if (rc == 0) {
+        gate_identity *bot = NULL;
+        for (size_t i = 0; i < sv->agents.n; i++)
+            if (!strcmp(sv->agents.v[i].name, "ops-bot"))
+                bot = &sv->agents.v[i];
+        if (bot)
+            gate_agents_set_aws(bot, kid, secret);
+        char *abs_cred = realpath(cred, NULL), *abs_ca = realpath(cert_path, NULL);
+        gate_log("agent ops-bot on AWS, paste: export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=airlock "
+                 "AWS_CA_BUNDLE=%s AWS_DEFAULT_REGION=%s; aws --endpoint-url https://%s ec2 describe-instances",
+                 abs_cred ? abs_cred : cred, abs_ca ? abs_ca : cert_path, twin_aws_region(sv->engine.twin),
+                 aws_listen);
+        free(abs_cred);
+        free(abs_ca);
+    }
+    explicit_bzero(secret, sizeof secret);
+    free(cred);
+    return rc;
+}
+
+/* A request on the AWS listener (gate/server/aws_front.c). */
+static void serve_aws_request(void *app, gate_req *rq, gate_resp *resp)
+{
+    gate_aws_serve(app, rq, resp);
+}
+
 enum { POOL = 8 };   /* server threads */
 
 static void usage(FILE *out)
@@ -526,7 +564,7 @@ int gate_cmd_serve(int argc, char **argv)
     gate_policy_set *ps = NULL;
     gate_history *h = NULL;
     char *cert = NULL, *key = NULL, *cert_path = NULL, *key_path = NULL;
-    gate_http *front = NULL;
+    gate_http *front = NULL, *aws_front = NULL;
     char *demo = NULL, *policy_default = NULL;
     char err[2048];
     gate_locks_init(&sv);
@@ -542,6 +580,22 @@ int gate_cmd_serve(int argc, char **argv)
     if (!colon || port <= 0 || port > 65535 || strncmp(listen, "127.0.0.1:", 10)) {
         fprintf(stderr, "gate serve: --listen must be 127.0.0.1:PORT in this version (got %s)\n", listen);
         goto out;
+    }
+    long aws_port = 0;
+    if (o.aws_listen) {
+        const char *ac = strrchr(o.aws_listen, ':');
+        aws_port = ac ? atol(ac + 1) : 0;
+        if (!ac || aws_port <= 0 || aws_port > 65535 || strncmp(o.aws_listen, "127.0.0.1:", 10) ||
+            aws_port == port) {
+            fprintf(stderr, "gate serve: --aws-listen must be 127.0.0.1:PORT, another port than --listen's (got %s)\n",
+                    o.aws_listen);
+            goto out;
+        }
+        if (o.upstream) {
+            fprintf(stderr, "gate serve: --aws-listen serves the AWS twin: it cannot be combined with --upstream in "
+                            "this version (the AWS APIs have no enforce mode yet)\n");
+            goto out;
+        }
     }
     const char *dir = o.data_dir ? o.data_dir : ".airlock";
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -672,6 +726,10 @@ int gate_cmd_serve(int argc, char **argv)
                         "gate approvals list --server https://%s --token-file %s --ca %s",
                 tok_path, listen, listen, tok_path, cert_path);
         free(tok_path);
+        if (o.aws_listen && default_aws_key(&sv, dir, cert_path, o.aws_listen, err, sizeof err) < 0) {
+            fprintf(stderr, "gate serve: %s\n", err);
+            goto out;
+        }
     }
     /* approvals, the freeze and the budgets' history: one SQLite file */
     char *db = twin_xasprintf("%s/gate.db", dir);
@@ -783,6 +841,19 @@ int gate_cmd_serve(int argc, char **argv)
     }
     gate_log("serving the Kubernetes API on https://%s (%s, %ld objects in the twin)", listen,
             sv.up ? "enforce mode: allowed calls go to production" : "twin mode", twin_object_count(t));
+    if (o.aws_listen) {
+        gate_http_opts ao = ho;
+        ao.port = (unsigned)aws_port;
+        ao.handle = serve_aws_request;
+        aws_front = gate_http_start(&ao);
+        if (!aws_front) {
+            fprintf(stderr, "gate serve: cannot listen on %s (in use?)\n", o.aws_listen);
+            rc = 3;
+            goto out;
+        }
+        gate_log("serving the AWS APIs on https://%s (twin mode: account %s, region %s)", o.aws_listen,
+                 twin_aws_account(t), twin_aws_region(t));
+    }
     pthread_t dog;
     sem_init(&stop_sem, 0, 0);
     if (pthread_create(&dog, NULL, stop_watchdog, NULL) == 0)
@@ -832,6 +903,7 @@ int gate_cmd_serve(int argc, char **argv)
 out:
     if (sv.watch)
         gate_watch_stop(sv.watch);   /* streams end; their connections resume */
+    gate_http_stop(aws_front);
     gate_http_stop(front);           /* finishes the request in flight */
     gate_upstream_abort(sv.up);        /* a relist in flight ends now */
     gate_informer_stop(sv.informer);   /* after the front: no request waits on it any more */

@@ -43,6 +43,11 @@ typedef struct request {
      * connection suspended): the pass, and the agent whose watch slot it holds */
     gate_watch_pass *watch;
     char *watch_agent;
+    /* an AWS call held for a person: what its front parsed, kept for its
+     * resumption (owned) */
+    gate_aws_action *aws;
+    gate_identity *aws_who;
+    char aws_request_id[40];
 } request;
 
 typedef struct server {
@@ -97,6 +102,22 @@ gate_engine gate_agent_engine(server *sv, const gate_identity *who);
  * admitted, decided, reviewed, recorded, forwarded or answered from the
  * twin, settled, published.  Answers in resp (or holds it). */
 void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who);
+/* The same pipeline for an AWS call (gate/aws/action.h) its front
+ * authenticated and parsed (aws_front.c); request_id names the answer.
+ * Takes a (allocated): freed once answered, kept in the call's state while
+ * it is held for a person. */
+void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, gate_aws_action *a,
+                   const char *request_id);
+/* aws_front.c: an AWS error in the service's protocol (code NULL: the one
+ * for the status, e.g. 403 UnauthorizedOperation for EC2, AccessDenied
+ * elsewhere); the answer of a decided call (the output, or the refusal). */
+void gate_aws_refuse(gate_resp *resp, const char *service, unsigned status, const char *code, const char *msg,
+                     const char *request_id);
+void gate_aws_answer(gate_resp *resp, const gate_aws_action *a, const gate_decision *d, const char *request_id);
+/* aws_front.c: one request on the AWS listener: signature, identity,
+ * parse, then gate_aws_call. */
+void gate_aws_serve(server *sv, gate_req *rq, gate_resp *resp);
+
 /* The main loop's round over held calls: resumes those whose person
  * decided, whose wait is over, or all when the server stops (pipeline.c). */
 void gate_resume_held(server *sv);
