@@ -35,4 +35,19 @@ json_t *gate_aws_redacted_input(const json_t *input);
  * names map to signing names (elbv2 -> elasticloadbalancing, s3api -> s3). */
 int gate_aws_cli_name(const char *words, char **service, char **operation, char *err, size_t errlen);
 
+/* A request (its signature verified by the caller) as an action: the
+ * operation and input from the body (ec2 and query protocols: a POSTed
+ * form, nothing in the query) or from the REST call (s3: path without the
+ * query, args the decoded query, the body).  0 and *a filled, or the HTTP
+ * status of the refusal (400) with err naming what was wrong. */
+int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *method, const char *path,
+                          const json_t *args, const json_t *headers, const char *body, size_t len, char *err,
+                          size_t errlen);
+
+/* A recorded call in the CLI's form, {"aws": "ec2 terminate-instances",
+ * "input": {...}, "region"?}: 0 and *a filled; 1 when j is not in that form
+ * (no "aws" key); -1 with err (an unknown operation, an input that does not
+ * fit its shape). */
+int gate_aws_action_from_json(const json_t *j, gate_aws_action *a, char *err, size_t errlen);
+
 #endif

@@ -18,6 +18,7 @@
 #include "gate/cmd/cli.h"
 #include "gate/cmd/commands.h"
 #include "gate/engine/engine.h"
+#include "gate/http/http.h"
 #include "gate/cmd/report.h"
 #include "twin/util.h"
 #include "twin/yaml.h"
@@ -31,8 +32,9 @@ static void usage(FILE *out)
           "                  [--policy-timeout SECONDS]\n"
           "\n"
           "Simulates the manifests (-f, applied as kubectl apply would) and then the API calls of\n"
-          "--actions (a JSON array of {\"method\", \"path\", \"headers\"?, \"body\"?}) on the state,\n"
-          "in order, judges each with the policies, and prints the verdicts.\n"
+          "--actions (a JSON array of {\"method\", \"path\", \"headers\"?, \"body\"?}, or of AWS calls:\n"
+          "{\"aws\": \"ec2 terminate-instances\", \"input\": {...}} or {\"service\", \"method\", \"path\", \"body\"})\n"
+          "on the state, in order, judges each with the policies, and prints the verdicts.\n"
           "Exit: 0 all allowed, 1 a deny, 2 review needed and no deny, 3 bad input or usage.\n",
           out);
 }
@@ -54,9 +56,15 @@ static int load_actions(const char *path, json_t *actions, char *err, size_t err
     size_t i;
     json_t *a;
     json_array_foreach(arr, i, a) {
+        if (json_is_object(a) && json_object_get(a, "aws")) {   /* an AWS call in the CLI's form: read when judged */
+            json_array_append(actions, a);
+            continue;
+        }
         if (!json_is_object(a) || !json_is_string(json_object_get(a, "method")) ||
             !json_is_string(json_object_get(a, "path"))) {
-            snprintf(err, errlen, "%s: action %zu needs a string \"method\" and a string \"path\"", path, i + 1);
+            snprintf(err, errlen, "%s: action %zu needs a string \"method\" and a string \"path\" (or, for AWS, "
+                                  "\"aws\" and \"input\")",
+                     path, i + 1);
             json_decref(arr);
             return -1;
         }
@@ -97,9 +105,9 @@ static void print_junit(FILE *out, gate_decision *ds, size_t n, double seconds)
     for (size_t i = 0; i < n; i++) {
         gate_decision *d = &ds[i];
         fprintf(out, "    <testcase classname=\"airlock.check\" name=\"[%zu] ", i + 1);
-        gate_report_xml_escape(out, json_string_value(json_object_get(d->action, "method")));
-        fputc(' ', out);
-        gate_report_xml_escape(out, json_string_value(json_object_get(d->action, "path")));
+        char title[1024];
+        gate_report_title(d, title, sizeof title);
+        gate_report_xml_escape(out, title);
         fprintf(out, "\" time=\"%.6f\"", d->micros / 1e6);
         if (d->verdict == GATE_ALLOW) {
             fputs("/>\n", out);
@@ -109,12 +117,54 @@ static void print_junit(FILE *out, gate_decision *ds, size_t n, double seconds)
         fprintf(out, ">\n      <%s type=\"%s\" message=\"", tag, gate_verdict_name(d->verdict));
         gate_report_xml_escape(out, d->message);
         fputs("\">", out);
-        char line[512];
+        char line[1024];
         gate_report_impact_line(d->impact, line, sizeof line);
         gate_report_xml_escape(out, line);
         fprintf(out, "</%s>\n    </testcase>\n", tag);
     }
     fputs("  </testsuite>\n</testsuites>\n", out);
+}
+
+/* An AWS call of an actions file: the CLI's form ({"aws": "ec2
+ * terminate-instances", "input": {...}}) or the wire's ({"service": "ec2",
+ * "method": "POST", "path": "/", "headers"?, "body": "Action=..."}), read
+ * by the same parsers as the gate's AWS front (no signature: offline). */
+static void decide_aws(gate_engine *e, const char *agent, const json_t *j, gate_decision *d)
+{
+    char err[1024];
+    gate_aws_action act;
+    int rc = gate_aws_action_from_json(j, &act, err, sizeof err);
+    if (rc == 1) {
+        const char *service = json_string_value(json_object_get(j, "service"));
+        const json_t *body = json_object_get(j, "body");
+        const char *b = json_is_string(body) ? json_string_value(body) : "";
+        if (!service || (body && !json_is_string(body))) {
+            snprintf(err, sizeof err, "an AWS call in the wire's form has a string \"service\" and a string \"body\"");
+            rc = -1;
+        } else {
+            const char *target = json_string_value(json_object_get(j, "path"));
+            gate_req rq;
+            gate_req_init(&rq, json_string_value(json_object_get(j, "method")), target, json_object_get(j, "headers"), b,
+                          strlen(b));
+            char *path = twin_xasprintf("%.*s", (int)strcspn(target, "?"), target);
+            rc = gate_aws_action_parse(&act, service, rq.method, path, rq.args, rq.headers, b, strlen(b), err,
+                                       sizeof err) ? -1 : 0;
+            free(path);
+            gate_req_free(&rq);
+        }
+    }
+    if (rc < 0) {
+        memset(d, 0, sizeof *d);
+        d->verdict = GATE_ERROR;
+        d->code = 400;
+        d->message = twin_xasprintf("airlock: %s", err);
+        d->action = json_deep_copy(j);
+        d->diff = json_array();
+        d->results = json_array();
+        return;
+    }
+    gate_decide_aws(e, agent, &act, d);
+    gate_aws_action_free(&act);
 }
 
 int gate_cmd_check(int argc, char **argv)
@@ -169,9 +219,12 @@ int gate_cmd_check(int argc, char **argv)
     size_t i;
     json_t *a;
     json_array_foreach(actions, i, a) {
-        gate_decide(&e, o.agent, json_string_value(json_object_get(a, "method")),
-                    json_string_value(json_object_get(a, "path")), json_object_get(a, "headers"),
-                    json_object_get(a, "body"), NULL, 0, &ds[i]);
+        if (json_object_get(a, "aws") || json_object_get(a, "service"))
+            decide_aws(&e, o.agent, a, &ds[i]);
+        else
+            gate_decide(&e, o.agent, json_string_value(json_object_get(a, "method")),
+                        json_string_value(json_object_get(a, "path")), json_object_get(a, "headers"),
+                        json_object_get(a, "body"), NULL, 0, &ds[i]);
         total_us += ds[i].micros;
     }
 

@@ -46,6 +46,44 @@ void gate_report_impact_line(const json_t *impact, char *buf, size_t n)
         size_t l = strlen(buf);
         snprintf(buf + l, n > l ? n - l : 0, "; %ld pods left Pending (unschedulable)", pending);
     }
+    if (json_object_get(impact, "aws")) {
+        /* the account's part of the same record */
+        size_t l = strlen(buf);
+        json_t *exp = json_object_get(impact, "exposure"), *pub = json_object_get(impact, "buckets_public");
+        snprintf(buf + l, n > l ? n - l : 0,
+                 "; aws: instances disrupted %ld now / %ld settled; target groups emptied %zu; auto scaling groups "
+                 "degraded %zu; internet exposure +%zu -%zu; buckets made public %zu; IAM grants %zu; data at risk %zu",
+                 (long)json_array_size(json_object_get(in, "instances_disrupted")),
+                 (long)json_array_size(json_object_get(st, "instances_disrupted")),
+                 json_array_size(json_object_get(st, "target_groups_emptied")) >
+                         json_array_size(json_object_get(in, "target_groups_emptied"))
+                     ? json_array_size(json_object_get(st, "target_groups_emptied"))
+                     : json_array_size(json_object_get(in, "target_groups_emptied")),
+                 json_array_size(json_object_get(st, "asgs_degraded")) >
+                         json_array_size(json_object_get(in, "asgs_degraded"))
+                     ? json_array_size(json_object_get(st, "asgs_degraded"))
+                     : json_array_size(json_object_get(in, "asgs_degraded")),
+                 json_array_size(json_object_get(exp, "added")), json_array_size(json_object_get(exp, "removed")),
+                 json_array_size(json_object_get(pub, "made_public")),
+                 json_array_size(json_object_get(impact, "iam_grants")),
+                 json_array_size(json_object_get(impact, "data_at_risk")));
+    }
+}
+
+void gate_report_title(const gate_decision *d, char *buf, size_t n)
+{
+    const json_t *a = d->action;
+    const char *provider = json_string_value(json_object_get(a, "provider"));
+    const char *x = NULL, *y = NULL;
+    if (provider && !strcmp(provider, "aws")) {
+        x = json_string_value(json_object_get(a, "service"));
+        y = json_string_value(json_object_get(a, "operation"));
+        snprintf(buf, n, "aws %s %s%s", x ? x : "", y ? y : "", json_is_true(json_object_get(a, "dry_run")) ? " (dry run)" : "");
+        return;
+    }
+    x = json_string_value(json_object_get(a, "method"));
+    y = json_string_value(json_object_get(a, "path"));
+    snprintf(buf, n, "%s %s", x ? x : "", y ? y : "");
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -105,7 +143,9 @@ static void print_tree(FILE *out, const json_t *diff, const twin_map *keys, cons
 void gate_report_text(FILE *out, const gate_decision *d, size_t index)
 {
     static const char *MARK[] = {"ALLOW ", "REVIEW", "DENY  ", "ERROR "};
-    fprintf(out, "[%zu] %s %s %s\n", index, MARK[d->verdict], str(d->action, "method"), str(d->action, "path"));
+    char title[1024];
+    gate_report_title(d, title, sizeof title);
+    fprintf(out, "[%zu] %s %s\n", index, MARK[d->verdict], title);
     if (d->verdict != GATE_ALLOW || (d->message && strcmp(d->message, "allowed")))
         fprintf(out, "    %s\n", d->message ? d->message : "");
     size_t i;
@@ -117,7 +157,7 @@ void gate_report_text(FILE *out, const gate_decision *d, size_t index)
     }
     if (d->verdict == GATE_ERROR || !json_array_size(d->diff))
         return;
-    char line[512];
+    char line[1024];
     gate_report_impact_line(d->impact, line, sizeof line);
     fprintf(out, "    impact: %s\n", line);
     if (json_array_size(d->diff)) {

@@ -260,38 +260,21 @@ void gate_aws_serve(server *sv, gate_req *rq, gate_resp *resp)
         gate_aws_refuse(resp, service, 413, NULL, "airlock: the request body is larger than the 3 MiB limit", rid);
         return;
     }
-    gate_aws_action act = {0};
-    int code;
-    if (!strcmp(service, "s3")) {
-        /* path-style, or AWS's own virtual-hosted names (an agent reaches
-         * the gate by its address) */
-        const char *target_path = rq->target;
-        char *path = twin_xasprintf("%.*s", (int)strcspn(target_path, "?"), target_path);
-        code = gate_aws_parse_s3(rq->method, path, rq->args, rq->headers, gate_req_header(rq, "Host"), NULL, rq->body,
-                                 rq->len, &act.operation, &act.input, err, sizeof err);
-        free(path);
-    } else if (strcmp(rq->method, "POST")) {
-        code = 400;
-        snprintf(err, sizeof err, "airlock: %s calls are POSTed forms (application/x-www-form-urlencoded), not %s",
-                 service, rq->method);
-    } else {
-        code = gate_aws_parse_query(service, rq->body, rq->len, &act.operation, &act.input, err, sizeof err);
-    }
+    gate_aws_action act;
+    char *path = twin_xasprintf("%.*s", (int)strcspn(rq->target, "?"), rq->target);
+    int code = gate_aws_action_parse(&act, service, rq->method, path, rq->args, rq->headers, rq->body, rq->len, err,
+                                     sizeof err);
+    free(path);
     if (code) {
         gate_log("%s aws %s -> refused %d: %s", who->name, service, code, err);
         gate_aws_refuse(resp, service, (unsigned)code, NULL, err, rid);
-        gate_aws_action_free(&act);
         return;
     }
-    act.service = twin_xstrdup(service);
     if (!strcmp(service, "sts") && !strcmp(act.operation, "GetCallerIdentity")) {
         caller_identity(sv, resp, who, rid);
         gate_aws_action_free(&act);
         return;
     }
-    int kind = twin_aws_op_kind(service, act.operation);
-    act.read = kind == 1;
-    act.dry_run = json_is_true(json_object_get(act.input, "DryRun"));
     gate_aws_action *held = twin_xmalloc(sizeof *held);
     *held = act;
     gate_aws_call(sv, rq, resp, who, held, rid);
