@@ -3,11 +3,12 @@
 # are root (a fresh Debian machine): curl and openssl drive the server
 # tests on the wire. `sh tests/deps.sh test` (make test) adds what the
 # browser test of the approvals page needs (tests/ui): Chromium, Node.js
-# and npm, then playwright-core as tests/ui/package-lock.json pins it.
+# and npm, then playwright-core as tests/ui/package-lock.json pins it;
+# and Debian's awscli and boto3, the AWS tests' clients (tests/cli/aws.sh).
 # Never downloads anything but Debian packages and that npm package.
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev libjansson-dev liblua5.4-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libgit2-dev clang libclang-rt-14-dev python3 curl openssl ca-certificates git"
-[ "$1" = test ] && PKGS="$PKGS chromium python3-kubernetes"
+[ "$1" = test ] && PKGS="$PKGS chromium python3-kubernetes awscli python3-boto3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
