@@ -49,6 +49,10 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
+        if (!strcmp(a, "--aws") && !strcmp(cmd, "export")) {
+            o->aws = 1;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             o->help = 1;
         } else if (!strcmp(a, "--state")) {

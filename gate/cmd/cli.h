@@ -42,6 +42,7 @@ typedef struct gate_cli_opts {
     json_t *config_doc;     /* the loaded --config mapping; owns the strings taken from it */
     long count, seed, jobs;
     int help;
+    int aws;                /* export: the twin's AWS state, not its Kubernetes objects */
     char *positional[GATE_CLI_MAX];
     size_t npositional;
 } gate_cli_opts;
