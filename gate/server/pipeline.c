@@ -386,6 +386,13 @@ static int refuse_as(call *k, unsigned code, const char *reason, const char *msg
     return 1;
 }
 
+/* Whether production stands behind this call (enforce or shadow mode):
+ * the Kubernetes API's or the AWS account's. */
+static int upstream(const call *k)
+{
+    return k->aws ? k->sv->aws_up != NULL : k->sv->up != NULL;
+}
+
 static int refuse(call *k, unsigned code, const char *msg)
 {
     return refuse_as(k, code, NULL, msg);
@@ -437,7 +444,7 @@ static int refuse_frozen(call *k, const json_t *freeze)
     json_t *extra = json_pack("{s:b}", "frozen", 1);
     unsigned long long ticket = 0;
     lock(k, LOCK_ENGINE);   /* the record names the policy set, which a reload may swap */
-    int arc = gate_audit_decision(sv, k->who, k->method, k->pq, k->ctype, &d, extra, NULL, sv->up ? &ticket : NULL,
+    int arc = gate_audit_decision(sv, k->who, k->method, k->pq, k->ctype, &d, extra, NULL, upstream(k) ? &ticket : NULL,
                                   err, sizeof err);
     unlock(k, LOCK_ENGINE | LOCK_WRITE);
     if (arc == 0)
@@ -594,7 +601,12 @@ static int decide_aws(call *k, gate_engine *e)
             return 1;
     }
     k->rv_before = twin_resource_version(sv->engine.twin);
+    /* enforce mode: production answers reads, and the twin mirrors it: the
+     * simulation is rolled back before forwarding; what production took
+     * reaches the twin when it is described again (aws_mirror.c) */
+    e->reads_elsewhere = e->mirror = sv->aws_up != NULL;
     gate_decide_aws(e, k->agent, k->aws, &k->d);
+    gate_release(e, &k->d);
     k->t_judged = gate_mono();
     k->verb = json_string_value(json_object_get(k->d.action, "verb"));
     k->is_read = k->aws->read;
@@ -613,8 +625,11 @@ static int phase_review(call *k)
         k->approval_id = settle_review(sv, k->who, k->method, k->pq, k->ctype, k->dry, d, &k->pending, &k->created,
                                        &k->use_approval);
     k->notify |= k->created;
-    k->forward = sv->up && d->wire.method &&
-                 ((d->verdict == GATE_ALLOW && (d->held || k->is_read)) || (sv->shadow && !k->dry));
+    if (k->aws)   /* production answers reads; takes what is allowed; never a dry run */
+        k->forward = sv->aws_up && d->verdict == GATE_ALLOW && !k->dry && (d->held || k->is_read);
+    else
+        k->forward = sv->up && d->wire.method &&
+                     ((d->verdict == GATE_ALLOW && (d->held || k->is_read)) || (sv->shadow && !k->dry));
     return 0;
 }
 
@@ -626,7 +641,7 @@ static int phase_record(call *k)
 {
     server *sv = k->sv;
     gate_decision *d = &k->d;
-    if (sv->up && k->has_engine == LOCK_ENGINE) {
+    if (upstream(k) && k->has_engine == LOCK_ENGINE) {
         /* enforce and shadow mode: the twin holds nothing of the call any
          * more (gate_release), so the record is made beside the reads */
         unlock(k, LOCK_ENGINE);
@@ -647,14 +662,14 @@ static int phase_record(call *k)
             json_object_set_new(extra, "forwarded",
                                 json_pack("{s:s, s:s}", "method", d->wire.method, "path", d->wire.path_query));
         int rc = gate_audit_decision(sv, k->who, k->method, k->pq, k->ctype, d, extra, &k->record_id,
-                                     sv->up ? &k->ticket : NULL, aerr, sizeof aerr);
+                                     upstream(k) ? &k->ticket : NULL, aerr, sizeof aerr);
         json_decref(extra);
         if (rc < 0) {
             gate_finish(&sv->engine, d, 0);
             return refuse_unrecorded(k, aerr);
         }
     }
-    if (!sv->up && d->held) {
+    if (!upstream(k) && d->held) {
         /* twin mode: the twin is the cluster; commit what is allowed */
         if (gate_finish(&sv->engine, d, 1) < 0) {
             d->code = 500;
@@ -666,7 +681,7 @@ static int phase_record(call *k)
         }
     }
     k->rv = twin_resource_version(sv->engine.twin);
-    if (!sv->up && !k->is_read && d->verdict == GATE_ALLOW && !k->dry && d->code < 300) {
+    if (!k->aws && !sv->up && !k->is_read && d->verdict == GATE_ALLOW && !k->dry && d->code < 300) {
         /* committed: tell the watchers, the controllers' Events too (one
          * batch: the hub keeps versions in order) */
         json_t *batch = json_array();
@@ -857,16 +872,25 @@ static int phase_forward(call *k)
     gate_upstream_answer ans;
     char ferr[512];
     const gate_wire *w = &d->wire;
+    const char *sent_method = k->aws ? "POST" : w->method;
     int redact = d->secret && !k->who->read_secrets;
-    /* production's events for it may come before its answer: what it
-     * changes is expected before it is sent (a refusal leaves an
-     * expectation that nothing matches, for the window) */
-    if (strcmp(w->method, "GET"))
-        expect_change(sv, d, NULL);
-    int fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(k->rq, redact),
+    int fr;
+    if (k->aws) {
+        /* rebuilt from the parsed input and signed with production's key
+         * (the agent's signature never leaves the gate) */
+        fr = gate_aws_upstream_call(sv->aws_up, k->aws->service, k->aws->operation, k->aws->input, &ans, ferr,
+                                    sizeof ferr);
+    } else {
+        /* production's events for it may come before its answer: what it
+         * changes is expected before it is sent (a refusal leaves an
+         * expectation that nothing matches, for the window) */
+        if (strcmp(w->method, "GET"))
+            expect_change(sv, d, NULL);
+        fr = gate_upstream_call(sv->up, w->method, w->path_query, w->content_type, production_accept(k->rq, redact),
                                 w->body, w->len, &ans, ferr, sizeof ferr);
+    }
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
-    if (took && strcmp(w->method, "GET"))   /* a create's generated name, known only now */
+    if (!k->aws && took && strcmp(w->method, "GET"))   /* a create's generated name, known only now */
         expect_change(sv, d, &ans);
     /* settle: the twin follows production (enforce mode: its events bring
      * the change; the agent's history counts it if production took it) */
@@ -874,7 +898,7 @@ static int phase_forward(call *k)
         lock(k, LOCK_ENGINE);
         if (gate_finish(&sv->engine, d, took) < 0)   /* production has it, the twin does not: say so loudly */
             gate_log("the twin could not commit what production took (%s %s): the twin misses this change",
-                     w->method, k->pq);
+                     sent_method, k->pq);
         if (k->use_approval && took)
             /* used up only now that production took it (a 502 leaves it for
              * the retry); `write` is still held, so no twin of this request
@@ -910,14 +934,14 @@ static int phase_forward(call *k)
      * (parse, simulate, policies), recording (until durable), production */
     double now = gate_mono();
     gate_log("%s %s %s -> %s%s, production %ld (ms: fresh %.2f, judge %.2f, record %.2f, production %.2f)", k->agent,
-             w->method, k->pq, gate_verdict_name(d->verdict), sv->shadow ? " (shadow: forwarded anyway)" : "",
+             sent_method, k->pq, gate_verdict_name(d->verdict), sv->shadow ? " (shadow: forwarded anyway)" : "",
              fr == 0 ? ans.status : 0L, k->t_fresh * 1e3, (k->t_judged - k->t0 - k->t_fresh) * 1e3,
              (k->t_durable - k->t_judged) * 1e3, (now - k->t_durable) * 1e3);
     if (sv->shadow && sv->shadow_log) {
         /* what the gate would have done, for rolling out policies (the
          * file's lock keeps each record one line) */
         json_t *line = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O}", "time", (json_int_t)time(NULL),
-                                 "agent", k->agent, "method", w->method, "path", k->pq, "verdict",
+                                 "agent", k->agent, "method", sent_method, "path", k->pq, "verdict",
                                  gate_verdict_name(d->verdict), "message", d->message ? d->message : "",
                                  "production_status", (json_int_t)(fr == 0 ? ans.status : 0), "results",
                                  d->results);
@@ -958,7 +982,10 @@ static int phase_forward(call *k)
         gate_upstream_answer_free(&ans);
         return 1;
     }
-    if (redact && redact_answer(&ans) < 0)
+    if (k->aws)   /* production's own answer, in its protocol */
+        gate_resp_text(k->resp, (unsigned)ans.status, ans.content_type[0] ? ans.content_type : "text/xml",
+                       ans.body.s ? ans.body.s : "", ans.body.len);
+    else if (redact && redact_answer(&ans) < 0)
         refuse(k, 502, "airlock: production's answer about Secrets is not JSON: it is withheld");
     else
         gate_resp_text(k->resp, (unsigned)ans.status, redact || !ans.content_type[0] ? "application/json"

@@ -17,6 +17,7 @@
 #include "gate/ops/audit.h"
 #include "gate/ops/drift.h"
 #include "gate/engine/engine.h"
+#include "gate/upstream/aws_upstream.h"
 #include "gate/upstream/forward.h"
 #include "gate/http/http.h"
 #include "gate/upstream/informer.h"
@@ -63,6 +64,7 @@ typedef struct server {
     gate_tally watches;        /* watches open per agent, each bounded by its profile's `watches` */
     gate_agents agents;
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
+    gate_aws_upstream *aws_up; /* production's AWS account (--aws-upstream), NULL in twin mode */
     gate_informer *informer;   /* with up: production's watches keep the twin current */
     json_t *served;            /* with up: {kind: resourceVersion of its first list}, the kinds production serves */
     double fresh_wait;         /* --fresh-wait: how long a mutation waits for the twin to catch up */
