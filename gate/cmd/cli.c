@@ -87,6 +87,18 @@ int gate_cli_parse(gate_cli_opts *o, int argc, char **argv, const char *cmd, cha
         } else if (!strcmp(a, "--listen")) {
             if (want_value(argc, argv, &i, &o->listen, err, errlen) < 0)
                 return -1;
+        } else if (!strcmp(a, "--aws-upstream")) {
+            if (want_value(argc, argv, &i, &o->aws_upstream, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--aws-upstream-credentials")) {
+            if (want_value(argc, argv, &i, &o->aws_upstream_credentials, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--aws-upstream-profile")) {
+            if (want_value(argc, argv, &i, &o->aws_upstream_profile, err, errlen) < 0)
+                return -1;
+        } else if (!strcmp(a, "--aws-upstream-ca")) {
+            if (want_value(argc, argv, &i, &o->aws_upstream_ca, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(a, "--aws-listen")) {
             if (want_value(argc, argv, &i, &o->aws_listen, err, errlen) < 0)
                 return -1;
@@ -259,6 +271,10 @@ int gate_cli_load_config(gate_cli_opts *o, const char *path, char *err, size_t e
     } keys[] = {
         {"listen", &o->listen, 0},
         {"aws-listen", &o->aws_listen, 0},
+        {"aws-upstream", &o->aws_upstream, 0},
+        {"aws-upstream-credentials", &o->aws_upstream_credentials, 1},
+        {"aws-upstream-profile", &o->aws_upstream_profile, 0},
+        {"aws-upstream-ca", &o->aws_upstream_ca, 1},
         {"tls-cert", &o->tls_cert, 1},
         {"tls-key", &o->tls_key, 1},
         {"policies", &o->policies, 1},

@@ -32,6 +32,7 @@ typedef struct gate_cli_opts {
     const char *output;
     const char *listen, *agents, *tls_cert, *tls_key, *data_dir;   /* serve */
     const char *aws_listen;   /* serve: the AWS APIs' listener */
+    const char *aws_upstream, *aws_upstream_credentials, *aws_upstream_profile, *aws_upstream_ca;
     const char *upstream, *upstream_token_file, *upstream_ca, *mode;
     const char *fresh_wait;   /* serve: how long a mutation waits for the watches */
     const char *policy_timeout;   /* seconds one policy run may take (gate_policy_set_time_limit) */

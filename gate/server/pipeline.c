@@ -192,8 +192,9 @@ static const char *str_of(const json_t *v)
  * its approval is new.  A dry run (never held) gets or finds its approval
  * like the real call, so an agent may ask first; an approval lets a dry
  * run through without being used up. */
-static char *settle_review(server *sv, const gate_identity *who, const char *method, const char *pq,
-                           const char *ctype, int dry, gate_decision *d, int *pending, int *created, int *use)
+static char *settle_review(server *sv, gate_engine *eng, const gate_identity *who, const char *method,
+                           const char *pq, const char *ctype, int dry, gate_decision *d, int *pending, int *created,
+                           int *use)
 {
     double now = gate_now();
     char *fp = gate_fingerprint(who->name, d->diff);
@@ -208,7 +209,7 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
         id = twin_xstrdup(json_string_value(json_object_get(ok, "id")));
         if (gate_impact_changed(json_object_get(ok, "impact"), d->impact, why, sizeof why)) {
             gate_approvals_repend(sv->approvals, id, d->impact, rdiff, why, now);
-            gate_finish(&sv->engine, d, 0);
+            gate_finish(eng, d, 0);
             char *msg = twin_xasprintf("%s; the impact changed since it was approved (%s): approval id %s is "
                                        "pending again",
                                        d->message, why, id);
@@ -224,7 +225,7 @@ static char *settle_review(server *sv, const gate_identity *who, const char *met
         }
         json_decref(ok);
     } else {
-        gate_finish(&sv->engine, d, 0);
+        gate_finish(eng, d, 0);
         const char *kind = json_string_value(json_object_get(d->action, "kind"));
         json_t *body = gate_redact(d->body, kind);
         json_t *doc = json_pack("{s:O, s:{s:s, s:s, s:s, s:o}, s:s, s:O, s:O, s:O}", "action", d->action,
@@ -291,6 +292,7 @@ typedef struct call {
     char request_id[40];         /* AWS: the answer's RequestId */
     int mutation, redact;
     int has_write, has_engine;   /* the locks held now (lock, unlock) */
+    gate_engine eng;             /* how a held decision settles: the server's engine, with this provider's mode */
     /* decide */
     gate_decision d;
     long long rv_before, rv;
@@ -605,6 +607,7 @@ static int decide_aws(call *k, gate_engine *e)
      * simulation is rolled back before forwarding; what production took
      * reaches the twin when it is described again (aws_mirror.c) */
     e->reads_elsewhere = e->mirror = sv->aws_up != NULL;
+    e->follow = 0;   /* shadow mode is the cluster's */
     gate_decide_aws(e, k->agent, k->aws, &k->d);
     gate_release(e, &k->d);
     k->t_judged = gate_mono();
@@ -622,7 +625,7 @@ static int phase_review(call *k)
     server *sv = k->sv;
     gate_decision *d = &k->d;
     if (d->verdict == GATE_REVIEW && (d->held || k->dry) && !sv->shadow)   /* shadow mode only records */
-        k->approval_id = settle_review(sv, k->who, k->method, k->pq, k->ctype, k->dry, d, &k->pending, &k->created,
+        k->approval_id = settle_review(sv, &k->eng, k->who, k->method, k->pq, k->ctype, k->dry, d, &k->pending, &k->created,
                                        &k->use_approval);
     k->notify |= k->created;
     if (k->aws)   /* production answers reads; takes what is allowed; never a dry run */
@@ -665,13 +668,13 @@ static int phase_record(call *k)
                                      upstream(k) ? &k->ticket : NULL, aerr, sizeof aerr);
         json_decref(extra);
         if (rc < 0) {
-            gate_finish(&sv->engine, d, 0);
+            gate_finish(&k->eng, d, 0);
             return refuse_unrecorded(k, aerr);
         }
     }
     if (!upstream(k) && d->held) {
         /* twin mode: the twin is the cluster; commit what is allowed */
-        if (gate_finish(&sv->engine, d, 1) < 0) {
+        if (gate_finish(&k->eng, d, 1) < 0) {
             d->code = 500;
             d->verdict = GATE_ERROR;
             free(d->message);
@@ -863,7 +866,7 @@ static int phase_forward(call *k)
     unlock(k, LOCK_ENGINE);
     if (durable(k)) {
         lock(k, LOCK_ENGINE);
-        gate_finish(&sv->engine, d, 0);
+        gate_finish(&k->eng, d, 0);
         return 1;
     }
     k->t_durable = gate_mono();
@@ -896,7 +899,7 @@ static int phase_forward(call *k)
      * the change; the agent's history counts it if production took it) */
     if (d->held) {
         lock(k, LOCK_ENGINE);
-        if (gate_finish(&sv->engine, d, took) < 0)   /* production has it, the twin does not: say so loudly */
+        if (gate_finish(&k->eng, d, took) < 0)   /* production has it, the twin does not: say so loudly */
             gate_log("the twin could not commit what production took (%s %s): the twin misses this change",
                      sent_method, k->pq);
         if (k->use_approval && took)
@@ -1030,10 +1033,9 @@ static void twin_watch(call *k, int redact)
  * read_secrets. */
 static int phase_answer(call *k)
 {
-    server *sv = k->sv;
     gate_decision *d = &k->d;
     const gate_req *rq = k->rq;
-    gate_finish(&sv->engine, d, 0);   /* enforce mode: not forwarded, nothing stays */
+    gate_finish(&k->eng, d, 0);   /* enforce mode: not forwarded, nothing stays */
     unlock(k, LOCK_ENGINE | LOCK_WRITE);
     if (k->ticket && durable(k))
         return 1;
@@ -1102,6 +1104,11 @@ static void phase_publish(call *k)
 static void run_call(call *k)
 {
     server *sv = k->sv;
+    k->eng = sv->engine;
+    if (k->aws) {   /* the AWS account's own mode (aws_up), whatever the cluster's */
+        k->eng.mirror = k->eng.reads_elsewhere = sv->aws_up != NULL;
+        k->eng.follow = 0;
+    }
     if (phase_watch_head(k)) {   /* a resumed watch: judged and recorded before it was held */
         unlock(k, LOCK_ENGINE | LOCK_WRITE);
         return;
@@ -1113,7 +1120,7 @@ static void run_call(call *k)
     phase_publish(k);
     if (k->d.held) {   /* a decision still open (a refusal on the way): nothing of it stays */
         lock(k, LOCK_ENGINE);
-        gate_finish(&sv->engine, &k->d, 0);
+        gate_finish(&k->eng, &k->d, 0);
     }
     unlock(k, LOCK_ENGINE | LOCK_WRITE);
     free(k->approval_id);

@@ -510,6 +510,28 @@ static int default_aws_key(server *sv, const char *dir, const char *cert_path, c
     return rc;
 }
 
+/* Production's AWS account (--aws-upstream): opened with production's key,
+ * read whole into the twin (its describes, as `gate export --aws` writes
+ * them). */
+static int load_aws_production(server *sv, twin *t, const gate_cli_opts *o, double timeout, char *err, size_t errlen)
+{
+    if (gate_aws_upstream_open(&sv->aws_up, o->aws_upstream, o->aws_upstream_credentials, o->aws_upstream_profile,
+                               o->aws_upstream_ca, twin_aws_region(t), err, errlen) < 0)
+        return -1;
+    gate_aws_upstream_set_timeout(sv->aws_up, timeout);
+    double t0 = gate_mono();
+    json_t *doc = gate_aws_upstream_snapshot(sv->aws_up, err, errlen);
+    if (!doc)
+        return -1;
+    json_t *docs = json_pack("[o]", doc);
+    int rc = twin_import_docs(t, docs, "production's AWS account", err, errlen);
+    json_decref(docs);
+    if (rc == 0)
+        gate_log("production's AWS account read in %.2f s (enforce mode: allowed AWS calls go to %s)",
+                 gate_mono() - t0, o->aws_upstream);
+    return rc;
+}
+
 /* A request on the AWS listener (gate/server/aws_front.c). */
 static void serve_aws_request(void *app, gate_req *rq, gate_resp *resp)
 {
@@ -591,11 +613,10 @@ int gate_cmd_serve(int argc, char **argv)
                     o.aws_listen);
             goto out;
         }
-        if (o.upstream) {
-            fprintf(stderr, "gate serve: --aws-listen serves the AWS twin: it cannot be combined with --upstream in "
-                            "this version (the AWS APIs have no enforce mode yet)\n");
-            goto out;
-        }
+    }
+    if (o.aws_upstream && !o.aws_listen) {
+        fprintf(stderr, "gate serve: --aws-upstream needs --aws-listen (where agents reach the AWS APIs)\n");
+        goto out;
     }
     const char *dir = o.data_dir ? o.data_dir : ".airlock";
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -628,7 +649,7 @@ int gate_cmd_serve(int argc, char **argv)
         goto out;
     }
     gate_upstream_set_timeout(sv.up, upstream_timeout);   /* 0: the default */
-    demo = o.nstate || o.upstream ? NULL : gate_cli_find("fixtures/demo");
+    demo = o.nstate || o.upstream || o.aws_upstream ? NULL : gate_cli_find("fixtures/demo");
     if (demo)
         o.state[o.nstate++] = demo;   /* without --state: the bundled demo cluster */
     if (gate_cli_open_twin(&o, &t, err, sizeof err) < 0 || gate_cli_load_policies(&o, &ps, err, sizeof err) < 0) {
@@ -658,6 +679,10 @@ int gate_cmd_serve(int argc, char **argv)
             fprintf(stderr, "gate serve: --fresh-wait is 0 to 60 seconds (got %s)\n", o.fresh_wait);
             goto out;
         }
+    }
+    if (o.aws_upstream && load_aws_production(&sv, t, &o, upstream_timeout, err, sizeof err) < 0) {
+        fprintf(stderr, "gate serve: %s\n", err);
+        goto out;
     }
     /* TLS */
     if (o.tls_cert && o.tls_key) {
@@ -851,8 +876,8 @@ int gate_cmd_serve(int argc, char **argv)
             rc = 3;
             goto out;
         }
-        gate_log("serving the AWS APIs on https://%s (twin mode: account %s, region %s)", o.aws_listen,
-                 twin_aws_account(t), twin_aws_region(t));
+        gate_log("serving the AWS APIs on https://%s (%s: account %s, region %s)", o.aws_listen,
+                 sv.aws_up ? "enforce mode" : "twin mode", twin_aws_account(t), twin_aws_region(t));
     }
     pthread_t dog;
     sem_init(&stop_sem, 0, 0);
@@ -922,6 +947,7 @@ out:
     gate_drift_free(sv.drift);
     json_decref(sv.served);
     gate_upstream_close(sv.up);
+    gate_aws_upstream_close(sv.aws_up);
     if (sv.shadow_log)
         fclose(sv.shadow_log);
     curl_global_cleanup();
