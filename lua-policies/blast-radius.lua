@@ -10,7 +10,16 @@
 --           deleting or weakening a PodDisruptionBudget in a critical
 --           namespace (its selector changed, or more of the pods it covers
 --           allowed to be down), the guard a later drain would meet
-local k8s, ns, report = lib.k8s, lib.ns, lib.report
+-- On AWS (impact.instant/settled, impact.aws; absent fields are empty):
+--   deny    a critical target group or Auto Scaling group (tagged
+--           airlock.dev/tier=critical before or after) left with no healthy
+--           members or under critical_min_healthy_fraction of them, or a
+--           critical target group deleted; more than deny_instances_above
+--           EC2 instances disrupted at the instant, or more than
+--           deny_account_fraction_above of the account's running instances
+--   review  more than review_instances_above instances disrupted; any other
+--           target group left with no healthy targets (or deleted with some)
+local k8s, ns, report, aws = lib.k8s, lib.ns, lib.report, lib.aws
 
 -- Namespace deletions: what would go with the namespace, counted per kind
 -- from the diff and from the twin's state before the action (whichever
@@ -134,9 +143,84 @@ local function check_disruption_budgets(ctx, r)
   end
 end
 
+-- ---- AWS ----
+
+-- The instances an entry list names, "i-1 (web-1)", for a message.
+local function instance_names(list)
+  local out = {}
+  for _, i in ipairs(list or {}) do out[#out + 1] = aws.display(i.id, i.name) end
+  return out
+end
+
+local function check_instances(ctx, cfg, r)
+  local impact = ctx.impact
+  local listed = k8s.dig(impact, "instant", "instances_disrupted")
+  if type(listed) ~= "table" then listed = {} end
+  local n = math.max(report.n(impact.instances_disrupted), #listed)
+  if n == 0 then return end
+  local running = report.n(k8s.dig(impact, "aws", "running_instances_before"))
+  local names = #listed > 0 and (": " .. report.list(instance_names(listed), 3)) or ""
+  if n > cfg.deny_instances_above then
+    r:deny("would disrupt %d EC2 instances at once (limit %s)%s", n,
+      report.num(cfg.deny_instances_above), names)
+  elseif running > 0 and n / running > cfg.deny_account_fraction_above then
+    r:deny("would disrupt %d of the account's %d running EC2 instances at once (%s, limit %s)%s",
+      n, running, report.pct(n / running), report.pct(cfg.deny_account_fraction_above), names)
+  elseif n > cfg.review_instances_above then
+    r:review("would disrupt %d EC2 instances at once (review above %s)%s", n,
+      report.num(cfg.review_instances_above), names)
+  end
+end
+
+local PHASE_TEXT = { instant = "at once", settled = "once settled" }
+
+local function check_target_groups(ctx, cfg, r)
+  local min = cfg.critical_min_healthy_fraction
+  for _, phase in ipairs({ "instant", "settled" }) do
+    for _, g in ipairs(k8s.dig(ctx.impact, phase, "target_groups_emptied") or {}) do
+      local before, after = report.n(g.healthy_before), report.n(g.healthy_after)
+      local name = tostring(g.name)
+      local critical = g.critical == true or aws.is_critical(ctx, "ELBv2TargetGroup", g.name)
+      local what, note
+      if g.deleted then
+        what = string.format("would delete target group %s, which had %d healthy targets", name, before)
+      elseif after == 0 and before > 0 then
+        what = string.format("would leave target group %s with no healthy targets %s", name,
+          PHASE_TEXT[phase])
+        note = string.format("had %d", before)
+      elseif before > 0 and after / before < min then
+        what = string.format("would leave target group %s with %d of %d healthy targets %s", name,
+          after, before, PHASE_TEXT[phase])
+        note = report.pct(after / before)
+      end
+      if what and critical then
+        r:deny("%s (%scritical, needs at least %s)", what, note and (note .. "; ") or "",
+          report.pct(min))
+      elseif what and after == 0 and before > 0 then
+        r:review("%s%s", what, note and (" (" .. note .. ")") or "")
+      end
+    end
+  end
+end
+
+local function check_asgs(ctx, cfg, r)
+  local min = cfg.critical_min_healthy_fraction
+  for _, phase in ipairs({ "instant", "settled" }) do
+    for _, g in ipairs(k8s.dig(ctx.impact, phase, "asgs_degraded") or {}) do
+      local before, after = report.n(g.healthy_before), report.n(g.healthy_after)
+      if before > 0 and after / before < min
+          and (g.critical == true or aws.is_critical(ctx, "AutoScalingGroup", g.name)) then
+        r:deny("would leave Auto Scaling group %s with %d of %d healthy instances %s (%s; critical, needs at least %s)",
+          tostring(g.name), after, before, PHASE_TEXT[phase], report.pct(after / before),
+          report.pct(min))
+      end
+    end
+  end
+end
+
 return {
   name = "blast-radius",
-  description = "limits how many pods, services and workloads one action takes down",
+  description = "limits how many pods, services, workloads and instances one action takes down",
   reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config["blast-radius"]
@@ -146,6 +230,9 @@ return {
     check_pods(ctx, cfg, r)
     check_critical_workloads(ctx, cfg, r)
     check_disruption_budgets(ctx, r)
+    check_instances(ctx, cfg, r)
+    check_target_groups(ctx, cfg, r)
+    check_asgs(ctx, cfg, r)
     return r:verdict()
   end,
 }

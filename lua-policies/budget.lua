@@ -2,7 +2,11 @@
 --   deny    the agent's pods disrupted in the last pods_window_seconds plus
 --           this action's, above max_pods_disrupted; the hourly cost it
 --           added in the last cost_window_seconds plus this action's settled
---           delta (if positive), above max_cost_added
+--           delta (if positive), above max_cost_added (Kubernetes and AWS
+--           share this budget: impact.cost is one bill); the EC2 instances
+--           it disrupted in the last instances_window_seconds plus this
+--           action's (impact.instances_disrupted), above
+--           max_instances_disrupted
 -- An action that adds nothing (a read, a no-op) is never over budget, even
 -- when earlier approved actions already are.
 local k8s, report = lib.k8s, lib.report
@@ -18,7 +22,7 @@ end
 
 return {
   name = "budget",
-  description = "limits the pods an agent disrupts and the cost it adds over time",
+  description = "limits the pods and instances an agent disrupts and the cost it adds over time",
   reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.budget
@@ -32,6 +36,18 @@ return {
         r:deny("agent %s would disrupt %d pods within %s (%d already + %d now, limit %s)",
           agent, past + pods, window_text(cfg.pods_window_seconds), past, pods,
           report.num(cfg.max_pods_disrupted))
+      end
+    end
+
+    local listed = k8s.dig(ctx.impact, "instant", "instances_disrupted")
+    local instances = math.max(report.n(ctx.impact.instances_disrupted),
+      type(listed) == "table" and #listed or 0)
+    if instances > 0 then
+      local past = report.n(ctx.history.totals(cfg.instances_window_seconds).instances_disrupted)
+      if past + instances > cfg.max_instances_disrupted then
+        r:deny("agent %s would disrupt %d EC2 instances within %s (%d already + %d now, limit %s)",
+          agent, past + instances, window_text(cfg.instances_window_seconds), past, instances,
+          report.num(cfg.max_instances_disrupted))
       end
     end
 

@@ -12,7 +12,18 @@
 --           cascade, a PersistentVolumeClaim in a critical namespace or a
 --           PersistentVolume bound to a claim in one (spec.claimRef)
 --   review  deleting a PersistentVolumeClaim anywhere else
-local k8s, ns = lib.k8s, lib.ns
+-- On AWS (impact.data_at_risk, the action; absent is empty):
+--   deny    deleting a critical (airlock.dev/tier=critical, before or after)
+--           EBS volume, EBS or RDS snapshot, S3 bucket or DB instance, or a
+--           DB instance without a final snapshot; unless the agent's profile
+--           has read_secrets: reading an object of a restricted bucket
+--           (s3_object_reads, e.g. GetObject, HeadObject), copying one out
+--           of it (CopyObject, UploadPartCopy: the source is read), and
+--           changing an RDS master password (ModifyDBInstance or
+--           ModifyDBCluster with MasterUserPassword: the agent would hold
+--           the secret)
+--   review  deleting any other volume, snapshot, bucket or DB instance
+local k8s, ns, aws = lib.k8s, lib.ns, lib.aws
 
 local function check_secret_reads(ctx, cfg, r)
   local a = ctx.action
@@ -53,14 +64,78 @@ local function check_volume_deletions(ctx, r)
   end
 end
 
+-- ---- AWS ----
+
+-- The twin's kind of each data_at_risk type, and how a message names it.
+local RISK_KINDS = {
+  volume = { "EC2Volume", "EBS volume" },
+  snapshot = { "EC2Snapshot", "EBS snapshot" },
+  bucket = { "S3Bucket", "S3 bucket" },
+  db_instance = { "RDSDBInstance", "DB instance" },
+  db_snapshot = { "RDSDBSnapshot", "DB snapshot" },
+}
+
+local function check_data_at_risk(ctx, r)
+  for _, d in ipairs(k8s.dig(ctx.impact, "data_at_risk") or {}) do
+    local kind = RISK_KINDS[d.type] or { nil, tostring(d.type) }
+    local what = string.format("would delete %s %s", kind[2], tostring(d.id))
+    if d.type == "bucket" and tonumber(d.objects) and tonumber(d.objects) > 0 then
+      what = string.format("%s and its %s objects", what, lib.report.num(d.objects))
+    end
+    local critical = d.critical == true or (kind[1] and aws.is_critical(ctx, kind[1], d.id))
+    if critical then
+      r:deny("%s (critical)", what)
+    elseif d.type == "db_instance" and d.final_snapshot == false then
+      r:deny("%s without a final snapshot", what)
+    else
+      r:review("%s", what)
+    end
+  end
+end
+
+-- An S3 CopySource, "bucket/key", "/bucket/key" or an access point ARN,
+-- URL-encoded and possibly with ?versionId=: the bucket, or nil.
+local function copy_source_bucket(src)
+  if type(src) == "table" then return src.Bucket end
+  if type(src) ~= "string" then return nil end
+  return src:match("^/?([^/?]+)/")
+end
+
+local PASSWORD_CHANGES = { ModifyDBInstance = "DBInstanceIdentifier", ModifyDBCluster = "DBClusterIdentifier" }
+
+local function check_aws_secret_reads(ctx, cfg, r)
+  local a = ctx.action
+  if aws.provider(a) ~= "aws" or ctx.agent.read_secrets then return end
+  local input = a.input or {}
+  if a.service == "s3" then
+    local bucket, how
+    if k8s.set(cfg.s3_object_reads)[a.operation] then
+      bucket, how = input.Bucket, a.operation
+    elseif a.operation == "CopyObject" or a.operation == "UploadPartCopy" then
+      bucket, how = copy_source_bucket(input.CopySource), a.operation .. " from it"
+    end
+    if type(bucket) == "string" and aws.is_restricted(ctx, "S3Bucket", bucket) then
+      local key = ""
+      if how == a.operation and input.Key ~= nil then key = " " .. bucket .. "/" .. tostring(input.Key) end
+      r:deny("reading objects of restricted S3 bucket %s is not allowed (%s%s)", bucket, how, key)
+    end
+  elseif a.service == "rds" and PASSWORD_CHANGES[a.operation] and input.MasterUserPassword ~= nil then
+    r:deny("changing the master password of %s %s is not allowed (the agent would hold a secret)",
+      a.operation == "ModifyDBCluster" and "DB cluster" or "DB instance",
+      tostring(input[PASSWORD_CHANGES[a.operation]]))
+  end
+end
+
 return {
   name = "data-protection",
-  description = "keeps Secrets unread and volumes in critical namespaces undeleted",
+  description = "keeps Secrets and restricted data unread and volumes, buckets and databases that matter undeleted",
   evaluate = function(ctx)
     local cfg = ctx.config["data-protection"]
     local r = lib.report.new()
     check_secret_reads(ctx, cfg, r)
     check_volume_deletions(ctx, r)
+    check_data_at_risk(ctx, r)
+    check_aws_secret_reads(ctx, cfg, r)
     return r:verdict()
   end,
 }

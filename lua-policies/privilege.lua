@@ -12,7 +12,15 @@
 --           them); removing or changing a Namespace's airlock.dev/tier or
 --           airlock.dev/restricted label; minting a ServiceAccount's token
 --           (serviceaccounts/token) unless config lists it in token_requests
-local k8s, report = lib.k8s, lib.report
+-- On AWS (impact.iam_grants, the diff; absent is empty):
+--   deny    a principal newly granted admin (* on *), a managed policy in
+--           admin_policies (AdministratorAccess) attached or granting,
+--           iam:PassRole on * (passrole_star), iam:CreateAccessKey or
+--           iam:UpdateAssumeRolePolicy over other principals (over_others),
+--           or a trust policy letting anyone (Principal *) assume a role
+--           (trust_public); removing or changing the airlock.dev/tier or
+--           airlock.dev/restricted tag of any AWS resource
+local k8s, report, aws = lib.k8s, lib.report, lib.aws
 
 -- The resources each dangerous verb acts on: "*" verbs on any of these
 -- grant that verb. (Kubernetes RBAC semantics, not a threshold.)
@@ -221,9 +229,89 @@ local function check_token_requests(ctx, cfg, r)
          .. "privilege.token_requests to allow it", who)
 end
 
+-- ---- AWS ----
+
+-- The last segment of a policy ARN ("arn:aws:iam::aws:policy/AdministratorAccess").
+local function policy_name(arn)
+  if type(arn) ~= "string" then return nil end
+  return arn:match("([^/:]+)$")
+end
+
+-- Whether a grant's actions reach action on every resource.
+local function grants_on_star(g, action)
+  local any = false
+  for _, res in ipairs(aws.list(g.resources)) do
+    if res == "*" then any = true end
+  end
+  if not any then return false end
+  for _, a in ipairs(aws.list(g.actions)) do
+    if aws.wildcard_match(a, action) then return true end
+  end
+  return false
+end
+
+local function check_iam_grants(ctx, cfg, r)
+  local admin_policies = k8s.set(cfg.admin_policies)
+  for _, g in ipairs(k8s.dig(ctx.impact, "iam_grants") or {}) do
+    local who = tostring(g.principal)
+    local via = g.via and (" (via " .. tostring(g.via) .. ")") or ""
+    local found = {}
+    if g.admin == true or grants_on_star(g, "*") then
+      found[#found + 1] = "admin (* on *)"
+    end
+    local vname = policy_name(g.via)
+    if admin_policies[vname] and g.admin ~= true then found[#found + 1] = vname end
+    if g.passrole_star == true or grants_on_star(g, "iam:PassRole") then
+      found[#found + 1] = "iam:PassRole on *"
+    end
+    local over = aws.list(g.over_others)
+    if #over > 0 then
+      local names = {}
+      for _, a in ipairs(over) do names[#names + 1] = tostring(a) end
+      found[#found + 1] = report.list(names) .. " over other principals"
+    end
+    if g.trust_public == true then
+      found[#found + 1] = "a trust policy letting anyone (Principal *) assume it"
+    end
+    if #found > 0 then
+      r:deny("would grant %s %s%s", who, table.concat(found, ", "), via)
+    end
+  end
+  -- attaching an admin managed policy, whatever the twin made of it
+  local a = ctx.action
+  if aws.provider(a) == "aws" and a.service == "iam" and type(a.operation) == "string"
+      and a.operation:match("^Attach%a*Policy$") then
+    local input = a.input or {}
+    local name = policy_name(input.PolicyArn)
+    if admin_policies[name] then
+      local to = input.RoleName and ("role/" .. tostring(input.RoleName))
+        or input.UserName and ("user/" .. tostring(input.UserName))
+        or input.GroupName and ("group/" .. tostring(input.GroupName)) or "a principal"
+      r:deny("would attach %s to %s", name, to)
+    end
+  end
+end
+
+local function check_protection_tags(ctx, r)
+  local keys = aws.protection_tags(ctx)
+  for _, c in ipairs(k8s.changes(ctx, { op = "update" })) do
+    if aws.is_kind(c.kind) then
+      for _, k in ipairs(keys) do
+        local was, now = aws.tag(c.before, k.key), aws.tag(c.after, k.key)
+        if was ~= nil and now == nil then
+          r:deny("would remove tag %s=%s from %s", k.key, tostring(was), aws.describe(c.kind, c.name))
+        elseif was ~= nil and now ~= was then
+          r:deny("would change tag %s of %s from %s to %s", k.key, aws.describe(c.kind, c.name),
+            tostring(was), tostring(now))
+        end
+      end
+    end
+  end
+end
+
 return {
   name = "privilege",
-  description = "stops grants of admin rights, privileged pods and removal of namespace protections",
+  description = "stops grants of admin rights, privileged pods and removal of namespace and resource protections",
   reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.privilege
@@ -233,6 +321,8 @@ return {
     check_pod_templates(ctx, cfg, r)
     check_namespace_labels(ctx, r)
     check_token_requests(ctx, cfg, r)
+    check_iam_grants(ctx, cfg, r)
+    check_protection_tags(ctx, r)
     return r:verdict()
   end,
 }

@@ -13,7 +13,16 @@
 --           ipBlock rules, so exposure is judged from the objects); deleting
 --           a NetworkPolicy anywhere else, or in a restricted namespace
 --           without new paths
-local k8s, ns, report = lib.k8s, lib.ns, lib.report
+-- On AWS (impact.exposure, impact.buckets_public; absent is empty):
+--   deny    a new internet path to anything restricted: the instance, one of
+--           its security groups, its Auto Scaling group or its VPC tagged
+--           airlock.dev/restricted=true (before or after); a new internet
+--           path to any instance on an administrative or database port
+--           (admin_ports; a port range, or protocol -1, covering one
+--           counts); making a restricted bucket public (through its policy,
+--           its ACL or its public access block)
+--   review  any other new internet path; making any other bucket public
+local k8s, ns, report, aws = lib.k8s, lib.ns, lib.report, lib.aws
 
 local function pair_text(p)
   local port = p.port == "*" and "any port" or p.port
@@ -166,9 +175,143 @@ local function check_network_policies(ctx, r)
   end
 end
 
+-- ---- AWS ----
+
+-- The port range an exposure entry opens, lo..hi (all ports for protocol
+-- -1, a missing port or "*"); the entry's port is a number, "N", "N-M" or
+-- "*", or it carries from_port/to_port (FromPort/ToPort).
+local ALL_PROTOCOLS = { ["-1"] = true, all = true }
+local PORTLESS = { icmp = true, icmpv6 = true, ["1"] = true, ["58"] = true }
+
+local function port_range(e)
+  if ALL_PROTOCOLS[tostring(e.proto)] then return 0, 65535 end
+  local lo = tonumber(e.from_port or e.FromPort)
+  local hi = tonumber(e.to_port or e.ToPort)
+  if lo and hi then
+    if lo < 0 then return 0, 65535 end   -- -1: every port of the protocol
+    return lo, hi
+  end
+  local p = e.port
+  if type(p) == "number" then return p, p end
+  if type(p) == "string" then
+    local a, b = p:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+    if a then return tonumber(a), tonumber(b) end
+    if tonumber(p) then return tonumber(p), tonumber(p) end
+  end
+  return 0, 65535
+end
+
+local function proto_text(e)
+  local p = e.proto
+  if p ~= nil and ALL_PROTOCOLS[tostring(p)] then return "all traffic" end
+  if p ~= nil and PORTLESS[tostring(p)] then return tostring(p) end
+  local lo, hi = port_range(e)
+  if p == nil then
+    if lo == 0 and hi == 65535 then return "all ports" end
+    if lo == hi then return string.format("port %d", lo) end
+    return string.format("ports %d-%d", lo, hi)
+  end
+  if lo == 0 and hi == 65535 then return "all " .. tostring(p) .. " ports" end
+  if lo == hi then return string.format("%s/%d", tostring(p), lo) end
+  return string.format("%s/%d-%d", tostring(p), lo, hi)
+end
+
+-- The admin ports an entry opens, as a list.
+local function admin_ports_opened(cfg, e)
+  if e.proto ~= nil and PORTLESS[tostring(e.proto)] then return {} end
+  local lo, hi = port_range(e)
+  local out = {}
+  for _, port in ipairs(cfg.admin_ports or {}) do
+    if port >= lo and port <= hi then out[#out + 1] = report.num(port) end
+  end
+  return out
+end
+
+-- Why an exposure entry's target is restricted ("restricted security group
+-- sg-1"), or nil.
+local function restricted_target(ctx, e)
+  local id = e.instance
+  local inst = id and aws.either(ctx, "EC2Instance", id)
+  if id and aws.is_restricted(ctx, "EC2Instance", id) then
+    return "restricted instance " .. tostring(id)
+  end
+  local groups, seen = {}, {}
+  local function add(g)
+    if type(g) == "string" and not seen[g] then
+      seen[g] = true
+      groups[#groups + 1] = g
+    end
+  end
+  for _, g in ipairs(aws.list(e.group_ids)) do add(g) end
+  for _, g in ipairs(k8s.dig(inst, "aws", "SecurityGroups") or {}) do add(g.GroupId) end
+  for _, g in ipairs(groups) do
+    if aws.is_restricted(ctx, "EC2SecurityGroup", g) then
+      return "restricted security group " .. g
+    end
+  end
+  -- the ASG the instance belongs to (its aws:autoscaling:groupName tag, or
+  -- the entry's group when that is an ASG's name)
+  for _, asg in ipairs({ aws.tag(inst, "aws:autoscaling:groupName"), e.to }) do
+    if type(asg) == "string" and aws.is_restricted(ctx, "AutoScalingGroup", asg) then
+      return "restricted Auto Scaling group " .. asg
+    end
+  end
+  local vpc = k8s.dig(inst, "aws", "VpcId")
+  if vpc and aws.is_restricted(ctx, "EC2Vpc", vpc) then
+    return "restricted VPC " .. tostring(vpc)
+  end
+  return nil
+end
+
+local function exposure_text(e)
+  local to = tostring(e.to or e.instance or "?")
+  if e.instance and e.instance ~= e.to then to = to .. " (" .. tostring(e.instance) .. ")" end
+  local via = ""
+  if e.cidr then via = " (" .. tostring(e.cidr) .. ")" end
+  return string.format("%s from the internet%s to %s", proto_text(e), via, to)
+end
+
+local function check_exposure(ctx, cfg, r)
+  local others = {}
+  for _, e in ipairs(k8s.dig(ctx.impact, "exposure", "added") or {}) do
+    local why = restricted_target(ctx, e)
+    local admin = admin_ports_opened(cfg, e)
+    if why then
+      r:deny("would open %s (%s)", exposure_text(e), why)
+    elseif #admin > 0 then
+      r:deny("would open %s, reaching administrative/database port%s %s", exposure_text(e),
+        #admin > 1 and "s" or "", report.list(admin, 7))
+    else
+      others[#others + 1] = exposure_text(e)
+    end
+  end
+  if #others == 1 then
+    r:review("would open %s", others[1])
+  elseif #others > 1 then
+    r:review("would open %d new internet paths: %s", #others, report.list(others, 3))
+  end
+end
+
+local HOW_TEXT = {
+  policy = "through its bucket policy",
+  acl = "through its ACL",
+  ["public-access-block"] = "by lifting its public access block",
+}
+
+local function check_buckets(ctx, r)
+  for _, b in ipairs(k8s.dig(ctx.impact, "buckets_public", "made_public") or {}) do
+    local how = HOW_TEXT[b.how] or ("(" .. tostring(b.how) .. ")")
+    if b.restricted == true or aws.is_restricted(ctx, "S3Bucket", b.bucket) then
+      r:deny("would make restricted S3 bucket %s public %s", tostring(b.bucket), how)
+    else
+      r:review("would make S3 bucket %s public %s", tostring(b.bucket), how)
+    end
+  end
+end
+
 return {
   name = "segmentation",
-  description = "keeps restricted namespaces unreachable from outside and from other namespaces",
+  description = "keeps restricted namespaces and AWS resources unreachable from outside and from other namespaces",
   reads = false,   -- judges what an action changes; a read changes nothing
   evaluate = function(ctx)
     local cfg = ctx.config.segmentation
@@ -177,6 +320,8 @@ return {
     check_services(ctx, cfg, r)
     check_ingresses(ctx, r)
     check_network_policies(ctx, r)
+    check_exposure(ctx, cfg, r)
+    check_buckets(ctx, r)
     return r:verdict()
   end,
 }

@@ -126,6 +126,8 @@ void twin__aws_moment(twin *t, json_t *m);
  *                        account, region}
  * Every module adds its part: twin__aws_<module>_impact below. */
 void twin__aws_impact(twin *t, json_t *impact);
+/* twin__aws_impact has set "data_at_risk" to an array before the modules'
+ * parts run: each appends its entries to it. */
 void twin__aws_ec2_impact(twin *t, json_t *impact);
 void twin__aws_s3_impact(twin *t, json_t *impact);
 void twin__aws_iam_impact(twin *t, json_t *impact);
@@ -149,6 +151,55 @@ void twin__aws_s3_export(twin *t, json_t *state);
 void twin__aws_iam_export(twin *t, json_t *state);
 void twin__aws_rds_export(twin *t, json_t *state);
 
+/* ---- aws.c: the kinds, the core's hooks, the shared lookups ---- */
+/* The AWS kind of that name (group aws.airlock.dev, cluster-scoped), or
+ * NULL: what twin_kind_by_name answers for them (borrowed, static). */
+const twin_kind *twin__aws_kind_by_name(const char *kind);
+/* The AWS kinds as an SQL list, for queries that leave them out. */
+#define TWIN_AWS_KINDS_SQL                                                                                         \
+    "('EC2Instance','EC2SecurityGroup','EC2Vpc','EC2Subnet','EC2Volume','EC2Snapshot','AutoScalingGroup',"      \
+    "'ELBv2LoadBalancer','ELBv2TargetGroup','S3Bucket','IAMUser','IAMRole','IAMPolicy','RDSDBInstance',"         \
+    "'RDSDBSnapshot')"
+/* Imports one AWS state document (twin_aws_is_state) inside the open
+ * import: the account and region of an AWSState, then every module's keys.
+ * -1 with err ("name: Key[i]: what is wrong") when anything is malformed. */
+int twin__aws_import(twin *t, const json_t *doc, const char *name, char *err, size_t errlen);
+/* The store's "ready" column of an EC2Instance: 1 while it is running. */
+int twin__aws_ready(const json_t *obj);
+/* The resource as it was when the open operation began (its change's
+ * before, else the current object): new reference or NULL. */
+json_t *twin__aws_before(twin *t, const char *kind, const char *id);
+/* Resources of kind carrying the index label key=value (new array of shared
+ * objects, sorted by id).  twin__aws_put derives these labels from the
+ * "aws" document, so lookups by reference cost what they find:
+ *   EC2Instance       sg.aws.airlock.dev/<GroupId>, aws.airlock.dev/subnet,
+ *                     aws.airlock.dev/vpc, aws.airlock.dev/asg (the
+ *                     aws:autoscaling:groupName tag), aws.airlock.dev/name
+ *   EC2SecurityGroup  ref.aws.airlock.dev/<GroupId> (groups its rules
+ *                     name), aws.airlock.dev/vpc
+ *   EC2Subnet         aws.airlock.dev/vpc
+ *   EC2Volume         attached.aws.airlock.dev/<InstanceId>
+ *   ELBv2TargetGroup  target.aws.airlock.dev/<target Id> */
+json_t *twin__aws_list_label(twin *t, const char *kind, const char *key, const char *value);
+#define TWIN_AWS_LABEL_TRUE "true"
+
+/* ---- each module's part of the core's hooks (aws.c dispatches) ---- */
+void twin__aws_ec2_reconcile(twin *t, const char *instance_id);   /* its targets, its Auto Scaling group */
+void twin__aws_asg_reconcile(twin *t, const char *asg_name);     /* desired capacity kept */
+int twin__aws_ec2_settle_tick(twin *t);   /* instances' next state */
+int twin__aws_elb_settle_tick(twin *t);   /* targets' next state */
+void twin__aws_ec2_moment(twin *t, json_t *m);   /* instances_disrupted */
+void twin__aws_asg_moment(twin *t, json_t *m);   /* asgs_degraded */
+void twin__aws_elb_moment(twin *t, json_t *m);   /* target_groups_emptied */
+/* EC2 instance states: the name of an instance document's State. */
+const char *twin__aws_ec2_state(const json_t *instance_doc);
+/* Sets an instance's state (Code and Name) in doc; "running" also keeps
+ * the ASG member's lifecycle in step through the notify hook. */
+void twin__aws_ec2_set_state(json_t *instance_doc, const char *state);
+/* Terminates an instance (shutting-down at the instant, terminated once
+ * settled): 0, or -1 when it is not there or terminated already. */
+int twin__aws_ec2_terminate(twin *t, const char *instance_id);
+
 /* ---- what modules ask of each other ---- */
 /* aws_iam.c: the effective permissions of a principal ("IAMRole"/"IAMUser",
  * name) when: [{Effect, Action: [...], Resource: [...]}] from its attached
@@ -162,6 +213,11 @@ int twin__aws_iam_allows(const json_t *statements, const char *action, const cha
  * instance. */
 void twin__aws_elb_register(twin *t, const char *tg_name, const char *instance_id, int port);
 void twin__aws_elb_deregister(twin *t, const char *tg_name, const char *instance_id);
+/* aws_elb.c: an instance's state changed (the instance controller): its
+ * targets follow: "draining" when it is shutting down or gone (removed
+ * once settled), "unused" while stopping or stopped, "initial" again when
+ * it runs after that. */
+void twin__aws_elb_instance_state(twin *t, const char *instance_id, const char *state);
 /* aws_ec2.c: a running instance launched for an Auto Scaling group
  * (pending at the instant); returns its id (new string). */
 char *twin__aws_ec2_launch(twin *t, const json_t *asg, const char *subnet_id);

@@ -27,6 +27,7 @@
 
 #include "quantity.h"
 #include "selector.h"
+#include "aws_int.h"
 #include "twin_int.h"
 
 enum { MAX_POPS = 500000, MAX_TICKS = 5000 };   /* bounds a simulation that never settles */
@@ -2152,6 +2153,10 @@ static void kubelet_events(twin *t, const json_t *pod, int start);
 
 void twin__notify(twin *t, const char *kind, const json_t *before, const json_t *after)
 {
+    if (twin_aws_kind(kind)) {   /* AWS resources have controllers of their own (aws.c) and no dependents to collect */
+        twin__aws_notify(t, kind, before, after);
+        return;
+    }
     const json_t *obj = after ? after : before;
     const char *ns = twin__ns(obj), *name = twin__name(obj);
     if (!strcmp(kind, "Pod")) {
@@ -2248,7 +2253,9 @@ static void reconcile_key(twin *t, const char *key)
     }
     *s1 = *s2 = '\0';
     const char *kind = copy, *ns = s1 + 1, *name = s2 + 1;
-    if (!strcmp(kind, "Service")) {
+    if (twin_aws_kind(kind)) {
+        twin__aws_reconcile(t, kind, name);
+    } else if (!strcmp(kind, "Service")) {
         reconcile_service(t, ns, name, key);
     } else if (!strcmp(kind, "Namespace")) {
         reconcile_namespace(t, name, key);
@@ -2371,7 +2378,11 @@ int twin__run_controllers(twin *t, int settle, char *err, size_t errlen)
         twin_map_clear(&t->later, NULL);
         if (drain(t, &pops, err, errlen) < 0)
             return -1;
-        if (start_pods(t) == 0 && t->qhead == t->qlen && t->later.count == 0)
+        /* pods start, and AWS resources take their next step (pending ->
+         * running, targets initial -> healthy), until nothing moves */
+        int moved = start_pods(t);
+        moved += twin__aws_settle_tick(t);
+        if (moved == 0 && t->qhead == t->qlen && t->later.count == 0)
             break;
     }
     twin_map_clear(&t->acted, NULL);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws_int.h"
 #include "twin_int.h"
 
 static int ready_addresses(const json_t *ep)
@@ -162,9 +163,11 @@ json_t *twin__impact_moment(twin *t)
     }
     twin_map_clear(&groups, group_delta_free);
 
-    return json_pack("{s:i, s:o, s:i, s:o, s:o, s:{s:f, s:f, s:f}}", "pods_disrupted", (int)json_array_size(pods),
-                     "pods", pods, "pods_pending", pending, "services_emptied", emptied, "workloads_degraded", degraded, "cost", "before",
-                     t->cost_total, "after", t->cost_total + delta, "delta", delta);
+    json_t *m = json_pack("{s:i, s:o, s:i, s:o, s:o, s:{s:f, s:f, s:f}}", "pods_disrupted", (int)json_array_size(pods),
+                          "pods", pods, "pods_pending", pending, "services_emptied", emptied, "workloads_degraded",
+                          degraded, "cost", "before", t->cost_total, "after", t->cost_total + delta, "delta", delta);
+    twin__aws_moment(t, m);
+    return m;
 }
 
 static int cmp_change(const void *a, const void *b)
@@ -259,5 +262,6 @@ json_t *twin__impact(twin *t, json_t *instant, json_t *settled)
                                "reachability", twin__reachability(t), "counts", "by_kind", by_kind, "by_op", by_op,
                                "cluster", "running_pods_before", (int)t->pods_ready, "pods_before",
                                (int)t->pods_total);
+    twin__aws_impact(t, impact);
     return impact;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "selector.h"
+#include "aws_int.h"
 #include "twin_int.h"
 #include "yaml.h"
 
@@ -167,8 +168,9 @@ int twin_import_path(twin *t, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-/* Flattens Lists and checks every object names itself. */
-static int collect_objects(const json_t *docs, const char *name, json_t *out, char *err, size_t errlen)
+/* Flattens Lists and checks every object names itself; AWS state
+ * documents (twin_aws_is_state) go to aws, for the AWS importers. */
+static int collect_objects(const json_t *docs, const char *name, json_t *out, json_t *aws, char *err, size_t errlen)
 {
     size_t i;
     json_t *d;
@@ -179,10 +181,14 @@ static int collect_objects(const json_t *docs, const char *name, json_t *out, ch
             snprintf(err, errlen, "%s: document %zu is not an object", name, i + 1);
             return -1;
         }
+        if (twin_aws_is_state(d)) {
+            json_array_append(aws, d);
+            continue;
+        }
         const char *kind = twin__kind(d);
         json_t *items = json_object_get(d, "items");
         if (kind && ends_with(kind, "List") && json_is_array(items)) {
-            if (collect_objects(items, name, out, err, errlen) < 0)
+            if (collect_objects(items, name, out, aws, err, errlen) < 0)
                 return -1;
             continue;
         }
@@ -305,11 +311,13 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
         snprintf(err, errlen, "cannot import in the middle of an operation");
         return -1;
     }
-    json_t *objs = json_array();
-    if (collect_objects(docs, name, objs, err, errlen) < 0) {
+    json_t *objs = json_array(), *aws = json_array();
+    if (collect_objects(docs, name, objs, aws, err, errlen) < 0) {
         json_decref(objs);
+        json_decref(aws);
         return -1;
     }
+    struct twin_aws_where aws_was = t->aws;   /* the account an AWSState names is part of the import */
     twin__exec(t, "SAVEPOINT op");
     t->in_op = 1;
     t->op_rv = t->rv;
@@ -349,6 +357,7 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
                 t->importing = 0;
                 json_decref(stored);
                 json_decref(objs);
+                json_decref(aws);
                 twin_rollback(t);
                 twin__docs_drop(t);
                 return -1;
@@ -358,6 +367,20 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
             json_array_append(stored, obj);
         }
     }
+    /* AWS resources in the same transaction: a malformed one undoes it all */
+    json_array_foreach(aws, i, d) {
+        if (twin__aws_import(t, d, name, err, errlen) < 0) {
+            t->importing = 0;
+            t->aws = aws_was;
+            json_decref(stored);
+            json_decref(objs);
+            json_decref(aws);
+            twin_rollback(t);
+            twin__docs_drop(t);
+            return -1;
+        }
+    }
+    json_decref(aws);
     t->importing = 0;
     json_decref(objs);
     json_array_foreach(stored, i, d) {
@@ -366,6 +389,7 @@ int twin_import_docs(twin *t, json_t *docs, const char *name, char *err, size_t 
     }
     json_decref(stored);
     if (twin__run_controllers(t, 0, err, errlen) < 0 || twin__run_controllers(t, 1, err, errlen) < 0) {
+        t->aws = aws_was;
         twin_rollback(t);
         twin__docs_drop(t);   /* documents read during the import are gone too */
         return -1;

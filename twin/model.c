@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "quantity.h"
+#include "aws_int.h"
 #include "twin_int.h"
 
 /* Built-in kinds with their API coordinates (k8s-api-facts.md §1). */
@@ -79,8 +80,13 @@ const twin_kind *twin_kind_by_resource(const twin *t, const char *group, const c
     return NULL;
 }
 
+/* The AWS kinds (aws.c) are found by name, for the store and the diff,
+ * but never by resource nor listed: Kubernetes clients do not see them. */
 const twin_kind *twin_kind_by_name(const twin *t, const char *kind)
 {
+    const twin_kind *aws = twin__aws_kind_by_name(kind);
+    if (aws)
+        return aws;
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (!strcmp(KINDS[i].kind, kind))
             return &KINDS[i];
@@ -512,6 +518,8 @@ double twin__object_cost(const twin *t, const json_t *obj)
     const char *kind = twin__kind(obj);
     if (!t->pricing || !kind)
         return 0;
+    if (twin_aws_kind(kind))
+        return twin__aws_cost(t, obj);
     if (!strcmp(kind, "Node")) {
         const char *type = twin__str(obj, "metadata.labels");
         json_t *labels = twin__path(obj, "metadata.labels");

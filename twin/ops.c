@@ -1019,7 +1019,7 @@ json_t *twin_impact_empty(void)
                      "reachability", "added", "removed", "counts", "by_kind", "by_op");
 }
 
-static void begin(twin *t)
+void twin__op_begin(twin *t)
 {
     twin__exec(t, "SAVEPOINT op");
     t->in_op = 1;
@@ -1052,7 +1052,7 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         return -1;
     }
     op_ctx o = {t, req, kind, res, err, errlen, 0};
-    begin(t);
+    twin__op_begin(t);
     int rc = 0;
     switch (req->verb) {
     case TWIN_CREATE: {
@@ -1085,6 +1085,11 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         snprintf(err, errlen, "unsupported verb");
         rc = -1;
     }
+    return twin__op_finish(t, rc, res, err, errlen);
+}
+
+int twin__op_finish(twin *t, int rc, twin_result *res, char *err, size_t errlen)
+{
     if (rc < 0) {
         twin_rollback(t);
         twin_result_free(res);
@@ -1102,6 +1107,11 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         twin__changes_free(t);
         t->rv = t->op_rv;
         t->rng = t->op_rng;
+        /* what the refused writes queued goes with them */
+        for (size_t i = t->qhead; i < t->qlen; i++)
+            free(t->queue[i]);
+        t->qhead = t->qlen = 0;
+        twin_map_clear(&t->queued, NULL);
         res->diff = json_array();
         res->events = json_array();
         res->impact = twin_impact_empty();

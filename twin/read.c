@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "selector.h"
+#include "aws_int.h"
 #include "twin_int.h"
 
 json_t *twin_get(twin *t, twin_when when, const char *kind, const char *ns, const char *name)
@@ -85,7 +86,9 @@ void twin_export_text(twin *t, void (*each)(json_t *obj, void *ud), void *ud, tw
     static const char head[] = "{\"apiVersion\":\"v1\",\"items\":[", tail[] = "],\"kind\":\"List\",\"metadata\":{}}";
     twin_buf_add(out, head, sizeof head - 1);
     size_t n = 0;
-    if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects ORDER BY kind, ns, name", -1, &st, NULL) == SQLITE_OK) {
+    /* AWS resources are not Kubernetes objects: twin_aws_export writes them */
+    if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects WHERE kind NOT IN " TWIN_AWS_KINDS_SQL " ORDER BY kind, ns, name",
+                           -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
             if (!d)
@@ -107,7 +110,8 @@ json_t *twin_export(twin *t)
     sqlite3_stmt *st;
     json_t *items = json_array();
     twin__docs_flush(t);   /* the stored text is read below */
-    if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects ORDER BY kind, ns, name", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(t->db, "SELECT doc FROM objects WHERE kind NOT IN " TWIN_AWS_KINDS_SQL " ORDER BY kind, ns, name",
+                           -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
             if (d)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "selector.h"
+#include "aws_int.h"
 #include "twin_int.h"
 
 static const char *SCHEMA =
@@ -243,6 +244,8 @@ int twin_copy(twin **out, twin *src, char *err, size_t errlen)
     t->pods_ready = src->pods_ready;
     t->pods_total = src->pods_total;
     t->pricing = json_deep_copy(src->pricing);   /* copies may live on other threads */
+    memcpy(t->aws.account, src->aws.account, sizeof t->aws.account);
+    memcpy(t->aws.region, src->aws.region, sizeof t->aws.region);
     for (size_t i = 0; i < src->ndyn; i++) {
         const twin_kind *k = src->dyn[i];
         twin__register_kind(t, k->group[0] ? twin_xasprintf("%s/%s", k->group, k->version) : k->version,
@@ -980,6 +983,8 @@ static void put(twin *t, json_t *obj, int copy_obj)
             node = "";
         grp = twin__pod_group(obj);
         ready = twin__pod_ready(obj);
+    } else if (!strcmp(kind, "EC2Instance")) {
+        ready = twin__aws_ready(obj);   /* running: what the impact counts (aws.c) */
     }
     double cost = twin__object_cost(t, obj);
     /* inside an operation the text waits for the commit (see pending_doc);

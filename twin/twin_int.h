@@ -128,6 +128,14 @@ struct twin {
     /* kinds learned from imported objects (CRDs and the like) */
     twin_kind **dyn;           /* kinds learnt (imports, CRDs), each its own block */
     size_t ndyn;
+
+    /* the AWS account the twin models (aws.c): "" until a state names one
+     * (twin_aws_account answers the default then); aws_call while
+     * twin_aws_apply simulates a call (the impact then has its AWS fields) */
+    struct twin_aws_where {
+        char account[16], region[32];
+        int call;
+    } aws;
 };
 
 /* ---- store.c ---- */
@@ -265,6 +273,13 @@ void twin__delete_object(twin *t, const json_t *obj, const char *propagation);
 void twin__delete_namespace(twin *t, const json_t *ns_obj);
 
 /* ---- ops.c ---- */
+/* An operation opened (SAVEPOINT op) and finished, for twin_apply and
+ * twin_aws_apply alike: with rc < 0 rolled back (-1); with res->code >= 400
+ * every write undone (an empty diff and impact, the operation left open);
+ * else the controllers run to the instant and to the settled state, and
+ * res gets the impact, the diff and the events. */
+void twin__op_begin(twin *t);
+int twin__op_finish(twin *t, int rc, twin_result *res, char *err, size_t errlen);
 /* Identity (uid, creationTimestamp, generation) where missing, and the API
  * server's defaults, for an object arriving by import. */
 void twin__prepare_import(twin *t, json_t *obj);
