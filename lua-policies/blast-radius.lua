@@ -13,8 +13,9 @@
 -- On AWS (impact.instant/settled, impact.aws; absent fields are empty):
 --   deny    a critical target group or Auto Scaling group (tagged
 --           airlock.dev/tier=critical before or after) left with no healthy
---           members or under critical_min_healthy_fraction of them, or a
---           critical target group deleted; more than deny_instances_above
+--           members or under critical_min_healthy_fraction of them (a
+--           target group thinned but not emptied is read from the diff), or
+--           a critical target group deleted; more than deny_instances_above
 --           EC2 instances disrupted at the instant, or more than
 --           deny_account_fraction_above of the account's running instances
 --   review  more than review_instances_above instances disrupted; any other
@@ -193,12 +194,37 @@ local function check_target_groups(ctx, cfg, r)
           after, before, PHASE_TEXT[phase])
         note = report.pct(after / before)
       end
-      if what and critical then
+      if what and critical and g.deleted then
+        r:deny("%s (critical)", what)
+      elseif what and critical then
         r:deny("%s (%scritical, needs at least %s)", what, note and (note .. "; ") or "",
           report.pct(min))
       elseif what and after == 0 and before > 0 then
         r:review("%s%s", what, note and (" (" .. note .. ")") or "")
       end
+    end
+  end
+end
+
+-- The twin reports a target group only once it has no healthy target left
+-- (target_groups_emptied); a critical one merely thinned is read from the
+-- diff's records (Targets: [{Id, Port, State}], the target health).
+local function healthy_targets(obj)
+  local n = 0
+  for _, t in ipairs(k8s.dig(obj, "aws", "Targets") or {}) do
+    if t.State == "healthy" or k8s.dig(t, "State", "State") == "healthy" then n = n + 1 end
+  end
+  return n
+end
+
+local function check_thinned_target_groups(ctx, cfg, r)
+  local min = cfg.critical_min_healthy_fraction
+  for _, c in ipairs(k8s.changes(ctx, { kind = "ELBv2TargetGroup", op = "update" })) do
+    local before, after = healthy_targets(c.before), healthy_targets(c.after)
+    if before > 0 and after > 0 and after / before < min
+        and aws.is_critical(ctx, "ELBv2TargetGroup", c.name, c.before, c.after) then
+      r:deny("would leave target group %s with %d of %d healthy targets (%s; critical, needs at least %s)",
+        tostring(c.name), after, before, report.pct(after / before), report.pct(min))
     end
   end
 end
@@ -232,6 +258,7 @@ return {
     check_disruption_budgets(ctx, r)
     check_instances(ctx, cfg, r)
     check_target_groups(ctx, cfg, r)
+    check_thinned_target_groups(ctx, cfg, r)
     check_asgs(ctx, cfg, r)
     return r:verdict()
   end,

@@ -231,10 +231,12 @@ end
 
 -- ---- AWS ----
 
--- The last segment of a policy ARN ("arn:aws:iam::aws:policy/AdministratorAccess").
+-- The policy a policy ARN or a grant's via names: the last segment of
+-- "arn:aws:iam::aws:policy/AdministratorAccess" or of "AttachRolePolicy
+-- AdministratorAccess".
 local function policy_name(arn)
   if type(arn) ~= "string" then return nil end
-  return arn:match("([^/:]+)$")
+  return arn:match("([^/:%s]+)$")
 end
 
 -- Whether a grant's actions reach action on every resource.
@@ -261,7 +263,7 @@ local function check_iam_grants(ctx, cfg, r)
     end
     local vname = policy_name(g.via)
     if admin_policies[vname] and g.admin ~= true then found[#found + 1] = vname end
-    if g.passrole_star == true or grants_on_star(g, "iam:PassRole") then
+    if #found == 0 and (g.passrole_star == true or grants_on_star(g, "iam:PassRole")) then
       found[#found + 1] = "iam:PassRole on *"
     end
     local over = aws.list(g.over_others)
@@ -270,11 +272,11 @@ local function check_iam_grants(ctx, cfg, r)
       for _, a in ipairs(over) do names[#names + 1] = tostring(a) end
       found[#found + 1] = report.list(names) .. " over other principals"
     end
-    if g.trust_public == true then
-      found[#found + 1] = "a trust policy letting anyone (Principal *) assume it"
-    end
     if #found > 0 then
       r:deny("would grant %s %s%s", who, table.concat(found, ", "), via)
+    end
+    if g.trust_public == true then
+      r:deny("would let anyone (Principal *) assume %s through its trust policy", who)
     end
   end
   -- attaching an admin managed policy, whatever the twin made of it

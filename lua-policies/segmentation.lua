@@ -178,21 +178,25 @@ end
 -- ---- AWS ----
 
 -- The port range an exposure entry opens, lo..hi (all ports for protocol
--- -1, a missing port or "*"); the entry's port is a number, "N", "N-M" or
--- "*", or it carries from_port/to_port (FromPort/ToPort).
+-- -1/"all", a port of -1, a missing port or "*"). The twin writes port (the
+-- rule's FromPort) and to_port (its ToPort); "N", "N-M" and
+-- from_port/FromPort are read too.
 local ALL_PROTOCOLS = { ["-1"] = true, all = true }
 local PORTLESS = { icmp = true, icmpv6 = true, ["1"] = true, ["58"] = true }
 
 local function port_range(e)
   if ALL_PROTOCOLS[tostring(e.proto)] then return 0, 65535 end
-  local lo = tonumber(e.from_port or e.FromPort)
   local hi = tonumber(e.to_port or e.ToPort)
+  local lo = tonumber(e.from_port or e.FromPort or (hi and e.port))
   if lo and hi then
     if lo < 0 then return 0, 65535 end   -- -1: every port of the protocol
     return lo, hi
   end
   local p = e.port
-  if type(p) == "number" then return p, p end
+  if type(p) == "number" then
+    if p < 0 then return 0, 65535 end
+    return p, p
+  end
   if type(p) == "string" then
     local a, b = p:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
     if a then return tonumber(a), tonumber(b) end
@@ -263,9 +267,13 @@ local function restricted_target(ctx, e)
   return nil
 end
 
-local function exposure_text(e)
+-- "tcp/22 from the internet (0.0.0.0/0) to web-asg (instance i-1; NOTE)"
+local function exposure_text(e, note)
   local to = tostring(e.to or e.instance or "?")
-  if e.instance and e.instance ~= e.to then to = to .. " (" .. tostring(e.instance) .. ")" end
+  local paren = {}
+  if e.instance and e.instance ~= e.to then paren[#paren + 1] = "instance " .. tostring(e.instance) end
+  if note then paren[#paren + 1] = note end
+  if #paren > 0 then to = to .. " (" .. table.concat(paren, "; ") .. ")" end
   local via = ""
   if e.cidr then via = " (" .. tostring(e.cidr) .. ")" end
   return string.format("%s from the internet%s to %s", proto_text(e), via, to)
@@ -277,7 +285,7 @@ local function check_exposure(ctx, cfg, r)
     local why = restricted_target(ctx, e)
     local admin = admin_ports_opened(cfg, e)
     if why then
-      r:deny("would open %s (%s)", exposure_text(e), why)
+      r:deny("would open %s", exposure_text(e, why))
     elseif #admin > 0 then
       r:deny("would open %s, reaching administrative/database port%s %s", exposure_text(e),
         #admin > 1 and "s" or "", report.list(admin, 7))
