@@ -239,8 +239,13 @@ local function policy_name(arn)
   return arn:match("([^/:%s]+)$")
 end
 
--- Whether a grant's actions reach action on every resource.
+-- Whether a grant's actions reach action on every resource. A NotAction
+-- grant (its actions "*" but for not_actions, as PowerUserAccess) is not
+-- everything, and does not reach an action its exceptions cover.
 local function grants_on_star(g, action)
+  for _, na in ipairs(aws.list(g.not_actions)) do
+    if action == "*" or aws.wildcard_match(na, action) then return false end
+  end
   local any = false
   for _, res in ipairs(aws.list(g.resources)) do
     if res == "*" then any = true end

@@ -118,7 +118,10 @@ void twin__aws_moment(twin *t, json_t *m);
  *                        made_private: [...]}; how = "policy" | "acl" |
  *                        "public-access-block"
  *   iam_grants           [{principal, type, actions, resources, admin, via,
- *                        trust_public}]: what a principal may newly do
+ *                        trust_public, passrole_star, over_others
+ *                        (not_actions, not_resources: from NotAction /
+ *                        NotResource, then actions or resources hold "*")}]:
+ *                        what a principal may newly do
  *   data_at_risk         [{type: volume|snapshot|bucket|db_instance|
  *                        db_snapshot, id, critical, final_snapshot (db:
  *                        true/false), objects (bucket)}]
@@ -202,7 +205,9 @@ int twin__aws_ec2_terminate(twin *t, const char *instance_id);
 
 /* ---- what modules ask of each other ---- */
 /* aws_iam.c: the effective permissions of a principal ("IAMRole"/"IAMUser",
- * name) when: [{Effect, Action: [...], Resource: [...]}] from its attached
+ * name) when: [{Effect, Action: [...], Resource: [...]}] (NotAction,
+ * NotResource in their place when a statement has them; Condition kept:
+ * a Deny with one does not count) from its attached
  * and inline policies (new array); and whether it may do action on resource
  * (IAM's evaluation: an explicit Deny wins, then any Allow; wildcards *
  * and ? in Action and Resource, actions compared without case). */
