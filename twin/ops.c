@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws.h"
 #include "patch.h"
 #include "quantity.h"
 #include "selector.h"
@@ -1036,6 +1037,10 @@ int twin_apply(twin *t, const twin_request *req, twin_result *res, char *err, si
         return -1;
     }
     const twin_kind *kind = req->kind ? twin_kind_by_name(t, req->kind) : NULL;
+    if (kind && twin_aws_kind(kind->kind)) {
+        snprintf(err, errlen, "%s is an AWS resource: it changes through twin_aws_apply", kind->kind);
+        return -1;
+    }
     if (!kind) {
         snprintf(err, errlen, "unknown kind %s", req->kind ? req->kind : "(none)");
         return -1;
