@@ -65,15 +65,6 @@ json_t *gate_aws_redacted_input(const json_t *input)
     return input ? redact(input, 0) : json_object();
 }
 
-/* TEMPORARY until protocol.c has it. */
-const char *gate_aws_operation_folded(const char *service, const char *folded);
-__attribute__((weak)) const char *gate_aws_operation_folded(const char *service, const char *folded)
-{
-    (void)service;
-    (void)folded;
-    return NULL;
-}
-
 /* The CLI's service names that are not the signing name. */
 static const char *signing_name(const char *cli)
 {

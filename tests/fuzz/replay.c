@@ -28,6 +28,9 @@ static const struct {
     {"selector", fuzz_selector_one},
     {"agents", fuzz_agents_one},
     {"journal", fuzz_journal_one},
+    {"aws_query", fuzz_aws_query_one},
+    {"aws_xml", fuzz_aws_xml_one},
+    {"sigv4", fuzz_sigv4_one},
 };
 
 enum { MAX_INPUT = 16 * 1024 * 1024 };

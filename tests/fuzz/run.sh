@@ -3,7 +3,7 @@
 # (-fsanitize=fuzzer,address,undefined) and runs each for a bounded time.
 #
 #   FUZZ_SECONDS   seconds per target (default 60)
-#   FUZZ_TARGETS   which targets (default "yaml import action patch protobuf selector agents journal")
+#   FUZZ_TARGETS   which targets (default "yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4")
 #   FUZZ_TIMEOUT   seconds after which one input counts as a hang (default 25)
 #   CLANG          the compiler (default clang)
 #
@@ -25,7 +25,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"yaml import action patch protobuf selector agents journal"}
+TARGETS=${FUZZ_TARGETS:-"yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4"}
 HANG=${FUZZ_TIMEOUT:-25}
 CLANG=${CLANG:-clang}
 OUT=build/fuzz
@@ -53,7 +53,7 @@ fi
 # The project's layers the targets reach (the twin, the engine, the
 # Kubernetes adapter, operator state, the base, the report), once for all targets, in
 # parallel, into an archive: each target links only what it uses.
-SRCS=$(ls twin/*.c gate/engine/*.c gate/kube/*.c gate/ops/*.c gate/base/*.c gate/cmd/report.c)
+SRCS=$(ls twin/*.c gate/engine/*.c gate/kube/*.c gate/ops/*.c gate/base/*.c gate/aws/*.c gate/cmd/report.c)
 echo "fuzz: compiling $(echo "$SRCS" | wc -l) sources with $CLANG"
 for s in $SRCS; do echo "$s"; done |
     xargs -P "$(nproc 2>/dev/null || echo 4)" -I{} sh -c \
