@@ -20,7 +20,9 @@
 --           path to any instance on an administrative or database port
 --           (admin_ports; a port range, or protocol -1, covering one
 --           counts); making a restricted bucket public (through its policy,
---           its ACL or its public access block)
+--           its ACL or its public access block), or lifting any part of a
+--           restricted bucket's public access block; opening a restricted
+--           security group to the internet, reachable instance or not
 --   review  any other new internet path; making any other bucket public
 local k8s, ns, report, aws = lib.k8s, lib.ns, lib.report, lib.aws
 
@@ -279,6 +281,44 @@ local function exposure_text(e, note)
   return string.format("%s from the internet%s to %s", proto_text(e), via, to)
 end
 
+-- The rules of a security group open to the internet (0.0.0.0/0, ::/0):
+-- "tcp/5432" keys.
+local function open_rules(doc)
+  local out = {}
+  for _, p in ipairs(type(doc) == "table" and doc.IpPermissions or {}) do
+    local world = false
+    for _, rg in ipairs(p.IpRanges or {}) do if rg.CidrIp == "0.0.0.0/0" then world = true end end
+    for _, rg in ipairs(p.Ipv6Ranges or {}) do if rg.CidrIpv6 == "::/0" then world = true end end
+    if world then
+      local proto = tostring(p.IpProtocol)
+      local key
+      if proto == "-1" then key = "all traffic"
+      elseif p.FromPort == p.ToPort then key = proto .. "/" .. tostring(p.FromPort)
+      else key = proto .. "/" .. tostring(p.FromPort) .. "-" .. tostring(p.ToPort) end
+      out[key] = true
+    end
+  end
+  return out
+end
+
+-- A restricted security group opened to the internet: denied whether or
+-- not an instance is reachable through it now (the next instance, or a
+-- database using it, would be).
+local function check_restricted_groups(ctx, r)
+  for _, c in ipairs(ctx.diff or {}) do
+    if c.kind == "EC2SecurityGroup" and c.after and aws.is_restricted(ctx, "EC2SecurityGroup", c.name) then
+      local before, after = open_rules(c.before and c.before.aws), open_rules(c.after.aws)
+      local new = {}
+      for k in pairs(after) do if not before[k] then new[#new + 1] = k end end
+      table.sort(new)
+      if #new > 0 then
+        r:deny("would open restricted security group %s (%s) to the internet: %s", tostring(c.name),
+          tostring(c.after.aws.GroupName or c.name), table.concat(new, ", "))
+      end
+    end
+  end
+end
+
 local function check_exposure(ctx, cfg, r)
   local others = {}
   for _, e in ipairs(k8s.dig(ctx.impact, "exposure", "added") or {}) do
@@ -306,7 +346,36 @@ local HOW_TEXT = {
   ["public-access-block"] = "by lifting its public access block",
 }
 
+-- The public access block settings a bucket document holds that are on.
+local BLOCK_FLAGS = { "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets" }
+
+local function blocks_lifted(before, after)
+  local b = type(before) == "table" and before.PublicAccessBlock or nil
+  if type(b) ~= "table" then return {} end
+  local a = type(after) == "table" and after.PublicAccessBlock or nil
+  local lifted = {}
+  for _, f in ipairs(BLOCK_FLAGS) do
+    if b[f] == true and (type(a) ~= "table" or a[f] ~= true) then lifted[#lifted + 1] = f end
+  end
+  return lifted
+end
+
 local function check_buckets(ctx, r)
+  -- a restricted bucket's public access block is its last protection:
+  -- lifting any of it is denied even when nothing is public yet (the next
+  -- call could make it so unblocked)
+  local made = {}
+  for _, b in ipairs(k8s.dig(ctx.impact, "buckets_public", "made_public") or {}) do made[tostring(b.bucket)] = true end
+  for _, c in ipairs(ctx.diff or {}) do
+    if c.kind == "S3Bucket" and c.before and not made[tostring(c.name)] and
+       aws.is_restricted(ctx, "S3Bucket", c.name) then
+      local lifted = blocks_lifted(c.before.aws, c.after and c.after.aws)
+      if #lifted > 0 then
+        r:deny("would lift the public access block of restricted S3 bucket %s (%s)", tostring(c.name),
+          table.concat(lifted, ", "))
+      end
+    end
+  end
   for _, b in ipairs(k8s.dig(ctx.impact, "buckets_public", "made_public") or {}) do
     local how = HOW_TEXT[b.how] or ("(" .. tostring(b.how) .. ")")
     if b.restricted == true or aws.is_restricted(ctx, "S3Bucket", b.bucket) then
@@ -329,6 +398,7 @@ return {
     check_ingresses(ctx, r)
     check_network_policies(ctx, r)
     check_exposure(ctx, cfg, r)
+    check_restricted_groups(ctx, r)
     check_buckets(ctx, r)
     return r:verdict()
   end,

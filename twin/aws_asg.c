@@ -34,7 +34,7 @@
 
 static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-static int is(const char *s, const char *v) { return s && !strcmp(s, v); }
+static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
 
 static json_t *group_copy(twin *t, const char *name)
 {

@@ -54,7 +54,7 @@ static json_t *state_obj(const char *state)
 
 void twin__aws_ec2_set_state(json_t *doc, const char *state) { json_object_set_new(doc, "State", state_obj(state)); }
 
-static int is(const char *s, const char *v) { return s && !strcmp(s, v); }
+static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
 
 /* Gone or going: what no longer counts as a member, a target, a dependent. */
 static int ending(const char *state) { return is(state, "shutting-down") || is(state, "terminated"); }

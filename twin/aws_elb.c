@@ -28,7 +28,7 @@
 
 static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-static int is(const char *s, const char *v) { return s && !strcmp(s, v); }
+static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
 
 /* The name in an ARN after marker ("…:targetgroup/NAME/id",
  * "…:loadbalancer/app/NAME/id"): new string or NULL. */

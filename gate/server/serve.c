@@ -483,8 +483,8 @@ static void on_hup(int sig)
 /* Without --agents, ops-bot's AWS key pair: made anew at each start and
  * written as a shared credentials file (profile airlock) in DATA-DIR/aws;
  * the lines to paste are logged. */
-static int default_aws_key(server *sv, const char *dir, const char *cert_path, const char *aws_listen, char *err,
-                           size_t errlen)
+static int default_aws_key(server *sv, const twin *t, const char *dir, const char *cert_path, const char *aws_listen,
+                           char *err, size_t errlen)
 {
     char kid[21], secret[41];
     gate_aws_key_generate(kid, secret);
@@ -500,7 +500,7 @@ static int default_aws_key(server *sv, const char *dir, const char *cert_path, c
         char *abs_cred = realpath(cred, NULL), *abs_ca = realpath(cert_path, NULL);
         gate_log("agent ops-bot on AWS, paste: export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=airlock "
                  "AWS_CA_BUNDLE=%s AWS_DEFAULT_REGION=%s; aws --endpoint-url https://%s ec2 describe-instances",
-                 abs_cred ? abs_cred : cred, abs_ca ? abs_ca : cert_path, twin_aws_region(sv->engine.twin),
+                 abs_cred ? abs_cred : cred, abs_ca ? abs_ca : cert_path, twin_aws_region(t),
                  aws_listen);
         free(abs_cred);
         free(abs_ca);
@@ -761,7 +761,7 @@ int gate_cmd_serve(int argc, char **argv)
                         "gate approvals list --server https://%s --token-file %s --ca %s",
                 tok_path, listen, listen, tok_path, cert_path);
         free(tok_path);
-        if (o.aws_listen && default_aws_key(&sv, dir, cert_path, o.aws_listen, err, sizeof err) < 0) {
+        if (o.aws_listen && default_aws_key(&sv, t, dir, cert_path, o.aws_listen, err, sizeof err) < 0) {
             fprintf(stderr, "gate serve: %s\n", err);
             goto out;
         }

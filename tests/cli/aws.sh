@@ -127,7 +127,7 @@ refused "delete a DB instance without a final snapshot: denied" AccessDenied "de
     rds delete-db-instance --db-instance-identifier analytics-db --skip-final-snapshot
 refused "delete a protected DB instance: refused by the twin as RDS does" InvalidParameterCombination "deletion protection" \
     rds delete-db-instance --db-instance-identifier orders-db --final-db-snapshot-identifier orders-final
-refused "scale web-asg to 500: refused by cost" AccessDenied "by cost" \
+refused "scale web-asg to 500: refused by cost" AccessDenied "cost: would raise the hourly cost" \
     autoscaling update-auto-scaling-group --auto-scaling-group-name web-asg --max-size 600 --desired-capacity 500
 
 # ---- boto3 and hand-made signatures ----

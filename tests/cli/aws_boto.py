@@ -73,13 +73,16 @@ check("boto3: an unknown key is InvalidClientTokenId (403)", code == "InvalidCli
 
 
 # a request signed 20 minutes ago: the signature's time is botocore's clock
+real = datetime.datetime
+real_utcnow = datetime.datetime.utcnow
+
+
 class Past(datetime.datetime):
     @classmethod
     def utcnow(cls):
-        return datetime.datetime.utcnow() - datetime.timedelta(minutes=20)
+        return real_utcnow() - datetime.timedelta(minutes=20)
 
 
-real = botocore.auth.datetime.datetime
 botocore.auth.datetime.datetime = Past
 try:
     code, msg, status = error_of(lambda: ec2.terminate_instances(InstanceIds=[member]))
