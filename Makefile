@@ -101,11 +101,13 @@ check-headers:
 	@for h in twin/*.h gate/*/*.h; do \
 	  echo '#include "'$$h'"' | $(CC) $(CSTD) $(WARN) $(PKG_CFLAGS) -I. -Itwin -x c -fsyntax-only - || { echo "$$h does not compile alone"; exit 1; }; done
 
-# The gate in twin mode on the demo cluster with the default policies; it
-# prints the kubectl line to use (Ctrl-C stops it).
+# The gate in twin mode on the demo cluster and the demo AWS account with
+# the default policies; it prints the kubectl and aws lines to use (Ctrl-C
+# stops it).
 run: deps
 	@$(MAKE) -s bin/gate
-	./bin/gate serve --listen 127.0.0.1:8443 --data-dir .airlock --state fixtures/demo --policies lua-policies
+	./bin/gate serve --listen 127.0.0.1:8443 --aws-listen 127.0.0.1:8444 --data-dir .airlock --state fixtures/demo \
+	  --policies lua-policies
 
 # The same engine as a CI check: the demo plan's verdicts.
 demo-check: deps

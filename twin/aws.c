@@ -54,6 +54,10 @@ const twin_kind *twin__aws_kind_by_name(const char *kind)
 
 int twin_aws_kind(const char *kind) { return twin__aws_kind_by_name(kind) != NULL; }
 
+size_t twin_aws_kind_count(void) { return sizeof AWS_KINDS / sizeof AWS_KINDS[0]; }
+
+const char *twin_aws_kind_at(size_t i) { return i < twin_aws_kind_count() ? AWS_KINDS[i].kind : NULL; }
+
 const char *twin_aws_account(const twin *t) { return t->aws.account[0] ? t->aws.account : DEFAULT_ACCOUNT; }
 
 const char *twin_aws_region(const twin *t) { return t->aws.region[0] ? t->aws.region : DEFAULT_REGION; }
@@ -275,9 +279,25 @@ static json_t *labels_of(const char *kind, const json_t *doc)
     return l;
 }
 
+static json_t absent_marker;
+json_t *const twin_aws_absent = &absent_marker;
+
+/* A sync's log (twin_aws_sync): what the resource was before the sync's
+ * first write of it.  cur borrowed. */
+static void sync_log(twin *t, const char *kind, const char *id, json_t *cur)
+{
+    if (!t->aws_sync_log)
+        return;
+    char *key = twin__key(kind, "", id);
+    if (!twin_map_has(t->aws_sync_log, key))
+        twin_map_put(t->aws_sync_log, key, cur ? json_incref(cur) : twin_aws_absent);
+    free(key);
+}
+
 void twin__aws_put(twin *t, const char *kind, const char *id, const json_t *doc)
 {
     json_t *cur = twin__aws_get(t, kind, id);
+    sync_log(t, kind, id, cur);
     json_t *meta;
     if (cur) {
         meta = json_deep_copy(json_object_get(cur, "metadata"));
@@ -306,7 +326,15 @@ void twin__aws_put(twin *t, const char *kind, const char *id, const json_t *doc)
         twin__docs_forget(t, kind, "", id);
 }
 
-int twin__aws_del(twin *t, const char *kind, const char *id) { return twin__del(t, kind, "", id); }
+int twin__aws_del(twin *t, const char *kind, const char *id)
+{
+    if (t->aws_sync_log) {
+        json_t *cur = twin__aws_get(t, kind, id);
+        sync_log(t, kind, id, cur);
+        json_decref(cur);
+    }
+    return twin__del(t, kind, "", id);
+}
 
 int twin__aws_ready(const json_t *obj)
 {

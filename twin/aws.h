@@ -88,7 +88,24 @@ int twin_aws_is_state(const json_t *doc);
  * gives the same state back. */
 json_t *twin_aws_export(twin *t);
 
-/* Whether kind is one of the AWS kinds above. */
+/* Whether kind is one of the AWS kinds above; the kinds by index. */
 int twin_aws_kind(const char *kind);
+size_t twin_aws_kind_count(void);
+const char *twin_aws_kind_at(size_t i);
+
+/*
+ * Follows production: doc (describe outputs or an AWSState document, as
+ * twin_aws_export writes) is written over what the twin holds of the
+ * resources it names, and the resources of `gone` ([{"kind", "id"}]:
+ * described and not found) are removed; with replace (doc is the whole
+ * account), every AWS resource doc does not name is removed too.  No
+ * controller runs and nothing is recorded as an operation's change (as
+ * twin_sync).  *changes (may be NULL) gets the resources whose "aws"
+ * document changed: [{kind, name, before, after}] (before or after null
+ * for one added or removed).  0, or -1 with err (malformed: nothing of it
+ * is kept).  Costs what doc and gone hold, or the account with replace.
+ */
+int twin_aws_sync(twin *t, const json_t *doc, const json_t *gone, int replace, json_t **changes, char *err,
+                  size_t errlen);
 
 #endif

@@ -476,6 +476,86 @@ int twin_sync(twin *t, const char *kind, const char *ns, json_t *items, char *er
     return 0;
 }
 
+/* ---- the AWS account as production describes it ---- */
+
+static void log_value_free(void *v)
+{
+    if (v != twin_aws_absent)
+        json_decref(v);
+}
+
+/* The key's kind and name ("Kind//name", twin__key's form for a
+ * cluster-scoped resource; the name may hold '/' itself). */
+static void key_parts(const char *key, char *kind, size_t kn, const char **name)
+{
+    const char *s1 = strchr(key, '/');
+    snprintf(kind, kn, "%.*s", s1 ? (int)(s1 - key) : 0, key);
+    *name = s1 && s1[1] == '/' ? s1 + 2 : "";
+}
+
+int twin_aws_sync(twin *t, const json_t *doc, const json_t *gone, int replace, json_t **changes, char *err,
+                  size_t errlen)
+{
+    if (changes)
+        *changes = NULL;
+    if (twin_sync_begin(t, err, errlen) < 0)
+        return -1;
+    twin_map log = {0};
+    t->aws_sync_log = &log;
+    int rc = doc ? twin__aws_import(t, doc, "production's AWS account", err, errlen) : 0;
+    size_t i;
+    json_t *g;
+    json_array_foreach(gone, i, g) {
+        const char *kind = json_string_value(json_object_get(g, "kind"));
+        const char *id = json_string_value(json_object_get(g, "id"));
+        if (rc == 0 && kind && id && twin_aws_kind(kind))
+            twin__aws_del(t, kind, id);
+    }
+    if (rc == 0 && replace) {
+        /* the whole account was described: what it did not name is gone */
+        for (size_t k = 0; k < twin_aws_kind_count(); k++) {
+            const char *kind = twin_aws_kind_at(k);
+            json_t *cur = twin__list(t, kind, "");
+            json_t *o;
+            json_array_foreach(cur, i, o) {
+                char *key = twin__key(kind, "", twin__name(o));
+                int written = twin_map_has(&log, key);
+                free(key);
+                if (!written)
+                    twin__aws_del(t, kind, twin__name(o));
+            }
+            json_decref(cur);
+        }
+    }
+    t->aws_sync_log = NULL;
+    if (rc < 0) {
+        twin_map_clear(&log, log_value_free);
+        twin_rollback(t);
+        twin__docs_drop(t);
+        return -1;
+    }
+    json_t *out = json_array();
+    TWIN_MAP_FOREACH(&log, e) {
+        char kind[64];
+        const char *name;
+        key_parts(e->key, kind, sizeof kind, &name);
+        json_t *old = e->value == twin_aws_absent ? NULL : e->value;
+        json_t *now = twin__get(t, kind, "", name);
+        sync_totals(t, kind, old, now);
+        if (!json_equal(json_object_get(old, "aws"), json_object_get(now, "aws")))
+            json_array_append_new(out, json_pack("{s:s, s:s, s:O?, s:O?}", "kind", kind, "name", name, "before",
+                                                 old, "after", now));
+        json_decref(now);
+    }
+    twin_map_clear(&log, log_value_free);
+    sync_end(t);
+    if (changes)
+        *changes = out;
+    else
+        json_decref(out);
+    return 0;
+}
+
 int twin_rv_cmp(const char *a, const char *b)
 {
     /* decimal without leading zeros: the longer is larger, then bytes */

@@ -136,7 +136,13 @@ struct twin {
         char account[16], region[32];
         int call;
     } aws;
+    /* while twin_aws_sync runs: key -> what the resource was before its
+     * first write (a json_t, or the twin_aws_absent marker) */
+    twin_map *aws_sync_log;
 };
+
+/* The marker of a resource absent before a sync wrote it (aws.c). */
+extern json_t *const twin_aws_absent;
 
 /* ---- store.c ---- */
 int twin__exec(twin *t, const char *sql);

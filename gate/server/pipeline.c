@@ -597,7 +597,34 @@ static int decide_aws(call *k, gate_engine *e)
     server *sv = k->sv;
     if (k->mutation) {
         unlock(k, LOCK_ENGINE);
+        json_t *doc = NULL, *gone = NULL;
+        char ferr[1024];
+        if (sv->aws_up && !k->dry) {
+            /* judged on production's state as of now: what the call reaches
+             * is described again (no engine lock meanwhile) */
+            double f0 = gate_mono();
+            int rc = gate_aws_reach(sv, k->aws, &doc, &gone, ferr, sizeof ferr);
+            k->t_fresh = gate_mono() - f0;
+            if (rc < 0) {
+                gate_log("%s %s %s -> refused: production could not be described: %s", k->agent, k->method, k->pq,
+                         ferr);
+                char *msg = twin_xasprintf("airlock: refused: production's state could not be read (%s); try again",
+                                           ferr);
+                refuse_as(k, 503, "ServiceUnavailable", msg);
+                free(msg);
+                return 1;
+            }
+        }
         lock(k, LOCK_ENGINE);   /* simulated alone */
+        int frc = doc ? gate_aws_follow(sv, doc, gone, 0, ferr, sizeof ferr) : 0;
+        json_decref(doc);
+        json_decref(gone);
+        if (frc < 0) {
+            char *msg = twin_xasprintf("airlock: refused: production's state could not be followed (%s)", ferr);
+            refuse_as(k, 503, "ServiceUnavailable", msg);
+            free(msg);
+            return 1;
+        }
         *e = gate_agent_engine(sv, k->who);
         if (admitted_not(k, 0))
             return 1;
@@ -895,6 +922,8 @@ static int phase_forward(call *k)
     int took = fr == 0 && ans.status >= 200 && ans.status < 300;
     if (!k->aws && took && strcmp(w->method, "GET"))   /* a create's generated name, known only now */
         expect_change(sv, d, &ans);
+    if (k->aws && took && !k->is_read)
+        gate_aws_expect(sv, d);
     /* settle: the twin follows production (enforce mode: its events bring
      * the change; the agent's history counts it if production took it) */
     if (d->held) {

@@ -600,6 +600,8 @@ int gate_cmd_serve(int argc, char **argv)
     char *demo = NULL, *policy_default = NULL;
     char err[2048];
     gate_locks_init(&sv);
+    pthread_mutex_init(&sv.aws_lock, NULL);
+    sv.aws_scaled = json_object();
 
     int start = gate_cli_start(&o, argc, argv, "serve", usage);
     if (start) {
@@ -847,8 +849,9 @@ int gate_cmd_serve(int argc, char **argv)
         free(log);
     }
 
-    if (sv.up) {
+    if (sv.up || sv.aws_up)
         sv.drift = gate_drift_new(10000, 60);
+    if (sv.up) {
         gate_informer_opts io = {.up = sv.up, .twin = t, .lock = &sv.lock, .versions = sv.served,
                                  .observe = gate_mirror_observe, .ud = &sv};
         if (gate_informer_start(&sv.informer, &io, err, sizeof err) < 0) {
@@ -888,6 +891,11 @@ int gate_cmd_serve(int argc, char **argv)
         }
         gate_log("serving the AWS APIs on https://%s (%s: account %s, region %s)", o.aws_listen,
                  sv.aws_up ? "enforce mode" : "twin mode", twin_aws_account(t), twin_aws_region(t));
+        if (sv.aws_up && gate_aws_refresh_start(&sv) < 0) {
+            fprintf(stderr, "gate serve: cannot start the AWS account's refresh\n");
+            rc = 3;
+            goto out;
+        }
     }
     pthread_t dog;
     sem_init(&stop_sem, 0, 0);
@@ -938,6 +946,8 @@ int gate_cmd_serve(int argc, char **argv)
 out:
     if (sv.watch)
         gate_watch_stop(sv.watch);   /* streams end; their connections resume */
+    sv.stopping = 1;
+    gate_aws_refresh_stop(&sv);   /* ends within 0.1 s, or after the describe in flight */
     gate_http_stop(aws_front);
     gate_http_stop(front);           /* finishes the request in flight */
     gate_upstream_abort(sv.up);        /* a relist in flight ends now */
@@ -965,6 +975,8 @@ out:
     gate_policy_free(sv.engine.policies ? sv.engine.policies : ps);   /* a reload may have replaced it */
     twin_close(t);
     gate_locks_destroy(&sv);
+    pthread_mutex_destroy(&sv.aws_lock);
+    json_decref(sv.aws_scaled);
     free(demo);
     free(policy_default);
     gate_cli_free(&o);

@@ -65,6 +65,10 @@ typedef struct server {
     gate_agents agents;
     gate_upstream *up;         /* production (enforce mode), NULL in twin mode */
     gate_aws_upstream *aws_up; /* production's AWS account (--aws-upstream), NULL in twin mode */
+    pthread_mutex_t aws_lock;  /* aws_scaled */
+    json_t *aws_scaled;        /* Auto Scaling groups a forwarded call changed: name -> when (aws_mirror.c) */
+    pthread_t aws_refresher;   /* the account described again every AWS_REFRESH_SECONDS */
+    int has_aws_refresher;
     gate_informer *informer;   /* with up: production's watches keep the twin current */
     json_t *served;            /* with up: {kind: resourceVersion of its first list}, the kinds production serves */
     double fresh_wait;         /* --fresh-wait: how long a mutation waits for the twin to catch up */
@@ -135,6 +139,23 @@ void gate_mirror_observe(void *ud, const char *type, const json_t *before, const
  * waits, without the engine lock, until the twin has seen production's
  * state as of now.  0, or -1 with err (the caller refuses 503). */
 int gate_fresh(server *sv, char *err, size_t errlen);
+
+/* ---- aws_mirror.c: the AWS account as production's mirror ---- */
+
+enum { AWS_REFRESH_SECONDS = 60 };
+/* Before a mutation: what the call reaches, described by production now
+ * (no lock held: network).  0 with *doc (an AWSState document) and *gone
+ * ([{kind, id}] described and not found), or -1 with err. */
+int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc, json_t **gone, char *err, size_t errlen);
+/* Under the engine lock: the twin follows what production described
+ * (replace: doc is the whole account); what changed behind the gate's
+ * back is drift. */
+int gate_aws_follow(server *sv, const json_t *doc, const json_t *gone, int replace, char *err, size_t errlen);
+/* A forwarded mutation production took: its changes are not drift. */
+void gate_aws_expect(server *sv, const gate_decision *d);
+/* The background refresh of the whole account; stopped once sv->stopping. */
+int gate_aws_refresh_start(server *sv);
+void gate_aws_refresh_stop(server *sv);
 
 /* ---- api.c: the operators' API ---- */
 /* GET and POST under /airlock/ (approver tokens only) */

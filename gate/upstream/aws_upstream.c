@@ -326,11 +326,52 @@ static void bucket_fact(gate_aws_upstream *u, json_t *b, const char *operation, 
         } else if (v) {
             json_object_set(b, key, v);
         }
-        if (!strcmp(operation, "GetBucketAcl"))
-            json_object_set(b, "Owner", json_object_get(o, "Owner"));
     }
     json_decref(o);
     json_decref(in);
+}
+
+json_t *gate_aws_upstream_target_health(gate_aws_upstream *u, const char *arn, char *err, size_t errlen)
+{
+    json_t *in = json_pack("{s:s}", "TargetGroupArn", arn);
+    json_t *o = NULL;
+    int rc = gate_aws_upstream_read(u, "elasticloadbalancing", "DescribeTargetHealth", in, &o, err, errlen);
+    json_decref(in);
+    if (rc < 0)
+        return NULL;
+    json_t *targets = json_array();
+    size_t j;
+    json_t *d;
+    json_array_foreach(json_object_get(o, "TargetHealthDescriptions"), j, d) {
+        json_t *t = json_object_get(d, "Target");
+        json_array_append_new(targets, json_pack("{s:O*, s:O*, s:O*}", "Id", json_object_get(t, "Id"), "Port",
+                                                 json_object_get(t, "Port"), "State",
+                                                 json_object_get(json_object_get(d, "TargetHealth"), "State")));
+    }
+    json_decref(o);
+    return targets;
+}
+
+json_t *gate_aws_upstream_bucket(gate_aws_upstream *u, const char *name)
+{
+    if (!name)
+        return NULL;
+    json_t *in = json_pack("{s:s}", "Bucket", name), *o = NULL;
+    char err[256];
+    int rc = gate_aws_upstream_read(u, "s3", "GetBucketAcl", in, &o, err, sizeof err);
+    json_decref(in);
+    if (rc < 0)   /* gone (NoSuchBucket), or not readable: not described */
+        return NULL;
+    json_t *nb = json_pack("{s:s, s:O*, s:O*}", "Name", name, "Grants", json_object_get(o, "Grants"), "Owner",
+                           json_object_get(o, "Owner"));
+    json_decref(o);
+    bucket_fact(u, nb, "GetBucketPolicy", "Policy", "Policy");
+    bucket_fact(u, nb, "GetPublicAccessBlock", "PublicAccessBlockConfiguration", "PublicAccessBlock");
+    bucket_fact(u, nb, "GetBucketTagging", "TagSet", "Tags");
+    /* the objects of the first page (at most 1000): whether it holds
+     * data, and at least how much (the twin keeps a count, not keys) */
+    bucket_fact(u, nb, "ListObjectsV2", "KeyCount", "ObjectCount");
+    return nb;
 }
 
 json_t *gate_aws_upstream_snapshot(gate_aws_upstream *u, char *err, size_t errlen)
@@ -373,26 +414,13 @@ json_t *gate_aws_upstream_snapshot(gate_aws_upstream *u, char *err, size_t errle
     json_t *tg;
     json_array_foreach(json_object_get(state, "TargetGroups"), i, tg) {
         const char *arn = json_string_value(json_object_get(tg, "TargetGroupArn"));
-        json_t *in = json_pack("{s:s}", "TargetGroupArn", arn ? arn : "");
-        json_t *o = NULL;
-        int rc = gate_aws_upstream_read(u, "elasticloadbalancing", "DescribeTargetHealth", in, &o, err, errlen);
-        json_decref(in);
-        if (rc < 0) {
+        json_t *targets = gate_aws_upstream_target_health(u, arn ? arn : "", err, errlen);
+        if (!targets) {
             json_decref(health);
             json_decref(state);
             return NULL;
         }
-        json_t *targets = json_array();
-        size_t j;
-        json_t *d;
-        json_array_foreach(json_object_get(o, "TargetHealthDescriptions"), j, d) {
-            json_t *t = json_object_get(d, "Target");
-            json_array_append_new(targets, json_pack("{s:O*, s:O*, s:O*}", "Id", json_object_get(t, "Id"), "Port",
-                                                     json_object_get(t, "Port"), "State",
-                                                     json_object_get(json_object_get(d, "TargetHealth"), "State")));
-        }
         json_object_set_new(health, arn ? arn : "", targets);
-        json_decref(o);
     }
     json_object_set_new(state, "TargetHealth", health);
     /* buckets, with what ListBuckets does not say */
@@ -404,16 +432,9 @@ json_t *gate_aws_upstream_snapshot(gate_aws_upstream *u, char *err, size_t errle
     json_t *buckets = json_array();
     json_t *b;
     json_array_foreach(json_object_get(lb, "Buckets"), i, b) {
-        json_t *nb = json_pack("{s:O*, s:O*}", "Name", json_object_get(b, "Name"), "CreationDate",
-                               json_object_get(b, "CreationDate"));
-        bucket_fact(u, nb, "GetBucketPolicy", "Policy", "Policy");
-        bucket_fact(u, nb, "GetBucketAcl", "Grants", "Grants");
-        bucket_fact(u, nb, "GetPublicAccessBlock", "PublicAccessBlockConfiguration", "PublicAccessBlock");
-        bucket_fact(u, nb, "GetBucketTagging", "TagSet", "Tags");
-        /* the objects of the first page (at most 1000): whether it holds
-         * data, and at least how much (the twin keeps a count, not keys) */
-        bucket_fact(u, nb, "ListObjectsV2", "KeyCount", "ObjectCount");
-        json_array_append_new(buckets, nb);
+        json_t *nb = gate_aws_upstream_bucket(u, json_string_value(json_object_get(b, "Name")));
+        if (nb)
+            json_array_append_new(buckets, nb);
     }
     json_decref(lb);
     json_object_set_new(state, "Buckets", buckets);

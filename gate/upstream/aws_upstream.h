@@ -46,5 +46,12 @@ int gate_aws_upstream_read(gate_aws_upstream *u, const char *service, const char
  * describe the twin imports, and the target health and buckets' policies,
  * ACLs, public access blocks and tags.  NULL with err when a call fails. */
 json_t *gate_aws_upstream_snapshot(gate_aws_upstream *u, char *err, size_t errlen);
+/* A target group's targets as the AWSState document keeps them ([{Id,
+ * Port, State}], new array), or NULL with err. */
+json_t *gate_aws_upstream_target_health(gate_aws_upstream *u, const char *arn, char *err, size_t errlen);
+/* A bucket as the AWSState document keeps it (ACL, policy, public access
+ * block, tags, objects of the first page), or NULL when production does
+ * not have it (or lets it not be read). */
+json_t *gate_aws_upstream_bucket(gate_aws_upstream *u, const char *name);
 
 #endif
