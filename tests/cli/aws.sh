@@ -26,6 +26,28 @@ cat >"$tmp/buckets.json" <<'EOF'
    "PublicAccessBlock": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}}
  ]}
 EOF
+# ---- offline: export, and gate check on AWS calls ----
+"$GATE" export --state fixtures/demo --aws >"$tmp/export1.json" 2>"$tmp/export.err" &&
+    "$GATE" export --state "$tmp/export1.json" --aws >"$tmp/export2.json" 2>>"$tmp/export.err" &&
+    cmp -s "$tmp/export1.json" "$tmp/export2.json" && grep -q '"kind": "AWSState"' "$tmp/export1.json" &&
+    ok "gate export --aws re-imports unchanged" || { bad "gate export --aws re-imports unchanged"; cat "$tmp/export.err"; }
+"$GATE" check --state fixtures/demo --actions fixtures/demo-aws-plan.json --format json >"$tmp/plan.json"
+rc=$?
+/usr/bin/python3 - "$tmp/plan.json" <<'PYEOF2' && [ $rc = 1 ] && ok "gate check judges the demo AWS plan (exit 1)" || { bad "gate check judges the demo AWS plan (exit $rc)"; cat "$tmp/plan.json" | head -50; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = [(x["action"].get("operation"), x["verdict"]) for x in d["decisions"]]
+want = [("TerminateInstances", "allow"), ("TerminateInstances", "deny"), ("AuthorizeSecurityGroupIngress", "deny"),
+        ("AuthorizeSecurityGroupIngress", "allow"), ("PutPublicAccessBlock", "deny"), ("AttachRolePolicy", "deny"),
+        ("DeleteDBInstance", "deny"), ("SetDesiredCapacity", "allow"), ("StopInstances", "allow")]
+print(got) if got != want else None
+sys.exit(0 if got == want else 1)
+PYEOF2
+printf '[{"aws": "ec2 terminate-instances", "input": {"InstanceIds": ["i-1"], "Bogus": 1}}]' >"$tmp/bad.json"
+"$GATE" check --state fixtures/demo --actions "$tmp/bad.json" >"$tmp/out" 2>&1
+[ $? = 3 ] && grep -q "Bogus" "$tmp/out" && ok "an AWS call with a member its operation lacks is an error naming it" ||
+    { bad "an AWS call with a member its operation lacks is an error naming it"; cat "$tmp/out"; }
+
 serve_twin $port --aws-listen 127.0.0.1:$aport --state fixtures/demo --state "$tmp/buckets.json"
 
 export AWS_SHARED_CREDENTIALS_FILE="$tmp/data/aws/credentials" AWS_PROFILE=airlock AWS_CA_BUNDLE="$tmp/data/tls.crt"
