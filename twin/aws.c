@@ -303,7 +303,12 @@ void twin__aws_put(twin *t, const char *kind, const char *id, const json_t *doc)
         meta = json_deep_copy(json_object_get(cur, "metadata"));
         json_decref(cur);
     } else {
-        char *uid = twin__uuid(t);
+        /* an imported resource's uid is made from its name, not from the
+         * twin's random stream: the names an import generates for the
+         * cluster's pods stay what they were with or without an account */
+        char *seed = twin_xasprintf("aws/%s/%s", kind, id);
+        char *uid = t->importing ? twin__uuid_of(seed) : twin__uuid(t);
+        free(seed);
         char *ts = twin__timestamp(t);
         meta = json_pack("{s:s, s:s, s:s}", "name", id, "uid", uid, "creationTimestamp", ts);
         free(uid);
