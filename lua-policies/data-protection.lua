@@ -22,7 +22,9 @@
 --           changing an RDS master password (ModifyDBInstance or
 --           ModifyDBCluster with MasterUserPassword: the agent would hold
 --           the secret)
---   review  deleting any other volume, snapshot, bucket or DB instance
+--   review  deleting any other volume, snapshot, bucket or DB instance (not
+--           a volume deleted with its instance because it was attached with
+--           DeleteOnTermination)
 local k8s, ns, aws = lib.k8s, lib.ns, lib.aws
 
 local function check_secret_reads(ctx, cfg, r)
@@ -75,6 +77,24 @@ local RISK_KINDS = {
   db_snapshot = { "RDSDBSnapshot", "DB snapshot" },
 }
 
+-- A volume its instance's termination deletes because it was attached with
+-- DeleteOnTermination (a cascade in the diff): the instance's scratch or
+-- root disk, which its owner chose to lose with it; not a deletion to
+-- review (a critical one is still denied).
+local function dies_with_instance(ctx, d)
+  if d.type ~= "volume" then return false end
+  for _, c in ipairs(ctx.diff or {}) do
+    if c.kind == "EC2Volume" and c.name == d.id and c.op == "delete" then
+      if c.cause ~= "cascade" then return false end
+      for _, a in ipairs(c.before and c.before.aws and c.before.aws.Attachments or {}) do
+        if a.DeleteOnTermination == true then return true end
+      end
+      return false
+    end
+  end
+  return false
+end
+
 local function check_data_at_risk(ctx, r)
   for _, d in ipairs(k8s.dig(ctx.impact, "data_at_risk") or {}) do
     local kind = RISK_KINDS[d.type] or { nil, tostring(d.type) }
@@ -87,6 +107,8 @@ local function check_data_at_risk(ctx, r)
       r:deny("%s (critical)", what)
     elseif d.type == "db_instance" and d.final_snapshot == false then
       r:deny("%s without a final snapshot", what)
+    elseif dies_with_instance(ctx, d) then
+      -- deleted with its instance, as it was attached to be
     else
       r:review("%s", what)
     end

@@ -513,22 +513,48 @@ void twin__aws_moment(twin *t, json_t *m)
 /* How many EC2 instances there were before the operation, and how many
  * were running: the store's counts now, less the changes (the "ready"
  * column holds running). */
-static void instance_counts(twin *t, long *total, long *running)
+/* The committed counts (counted once: a commit keeps them, twin__aws_commit). */
+static void committed_counts(twin *t)
 {
+    if (t->aws_counted)
+        return;
     sqlite3_stmt *st = twin__stmt(t, 33, "SELECT count(*), coalesce(sum(ready), 0) FROM objects WHERE kind='EC2Instance'");
-    *total = *running = 0;
+    t->aws_instances = t->aws_running = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        *total = (long)sqlite3_column_int64(st, 0);
-        *running = (long)sqlite3_column_int64(st, 1);
+        t->aws_instances = (long)sqlite3_column_int64(st, 0);
+        t->aws_running = (long)sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
+    /* inside an operation the table holds its writes: take them back out */
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
         if (strcmp(c->kind, "EC2Instance"))
             continue;
-        *total += (c->before != NULL) - (c->after != NULL);
-        *running += (c->before && twin__aws_ready(c->before)) - (c->after && twin__aws_ready(c->after));
+        t->aws_instances += (c->before != NULL) - (c->after != NULL);
+        t->aws_running += (c->before && twin__aws_ready(c->before)) - (c->after && twin__aws_ready(c->after));
     }
+    t->aws_counted = 1;
+}
+
+void twin__aws_commit(twin *t)
+{
+    if (!t->aws_counted)
+        return;
+    TWIN_MAP_FOREACH(&t->changes, e) {
+        twin_change *c = e->value;
+        if (strcmp(c->kind, "EC2Instance"))
+            continue;
+        t->aws_instances += (c->after != NULL) - (c->before != NULL);
+        t->aws_running += (c->after && twin__aws_ready(c->after)) - (c->before && twin__aws_ready(c->before));
+    }
+}
+
+/* The counts before the open operation (the committed ones). */
+static void instance_counts(twin *t, long *total, long *running)
+{
+    committed_counts(t);
+    *total = t->aws_instances;
+    *running = t->aws_running;
 }
 
 void twin__aws_impact(twin *t, json_t *impact)

@@ -258,8 +258,28 @@ static json_t *describe(aws_ctx *c, const char *kind, const char *ids_param, con
         }
         return out;
     }
-    json_t *all = twin__aws_list(c->t, kind);
+    /* a filter on the id itself (map's first: "instance-id") names the
+     * candidates: read by id, not by scanning the kind (what the gate's
+     * reach asks, whatever the account's size); an id not there is no error */
+    json_t *all = NULL;
     size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(c->input, "Filters"), i, f) {
+        const char *fn = json_string_value(json_object_get(f, "Name"));
+        const json_t *vals = json_object_get(f, "Values");
+        if (!fn || strcmp(fn, map[0].name) || string_list(vals) < 0 || all)
+            continue;
+        all = json_array();
+        size_t j;
+        json_t *v;
+        json_array_foreach(vals, j, v) {
+            json_t *o = twin__aws_get(c->t, kind, json_string_value(v));
+            if (o)
+                json_array_append_new(all, o);
+        }
+    }
+    if (!all)
+        all = twin__aws_list(c->t, kind);
     json_t *obj;
     json_array_foreach(all, i, obj) {
         int m = filters_match(c, twin__aws_doc(obj), map);
@@ -767,6 +787,11 @@ void twin__aws_ec2_reconcile(twin *t, const char *id)
  * else detached (available). */
 static void release_volumes(twin *t, const char *id)
 {
+    /* the instance's doing: a cascade in the diff, with the instance as
+     * its parent (as Kubernetes' garbage collection of dependents) */
+    const char *saved = t->parent;
+    char *parent = twin_xasprintf("EC2Instance//%s", id);
+    t->parent = parent;
     char *key = twin_xasprintf("attached.aws.airlock.dev/%s", id);
     json_t *vols = twin__aws_list_label(t, "EC2Volume", key, TWIN_AWS_LABEL_TRUE);
     free(key);
@@ -797,6 +822,8 @@ static void release_volumes(twin *t, const char *id)
         json_decref(d);
     }
     json_decref(vols);
+    t->parent = saved;
+    free(parent);
 }
 
 int twin__aws_ec2_settle_tick(twin *t)

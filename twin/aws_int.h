@@ -129,6 +129,8 @@ void twin__aws_moment(twin *t, json_t *m);
  *                        account, region}
  * Every module adds its part: twin__aws_<module>_impact below. */
 void twin__aws_impact(twin *t, json_t *impact);
+/* A commit: the committed instance counts follow the operation's changes. */
+void twin__aws_commit(twin *t);
 /* twin__aws_impact has set "data_at_risk" to an array before the modules'
  * parts run: each appends its entries to it. */
 void twin__aws_ec2_impact(twin *t, json_t *impact);

@@ -290,6 +290,7 @@ static void ensure_namespace(twin *t, const char *ns)
 
 static void recount(twin *t)
 {
+    t->aws_counted = 0;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(t->db,
                            "SELECT (SELECT coalesce(sum(cost), 0) FROM objects),"
@@ -433,6 +434,7 @@ static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 
 static void sync_end(twin *t)
 {
+    t->aws_counted = 0;
     t->importing = 0;
     twin__meta_save(t);
     twin__exec(t, "RELEASE op");

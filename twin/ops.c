@@ -14,6 +14,7 @@
 #include "patch.h"
 #include "quantity.h"
 #include "selector.h"
+#include "aws_int.h"
 #include "twin_int.h"
 
 
@@ -1174,10 +1175,12 @@ int twin_commit(twin *t)
     }
     twin__docs_flush(t);
     twin__meta_save(t);
+    twin__aws_commit(t);
     if (twin__exec(t, "RELEASE op") < 0) {
         t->cost_total = cost_was;
         t->pods_ready = ready_was;
         t->pods_total = total_was;
+        t->aws_counted = 0;
         twin_rollback(t);
         return -1;
     }
@@ -1232,6 +1235,7 @@ int twin_reset(twin *t)
     t->cost_total = t->mark_cost;
     t->pods_ready = t->mark_ready;
     t->pods_total = t->mark_total;
+    t->aws_counted = 0;
     t->marked = 0;
     return rc;
 }

@@ -139,6 +139,11 @@ struct twin {
     /* while twin_aws_sync runs: key -> what the resource was before its
      * first write (a json_t, or the twin_aws_absent marker) */
     twin_map *aws_sync_log;
+    /* the committed count of EC2 instances and of those running, for the
+     * impact (aws.c): counted once, then kept by each commit; any other
+     * change of the store (import, sync, reset, a copy) forgets them */
+    long aws_instances, aws_running;
+    int aws_counted;
 };
 
 /* The marker of a resource absent before a sync wrote it (aws.c). */

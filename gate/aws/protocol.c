@@ -1498,7 +1498,7 @@ int gate_aws_parse_output(const char *service, const char *operation, const char
         return 0;
     }
     gate_aws_xml_node *root = NULL;
-    if (gate_aws_xml_parse(xml, len, &root, err, errlen) < 0)
+    if (gate_aws_xml_parse_max(xml, len, GATE_AWS_XML_MAX_ANSWER, &root, err, errlen) < 0)
         return 400;
     xread x = {0, err, errlen};
     json_t *o = NULL;

@@ -283,6 +283,12 @@ static int skip_comment(xp *p)
 
 int gate_aws_xml_parse(const char *s, size_t len, gate_aws_xml_node **root, char *err, size_t errlen)
 {
+    return gate_aws_xml_parse_max(s, len, GATE_AWS_XML_MAX_INPUT, root, err, errlen);
+}
+
+int gate_aws_xml_parse_max(const char *s, size_t len, size_t max, gate_aws_xml_node **root, char *err,
+                           size_t errlen)
+{
     xp p = {s, len, 0, err, errlen};
     gate_aws_xml_node *stack[GATE_AWS_XML_MAX_DEPTH];
     twin_buf text[GATE_AWS_XML_MAX_DEPTH];
@@ -291,9 +297,8 @@ int gate_aws_xml_parse(const char *s, size_t len, gate_aws_xml_node **root, char
     int rc = -1;
     memset(text, 0, sizeof text);
 
-    if (len > GATE_AWS_XML_MAX_INPUT) {
-        snprintf(err, errlen, "XML: the document is %zu bytes, more than the %u allowed", len,
-                 GATE_AWS_XML_MAX_INPUT);
+    if (len > max) {
+        snprintf(err, errlen, "XML: the document is %zu bytes, more than the %zu allowed", len, max);
         return -1;
     }
     if (memchr(s, '\0', len)) {

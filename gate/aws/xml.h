@@ -48,6 +48,11 @@ typedef struct gate_aws_xml_node {
  * gate_aws_xml_free); or -1 with err saying what and at which byte offset,
  * *root untouched. */
 int gate_aws_xml_parse(const char *s, size_t len, gate_aws_xml_node **root, char *err, size_t errlen);
+/* The same with another size limit: production's answers (a describe of a
+ * large account) may be larger than any request (GATE_AWS_XML_MAX_ANSWER). */
+#define GATE_AWS_XML_MAX_ANSWER (64u * 1024 * 1024)
+int gate_aws_xml_parse_max(const char *s, size_t len, size_t max, gate_aws_xml_node **root, char *err,
+                           size_t errlen);
 
 /* Frees a tree; NULL is a no-op. */
 void gate_aws_xml_free(gate_aws_xml_node *n);

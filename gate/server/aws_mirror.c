@@ -34,6 +34,7 @@
 
 typedef struct reach {
     json_t *instances, *groups, *asgs, *tgs, *buckets, *dbs, *vpcs, *subnets, *volumes, *snapshots;
+    json_t *named_groups;   /* the groups the call itself names (their rules change: every member counts) */
     int iam;
 } reach;
 
@@ -106,6 +107,7 @@ static void from_input(reach *r, const json_t *in)
         json_array_foreach(json_object_get(v, "UserIdGroupPairs"), j, p) add_all(r->groups, json_object_get(p, "GroupId"));
     }
     r->iam = json_object_get(in, "RoleName") || json_object_get(in, "UserName") || json_object_get(in, "PolicyArn");
+    r->named_groups = json_deep_copy(r->groups);
 }
 
 /* What the twin knows the named resources reach (under the engine lock):
@@ -166,6 +168,7 @@ static void reach_free(reach *r)
     json_decref(r->subnets);
     json_decref(r->volumes);
     json_decref(r->snapshots);
+    json_decref(r->named_groups);
 }
 
 /* ---- describing it ---- */
@@ -217,8 +220,8 @@ static int describe(gate_aws_upstream *up, json_t *doc, json_t *gone, const char
 int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_t **gone_out, char *err,
                    size_t errlen)
 {
-    reach r = {json_array(), json_array(), json_array(), json_array(), json_array(),
-               json_array(), json_array(), json_array(), json_array(), json_array(), 0};
+    reach r = {json_array(), json_array(), json_array(), json_array(), json_array(), json_array(),
+               json_array(), json_array(), json_array(), json_array(), NULL, 0};
     from_input(&r, a->input);
     pthread_rwlock_rdlock(&sv->lock);
     pthread_mutex_lock(&sv->reads);
@@ -242,8 +245,8 @@ int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_
     if (!rc && json_array_size(r.groups))
         rc |= describe(up, doc, gone, "ec2", "DescribeSecurityGroups", filter("group-id", r.groups),
                        "SecurityGroups", "GroupId", "EC2SecurityGroup", r.groups, err, errlen);
-    if (!rc && json_array_size(r.groups))   /* the instances a group's rules reach */
-        rc |= describe(up, doc, gone, "ec2", "DescribeInstances", filter("instance.group-id", r.groups),
+    if (!rc && json_array_size(r.named_groups))   /* the instances a changed group's rules reach */
+        rc |= describe(up, doc, gone, "ec2", "DescribeInstances", filter("instance.group-id", r.named_groups),
                        "Reservations", "InstanceId", NULL, NULL, err, errlen);
     if (!rc && json_array_size(r.instances))
         rc |= describe(up, doc, gone, "ec2", "DescribeInstances", filter("instance-id", r.instances),

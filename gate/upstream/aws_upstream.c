@@ -4,6 +4,7 @@
  * account read whole for the twin.
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,20 @@
 #include "twin/aws.h"
 #include "twin/util.h"
 
+enum { MAX_ANSWER = 64 * 1024 * 1024, MAX_PAGES = 1000, POOL = 8 };
+
 struct gate_aws_upstream {
     char *url;        /* every service here, or NULL: AWS's public endpoints */
     char *region;
     char *ca;         /* NULL: the system's authorities */
     gate_aws_key key;
     double timeout;
+    /* handles between calls: each keeps its connection (and TLS session)
+     * to production open for the next call */
+    pthread_mutex_t lock;
+    CURL *idle[POOL];
+    int nidle;
 };
-
-enum { MAX_ANSWER = 64 * 1024 * 1024, MAX_PAGES = 1000 };
 
 int gate_aws_upstream_open(gate_aws_upstream **out, const char *url, const char *cred_file, const char *profile,
                            const char *ca_file, const char *region, char *err, size_t errlen)
@@ -50,6 +56,7 @@ int gate_aws_upstream_open(gate_aws_upstream **out, const char *url, const char 
         u->url[--n] = '\0';
     u->region = twin_xstrdup(region);
     u->ca = ca_file ? twin_xstrdup(ca_file) : NULL;
+    pthread_mutex_init(&u->lock, NULL);
     *out = u;
     return 0;
 }
@@ -59,6 +66,9 @@ void gate_aws_upstream_close(gate_aws_upstream *u)
     if (!u)
         return;
     gate_aws_key_clear(&u->key);
+    for (int i = 0; i < u->nidle; i++)
+        curl_easy_cleanup(u->idle[i]);
+    pthread_mutex_destroy(&u->lock);
     free(u->url);
     free(u->region);
     free(u->ca);
@@ -160,7 +170,13 @@ int gate_aws_upstream_call(gate_aws_upstream *u, const char *service, const char
     }
     h = curl_slist_append(h, "Expect:");
     h = curl_slist_append(h, "Accept:");
-    c = curl_easy_init();
+    pthread_mutex_lock(&u->lock);
+    c = u->nidle ? u->idle[--u->nidle] : NULL;
+    pthread_mutex_unlock(&u->lock);
+    if (c)
+        curl_easy_reset(c);   /* options go, the connection stays */
+    else
+        c = curl_easy_init();
     sink snk = {&ans->body, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -196,6 +212,14 @@ int gate_aws_upstream_call(gate_aws_upstream *u, const char *service, const char
         twin_buf_free(&ans->body);
     }
 out:
+    if (c && rc == 0) {
+        pthread_mutex_lock(&u->lock);
+        if (u->nidle < POOL) {
+            u->idle[u->nidle++] = c;
+            c = NULL;
+        }
+        pthread_mutex_unlock(&u->lock);
+    }
     if (c)
         curl_easy_cleanup(c);
     curl_slist_free_all(h);
