@@ -536,16 +536,19 @@ static void committed_counts(twin *t)
     t->aws_counted = 1;
 }
 
+void twin__aws_count(twin *t, const char *kind, const json_t *before, const json_t *after)
+{
+    if (!t->aws_counted || strcmp(kind, "EC2Instance"))
+        return;
+    t->aws_instances += (after != NULL) - (before != NULL);
+    t->aws_running += (after && twin__aws_ready(after)) - (before && twin__aws_ready(before));
+}
+
 void twin__aws_commit(twin *t)
 {
-    if (!t->aws_counted)
-        return;
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *c = e->value;
-        if (strcmp(c->kind, "EC2Instance"))
-            continue;
-        t->aws_instances += (c->after != NULL) - (c->before != NULL);
-        t->aws_running += (c->after && twin__aws_ready(c->after)) - (c->before && twin__aws_ready(c->before));
+        twin__aws_count(t, c->kind, c->before, c->after);
     }
 }
 

@@ -131,6 +131,8 @@ void twin__aws_moment(twin *t, json_t *m);
 void twin__aws_impact(twin *t, json_t *impact);
 /* A commit: the committed instance counts follow the operation's changes. */
 void twin__aws_commit(twin *t);
+/* A sync's write (twin_aws_sync): the counts follow it. */
+void twin__aws_count(twin *t, const char *kind, const json_t *before, const json_t *after);
 /* twin__aws_impact has set "data_at_risk" to an array before the modules'
  * parts run: each appends its entries to it. */
 void twin__aws_ec2_impact(twin *t, json_t *impact);

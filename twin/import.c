@@ -434,7 +434,6 @@ static int sync_begin(twin *t, const char *kind, char *err, size_t errlen)
 
 static void sync_end(twin *t)
 {
-    t->aws_counted = 0;
     t->importing = 0;
     twin__meta_save(t);
     twin__exec(t, "RELEASE op");
@@ -544,6 +543,7 @@ int twin_aws_sync(twin *t, const json_t *doc, const json_t *gone, int replace, j
         json_t *old = e->value == twin_aws_absent ? NULL : e->value;
         json_t *now = twin__get(t, kind, "", name);
         sync_totals(t, kind, old, now);
+        twin__aws_count(t, kind, old, now);
         if (!json_equal(json_object_get(old, "aws"), json_object_get(now, "aws")))
             json_array_append_new(out, json_pack("{s:s, s:s, s:O?, s:O?}", "kind", kind, "name", name, "before",
                                                  old, "after", now));
