@@ -3,7 +3,7 @@
  * defaults an agent gets when its profile sets none (from the agents file
  * and from gate_agents_add), an explicit 0 that turns a limit off, one key
  * given and the other kept, approvers without limits, and the limits
- * counted by gate_agents_rate.
+ * counted by gate_agents_rate; and the agents' AWS key pairs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +202,76 @@ static void default_limits_stop_a_loop(void **state)
     gate_agents_free(&a);
 }
 
+/* An agent's AWS key pair: the secret read from its file (relative to
+ * the agents file, white space around it dropped), found by its key id;
+ * every way of getting it wrong is an error naming the agent and the key,
+ * never the secret. */
+static void aws_key_pairs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_agents_aws.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char secret_path[128], agents_path[128];
+    snprintf(secret_path, sizeof secret_path, "%s/bot.aws", dir);
+    FILE *f = fopen(secret_path, "w");
+    fputs("  wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n", f);
+    fclose(f);
+    snprintf(agents_path, sizeof agents_path, "%s/agents.yaml", dir);
+    struct {
+        const char *aws;
+        const char *error;   /* NULL: loads */
+    } cases[] = {
+        {"{access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: bot.aws}", NULL},
+        {"{access_key_id: akiaiosfodnn7example, secret_access_key_file: bot.aws}", "upper-case letters and digits"},
+        {"{access_key_id: AKIAIOSFODNN7EXAMPLE}", "aws is {access_key_id"},
+        {"{access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: missing.aws}", "cannot read"},
+        {"{access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: bot.aws, extra: 1}", "aws is {access_key_id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        f = fopen(agents_path, "w");
+        fprintf(f, "agents:\n  - {name: bot, token_sha256: '" H("1") "', aws: %s}\n", cases[i].aws);
+        fclose(f);
+        gate_agents a;
+        char err[512] = "";
+        int rc = gate_agents_load(&a, agents_path, err, sizeof err);
+        if (!cases[i].error) {
+            assert_int_equal(rc, 0);
+            gate_identity *who = gate_agents_find_aws(&a, "AKIAIOSFODNN7EXAMPLE");
+            assert_non_null(who);
+            assert_string_equal(who->name, "bot");
+            assert_string_equal(who->aws_secret, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+            assert_null(gate_agents_find_aws(&a, "AKIAOTHERKEY00000000"));
+            gate_agents_free(&a);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err, cases[i].error));
+            assert_non_null(strstr(err, "agent bot"));
+            assert_null(strstr(err, "wJalrXUtnFEMI"));
+        }
+    }
+    /* two agents with one key id, and an approver with a key: refused */
+    f = fopen(agents_path, "w");
+    fputs("agents:\n"
+          "  - {name: a, token_sha256: '" H("1") "', aws: {access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: bot.aws}}\n"
+          "  - {name: b, token_sha256: '" H("2") "', aws: {access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: bot.aws}}\n",
+          f);
+    fclose(f);
+    gate_agents a;
+    char err[512];
+    assert_int_equal(gate_agents_load(&a, agents_path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "the same aws.access_key_id as a"));
+    f = fopen(agents_path, "w");
+    fputs("agents:\n"
+          "  - {name: boss, role: approver, token_sha256: '" H("1") "', aws: {access_key_id: AKIAIOSFODNN7EXAMPLE, secret_access_key_file: bot.aws}}\n",
+          f);
+    fclose(f);
+    assert_int_equal(gate_agents_load(&a, agents_path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "an approver is not an agent"));
+    unlink(agents_path);
+    unlink(secret_path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +280,7 @@ int main(void)
         cmocka_unit_test(connection_and_watch_caps),
         cmocka_unit_test(errors_say_zero_is_no_limit),
         cmocka_unit_test(default_limits_stop_a_loop),
+        cmocka_unit_test(aws_key_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

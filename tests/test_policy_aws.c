@@ -717,6 +717,85 @@ static void privilege_allows_narrow_grants(void **state)
                               NULL, NULL, NULL));
 }
 
+/* PowerUserAccess: "*" but for its NotAction exceptions is not admin, and
+ * does not reach iam:PassRole. */
+static void privilege_allows_not_action_grant(void **state)
+{
+    (void)state;
+    JUDGE_EXPECT(ctx_make(AWS_CALL("iam", "AttachRolePolicy",
+                                   "{'RoleName':'ci','PolicyArn':'arn:aws:iam::aws:policy/PowerUserAccess'}"),
+                          NULL,
+                          "{'iam_grants':[{'principal':'role/ci','type':'managed','actions':['*'],"
+                          "'not_actions':['iam:*','organizations:*','account:*'],'resources':['*'],"
+                          "'admin':false,'trust_public':false,'passrole_star':false,'over_others':[],"
+                          "'via':'AttachRolePolicy PowerUserAccess'}]}",
+                          NULL),
+                 "privilege", "allow", NULL);
+}
+
+/* A restricted security group opened to the internet is denied even when
+ * no instance is reachable through it yet; a rule from a private range is not. */
+#define SECURE_SG(perms)                                                                               \
+    "{'apiVersion':'aws.airlock.dev/v1','kind':'EC2SecurityGroup','metadata':{'name':'sg-secure'},"   \
+    "'aws':{'GroupId':'sg-secure','GroupName':'secure','Tags':[{'Key':'airlock.dev/restricted','Value':'true'}]," \
+    "'IpPermissions':" perms "}}"
+
+static void segmentation_denies_opening_restricted_group(void **state)
+{
+    (void)state;
+    JUDGE_EXPECT(ctx_make(AWS_CALL("ec2", "AuthorizeSecurityGroupIngress", "{'GroupId':'sg-secure'}"),
+                          "[{'op':'update','kind':'EC2SecurityGroup','name':'sg-secure','cause':'direct','before':"
+                          SECURE_SG("[]") ",'after':"
+                          SECURE_SG("[{'IpProtocol':'tcp','FromPort':5432,'ToPort':5432,'IpRanges':[{'CidrIp':'0.0.0.0/0'}]}]")
+                          "}]",
+                          NULL, NULL),
+                 "segmentation", "deny", "restricted security group sg-secure", "tcp/5432", NULL);
+    JUDGE_EXPECT(ctx_make(AWS_CALL("ec2", "AuthorizeSecurityGroupIngress", "{'GroupId':'sg-secure'}"),
+                          "[{'op':'update','kind':'EC2SecurityGroup','name':'sg-secure','cause':'direct','before':"
+                          SECURE_SG("[]") ",'after':"
+                          SECURE_SG("[{'IpProtocol':'tcp','FromPort':5432,'ToPort':5432,'IpRanges':[{'CidrIp':'10.0.0.0/8'}]}]")
+                          "}]",
+                          NULL, NULL),
+                 "segmentation", "allow", NULL);
+}
+
+/* Lifting a restricted bucket's public access block is denied though
+ * nothing in it is public yet. */
+static void segmentation_denies_lifting_restricted_block(void **state)
+{
+    (void)state;
+    JUDGE_EXPECT(ctx_make(AWS_CALL("s3", "DeletePublicAccessBlock", "{'Bucket':'hr-records'}"),
+                          "[{'op':'update','kind':'S3Bucket','name':'hr-records','cause':'direct',"
+                          "'before':{'kind':'S3Bucket','metadata':{'name':'hr-records'},'aws':{'Name':'hr-records',"
+                          "'PublicAccessBlock':{'BlockPublicAcls':true,'IgnorePublicAcls':true,'BlockPublicPolicy':true,"
+                          "'RestrictPublicBuckets':true}}},"
+                          "'after':{'kind':'S3Bucket','metadata':{'name':'hr-records'},'aws':{'Name':'hr-records'}}}]",
+                          NULL, NULL),
+                 "segmentation", "deny", "public access block of restricted S3 bucket hr-records", "BlockPublicPolicy",
+                 NULL);
+}
+
+/* A volume deleted with its instance (attached with DeleteOnTermination:
+ * a cascade) is not a deletion to review; one deleted by the call is. */
+#define TMP_VOLUME(dot)                                                                               \
+    "{'kind':'EC2Volume','metadata':{'name':'vol-tmp'},'aws':{'VolumeId':'vol-tmp','Size':8,"          \
+    "'Attachments':[{'InstanceId':'i-web1','DeleteOnTermination':" dot "}]}}"
+
+static void data_protection_spares_volumes_dying_with_instances(void **state)
+{
+    (void)state;
+    JUDGE_EXPECT(ctx_make(TERMINATE("['i-web1']"),
+                          "[{'op':'delete','kind':'EC2Volume','name':'vol-tmp','cause':'cascade',"
+                          "'parent':'EC2Instance//i-web1','before':" TMP_VOLUME("true") "}]",
+                          "{'data_at_risk':[{'type':'volume','id':'vol-tmp','critical':false}]}", NULL),
+                 "data-protection", "allow", NULL);
+    JUDGE_EXPECT(ctx_make(AWS_CALL("ec2", "DeleteVolume", "{'VolumeId':'vol-tmp'}"),
+                          "[{'op':'delete','kind':'EC2Volume','name':'vol-tmp','cause':'direct','before':"
+                          TMP_VOLUME("false") "}]",
+                          "{'data_at_risk':[{'type':'volume','id':'vol-tmp','critical':false}]}", NULL),
+                 "data-protection", "review", "EBS volume vol-tmp", NULL);
+}
+
 #define TAGGED_INSTANCE(id, tags)                                                             \
     "{'apiVersion':'aws.airlock.dev/v1','kind':'EC2Instance','metadata':{'name':'" id "'},'aws':{" \
     "'InstanceId':'" id "','State':{'Name':'running'},'Tags':" tags "}}"
@@ -974,6 +1053,10 @@ int main(void)
         T(privilege_denies_power_over_others),
         T(privilege_denies_public_trust),
         T(privilege_allows_narrow_grants),
+        T(privilege_allows_not_action_grant),
+        T(segmentation_denies_opening_restricted_group),
+        T(segmentation_denies_lifting_restricted_block),
+        T(data_protection_spares_volumes_dying_with_instances),
         T(privilege_denies_protection_tag_removal),
         T(privilege_allows_other_tag_changes),
         T(data_denies_deleting_critical_data),

@@ -708,6 +708,73 @@ static void test_describe_filters(void **state)
 
 /* ---- commit, mark, reset ---- */
 
+/* Following production (twin_aws_sync): what it describes is written
+ * without an operation; only real differences are reported; a resource
+ * described as gone goes; replace removes what the whole account does not
+ * name; the instance counts the impact reads follow. */
+static void test_sync_follows_production(void **state)
+{
+    (void)state;
+    twin *t = demo();
+    char err[512] = "";
+    json_t *full = twin_aws_export(t), *changes = NULL;
+    /* the same account again: nothing changed */
+    assert_int_equal(twin_aws_sync(t, full, NULL, 1, &changes, err, sizeof err), 0);
+    assert_int_equal(json_array_size(changes), 0);
+    json_decref(changes);
+    assert_false(twin_in_operation(t));
+    /* the bastion stopped behind the gate's back */
+    json_t *res = json_object_get(full, "Reservations"), *r, *bastion = NULL;
+    size_t i;
+    json_array_foreach(res, i, r) {
+        json_t *inst = json_array_get(json_object_get(r, "Instances"), 0);
+        if (!strcmp(json_string_value(json_object_get(inst, "InstanceId")), "i-0a1b2c3d4e5f60301"))
+            bastion = inst;
+    }
+    assert_non_null(bastion);
+    json_object_set_new(bastion, "State", tj("{'Code':80,'Name':'stopped'}"));
+    json_t *one = json_pack("{s:s, s:[{s:[O]}]}", "kind", "AWSState", "Reservations", "Instances", bastion);
+    assert_int_equal(twin_aws_sync(t, one, NULL, 0, &changes, err, sizeof err), 0);
+    assert_int_equal(json_array_size(changes), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(changes, 0), "name")), "i-0a1b2c3d4e5f60301");
+    json_decref(changes);
+    assert_string_equal(state_of(t, TWIN_AFTER, "i-0a1b2c3d4e5f60301"), "stopped");
+    /* the batch worker is gone */
+    json_t *gone = tj("[{'kind':'EC2Instance','id':'i-0a1b2c3d4e5f60302'}]");
+    assert_int_equal(twin_aws_sync(t, NULL, gone, 0, &changes, err, sizeof err), 0);
+    assert_int_equal(json_array_size(changes), 1);
+    assert_true(json_is_null(json_object_get(json_array_get(changes, 0), "after")));
+    json_decref(changes);
+    json_decref(gone);
+    assert_string_equal(state_of(t, TWIN_AFTER, "i-0a1b2c3d4e5f60302"), "(gone)");
+    /* a terminate now counts 4 of the 5 running instances left (the impact's
+     * counts followed both syncs) */
+    twin_result rr = aws(t, "ec2", "TerminateInstances", "{'InstanceIds':['i-0a1b2c3d4e5f60201']}");
+    json_t *a = json_object_get(rr.impact, "aws");
+    assert_int_equal(json_integer_value(json_object_get(a, "running_instances_before")), 4);
+    twin_result_free(&rr);
+    twin_rollback(t);
+    /* the whole account again, without the web group's members: they go */
+    json_t *bare = twin_aws_export(t);
+    json_object_set_new(bare, "Reservations", json_array());
+    assert_int_equal(twin_aws_sync(t, bare, NULL, 1, &changes, err, sizeof err), 0);
+    assert_true(json_array_size(changes) >= 5);
+    json_decref(changes);
+    json_t *left = twin_list(t, TWIN_AFTER, "EC2Instance", NULL, NULL, NULL, err, sizeof err);
+    assert_int_equal(json_array_size(left), 0);
+    json_decref(left);
+    /* malformed: an error, nothing kept */
+    json_t *badd = tj("{'kind':'AWSState','Reservations':[{'Instances':[{'State':'x'}]}]}");
+    assert_int_equal(twin_aws_sync(t, badd, NULL, 0, NULL, err, sizeof err), -1);
+    assert_false(twin_in_operation(t));
+    json_decref(badd);
+    json_decref(bare);
+    json_decref(one);
+    json_decref(full);
+    check(t);
+    twin_close(t);
+}
+
 static void test_mark_reset(void **state)
 {
     (void)state;
@@ -747,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_exposure_added_and_removed),
         cmocka_unit_test(test_describe_filters),
         cmocka_unit_test(test_mark_reset),
+        cmocka_unit_test(test_sync_follows_production),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
