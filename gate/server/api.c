@@ -98,8 +98,69 @@ static int catch_up(server *sv, char *err, size_t errlen)
 /* The approval's action simulated again on the current twin (with its
  * agent's profile), then rolled back.  Returns 0 with *d filled, or an
  * HTTP status after writing msg. Called with both locks. */
+/* An approval's AWS action as the engine takes it (input as recorded:
+ * secrets redacted, which the twin does not keep anyway); 0, or -1 when
+ * the action is not an AWS call. */
+static int aws_action_of(const json_t *action, gate_aws_action *act)
+{
+    const char *provider = json_string_value(json_object_get(action, "provider"));
+    const char *service = json_string_value(json_object_get(action, "service"));
+    const char *op = json_string_value(json_object_get(action, "operation"));
+    if (!provider || strcmp(provider, "aws") || !service || !op)
+        return -1;
+    memset(act, 0, sizeof *act);
+    act->service = twin_xstrdup(service);
+    act->operation = twin_xstrdup(op);
+    act->input = json_is_object(json_object_get(action, "input")) ? json_deep_copy(json_object_get(action, "input"))
+                                                                   : json_object();
+    return 0;
+}
+
+/* Enforce mode on AWS: what the approval's call reaches is described again
+ * (the engine lock let go meanwhile: network) and the twin follows it. */
+static int aws_catch_up(server *sv, const gate_aws_action *act, char *err, size_t errlen)
+{
+    json_t *doc = NULL, *gone = NULL;
+    pthread_rwlock_unlock(&sv->lock);
+    int rc = gate_aws_reach(sv, act, &doc, &gone, err, errlen);
+    pthread_rwlock_wrlock(&sv->lock);
+    if (rc == 0)
+        rc = gate_aws_follow(sv, doc, gone, 0, err, errlen);
+    json_decref(doc);
+    json_decref(gone);
+    return rc;
+}
+
 static int resimulate(server *sv, const json_t *a, gate_decision *d, char *msg, size_t msglen)
 {
+    gate_aws_action act;
+    if (aws_action_of(json_object_get(a, "action"), &act) == 0) {
+        const char *agent = json_string_value(json_object_get(a, "agent"));
+        gate_identity *who = agent_named(sv, agent ? agent : "");
+        char err[512];
+        int rc = 0;
+        memset(d, 0, sizeof *d);
+        if (!who) {
+            snprintf(msg, msglen, "the approval's agent is no longer known");
+            rc = 409;
+        } else if (sv->aws_up && aws_catch_up(sv, &act, err, sizeof err) < 0) {
+            snprintf(msg, msglen, "production's state could not be read: %s", err);
+            rc = 503;
+        } else {
+            gate_engine e = gate_agent_engine(sv, who);
+            e.mirror = e.reads_elsewhere = sv->aws_up != NULL;
+            e.follow = 0;
+            gate_decide_aws(&e, agent, &act, d);
+            gate_finish(&e, d, 0);
+            if (d->verdict == GATE_ERROR) {
+                snprintf(msg, msglen, "the action cannot be simulated on the current state any more: %s",
+                         d->message ? d->message : "error");
+                rc = 409;
+            }
+        }
+        gate_aws_action_free(&act);
+        return rc;
+    }
     const json_t *req = json_object_get(a, "request");
     const char *method = json_string_value(json_object_get(req, "method"));
     const char *path = json_string_value(json_object_get(req, "path"));
