@@ -19,6 +19,7 @@
 --           has read_secrets: reading an object of a restricted bucket
 --           (s3_object_reads, e.g. GetObject, HeadObject), copying one out
 --           of it (CopyObject, UploadPartCopy: the source is read), and
+--           creating an IAM access key (its answer holds the secret),
 --           changing an RDS master password (ModifyDBInstance or
 --           ModifyDBCluster with MasterUserPassword: the agent would hold
 --           the secret)
@@ -141,6 +142,10 @@ local function check_aws_secret_reads(ctx, cfg, r)
       if how == a.operation and input.Key ~= nil then key = " " .. bucket .. "/" .. tostring(input.Key) end
       r:deny("reading objects of restricted S3 bucket %s is not allowed (%s%s)", bucket, how, key)
     end
+  elseif a.service == "iam" and a.operation == "CreateAccessKey" then
+    -- the answer carries the new key's secret: a credential in the agent's hands
+    r:deny("creating an access key is not allowed (its secret would be in the answer: user %s)",
+      tostring(input.UserName or "(the caller)"))
   elseif a.service == "rds" and PASSWORD_CHANGES[a.operation] and input.MasterUserPassword ~= nil then
     r:deny("changing the master password of %s %s is not allowed (the agent would hold a secret)",
       a.operation == "ModifyDBCluster" and "DB cluster" or "DB instance",
