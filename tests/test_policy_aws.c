@@ -796,6 +796,17 @@ static void data_protection_spares_volumes_dying_with_instances(void **state)
                  "data-protection", "review", "EBS volume vol-tmp", NULL);
 }
 
+/* A new access key's secret is in the answer: read_secrets or nothing. */
+static void data_protection_denies_access_keys_without_read_secrets(void **state)
+{
+    (void)state;
+    JUDGE_EXPECT(ctx_make(AWS_CALL("iam", "CreateAccessKey", "{'UserName':'deploy'}"), NULL, NULL, NULL),
+                 "data-protection", "deny", "creating an access key", "user deploy", NULL);
+    json_t *ctx = ctx_make(AWS_CALL("iam", "CreateAccessKey", "{'UserName':'deploy'}"), NULL, NULL, NULL);
+    json_object_set_new(json_object_get(ctx, "agent"), "read_secrets", json_true());
+    JUDGE_EXPECT(ctx, "data-protection", "allow", NULL);
+}
+
 #define TAGGED_INSTANCE(id, tags)                                                             \
     "{'apiVersion':'aws.airlock.dev/v1','kind':'EC2Instance','metadata':{'name':'" id "'},'aws':{" \
     "'InstanceId':'" id "','State':{'Name':'running'},'Tags':" tags "}}"
@@ -1057,6 +1068,7 @@ int main(void)
         T(segmentation_denies_opening_restricted_group),
         T(segmentation_denies_lifting_restricted_block),
         T(data_protection_spares_volumes_dying_with_instances),
+        T(data_protection_denies_access_keys_without_read_secrets),
         T(privilege_denies_protection_tag_removal),
         T(privilege_allows_other_tag_changes),
         T(data_denies_deleting_critical_data),
