@@ -347,6 +347,109 @@ int twin__aws_ready(const json_t *obj)
     return s && !strcmp(s, "running");
 }
 
+/* ---- small helpers the modules share ---- */
+
+const char *twin__aws_str(const json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
+
+const char *twin__aws_input_str(const aws_ctx *c, const char *key) { return twin__aws_str(c->input, key); }
+
+int twin__aws_is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
+
+json_t *twin__aws_doc_copy(twin *t, const char *kind, const char *id)
+{
+    json_t *obj = twin__aws_get(t, kind, id);
+    if (!obj)
+        return NULL;
+    json_t *doc = json_deep_copy(twin__aws_doc(obj));
+    json_decref(obj);
+    return doc ? doc : json_object();
+}
+
+int twin__aws_done(aws_ctx *c, const char *kind, const char *id, json_t *doc, int write)
+{
+    if (write)
+        twin__aws_put(c->t, kind, id, doc);
+    json_decref(doc);
+    c->output = json_object();
+    return 0;
+}
+
+json_t *twin__aws_find(const json_t *list, const char *key, const char *value, size_t *idx)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        if (twin__aws_is(twin__aws_str(e, key), value)) {
+            if (idx)
+                *idx = i;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+int twin__aws_string_list(const json_t *v)
+{
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return -1;
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s) if (!json_is_string(s)) return -1;
+    return 1;
+}
+
+int twin__aws_in_list(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (twin__aws_is(json_string_value(v), s)) return 1;
+    return 0;
+}
+
+json_t *twin__aws_docs(twin *t, const char *kind, int copy)
+{
+    json_t *all = twin__aws_list(t, kind), *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o) {
+        if (copy)
+            json_array_append_new(out, json_deep_copy(twin__aws_doc(o)));
+        else
+            json_array_append(out, (json_t *)twin__aws_doc(o));
+    }
+    json_decref(all);
+    return out;
+}
+
+int twin__aws_import_items(twin *t, const json_t *doc, const char *key, const char *kind, const char *id_key,
+                           const char *expect, twin__aws_import_fn fn, char *err, size_t errlen)
+{
+    json_t *items = json_object_get(doc, key);
+    if (!items)
+        return 0;
+    if (!json_is_array(items)) {
+        snprintf(err, errlen, expect ? "%s: must be an array" : "%s: not an array", key);
+        return -1;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        const char *id = twin__aws_str(item, id_key);
+        if (!json_is_object(item) || !id || !*id) {
+            if (expect)
+                snprintf(err, errlen, "%s[%zu]: an object with %s is expected", key, i, expect);
+            else
+                snprintf(err, errlen, "%s[%zu]: no %s", key, i, id_key);
+            return -1;
+        }
+        if (fn(t, kind, key, i, item, id, err, errlen) < 0)
+            return -1;
+    }
+    return (int)json_array_size(items);
+}
+
 /* ---- tags, names, ids, ARNs ---- */
 
 const char *twin__aws_tag(const json_t *doc, const char *key)
@@ -362,6 +465,56 @@ const char *twin__aws_tag(const json_t *doc, const char *key)
         }
     }
     return NULL;
+}
+
+int twin__aws_principal_everyone(const json_t *p)
+{
+    if (json_is_string(p))
+        return !strcmp(json_string_value(p), "*");
+    json_t *aws = json_object_get(p, "AWS");
+    if (json_is_string(aws))
+        return !strcmp(json_string_value(aws), "*");
+    size_t i;
+    json_t *v;
+    json_array_foreach(aws, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "*")) return 1;
+    return 0;
+}
+
+json_t *twin__aws_array_of(json_t *doc, const char *list)
+{
+    json_t *tags = json_object_get(doc, list);
+    if (!json_is_array(tags)) {
+        tags = json_array();
+        json_object_set_new(doc, list, tags);
+    }
+    return tags;
+}
+
+void twin__aws_tag_set(json_t *tags, const char *key, const char *value)
+{
+    json_t *old = twin__aws_find(tags, "Key", key, NULL);
+    if (old)
+        json_object_set_new(old, "Value", json_string(value));
+    else
+        json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", value));
+}
+
+long twin__aws_tag_last(const json_t *tags, const char *key)
+{
+    long at = -1;
+    size_t i;
+    json_t *tag;
+    json_array_foreach(tags, i, tag) if (twin__aws_is(twin__aws_str(tag, "Key"), key)) at = (long)i;
+    return at;
+}
+
+int twin__aws_tag_remove(json_t *tags, const char *key)
+{
+    size_t idx;
+    if (!key || !twin__aws_find(tags, "Key", key, &idx))
+        return 0;
+    json_array_remove(tags, idx);
+    return 1;
 }
 
 int twin__aws_critical(const json_t *doc)

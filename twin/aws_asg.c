@@ -32,18 +32,6 @@
 #include "aws_int.h"
 #include "twin_int.h"
 
-static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-
-static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
-
-static json_t *group_copy(twin *t, const char *name)
-{
-    json_t *obj = twin__aws_get(t, "AutoScalingGroup", name);
-    json_t *d = obj ? json_deep_copy(twin__aws_doc(obj)) : NULL;
-    json_decref(obj);
-    return d;
-}
-
 static long num(const json_t *d, const char *k) { return (long)json_integer_value(json_object_get(d, k)); }
 
 /* The target group name of a target group ARN (…:targetgroup/NAME/id):
@@ -75,7 +63,7 @@ static void register_member(twin *t, const json_t *d, const char *id)
 static const char *zone_of_subnet(twin *t, const char *subnet, char *buf, size_t n)
 {
     json_t *s = twin__aws_get(t, "EC2Subnet", subnet);
-    snprintf(buf, n, "%s", str(twin__aws_doc(s), "AvailabilityZone") ?: "");
+    snprintf(buf, n, "%s", twin__aws_str(twin__aws_doc(s), "AvailabilityZone") ?: "");
     json_decref(s);
     return buf;
 }
@@ -85,7 +73,7 @@ static long zone_count(const json_t *members, const char *zone)
     long n = 0;
     size_t i;
     json_t *m;
-    json_array_foreach(members, i, m) n += is(str(m, "AvailabilityZone"), zone);
+    json_array_foreach(members, i, m) n += twin__aws_is(twin__aws_str(m, "AvailabilityZone"), zone);
     return n;
 }
 
@@ -93,7 +81,7 @@ static long zone_count(const json_t *members, const char *zone)
  * names none that exists. */
 static char *next_subnet(twin *t, const json_t *d, const json_t *members)
 {
-    char *list = twin_xstrdup(str(d, "VPCZoneIdentifier") ?: "");
+    char *list = twin_xstrdup(twin__aws_str(d, "VPCZoneIdentifier") ?: "");
     char *best = NULL, *save = NULL;
     long best_n = 0;
     char zone[64];
@@ -124,7 +112,7 @@ static long next_victim(twin *t, const json_t *d, const json_t *members)
     json_array_foreach(members, i, m) {
         if (json_is_true(json_object_get(m, "ProtectedFromScaleIn")))
             continue;
-        const char *z = str(m, "AvailabilityZone") ?: "";
+        const char *z = twin__aws_str(m, "AvailabilityZone") ?: "";
         long n = zone_count(members, z);
         if (n > zone_n || (n == zone_n && strcmp(z, zone) < 0)) {
             zone = z;
@@ -133,22 +121,24 @@ static long next_victim(twin *t, const json_t *d, const json_t *members)
     }
     if (!zone)
         return -1;
-    const char *version = str(json_object_get(d, "LaunchTemplate"), "Version");
+    const char *version = twin__aws_str(json_object_get(d, "LaunchTemplate"), "Version");
     long best = -1;
     int best_old = 0;
     char *best_time = NULL;
     json_array_foreach(members, i, m) {
-        if (json_is_true(json_object_get(m, "ProtectedFromScaleIn")) || !is(str(m, "AvailabilityZone") ?: "", zone))
+        if (json_is_true(json_object_get(m, "ProtectedFromScaleIn")) ||
+            !twin__aws_is(twin__aws_str(m, "AvailabilityZone") ?: "", zone))
             continue;
-        const char *v = str(json_object_get(m, "LaunchTemplate"), "Version");
+        const char *v = twin__aws_str(json_object_get(m, "LaunchTemplate"), "Version");
         int old = version && v && strcmp(v, version);
-        json_t *inst = twin__aws_get(t, "EC2Instance", str(m, "InstanceId"));
-        const char *lt = str(twin__aws_doc(inst), "LaunchTime") ?: "";
+        json_t *inst = twin__aws_get(t, "EC2Instance", twin__aws_str(m, "InstanceId"));
+        const char *lt = twin__aws_str(twin__aws_doc(inst), "LaunchTime") ?: "";
         int better = best < 0 || old > best_old ||
-                     (old == best_old && (strcmp(lt, best_time) < 0 ||
-                                          (!strcmp(lt, best_time) &&
-                                           strcmp(str(m, "InstanceId") ?: "",
-                                                  str(json_array_get(members, (size_t)best), "InstanceId") ?: "") < 0)));
+                     (old == best_old &&
+                      (strcmp(lt, best_time) < 0 ||
+                       (!strcmp(lt, best_time) &&
+                        strcmp(twin__aws_str(m, "InstanceId") ?: "",
+                               twin__aws_str(json_array_get(members, (size_t)best), "InstanceId") ?: "") < 0)));
         if (better) {
             best = (long)i;
             best_old = old;
@@ -163,7 +153,7 @@ static long next_victim(twin *t, const json_t *d, const json_t *members)
 
 void twin__aws_asg_reconcile(twin *t, const char *name)
 {
-    json_t *d = group_copy(t, name);
+    json_t *d = twin__aws_doc_copy(t, "AutoScalingGroup", name);
     if (!d)
         return;
     json_t *old = json_deep_copy(d);
@@ -172,14 +162,15 @@ void twin__aws_asg_reconcile(twin *t, const char *name)
     json_t *m;
     /* members as their instances say */
     json_array_foreach(json_object_get(d, "Instances"), i, m) {
-        const char *id = str(m, "InstanceId");
+        const char *id = twin__aws_str(m, "InstanceId");
         json_t *inst = twin__aws_get(t, "EC2Instance", id);
         const char *s = inst ? twin__aws_ec2_state(twin__aws_doc(inst)) : NULL;
-        if (is(s, "stopping") || is(s, "stopped")) {
+        if (twin__aws_is(s, "stopping") || twin__aws_is(s, "stopped")) {
             twin__aws_ec2_terminate(t, id);   /* unhealthy: replaced */
-        } else if (s && !is(s, "shutting-down") && !is(s, "terminated")) {
+        } else if (s && !twin__aws_is(s, "shutting-down") && !twin__aws_is(s, "terminated")) {
             json_t *copy = json_deep_copy(m);
-            json_object_set_new(copy, "LifecycleState", json_string(is(s, "running") ? "InService" : "Pending"));
+            json_object_set_new(copy, "LifecycleState",
+                                json_string(twin__aws_is(s, "running") ? "InService" : "Pending"));
             json_object_set_new(copy, "HealthStatus", json_string("Healthy"));
             json_array_append_new(members, copy);
         }
@@ -190,7 +181,7 @@ void twin__aws_asg_reconcile(twin *t, const char *name)
         long v = next_victim(t, d, members);
         if (v < 0)
             break;
-        twin__aws_ec2_terminate(t, str(json_array_get(members, (size_t)v), "InstanceId"));
+        twin__aws_ec2_terminate(t, twin__aws_str(json_array_get(members, (size_t)v), "InstanceId"));
         json_array_remove(members, (size_t)v);
     }
     while ((long)json_array_size(members) < desired) {
@@ -203,8 +194,8 @@ void twin__aws_asg_reconcile(twin *t, const char *name)
         json_t *inst = twin__aws_get(t, "EC2Instance", id);
         const json_t *idoc = twin__aws_doc(inst);
         json_t *member = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "InstanceId", id, "InstanceType",
-                                   str(idoc, "InstanceType") ?: "", "AvailabilityZone",
-                                   str(json_object_get(idoc, "Placement"), "AvailabilityZone") ?: "",
+                                   twin__aws_str(idoc, "InstanceType") ?: "", "AvailabilityZone",
+                                   twin__aws_str(json_object_get(idoc, "Placement"), "AvailabilityZone") ?: "",
                                    "LifecycleState", "Pending", "HealthStatus", "Healthy", "ProtectedFromScaleIn",
                                    json_is_true(json_object_get(d, "NewInstancesProtectedFromScaleIn")));
         if (json_object_get(d, "LaunchTemplate"))
@@ -232,8 +223,8 @@ static int not_found(aws_ctx *c, const char *name)
 
 static json_t *group_or_error(aws_ctx *c)
 {
-    const char *name = str(c->input, "AutoScalingGroupName");
-    json_t *d = name ? group_copy(c->t, name) : NULL;
+    const char *name = twin__aws_str(c->input, "AutoScalingGroupName");
+    json_t *d = name ? twin__aws_doc_copy(c->t, "AutoScalingGroup", name) : NULL;
     if (!d)
         not_found(c, name);
     return d;
@@ -244,7 +235,7 @@ static int tag_match(aws_ctx *c, const json_t *d)
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(c->input, "Filters"), i, f) {
-        const char *name = str(f, "Name");
+        const char *name = twin__aws_str(f, "Name");
         json_t *values = json_object_get(f, "Values");
         int hit = 0;
         size_t j, k;
@@ -254,14 +245,16 @@ static int tag_match(aws_ctx *c, const json_t *d)
             if (!name || !want)
                 continue;
             if (!strncmp(name, "tag:", 4))
-                hit |= is(str(tag, "Key"), name + 4) && is(str(tag, "Value"), want);
+                hit |= twin__aws_is(twin__aws_str(tag, "Key"), name + 4) &&
+                       twin__aws_is(twin__aws_str(tag, "Value"), want);
             else if (!strcmp(name, "tag-key"))
-                hit |= is(str(tag, "Key"), want);
+                hit |= twin__aws_is(twin__aws_str(tag, "Key"), want);
             else if (!strcmp(name, "tag-value"))
-                hit |= is(str(tag, "Value"), want);
+                hit |= twin__aws_is(twin__aws_str(tag, "Value"), want);
         }
-        if (is(name, "auto-scaling-group")) {
-            json_array_foreach(values, j, v) hit |= is(str(d, "AutoScalingGroupName"), json_string_value(v));
+        if (twin__aws_is(name, "auto-scaling-group")) {
+            const char *gname = twin__aws_str(d, "AutoScalingGroupName");
+            json_array_foreach(values, j, v) hit |= twin__aws_is(gname, json_string_value(v));
         }
         if (!hit)
             return 0;
@@ -278,7 +271,8 @@ static int describe_groups(aws_ctx *c)
     json_array_foreach(all, i, o) {
         const json_t *d = twin__aws_doc(o);
         int named = !json_array_size(names);
-        json_array_foreach(names, j, n) named |= is(str(d, "AutoScalingGroupName"), json_string_value(n));
+        const char *gname = twin__aws_str(d, "AutoScalingGroupName");
+        json_array_foreach(names, j, n) named |= twin__aws_is(gname, json_string_value(n));
         if (named && tag_match(c, d))
             json_array_append(out, (json_t *)d);
     }
@@ -297,11 +291,11 @@ static int describe_instances(aws_ctx *c)
         const json_t *d = twin__aws_doc(o);
         json_array_foreach(json_object_get(d, "Instances"), j, m) {
             int named = !json_array_size(ids);
-            json_array_foreach(ids, k, id) named |= is(str(m, "InstanceId"), json_string_value(id));
+            json_array_foreach(ids, k, id) named |= twin__aws_is(twin__aws_str(m, "InstanceId"), json_string_value(id));
             if (!named)
                 continue;
             json_t *e = json_deep_copy(m);
-            json_object_set_new(e, "AutoScalingGroupName", json_string(str(d, "AutoScalingGroupName")));
+            json_object_set_new(e, "AutoScalingGroupName", json_string(twin__aws_str(d, "AutoScalingGroupName")));
             json_array_append_new(out, e);
         }
     }
@@ -328,10 +322,7 @@ static int set_desired(aws_ctx *c)
                                n > max ? "above" : "below", n > max ? "max" : "min", n > max ? max : min);
     }
     json_object_set_new(d, "DesiredCapacity", json_integer(n));
-    twin__aws_put(c->t, "AutoScalingGroup", str(d, "AutoScalingGroupName"), d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, "AutoScalingGroup", twin__aws_str(d, "AutoScalingGroupName"), d, 1);
 }
 
 static int update_group(aws_ctx *c)
@@ -371,27 +362,25 @@ static int update_group(aws_ctx *c)
     for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
         if (json_object_get(c->input, members[i]))
             json_object_set(d, members[i], json_object_get(c->input, members[i]));
-    twin__aws_put(c->t, "AutoScalingGroup", str(d, "AutoScalingGroupName"), d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, "AutoScalingGroup", twin__aws_str(d, "AutoScalingGroupName"), d, 1);
 }
 
 static int terminate_in_group(aws_ctx *c)
 {
-    const char *id = str(c->input, "InstanceId");
+    const char *id = twin__aws_str(c->input, "InstanceId");
     json_t *dec = json_object_get(c->input, "ShouldDecrementDesiredCapacity");
     if (!id || !json_is_boolean(dec))
         return twin__aws_error(c, 400, "ValidationError",
                                "InstanceId and ShouldDecrementDesiredCapacity are required");
     json_t *inst = twin__aws_get(c->t, "EC2Instance", id);
     const char *gname = twin__aws_tag(twin__aws_doc(inst), "aws:autoscaling:groupName");
-    json_t *d = gname ? group_copy(c->t, gname) : NULL;
+    json_t *d = gname ? twin__aws_doc_copy(c->t, "AutoScalingGroup", gname) : NULL;
     json_decref(inst);
     long at = -1;
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(d, "Instances"), i, m) if (is(str(m, "InstanceId"), id)) at = (long)i;
+    json_array_foreach(json_object_get(d, "Instances"), i, m) if (twin__aws_is(twin__aws_str(m, "InstanceId"), id))
+        at = (long)i;
     if (at < 0) {
         json_decref(d);
         return twin__aws_error(c, 400, "ValidationError", "Instance Id not found - No managed instance found for instance ID: %s", id);
@@ -437,7 +426,7 @@ static int delete_group(aws_ctx *c)
     json_t *d = group_or_error(c);
     if (!d)
         return 0;
-    const char *name = str(c->input, "AutoScalingGroupName");
+    const char *name = twin__aws_str(c->input, "AutoScalingGroupName");
     json_t *members = json_object_get(d, "Instances");
     if (json_array_size(members) && !json_is_true(json_object_get(c->input, "ForceDelete"))) {
         json_decref(d);
@@ -447,7 +436,7 @@ static int delete_group(aws_ctx *c)
     }
     size_t i;
     json_t *m;
-    json_array_foreach(members, i, m) twin__aws_ec2_terminate(c->t, str(m, "InstanceId"));
+    json_array_foreach(members, i, m) twin__aws_ec2_terminate(c->t, twin__aws_str(m, "InstanceId"));
     twin__aws_del(c->t, "AutoScalingGroup", name);
     json_decref(d);
     c->output = json_object();
@@ -463,8 +452,8 @@ static int tags_call(aws_ctx *c, int add)
     size_t i;
     json_t *tag;
     json_array_foreach(tags, i, tag) {
-        const char *rid = str(tag, "ResourceId");
-        if (!rid || !str(tag, "Key"))
+        const char *rid = twin__aws_str(tag, "ResourceId");
+        if (!rid || !twin__aws_str(tag, "Key"))
             return twin__aws_error(c, 400, "ValidationError", "Each tag needs a ResourceId and a Key");
         json_t *g = twin__aws_get(c->t, "AutoScalingGroup", rid);
         json_decref(g);
@@ -472,23 +461,16 @@ static int tags_call(aws_ctx *c, int add)
             return not_found(c, rid);
     }
     json_array_foreach(tags, i, tag) {
-        const char *rid = str(tag, "ResourceId"), *key = str(tag, "Key");
-        json_t *d = group_copy(c->t, rid);
-        json_t *have = json_object_get(d, "Tags");
-        if (!json_is_array(have)) {
-            have = json_array();
-            json_object_set_new(d, "Tags", have);
-        }
-        size_t j;
-        json_t *h;
-        long at = -1;
-        json_array_foreach(have, j, h) if (is(str(h, "Key"), key)) at = (long)j;
+        const char *rid = twin__aws_str(tag, "ResourceId"), *key = twin__aws_str(tag, "Key");
+        json_t *d = twin__aws_doc_copy(c->t, "AutoScalingGroup", rid);
+        json_t *have = twin__aws_array_of(d, "Tags");
+        long at = twin__aws_tag_last(have, key);
         if (!add) {
             if (at >= 0)
                 json_array_remove(have, (size_t)at);
         } else {
             json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:b}", "ResourceId", rid, "ResourceType", "auto-scaling-group",
-                                  "Key", key, "Value", str(tag, "Value") ?: "", "PropagateAtLaunch",
+                                  "Key", key, "Value", twin__aws_str(tag, "Value") ?: "", "PropagateAtLaunch",
                                   json_is_true(json_object_get(tag, "PropagateAtLaunch")));
             if (at >= 0)
                 json_array_set_new(have, (size_t)at, n);
@@ -525,9 +507,9 @@ static long healthy(twin *t, const json_t *d, int before)
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(d, "Instances"), i, m) {
-        if (!is(str(m, "LifecycleState"), "InService"))
+        if (!twin__aws_is(twin__aws_str(m, "LifecycleState"), "InService"))
             continue;
-        const char *id = str(m, "InstanceId");
+        const char *id = twin__aws_str(m, "InstanceId");
         json_t *inst = before ? twin__aws_before(t, "EC2Instance", id) : twin__aws_get(t, "EC2Instance", id);
         n += inst && twin__aws_ready(inst);
         json_decref(inst);
@@ -573,51 +555,38 @@ void twin__aws_asg_moment(twin *t, json_t *m)
 
 /* ---- import and export ---- */
 
-int twin__aws_asg_import(twin *t, const json_t *doc, char *err, size_t errlen)
+/* One item of an import (twin__aws_import_items). */
+static int import_one(twin *t, const char *kind, const char *key, size_t i, const json_t *d, const char *name,
+                      char *err, size_t errlen)
 {
-    json_t *l = json_object_get(doc, "AutoScalingGroups");
-    if (!l)
-        return 0;
-    if (!json_is_array(l)) {
-        snprintf(err, errlen, "AutoScalingGroups: must be an array");
-        return -1;
-    }
-    size_t i;
-    json_t *d;
-    json_array_foreach(l, i, d) {
-        const char *name = str(d, "AutoScalingGroupName");
-        if (!json_is_object(d) || !name || !*name) {
-            snprintf(err, errlen, "AutoScalingGroups[%zu]: an object with AutoScalingGroupName is expected", i);
+    const char *ints[] = {"MinSize", "MaxSize", "DesiredCapacity"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *v = json_object_get(d, ints[k]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(err, errlen, "AutoScalingGroups[%zu] (%s): %s must be a non-negative integer", i, name,
+                     ints[k]);
             return -1;
         }
-        const char *ints[] = {"MinSize", "MaxSize", "DesiredCapacity"};
-        for (size_t k = 0; k < 3; k++) {
-            json_t *v = json_object_get(d, ints[k]);
-            if (!json_is_integer(v) || json_integer_value(v) < 0) {
-                snprintf(err, errlen, "AutoScalingGroups[%zu] (%s): %s must be a non-negative integer", i, name,
-                         ints[k]);
-                return -1;
-            }
-        }
-        const char *arrays[] = {"Instances", "TargetGroupARNs", "Tags"};
-        for (size_t k = 0; k < 3; k++) {
-            json_t *v = json_object_get(d, arrays[k]);
-            if (v && !json_is_array(v)) {
-                snprintf(err, errlen, "AutoScalingGroups[%zu] (%s): %s must be an array", i, name, arrays[k]);
-                return -1;
-            }
-        }
-        twin__aws_put(t, "AutoScalingGroup", name, d);
     }
-    return (int)json_array_size(l);
+    const char *arrays[] = {"Instances", "TargetGroupARNs", "Tags"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *v = json_object_get(d, arrays[k]);
+        if (v && !json_is_array(v)) {
+            snprintf(err, errlen, "AutoScalingGroups[%zu] (%s): %s must be an array", i, name, arrays[k]);
+            return -1;
+        }
+    }
+    twin__aws_put(t, kind, name, d);
+    return 0;
+}
+
+int twin__aws_asg_import(twin *t, const json_t *doc, char *err, size_t errlen)
+{
+    return twin__aws_import_items(t, doc, "AutoScalingGroups", "AutoScalingGroup", "AutoScalingGroupName",
+                                  "AutoScalingGroupName", import_one, err, errlen);
 }
 
 void twin__aws_asg_export(twin *t, json_t *state)
 {
-    json_t *all = twin__aws_list(t, "AutoScalingGroup"), *out = json_array();
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o) json_array_append(out, (json_t *)twin__aws_doc(o));
-    json_decref(all);
-    json_object_set_new(state, "AutoScalingGroups", out);
+    json_object_set_new(state, "AutoScalingGroups", twin__aws_docs(t, "AutoScalingGroup", 0));
 }

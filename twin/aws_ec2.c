@@ -30,8 +30,6 @@
 
 /* ---- small helpers ---- */
 
-static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-
 static const struct {
     const char *name;
     int code;
@@ -54,40 +52,10 @@ static json_t *state_obj(const char *state)
 
 void twin__aws_ec2_set_state(json_t *doc, const char *state) { json_object_set_new(doc, "State", state_obj(state)); }
 
-static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
-
 /* Gone or going: what no longer counts as a member, a target, a dependent. */
-static int ending(const char *state) { return is(state, "shutting-down") || is(state, "terminated"); }
-
-/* A private copy of a resource's document, to change and write back. */
-static json_t *doc_copy(twin *t, const char *kind, const char *id)
+static int ending(const char *state)
 {
-    json_t *obj = twin__aws_get(t, kind, id);
-    json_t *d = obj ? json_deep_copy(twin__aws_doc(obj)) : NULL;
-    json_decref(obj);
-    return d;
-}
-
-/* A list parameter: an array of strings (NULL when absent); -1 when it is
- * something else. */
-static int string_list(const json_t *v)
-{
-    if (!v)
-        return 0;
-    if (!json_is_array(v))
-        return -1;
-    size_t i;
-    json_t *s;
-    json_array_foreach(v, i, s) if (!json_is_string(s)) return -1;
-    return 1;
-}
-
-static int in_list(const json_t *list, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) if (is(json_string_value(v), s)) return 1;
-    return 0;
+    return twin__aws_is(state, "shutting-down") || twin__aws_is(state, "terminated");
 }
 
 static int bad_param(aws_ctx *c, const char *name)
@@ -115,32 +83,19 @@ static json_t *spec_tags(const json_t *input, const char *type)
     size_t i, j;
     json_t *s, *tag;
     json_array_foreach(json_object_get(input, "TagSpecifications"), i, s) {
-        if (!is(str(s, "ResourceType"), type))
+        if (!twin__aws_is(twin__aws_str(s, "ResourceType"), type))
             continue;
         json_array_foreach(json_object_get(s, "Tags"), j, tag)
             if (json_is_string(json_object_get(tag, "Key")))
-                json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", str(tag, "Key"), "Value",
-                                                      str(tag, "Value") ? str(tag, "Value") : ""));
+                json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", twin__aws_str(tag, "Key"), "Value",
+                                                      twin__aws_str(tag, "Value") ? twin__aws_str(tag, "Value") : ""));
     }
     return tags;
 }
 
 static void set_tag(json_t *doc, const char *key, const char *value)
 {
-    json_t *tags = json_object_get(doc, "Tags");
-    if (!json_is_array(tags)) {
-        tags = json_array();
-        json_object_set_new(doc, "Tags", tags);
-    }
-    size_t i;
-    json_t *tag;
-    json_array_foreach(tags, i, tag) {
-        if (is(str(tag, "Key"), key)) {
-            json_object_set_new(tag, "Value", json_string(value));
-            return;
-        }
-    }
-    json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", value));
+    twin__aws_tag_set(twin__aws_array_of(doc, "Tags"), key, value);
 }
 
 /* ---- filters (Filters: [{Name, Values}]) ---- */
@@ -189,9 +144,9 @@ static int filters_match(aws_ctx *c, const json_t *doc, const filter_map *map)
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(c->input, "Filters"), i, f) {
-        const char *name = str(f, "Name");
+        const char *name = twin__aws_str(f, "Name");
         json_t *want = json_object_get(f, "Values");
-        if (!name || string_list(want) < 0) {
+        if (!name || twin__aws_string_list(want) < 0) {
             twin__aws_error(c, 400, "InvalidParameterValue", "Filters: each needs a Name and Values");
             return -1;
         }
@@ -225,14 +180,62 @@ static int filters_match(aws_ctx *c, const json_t *doc, const filter_map *map)
     return 1;
 }
 
-/* Describes every resource of kind whose id is in ids (when given) and
- * that passes the filters: the array of documents (new) or NULL with an
- * error set on c (an unknown id: not_found with message fmt). */
-static json_t *describe(aws_ctx *c, const char *kind, const char *ids_param, const filter_map *map,
-                        const char *not_found, const char *fmt)
+/* The kinds of EC2 ids: their prefix, and the error naming one not there. */
+static const struct {
+    const char *prefix, *kind, *code, *fmt;
+} ID_KINDS[] = {
+    {"i-", "EC2Instance", "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist"},
+    {"sg-", "EC2SecurityGroup", "InvalidGroup.NotFound", "The security group '%s' does not exist"},
+    {"vpc-", "EC2Vpc", "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist"},
+    {"subnet-", "EC2Subnet", "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist"},
+    {"vol-", "EC2Volume", "InvalidVolume.NotFound", "The volume '%s' does not exist."},
+    {"snap-", "EC2Snapshot", "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist."},
+};
+#define N_ID_KINDS (sizeof ID_KINDS / sizeof ID_KINDS[0])
+
+/* ID_KINDS' entry of a kind (one of its kinds) or of an id's prefix (N_ID_KINDS: none). */
+static size_t id_kind_of(const char *kind)
 {
+    size_t k = 0;
+    while (k < N_ID_KINDS && strcmp(ID_KINDS[k].kind, kind))
+        k++;
+    return k;
+}
+
+static size_t id_kind_of_id(const char *id)
+{
+    size_t k = 0;
+    while (k < N_ID_KINDS && strncmp(id, ID_KINDS[k].prefix, strlen(ID_KINDS[k].prefix)))
+        k++;
+    return k;
+}
+
+/* An id of kind that is not there: its kind's NotFound error (returns 0). */
+static int not_found(aws_ctx *c, const char *kind, const char *id)
+{
+    size_t k = id_kind_of(kind);
+    return twin__aws_error(c, 400, ID_KINDS[k].code, ID_KINDS[k].fmt, id ? id : "");
+}
+
+/* The resource of kind that the call's parameter param names (a copy, its
+ * id in *id), or NULL with its NotFound error set. */
+static json_t *need_doc(aws_ctx *c, const char *kind, const char *param, const char **id)
+{
+    *id = twin__aws_str(c->input, param);
+    json_t *d = *id ? twin__aws_doc_copy(c->t, kind, *id) : NULL;
+    if (!d)
+        not_found(c, kind, *id);
+    return d;
+}
+
+/* Describes every resource of kind whose id is in ids_param (when given)
+ * and that passes the filters (map): the array of documents (new) or NULL
+ * with an error set on c (an unknown id: its kind's NotFound). */
+static json_t *describe(aws_ctx *c, const char *kind, const char *ids_param, const filter_map *map)
+{
+    size_t k = id_kind_of(kind);
     const json_t *ids = json_object_get(c->input, ids_param);
-    if (string_list(ids) < 0) {
+    if (twin__aws_string_list(ids) < 0) {
         bad_param(c, ids_param);
         return NULL;
     }
@@ -244,7 +247,7 @@ static json_t *describe(aws_ctx *c, const char *kind, const char *ids_param, con
             json_t *obj = twin__aws_get(c->t, kind, json_string_value(id));
             if (!obj) {
                 json_decref(out);
-                twin__aws_error(c, 400, not_found, fmt, json_string_value(id));
+                twin__aws_error(c, 400, ID_KINDS[k].code, ID_KINDS[k].fmt, json_string_value(id));
                 return NULL;
             }
             int m = filters_match(c, twin__aws_doc(obj), map);
@@ -267,7 +270,7 @@ static json_t *describe(aws_ctx *c, const char *kind, const char *ids_param, con
     json_array_foreach(json_object_get(c->input, "Filters"), i, f) {
         const char *fn = json_string_value(json_object_get(f, "Name"));
         const json_t *vals = json_object_get(f, "Values");
-        if (!fn || strcmp(fn, map[0].name) || string_list(vals) < 0 || all)
+        if (!fn || strcmp(fn, map[0].name) || twin__aws_string_list(vals) < 0 || all)
             continue;
         all = json_array();
         size_t j;
@@ -319,7 +322,7 @@ static const filter_map INSTANCE_FILTERS[] = {
  * RunInstances call; the twin does not keep that grouping). */
 static json_t *reservation_of(const twin *t, const json_t *instances)
 {
-    const char *id = str(json_array_get(instances, 0), "InstanceId");
+    const char *id = twin__aws_str(json_array_get(instances, 0), "InstanceId");
     char *rid = twin_xasprintf("r-%s", id && strlen(id) > 2 ? id + 2 : "0");
     json_t *r = json_pack("{s:s, s:s, s:[], s:O}", "ReservationId", rid, "OwnerId", twin_aws_account(t), "Groups",
                           "Instances", instances);
@@ -329,8 +332,7 @@ static json_t *reservation_of(const twin *t, const json_t *instances)
 
 static int describe_instances(aws_ctx *c)
 {
-    json_t *l = describe(c, "EC2Instance", "InstanceIds", INSTANCE_FILTERS, "InvalidInstanceID.NotFound",
-                         "The instance ID '%s' does not exist");
+    json_t *l = describe(c, "EC2Instance", "InstanceIds", INSTANCE_FILTERS);
     if (!l)
         return 0;
     json_t *res = json_array();
@@ -352,7 +354,7 @@ static int describe_instances(aws_ctx *c)
 static const json_t *instance_ids(aws_ctx *c)
 {
     const json_t *ids = json_object_get(c->input, "InstanceIds");
-    if (string_list(ids) <= 0 || !json_array_size(ids)) {
+    if (twin__aws_string_list(ids) <= 0 || !json_array_size(ids)) {
         twin__aws_error(c, 400, "MissingParameter", "The request must contain the parameter InstanceIds");
         return NULL;
     }
@@ -386,7 +388,7 @@ static json_t *state_change(const char *id, const char *from, const char *to)
 
 int twin__aws_ec2_terminate(twin *t, const char *id)
 {
-    json_t *d = doc_copy(t, "EC2Instance", id);
+    json_t *d = twin__aws_doc_copy(t, "EC2Instance", id);
     if (!d)
         return -1;
     int rc = -1;
@@ -450,7 +452,7 @@ static int stop_start(aws_ctx *c, int stop)
     json_array_foreach(ids, i, id) {
         json_t *obj = twin__aws_get(c->t, "EC2Instance", json_string_value(id));
         const char *s = twin__aws_ec2_state(twin__aws_doc(obj));
-        int bad = ending(s) || (!stop && is(s, "stopping"));
+        int bad = ending(s) || (!stop && twin__aws_is(s, "stopping"));
         json_decref(obj);
         if (bad)
             return incorrect_state(c, json_string_value(id), stop ? "stopped" : "started");
@@ -458,12 +460,12 @@ static int stop_start(aws_ctx *c, int stop)
     json_t *out = json_array();
     json_array_foreach(ids, i, id) {
         const char *iid = json_string_value(id);
-        json_t *d = doc_copy(c->t, "EC2Instance", iid);
+        json_t *d = twin__aws_doc_copy(c->t, "EC2Instance", iid);
         char *from = twin_xstrdup(twin__aws_ec2_state(d));
         const char *to = from;
-        if (stop && (is(from, "running") || is(from, "pending")))
+        if (stop && (twin__aws_is(from, "running") || twin__aws_is(from, "pending")))
             to = "stopping";
-        else if (!stop && is(from, "stopped"))
+        else if (!stop && twin__aws_is(from, "stopped"))
             to = "pending";
         if (strcmp(to, from)) {
             twin__aws_ec2_set_state(d, to);
@@ -507,7 +509,7 @@ static json_t *groups_of(aws_ctx *c, const json_t *ids)
             return NULL;
         }
         json_array_append_new(out, json_pack("{s:s, s:s}", "GroupId", json_string_value(id), "GroupName",
-                                             str(twin__aws_doc(sg), "GroupName") ?: ""));
+                                             twin__aws_str(twin__aws_doc(sg), "GroupName") ?: ""));
         json_decref(sg);
     }
     return out;
@@ -515,12 +517,12 @@ static json_t *groups_of(aws_ctx *c, const json_t *ids)
 
 static json_t *instance_or_error(aws_ctx *c)
 {
-    const char *id = str(c->input, "InstanceId");
+    const char *id = twin__aws_str(c->input, "InstanceId");
     if (!id) {
         twin__aws_error(c, 400, "MissingParameter", "The request must contain the parameter InstanceId");
         return NULL;
     }
-    json_t *d = doc_copy(c->t, "EC2Instance", id);
+    json_t *d = twin__aws_doc_copy(c->t, "EC2Instance", id);
     if (!d)
         twin__aws_error(c, 400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id);
     return d;
@@ -531,23 +533,23 @@ static int modify_instance_attribute(aws_ctx *c)
     json_t *d = instance_or_error(c);
     if (!d)
         return 0;
-    const char *id = str(c->input, "InstanceId");
+    const char *id = twin__aws_str(c->input, "InstanceId");
     /* the Attribute/Value form says the same as the named members */
-    const char *attr = str(c->input, "Attribute");
+    const char *attr = twin__aws_str(c->input, "Attribute");
     json_t *value = json_object_get(c->input, "Value");
     int dat = bool_value(json_object_get(c->input, "DisableApiTermination"));
-    const char *type = str(json_object_get(c->input, "InstanceType"), "Value");
+    const char *type = twin__aws_str(json_object_get(c->input, "InstanceType"), "Value");
     if (attr && !strcmp(attr, "disableApiTermination"))
         dat = bool_value(value);
     if (attr && !strcmp(attr, "instanceType"))
         type = json_string_value(value);
     json_t *groups = json_object_get(c->input, "Groups");
-    if (string_list(groups) < 0) {
+    if (twin__aws_string_list(groups) < 0) {
         json_decref(d);
         return bad_param(c, "Groups");
     }
     if (type) {
-        if (!is(twin__aws_ec2_state(d), "stopped")) {
+        if (!twin__aws_is(twin__aws_ec2_state(d), "stopped")) {
             json_decref(d);
             return twin__aws_error(c, 400, "IncorrectInstanceState",
                                    "The instance '%s' is not in the 'stopped' state.", id);
@@ -564,10 +566,7 @@ static int modify_instance_attribute(aws_ctx *c)
         }
         json_object_set_new(d, "SecurityGroups", sgs);
     }
-    twin__aws_put(c->t, "EC2Instance", id, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, "EC2Instance", id, d, 1);
 }
 
 static int describe_instance_attribute(aws_ctx *c)
@@ -575,14 +574,15 @@ static int describe_instance_attribute(aws_ctx *c)
     json_t *d = instance_or_error(c);
     if (!d)
         return 0;
-    const char *attr = str(c->input, "Attribute");
-    c->output = json_pack("{s:s}", "InstanceId", str(c->input, "InstanceId"));
-    if (is(attr, "disableApiTermination"))
+    const char *attr = twin__aws_str(c->input, "Attribute");
+    c->output = json_pack("{s:s}", "InstanceId", twin__aws_str(c->input, "InstanceId"));
+    if (twin__aws_is(attr, "disableApiTermination"))
         json_object_set_new(c->output, "DisableApiTermination",
                             json_pack("{s:b}", "Value", json_is_true(json_object_get(d, "DisableApiTermination"))));
-    else if (is(attr, "instanceType"))
-        json_object_set_new(c->output, "InstanceType", json_pack("{s:s}", "Value", str(d, "InstanceType") ?: ""));
-    else if (is(attr, "groupSet"))
+    else if (twin__aws_is(attr, "instanceType"))
+        json_object_set_new(c->output, "InstanceType",
+                            json_pack("{s:s}", "Value", twin__aws_str(d, "InstanceType") ?: ""));
+    else if (twin__aws_is(attr, "groupSet"))
         json_object_set(c->output, "Groups", json_object_get(d, "SecurityGroups") ?: json_array());
     else {
         json_decref(d);
@@ -597,7 +597,7 @@ static int describe_instance_attribute(aws_ctx *c)
 static int subnet_public(const json_t *subnet)
 {
     const char *tag = twin__aws_tag(subnet, "airlock.dev/public");
-    return json_is_true(json_object_get(subnet, "MapPublicIpOnLaunch")) || is(tag, "true");
+    return json_is_true(json_object_get(subnet, "MapPublicIpOnLaunch")) || twin__aws_is(tag, "true");
 }
 
 /* An address in the subnet's CIDR (its /16 or larger prefix kept, the last
@@ -621,15 +621,14 @@ static json_t *new_instance(twin *t, const char *image, const char *type, const 
 {
     char *id = twin__aws_new_id(t, "i");
     char *now = twin__timestamp(t);
-    char *priv = address_in(t, str(subnet, "CidrBlock"), 0);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:O, s:O, s:s, s:s, s:i}",
-                          "InstanceId", id, "ImageId", image ? image : "ami-00000000000000000", "InstanceType",
-                          type ? type : "m1.small", "State", state_obj("pending"), "LaunchTime", now,
-                          "PrivateIpAddress", priv, "Placement", "AvailabilityZone",
-                          str(subnet, "AvailabilityZone") ?: "", "GroupName", "", "Tenancy", "default",
-                          "SubnetId", str(subnet, "SubnetId") ?: "", "VpcId", str(subnet, "VpcId") ?: "",
-                          "SecurityGroups", sgs, "Tags", tags, "Architecture", "x86_64",
-                          "RootDeviceType", "ebs", "AmiLaunchIndex", 0);
+    char *priv = address_in(t, twin__aws_str(subnet, "CidrBlock"), 0);
+    json_t *d = json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:O, s:O, s:s, s:s, s:i}", "InstanceId", id,
+        "ImageId", image ? image : "ami-00000000000000000", "InstanceType", type ? type : "m1.small", "State",
+        state_obj("pending"), "LaunchTime", now, "PrivateIpAddress", priv, "Placement", "AvailabilityZone",
+        twin__aws_str(subnet, "AvailabilityZone") ?: "", "GroupName", "", "Tenancy", "default", "SubnetId",
+        twin__aws_str(subnet, "SubnetId") ?: "", "VpcId", twin__aws_str(subnet, "VpcId") ?: "", "SecurityGroups", sgs,
+        "Tags", tags, "Architecture", "x86_64", "RootDeviceType", "ebs", "AmiLaunchIndex", 0);
     if (public) {
         char *pub = address_in(t, NULL, 1);
         json_object_set_new(d, "PublicIpAddress", json_string(pub));
@@ -670,7 +669,7 @@ static int run_instances(aws_ctx *c)
                                "You have requested more instances (%lld) than your current instance limit allows",
                                (long long)json_integer_value(max));
     const json_t *nic = json_array_get(json_object_get(c->input, "NetworkInterfaces"), 0);
-    const char *subnet_id = str(c->input, "SubnetId") ?: str(nic, "SubnetId");
+    const char *subnet_id = twin__aws_str(c->input, "SubnetId") ?: twin__aws_str(nic, "SubnetId");
     json_t *subnet = subnet_id ? twin__aws_get(c->t, "EC2Subnet", subnet_id) : default_subnet(c->t);
     if (!subnet) {
         if (subnet_id)
@@ -681,7 +680,7 @@ static int run_instances(aws_ctx *c)
     const json_t *sg_ids = json_object_get(c->input, "SecurityGroupIds");
     if (!sg_ids)
         sg_ids = json_object_get(nic, "Groups");
-    if (string_list(sg_ids) < 0) {
+    if (twin__aws_string_list(sg_ids) < 0) {
         json_decref(subnet);
         return bad_param(c, "SecurityGroupIds");
     }
@@ -697,12 +696,12 @@ static int run_instances(aws_ctx *c)
     int dat = bool_value(json_object_get(c->input, "DisableApiTermination"));
     json_t *instances = json_array();
     for (json_int_t i = 0; i < json_integer_value(max); i++) {
-        json_t *d = new_instance(c->t, str(c->input, "ImageId"), str(c->input, "InstanceType"), sd, sgs, public,
-                                 tags);
+        json_t *d = new_instance(c->t, twin__aws_str(c->input, "ImageId"), twin__aws_str(c->input, "InstanceType"), sd,
+                                 sgs, public, tags);
         json_object_set_new(d, "AmiLaunchIndex", json_integer(i));
         if (dat > 0)
             json_object_set_new(d, "DisableApiTermination", json_true());
-        twin__aws_put(c->t, "EC2Instance", str(d, "InstanceId"), d);
+        twin__aws_put(c->t, "EC2Instance", twin__aws_str(d, "InstanceId"), d);
         json_array_append_new(instances, d);
     }
     json_t *r = reservation_of(c->t, instances);
@@ -722,17 +721,17 @@ char *twin__aws_ec2_launch(twin *t, const json_t *asg, const char *subnet_id)
     /* The twin does not model launch templates: a new member is launched
      * like the group's newest member (image, type, security groups), else
      * with the group's InstanceType (the twin's member) or m5.large. */
-    const char *image = NULL, *type = str(a, "InstanceType");
+    const char *image = NULL, *type = twin__aws_str(a, "InstanceType");
     json_t *sgs = NULL;
     json_t *newest = NULL;
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(a, "Instances"), i, m) {
-        json_t *inst = twin__aws_get(t, "EC2Instance", str(m, "InstanceId"));
+        json_t *inst = twin__aws_get(t, "EC2Instance", twin__aws_str(m, "InstanceId"));
         if (!inst)
             continue;
-        const char *lt = str(twin__aws_doc(inst), "LaunchTime");
-        if (!newest || (lt && strcmp(lt, str(twin__aws_doc(newest), "LaunchTime") ?: "") >= 0)) {
+        const char *lt = twin__aws_str(twin__aws_doc(inst), "LaunchTime");
+        if (!newest || (lt && strcmp(lt, twin__aws_str(twin__aws_doc(newest), "LaunchTime") ?: "") >= 0)) {
             json_decref(newest);
             newest = inst;
         } else {
@@ -741,23 +740,24 @@ char *twin__aws_ec2_launch(twin *t, const json_t *asg, const char *subnet_id)
     }
     if (newest) {
         const json_t *nd = twin__aws_doc(newest);
-        image = str(nd, "ImageId");
+        image = twin__aws_str(nd, "ImageId");
         if (!type)
-            type = str(nd, "InstanceType");
+            type = twin__aws_str(nd, "InstanceType");
         sgs = json_deep_copy(json_object_get(nd, "SecurityGroups"));
     }
     if (!sgs)
         sgs = json_array();
     json_t *tags = json_array();
     json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", "aws:autoscaling:groupName", "Value",
-                                          str(a, "AutoScalingGroupName") ?: ""));
+                                          twin__aws_str(a, "AutoScalingGroupName") ?: ""));
     json_array_foreach(json_object_get(a, "Tags"), i, m) {
-        if (json_is_true(json_object_get(m, "PropagateAtLaunch")) && str(m, "Key"))
-            json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", str(m, "Key"), "Value", str(m, "Value") ?: ""));
+        if (json_is_true(json_object_get(m, "PropagateAtLaunch")) && twin__aws_str(m, "Key"))
+            json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", twin__aws_str(m, "Key"), "Value",
+                                                  twin__aws_str(m, "Value") ?: ""));
     }
     const json_t *sd = twin__aws_doc(subnet);
     json_t *d = new_instance(t, image, type ? type : "m5.large", sd, sgs, sd && subnet_public(sd), tags);
-    char *id = twin_xstrdup(str(d, "InstanceId"));
+    char *id = twin_xstrdup(twin__aws_str(d, "InstanceId"));
     twin__aws_put(t, "EC2Instance", id, d);
     json_decref(d);
     json_decref(tags);
@@ -805,7 +805,7 @@ static void release_volumes(twin *t, const char *id)
         size_t j;
         json_t *a;
         json_array_foreach(json_object_get(d, "Attachments"), j, a) {
-            if (is(str(a, "InstanceId"), id))
+            if (twin__aws_is(twin__aws_str(a, "InstanceId"), id))
                 del |= json_is_true(json_object_get(a, "DeleteOnTermination"));
             else
                 json_array_append(keep, a);
@@ -835,9 +835,10 @@ int twin__aws_ec2_settle_tick(twin *t)
             continue;
         if (!strcmp(c->kind, "EC2Instance")) {
             const char *s = twin__aws_ec2_state(twin__aws_doc(c->after));
-            if (is(s, "pending") || is(s, "stopping") || is(s, "shutting-down"))
+            if (twin__aws_is(s, "pending") || twin__aws_is(s, "stopping") || twin__aws_is(s, "shutting-down"))
                 json_array_append_new(todo, json_pack("[ss]", c->kind, c->name));
-        } else if (!strcmp(c->kind, "EC2Snapshot") && is(str(twin__aws_doc(c->after), "State"), "pending")) {
+        } else if (!strcmp(c->kind, "EC2Snapshot") &&
+                   twin__aws_is(twin__aws_str(twin__aws_doc(c->after), "State"), "pending")) {
             json_array_append_new(todo, json_pack("[ss]", c->kind, c->name));
         }
     }
@@ -845,13 +846,15 @@ int twin__aws_ec2_settle_tick(twin *t)
     json_t *k;
     json_array_foreach(todo, i, k) {
         const char *kind = json_string_value(json_array_get(k, 0)), *id = json_string_value(json_array_get(k, 1));
-        json_t *d = doc_copy(t, kind, id);
+        json_t *d = twin__aws_doc_copy(t, kind, id);
         if (!strcmp(kind, "EC2Snapshot")) {
             json_object_set_new(d, "State", json_string("completed"));
             json_object_set_new(d, "Progress", json_string("100%"));
         } else {
             const char *s = twin__aws_ec2_state(d);
-            const char *next = is(s, "pending") ? "running" : is(s, "stopping") ? "stopped" : "terminated";
+            const char *next = twin__aws_is(s, "pending")    ? "running"
+                               : twin__aws_is(s, "stopping") ? "stopped"
+                                                             : "terminated";
             twin__aws_ec2_set_state(d, next);
             if (!strcmp(next, "terminated"))
                 release_volumes(t, id);
@@ -882,12 +885,11 @@ static const filter_map SG_FILTERS[] = {
 
 static int describe_security_groups(aws_ctx *c)
 {
-    json_t *l = describe(c, "EC2SecurityGroup", "GroupIds", SG_FILTERS, "InvalidGroup.NotFound",
-                         "The security group '%s' does not exist");
+    json_t *l = describe(c, "EC2SecurityGroup", "GroupIds", SG_FILTERS);
     if (!l)
         return 0;
     const json_t *names = json_object_get(c->input, "GroupNames");
-    if (string_list(names) < 0) {
+    if (twin__aws_string_list(names) < 0) {
         json_decref(l);
         return bad_param(c, "GroupNames");
     }
@@ -898,7 +900,7 @@ static int describe_security_groups(aws_ctx *c)
         json_array_foreach(names, i, n) {
             int found = 0;
             size_t j;
-            json_array_foreach(l, j, d) if (is(str(d, "GroupName"), json_string_value(n))) {
+            json_array_foreach(l, j, d) if (twin__aws_is(twin__aws_str(d, "GroupName"), json_string_value(n))) {
                 json_array_append(keep, d);
                 found = 1;
             }
@@ -937,7 +939,7 @@ static char *group_named(aws_ctx *c, const char *id, const char *name)
     char *out = NULL;
     size_t i;
     json_t *sg;
-    json_array_foreach(all, i, sg) if (!out && is(str(twin__aws_doc(sg), "GroupName"), name)) out =
+    json_array_foreach(all, i, sg) if (!out && twin__aws_is(twin__aws_str(twin__aws_doc(sg), "GroupName"), name)) out =
         twin_xstrdup(twin__name(sg));
     json_decref(all);
     if (!out)
@@ -996,11 +998,12 @@ static int rules_of_call(aws_ctx *c, rule **out, size_t *n, json_t **hold)
     json_t *perms = json_object_get(c->input, "IpPermissions");
     json_t *shorthand = NULL;
     if (!perms) {
-        const char *cidr = str(c->input, "CidrIp"), *src = str(c->input, "SourceSecurityGroupName");
+        const char *cidr = twin__aws_str(c->input, "CidrIp"), *src = twin__aws_str(c->input, "SourceSecurityGroupName");
         if (!cidr && !src)
             return twin__aws_error(c, 400, "MissingParameter", "No IpPermissions given"), -1;
-        shorthand = json_pack("[{s:s, s:O?, s:O?}]", "IpProtocol", str(c->input, "IpProtocol") ?: "-1", "FromPort",
-                              json_object_get(c->input, "FromPort"), "ToPort", json_object_get(c->input, "ToPort"));
+        shorthand =
+            json_pack("[{s:s, s:O?, s:O?}]", "IpProtocol", twin__aws_str(c->input, "IpProtocol") ?: "-1", "FromPort",
+                      json_object_get(c->input, "FromPort"), "ToPort", json_object_get(c->input, "ToPort"));
         json_t *p0 = json_array_get(shorthand, 0);
         if (cidr)
             json_object_set_new(p0, "IpRanges", json_pack("[{s:s}]", "CidrIp", cidr));
@@ -1024,10 +1027,10 @@ static int rules_of_call(aws_ctx *c, rule **out, size_t *n, json_t **hold)
     json_t *p;
     json_array_foreach(perms, i, p) {
         char proto[16];
-        if (norm_proto(str(p, "IpProtocol"), proto) < 0) {
+        if (norm_proto(twin__aws_str(p, "IpProtocol"), proto) < 0) {
             free(*out);
             return twin__aws_error(c, 400, "InvalidPermission.Malformed", "Invalid IP protocol: %s",
-                                   str(p, "IpProtocol") ?: "(none)"), -1;
+                                   twin__aws_str(p, "IpProtocol") ?: "(none)"), -1;
         }
         int ported = !strcmp(proto, "tcp") || !strcmp(proto, "udp");
         json_t *fp = json_object_get(p, "FromPort"), *tp = json_object_get(p, "ToPort");
@@ -1043,7 +1046,7 @@ static int rules_of_call(aws_ctx *c, rule **out, size_t *n, json_t **hold)
             size_t j;
             json_t *peer;
             json_array_foreach(json_object_get(p, PEERS[k].type), j, peer) {
-                const char *v = str(peer, PEERS[k].key);
+                const char *v = twin__aws_str(peer, PEERS[k].key);
                 if (!v) {
                     free(*out);
                     return twin__aws_error(c, 400, "InvalidParameterValue", "%s: each needs %s", PEERS[k].type,
@@ -1057,7 +1060,7 @@ static int rules_of_call(aws_ctx *c, rule **out, size_t *n, json_t **hold)
                 r->peer_type = PEERS[k].type;
                 r->peer_key = PEERS[k].key;
                 r->peer = v;
-                r->description = str(peer, "Description");
+                r->description = twin__aws_str(peer, "Description");
             }
         }
     }
@@ -1074,7 +1077,7 @@ static json_t *permission_for(json_t *list, const rule *r)
     json_t *p;
     json_array_foreach(list, i, p) {
         char proto[16];
-        if (norm_proto(str(p, "IpProtocol"), proto) < 0 || strcmp(proto, r->proto))
+        if (norm_proto(twin__aws_str(p, "IpProtocol"), proto) < 0 || strcmp(proto, r->proto))
             continue;
         long from = json_is_integer(json_object_get(p, "FromPort")) ? (long)json_integer_value(json_object_get(p, "FromPort")) : -1;
         long to = json_is_integer(json_object_get(p, "ToPort")) ? (long)json_integer_value(json_object_get(p, "ToPort")) : -1;
@@ -1088,8 +1091,10 @@ static long peer_index(const json_t *perm, const rule *r)
 {
     size_t i;
     json_t *peer;
-    json_array_foreach(json_object_get(perm, r->peer_type), i, peer) if (is(str(peer, r->peer_key), r->peer)) return (
-        long)i;
+    json_array_foreach(json_object_get(perm, r->peer_type), i, peer) {
+        if (twin__aws_is(twin__aws_str(peer, r->peer_key), r->peer))
+            return (long)i;
+    }
     return -1;
 }
 
@@ -1101,7 +1106,7 @@ static const char *proto_text(const char *p)
 /* Authorize (add 1) or revoke (add 0) rules, ingress or egress. */
 static int change_rules(aws_ctx *c, int egress, int add)
 {
-    char *gid = group_named(c, str(c->input, "GroupId"), str(c->input, "GroupName"));
+    char *gid = group_named(c, twin__aws_str(c->input, "GroupId"), twin__aws_str(c->input, "GroupName"));
     if (!gid)
         return 0;
     rule *rules;
@@ -1112,7 +1117,7 @@ static int change_rules(aws_ctx *c, int egress, int add)
         free(gid);
         return 0;
     }
-    json_t *d = doc_copy(c->t, "EC2SecurityGroup", gid);
+    json_t *d = twin__aws_doc_copy(c->t, "EC2SecurityGroup", gid);
     const char *member = egress ? "IpPermissionsEgress" : "IpPermissions";
     json_t *list = json_object_get(d, member);
     if (!json_is_array(list)) {
@@ -1208,10 +1213,10 @@ static int revoke_egress(aws_ctx *c) { return change_rules(c, 1, 0); }
 
 static int create_security_group(aws_ctx *c)
 {
-    const char *name = str(c->input, "GroupName"), *desc = str(c->input, "Description");
+    const char *name = twin__aws_str(c->input, "GroupName"), *desc = twin__aws_str(c->input, "Description");
     if (!name || !desc)
         return twin__aws_error(c, 400, "MissingParameter", "The request must contain the parameters GroupName and Description");
-    const char *vpc = str(c->input, "VpcId");
+    const char *vpc = twin__aws_str(c->input, "VpcId");
     json_t *v = NULL;
     if (vpc) {
         v = twin__aws_get(c->t, "EC2Vpc", vpc);
@@ -1232,7 +1237,7 @@ static int create_security_group(aws_ctx *c)
     size_t i;
     json_t *o;
     json_array_foreach(all, i, o) {
-        if (is(str(twin__aws_doc(o), "GroupName"), name)) {
+        if (twin__aws_is(twin__aws_str(twin__aws_doc(o), "GroupName"), name)) {
             json_decref(all);
             twin__aws_error(c, 400, "InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'",
                             name, vpc);
@@ -1265,18 +1270,18 @@ static int group_in_use(twin *t, const char *gid)
     int used = 0;
     size_t i;
     json_t *o;
-    json_array_foreach(l, i, o) used |= !is(twin__aws_ec2_state(twin__aws_doc(o)), "terminated");
+    json_array_foreach(l, i, o) used |= !twin__aws_is(twin__aws_ec2_state(twin__aws_doc(o)), "terminated");
     json_decref(l);
     return used;
 }
 
 static int delete_security_group(aws_ctx *c)
 {
-    char *gid = group_named(c, str(c->input, "GroupId"), str(c->input, "GroupName"));
+    char *gid = group_named(c, twin__aws_str(c->input, "GroupId"), twin__aws_str(c->input, "GroupName"));
     if (!gid)
         return 0;
     json_t *sg = twin__aws_get(c->t, "EC2SecurityGroup", gid);
-    int dflt = is(str(twin__aws_doc(sg), "GroupName"), "default");
+    int dflt = twin__aws_is(twin__aws_str(twin__aws_doc(sg), "GroupName"), "default");
     json_decref(sg);
     if (dflt) {
         twin__aws_error(c, 400, "CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", gid);
@@ -1303,34 +1308,21 @@ static int delete_security_group(aws_ctx *c)
 
 /* ---- tags on any EC2 resource ---- */
 
-static const struct {
-    const char *prefix, *kind, *code, *fmt;
-} ID_KINDS[] = {
-    {"i-", "EC2Instance", "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist"},
-    {"sg-", "EC2SecurityGroup", "InvalidGroup.NotFound", "The security group '%s' does not exist"},
-    {"vpc-", "EC2Vpc", "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist"},
-    {"subnet-", "EC2Subnet", "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist"},
-    {"vol-", "EC2Volume", "InvalidVolume.NotFound", "The volume '%s' does not exist."},
-    {"snap-", "EC2Snapshot", "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist."},
-};
-
 static int tags_call(aws_ctx *c, int add)
 {
     const json_t *ids = json_object_get(c->input, "Resources");
     const json_t *tags = json_object_get(c->input, "Tags");
-    if (string_list(ids) <= 0 || (add && !json_is_array(tags)) || (tags && !json_is_array(tags)))
+    if (twin__aws_string_list(ids) <= 0 || (add && !json_is_array(tags)) || (tags && !json_is_array(tags)))
         return twin__aws_error(c, 400, "MissingParameter", "The request must contain the parameters Resources%s",
                                add ? " and Tags" : "");
     size_t i, j;
     json_t *id, *tag;
-    json_array_foreach(tags, j, tag) if (!str(tag, "Key")) return bad_param(c, "Tags");
+    json_array_foreach(tags, j, tag) if (!twin__aws_str(tag, "Key")) return bad_param(c, "Tags");
     /* all the resources are checked before any is tagged */
     json_array_foreach(ids, i, id) {
         const char *rid = json_string_value(id);
-        size_t k = 0;
-        while (k < sizeof ID_KINDS / sizeof ID_KINDS[0] && strncmp(rid, ID_KINDS[k].prefix, strlen(ID_KINDS[k].prefix)))
-            k++;
-        if (k == sizeof ID_KINDS / sizeof ID_KINDS[0])
+        size_t k = id_kind_of_id(rid);
+        if (k == N_ID_KINDS)
             return twin__aws_error(c, 400, "InvalidID", "The ID '%s' is not valid", rid);
         json_t *obj = twin__aws_get(c->t, ID_KINDS[k].kind, rid);
         json_decref(obj);
@@ -1339,12 +1331,10 @@ static int tags_call(aws_ctx *c, int add)
     }
     json_array_foreach(ids, i, id) {
         const char *rid = json_string_value(id);
-        size_t k = 0;
-        while (strncmp(rid, ID_KINDS[k].prefix, strlen(ID_KINDS[k].prefix)))
-            k++;
-        json_t *d = doc_copy(c->t, ID_KINDS[k].kind, rid);
+        size_t k = id_kind_of_id(rid);
+        json_t *d = twin__aws_doc_copy(c->t, ID_KINDS[k].kind, rid);
         if (add) {
-            json_array_foreach(tags, j, tag) set_tag(d, str(tag, "Key"), str(tag, "Value") ?: "");
+            json_array_foreach(tags, j, tag) set_tag(d, twin__aws_str(tag, "Key"), twin__aws_str(tag, "Value") ?: "");
         } else {
             json_t *have = json_object_get(d, "Tags"), *keep = json_array();
             size_t h;
@@ -1352,8 +1342,9 @@ static int tags_call(aws_ctx *c, int add)
             json_array_foreach(have, h, ht) {
                 int drop = !tags;   /* DeleteTags without Tags deletes them all */
                 json_array_foreach(tags, j, tag) {
-                    if (is(str(ht, "Key"), str(tag, "Key")) &&
-                        (!json_object_get(tag, "Value") || is(str(ht, "Value"), str(tag, "Value"))))
+                    if (twin__aws_is(twin__aws_str(ht, "Key"), twin__aws_str(tag, "Key")) &&
+                        (!json_object_get(tag, "Value") ||
+                         twin__aws_is(twin__aws_str(ht, "Value"), twin__aws_str(tag, "Value"))))
                         drop = 1;
                 }
                 if (!drop)
@@ -1392,30 +1383,26 @@ static const filter_map SNAPSHOT_FILTERS[] = {
     {"volume-size", "VolumeSize"}, {NULL, NULL},
 };
 
-static int describe_vpcs(aws_ctx *c)
+/* DescribeVpcs, DescribeSubnets, DescribeVolumes: the list under out_key. */
+static int describe_simple(aws_ctx *c, const char *kind, const char *ids_param, const filter_map *map,
+                           const char *out_key)
 {
-    json_t *l = describe(c, "EC2Vpc", "VpcIds", VPC_FILTERS, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist");
+    json_t *l = describe(c, kind, ids_param, map);
     if (l)
-        c->output = json_pack("{s:o}", "Vpcs", l);
+        c->output = json_pack("{s:o}", out_key, l);
     return 0;
 }
 
+static int describe_vpcs(aws_ctx *c) { return describe_simple(c, "EC2Vpc", "VpcIds", VPC_FILTERS, "Vpcs"); }
+
 static int describe_subnets(aws_ctx *c)
 {
-    json_t *l = describe(c, "EC2Subnet", "SubnetIds", SUBNET_FILTERS, "InvalidSubnetID.NotFound",
-                         "The subnet ID '%s' does not exist");
-    if (l)
-        c->output = json_pack("{s:o}", "Subnets", l);
-    return 0;
+    return describe_simple(c, "EC2Subnet", "SubnetIds", SUBNET_FILTERS, "Subnets");
 }
 
 static int describe_volumes(aws_ctx *c)
 {
-    json_t *l = describe(c, "EC2Volume", "VolumeIds", VOLUME_FILTERS, "InvalidVolume.NotFound",
-                         "The volume '%s' does not exist.");
-    if (l)
-        c->output = json_pack("{s:o}", "Volumes", l);
-    return 0;
+    return describe_simple(c, "EC2Volume", "VolumeIds", VOLUME_FILTERS, "Volumes");
 }
 
 /* OwnerIds: "self" and the account are this account's snapshots, which are
@@ -1423,11 +1410,11 @@ static int describe_volumes(aws_ctx *c)
 static int describe_snapshots(aws_ctx *c)
 {
     const json_t *owners = json_object_get(c->input, "OwnerIds");
-    if (string_list(owners) < 0)
+    if (twin__aws_string_list(owners) < 0)
         return bad_param(c, "OwnerIds");
-    int mine = !json_array_size(owners) || in_list(owners, "self") || in_list(owners, twin_aws_account(c->t));
-    json_t *l = describe(c, "EC2Snapshot", "SnapshotIds", SNAPSHOT_FILTERS, "InvalidSnapshot.NotFound",
-                         "The snapshot '%s' does not exist.");
+    int mine = !json_array_size(owners) || twin__aws_in_list(owners, "self") ||
+               twin__aws_in_list(owners, twin_aws_account(c->t));
+    json_t *l = describe(c, "EC2Snapshot", "SnapshotIds", SNAPSHOT_FILTERS);
     if (!l)
         return 0;
     if (!mine)
@@ -1438,12 +1425,12 @@ static int describe_snapshots(aws_ctx *c)
 
 static int delete_volume(aws_ctx *c)
 {
-    const char *id = str(c->input, "VolumeId");
-    json_t *d = id ? doc_copy(c->t, "EC2Volume", id) : NULL;
+    const char *id;
+    json_t *d = need_doc(c, "EC2Volume", "VolumeId", &id);
     if (!d)
-        return twin__aws_error(c, 400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id ? id : "");
-    if (is(str(d, "State"), "in-use") || json_array_size(json_object_get(d, "Attachments"))) {
-        const char *inst = str(json_array_get(json_object_get(d, "Attachments"), 0), "InstanceId");
+        return 0;
+    if (twin__aws_is(twin__aws_str(d, "State"), "in-use") || json_array_size(json_object_get(d, "Attachments"))) {
+        const char *inst = twin__aws_str(json_array_get(json_object_get(d, "Attachments"), 0), "InstanceId");
         twin__aws_error(c, 400, "VolumeInUse", "Volume %s is currently attached to %s", id, inst ? inst : "an instance");
         json_decref(d);
         return 0;
@@ -1456,10 +1443,10 @@ static int delete_volume(aws_ctx *c)
 
 static int create_snapshot(aws_ctx *c)
 {
-    const char *vid = str(c->input, "VolumeId");
-    json_t *v = vid ? doc_copy(c->t, "EC2Volume", vid) : NULL;
+    const char *vid;
+    json_t *v = need_doc(c, "EC2Volume", "VolumeId", &vid);
     if (!v)
-        return twin__aws_error(c, 400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", vid ? vid : "");
+        return 0;
     char *id = twin__aws_new_id(c->t, "snap");
     char *now = twin__timestamp(c->t);
     json_t *tags = spec_tags(c->input, "snapshot");
@@ -1467,7 +1454,7 @@ static int create_snapshot(aws_ctx *c)
                           "State", "pending", "StartTime", now, "Progress", "0%", "OwnerId", twin_aws_account(c->t),
                           "VolumeSize", json_object_get(v, "Size"), "Encrypted",
                           json_is_true(json_object_get(v, "Encrypted")), "Description",
-                          str(c->input, "Description") ?: "", "Tags", tags);
+                          twin__aws_str(c->input, "Description") ?: "", "Tags", tags);
     twin__aws_put(c->t, "EC2Snapshot", id, d);
     c->output = d;
     json_decref(v);
@@ -1478,25 +1465,25 @@ static int create_snapshot(aws_ctx *c)
 
 static int delete_snapshot(aws_ctx *c)
 {
-    const char *id = str(c->input, "SnapshotId");
+    const char *id = twin__aws_str(c->input, "SnapshotId");
     if (!id || twin__aws_del(c->t, "EC2Snapshot", id) < 0)
-        return twin__aws_error(c, 400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id ? id : "");
+        return not_found(c, "EC2Snapshot", id);
     c->output = json_object();
     return 0;
 }
 
 static int delete_vpc(aws_ctx *c)
 {
-    const char *id = str(c->input, "VpcId");
+    const char *id = twin__aws_str(c->input, "VpcId");
     json_t *v = id ? twin__aws_get(c->t, "EC2Vpc", id) : NULL;
     if (!v)
-        return twin__aws_error(c, 400, "InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id ? id : "");
+        return not_found(c, "EC2Vpc", id);
     json_decref(v);
     json_t *subnets = twin__aws_list_label(c->t, "EC2Subnet", "aws.airlock.dev/vpc", id);
     json_t *sgs = twin__aws_list_label(c->t, "EC2SecurityGroup", "aws.airlock.dev/vpc", id);
     size_t others = 0, i;
     json_t *o;
-    json_array_foreach(sgs, i, o) others += !is(str(twin__aws_doc(o), "GroupName"), "default");
+    json_array_foreach(sgs, i, o) others += !twin__aws_is(twin__aws_str(twin__aws_doc(o), "GroupName"), "default");
     int deps = json_array_size(subnets) || others;
     if (!deps) {
         /* its default security group goes with it */
@@ -1513,16 +1500,16 @@ static int delete_vpc(aws_ctx *c)
 
 static int delete_subnet(aws_ctx *c)
 {
-    const char *id = str(c->input, "SubnetId");
+    const char *id = twin__aws_str(c->input, "SubnetId");
     json_t *s = id ? twin__aws_get(c->t, "EC2Subnet", id) : NULL;
     if (!s)
-        return twin__aws_error(c, 400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id ? id : "");
+        return not_found(c, "EC2Subnet", id);
     json_decref(s);
     json_t *inst = twin__aws_list_label(c->t, "EC2Instance", "aws.airlock.dev/subnet", id);
     int used = 0;
     size_t i;
     json_t *o;
-    json_array_foreach(inst, i, o) used |= !is(twin__aws_ec2_state(twin__aws_doc(o)), "terminated");
+    json_array_foreach(inst, i, o) used |= !twin__aws_is(twin__aws_ec2_state(twin__aws_doc(o)), "terminated");
     json_decref(inst);
     if (used)
         return twin__aws_error(c, 400, "DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.",
@@ -1534,17 +1521,14 @@ static int delete_subnet(aws_ctx *c)
 
 static int modify_subnet_attribute(aws_ctx *c)
 {
-    const char *id = str(c->input, "SubnetId");
-    json_t *d = id ? doc_copy(c->t, "EC2Subnet", id) : NULL;
+    const char *id;
+    json_t *d = need_doc(c, "EC2Subnet", "SubnetId", &id);
     if (!d)
-        return twin__aws_error(c, 400, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id ? id : "");
+        return 0;
     int map = bool_value(json_object_get(c->input, "MapPublicIpOnLaunch"));
     if (map >= 0)
         json_object_set_new(d, "MapPublicIpOnLaunch", json_boolean(map));
-    twin__aws_put(c->t, "EC2Subnet", id, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, "EC2Subnet", id, d, 1);
 }
 
 const aws_op twin__aws_ec2_ops[] = {
@@ -1589,7 +1573,7 @@ void twin__aws_ec2_moment(twin *t, json_t *m)
             continue;
         const json_t *b = twin__aws_doc(c->before), *a = c->after ? twin__aws_doc(c->after) : NULL;
         const char *from = twin__aws_ec2_state(b), *to = a ? twin__aws_ec2_state(a) : "gone";
-        if (!is(from, "running") || is(to, "running") || is(to, "pending"))
+        if (!twin__aws_is(from, "running") || twin__aws_is(to, "running") || twin__aws_is(to, "pending"))
             continue;
         json_array_append_new(out, json_pack("{s:s, s:s, s:s?, s:s, s:s}", "id", c->name, "name",
                                              twin__aws_display(b, c->name), "group",
@@ -1611,19 +1595,19 @@ static const char *exposure_group(const json_t *d, const char *id)
 static void exposed_pairs(twin *t, const json_t *d, const char *id, int before, twin_map *pairs)
 {
     const char *s = twin__aws_ec2_state(d);
-    if (!d || !(is(s, "running") || is(s, "pending")) || !str(d, "PublicIpAddress"))
+    if (!d || !(twin__aws_is(s, "running") || twin__aws_is(s, "pending")) || !twin__aws_str(d, "PublicIpAddress"))
         return;
     const char *group = exposure_group(d, id);
     size_t i, j, k;
     json_t *g, *p, *r;
     json_array_foreach(json_object_get(d, "SecurityGroups"), i, g) {
-        const char *gid = str(g, "GroupId");
+        const char *gid = twin__aws_str(g, "GroupId");
         if (!gid)
             continue;
         json_t *sg = before ? twin__aws_before(t, "EC2SecurityGroup", gid) : twin__aws_get(t, "EC2SecurityGroup", gid);
         json_array_foreach(json_object_get(twin__aws_doc(sg), "IpPermissions"), j, p) {
             char proto[16];
-            if (norm_proto(str(p, "IpProtocol"), proto) < 0)
+            if (norm_proto(twin__aws_str(p, "IpProtocol"), proto) < 0)
                 continue;
             long from = -1, to = -1;
             if (strcmp(proto, "-1")) {
@@ -1633,8 +1617,8 @@ static void exposed_pairs(twin *t, const json_t *d, const char *id, int before, 
             const char *ranges[][2] = {{"IpRanges", "CidrIp"}, {"Ipv6Ranges", "CidrIpv6"}};
             for (int q = 0; q < 2; q++) {
                 json_array_foreach(json_object_get(p, ranges[q][0]), k, r) {
-                    const char *cidr = str(r, ranges[q][1]);
-                    if (!is(cidr, "0.0.0.0/0") && !is(cidr, "::/0"))
+                    const char *cidr = twin__aws_str(r, ranges[q][1]);
+                    if (!twin__aws_is(cidr, "0.0.0.0/0") && !twin__aws_is(cidr, "::/0"))
                         continue;
                     char *key = twin_xasprintf("%s\x1f%s\x1f%ld\x1f%ld\x1f%s", group, proto, from, to, cidr);
                     json_t *pair = twin_map_get(pairs, key);
@@ -1645,7 +1629,7 @@ static void exposed_pairs(twin *t, const json_t *d, const char *id, int before, 
                                          cidr);
                         twin_map_put(pairs, key, pair);
                     }
-                    if (!in_list(json_object_get(pair, "group_ids"), gid))
+                    if (!twin__aws_in_list(json_object_get(pair, "group_ids"), gid))
                         json_array_append_new(json_object_get(pair, "group_ids"), json_string(gid));
                     free(key);
                 }
@@ -1768,39 +1752,30 @@ void twin__aws_ec2_impact(twin *t, json_t *impact)
 
 /* ---- import and export ---- */
 
+/* One item of an import (twin__aws_import_items). */
+static int import_one(twin *t, const char *kind, const char *key, size_t i, const json_t *d, const char *id,
+                      char *err, size_t errlen)
+{
+    const char *arrays[] = {"Tags", "SecurityGroups", "IpPermissions", "IpPermissionsEgress", "Attachments"};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        json_t *a = json_object_get(d, arrays[k]);
+        if (a && !json_is_array(a)) {
+            snprintf(err, errlen, "%s[%zu] (%s): %s must be an array", key, i, id, arrays[k]);
+            return -1;
+        }
+    }
+    if (!strcmp(kind, "EC2Instance") && !twin__aws_ec2_state(d)) {
+        snprintf(err, errlen, "%s[%zu] (%s): State.Name is required", key, i, id);
+        return -1;
+    }
+    twin__aws_put(t, kind, id, d);
+    return 0;
+}
+
 static int import_list(twin *t, const json_t *doc, const char *key, const char *kind, const char *id_key,
                        char *err, size_t errlen)
 {
-    json_t *l = json_object_get(doc, key);
-    if (!l)
-        return 0;
-    if (!json_is_array(l)) {
-        snprintf(err, errlen, "%s: must be an array", key);
-        return -1;
-    }
-    size_t i;
-    json_t *d;
-    json_array_foreach(l, i, d) {
-        const char *id = str(d, id_key);
-        if (!json_is_object(d) || !id || !*id) {
-            snprintf(err, errlen, "%s[%zu]: an object with %s is expected", key, i, id_key);
-            return -1;
-        }
-        const char *arrays[] = {"Tags", "SecurityGroups", "IpPermissions", "IpPermissionsEgress", "Attachments"};
-        for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
-            json_t *a = json_object_get(d, arrays[k]);
-            if (a && !json_is_array(a)) {
-                snprintf(err, errlen, "%s[%zu] (%s): %s must be an array", key, i, id, arrays[k]);
-                return -1;
-            }
-        }
-        if (!strcmp(kind, "EC2Instance") && !twin__aws_ec2_state(d)) {
-            snprintf(err, errlen, "%s[%zu] (%s): State.Name is required", key, i, id);
-            return -1;
-        }
-        twin__aws_put(t, kind, id, d);
-    }
-    return (int)json_array_size(l);
+    return twin__aws_import_items(t, doc, key, kind, id_key, id_key, import_one, err, errlen);
 }
 
 int twin__aws_ec2_import(twin *t, const json_t *doc, char *err, size_t errlen)
@@ -1840,19 +1815,9 @@ int twin__aws_ec2_import(twin *t, const json_t *doc, char *err, size_t errlen)
     return n;
 }
 
-static json_t *docs_of(twin *t, const char *kind)
-{
-    json_t *all = twin__aws_list(t, kind), *out = json_array();
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o) json_array_append(out, (json_t *)twin__aws_doc(o));
-    json_decref(all);
-    return out;
-}
-
 void twin__aws_ec2_export(twin *t, json_t *state)
 {
-    json_t *inst = docs_of(t, "EC2Instance"), *res = json_array();
+    json_t *inst = twin__aws_docs(t, "EC2Instance", 0), *res = json_array();
     size_t i;
     json_t *d;
     json_array_foreach(inst, i, d) {
@@ -1862,9 +1827,9 @@ void twin__aws_ec2_export(twin *t, json_t *state)
     }
     json_decref(inst);
     json_object_set_new(state, "Reservations", res);
-    json_object_set_new(state, "SecurityGroups", docs_of(t, "EC2SecurityGroup"));
-    json_object_set_new(state, "Vpcs", docs_of(t, "EC2Vpc"));
-    json_object_set_new(state, "Subnets", docs_of(t, "EC2Subnet"));
-    json_object_set_new(state, "Volumes", docs_of(t, "EC2Volume"));
-    json_object_set_new(state, "Snapshots", docs_of(t, "EC2Snapshot"));
+    json_object_set_new(state, "SecurityGroups", twin__aws_docs(t, "EC2SecurityGroup", 0));
+    json_object_set_new(state, "Vpcs", twin__aws_docs(t, "EC2Vpc", 0));
+    json_object_set_new(state, "Subnets", twin__aws_docs(t, "EC2Subnet", 0));
+    json_object_set_new(state, "Volumes", twin__aws_docs(t, "EC2Volume", 0));
+    json_object_set_new(state, "Snapshots", twin__aws_docs(t, "EC2Snapshot", 0));
 }

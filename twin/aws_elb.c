@@ -26,10 +26,6 @@
 #include "aws_int.h"
 #include "twin_int.h"
 
-static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-
-static int is(const char *s, const char *v) { return s && v && !strcmp(s, v); }
-
 /* The name in an ARN after marker ("…:targetgroup/NAME/id",
  * "…:loadbalancer/app/NAME/id"): new string or NULL. */
 static char *name_in_arn(const char *arn, const char *marker, int skip_type)
@@ -54,29 +50,11 @@ static json_t *by_arn(twin *t, const char *arn, int tg)
     char *name = tg ? name_in_arn(arn, ":targetgroup/", 0) : name_in_arn(arn, ":loadbalancer/", 1);
     json_t *obj = name ? twin__aws_get(t, tg ? "ELBv2TargetGroup" : "ELBv2LoadBalancer", name) : NULL;
     free(name);
-    if (obj && !is(str(twin__aws_doc(obj), tg ? "TargetGroupArn" : "LoadBalancerArn"), arn)) {
+    if (obj && !twin__aws_is(twin__aws_str(twin__aws_doc(obj), tg ? "TargetGroupArn" : "LoadBalancerArn"), arn)) {
         json_decref(obj);
         obj = NULL;
     }
     return obj;
-}
-
-static json_t *tg_copy(twin *t, const char *name)
-{
-    json_t *obj = twin__aws_get(t, "ELBv2TargetGroup", name);
-    json_t *d = obj ? json_deep_copy(twin__aws_doc(obj)) : NULL;
-    json_decref(obj);
-    return d;
-}
-
-static json_t *targets_of(json_t *d)
-{
-    json_t *l = json_object_get(d, "Targets");
-    if (!json_is_array(l)) {
-        l = json_array();
-        json_object_set_new(d, "Targets", l);
-    }
-    return l;
 }
 
 /* The state a newly registered instance's target takes. */
@@ -84,23 +62,24 @@ static const char *fresh_state(twin *t, const char *instance_id)
 {
     json_t *inst = twin__aws_get(t, "EC2Instance", instance_id);
     const char *s = twin__aws_ec2_state(twin__aws_doc(inst));
-    const char *out = is(s, "stopped") || is(s, "stopping") ? "unused" : "initial";
+    const char *out = twin__aws_is(s, "stopped") || twin__aws_is(s, "stopping") ? "unused" : "initial";
     json_decref(inst);
     return out;
 }
 
 void twin__aws_elb_register(twin *t, const char *tg_name, const char *instance_id, int port)
 {
-    json_t *d = tg_copy(t, tg_name);
+    json_t *d = twin__aws_doc_copy(t, "ELBv2TargetGroup", tg_name);
     if (!d)
         return;
     json_int_t p = port > 0 ? port : json_integer_value(json_object_get(d, "Port"));
-    json_t *l = targets_of(d);
+    json_t *l = twin__aws_array_of(d, "Targets");
     size_t i;
     json_t *tg;
     json_array_foreach(l, i, tg) {
-        if (is(str(tg, "Id"), instance_id) && json_integer_value(json_object_get(tg, "Port")) == p) {
-            if (is(str(tg, "State"), "draining")) {   /* registered again while draining */
+        if (twin__aws_is(twin__aws_str(tg, "Id"), instance_id) &&
+            json_integer_value(json_object_get(tg, "Port")) == p) {
+            if (twin__aws_is(twin__aws_str(tg, "State"), "draining")) {   /* registered again while draining */
                 json_object_set_new(tg, "State", json_string(fresh_state(t, instance_id)));
                 twin__aws_put(t, "ELBv2TargetGroup", tg_name, d);
             }
@@ -116,14 +95,15 @@ void twin__aws_elb_register(twin *t, const char *tg_name, const char *instance_i
 
 void twin__aws_elb_deregister(twin *t, const char *tg_name, const char *instance_id)
 {
-    json_t *d = tg_copy(t, tg_name);
+    json_t *d = twin__aws_doc_copy(t, "ELBv2TargetGroup", tg_name);
     if (!d)
         return;
     int changed = 0;
     size_t i;
     json_t *tg;
-    json_array_foreach(targets_of(d), i, tg) {
-        if (is(str(tg, "Id"), instance_id) && !is(str(tg, "State"), "draining")) {
+    json_array_foreach(twin__aws_array_of(d, "Targets"), i, tg) {
+        if (twin__aws_is(twin__aws_str(tg, "Id"), instance_id) &&
+            !twin__aws_is(twin__aws_str(tg, "State"), "draining")) {
             json_object_set_new(tg, "State", json_string("draining"));
             changed = 1;
         }
@@ -143,17 +123,17 @@ void twin__aws_elb_instance_state(twin *t, const char *instance_id, const char *
     json_array_foreach(tgs, i, o) {
         json_t *d = json_deep_copy(twin__aws_doc(o));
         int changed = 0;
-        json_array_foreach(targets_of(d), j, tg) {
-            if (!is(str(tg, "Id"), instance_id))
+        json_array_foreach(twin__aws_array_of(d, "Targets"), j, tg) {
+            if (!twin__aws_is(twin__aws_str(tg, "Id"), instance_id))
                 continue;
-            const char *cur = str(tg, "State"), *next = cur;
-            if (is(state, "shutting-down") || is(state, "terminated"))
+            const char *cur = twin__aws_str(tg, "State"), *next = cur;
+            if (twin__aws_is(state, "shutting-down") || twin__aws_is(state, "terminated"))
                 next = "draining";
-            else if (is(state, "stopping") || is(state, "stopped"))
-                next = is(cur, "draining") ? cur : "unused";
-            else if (is(cur, "unused"))
+            else if (twin__aws_is(state, "stopping") || twin__aws_is(state, "stopped"))
+                next = twin__aws_is(cur, "draining") ? cur : "unused";
+            else if (twin__aws_is(cur, "unused"))
                 next = "initial";
-            if (!is(cur, next)) {
+            if (!twin__aws_is(cur, next)) {
                 json_object_set_new(tg, "State", json_string(next));
                 changed = 1;
             }
@@ -175,7 +155,8 @@ int twin__aws_elb_settle_tick(twin *t)
         size_t i;
         json_t *tg;
         json_array_foreach(json_object_get(twin__aws_doc(c->after), "Targets"), i, tg) {
-            if (is(str(tg, "State"), "initial") || is(str(tg, "State"), "draining")) {
+            if (twin__aws_is(twin__aws_str(tg, "State"), "initial") ||
+                twin__aws_is(twin__aws_str(tg, "State"), "draining")) {
                 json_array_append_new(names, json_string(c->name));
                 break;
             }
@@ -185,18 +166,18 @@ int twin__aws_elb_settle_tick(twin *t)
     size_t i;
     json_t *n;
     json_array_foreach(names, i, n) {
-        json_t *d = tg_copy(t, json_string_value(n));
-        json_t *l = targets_of(d), *keep = json_array();
+        json_t *d = twin__aws_doc_copy(t, "ELBv2TargetGroup", json_string_value(n));
+        json_t *l = twin__aws_array_of(d, "Targets"), *keep = json_array();
         size_t j;
         json_t *tg;
         json_array_foreach(l, j, tg) {
-            const char *s = str(tg, "State");
-            if (is(s, "draining")) {
+            const char *s = twin__aws_str(tg, "State");
+            if (twin__aws_is(s, "draining")) {
                 moved++;
                 continue;
             }
-            if (is(s, "initial")) {
-                json_t *inst = twin__aws_get(t, "EC2Instance", str(tg, "Id"));
+            if (twin__aws_is(s, "initial")) {
+                json_t *inst = twin__aws_get(t, "EC2Instance", twin__aws_str(tg, "Id"));
                 if (inst && twin__aws_ready(inst)) {
                     json_object_set_new(tg, "State", json_string("healthy"));
                     moved++;
@@ -304,7 +285,7 @@ static int describe_target_groups(aws_ctx *c)
         json_array_foreach(all, i, v) {
             int keep = !lb;
             json_array_foreach(json_object_get(twin__aws_doc(v), "LoadBalancerArns"), j, a) keep |=
-                is(json_string_value(a), lb);
+                twin__aws_is(json_string_value(a), lb);
             if (keep)
                 json_array_append_new(out, shown(twin__aws_doc(v)));
         }
@@ -316,15 +297,15 @@ static int describe_target_groups(aws_ctx *c)
 
 static json_t *health_of(const json_t *target, const json_t *tg)
 {
-    const char *s = str(target, "State") ?: "unavailable";
+    const char *s = twin__aws_str(target, "State") ?: "unavailable";
     json_t *h = json_pack("{s:s}", "State", s);
-    const char *reason = is(s, "initial")    ? "Elb.RegistrationInProgress"
-                         : is(s, "draining") ? "Target.DeregistrationInProgress"
-                         : is(s, "unused")   ? "Target.InvalidState"
+    const char *reason = twin__aws_is(s, "initial")    ? "Elb.RegistrationInProgress"
+                         : twin__aws_is(s, "draining") ? "Target.DeregistrationInProgress"
+                         : twin__aws_is(s, "unused")   ? "Target.InvalidState"
                                              : NULL;
-    const char *desc = is(s, "initial")    ? "Target registration is in progress"
-                       : is(s, "draining") ? "Target deregistration is in progress"
-                       : is(s, "unused")   ? "Target is in the stopped state"
+    const char *desc = twin__aws_is(s, "initial")    ? "Target registration is in progress"
+                       : twin__aws_is(s, "draining") ? "Target deregistration is in progress"
+                       : twin__aws_is(s, "unused")   ? "Target is in the stopped state"
                                            : NULL;
     if (reason) {
         json_object_set_new(h, "Reason", json_string(reason));
@@ -333,11 +314,12 @@ static json_t *health_of(const json_t *target, const json_t *tg)
     char port[16];
     json_int_t p = json_integer_value(json_object_get(target, "Port"));
     snprintf(port, sizeof port, "%lld", (long long)(p ? p : json_integer_value(json_object_get(tg, "Port"))));
-    return json_pack("{s:{s:s, s:I}, s:s, s:o}", "Target", "Id", str(target, "Id") ?: "", "Port", p, "HealthCheckPort",
-                     str(tg, "HealthCheckPort") && strcmp(str(tg, "HealthCheckPort"), "traffic-port")
-                         ? str(tg, "HealthCheckPort")
-                         : port,
-                     "TargetHealth", h);
+    return json_pack(
+        "{s:{s:s, s:I}, s:s, s:o}", "Target", "Id", twin__aws_str(target, "Id") ?: "", "Port", p, "HealthCheckPort",
+        twin__aws_str(tg, "HealthCheckPort") && strcmp(twin__aws_str(tg, "HealthCheckPort"), "traffic-port")
+            ? twin__aws_str(tg, "HealthCheckPort")
+            : port,
+        "TargetHealth", h);
 }
 
 static int describe_target_health(aws_ctx *c)
@@ -351,16 +333,17 @@ static int describe_target_health(aws_ctx *c)
     json_t *tg, *w;
     json_array_foreach(json_object_get(d, "Targets"), i, tg) {
         int keep = !json_array_size(want);
-        json_array_foreach(want, j, w) keep |= is(str(w, "Id"), str(tg, "Id"));
+        json_array_foreach(want, j, w) keep |= twin__aws_is(twin__aws_str(w, "Id"), twin__aws_str(tg, "Id"));
         if (keep)
             json_array_append_new(out, health_of(tg, d));
     }
     /* a target asked for and not registered is "unused" (Target.NotRegistered) */
     json_array_foreach(want, j, w) {
         int found = 0;
-        json_array_foreach(json_object_get(d, "Targets"), i, tg) found |= is(str(w, "Id"), str(tg, "Id"));
-        if (!found && str(w, "Id"))
-            json_array_append_new(out, json_pack("{s:{s:s}, s:{s:s, s:s, s:s}}", "Target", "Id", str(w, "Id"),
+        json_array_foreach(json_object_get(d, "Targets"), i, tg) found |=
+            twin__aws_is(twin__aws_str(w, "Id"), twin__aws_str(tg, "Id"));
+        if (!found && twin__aws_str(w, "Id"))
+            json_array_append_new(out, json_pack("{s:{s:s}, s:{s:s, s:s, s:s}}", "Target", "Id", twin__aws_str(w, "Id"),
                                                  "TargetHealth", "State", "unused", "Reason", "Target.NotRegistered",
                                                  "Description", "Target is not registered to the target group"));
     }
@@ -385,10 +368,10 @@ static int targets_call(aws_ctx *c, int add)
     size_t i, j;
     json_t *w, *tg;
     json_array_foreach(want, i, w) {
-        const char *id = str(w, "Id");
+        const char *id = twin__aws_str(w, "Id");
         json_t *inst = id ? twin__aws_get(c->t, "EC2Instance", id) : NULL;
         const char *s = twin__aws_ec2_state(twin__aws_doc(inst));
-        int bad = !inst || (add && (is(s, "shutting-down") || is(s, "terminated")));
+        int bad = !inst || (add && (twin__aws_is(s, "shutting-down") || twin__aws_is(s, "terminated")));
         json_decref(inst);
         if (add && bad) {
             free(name);
@@ -399,7 +382,8 @@ static int targets_call(aws_ctx *c, int add)
         if (!add) {
             int found = 0;
             json_t *cur = twin__aws_get(c->t, "ELBv2TargetGroup", name);
-            json_array_foreach(json_object_get(twin__aws_doc(cur), "Targets"), j, tg) found |= is(str(tg, "Id"), id);
+            json_array_foreach(json_object_get(twin__aws_doc(cur), "Targets"), j, tg) found |=
+                twin__aws_is(twin__aws_str(tg, "Id"), id);
             json_decref(cur);
             if (!found) {
                 free(name);
@@ -410,9 +394,10 @@ static int targets_call(aws_ctx *c, int add)
     }
     json_array_foreach(want, i, w) {
         if (add)
-            twin__aws_elb_register(c->t, name, str(w, "Id"), (int)json_integer_value(json_object_get(w, "Port")));
+            twin__aws_elb_register(c->t, name, twin__aws_str(w, "Id"),
+                                   (int)json_integer_value(json_object_get(w, "Port")));
         else
-            twin__aws_elb_deregister(c->t, name, str(w, "Id"));
+            twin__aws_elb_deregister(c->t, name, twin__aws_str(w, "Id"));
     }
     free(name);
     c->output = json_object();
@@ -453,7 +438,7 @@ static int delete_load_balancer(aws_ctx *c)
         json_t *d = json_deep_copy(twin__aws_doc(tg));
         json_t *l = json_object_get(d, "LoadBalancerArns");
         json_array_foreach(l, j, a) {
-            if (is(json_string_value(a), arn)) {
+            if (twin__aws_is(json_string_value(a), arn)) {
                 json_array_remove(l, j);
                 twin__aws_put(c->t, "ELBv2TargetGroup", twin__name(tg), d);
                 break;
@@ -487,8 +472,8 @@ static int tags_call(aws_ctx *c, int add)
     const json_t *tags = json_object_get(c->input, add ? "Tags" : "TagKeys");
     if (!json_is_array(arns) || !json_is_array(tags))
         return twin__aws_error(c, 400, "ValidationError", "ResourceArns and %s are required", add ? "Tags" : "TagKeys");
-    size_t i, j, k;
-    json_t *arn, *tag, *h;
+    size_t i, j;
+    json_t *arn, *tag;
     json_array_foreach(arns, i, arn) {
         json_t *o = tagged(c, json_string_value(arn));
         if (!o)
@@ -498,24 +483,21 @@ static int tags_call(aws_ctx *c, int add)
     json_array_foreach(arns, i, arn) {
         json_t *o = tagged(c, json_string_value(arn));
         json_t *d = json_deep_copy(twin__aws_doc(o));
-        json_t *have = json_object_get(d, "Tags");
-        if (!json_is_array(have)) {
-            have = json_array();
-            json_object_set_new(d, "Tags", have);
-        }
+        json_t *have = twin__aws_array_of(d, "Tags");
         json_array_foreach(tags, j, tag) {
-            const char *key = add ? str(tag, "Key") : json_string_value(tag);
-            long at = -1;
-            json_array_foreach(have, k, h) if (is(str(h, "Key"), key)) at = (long)k;
+            const char *key = add ? twin__aws_str(tag, "Key") : json_string_value(tag);
+            long at = twin__aws_tag_last(have, key);
             if (!key)
                 continue;
             if (!add) {
                 if (at >= 0)
                     json_array_remove(have, (size_t)at);
             } else if (at >= 0) {
-                json_object_set_new(json_array_get(have, (size_t)at), "Value", json_string(str(tag, "Value") ?: ""));
+                json_object_set_new(json_array_get(have, (size_t)at), "Value",
+                                    json_string(twin__aws_str(tag, "Value") ?: ""));
             } else {
-                json_array_append_new(have, json_pack("{s:s, s:s}", "Key", key, "Value", str(tag, "Value") ?: ""));
+                json_array_append_new(have,
+                                      json_pack("{s:s, s:s}", "Key", key, "Value", twin__aws_str(tag, "Value") ?: ""));
             }
         }
         twin__aws_put(c->t, twin__kind(o), twin__name(o), d);
@@ -570,7 +552,8 @@ static long healthy(const json_t *obj)
     long n = 0;
     size_t i;
     json_t *tg;
-    json_array_foreach(json_object_get(twin__aws_doc(obj), "Targets"), i, tg) n += is(str(tg, "State"), "healthy");
+    json_array_foreach(json_object_get(twin__aws_doc(obj), "Targets"), i, tg) n +=
+        twin__aws_is(twin__aws_str(tg, "State"), "healthy");
     return n;
 }
 
@@ -585,9 +568,9 @@ void twin__aws_elb_moment(twin *t, json_t *m)
         if (hb > 0 && ha == 0) {
             const json_t *d = twin__aws_doc(c->after ? c->after : c->before);
             json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:b, s:b}", "name", c->name, "arn",
-                                                 str(d, "TargetGroupArn") ?: "", "healthy_before", (json_int_t)hb,
-                                                 "healthy_after", (json_int_t)ha, "deleted", c->after == NULL,
-                                                 "critical", twin__aws_critical(d)));
+                                                 twin__aws_str(d, "TargetGroupArn") ?: "", "healthy_before",
+                                                 (json_int_t)hb, "healthy_after", (json_int_t)ha, "deleted",
+                                                 c->after == NULL, "critical", twin__aws_critical(d)));
         }
     }
     json_object_set_new(m, "target_groups_emptied", out);
@@ -595,51 +578,45 @@ void twin__aws_elb_moment(twin *t, json_t *m)
 
 /* ---- import and export ---- */
 
-static int import_list(twin *t, const json_t *doc, const char *key, const char *kind, const char *name_key,
-                       const char *arn_key, char *err, size_t errlen)
+/* One item of an import (twin__aws_import_items). */
+static int import_one(twin *t, const char *kind, const char *key, size_t i, const json_t *d, const char *name,
+                      char *err, size_t errlen)
 {
-    json_t *l = json_object_get(doc, key);
-    if (!l)
-        return 0;
-    if (!json_is_array(l)) {
-        snprintf(err, errlen, "%s: must be an array", key);
+    int tg = !strcmp(kind, "ELBv2TargetGroup");
+    const char *name_key = tg ? "TargetGroupName" : "LoadBalancerName";
+    const char *arn_key = tg ? "TargetGroupArn" : "LoadBalancerArn";
+    if (!twin__aws_str(d, arn_key)) {
+        snprintf(err, errlen, "%s[%zu]: an object with %s and %s is expected", key, i, name_key, arn_key);
         return -1;
     }
-    size_t i;
-    json_t *d;
-    json_array_foreach(l, i, d) {
-        const char *name = str(d, name_key);
-        if (!json_is_object(d) || !name || !*name || !str(d, arn_key)) {
-            snprintf(err, errlen, "%s[%zu]: an object with %s and %s is expected", key, i, name_key, arn_key);
-            return -1;
-        }
-        json_t *tags = json_object_get(d, "Tags");
-        if (tags && !json_is_array(tags)) {
-            snprintf(err, errlen, "%s[%zu] (%s): Tags must be an array", key, i, name);
-            return -1;
-        }
-        /* the target health comes from TargetHealth, not from here; a
-         * group imported again keeps what it had */
-        json_t *copy = json_deep_copy(d);
-        json_object_del(copy, "Targets");
-        if (!strcmp(kind, "ELBv2TargetGroup")) {
-            json_t *cur = twin__aws_get(t, kind, name);
-            json_t *had = json_object_get(twin__aws_doc(cur), "Targets");
-            json_object_set_new(copy, "Targets", had ? json_deep_copy(had) : json_array());
-            json_decref(cur);
-        }
-        twin__aws_put(t, kind, name, copy);
-        json_decref(copy);
+    json_t *tags = json_object_get(d, "Tags");
+    if (tags && !json_is_array(tags)) {
+        snprintf(err, errlen, "%s[%zu] (%s): Tags must be an array", key, i, name);
+        return -1;
     }
-    return (int)json_array_size(l);
+    /* the target health comes from TargetHealth, not from here; a
+     * group imported again keeps what it had */
+    json_t *copy = json_deep_copy(d);
+    json_object_del(copy, "Targets");
+    if (!strcmp(kind, "ELBv2TargetGroup")) {
+        json_t *cur = twin__aws_get(t, kind, name);
+        json_t *had = json_object_get(twin__aws_doc(cur), "Targets");
+        json_object_set_new(copy, "Targets", had ? json_deep_copy(had) : json_array());
+        json_decref(cur);
+    }
+    twin__aws_put(t, kind, name, copy);
+    json_decref(copy);
+    return 0;
 }
 
 int twin__aws_elb_import(twin *t, const json_t *doc, char *err, size_t errlen)
 {
-    int a = import_list(t, doc, "LoadBalancers", "ELBv2LoadBalancer", "LoadBalancerName", "LoadBalancerArn", err, errlen);
+    int a = twin__aws_import_items(t, doc, "LoadBalancers", "ELBv2LoadBalancer", "LoadBalancerName",
+                                   "LoadBalancerName and LoadBalancerArn", import_one, err, errlen);
     if (a < 0)
         return -1;
-    int b = import_list(t, doc, "TargetGroups", "ELBv2TargetGroup", "TargetGroupName", "TargetGroupArn", err, errlen);
+    int b = twin__aws_import_items(t, doc, "TargetGroups", "ELBv2TargetGroup", "TargetGroupName",
+                                   "TargetGroupName and TargetGroupArn", import_one, err, errlen);
     if (b < 0)
         return -1;
     json_t *health = json_object_get(doc, "TargetHealth");
@@ -664,15 +641,16 @@ int twin__aws_elb_import(twin *t, const json_t *doc, char *err, size_t errlen)
         size_t i;
         json_t *tg;
         json_array_foreach(list, i, tg) {
-            if (!str(tg, "Id") || (json_object_get(tg, "Port") && !json_is_integer(json_object_get(tg, "Port")))) {
+            if (!twin__aws_str(tg, "Id") ||
+                (json_object_get(tg, "Port") && !json_is_integer(json_object_get(tg, "Port")))) {
                 json_decref(targets);
                 json_decref(o);
                 snprintf(err, errlen, "TargetHealth[%s][%zu]: Id (a string) and Port (an integer) are expected", arn, i);
                 return -1;
             }
-            json_array_append_new(targets, json_pack("{s:s, s:I, s:s}", "Id", str(tg, "Id"), "Port",
+            json_array_append_new(targets, json_pack("{s:s, s:I, s:s}", "Id", twin__aws_str(tg, "Id"), "Port",
                                                      json_integer_value(json_object_get(tg, "Port")), "State",
-                                                     str(tg, "State") ?: "healthy"));
+                                                     twin__aws_str(tg, "State") ?: "healthy"));
         }
         json_t *d = json_deep_copy(twin__aws_doc(o));
         json_object_set_new(d, "Targets", targets);
@@ -694,8 +672,8 @@ void twin__aws_elb_export(twin *t, json_t *state)
         json_t *d = json_deep_copy(twin__aws_doc(o));
         json_t *targets = json_incref(json_object_get(d, "Targets"));
         json_object_del(d, "Targets");
-        if (json_array_size(targets) && str(d, "TargetGroupArn"))
-            json_object_set(health, str(d, "TargetGroupArn"), targets);
+        if (json_array_size(targets) && twin__aws_str(d, "TargetGroupArn"))
+            json_object_set(health, twin__aws_str(d, "TargetGroupArn"), targets);
         json_decref(targets);
         json_array_append_new(to, d);
     }

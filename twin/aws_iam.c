@@ -140,27 +140,6 @@ static json_t *builtin_doc(const builtin_policy *b)
 
 /* ---- small helpers ---- */
 
-static const char *in_str(const aws_ctx *c, const char *key)
-{
-    return json_string_value(json_object_get(c->input, key));
-}
-
-static const char *sget(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-/* A modifiable copy of a resource's "aws" document (new reference), or NULL. */
-static json_t *doc_copy(twin *t, const char *kind, const char *id)
-{
-    json_t *obj = twin__aws_get(t, kind, id);
-    if (!obj)
-        return NULL;
-    json_t *doc = json_deep_copy(twin__aws_doc(obj));
-    json_decref(obj);
-    return doc ? doc : json_object();
-}
-
 /* A resource's document as it was before the open operation (new
  * reference, or NULL). */
 static json_t *doc_before(twin *t, const char *kind, const char *id)
@@ -175,7 +154,7 @@ static json_t *doc_before(twin *t, const char *kind, const char *id)
 
 static int need(aws_ctx *c, const char *key, const char **out)
 {
-    *out = in_str(c, key);
+    *out = twin__aws_input_str(c, key);
     if (*out && **out)
         return 1;
     twin__aws_error(c, 400, "ValidationError", "1 validation error detected: Value at '%c%s' failed to satisfy "
@@ -198,7 +177,7 @@ static json_t *need_principal(aws_ctx *c, const char *kind, const char **name)
 {
     if (!need(c, !strcmp(kind, K_ROLE) ? "RoleName" : "UserName", name))
         return NULL;
-    json_t *doc = doc_copy(c->t, kind, *name);
+    json_t *doc = twin__aws_doc_copy(c->t, kind, *name);
     if (!doc)
         twin__aws_error(c, 404, "NoSuchEntity", "The %s with name %s cannot be found.", kind_word(kind), *name);
     return doc;
@@ -332,7 +311,7 @@ static const char *doc_problem(const json_t *doc, enum doc_use use)
     size_t i;
     json_t *st;
     json_array_foreach(list, i, st) {
-        const char *effect = sget(st, "Effect");
+        const char *effect = twin__aws_str(st, "Effect");
         json_t *act = json_object_get(st, "Action"), *nact = json_object_get(st, "NotAction");
         json_t *res = json_object_get(st, "Resource"), *nres = json_object_get(st, "NotResource");
         json_t *l;
@@ -430,7 +409,7 @@ int twin__aws_iam_allows(const json_t *statements, const char *action, const cha
     size_t i;
     json_t *st;
     json_array_foreach(statements, i, st) {
-        const char *effect = sget(st, "Effect");
+        const char *effect = twin__aws_str(st, "Effect");
         if (!effect || !statement_matches(st, action, resource))
             continue;
         if (!strcmp(effect, "Deny")) {
@@ -448,7 +427,7 @@ int twin__aws_iam_allows(const json_t *statements, const char *action, const cha
  * it is not a usable identity statement. */
 static json_t *normal_statement(const json_t *st)
 {
-    const char *effect = sget(st, "Effect");
+    const char *effect = twin__aws_str(st, "Effect");
     if (!effect || (strcmp(effect, "Allow") && strcmp(effect, "Deny")))
         return NULL;
     json_t *out = json_pack("{s:s}", "Effect", effect);
@@ -475,8 +454,8 @@ static json_t *policy_by_arn(twin *t, const char *arn, int before)
         return NULL;
     const char *slash = strrchr(arn, '/');
     const char *name = slash ? slash + 1 : arn;
-    json_t *doc = before ? doc_before(t, K_POLICY, name) : doc_copy(t, K_POLICY, name);
-    if (doc && !strcmp(sget(doc, "Arn") ? sget(doc, "Arn") : "", arn))
+    json_t *doc = before ? doc_before(t, K_POLICY, name) : twin__aws_doc_copy(t, K_POLICY, name);
+    if (doc && !strcmp(twin__aws_str(doc, "Arn") ? twin__aws_str(doc, "Arn") : "", arn))
         return doc;
     json_decref(doc);
     const builtin_policy *b = builtin_by_arn(arn);
@@ -485,11 +464,11 @@ static json_t *policy_by_arn(twin *t, const char *arn, int before)
 
 static const json_t *default_version_doc(const json_t *policy)
 {
-    const char *def = sget(policy, "DefaultVersionId");
+    const char *def = twin__aws_str(policy, "DefaultVersionId");
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(policy, "PolicyVersionList"), i, v) {
-        const char *id = sget(v, "VersionId");
+        const char *id = twin__aws_str(v, "VersionId");
         if ((def && id && !strcmp(def, id)) || (!def && json_is_true(json_object_get(v, "IsDefaultVersion"))))
             return json_object_get(v, "Document");
     }
@@ -524,18 +503,19 @@ static json_t *principal_statements(twin *t, const json_t *pdoc, int before, jso
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(pdoc, "AttachedManagedPolicies"), i, a) {
-        const char *arn = sget(a, "PolicyArn");
+        const char *arn = twin__aws_str(a, "PolicyArn");
         json_t *pol = policy_by_arn(t, arn, before);
         if (!pol)
             continue;
-        add_statements(out, sources, default_version_doc(pol),
-                       json_pack("{s:s, s:s, s:s}", "kind", "managed", "name", sget(pol, "PolicyName"), "arn", arn));
+        add_statements(
+            out, sources, default_version_doc(pol),
+            json_pack("{s:s, s:s, s:s}", "kind", "managed", "name", twin__aws_str(pol, "PolicyName"), "arn", arn));
         json_decref(pol);
     }
     const char *lists[] = {"RolePolicyList", "UserPolicyList"};
     for (int k = 0; k < 2; k++)
         json_array_foreach(json_object_get(pdoc, lists[k]), i, a) {
-            const char *name = sget(a, "PolicyName");
+            const char *name = twin__aws_str(a, "PolicyName");
             add_statements(out, sources, json_object_get(a, "PolicyDocument"),
                            json_pack("{s:s, s:s}", "kind", "inline", "name", name ? name : ""));
         }
@@ -544,7 +524,7 @@ static json_t *principal_statements(twin *t, const json_t *pdoc, int before, jso
 
 json_t *twin__aws_iam_statements(twin *t, const char *kind, const char *name)
 {
-    json_t *doc = doc_copy(t, kind, name);
+    json_t *doc = twin__aws_doc_copy(t, kind, name);
     json_t *out = principal_statements(t, doc, 0, NULL);
     json_decref(doc);
     return out;
@@ -620,7 +600,7 @@ static long attachments(twin *t, const char *arn)
         size_t i, j;
         json_t *obj, *a;
         json_array_foreach(all, i, obj) json_array_foreach(json_object_get(twin__aws_doc(obj), "AttachedManagedPolicies"),
-                                                           j, a) n += sget(a, "PolicyArn") && !strcmp(sget(a, "PolicyArn"), arn);
+                                                           j, a) n += twin__aws_is(twin__aws_str(a, "PolicyArn"), arn);
         json_decref(all);
     }
     return n;
@@ -634,7 +614,7 @@ static json_t *policy_out(twin *t, const json_t *d, int detail, int stored)
     json_t *o = json_object();
     copy_keys(o, d, keys);
     if (!stored)
-        json_object_set_new(o, "AttachmentCount", json_integer(attachments(t, sget(d, "Arn"))));
+        json_object_set_new(o, "AttachmentCount", json_integer(attachments(t, twin__aws_str(d, "Arn"))));
     if (detail) {
         json_t *vl = json_array();
         size_t i;
@@ -665,8 +645,9 @@ static json_t *all_policies(twin *t, size_t *nstored)
         json_t *b = builtin_doc(&BUILTIN[k]);
         int dup = 0;
         for (size_t j = 0; j < *nstored; j++)
-            dup |= !strcmp(sget(json_array_get(out, j), "Arn") ? sget(json_array_get(out, j), "Arn") : "",
-                           sget(b, "Arn"));
+            dup |= !strcmp(twin__aws_str(json_array_get(out, j), "Arn") ? twin__aws_str(json_array_get(out, j), "Arn")
+                                                                        : "",
+                           twin__aws_str(b, "Arn"));
         if (dup)
             json_decref(b);
         else
@@ -677,7 +658,7 @@ static json_t *all_policies(twin *t, size_t *nstored)
 
 static int aws_managed(const json_t *policy)
 {
-    const char *arn = sget(policy, "Arn");
+    const char *arn = twin__aws_str(policy, "Arn");
     return arn && !strncmp(arn, AWS_POLICY_PREFIX, strlen(AWS_POLICY_PREFIX));
 }
 
@@ -731,7 +712,7 @@ static int iam_get_account_authorization_details(aws_ctx *c)
 
 static int path_ok(const json_t *doc, const char *prefix)
 {
-    const char *path = sget(doc, "Path");
+    const char *path = twin__aws_str(doc, "Path");
     return !prefix || !strncmp(path ? path : "/", prefix, strlen(prefix));
 }
 
@@ -743,7 +724,7 @@ static int iam_list_principals(aws_ctx *c)
     json_t *obj;
     json_array_foreach(all, i, obj) {
         const json_t *d = twin__aws_doc(obj);
-        if (!path_ok(d, in_str(c, "PathPrefix")))
+        if (!path_ok(d, twin__aws_input_str(c, "PathPrefix")))
             continue;
         json_t *o = roles ? role_out(d, 0) : user_out(d, 0);
         json_object_del(o, "Tags");   /* ListRoles/ListUsers do not return tags */
@@ -756,7 +737,7 @@ static int iam_list_principals(aws_ctx *c)
 
 static int iam_list_policies(aws_ctx *c)
 {
-    const char *scope = in_str(c, "Scope");
+    const char *scope = twin__aws_input_str(c, "Scope");
     int only_attached = json_is_true(json_object_get(c->input, "OnlyAttached"));
     if (scope && strcmp(scope, "All") && strcmp(scope, "AWS") && strcmp(scope, "Local"))
         return twin__aws_error(c, 400, "ValidationError", "Value '%s' at 'scope' failed to satisfy constraint: "
@@ -767,7 +748,7 @@ static int iam_list_policies(aws_ctx *c)
         int managed = aws_managed(p);
         if ((scope && !strcmp(scope, "AWS") && !managed) || (scope && !strcmp(scope, "Local") && managed))
             continue;
-        if (!path_ok(p, in_str(c, "PathPrefix")))
+        if (!path_ok(p, twin__aws_input_str(c, "PathPrefix")))
             continue;
         json_t *o = policy_out(c->t, p, 0, i < nstored);
         json_object_del(o, "Tags");
@@ -794,7 +775,7 @@ static int iam_get_role(aws_ctx *c)
 
 static int iam_get_user(aws_ctx *c)
 {
-    if (!in_str(c, "UserName"))
+    if (!twin__aws_input_str(c, "UserName"))
         return snprintf(c->message, sizeof c->message, "GetUser without UserName names the caller, whom the twin "
                         "does not know"), -1;
     const char *name;
@@ -809,9 +790,9 @@ static int iam_get_user(aws_ctx *c)
 /* Whether a policy document is an IAMPolicy resource (not a built-in). */
 static int policy_stored(twin *t, const json_t *p)
 {
-    json_t *obj = twin__aws_get(t, K_POLICY, sget(p, "PolicyName"));
-    const char *arn = obj ? sget(twin__aws_doc(obj), "Arn") : NULL;
-    int stored = arn && sget(p, "Arn") && !strcmp(arn, sget(p, "Arn"));
+    json_t *obj = twin__aws_get(t, K_POLICY, twin__aws_str(p, "PolicyName"));
+    const char *arn = obj ? twin__aws_str(twin__aws_doc(obj), "Arn") : NULL;
+    int stored = arn && twin__aws_str(p, "Arn") && !strcmp(arn, twin__aws_str(p, "Arn"));
     json_decref(obj);
     return stored;
 }
@@ -857,7 +838,7 @@ static int iam_get_policy_version(aws_ctx *c)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(p, "PolicyVersionList"), i, v) {
-        if (sget(v, "VersionId") && !strcmp(sget(v, "VersionId"), vid)) {
+        if (twin__aws_str(v, "VersionId") && !strcmp(twin__aws_str(v, "VersionId"), vid)) {
             json_t *o = json_deep_copy(v);
             json_object_set_new(o, "Document", encoded(json_object_get(v, "Document")));
             c->output = json_pack("{s:o}", "PolicyVersion", o);
@@ -866,32 +847,17 @@ static int iam_get_policy_version(aws_ctx *c)
         }
     }
     twin__aws_error(c, 404, "NoSuchEntity", "Policy %s version %s does not exist or is not attachable.",
-                    sget(p, "Arn"), vid);
+                    twin__aws_str(p, "Arn"), vid);
     json_decref(p);
     return 0;
 }
 
-static int iam_list_attached(aws_ctx *c)
+/* ListAttached{Role,User}Policies (attached 1) and List{Role,User}Policies:
+ * the names of the principal's managed or inline policies (role_op: the
+ * role's operation). */
+static int list_policies(aws_ctx *c, const char *role_op, int attached)
 {
-    const char *kind = !strcmp(c->operation, "ListAttachedRolePolicies") ? K_ROLE : K_USER;
-    const char *name;
-    json_t *d = need_principal(c, kind, &name);
-    if (!d)
-        return 0;
-    json_t *out = json_array();
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(d, "AttachedManagedPolicies"), i, a) json_array_append_new(
-        out, json_pack("{s:O, s:O}", "PolicyName", json_object_get(a, "PolicyName"), "PolicyArn",
-                       json_object_get(a, "PolicyArn")));
-    c->output = json_pack("{s:o, s:b}", "AttachedPolicies", out, "IsTruncated", 0);
-    json_decref(d);
-    return 0;
-}
-
-static int iam_list_inline(aws_ctx *c)
-{
-    const char *kind = !strcmp(c->operation, "ListRolePolicies") ? K_ROLE : K_USER;
+    const char *kind = !strcmp(c->operation, role_op) ? K_ROLE : K_USER;
     const char *name;
     json_t *d = need_principal(c, kind, &name);
     if (!d)
@@ -899,27 +865,21 @@ static int iam_list_inline(aws_ctx *c)
     json_t *out = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(d, inline_key(kind)), i, p)
-        json_array_append(out, json_object_get(p, "PolicyName"));
-    c->output = json_pack("{s:o, s:b}", "PolicyNames", out, "IsTruncated", 0);
+    json_array_foreach(json_object_get(d, attached ? "AttachedManagedPolicies" : inline_key(kind)), i, p) {
+        if (attached)
+            json_array_append_new(out, json_pack("{s:O, s:O}", "PolicyName", json_object_get(p, "PolicyName"),
+                                                 "PolicyArn", json_object_get(p, "PolicyArn")));
+        else
+            json_array_append(out, json_object_get(p, "PolicyName"));
+    }
+    c->output = json_pack("{s:o, s:b}", attached ? "AttachedPolicies" : "PolicyNames", out, "IsTruncated", 0);
     json_decref(d);
     return 0;
 }
 
-static json_t *find_named(const json_t *list, const char *key, const char *value, size_t *idx)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e) {
-        const char *v = sget(e, key);
-        if (v && !strcmp(v, value)) {
-            if (idx)
-                *idx = i;
-            return e;
-        }
-    }
-    return NULL;
-}
+static int iam_list_attached(aws_ctx *c) { return list_policies(c, "ListAttachedRolePolicies", 1); }
+
+static int iam_list_inline(aws_ctx *c) { return list_policies(c, "ListRolePolicies", 0); }
 
 static int iam_get_inline(aws_ctx *c)
 {
@@ -932,7 +892,7 @@ static int iam_get_inline(aws_ctx *c)
         json_decref(d);
         return 0;
     }
-    json_t *p = find_named(json_object_get(d, inline_key(kind)), "PolicyName", pname, NULL);
+    json_t *p = twin__aws_find(json_object_get(d, inline_key(kind)), "PolicyName", pname, NULL);
     if (!p) {
         twin__aws_error(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.", kind_word(kind), pname);
     } else {
@@ -945,7 +905,7 @@ static int iam_get_inline(aws_ctx *c)
 
 static int iam_list_access_keys(aws_ctx *c)
 {
-    if (!in_str(c, "UserName"))
+    if (!twin__aws_input_str(c, "UserName"))
         return snprintf(c->message, sizeof c->message, "ListAccessKeys without UserName names the caller, whom the "
                         "twin does not know"), -1;
     const char *name;
@@ -974,8 +934,8 @@ static void bump_attachments(twin *t, const char *arn, int delta)
 {
     const char *slash = strrchr(arn, '/');
     const char *name = slash ? slash + 1 : arn;
-    json_t *p = doc_copy(t, K_POLICY, name);
-    if (p && sget(p, "Arn") && !strcmp(sget(p, "Arn"), arn)) {
+    json_t *p = twin__aws_doc_copy(t, K_POLICY, name);
+    if (p && twin__aws_str(p, "Arn") && !strcmp(twin__aws_str(p, "Arn"), arn)) {
         json_int_t n = json_integer_value(json_object_get(p, "AttachmentCount")) + delta;
         json_object_set_new(p, "AttachmentCount", json_integer(n < 0 ? 0 : n));
         twin__aws_put(t, K_POLICY, name, p);
@@ -996,13 +956,9 @@ static int iam_attach(aws_ctx *c)
         json_decref(d);
         return 0;
     }
-    json_t *list = json_object_get(d, "AttachedManagedPolicies");
-    if (!json_is_array(list)) {
-        list = json_array();
-        json_object_set_new(d, "AttachedManagedPolicies", list);
-    }
+    json_t *list = twin__aws_array_of(d, "AttachedManagedPolicies");
     size_t idx;
-    json_t *have = find_named(list, "PolicyArn", arn, &idx);
+    json_t *have = twin__aws_find(list, "PolicyArn", arn, &idx);
     if (detach) {
         if (!have) {
             json_decref(d);
@@ -1053,15 +1009,12 @@ static int iam_put_inline(aws_ctx *c)
         list = json_array();
         json_object_set_new(d, inline_key(kind), list);
     }
-    json_t *have = find_named(list, "PolicyName", pname, NULL);
+    json_t *have = twin__aws_find(list, "PolicyName", pname, NULL);
     if (have)
         json_object_set_new(have, "PolicyDocument", doc);
     else
         json_array_append_new(list, json_pack("{s:s, s:o}", "PolicyName", pname, "PolicyDocument", doc));
-    twin__aws_put(c->t, kind, name, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, kind, name, d, 1);
 }
 
 static int iam_delete_inline(aws_ctx *c)
@@ -1076,16 +1029,13 @@ static int iam_delete_inline(aws_ctx *c)
         return 0;
     }
     size_t idx;
-    if (!find_named(json_object_get(d, inline_key(kind)), "PolicyName", pname, &idx)) {
+    if (!twin__aws_find(json_object_get(d, inline_key(kind)), "PolicyName", pname, &idx)) {
         json_decref(d);
         return twin__aws_error(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.", kind_word(kind),
                                pname);
     }
     json_array_remove(json_object_get(d, inline_key(kind)), idx);
-    twin__aws_put(c->t, kind, name, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, kind, name, d, 1);
 }
 
 static int valid_name(const char *n, size_t max)
@@ -1103,20 +1053,16 @@ static int valid_name(const char *n, size_t max)
 static json_t *input_tags(aws_ctx *c, const json_t *have)
 {
     json_t *out = have ? json_deep_copy(have) : json_array();
-    size_t i, idx;
+    size_t i;
     json_t *tag;
     json_array_foreach(json_object_get(c->input, "Tags"), i, tag) {
-        const char *k = sget(tag, "Key"), *v = sget(tag, "Value");
+        const char *k = twin__aws_str(tag, "Key"), *v = twin__aws_str(tag, "Value");
         if (!k || !v) {
             json_decref(out);
             twin__aws_error(c, 400, "InvalidInput", "Tags must have a Key and a Value.");
             return NULL;
         }
-        json_t *old = find_named(out, "Key", k, &idx);
-        if (old)
-            json_object_set_new(old, "Value", json_string(v));
-        else
-            json_array_append_new(out, json_pack("{s:s, s:s}", "Key", k, "Value", v));
+        twin__aws_tag_set(out, k, v);
     }
     if (json_array_size(out) > 50) {
         json_decref(out);
@@ -1126,66 +1072,135 @@ static json_t *input_tags(aws_ctx *c, const json_t *have)
     return out;
 }
 
-static int iam_create_role(aws_ctx *c)
+/* The name a create call gives an entity of kind in its parameter key
+ * (RoleName, UserName, PolicyName: at most max characters), or NULL with
+ * the error set when it is missing, invalid or taken. */
+static const char *new_name(aws_ctx *c, const char *kind, const char *key, size_t max)
 {
     const char *name;
-    if (!need(c, "RoleName", &name))
-        return 0;
-    if (!valid_name(name, 64))
-        return twin__aws_error(c, 400, "ValidationError", "The specified value for roleName is invalid.");
-    json_t *old = twin__aws_get(c->t, K_ROLE, name);
-    if (old) {
-        json_decref(old);
-        return twin__aws_error(c, 409, "EntityAlreadyExists", "Role with name %s already exists.", name);
+    if (!need(c, key, &name))
+        return NULL;
+    if (!valid_name(name, max)) {
+        twin__aws_error(c, 400, "ValidationError", "The specified value for %c%s is invalid.",
+                        tolower((unsigned char)key[0]), key + 1);
+        return NULL;
     }
-    json_t *trust = need_doc(c, "AssumeRolePolicyDocument", DOC_TRUST);
-    if (!trust)
-        return 0;
-    json_t *tags = input_tags(c, NULL);
-    if (!tags) {
-        json_decref(trust);
-        return 0;
-    }
-    const char *path = in_str(c, "Path") ? in_str(c, "Path") : "/";
-    char *res = twin_xasprintf("role%s%s", path, name);
-    char *arn = twin__aws_arn(c->t, "iam", 0, res);
-    char *id = iam_id(c->t, "AROA", 17), *now = twin__timestamp(c->t);
-    json_t *max = json_object_get(c->input, "MaxSessionDuration");
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[], s:[], s:[], s:o, s:I}", "Path", path, "RoleName",
-                          name, "RoleId", id, "Arn", arn, "CreateDate", now, "AssumeRolePolicyDocument", trust,
-                          "InstanceProfileList", "RolePolicyList", "AttachedManagedPolicies", "Tags", tags,
-                          "MaxSessionDuration", json_is_integer(max) ? json_integer_value(max) : (json_int_t)3600);
-    if (in_str(c, "Description"))
-        json_object_set_new(d, "Description", json_string(in_str(c, "Description")));
-    twin__aws_put(c->t, K_ROLE, name, d);
-    c->output = json_pack("{s:o}", "Role", role_out(d, 0));
-    json_decref(d);
-    free(res);
-    free(arn);
-    free(id);
-    free(now);
-    return 0;
+    json_t *old = twin__aws_get(c->t, kind, name);
+    if (!old)
+        return name;
+    json_decref(old);
+    if (!strcmp(kind, K_POLICY))
+        twin__aws_error(c, 409, "EntityAlreadyExists",
+                        "A policy called %s already exists. Duplicate names are not allowed.", name);
+    else
+        twin__aws_error(c, 409, "EntityAlreadyExists", "%s with name %s already exists.",
+                        !strcmp(kind, K_ROLE) ? "Role" : "User", name);
+    return NULL;
 }
 
-static int iam_delete_role(aws_ctx *c)
+/* What IAM gives a new entity: its Path (the call's, else "/"), ARN
+ * (arn:aws:iam::ACCOUNT:WHAT/PATH/NAME), id (prefix and 17 characters)
+ * and creation time. */
+typedef struct new_entity {
+    const char *path;
+    char *arn, *id, *now;
+} new_entity;
+
+static void new_entity_make(aws_ctx *c, new_entity *e, const char *what, const char *name, const char *prefix)
+{
+    e->path = twin__aws_input_str(c, "Path") ? twin__aws_input_str(c, "Path") : "/";
+    char *res = twin_xasprintf("%s%s%s", what, e->path, name);
+    e->arn = twin__aws_arn(c->t, "iam", 0, res);
+    free(res);
+    e->id = iam_id(c->t, prefix, 17);
+    e->now = twin__timestamp(c->t);
+}
+
+/* The start of CreateRole, CreateUser and CreatePolicy: the name the call
+ * gives (key: at most max characters, not taken), its document doc_key
+ * (when not NULL: *doc, new) and its tags (*tags, new), checked, then what
+ * IAM gives the entity (*e: what, prefix as new_entity_make).  NULL with
+ * the error set and nothing held. */
+static const char *create_begin(aws_ctx *c, const char *kind, const char *key, size_t max, const char *doc_key,
+                                enum doc_use use, const char *what, const char *prefix, new_entity *e, json_t **doc,
+                                json_t **tags)
+{
+    const char *name = new_name(c, kind, key, max);
+    if (!name)
+        return NULL;
+    *doc = doc_key ? need_doc(c, doc_key, use) : NULL;
+    if (doc_key && !*doc)
+        return NULL;
+    *tags = input_tags(c, NULL);
+    if (!*tags) {
+        json_decref(*doc);
+        return NULL;
+    }
+    new_entity_make(c, e, what, name, prefix);
+    return name;
+}
+
+static void new_entity_free(new_entity *e)
+{
+    free(e->arn);
+    free(e->id);
+    free(e->now);
+}
+
+/* DeleteRole, DeleteUser: refused while the principal holds what checks
+ * names ({member, message} in the order IAM checks them, ended by NULL). */
+static int delete_principal(aws_ctx *c, const char *kind, const char *const checks[][2])
 {
     const char *name;
-    json_t *d = need_principal(c, K_ROLE, &name);
+    json_t *d = need_principal(c, kind, &name);
     if (!d)
         return 0;
-    const char *why = json_array_size(json_object_get(d, "AttachedManagedPolicies"))
-                          ? "Cannot delete entity, must detach all policies first."
-                      : json_array_size(json_object_get(d, "RolePolicyList"))
-                          ? "Cannot delete entity, must delete policies first."
-                      : json_array_size(json_object_get(d, "InstanceProfileList"))
-                          ? "Cannot delete entity, must remove roles from instance profile first."
-                          : NULL;
+    const char *why = NULL;
+    for (size_t i = 0; checks[i][0] && !why; i++)
+        if (json_array_size(json_object_get(d, checks[i][0])))
+            why = checks[i][1];
     json_decref(d);
     if (why)
         return twin__aws_error(c, 409, "DeleteConflict", "%s", why);
-    twin__aws_del(c->t, K_ROLE, name);
+    twin__aws_del(c->t, kind, name);
     c->output = json_object();
     return 0;
+}
+
+static int iam_create_role(aws_ctx *c)
+{
+    new_entity e;
+    json_t *trust, *tags;
+    const char *name = create_begin(c, K_ROLE, "RoleName", 64, "AssumeRolePolicyDocument", DOC_TRUST, "role", "AROA",
+                                    &e, &trust, &tags);
+    if (!name)
+        return 0;
+    json_t *max = json_object_get(c->input, "MaxSessionDuration");
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[], s:[], s:[], s:o, s:I}", "Path", e.path, "RoleName",
+                          name, "RoleId", e.id, "Arn", e.arn, "CreateDate", e.now, "AssumeRolePolicyDocument", trust,
+                          "InstanceProfileList", "RolePolicyList", "AttachedManagedPolicies", "Tags", tags,
+                          "MaxSessionDuration", json_is_integer(max) ? json_integer_value(max) : (json_int_t)3600);
+    if (twin__aws_input_str(c, "Description"))
+        json_object_set_new(d, "Description", json_string(twin__aws_input_str(c, "Description")));
+    twin__aws_put(c->t, K_ROLE, name, d);
+    c->output = json_pack("{s:o}", "Role", role_out(d, 0));
+    json_decref(d);
+    new_entity_free(&e);
+    return 0;
+}
+
+#define DETACH_FIRST "Cannot delete entity, must detach all policies first."
+#define DELETE_POLICIES_FIRST "Cannot delete entity, must delete policies first."
+
+static int iam_delete_role(aws_ctx *c)
+{
+    static const char *const checks[][2] = {
+        {"AttachedManagedPolicies", DETACH_FIRST},
+        {"RolePolicyList", DELETE_POLICIES_FIRST},
+        {"InstanceProfileList", "Cannot delete entity, must remove roles from instance profile first."},
+        {NULL, NULL},
+    };
+    return delete_principal(c, K_ROLE, checks);
 }
 
 static int iam_update_assume_role_policy(aws_ctx *c)
@@ -1200,10 +1215,7 @@ static int iam_update_assume_role_policy(aws_ctx *c)
         return 0;
     }
     json_object_set_new(d, "AssumeRolePolicyDocument", trust);
-    twin__aws_put(c->t, K_ROLE, name, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, K_ROLE, name, d, 1);
 }
 
 static int iam_tag_role(aws_ctx *c)
@@ -1223,10 +1235,7 @@ static int iam_tag_role(aws_ctx *c)
         return 0;
     }
     json_object_set_new(d, "Tags", tags);
-    twin__aws_put(c->t, K_ROLE, name, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, K_ROLE, name, d, 1);
 }
 
 static int iam_untag_role(aws_ctx *c)
@@ -1236,75 +1245,40 @@ static int iam_untag_role(aws_ctx *c)
     if (!d)
         return 0;
     json_t *keys = json_object_get(c->input, "TagKeys"), *tags = json_object_get(d, "Tags");
-    size_t i, idx;
+    size_t i;
     json_t *k;
     int changed = 0;
-    json_array_foreach(keys, i, k) {
-        if (json_is_string(k) && find_named(tags, "Key", json_string_value(k), &idx)) {
-            json_array_remove(tags, idx);
-            changed = 1;
-        }
-    }
-    if (changed)
-        twin__aws_put(c->t, K_ROLE, name, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    json_array_foreach(keys, i, k) changed |= twin__aws_tag_remove(tags, json_string_value(k));
+    return twin__aws_done(c, K_ROLE, name, d, changed);
 }
 
 static int iam_create_user(aws_ctx *c)
 {
-    const char *name;
-    if (!need(c, "UserName", &name))
+    new_entity e;
+    json_t *none, *tags;
+    const char *name = create_begin(c, K_USER, "UserName", 64, NULL, DOC_IDENTITY, "user", "AIDA", &e, &none, &tags);
+    if (!name)
         return 0;
-    if (!valid_name(name, 64))
-        return twin__aws_error(c, 400, "ValidationError", "The specified value for userName is invalid.");
-    json_t *old = twin__aws_get(c->t, K_USER, name);
-    if (old) {
-        json_decref(old);
-        return twin__aws_error(c, 409, "EntityAlreadyExists", "User with name %s already exists.", name);
-    }
-    json_t *tags = input_tags(c, NULL);
-    if (!tags)
-        return 0;
-    const char *path = in_str(c, "Path") ? in_str(c, "Path") : "/";
-    char *res = twin_xasprintf("user%s%s", path, name);
-    char *arn = twin__aws_arn(c->t, "iam", 0, res);
-    char *id = iam_id(c->t, "AIDA", 17), *now = twin__timestamp(c->t);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[], s:[], s:o, s:[]}", "Path", path, "UserName", name,
-                          "UserId", id, "Arn", arn, "CreateDate", now, "UserPolicyList", "GroupList",
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:[], s:[], s:o, s:[]}", "Path", e.path, "UserName", name,
+                          "UserId", e.id, "Arn", e.arn, "CreateDate", e.now, "UserPolicyList", "GroupList",
                           "AttachedManagedPolicies", "Tags", tags, "AccessKeys");
     twin__aws_put(c->t, K_USER, name, d);
     c->output = json_pack("{s:o}", "User", user_out(d, 0));
     json_decref(d);
-    free(res);
-    free(arn);
-    free(id);
-    free(now);
+    new_entity_free(&e);
     return 0;
 }
 
 static int iam_delete_user(aws_ctx *c)
 {
-    const char *name;
-    json_t *d = need_principal(c, K_USER, &name);
-    if (!d)
-        return 0;
-    const char *why = json_array_size(json_object_get(d, "AccessKeys"))
-                          ? "Cannot delete entity, must delete access keys first."
-                      : json_array_size(json_object_get(d, "UserPolicyList"))
-                          ? "Cannot delete entity, must delete policies first."
-                      : json_array_size(json_object_get(d, "AttachedManagedPolicies"))
-                          ? "Cannot delete entity, must detach all policies first."
-                      : json_array_size(json_object_get(d, "GroupList"))
-                          ? "Cannot delete entity, must remove users from group first."
-                          : NULL;
-    json_decref(d);
-    if (why)
-        return twin__aws_error(c, 409, "DeleteConflict", "%s", why);
-    twin__aws_del(c->t, K_USER, name);
-    c->output = json_object();
-    return 0;
+    static const char *const checks[][2] = {
+        {"AccessKeys", "Cannot delete entity, must delete access keys first."},
+        {"UserPolicyList", DELETE_POLICIES_FIRST},
+        {"AttachedManagedPolicies", DETACH_FIRST},
+        {"GroupList", "Cannot delete entity, must remove users from group first."},
+        {NULL, NULL},
+    };
+    return delete_principal(c, K_USER, checks);
 }
 
 /* 40 characters from the kernel's generator: the secret of a new access
@@ -1332,18 +1306,14 @@ static void fresh_secret(char out[41])
 
 static int iam_create_access_key(aws_ctx *c)
 {
-    if (!in_str(c, "UserName"))
+    if (!twin__aws_input_str(c, "UserName"))
         return snprintf(c->message, sizeof c->message, "CreateAccessKey without UserName names the caller, whom "
                         "the twin does not know"), -1;
     const char *name;
     json_t *d = need_principal(c, K_USER, &name);
     if (!d)
         return 0;
-    json_t *keys = json_object_get(d, "AccessKeys");
-    if (!json_is_array(keys)) {
-        keys = json_array();
-        json_object_set_new(d, "AccessKeys", keys);
-    }
+    json_t *keys = twin__aws_array_of(d, "AccessKeys");
     if (json_array_size(keys) >= 2) {
         json_decref(d);
         return twin__aws_error(c, 409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2");
@@ -1367,11 +1337,11 @@ static int iam_delete_access_key(aws_ctx *c)
     const char *kid;
     if (!need(c, "AccessKeyId", &kid))
         return 0;
-    const char *user = in_str(c, "UserName");
+    const char *user = twin__aws_input_str(c, "UserName");
     json_t *d = NULL;
     char *name = NULL;
     if (user) {
-        d = doc_copy(c->t, K_USER, user);
+        d = twin__aws_doc_copy(c->t, K_USER, user);
         if (!d)
             return twin__aws_error(c, 404, "NoSuchEntity", "The user with name %s cannot be found.", user);
         name = twin_xstrdup(user);
@@ -1380,7 +1350,7 @@ static int iam_delete_access_key(aws_ctx *c)
         json_t *all = twin__aws_list(c->t, K_USER);
         size_t i;
         json_t *obj;
-        json_array_foreach(all, i, obj) if (!d && find_named(json_object_get(twin__aws_doc(obj), "AccessKeys"),
+        json_array_foreach(all, i, obj) if (!d && twin__aws_find(json_object_get(twin__aws_doc(obj), "AccessKeys"),
                                                              "AccessKeyId", kid, NULL))
         {
             d = json_deep_copy(twin__aws_doc(obj));
@@ -1389,7 +1359,7 @@ static int iam_delete_access_key(aws_ctx *c)
         json_decref(all);
     }
     size_t idx;
-    if (!d || !find_named(json_object_get(d, "AccessKeys"), "AccessKeyId", kid, &idx)) {
+    if (!d || !twin__aws_find(json_object_get(d, "AccessKeys"), "AccessKeyId", kid, &idx)) {
         json_decref(d);
         free(name);
         return twin__aws_error(c, 404, "NoSuchEntity", "The Access Key with id %s cannot be found.", kid);
@@ -1404,43 +1374,23 @@ static int iam_delete_access_key(aws_ctx *c)
 
 static int iam_create_policy(aws_ctx *c)
 {
-    const char *name;
-    if (!need(c, "PolicyName", &name))
+    new_entity e;
+    json_t *doc, *tags;
+    const char *name = create_begin(c, K_POLICY, "PolicyName", 128, "PolicyDocument", DOC_IDENTITY, "policy", "ANPA",
+                                    &e, &doc, &tags);
+    if (!name)
         return 0;
-    if (!valid_name(name, 128))
-        return twin__aws_error(c, 400, "ValidationError", "The specified value for policyName is invalid.");
-    json_t *old = twin__aws_get(c->t, K_POLICY, name);
-    if (old) {
-        json_decref(old);
-        return twin__aws_error(c, 409, "EntityAlreadyExists",
-                               "A policy called %s already exists. Duplicate names are not allowed.", name);
-    }
-    json_t *doc = need_doc(c, "PolicyDocument", DOC_IDENTITY);
-    if (!doc)
-        return 0;
-    json_t *tags = input_tags(c, NULL);
-    if (!tags) {
-        json_decref(doc);
-        return 0;
-    }
-    const char *path = in_str(c, "Path") ? in_str(c, "Path") : "/";
-    char *res = twin_xasprintf("policy%s%s", path, name);
-    char *arn = twin__aws_arn(c->t, "iam", 0, res);
-    char *id = iam_id(c->t, "ANPA", 17), *now = twin__timestamp(c->t);
     json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:[{s:o, s:s, s:b, s:s}], s:o}",
-                          "PolicyName", name, "PolicyId", id, "Arn", arn, "Path", path, "DefaultVersionId", "v1",
-                          "AttachmentCount", 0, "PermissionsBoundaryUsageCount", 0, "IsAttachable", 1, "CreateDate",
-                          now, "UpdateDate", now, "PolicyVersionList", "Document", doc, "VersionId", "v1",
-                          "IsDefaultVersion", 1, "CreateDate", now, "Tags", tags);
-    if (in_str(c, "Description"))
-        json_object_set_new(p, "Description", json_string(in_str(c, "Description")));
+                          "PolicyName", name, "PolicyId", e.id, "Arn", e.arn, "Path", e.path, "DefaultVersionId",
+                          "v1", "AttachmentCount", 0, "PermissionsBoundaryUsageCount", 0, "IsAttachable", 1,
+                          "CreateDate", e.now, "UpdateDate", e.now, "PolicyVersionList", "Document", doc, "VersionId",
+                          "v1", "IsDefaultVersion", 1, "CreateDate", e.now, "Tags", tags);
+    if (twin__aws_input_str(c, "Description"))
+        json_object_set_new(p, "Description", json_string(twin__aws_input_str(c, "Description")));
     twin__aws_put(c->t, K_POLICY, name, p);
     c->output = json_pack("{s:o}", "Policy", policy_out(c->t, p, 0, 1));
     json_decref(p);
-    free(res);
-    free(arn);
-    free(id);
-    free(now);
+    new_entity_free(&e);
     return 0;
 }
 
@@ -1467,7 +1417,7 @@ static int iam_delete_policy(aws_ctx *c)
     json_t *p = need_local_policy(c);
     if (!p)
         return 0;
-    long n = attachments(c->t, sget(p, "Arn"));
+    long n = attachments(c->t, twin__aws_str(p, "Arn"));
     const char *why = n > 0 || json_integer_value(json_object_get(p, "AttachmentCount")) > 0
                           ? "Cannot delete a policy attached to entities."
                       : json_array_size(json_object_get(p, "PolicyVersionList")) > 1
@@ -1478,7 +1428,7 @@ static int iam_delete_policy(aws_ctx *c)
         json_decref(p);
         return twin__aws_error(c, 409, "DeleteConflict", "%s", why);
     }
-    twin__aws_del(c->t, K_POLICY, sget(p, "PolicyName"));
+    twin__aws_del(c->t, K_POLICY, twin__aws_str(p, "PolicyName"));
     json_decref(p);
     c->output = json_object();
     return 0;
@@ -1494,11 +1444,7 @@ static int iam_create_policy_version(aws_ctx *c)
         json_decref(p);
         return 0;
     }
-    json_t *versions = json_object_get(p, "PolicyVersionList");
-    if (!json_is_array(versions)) {
-        versions = json_array();
-        json_object_set_new(p, "PolicyVersionList", versions);
-    }
+    json_t *versions = twin__aws_array_of(p, "PolicyVersionList");
     if (json_array_size(versions) >= 5) {
         json_decref(doc);
         json_decref(p);
@@ -1509,7 +1455,7 @@ static int iam_create_policy_version(aws_ctx *c)
     size_t i;
     json_t *v;
     json_array_foreach(versions, i, v) {
-        const char *id = sget(v, "VersionId");
+        const char *id = twin__aws_str(v, "VersionId");
         if (id && id[0] == 'v' && atol(id + 1) > top)
             top = atol(id + 1);
     }
@@ -1525,7 +1471,7 @@ static int iam_create_policy_version(aws_ctx *c)
                               "CreateDate", now);
     json_array_append(versions, entry);
     json_object_set_new(p, "UpdateDate", json_string(now));
-    twin__aws_put(c->t, K_POLICY, sget(p, "PolicyName"), p);   /* p is the store's now: not changed after */
+    twin__aws_put(c->t, K_POLICY, twin__aws_str(p, "PolicyName"), p);   /* p is the store's now: not changed after */
     json_t *out = json_pack("{s:O, s:O, s:O}", "VersionId", json_object_get(entry, "VersionId"), "IsDefaultVersion",
                             json_object_get(entry, "IsDefaultVersion"), "CreateDate", json_object_get(entry, "CreateDate"));
     json_object_set_new(out, "Document", encoded(doc));
@@ -1577,19 +1523,6 @@ const aws_op twin__aws_iam_ops[] = {
 
 /* ---- impact: iam_grants ---- */
 
-static int principal_everyone(const json_t *p)
-{
-    if (json_is_string(p))
-        return !strcmp(json_string_value(p), "*");
-    json_t *aws = json_object_get(p, "AWS");
-    if (json_is_string(aws))
-        return !strcmp(json_string_value(aws), "*");
-    size_t i;
-    json_t *v;
-    json_array_foreach(aws, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "*")) return 1;
-    return 0;
-}
-
 /* A trust policy letting anyone assume the role: an Allow whose Principal
  * is "*" or {"AWS": "*"} (Conditions, sts:ExternalId for one, are not
  * weighed: such a role is reported). */
@@ -1600,8 +1533,8 @@ static int trust_public(const json_t *pdoc)
     size_t i;
     json_t *st;
     json_array_foreach(list, i, st) {
-        const char *effect = sget(st, "Effect");
-        pub |= effect && !strcmp(effect, "Allow") && principal_everyone(json_object_get(st, "Principal"));
+        const char *effect = twin__aws_str(st, "Effect");
+        pub |= effect && !strcmp(effect, "Allow") && twin__aws_principal_everyone(json_object_get(st, "Principal"));
     }
     json_decref(list);
     return pub;
@@ -1657,7 +1590,7 @@ static void add_unique(json_t *arr, const json_t *values)
 /* An Allow of every action ("*") on every resource ("*"). */
 static int statement_admin(const json_t *st)
 {
-    const char *effect = sget(st, "Effect");
+    const char *effect = twin__aws_str(st, "Effect");
     json_t *a = json_object_get(st, "Action"), *r = json_object_get(st, "Resource");
     return effect && !strcmp(effect, "Allow") && a && has_pattern(a, "*", "*:*") && r && has_pattern(r, "*", NULL);
 }
@@ -1674,7 +1607,7 @@ static int any_admin(const json_t *sts)
 static json_t *grant_entry(twin *t, const char *kind, const char *name, const json_t *pdoc, const json_t *source,
                            const json_t *sts, const char *via)
 {
-    const char *self = sget(pdoc, "Arn");
+    const char *self = twin__aws_str(pdoc, "Arn");
     json_t *actions = json_array(), *not_actions = json_array(), *resources = json_array(),
            *not_resources = json_array(), *over = json_array();
     int admin = json_string_value(json_object_get(source, "arn")) &&
@@ -1733,7 +1666,7 @@ static json_t *grant_entry(twin *t, const char *kind, const char *name, const js
 /* The grants one principal gained in the open operation (appended to out). */
 static void principal_grants(twin *t, const char *kind, const char *name, json_t *out)
 {
-    json_t *before = doc_before(t, kind, name), *after = doc_copy(t, kind, name);
+    json_t *before = doc_before(t, kind, name), *after = twin__aws_doc_copy(t, kind, name);
     if (!after) {
         json_decref(before);
         return;
@@ -1744,7 +1677,7 @@ static void principal_grants(twin *t, const char *kind, const char *name, json_t
     size_t i, k;
     json_t *st, *b, *g;
     json_array_foreach(asts, i, st) {
-        if (strcmp(sget(st, "Effect"), "Allow"))
+        if (strcmp(twin__aws_str(st, "Effect"), "Allow"))
             continue;
         int old = 0;
         json_array_foreach(bsts, k, b) old |= json_equal(st, b);
@@ -1761,12 +1694,14 @@ static void principal_grants(twin *t, const char *kind, const char *name, json_t
     int role = !strcmp(kind, K_ROLE);
     json_array_foreach(groups, i, g) {
         json_t *src = json_array_get(g, 0);
-        const char *skind = sget(src, "kind"), *sname = sget(src, "name"), *sarn = sget(src, "arn");
+        const char *skind = twin__aws_str(src, "kind"), *sname = twin__aws_str(src, "name"),
+                   *sarn = twin__aws_str(src, "arn");
         char *via;
         if (!strcmp(skind, "inline")) {
             via = twin_xasprintf("%s %s", role ? "PutRolePolicy" : "PutUserPolicy", sname);
         } else {
-            int had = before && find_named(json_object_get(before, "AttachedManagedPolicies"), "PolicyArn", sarn, NULL);
+            int had =
+                before && twin__aws_find(json_object_get(before, "AttachedManagedPolicies"), "PolicyArn", sarn, NULL);
             via = twin_xasprintf("%s %s", had ? "CreatePolicyVersion" : role ? "AttachRolePolicy" : "AttachUserPolicy",
                                  sname);
         }
@@ -1791,11 +1726,7 @@ static void principal_grants(twin *t, const char *kind, const char *name, json_t
 
 void twin__aws_iam_impact(twin *t, json_t *impact)
 {
-    json_t *grants = json_object_get(impact, "iam_grants");
-    if (!json_is_array(grants)) {
-        grants = json_array();
-        json_object_set_new(impact, "iam_grants", grants);
-    }
+    json_t *grants = twin__aws_array_of(impact, "iam_grants");
     /* the principals to look at: those written, and those a written policy
      * is attached to */
     json_t *seen = json_object();
@@ -1806,13 +1737,13 @@ void twin__aws_iam_impact(twin *t, json_t *impact)
             json_object_set_new(seen, key, json_true());
             free(key);
         } else if (!strcmp(ch->kind, K_POLICY) && ch->after) {
-            const char *arn = sget(twin__aws_doc(ch->after), "Arn");
+            const char *arn = twin__aws_str(twin__aws_doc(ch->after), "Arn");
             const char *kinds[] = {K_ROLE, K_USER};
             for (int k = 0; arn && k < 2; k++) {
                 json_t *all = twin__aws_list(t, kinds[k]);
                 size_t i;
                 json_t *obj;
-                json_array_foreach(all, i, obj) if (find_named(json_object_get(twin__aws_doc(obj),
+                json_array_foreach(all, i, obj) if (twin__aws_find(json_object_get(twin__aws_doc(obj),
                                                                                "AttachedManagedPolicies"),
                                                                "PolicyArn", arn, NULL))
                 {
@@ -1855,88 +1786,70 @@ static int docs_to_objects(json_t *list, const char *member)
     return 0;
 }
 
-static int import_list(twin *t, const json_t *doc, const char *key, const char *kind, const char *name_key,
-                       char *err, size_t errlen)
+/* One item of an import (twin__aws_import_items). */
+static int import_one(twin *t, const char *kind, const char *key, size_t i, const json_t *item, const char *name,
+                      char *err, size_t errlen)
 {
-    json_t *items = json_object_get(doc, key);
-    if (!items)
-        return 0;
-    if (!json_is_array(items)) {
-        snprintf(err, errlen, "%s: not an array", key);
+    json_t *d = json_deep_copy(item);
+    const char *bad = NULL;
+    if (!strcmp(kind, K_ROLE)) {
+        json_t *trust = json_object_get(d, "AssumeRolePolicyDocument");
+        if (trust) {
+            json_t *p = parse_doc(trust);
+            if (!p)
+                bad = "AssumeRolePolicyDocument";
+            else
+                json_object_set_new(d, "AssumeRolePolicyDocument", p);
+        }
+        if (docs_to_objects(json_object_get(d, "RolePolicyList"), "PolicyDocument") != 0)
+            bad = "RolePolicyList";
+    } else if (!strcmp(kind, K_USER)) {
+        if (docs_to_objects(json_object_get(d, "UserPolicyList"), "PolicyDocument") != 0)
+            bad = "UserPolicyList";
+        /* never a secret in the twin */
+        size_t k;
+        json_t *ak;
+        json_array_foreach(json_object_get(d, "AccessKeys"), k, ak) json_object_del(ak, "SecretAccessKey");
+    } else if (docs_to_objects(json_object_get(d, "PolicyVersionList"), "Document") != 0) {
+        bad = "PolicyVersionList";
+    }
+    if (bad) {
+        json_decref(d);
+        snprintf(err, errlen, "%s[%zu] (%s): %s: a document is not a JSON object", key, i, name, bad);
         return -1;
     }
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        const char *name = sget(item, name_key);
-        if (!json_is_object(item) || !name || !*name) {
-            snprintf(err, errlen, "%s[%zu]: no %s", key, i, name_key);
-            return -1;
-        }
-        json_t *d = json_deep_copy(item);
-        const char *bad = NULL;
-        if (!strcmp(kind, K_ROLE)) {
-            json_t *trust = json_object_get(d, "AssumeRolePolicyDocument");
-            if (trust) {
-                json_t *p = parse_doc(trust);
-                if (!p)
-                    bad = "AssumeRolePolicyDocument";
-                else
-                    json_object_set_new(d, "AssumeRolePolicyDocument", p);
-            }
-            if (docs_to_objects(json_object_get(d, "RolePolicyList"), "PolicyDocument") != 0)
-                bad = "RolePolicyList";
-        } else if (!strcmp(kind, K_USER)) {
-            if (docs_to_objects(json_object_get(d, "UserPolicyList"), "PolicyDocument") != 0)
-                bad = "UserPolicyList";
-            /* never a secret in the twin */
-            size_t k;
-            json_t *ak;
-            json_array_foreach(json_object_get(d, "AccessKeys"), k, ak) json_object_del(ak, "SecretAccessKey");
-        } else if (docs_to_objects(json_object_get(d, "PolicyVersionList"), "Document") != 0) {
-            bad = "PolicyVersionList";
-        }
-        if (bad) {
-            json_decref(d);
-            snprintf(err, errlen, "%s[%zu] (%s): %s: a document is not a JSON object", key, i, name, bad);
-            return -1;
-        }
-        const char *lists[] = {"AttachedManagedPolicies", "Tags", !strcmp(kind, K_ROLE) ? "RolePolicyList"
-                                                                  : !strcmp(kind, K_USER) ? "UserPolicyList"
-                                                                                          : "PolicyVersionList"};
-        for (int k = 0; k < 3; k++)
-            if (!json_is_array(json_object_get(d, lists[k])) && strcmp(kind, K_POLICY))
-                json_object_set_new(d, lists[k], json_array());
-        twin__aws_put(t, kind, name, d);
-        json_decref(d);
-    }
-    return (int)json_array_size(items);
+    const char *lists[] = {"AttachedManagedPolicies", "Tags", !strcmp(kind, K_ROLE) ? "RolePolicyList"
+                                                              : !strcmp(kind, K_USER) ? "UserPolicyList"
+                                                                                      : "PolicyVersionList"};
+    for (int k = 0; k < 3; k++)
+        if (!json_is_array(json_object_get(d, lists[k])) && strcmp(kind, K_POLICY))
+            json_object_set_new(d, lists[k], json_array());
+    twin__aws_put(t, kind, name, d);
+    json_decref(d);
+    return 0;
 }
 
 int twin__aws_iam_import(twin *t, const json_t *doc, char *err, size_t errlen)
 {
-    int n = 0, k;
-    if ((k = import_list(t, doc, "Policies", K_POLICY, "PolicyName", err, errlen)) < 0)
-        return -1;
-    n += k;
-    if ((k = import_list(t, doc, "RoleDetailList", K_ROLE, "RoleName", err, errlen)) < 0)
-        return -1;
-    n += k;
-    if ((k = import_list(t, doc, "UserDetailList", K_USER, "UserName", err, errlen)) < 0)
-        return -1;
-    return n + k;
+    static const char *const lists[][3] = {
+        {"Policies", K_POLICY, "PolicyName"},
+        {"RoleDetailList", K_ROLE, "RoleName"},
+        {"UserDetailList", K_USER, "UserName"},
+    };
+    int n = 0;
+    for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++) {
+        int k = twin__aws_import_items(t, doc, lists[j][0], lists[j][1], lists[j][2], NULL, import_one, err, errlen);
+        if (k < 0)
+            return -1;
+        n += k;
+    }
+    return n;
 }
 
 void twin__aws_iam_export(twin *t, json_t *state)
 {
     const char *keys[] = {"UserDetailList", "RoleDetailList", "Policies"};
     const char *kinds[] = {K_USER, K_ROLE, K_POLICY};
-    for (int k = 0; k < 3; k++) {
-        json_t *all = twin__aws_list(t, kinds[k]), *out = json_array();
-        size_t i;
-        json_t *obj;
-        json_array_foreach(all, i, obj) json_array_append_new(out, json_deep_copy(twin__aws_doc(obj)));
-        json_decref(all);
-        json_object_set_new(state, keys[k], out);
-    }
+    for (int k = 0; k < 3; k++)
+        json_object_set_new(state, keys[k], twin__aws_docs(t, kinds[k], 1));
 }

@@ -75,8 +75,55 @@ void twin__aws_put(twin *t, const char *kind, const char *id, const json_t *doc)
 /* Removes a resource: 0, or -1 when it was not there. */
 int twin__aws_del(twin *t, const char *kind, const char *id);
 
+/* ---- small helpers every module uses ---- */
+/* o[key] as a string (borrowed from o), or NULL; the call's input's. */
+const char *twin__aws_str(const json_t *o, const char *key);
+const char *twin__aws_input_str(const aws_ctx *c, const char *key);
+/* Both strings there and equal. */
+int twin__aws_is(const char *s, const char *v);
+/* A modifiable copy of a resource's "aws" document (new reference; {} when
+ * the resource has none), or NULL when there is no such resource. */
+json_t *twin__aws_doc_copy(twin *t, const char *kind, const char *id);
+/* Ends a mutation: writes doc (a resource's "aws" document) when write,
+ * releases doc (taken), answers {} (returns 0). */
+int twin__aws_done(aws_ctx *c, const char *kind, const char *id, json_t *doc, int write);
+/* The first element of list whose string member key is value (borrowed;
+ * its index in *idx when idx is not NULL), or NULL. */
+json_t *twin__aws_find(const json_t *list, const char *key, const char *value, size_t *idx);
+/* A list parameter: 1 for an array of strings, 0 when absent (NULL), -1
+ * when it is something else. */
+int twin__aws_string_list(const json_t *v);
+/* Whether the array of strings list holds s. */
+int twin__aws_in_list(const json_t *list, const char *s);
+/* The "aws" documents of every resource of a kind, sorted by id (new
+ * array): deep copies when copy, else the store's shared documents (read
+ * only). */
+json_t *twin__aws_docs(twin *t, const char *kind, int copy);
+/* Imports the items of the array doc[key] (absent: none) with fn, one call
+ * an item (item borrowed, id its id_key; fn answers 0, or -1 with err
+ * set): the count, or -1 with err set.  expect NULL: "KEY: not an array",
+ * "KEY[i]: no ID_KEY"; else "KEY: must be an array", "KEY[i]: an object
+ * with EXPECT is expected". */
+typedef int (*twin__aws_import_fn)(twin *t, const char *kind, const char *key, size_t i, const json_t *item,
+                                   const char *id, char *err, size_t errlen);
+int twin__aws_import_items(twin *t, const json_t *doc, const char *key, const char *kind, const char *id_key,
+                           const char *expect, twin__aws_import_fn fn, char *err, size_t errlen);
+
+/* A policy's Principal naming everyone: "*", {"AWS": "*"} or an AWS list
+ * holding "*". */
+int twin__aws_principal_everyone(const json_t *principal);
+
 /* ---- tags: [{"Key": ..., "Value": ...}] under "Tags" (or TagList / TagSet) ---- */
 const char *twin__aws_tag(const json_t *doc, const char *key);   /* NULL when absent */
+/* doc[key] (Tags, TagList, AccessKeys...), made an empty array when it is
+ * not one (borrowed from doc). */
+json_t *twin__aws_array_of(json_t *doc, const char *key);
+/* Sets the value of the first tag of that key, else appends {Key, Value}. */
+void twin__aws_tag_set(json_t *tags, const char *key, const char *value);
+/* The index of the last tag of that key, or -1. */
+long twin__aws_tag_last(const json_t *tags, const char *key);
+/* Removes the first tag of that key: 1, or 0 when there was none (key NULL: 0). */
+int twin__aws_tag_remove(json_t *tags, const char *key);
 /* The protection tags: airlock.dev/tier=critical, airlock.dev/restricted=true. */
 int twin__aws_critical(const json_t *doc);
 int twin__aws_restricted(const json_t *doc);

@@ -36,50 +36,39 @@
 #define K_DB "RDSDBInstance"
 #define K_SNAP "RDSDBSnapshot"
 
-static const char *in_str(const aws_ctx *c, const char *key)
-{
-    return json_string_value(json_object_get(c->input, key));
-}
-
-static const char *sget(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static json_t *doc_copy(twin *t, const char *kind, const char *id)
-{
-    json_t *obj = twin__aws_get(t, kind, id);
-    if (!obj)
-        return NULL;
-    json_t *doc = json_deep_copy(twin__aws_doc(obj));
-    json_decref(obj);
-    return doc ? doc : json_object();
-}
-
 static int need(aws_ctx *c, const char *key, const char **out)
 {
-    *out = in_str(c, key);
+    *out = twin__aws_input_str(c, key);
     if (*out && **out)
         return 1;
     twin__aws_error(c, 400, "MissingParameter", "The request must contain the parameter %s", key);
     return 0;
 }
 
+/* The DB instance or snapshot (kind) id (a copy), or NULL with
+ * DBInstanceNotFound / DBSnapshotNotFound set. */
+static json_t *need_resource(aws_ctx *c, const char *kind, const char *id)
+{
+    json_t *d = twin__aws_doc_copy(c->t, kind, id);
+    if (d)
+        return d;
+    if (!strcmp(kind, K_DB))
+        twin__aws_error(c, 404, "DBInstanceNotFound", "DBInstance %s not found.", id);
+    else
+        twin__aws_error(c, 404, "DBSnapshotNotFound", "DBSnapshot %s not found.", id);
+    return NULL;
+}
+
 /* The instance the call's DBInstanceIdentifier names (a copy), or NULL
  * with DBInstanceNotFound set. */
 static json_t *need_instance(aws_ctx *c, const char **id)
 {
-    if (!need(c, "DBInstanceIdentifier", id))
-        return NULL;
-    json_t *d = doc_copy(c->t, K_DB, *id);
-    if (!d)
-        twin__aws_error(c, 404, "DBInstanceNotFound", "DBInstance %s not found.", *id);
-    return d;
+    return need(c, "DBInstanceIdentifier", id) ? need_resource(c, K_DB, *id) : NULL;
 }
 
 static const char *status_of(const json_t *d)
 {
-    const char *s = sget(d, "DBInstanceStatus");
+    const char *s = twin__aws_str(d, "DBInstanceStatus");
     return s ? s : "available";
 }
 
@@ -90,13 +79,13 @@ static int filter_match(const json_t *filters, const json_t *d, const char *cons
     size_t i, k;
     json_t *f, *v;
     json_array_foreach(filters, i, f) {
-        const char *name = sget(f, "Name"), *field = NULL;
+        const char *name = twin__aws_str(f, "Name"), *field = NULL;
         for (int m = 0; map[m][0]; m++)
             if (name && !strcmp(name, map[m][0]))
                 field = map[m][1];
         if (!field)
             continue;   /* a filter the twin does not know keeps everything */
-        const char *have = sget(d, field);
+        const char *have = twin__aws_str(d, field);
         int any = 0;
         json_array_foreach(json_object_get(f, "Values"), k, v) any |= have && json_is_string(v) &&
                                                                     !strcmp(have, json_string_value(v));
@@ -106,31 +95,51 @@ static int filter_match(const json_t *filters, const json_t *d, const char *cons
     return 1;
 }
 
+/* DescribeDBInstances and DescribeDBSnapshots: the one the call's id_key
+ * names, else every one of kind its Filters (map) keep; snapshots also by
+ * the call's DBInstanceIdentifier and SnapshotType. */
+static int describe_kind(aws_ctx *c, const char *kind, const char *id_key, const char *const map[][2],
+                         const char *out_key)
+{
+    const char *id = twin__aws_input_str(c, id_key), *iid = NULL, *type = NULL;
+    if (!strcmp(kind, K_SNAP)) {
+        iid = twin__aws_input_str(c, "DBInstanceIdentifier");
+        type = twin__aws_input_str(c, "SnapshotType");
+    }
+    json_t *out = json_array();
+    if (id) {
+        json_t *d = need_resource(c, kind, id);
+        if (!d) {
+            json_decref(out);
+            return 0;
+        }
+        json_array_append_new(out, d);
+    } else {
+        json_t *all = twin__aws_list(c->t, kind);
+        size_t i;
+        json_t *obj;
+        json_array_foreach(all, i, obj) {
+            const json_t *d = twin__aws_doc(obj);
+            if (iid && !twin__aws_is(twin__aws_str(d, "DBInstanceIdentifier"), iid))
+                continue;
+            if (type && !twin__aws_is(twin__aws_str(d, "SnapshotType"), type))
+                continue;
+            if (filter_match(json_object_get(c->input, "Filters"), d, map))
+                json_array_append_new(out, json_deep_copy(d));
+        }
+        json_decref(all);
+    }
+    c->output = json_pack("{s:o}", out_key, out);
+    return 0;
+}
+
 static int rds_describe_db_instances(aws_ctx *c)
 {
     static const char *const map[][2] = {{"db-instance-id", "DBInstanceIdentifier"},
                                          {"engine", "Engine"},
                                          {"db-instance-class", "DBInstanceClass"},
                                          {NULL, NULL}};
-    const char *id = in_str(c, "DBInstanceIdentifier");
-    json_t *out = json_array();
-    if (id) {
-        json_t *d = doc_copy(c->t, K_DB, id);
-        if (!d) {
-            json_decref(out);
-            return twin__aws_error(c, 404, "DBInstanceNotFound", "DBInstance %s not found.", id);
-        }
-        json_array_append_new(out, d);
-    } else {
-        json_t *all = twin__aws_list(c->t, K_DB);
-        size_t i;
-        json_t *obj;
-        json_array_foreach(all, i, obj) if (filter_match(json_object_get(c->input, "Filters"), twin__aws_doc(obj), map))
-            json_array_append_new(out, json_deep_copy(twin__aws_doc(obj)));
-        json_decref(all);
-    }
-    c->output = json_pack("{s:o}", "DBInstances", out);
-    return 0;
+    return describe_kind(c, K_DB, "DBInstanceIdentifier", map, "DBInstances");
 }
 
 static int rds_describe_db_snapshots(aws_ctx *c)
@@ -140,33 +149,7 @@ static int rds_describe_db_snapshots(aws_ctx *c)
                                          {"snapshot-type", "SnapshotType"},
                                          {"engine", "Engine"},
                                          {NULL, NULL}};
-    const char *sid = in_str(c, "DBSnapshotIdentifier"), *iid = in_str(c, "DBInstanceIdentifier");
-    const char *type = in_str(c, "SnapshotType");
-    json_t *out = json_array();
-    if (sid) {
-        json_t *d = doc_copy(c->t, K_SNAP, sid);
-        if (!d) {
-            json_decref(out);
-            return twin__aws_error(c, 404, "DBSnapshotNotFound", "DBSnapshot %s not found.", sid);
-        }
-        json_array_append_new(out, d);
-    } else {
-        json_t *all = twin__aws_list(c->t, K_SNAP);
-        size_t i;
-        json_t *obj;
-        json_array_foreach(all, i, obj) {
-            const json_t *d = twin__aws_doc(obj);
-            if (iid && (!sget(d, "DBInstanceIdentifier") || strcmp(sget(d, "DBInstanceIdentifier"), iid)))
-                continue;
-            if (type && (!sget(d, "SnapshotType") || strcmp(sget(d, "SnapshotType"), type)))
-                continue;
-            if (filter_match(json_object_get(c->input, "Filters"), d, map))
-                json_array_append_new(out, json_deep_copy(d));
-        }
-        json_decref(all);
-    }
-    c->output = json_pack("{s:o}", "DBSnapshots", out);
-    return 0;
+    return describe_kind(c, K_SNAP, "DBSnapshotIdentifier", map, "DBSnapshots");
 }
 
 /* ---- snapshots ---- */
@@ -264,10 +247,10 @@ static int rds_delete_db_snapshot(aws_ctx *c)
     const char *sid;
     if (!need(c, "DBSnapshotIdentifier", &sid))
         return 0;
-    json_t *s = doc_copy(c->t, K_SNAP, sid);
+    json_t *s = need_resource(c, K_SNAP, sid);
     if (!s)
-        return twin__aws_error(c, 404, "DBSnapshotNotFound", "DBSnapshot %s not found.", sid);
-    const char *type = sget(s, "SnapshotType"), *status = sget(s, "Status");
+        return 0;
+    const char *type = twin__aws_str(s, "SnapshotType"), *status = twin__aws_str(s, "Status");
     if (type && !strcmp(type, "automated")) {
         json_decref(s);
         return twin__aws_error(c, 400, "InvalidDBSnapshotState",
@@ -292,7 +275,7 @@ static int rds_delete_db_instance(aws_ctx *c)
     if (!d)
         return 0;
     int skip = json_is_true(json_object_get(c->input, "SkipFinalSnapshot"));
-    const char *final = in_str(c, "FinalDBSnapshotIdentifier");
+    const char *final = twin__aws_input_str(c, "FinalDBSnapshotIdentifier");
     const char *status = status_of(d);
     if (json_is_true(json_object_get(d, "DeletionProtection"))) {
         twin__aws_error(c, 400, "InvalidParameterCombination",
@@ -374,10 +357,10 @@ static int rds_modify_db_instance(aws_ctx *c)
     json_t *as = json_object_get(c->input, "AllocatedStorage");
     if (json_is_integer(as) && json_integer_value(as) < json_integer_value(json_object_get(d, "AllocatedStorage"))) {
         json_decref(d);
-        return twin__aws_error(c, 400, "InvalidParameterCombination",
-                               "Invalid storage size for engine name %s and storage type %s: %lld",
-                               sget(d, "Engine") ? sget(d, "Engine") : "", sget(d, "StorageType") ? sget(d, "StorageType") : "",
-                               (long long)json_integer_value(as));
+        return twin__aws_error(
+            c, 400, "InvalidParameterCombination", "Invalid storage size for engine name %s and storage type %s: %lld",
+            twin__aws_str(d, "Engine") ? twin__aws_str(d, "Engine") : "",
+            twin__aws_str(d, "StorageType") ? twin__aws_str(d, "StorageType") : "", (long long)json_integer_value(as));
     }
     int immediately = json_is_true(json_object_get(c->input, "ApplyImmediately"));
     for (size_t i = 0; i < sizeof now_keys / sizeof *now_keys; i++)
@@ -399,7 +382,7 @@ static int rds_modify_db_instance(aws_ctx *c)
             list, json_pack("{s:O, s:s}", "VpcSecurityGroupId", v, "Status", "active"));
         json_object_set_new(d, "VpcSecurityGroups", list);
     }
-    if (in_str(c, "MasterUserPassword"))
+    if (twin__aws_input_str(c, "MasterUserPassword"))
         pending_set(d, "MasterUserPassword", json_string("****"));
     twin__aws_put(c->t, K_DB, id, d);
     c->output = json_pack("{s:o}", "DBInstance", json_deep_copy(d));
@@ -419,7 +402,7 @@ static int rds_set_status(aws_ctx *c)
             json_decref(d);
             return twin__aws_error(c, 400, "InvalidDBInstanceState", "Instance %s is not in available state.", id);
         }
-        const char *sid = in_str(c, "DBSnapshotIdentifier");
+        const char *sid = twin__aws_input_str(c, "DBSnapshotIdentifier");
         if (sid) {
             if (snapshot_id_free(c, sid) != 0) {
                 json_decref(d);
@@ -464,25 +447,7 @@ static json_t *resource_of(aws_ctx *c, const char *arn, const char **kind, const
     }
     *kind = db ? K_DB : K_SNAP;
     *id = db ? db + 4 : snap + 10;
-    json_t *d = doc_copy(c->t, *kind, *id);
-    if (!d && db)
-        twin__aws_error(c, 404, "DBInstanceNotFound", "DBInstance %s not found.", *id);
-    else if (!d)
-        twin__aws_error(c, 404, "DBSnapshotNotFound", "DBSnapshot %s not found.", *id);
-    return d;
-}
-
-static json_t *find_key(json_t *tags, const char *key, size_t *idx)
-{
-    size_t i;
-    json_t *tag;
-    json_array_foreach(tags, i, tag) {
-        if (sget(tag, "Key") && !strcmp(sget(tag, "Key"), key)) {
-            *idx = i;
-            return tag;
-        }
-    }
-    return NULL;
+    return need_resource(c, *kind, *id);
 }
 
 static int rds_tags(aws_ctx *c)
@@ -493,42 +458,28 @@ static int rds_tags(aws_ctx *c)
     json_t *d = resource_of(c, arn, &kind, &id);
     if (!d)
         return 0;
-    json_t *tags = json_object_get(d, "TagList");
-    if (!json_is_array(tags)) {
-        tags = json_array();
-        json_object_set_new(d, "TagList", tags);
-    }
+    json_t *tags = twin__aws_array_of(d, "TagList");
     if (!strcmp(c->operation, "ListTagsForResource")) {
         c->output = json_pack("{s:O}", "TagList", tags);
         json_decref(d);
         return 0;
     }
-    size_t i, idx;
+    size_t i;
     json_t *v;
     if (!strcmp(c->operation, "AddTagsToResource")) {
         json_array_foreach(json_object_get(c->input, "Tags"), i, v) {
-            const char *k = sget(v, "Key"), *val = sget(v, "Value");
-            if (!k)
-                continue;
-            json_t *old = find_key(tags, k, &idx);
-            if (old)
-                json_object_set_new(old, "Value", json_string(val ? val : ""));
-            else
-                json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", k, "Value", val ? val : ""));
+            const char *k = twin__aws_str(v, "Key"), *val = twin__aws_str(v, "Value");
+            if (k)
+                twin__aws_tag_set(tags, k, val ? val : "");
         }
         if (json_array_size(tags) > 50) {
             json_decref(d);
             return twin__aws_error(c, 400, "TagQuotaPerResourceExceeded", "Cannot have more than 50 tags on a resource.");
         }
     } else {
-        json_array_foreach(json_object_get(c->input, "TagKeys"), i, v) if (json_is_string(v) &&
-                                                                            find_key(tags, json_string_value(v), &idx))
-            json_array_remove(tags, idx);
+        json_array_foreach(json_object_get(c->input, "TagKeys"), i, v) twin__aws_tag_remove(tags, json_string_value(v));
     }
-    twin__aws_put(c->t, kind, id, d);
-    json_decref(d);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, kind, id, d, 1);
 }
 
 const aws_op twin__aws_rds_ops[] = {
@@ -555,7 +506,7 @@ static int snapshot_made(twin *t, const char *id)
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *ch = e->value;
         if (!strcmp(ch->kind, K_SNAP) && !ch->before && ch->after) {
-            const char *of = sget(twin__aws_doc(ch->after), "DBInstanceIdentifier");
+            const char *of = twin__aws_str(twin__aws_doc(ch->after), "DBInstanceIdentifier");
             if (of && !strcmp(of, id))
                 return 1;
         }
@@ -565,11 +516,7 @@ static int snapshot_made(twin *t, const char *id)
 
 void twin__aws_rds_impact(twin *t, json_t *impact)
 {
-    json_t *risk = json_object_get(impact, "data_at_risk");
-    if (!json_is_array(risk)) {
-        risk = json_array();
-        json_object_set_new(impact, "data_at_risk", risk);
-    }
+    json_t *risk = twin__aws_array_of(impact, "data_at_risk");
     TWIN_MAP_FOREACH(&t->changes, e) {
         twin_change *ch = e->value;
         if (!ch->before || ch->after)
@@ -582,7 +529,7 @@ void twin__aws_rds_impact(twin *t, json_t *impact)
         } else if (!strcmp(ch->kind, K_SNAP)) {
             /* critical: its own tags, or the instance it was taken of */
             int critical = twin__aws_critical(d);
-            const char *of = sget(d, "DBInstanceIdentifier");
+            const char *of = twin__aws_str(d, "DBInstanceIdentifier");
             json_t *inst = of && !critical ? twin__aws_before(t, K_DB, of) : NULL;
             critical |= inst && twin__aws_critical(twin__aws_doc(inst));
             json_decref(inst);
@@ -594,63 +541,44 @@ void twin__aws_rds_impact(twin *t, json_t *impact)
 
 /* ---- import and export ---- */
 
-static int import_items(twin *t, const json_t *doc, const char *key, const char *kind, const char *id_key,
-                        char *err, size_t errlen)
+/* One item of an import (twin__aws_import_items). */
+static int import_one(twin *t, const char *kind, const char *key, size_t i, const json_t *item, const char *id,
+                      char *err, size_t errlen)
 {
-    json_t *items = json_object_get(doc, key);
-    if (!items)
-        return 0;
-    if (!json_is_array(items)) {
-        snprintf(err, errlen, "%s: not an array", key);
-        return -1;
+    json_t *d = json_deep_copy(item);
+    const char *arn_key = !strcmp(kind, K_DB) ? "DBInstanceArn" : "DBSnapshotArn";
+    if (!twin__aws_str(d, arn_key)) {
+        char *res = twin_xasprintf("%s:%s", !strcmp(kind, K_DB) ? "db" : "snapshot", id);
+        char *arn = twin__aws_arn(t, "rds", 1, res);
+        json_object_set_new(d, arn_key, json_string(arn));
+        free(res);
+        free(arn);
     }
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        const char *id = sget(item, id_key);
-        if (!json_is_object(item) || !id || !*id) {
-            snprintf(err, errlen, "%s[%zu]: no %s", key, i, id_key);
-            return -1;
-        }
-        json_t *d = json_deep_copy(item);
-        const char *arn_key = !strcmp(kind, K_DB) ? "DBInstanceArn" : "DBSnapshotArn";
-        if (!sget(d, arn_key)) {
-            char *res = twin_xasprintf("%s:%s", !strcmp(kind, K_DB) ? "db" : "snapshot", id);
-            char *arn = twin__aws_arn(t, "rds", 1, res);
-            json_object_set_new(d, arn_key, json_string(arn));
-            free(res);
-            free(arn);
-        }
-        if (!json_is_array(json_object_get(d, "TagList")))
-            json_object_set_new(d, "TagList", json_array());
-        if (!strcmp(kind, K_DB) && !sget(d, "DBInstanceStatus"))
-            json_object_set_new(d, "DBInstanceStatus", json_string("available"));
-        if (!strcmp(kind, K_SNAP) && !sget(d, "Status"))
-            json_object_set_new(d, "Status", json_string("available"));
-        twin__aws_put(t, kind, id, d);
-        json_decref(d);
-    }
-    return (int)json_array_size(items);
+    if (!json_is_array(json_object_get(d, "TagList")))
+        json_object_set_new(d, "TagList", json_array());
+    if (!strcmp(kind, K_DB) && !twin__aws_str(d, "DBInstanceStatus"))
+        json_object_set_new(d, "DBInstanceStatus", json_string("available"));
+    if (!strcmp(kind, K_SNAP) && !twin__aws_str(d, "Status"))
+        json_object_set_new(d, "Status", json_string("available"));
+    twin__aws_put(t, kind, id, d);
+    json_decref(d);
+    return 0;
 }
 
 int twin__aws_rds_import(twin *t, const json_t *doc, char *err, size_t errlen)
 {
-    int a = import_items(t, doc, "DBInstances", K_DB, "DBInstanceIdentifier", err, errlen);
+    int a = twin__aws_import_items(t, doc, "DBInstances", K_DB, "DBInstanceIdentifier", NULL, import_one, err,
+                                   errlen);
     if (a < 0)
         return -1;
-    int b = import_items(t, doc, "DBSnapshots", K_SNAP, "DBSnapshotIdentifier", err, errlen);
+    int b = twin__aws_import_items(t, doc, "DBSnapshots", K_SNAP, "DBSnapshotIdentifier", NULL, import_one, err,
+                                   errlen);
     return b < 0 ? -1 : a + b;
 }
 
 void twin__aws_rds_export(twin *t, json_t *state)
 {
     const char *keys[] = {"DBInstances", "DBSnapshots"}, *kinds[] = {K_DB, K_SNAP};
-    for (int k = 0; k < 2; k++) {
-        json_t *all = twin__aws_list(t, kinds[k]), *out = json_array();
-        size_t i;
-        json_t *obj;
-        json_array_foreach(all, i, obj) json_array_append_new(out, json_deep_copy(twin__aws_doc(obj)));
-        json_decref(all);
-        json_object_set_new(state, keys[k], out);
-    }
+    for (int k = 0; k < 2; k++)
+        json_object_set_new(state, keys[k], twin__aws_docs(t, kinds[k], 1));
 }

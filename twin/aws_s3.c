@@ -37,43 +37,64 @@
 
 /* ---- small helpers ---- */
 
-static const char *in_str(const aws_ctx *c, const char *key)
-{
-    return json_string_value(json_object_get(c->input, key));
-}
-
 static int in_true(const json_t *obj, const char *key)
 {
     return json_is_true(json_object_get(obj, key));
-}
-
-/* A modifiable copy of a bucket's "aws" document (new reference), or NULL. */
-static json_t *bucket_copy(twin *t, const char *name)
-{
-    json_t *obj = twin__aws_get(t, S3_KIND, name);
-    if (!obj)
-        return NULL;
-    json_t *doc = json_deep_copy(twin__aws_doc(obj));
-    json_decref(obj);
-    return doc ? doc : json_object();
 }
 
 /* The bucket the call names (a copy, new reference), or NULL with the AWS
  * error set on c. */
 static json_t *need_bucket(aws_ctx *c, const char **name_out)
 {
-    const char *name = in_str(c, "Bucket");
+    const char *name = twin__aws_input_str(c, "Bucket");
     if (!name || !*name) {
         twin__aws_error(c, 400, "InvalidRequest", "Missing required parameter: Bucket");
         return NULL;
     }
-    json_t *doc = bucket_copy(c->t, name);
+    json_t *doc = twin__aws_doc_copy(c->t, S3_KIND, name);
     if (!doc) {
         twin__aws_error(c, 404, "NoSuchBucket", "The specified bucket does not exist");
         return NULL;
     }
     *name_out = name;
     return doc;
+}
+
+/* Ends a call on a bucket with an AWS error: releases doc. */
+static int bucket_error(aws_ctx *c, json_t *doc, int status, const char *code, const char *message)
+{
+    json_decref(doc);
+    return twin__aws_error(c, status, code, "%s", message);
+}
+
+/* The object member key of the bucket the call names (borrowed from *doc,
+ * a copy the caller releases), or NULL with the error set: code and
+ * message (404) when the bucket has no such member. */
+static json_t *need_member(aws_ctx *c, const char *key, const char *code, const char *message, json_t **doc)
+{
+    const char *name;
+    *doc = need_bucket(c, &name);
+    if (!*doc)
+        return NULL;
+    json_t *m = json_object_get(*doc, key);
+    if (!json_is_object(m)) {
+        bucket_error(c, *doc, 404, code, message);
+        *doc = NULL;
+        return NULL;
+    }
+    return m;
+}
+
+/* DeleteBucketPolicy, DeletePublicAccessBlock: the member key removed. */
+static int remove_member(aws_ctx *c, const char *key)
+{
+    const char *name;
+    json_t *doc = need_bucket(c, &name);
+    if (!doc)
+        return 0;
+    int had = json_object_get(doc, key) != NULL;
+    json_object_del(doc, key);
+    return twin__aws_done(c, S3_KIND, name, doc, had);
 }
 
 /* The account's canonical owner: what a new bucket gets. */
@@ -148,21 +169,6 @@ static int condition_restricts(const json_t *cond)
     return 0;
 }
 
-static int principal_everyone(const json_t *p)
-{
-    if (json_is_string(p))
-        return !strcmp(json_string_value(p), "*");
-    if (!json_is_object(p))
-        return 0;
-    json_t *aws = json_object_get(p, "AWS");
-    if (json_is_string(aws))
-        return !strcmp(json_string_value(aws), "*");
-    size_t i;
-    json_t *v;
-    json_array_foreach(aws, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "*")) return 1;
-    return 0;
-}
-
 /* An Allow statement for everyone ("*", {"AWS": "*"}, or any NotPrincipal)
  * without a restricting Condition. */
 static int policy_statement_public(const json_t *st)
@@ -170,7 +176,8 @@ static int policy_statement_public(const json_t *st)
     const char *effect = json_string_value(json_object_get(st, "Effect"));
     if (!effect || strcmp(effect, "Allow"))
         return 0;
-    int everyone = principal_everyone(json_object_get(st, "Principal")) || json_object_get(st, "NotPrincipal");
+    int everyone =
+        twin__aws_principal_everyone(json_object_get(st, "Principal")) || json_object_get(st, "NotPrincipal");
     return everyone && !condition_restricts(json_object_get(st, "Condition"));
 }
 
@@ -324,11 +331,11 @@ static int requested_grants(aws_ctx *c, const json_t *owner, int allow_policy, j
                                          {"GrantReadACP", "READ_ACP"},
                                          {"GrantWriteACP", "WRITE_ACP"},
                                          {"GrantFullControl", "FULL_CONTROL"}};
-    const char *acl = in_str(c, "ACL");
+    const char *acl = twin__aws_input_str(c, "ACL");
     const json_t *acp = allow_policy ? json_object_get(c->input, "AccessControlPolicy") : NULL;
     int headers = 0;
     for (size_t i = 0; i < sizeof hdr / sizeof *hdr; i++)
-        headers |= in_str(c, hdr[i][0]) != NULL;
+        headers |= twin__aws_input_str(c, hdr[i][0]) != NULL;
     if ((acl != NULL) + (acp != NULL) + (headers != 0) > 1) {
         twin__aws_error(c, 400, "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed");
         return -1;
@@ -351,7 +358,7 @@ static int requested_grants(aws_ctx *c, const json_t *owner, int allow_policy, j
     } else if (headers) {
         *out = json_array();
         for (size_t i = 0; i < sizeof hdr / sizeof *hdr; i++) {
-            const char *v = in_str(c, hdr[i][0]);
+            const char *v = twin__aws_input_str(c, hdr[i][0]);
             if (v && header_grants(v, hdr[i][1], *out) != 0) {
                 json_decref(*out);
                 *out = NULL;
@@ -396,9 +403,7 @@ static int s3_head_bucket(aws_ctx *c)
     json_t *doc = need_bucket(c, &name);
     if (!doc)
         return 0;
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, 0);
 }
 
 static int valid_bucket_name(const char *n)
@@ -416,7 +421,7 @@ static int valid_bucket_name(const char *n)
  * a public access block with all four settings on. */
 static int s3_create_bucket(aws_ctx *c)
 {
-    const char *name = in_str(c, "Bucket");
+    const char *name = twin__aws_input_str(c, "Bucket");
     if (!name || !*name)
         return twin__aws_error(c, 400, "InvalidRequest", "Missing required parameter: Bucket");
     if (!valid_bucket_name(name))
@@ -484,17 +489,13 @@ static int s3_get_bucket_location(aws_ctx *c)
     return 0;
 }
 
+#define NO_POLICY "NoSuchBucketPolicy", "The bucket policy does not exist"
+
 static int s3_get_bucket_policy(aws_ctx *c)
 {
-    const char *name;
-    json_t *doc = need_bucket(c, &name);
-    if (!doc)
+    json_t *doc, *policy = need_member(c, "Policy", NO_POLICY, &doc);
+    if (!policy)
         return 0;
-    json_t *policy = json_object_get(doc, "Policy");
-    if (!json_is_object(policy)) {
-        json_decref(doc);
-        return twin__aws_error(c, 404, "NoSuchBucketPolicy", "The bucket policy does not exist");
-    }
     char *text = twin_xdumps(policy, JSON_COMPACT);
     c->output = json_pack("{s:s}", "Policy", text);
     free(text);
@@ -585,8 +586,8 @@ static int s3_put_bucket_policy(aws_ctx *c)
     }
     if (!json_is_object(policy)) {
         json_decref(policy);
-        json_decref(doc);
-        return twin__aws_error(c, 400, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'");
+        return bucket_error(c, doc, 400, "MalformedPolicy",
+                            "Policies must be valid JSON and the first byte must be '{'");
     }
     const char *problem = policy_problem(policy, name);
     if (problem) {
@@ -597,45 +598,22 @@ static int s3_put_bucket_policy(aws_ctx *c)
     }
     if (policy_public(policy) && pab_flag(doc, "BlockPublicPolicy")) {
         json_decref(policy);
-        json_decref(doc);
-        return twin__aws_error(c, 403, "AccessDenied", "Access Denied");
+        return bucket_error(c, doc, 403, "AccessDenied", "Access Denied");
     }
     json_object_set_new(doc, "Policy", policy);
-    twin__aws_put(c->t, S3_KIND, name, doc);
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, 1);
 }
 
-static int s3_delete_bucket_policy(aws_ctx *c)
-{
-    const char *name;
-    json_t *doc = need_bucket(c, &name);
-    if (!doc)
-        return 0;
-    if (json_object_get(doc, "Policy")) {
-        json_object_del(doc, "Policy");
-        twin__aws_put(c->t, S3_KIND, name, doc);
-    }
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
-}
+static int s3_delete_bucket_policy(aws_ctx *c) { return remove_member(c, "Policy"); }
 
 /* IsPublic is the policy's own status, as S3 reports it: what the policy
  * grants, before the bucket's public access block and whatever the ACL
  * grants. */
 static int s3_get_bucket_policy_status(aws_ctx *c)
 {
-    const char *name;
-    json_t *doc = need_bucket(c, &name);
-    if (!doc)
+    json_t *doc, *policy = need_member(c, "Policy", NO_POLICY, &doc);
+    if (!policy)
         return 0;
-    json_t *policy = json_object_get(doc, "Policy");
-    if (!json_is_object(policy)) {
-        json_decref(doc);
-        return twin__aws_error(c, 404, "NoSuchBucketPolicy", "The bucket policy does not exist");
-    }
     c->output = json_pack("{s:{s:b}}", "PolicyStatus", "IsPublic", policy_public(policy));
     json_decref(doc);
     return 0;
@@ -668,37 +646,25 @@ static int s3_put_bucket_acl(aws_ctx *c)
         json_decref(doc);
         return 0;
     }
-    if (!grants) {
-        json_decref(doc);
-        return twin__aws_error(c, 400, "MissingSecurityHeader", "Your request was missing a required header");
-    }
+    if (!grants)
+        return bucket_error(c, doc, 400, "MissingSecurityHeader", "Your request was missing a required header");
     if (grants_public(grants) && pab_flag(doc, "BlockPublicAcls")) {
         json_decref(grants);
-        json_decref(doc);
-        return twin__aws_error(c, 403, "AccessDenied", "Access Denied");
+        return bucket_error(c, doc, 403, "AccessDenied", "Access Denied");
     }
     json_object_set_new(doc, "Grants", grants);
     const json_t *acp_owner = json_object_get(json_object_get(c->input, "AccessControlPolicy"), "Owner");
     if (json_is_object(acp_owner) && !owner)
         json_object_set(doc, "Owner", (json_t *)acp_owner);
-    twin__aws_put(c->t, S3_KIND, name, doc);
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, 1);
 }
 
 static int s3_get_public_access_block(aws_ctx *c)
 {
-    const char *name;
-    json_t *doc = need_bucket(c, &name);
-    if (!doc)
+    json_t *doc, *pab = need_member(c, "PublicAccessBlock", "NoSuchPublicAccessBlockConfiguration",
+                                    "The public access block configuration was not found", &doc);
+    if (!pab)
         return 0;
-    json_t *pab = json_object_get(doc, "PublicAccessBlock");
-    if (!json_is_object(pab)) {
-        json_decref(doc);
-        return twin__aws_error(c, 404, "NoSuchPublicAccessBlockConfiguration",
-                               "The public access block configuration was not found");
-    }
     c->output = json_pack("{s:O}", "PublicAccessBlockConfiguration", pab);
     json_decref(doc);
     return 0;
@@ -718,31 +684,14 @@ static int s3_put_public_access_block(aws_ctx *c)
     if (!doc)
         return 0;
     const json_t *in = json_object_get(c->input, "PublicAccessBlockConfiguration");
-    if (!json_is_object(in)) {
-        json_decref(doc);
-        return twin__aws_error(c, 400, "InvalidRequest", "Missing required parameter: PublicAccessBlockConfiguration");
-    }
+    if (!json_is_object(in))
+        return bucket_error(c, doc, 400, "InvalidRequest",
+                            "Missing required parameter: PublicAccessBlockConfiguration");
     json_object_set_new(doc, "PublicAccessBlock", pab_of(in));
-    twin__aws_put(c->t, S3_KIND, name, doc);
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, 1);
 }
 
-static int s3_delete_public_access_block(aws_ctx *c)
-{
-    const char *name;
-    json_t *doc = need_bucket(c, &name);
-    if (!doc)
-        return 0;
-    if (json_object_get(doc, "PublicAccessBlock")) {
-        json_object_del(doc, "PublicAccessBlock");
-        twin__aws_put(c->t, S3_KIND, name, doc);
-    }
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
-}
+static int s3_delete_public_access_block(aws_ctx *c) { return remove_member(c, "PublicAccessBlock"); }
 
 static int s3_get_bucket_tagging(aws_ctx *c)
 {
@@ -751,10 +700,8 @@ static int s3_get_bucket_tagging(aws_ctx *c)
     if (!doc)
         return 0;
     json_t *tags = json_object_get(doc, "Tags");
-    if (!json_array_size(tags)) {
-        json_decref(doc);
-        return twin__aws_error(c, 404, "NoSuchTagSet", "The TagSet does not exist");
-    }
+    if (!json_array_size(tags))
+        return bucket_error(c, doc, 404, "NoSuchTagSet", "The TagSet does not exist");
     c->output = json_pack("{s:O}", "TagSet", tags);
     json_decref(doc);
     return 0;
@@ -767,10 +714,8 @@ static int s3_put_bucket_tagging(aws_ctx *c)
     if (!doc)
         return 0;
     json_t *set = json_object_get(json_object_get(c->input, "Tagging"), "TagSet");
-    if (!json_is_array(set)) {
-        json_decref(doc);
-        return twin__aws_error(c, 400, "MalformedXML", "The XML you provided was not well-formed");
-    }
+    if (!json_is_array(set))
+        return bucket_error(c, doc, 400, "MalformedXML", "The XML you provided was not well-formed");
     json_t *tags = json_array();
     size_t i, k;
     json_t *tag, *prev;
@@ -788,10 +733,7 @@ static int s3_put_bucket_tagging(aws_ctx *c)
         json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", val));
     }
     json_object_set_new(doc, "Tags", tags);
-    twin__aws_put(c->t, S3_KIND, name, doc);
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, 1);
 }
 
 static int s3_delete_bucket_tagging(aws_ctx *c)
@@ -800,13 +742,10 @@ static int s3_delete_bucket_tagging(aws_ctx *c)
     json_t *doc = need_bucket(c, &name);
     if (!doc)
         return 0;
-    if (json_array_size(json_object_get(doc, "Tags"))) {
+    int had = json_array_size(json_object_get(doc, "Tags")) > 0;
+    if (had)
         json_object_set_new(doc, "Tags", json_array());
-        twin__aws_put(c->t, S3_KIND, name, doc);
-    }
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, had);
 }
 
 /* The twin holds a count, not the objects: a listing is an empty page. */
@@ -818,13 +757,14 @@ static int s3_list_objects(aws_ctx *c)
         return 0;
     json_decref(doc);
     json_t *max = json_object_get(c->input, "MaxKeys");
-    c->output = json_pack("{s:s, s:s, s:I, s:b}", "Name", name, "Prefix", in_str(c, "Prefix") ? in_str(c, "Prefix") : "",
-                          "MaxKeys", json_is_integer(max) ? json_integer_value(max) : (json_int_t)1000, "IsTruncated",
-                          0);
+    c->output = json_pack("{s:s, s:s, s:I, s:b}", "Name", name, "Prefix",
+                          twin__aws_input_str(c, "Prefix") ? twin__aws_input_str(c, "Prefix") : "", "MaxKeys",
+                          json_is_integer(max) ? json_integer_value(max) : (json_int_t)1000, "IsTruncated", 0);
     if (!strcmp(c->operation, "ListObjectsV2"))
         json_object_set_new(c->output, "KeyCount", json_integer(0));
     else
-        json_object_set_new(c->output, "Marker", json_string(in_str(c, "Marker") ? in_str(c, "Marker") : ""));
+        json_object_set_new(c->output, "Marker",
+                            json_string(twin__aws_input_str(c, "Marker") ? twin__aws_input_str(c, "Marker") : ""));
     return 0;
 }
 
@@ -844,10 +784,8 @@ static int s3_put_object(aws_ctx *c)
     json_t *doc = need_bucket(c, &name);
     if (!doc)
         return 0;
-    if (!in_str(c, "Key") || !*in_str(c, "Key")) {
-        json_decref(doc);
-        return twin__aws_error(c, 400, "InvalidRequest", "Missing required parameter: Key");
-    }
+    if (!twin__aws_input_str(c, "Key") || !*twin__aws_input_str(c, "Key"))
+        return bucket_error(c, doc, 400, "InvalidRequest", "Missing required parameter: Key");
     json_t *grants = NULL;
     if (requested_grants(c, json_object_get(doc, "Owner"), 0, &grants) != 0) {
         json_decref(doc);
@@ -855,10 +793,8 @@ static int s3_put_object(aws_ctx *c)
     }
     int refused = grants && grants_public(grants) && pab_flag(doc, "BlockPublicAcls");
     json_decref(grants);
-    if (refused) {
-        json_decref(doc);
-        return twin__aws_error(c, 403, "AccessDenied", "Access Denied");
-    }
+    if (refused)
+        return bucket_error(c, doc, 403, "AccessDenied", "Access Denied");
     json_int_t n = json_integer_value(json_object_get(doc, "ObjectCount"));
     json_object_set_new(doc, "ObjectCount", json_integer(n + 1));
     twin__aws_put(c->t, S3_KIND, name, doc);
@@ -876,18 +812,12 @@ static int s3_delete_object(aws_ctx *c)
     json_t *doc = need_bucket(c, &name);
     if (!doc)
         return 0;
-    if (!in_str(c, "Key") || !*in_str(c, "Key")) {
-        json_decref(doc);
-        return twin__aws_error(c, 400, "InvalidRequest", "Missing required parameter: Key");
-    }
+    if (!twin__aws_input_str(c, "Key") || !*twin__aws_input_str(c, "Key"))
+        return bucket_error(c, doc, 400, "InvalidRequest", "Missing required parameter: Key");
     json_int_t n = json_integer_value(json_object_get(doc, "ObjectCount"));
-    if (n > 0) {
+    if (n > 0)
         json_object_set_new(doc, "ObjectCount", json_integer(n - 1));
-        twin__aws_put(c->t, S3_KIND, name, doc);
-    }
-    json_decref(doc);
-    c->output = json_object();
-    return 0;
+    return twin__aws_done(c, S3_KIND, name, doc, n > 0);
 }
 
 const aws_op twin__aws_s3_ops[] = {
