@@ -574,10 +574,18 @@ void twin__aws_notify(twin *t, const char *kind, const json_t *before, const jso
 
 void twin__aws_reconcile(twin *t, const char *kind, const char *name)
 {
+    /* a controller's writes are the reconciled resource's doing: a cascade
+     * in the diff, with it as the parent (a replacement member, its target
+     * registration), as Kubernetes' controllers' are */
+    const char *saved = t->parent;
+    char *parent = twin__key(kind, "", name);
+    t->parent = parent;
     if (!strcmp(kind, "EC2Instance"))
         twin__aws_ec2_reconcile(t, name);
     else if (!strcmp(kind, "AutoScalingGroup"))
         twin__aws_asg_reconcile(t, name);
+    t->parent = saved;
+    free(parent);
 }
 
 int twin__aws_settle_tick(twin *t)

@@ -842,7 +842,9 @@ static void record(twin *t, const char *kind, const char *ns, const char *name, 
         c->ns = twin_xstrdup(ns ? ns : "");
         c->name = twin_xstrdup(name);
         c->before = before ? json_incref((json_t *)before) : NULL;   /* shared, read-only */
-        c->parent = twin_xstrdup(t->parent);
+        /* never its own cause: a controller writing the object it
+         * reconciles (an Auto Scaling group's members list) */
+        c->parent = t->parent && strcmp(t->parent, key) ? twin_xstrdup(t->parent) : NULL;
         c->seq = t->change_seq++;
         c->cost_gen = t->pricing_gen;
         c->quiet = t->quiet > 0;

@@ -152,6 +152,25 @@ refused "delete a protected DB instance: refused by the twin as RDS does" Invali
 refused "scale web-asg to 500: refused by cost" AccessDenied "cost: would raise the hourly cost" \
     autoscaling update-auto-scaling-group --auto-scaling-group-name web-asg --max-size 600 --desired-capacity 500
 
+# ---- approvals and the freeze work the same ----
+ap() { "$GATE" "$@" --server "https://127.0.0.1:$port" --token-file "$tmp/data/approver.token" --ca "$tmp/data/tls.crt"; }
+a autoscaling update-auto-scaling-group --auto-scaling-group-name web-asg --max-size 60 --desired-capacity 60 >"$tmp/out" 2>&1
+id=$(sed -n 's/.*approval id \([0-9a-f]*\).*/\1/p' "$tmp/out")
+if [ -n "$id" ] && ap approvals approve "$id" >"$tmp/ap" 2>&1; then
+    passes "a reviewed AWS call passes once approved" autoscaling update-auto-scaling-group \
+        --auto-scaling-group-name web-asg --max-size 60 --desired-capacity 60
+    [ "$(a autoscaling describe-auto-scaling-groups --auto-scaling-group-names web-asg --query 'AutoScalingGroups[0].DesiredCapacity' --output text)" = 60 ] &&
+        ok "and it took effect" || bad "and it took effect"
+else
+    bad "a reviewed AWS call passes once approved"; cat "$tmp/out" "$tmp/ap"
+fi
+ap freeze --reason "aws drill" >/dev/null 2>&1
+refused "a freeze stops AWS mutations" UnauthorizedOperation "denied by freeze: aws drill" \
+    ec2 stop-instances --instance-ids i-0a1b2c3d4e5f60302
+passes "reads still work while frozen" ec2 describe-vpcs
+ap thaw >/dev/null 2>&1
+passes "after the thaw they pass again" ec2 stop-instances --instance-ids i-0a1b2c3d4e5f60302
+
 # ---- boto3 and hand-made signatures ----
 /usr/bin/python3 tests/cli/aws_boto.py "https://127.0.0.1:$aport" "$tmp/data/tls.crt" "$AWS_SHARED_CREDENTIALS_FILE" ||
     failures=$((failures + 1))
