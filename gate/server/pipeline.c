@@ -663,7 +663,15 @@ static int phase_review(call *k)
     return 0;
 }
 
-/* The record: every mutation, every refusal, every read of Secrets;
+/* An AWS read of data rather than of the account's shape (an S3 object):
+ * recorded like a read of Secrets, whoever may make it. */
+static int aws_data_read(const gate_aws_action *a)
+{
+    return !strcmp(a->service, "s3") && (!strcmp(a->operation, "GetObject") || !strcmp(a->operation, "HeadObject"));
+}
+
+/* The record: every mutation, every refusal, every read of Secrets (and of
+ * S3 objects);
  * journaled under the engine lock, durable (group commit) before anything
  * is answered or forwarded.  Twin mode commits what is allowed and tells
  * the watchers. */
@@ -677,7 +685,8 @@ static int phase_record(call *k)
         unlock(k, LOCK_ENGINE);
         lock(k, LOCK_SHARED);
     }
-    int record = k->mutation || d->verdict != GATE_ALLOW || (k->kind && !strcmp(k->kind, "Secret"));
+    int record = k->mutation || d->verdict != GATE_ALLOW || (k->kind && !strcmp(k->kind, "Secret")) ||
+                 (k->aws && aws_data_read(k->aws));
     if (record) {
         char aerr[256];
         json_t *extra = json_pack("{s:{s:I}}", "twin", "resource_version_before", (json_int_t)k->rv_before);

@@ -152,6 +152,13 @@ refused "delete a protected DB instance: refused by the twin as RDS does" Invali
 refused "scale web-asg to 500: refused by cost" AccessDenied "cost: would raise the hourly cost" \
     autoscaling update-auto-scaling-group --auto-scaling-group-name web-asg --max-size 600 --desired-capacity 500
 
+# ---- data reads: refused on a restricted bucket, recorded either way ----
+refused "reading a restricted bucket's object: denied" AccessDenied "data-protection: reading objects of restricted S3 bucket" \
+    s3api get-object --bucket restricted-open --key a.csv "$tmp/obj"
+refused "reading an object the twin does not hold: NoSuchKey" NoSuchKey "." s3api get-object --bucket shop-assets --key index.html "$tmp/obj"
+[ "$("$GATE" audit log --audit-repo "$tmp/data/audit" 2>/dev/null | grep -c "aws s3 GetObject")" = 2 ] &&
+    ok "both object reads are in the audit log" || bad "both object reads are in the audit log"
+
 # ---- approvals and the freeze work the same ----
 ap() { "$GATE" "$@" --server "https://127.0.0.1:$port" --token-file "$tmp/data/approver.token" --ca "$tmp/data/tls.crt"; }
 a autoscaling update-auto-scaling-group --auto-scaling-group-name web-asg --max-size 60 --desired-capacity 60 >"$tmp/out" 2>&1
