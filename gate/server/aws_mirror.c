@@ -178,43 +178,121 @@ static json_t *filter(const char *name, const json_t *values)
     return json_pack("{s:[{s:s, s:O}]}", "Filters", "Name", name, "Values", values);
 }
 
-/* A describe into doc; ids asked for and not answered go to gone as kind
- * (idkey names the id member of each answered item, inside listkey's
- * items, or inside Reservations[].Instances[] for instances). */
-static int describe(gate_aws_upstream *up, json_t *doc, json_t *gone, const char *service, const char *op,
-                    json_t *in, const char *listkey, const char *idkey, const char *kind, const json_t *asked,
-                    char *err, size_t errlen)
+/* One describe of the reach: run on a thread of its own, beside the
+ * others (each a round trip to production), then merged in order. */
+typedef struct job {
+    const char *service, *op, *listkey, *idkey, *kind;
+    json_t *in;              /* owned */
+    const json_t *asked;     /* the ids asked for (borrowed), or NULL */
+    int health;              /* DescribeTargetHealth: in names one target group */
+    json_t *out;             /* the answer (owned) */
+    int rc;
+    char err[512];
+    gate_aws_upstream *up_;
+} job;
+
+static void *run_job(void *arg)
 {
-    json_t *o = NULL;
-    int rc = gate_aws_upstream_read(up, service, op, in, &o, err, errlen);
-    json_decref(in);
-    if (rc < 0)
-        return -1;
-    json_t *items = json_object_get(o, listkey);
-    json_t *have = json_object_get(doc, listkey);
+    job *j = arg;
+    j->rc = gate_aws_upstream_read(j->up_, j->service, j->op, j->in, &j->out, j->err, sizeof j->err);
+    return NULL;
+}
+
+/* Runs the jobs at once (a thread each; the upstream's pool keeps a
+ * connection per handle), and waits for them all. */
+static void run_jobs(job *jobs, size_t n)
+{
+    pthread_t th[32];
+    int started[32] = {0};
+    for (size_t i = 0; i < n && i < 32; i++)
+        started[i] = n > 1 && pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            run_job(&jobs[i]);   /* one job, or no thread to be had: here */
+    }
+}
+
+/* A job's answer into doc; ids asked for and not answered go to gone as
+ * kind (idkey names the id member of each answered item, inside listkey's
+ * items, or inside Reservations[].Instances[] for instances). */
+static void merge(job *j, json_t *doc, json_t *gone)
+{
+    if (j->health) {
+        json_t *health = json_object_get(doc, "TargetHealth");
+        if (!health)
+            json_object_set_new(doc, "TargetHealth", health = json_object());
+        json_t *targets = json_array();
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(j->out, "TargetHealthDescriptions"), i, d) {
+            json_t *t = json_object_get(d, "Target");
+            json_array_append_new(targets, json_pack("{s:O*, s:O*, s:O*}", "Id", json_object_get(t, "Id"), "Port",
+                                                     json_object_get(t, "Port"), "State",
+                                                     json_object_get(json_object_get(d, "TargetHealth"), "State")));
+        }
+        json_object_set_new(health, json_string_value(json_object_get(j->in, "TargetGroupArn")), targets);
+        return;
+    }
+    if (!j->listkey) {   /* the whole answer (IAM's details) */
+        json_object_update_missing(doc, j->out);
+        return;
+    }
+    json_t *items = json_object_get(j->out, j->listkey);
+    json_t *have = json_object_get(doc, j->listkey);
     if (json_is_array(have))
         json_array_extend(have, items);
     else if (items)
-        json_object_set(doc, listkey, items);
-    size_t i, j;
+        json_object_set(doc, j->listkey, items);
+    size_t i, k;
     json_t *a, *it;
-    json_array_foreach(asked, i, a) {
+    json_array_foreach(j->asked, i, a) {
         int found = 0;
-        json_array_foreach(items, j, it) {
-            if (!strcmp(listkey, "Reservations")) {
-                size_t k;
+        json_array_foreach(items, k, it) {
+            if (!strcmp(j->listkey, "Reservations")) {
+                size_t m;
                 json_t *inst;
-                json_array_foreach(json_object_get(it, "Instances"), k, inst) found |=
-                    json_equal(json_object_get(inst, idkey), a);
+                json_array_foreach(json_object_get(it, "Instances"), m, inst) found |=
+                    json_equal(json_object_get(inst, j->idkey), a);
             } else {
-                found |= json_equal(json_object_get(it, idkey), a);
+                found |= json_equal(json_object_get(it, j->idkey), a);
             }
         }
-        if (!found && kind)
-            json_array_append_new(gone, json_pack("{s:s, s:O}", "kind", kind, "id", a));
+        if (!found && j->kind)
+            json_array_append_new(gone, json_pack("{s:s, s:O}", "kind", j->kind, "id", a));
     }
-    json_decref(o);
-    return 0;
+}
+
+/* Runs jobs [0, n), merges them in order; 0, or -1 with the first error. */
+static int run_merge(job *jobs, size_t n, json_t *doc, json_t *gone, char *err, size_t errlen)
+{
+    run_jobs(jobs, n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && jobs[i].rc < 0) {
+            snprintf(err, errlen, "%s", jobs[i].err);
+            rc = -1;
+        }
+        if (!rc)
+            merge(&jobs[i], doc, gone);
+        json_decref(jobs[i].in);
+        json_decref(jobs[i].out);
+    }
+    return rc;
+}
+
+enum { MAX_JOBS = 32 };
+
+static void add_job(job *jobs, size_t *n, gate_aws_upstream *up, const char *service, const char *op, json_t *in,
+                    const char *listkey, const char *idkey, const char *kind, const json_t *asked)
+{
+    if (*n >= MAX_JOBS) {   /* never with the reaches above; bounded all the same */
+        json_decref(in);
+        return;
+    }
+    jobs[(*n)++] = (job){.service = service, .op = op, .in = in, .listkey = listkey, .idkey = idkey,
+                         .kind = kind, .asked = asked, .up_ = up};
 }
 
 int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_t **gone_out, char *err,
@@ -230,70 +308,67 @@ int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_
     pthread_rwlock_unlock(&sv->lock);
     gate_aws_upstream *up = sv->aws_up;
     json_t *doc = json_pack("{s:s}", "kind", "AWSState"), *gone = json_array();
+    job jobs[MAX_JOBS];
+    size_t n = 0;
     int rc = 0;
-    if (json_array_size(r.asgs))
-        rc |= describe(up, doc, gone, "autoscaling", "DescribeAutoScalingGroups",
-                       json_pack("{s:O}", "AutoScalingGroupNames", r.asgs), "AutoScalingGroups",
-                       "AutoScalingGroupName", "AutoScalingGroup", r.asgs, err, errlen);
-    /* the members production says the groups have now */
+    /* first the groups: their members and target groups now, as production says */
+    if (json_array_size(r.asgs)) {
+        add_job(jobs, &n, up, "autoscaling", "DescribeAutoScalingGroups",
+                json_pack("{s:O}", "AutoScalingGroupNames", r.asgs), "AutoScalingGroups", "AutoScalingGroupName",
+                "AutoScalingGroup", r.asgs);
+        rc = run_merge(jobs, n, doc, gone, err, errlen);
+        n = 0;
+    }
     size_t i, j;
     json_t *g, *m;
     json_array_foreach(json_object_get(doc, "AutoScalingGroups"), i, g) {
         json_array_foreach(json_object_get(g, "Instances"), j, m) add_all(r.instances, json_object_get(m, "InstanceId"));
         add_all(r.tgs, json_object_get(g, "TargetGroupARNs"));
     }
-    if (!rc && json_array_size(r.groups))
-        rc |= describe(up, doc, gone, "ec2", "DescribeSecurityGroups", filter("group-id", r.groups),
-                       "SecurityGroups", "GroupId", "EC2SecurityGroup", r.groups, err, errlen);
-    if (!rc && json_array_size(r.named_groups))   /* the instances a changed group's rules reach */
-        rc |= describe(up, doc, gone, "ec2", "DescribeInstances", filter("instance.group-id", r.named_groups),
-                       "Reservations", "InstanceId", NULL, NULL, err, errlen);
-    if (!rc && json_array_size(r.instances))
-        rc |= describe(up, doc, gone, "ec2", "DescribeInstances", filter("instance-id", r.instances),
-                       "Reservations", "InstanceId", "EC2Instance", r.instances, err, errlen);
-    if (!rc && json_array_size(r.vpcs))
-        rc |= describe(up, doc, gone, "ec2", "DescribeVpcs", filter("vpc-id", r.vpcs), "Vpcs", "VpcId", "EC2Vpc",
-                       r.vpcs, err, errlen);
-    if (!rc && (json_array_size(r.subnets) || json_array_size(r.vpcs)))
-        rc |= describe(up, doc, gone, "ec2", "DescribeSubnets",
-                       json_array_size(r.subnets) ? filter("subnet-id", r.subnets) : filter("vpc-id", r.vpcs),
-                       "Subnets", "SubnetId", json_array_size(r.subnets) ? "EC2Subnet" : NULL, r.subnets, err,
-                       errlen);
-    if (!rc && json_array_size(r.volumes))
-        rc |= describe(up, doc, gone, "ec2", "DescribeVolumes", filter("volume-id", r.volumes), "Volumes",
-                       "VolumeId", "EC2Volume", r.volumes, err, errlen);
-    if (!rc && json_array_size(r.snapshots))
-        rc |= describe(up, doc, gone, "ec2", "DescribeSnapshots", filter("snapshot-id", r.snapshots), "Snapshots",
-                       "SnapshotId", "EC2Snapshot", r.snapshots, err, errlen);
-    if (!rc && json_array_size(r.tgs)) {
-        rc |= describe(up, doc, gone, "elasticloadbalancing", "DescribeTargetGroups",
-                       json_pack("{s:O}", "TargetGroupArns", r.tgs), "TargetGroups", "TargetGroupArn", NULL, NULL,
-                       err, errlen);
-        json_t *health = json_object();
+    /* then everything else at once */
+    if (json_array_size(r.groups))
+        add_job(jobs, &n, up, "ec2", "DescribeSecurityGroups", filter("group-id", r.groups), "SecurityGroups",
+                "GroupId", "EC2SecurityGroup", r.groups);
+    if (json_array_size(r.named_groups))   /* the instances a changed group's rules reach */
+        add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance.group-id", r.named_groups),
+                "Reservations", "InstanceId", NULL, NULL);
+    if (json_array_size(r.instances))
+        add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance-id", r.instances), "Reservations",
+                "InstanceId", "EC2Instance", r.instances);
+    if (json_array_size(r.vpcs))
+        add_job(jobs, &n, up, "ec2", "DescribeVpcs", filter("vpc-id", r.vpcs), "Vpcs", "VpcId", "EC2Vpc", r.vpcs);
+    if (json_array_size(r.subnets) || json_array_size(r.vpcs))
+        add_job(jobs, &n, up, "ec2", "DescribeSubnets",
+                json_array_size(r.subnets) ? filter("subnet-id", r.subnets) : filter("vpc-id", r.vpcs), "Subnets",
+                "SubnetId", json_array_size(r.subnets) ? "EC2Subnet" : NULL, r.subnets);
+    if (json_array_size(r.volumes))
+        add_job(jobs, &n, up, "ec2", "DescribeVolumes", filter("volume-id", r.volumes), "Volumes", "VolumeId",
+                "EC2Volume", r.volumes);
+    if (json_array_size(r.snapshots))
+        add_job(jobs, &n, up, "ec2", "DescribeSnapshots", filter("snapshot-id", r.snapshots), "Snapshots",
+                "SnapshotId", "EC2Snapshot", r.snapshots);
+    if (json_array_size(r.tgs)) {
+        add_job(jobs, &n, up, "elasticloadbalancing", "DescribeTargetGroups",
+                json_pack("{s:O}", "TargetGroupArns", r.tgs), "TargetGroups", "TargetGroupArn", NULL, NULL);
         json_t *arn;
         json_array_foreach(r.tgs, i, arn) {
-            json_t *targets = rc ? NULL : gate_aws_upstream_target_health(up, json_string_value(arn), err, errlen);
-            if (!targets) {
-                rc = -1;
-                break;
-            }
-            json_object_set_new(health, json_string_value(arn), targets);
+            add_job(jobs, &n, up, "elasticloadbalancing", "DescribeTargetHealth",
+                    json_pack("{s:O}", "TargetGroupArn", arn), NULL, NULL, NULL, NULL);
+            if (n)
+                jobs[n - 1].health = 1;
         }
-        json_object_set_new(doc, "TargetHealth", health);
     }
-    if (!rc && json_array_size(r.dbs))
-        rc |= describe(up, doc, gone, "rds", "DescribeDBInstances",
-                       json_pack("{s:[{s:s, s:O}]}", "Filters", "Name", "db-instance-id", "Values", r.dbs),
-                       "DBInstances", "DBInstanceIdentifier", "RDSDBInstance", r.dbs, err, errlen);
-    if (!rc && r.iam) {
-        /* IAM: the principals' details in one call (IAM is small) */
-        json_t *o = NULL;
-        if (gate_aws_upstream_read(up, "iam", "GetAccountAuthorizationDetails", NULL, &o, err, errlen) < 0)
-            rc = -1;
-        else
-            json_object_update_missing(doc, o);
-        json_decref(o);
-    }
+    if (json_array_size(r.dbs))
+        add_job(jobs, &n, up, "rds", "DescribeDBInstances",
+                json_pack("{s:[{s:s, s:O}]}", "Filters", "Name", "db-instance-id", "Values", r.dbs), "DBInstances",
+                "DBInstanceIdentifier", "RDSDBInstance", r.dbs);
+    if (r.iam)   /* IAM: the principals' details in one call (IAM is small) */
+        add_job(jobs, &n, up, "iam", "GetAccountAuthorizationDetails", json_object(), NULL, NULL, NULL, NULL);
+    if (!rc && n)
+        rc = run_merge(jobs, n, doc, gone, err, errlen);
+    else
+        for (i = 0; i < n; i++)
+            json_decref(jobs[i].in);
     if (!rc && json_array_size(r.buckets)) {
         json_t *bs = json_array(), *name;
         json_array_foreach(r.buckets, i, name) {
