@@ -311,19 +311,56 @@ int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_
     job jobs[MAX_JOBS];
     size_t n = 0;
     int rc = 0;
-    /* first the groups: their members and target groups now, as production says */
-    if (json_array_size(r.asgs)) {
+    /* first the instances the call names and the groups the twin knows of
+     * (at once), then any group production names that the twin did not:
+     * their members and target groups now, as production says */
+    json_t *named = json_deep_copy(r.instances), *asked_asgs = json_deep_copy(r.asgs);
+    if (json_array_size(named))
+        add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance-id", named), "Reservations", "InstanceId",
+                "EC2Instance", named);
+    if (json_array_size(asked_asgs))
         add_job(jobs, &n, up, "autoscaling", "DescribeAutoScalingGroups",
-                json_pack("{s:O}", "AutoScalingGroupNames", r.asgs), "AutoScalingGroups", "AutoScalingGroupName",
-                "AutoScalingGroup", r.asgs);
+                json_pack("{s:O}", "AutoScalingGroupNames", asked_asgs), "AutoScalingGroups", "AutoScalingGroupName",
+                "AutoScalingGroup", asked_asgs);
+    if (n)
+        rc = run_merge(jobs, n, doc, gone, err, errlen);
+    n = 0;
+    size_t i, j;
+    json_t *g, *m, *x;
+    json_t *more = json_array();
+    json_array_foreach(json_object_get(doc, "Reservations"), i, g) json_array_foreach(json_object_get(g, "Instances"), j, m) {
+        size_t k;
+        json_array_foreach(json_object_get(m, "SecurityGroups"), k, x) add_all(r.groups, json_object_get(x, "GroupId"));
+        json_array_foreach(json_object_get(m, "Tags"), k, x) {
+            const char *key = json_string_value(json_object_get(x, "Key"));
+            const char *v = json_string_value(json_object_get(x, "Value"));
+            int known = 0;
+            size_t q;
+            json_t *have;
+            json_array_foreach(asked_asgs, q, have) known |= v && !strcmp(json_string_value(have), v);
+            if (key && !strcmp(key, "aws:autoscaling:groupName") && v && !known)
+                add(more, v);
+        }
+    }
+    if (!rc && json_array_size(more)) {
+        add_job(jobs, &n, up, "autoscaling", "DescribeAutoScalingGroups",
+                json_pack("{s:O}", "AutoScalingGroupNames", more), "AutoScalingGroups", "AutoScalingGroupName",
+                "AutoScalingGroup", more);
         rc = run_merge(jobs, n, doc, gone, err, errlen);
         n = 0;
     }
-    size_t i, j;
-    json_t *g, *m;
     json_array_foreach(json_object_get(doc, "AutoScalingGroups"), i, g) {
         json_array_foreach(json_object_get(g, "Instances"), j, m) add_all(r.instances, json_object_get(m, "InstanceId"));
         add_all(r.tgs, json_object_get(g, "TargetGroupARNs"));
+    }
+    /* the members not described yet */
+    json_t *rest = json_array();
+    json_array_foreach(r.instances, i, x) {
+        int done = 0;
+        json_t *y;
+        json_array_foreach(named, j, y) done |= json_equal(x, y);
+        if (!done)
+            json_array_append(rest, x);
     }
     /* then everything else at once */
     if (json_array_size(r.groups))
@@ -332,9 +369,9 @@ int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_
     if (json_array_size(r.named_groups))   /* the instances a changed group's rules reach */
         add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance.group-id", r.named_groups),
                 "Reservations", "InstanceId", NULL, NULL);
-    if (json_array_size(r.instances))
-        add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance-id", r.instances), "Reservations",
-                "InstanceId", "EC2Instance", r.instances);
+    if (json_array_size(rest))
+        add_job(jobs, &n, up, "ec2", "DescribeInstances", filter("instance-id", rest), "Reservations", "InstanceId",
+                "EC2Instance", rest);
     if (json_array_size(r.vpcs))
         add_job(jobs, &n, up, "ec2", "DescribeVpcs", filter("vpc-id", r.vpcs), "Vpcs", "VpcId", "EC2Vpc", r.vpcs);
     if (json_array_size(r.subnets) || json_array_size(r.vpcs))
@@ -381,6 +418,10 @@ int gate_aws_reach(server *sv, const gate_aws_action *a, json_t **doc_out, json_
         json_object_set_new(doc, "Buckets", bs);
     }
     reach_free(&r);
+    json_decref(named);
+    json_decref(asked_asgs);
+    json_decref(more);
+    json_decref(rest);
     if (rc) {
         json_decref(doc);
         json_decref(gone);
