@@ -16,18 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gate/base/log.h"
 #include "twin/util.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- the INI parser ---- */
 
@@ -99,7 +90,7 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
         if (sl == 0 || s[0] == '#' || s[0] == ';')
             continue;
         if (memchr(s, '\0', sl)) {
-            seterr(err, errlen, "%s:%zu: a NUL byte", path, lineno);
+            gate_errf(err, errlen, "%s:%zu: a NUL byte", path, lineno);
             goto cleanup;
         }
         if (indented && option) {
@@ -109,11 +100,11 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
         }
         if (s[0] == '[') {
             if (s[sl - 1] != ']') {
-                seterr(err, errlen, "%s:%zu: a section header without its ']'", path, lineno);
+                gate_errf(err, errlen, "%s:%zu: a section header without its ']'", path, lineno);
                 goto cleanup;
             }
             if (sl == 2) {
-                seterr(err, errlen, "%s:%zu: an empty section name", path, lineno);
+                gate_errf(err, errlen, "%s:%zu: an empty section name", path, lineno);
                 goto cleanup;
             }
             l->kind = L_SECTION;
@@ -121,7 +112,7 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
             memcpy(l->name, s + 1, sl - 2);
             l->name[sl - 2] = '\0';
             if (twin_map_has(&sections, l->name)) {
-                seterr(err, errlen, "%s:%zu: section [%s] appears twice", path, lineno, l->name);
+                gate_errf(err, errlen, "%s:%zu: section [%s] appears twice", path, lineno, l->name);
                 goto cleanup;
             }
             twin_map_put(&sections, l->name, (void *)1);
@@ -135,7 +126,7 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
         while (d < sl && s[d] != '=' && s[d] != ':')
             d++;
         if (d == sl) {
-            seterr(err, errlen, "%s:%zu: expected 'name = value', a [section] or a comment", path, lineno);
+            gate_errf(err, errlen, "%s:%zu: expected 'name = value', a [section] or a comment", path, lineno);
             goto cleanup;
         }
         const char *name = s, *value = s + d + 1;
@@ -143,11 +134,11 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
         trim(&name, &nlen);
         trim(&value, &vlen);
         if (nlen == 0) {
-            seterr(err, errlen, "%s:%zu: a setting without a name", path, lineno);
+            gate_errf(err, errlen, "%s:%zu: a setting without a name", path, lineno);
             goto cleanup;
         }
         if (!section) {
-            seterr(err, errlen, "%s:%zu: a setting before any [section]", path, lineno);
+            gate_errf(err, errlen, "%s:%zu: a setting before any [section]", path, lineno);
             goto cleanup;
         }
         l->kind = L_OPTION;
@@ -165,7 +156,7 @@ static int ini_parse(const char *path, const char *text, size_t n, ini *out, cha
             for (; l->name[k] && k + 1 < sizeof q; k++)
                 q[k] = (l->name[k] >= 0x20 && l->name[k] < 0x7f) ? l->name[k] : '?';
             q[k] = '\0';
-            seterr(err, errlen, "%s:%zu: '%s' appears twice in [%s]", path, lineno, q, section);
+            gate_errf(err, errlen, "%s:%zu: '%s' appears twice in [%s]", path, lineno, q, section);
             goto cleanup;
         }
         twin_map_put(&options, l->name, (void *)1);
@@ -189,12 +180,12 @@ static char *slurp(const char *path, size_t *n, int *missing, char *err, size_t 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *missing = errno == ENOENT;
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        gate_errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > GATE_AWS_CREDENTIALS_MAX) {
-        seterr(err, errlen, "%s: not a regular file of at most %d bytes", path, GATE_AWS_CREDENTIALS_MAX);
+        gate_errf(err, errlen, "%s: not a regular file of at most %d bytes", path, GATE_AWS_CREDENTIALS_MAX);
         close(fd);
         return NULL;
     }
@@ -205,7 +196,7 @@ static char *slurp(const char *path, size_t *n, int *missing, char *err, size_t 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(err, errlen, "%s: %s", path, strerror(errno));
+            gate_errf(err, errlen, "%s: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return NULL;
@@ -214,7 +205,7 @@ static char *slurp(const char *path, size_t *n, int *missing, char *err, size_t 
             break;
         got += (size_t)r;
         if (got == (size_t)st.st_size + 1) {
-            seterr(err, errlen, "%s: the file grew while read", path);
+            gate_errf(err, errlen, "%s: the file grew while read", path);
             free(buf);
             close(fd);
             return NULL;
@@ -263,7 +254,7 @@ int gate_aws_credentials_read(const char *path, const char *profile, gate_aws_ke
 {
     static const char *const names[] = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"};
     if (!path || !valid_profile(profile)) {
-        seterr(err, errlen, "%s: the profile name must be 1 to 128 printable characters without brackets",
+        gate_errf(err, errlen, "%s: the profile name must be 1 to 128 printable characters without brackets",
                path ? path : "(no path)");
         return -1;
     }
@@ -291,32 +282,32 @@ int gate_aws_credentials_read(const char *path, const char *profile, gate_aws_ke
                 lineof[j] = i + 1;
             }
             if (l->kind == L_CONT && !strcmp(l->option, names[j])) {
-                seterr(err, errlen, "%s:%zu: an indented line continues %s (its value must be one line)", path,
+                gate_errf(err, errlen, "%s:%zu: an indented line continues %s (its value must be one line)", path,
                        i + 1, names[j]);
                 goto cleanup;
             }
         }
     }
     if (!found) {
-        seterr(err, errlen, "%s: no [%s] section", path, profile);
+        gate_errf(err, errlen, "%s: no [%s] section", path, profile);
         goto cleanup;
     }
     for (int j = 0; j < 2; j++)
         if (!got[j] || got[j]->vlen == 0) {
-            seterr(err, errlen, "%s: [%s] has no %s", path, profile, names[j]);
+            gate_errf(err, errlen, "%s: [%s] has no %s", path, profile, names[j]);
             goto cleanup;
         }
     if (!valid_key_id(got[0]->value, got[0]->vlen)) {
-        seterr(err, errlen, "%s:%zu: aws_access_key_id must be 16 to 128 letters and digits", path, lineof[0]);
+        gate_errf(err, errlen, "%s:%zu: aws_access_key_id must be 16 to 128 letters and digits", path, lineof[0]);
         goto cleanup;
     }
     if (!valid_secret(got[1]->value, got[1]->vlen, 16, 128)) {
-        seterr(err, errlen, "%s:%zu: aws_secret_access_key must be 16 to 128 printable characters without spaces",
+        gate_errf(err, errlen, "%s:%zu: aws_secret_access_key must be 16 to 128 printable characters without spaces",
                path, lineof[1]);
         goto cleanup;
     }
     if (got[2] && got[2]->vlen && !valid_secret(got[2]->value, got[2]->vlen, 1, 64 * 1024)) {
-        seterr(err, errlen, "%s:%zu: aws_session_token must be printable characters without spaces", path,
+        gate_errf(err, errlen, "%s:%zu: aws_session_token must be printable characters without spaces", path,
                lineof[2]);
         goto cleanup;
     }
@@ -355,7 +346,7 @@ static int make_parent(const char *path, char *err, size_t errlen)
         char c = *p;
         *p = '\0';
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            seterr(err, errlen, "%s: cannot create the directory %s: %s", path, dir, strerror(errno));
+            gate_errf(err, errlen, "%s: cannot create the directory %s: %s", path, dir, strerror(errno));
             rc = -1;
             break;
         }
@@ -385,19 +376,19 @@ int gate_aws_credentials_write(const char *path, const char *profile, const char
                                char *err, size_t errlen)
 {
     if (!path || !*path) {
-        seterr(err, errlen, "no credentials file path");
+        gate_errf(err, errlen, "no credentials file path");
         return -1;
     }
     if (!valid_profile(profile)) {
-        seterr(err, errlen, "%s: the profile name must be 1 to 128 printable characters without brackets", path);
+        gate_errf(err, errlen, "%s: the profile name must be 1 to 128 printable characters without brackets", path);
         return -1;
     }
     if (!key_id || !valid_key_id(key_id, strlen(key_id))) {
-        seterr(err, errlen, "%s: the access key id must be 16 to 128 letters and digits", path);
+        gate_errf(err, errlen, "%s: the access key id must be 16 to 128 letters and digits", path);
         return -1;
     }
     if (!secret || !valid_secret(secret, strlen(secret), 16, 128)) {
-        seterr(err, errlen, "%s: the secret must be 16 to 128 printable characters without spaces", path);
+        gate_errf(err, errlen, "%s: the secret must be 16 to 128 printable characters without spaces", path);
         return -1;
     }
     size_t n = 0;
@@ -445,23 +436,23 @@ int gate_aws_credentials_write(const char *path, const char *profile, const char
     tmp = twin_xasprintf("%s.tmp.XXXXXX", path);
     fd = mkstemp(tmp);
     if (fd < 0) {
-        seterr(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        gate_errf(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         free(tmp);
         tmp = NULL;
         goto cleanup;
     }
     if (fchmod(fd, 0600) < 0 || write_all(fd, b.s, b.len) < 0 || fsync(fd) < 0) {
-        seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+        gate_errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
         goto cleanup;
     }
     if (close(fd) < 0) {
         fd = -1;
-        seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+        gate_errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
         goto cleanup;
     }
     fd = -1;
     if (rename(tmp, path) < 0) {
-        seterr(err, errlen, "%s: cannot replace it: %s", path, strerror(errno));
+        gate_errf(err, errlen, "%s: cannot replace it: %s", path, strerror(errno));
         goto cleanup;
     }
     free(tmp);

@@ -16,18 +16,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "gate/base/log.h"
 #include "twin/util.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *gate_sigv4_result_code(gate_sigv4_result r)
 {
@@ -512,7 +503,7 @@ char *gate_sigv4__canonical_request(const char *method, const char *target, cons
     canonical_uri(target, plen, service, &b);
     twin_buf_add(&b, "\n", 1);
     if (qmark && query_params(qmark + 1, tlen - plen - 1, presigned, &params, &nparams) < 0) {
-        seterr(err, errlen, "the query has more than %d parameters", GATE_SIGV4_MAX_PARAMS);
+        gate_errf(err, errlen, "the query has more than %d parameters", GATE_SIGV4_MAX_PARAMS);
         goto fail;
     }
     if (nparams)
@@ -526,7 +517,7 @@ char *gate_sigv4__canonical_request(const char *method, const char *target, cons
         size_t l = e ? (size_t)(e - p) : strlen(p);
         char name[GATE_SIGV4_MAX_SIGNED_HEADERS + 1];
         if (l == 0 || l > GATE_SIGV4_MAX_SIGNED_HEADERS) {
-            seterr(err, errlen, "SignedHeaders has an empty or over-long name");
+            gate_errf(err, errlen, "SignedHeaders has an empty or over-long name");
             goto fail;
         }
         memcpy(name, p, l);
@@ -535,21 +526,21 @@ char *gate_sigv4__canonical_request(const char *method, const char *target, cons
         int rc = header_values(headers, name, &b);
         if (rc <= 0) {
             char q[80];
-            seterr(err, errlen, rc < 0 ? "header '%s' is neither text nor a list of text"
+            gate_errf(err, errlen, rc < 0 ? "header '%s' is neither text nor a list of text"
                                        : "signed header '%s' is not in the request",
                    printable(name, l, q, sizeof q));
             goto fail;
         }
         twin_buf_add(&b, "\n", 1);
         if (b.len > GATE_SIGV4_MAX_CANONICAL) {
-            seterr(err, errlen, "the canonical request is longer than %d bytes", GATE_SIGV4_MAX_CANONICAL);
+            gate_errf(err, errlen, "the canonical request is longer than %d bytes", GATE_SIGV4_MAX_CANONICAL);
             goto fail;
         }
         p += l + (e != NULL);
     }
     twin_buf_addf(&b, "\n%s\n%s", signed_headers, payload_hash);
     if (b.len > GATE_SIGV4_MAX_CANONICAL) {
-        seterr(err, errlen, "the canonical request is longer than %d bytes", GATE_SIGV4_MAX_CANONICAL);
+        gate_errf(err, errlen, "the canonical request is longer than %d bytes", GATE_SIGV4_MAX_CANONICAL);
         goto fail;
     }
     qparams_free(params, nparams);
@@ -605,47 +596,47 @@ static int parse_credential(const char *c, size_t n, gate_sigv4_auth *a, char *e
     }
     if (k != 5) {
         if (k == 6)
-            seterr(err, errlen, "Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request "
+            gate_errf(err, errlen, "Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request "
                                 "(more than 5 parts)");
         else
-            seterr(err, errlen,
+            gate_errf(err, errlen,
                    "Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request (%zu parts, not 5)",
                    k);
         return -1;
     }
     char q[80];
     if (!valid_key_id(part[0], len[0])) {
-        seterr(err, errlen, "Credential: the access key id must be 1 to 128 letters and digits");
+        gate_errf(err, errlen, "Credential: the access key id must be 1 to 128 letters and digits");
         return -1;
     }
     memcpy(a->key_id, part[0], len[0]);
     a->key_id[len[0]] = '\0';
     if (len[1] != 8) {
-        seterr(err, errlen, "Credential: the date must be YYYYMMDD, not '%s'", printable(part[1], len[1], q, 20));
+        gate_errf(err, errlen, "Credential: the date must be YYYYMMDD, not '%s'", printable(part[1], len[1], q, 20));
         return -1;
     }
     memcpy(a->date, part[1], 8);
     a->date[8] = '\0';
     if (!valid_date8(a->date)) {
-        seterr(err, errlen, "Credential: the date must be YYYYMMDD, not '%s'", printable(part[1], len[1], q, 20));
+        gate_errf(err, errlen, "Credential: the date must be YYYYMMDD, not '%s'", printable(part[1], len[1], q, 20));
         return -1;
     }
     if (!valid_scope_word(part[2], len[2], sizeof a->region)) {
-        seterr(err, errlen, "Credential: the region must be 1 to 63 of a-z 0-9 -, not '%s'",
+        gate_errf(err, errlen, "Credential: the region must be 1 to 63 of a-z 0-9 -, not '%s'",
                printable(part[2], len[2], q, 70));
         return -1;
     }
     memcpy(a->region, part[2], len[2]);
     a->region[len[2]] = '\0';
     if (!valid_scope_word(part[3], len[3], sizeof a->service)) {
-        seterr(err, errlen, "Credential: the service must be 1 to 63 of a-z 0-9 -, not '%s'",
+        gate_errf(err, errlen, "Credential: the service must be 1 to 63 of a-z 0-9 -, not '%s'",
                printable(part[3], len[3], q, 70));
         return -1;
     }
     memcpy(a->service, part[3], len[3]);
     a->service[len[3]] = '\0';
     if (len[4] != 12 || memcmp(part[4], "aws4_request", 12)) {
-        seterr(err, errlen, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'",
+        gate_errf(err, errlen, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'",
                printable(part[4], len[4], q, 40));
         return -1;
     }
@@ -658,7 +649,7 @@ static int parse_signature(const char *s, size_t n, gate_sigv4_auth *a, char *er
     for (size_t i = 0; ok && i < n; i++)
         ok = is_digit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f');
     if (!ok) {
-        seterr(err, errlen, "Signature must be 64 lower-case hex digits (%zu bytes given)", n);
+        gate_errf(err, errlen, "Signature must be 64 lower-case hex digits (%zu bytes given)", n);
         return -1;
     }
     memcpy(a->signature, s, 64);
@@ -675,11 +666,11 @@ static int token_char(unsigned char c)
 static int parse_signed_headers(const char *s, size_t n, char **out, char *err, size_t errlen)
 {
     if (n == 0) {
-        seterr(err, errlen, "SignedHeaders is empty");
+        gate_errf(err, errlen, "SignedHeaders is empty");
         return -1;
     }
     if (n > GATE_SIGV4_MAX_SIGNED_HEADERS) {
-        seterr(err, errlen, "SignedHeaders is longer than %d bytes", GATE_SIGV4_MAX_SIGNED_HEADERS);
+        gate_errf(err, errlen, "SignedHeaders is longer than %d bytes", GATE_SIGV4_MAX_SIGNED_HEADERS);
         return -1;
     }
     const char *prev = NULL;
@@ -692,16 +683,16 @@ static int parse_signed_headers(const char *s, size_t n, char **out, char *err, 
             j++;
         size_t l = j - i;
         if (l == 0) {
-            seterr(err, errlen, "SignedHeaders has an empty name");
+            gate_errf(err, errlen, "SignedHeaders has an empty name");
             return -1;
         }
         for (size_t x = i; x < j; x++) {
             if (s[x] >= 'A' && s[x] <= 'Z') {
-                seterr(err, errlen, "SignedHeaders must be lower-case: '%s'", printable(s + i, l, q, sizeof q));
+                gate_errf(err, errlen, "SignedHeaders must be lower-case: '%s'", printable(s + i, l, q, sizeof q));
                 return -1;
             }
             if (!token_char((unsigned char)s[x])) {
-                seterr(err, errlen, "SignedHeaders: '%s' is not a header name", printable(s + i, l, q, sizeof q));
+                gate_errf(err, errlen, "SignedHeaders: '%s' is not a header name", printable(s + i, l, q, sizeof q));
                 return -1;
             }
         }
@@ -709,11 +700,11 @@ static int parse_signed_headers(const char *s, size_t n, char **out, char *err, 
             size_t m = l < prevlen ? l : prevlen;
             int c = memcmp(prev, s + i, m);
             if (c == 0 && l == prevlen) {
-                seterr(err, errlen, "SignedHeaders names '%s' twice", printable(s + i, l, q, sizeof q));
+                gate_errf(err, errlen, "SignedHeaders names '%s' twice", printable(s + i, l, q, sizeof q));
                 return -1;
             }
             if (c > 0 || (c == 0 && prevlen > l)) {
-                seterr(err, errlen, "SignedHeaders must be sorted: '%s' comes before '%s'",
+                gate_errf(err, errlen, "SignedHeaders must be sorted: '%s' comes before '%s'",
                        printable(s + i, l, q, sizeof q), printable(prev, prevlen, q2, sizeof q2));
                 return -1;
             }
@@ -725,7 +716,7 @@ static int parse_signed_headers(const char *s, size_t n, char **out, char *err, 
         i = j + 1;
     }
     if (!host) {
-        seterr(err, errlen, "SignedHeaders must include host");
+        gate_errf(err, errlen, "SignedHeaders must include host");
         return -1;
     }
     *out = twin_xmalloc(n + 1);
@@ -742,21 +733,21 @@ int gate_sigv4_parse(const char *authz, gate_sigv4_auth *out, char *err, size_t 
     size_t vlen[3] = {0};
     char q[80];
     if (!authz || !*authz) {
-        seterr(err, errlen, "no Authorization header");
+        gate_errf(err, errlen, "no Authorization header");
         return -1;
     }
     size_t n = strlen(authz);
     if (n > GATE_SIGV4_MAX_AUTHORIZATION) {
-        seterr(err, errlen, "Authorization is longer than %d bytes", GATE_SIGV4_MAX_AUTHORIZATION);
+        gate_errf(err, errlen, "Authorization is longer than %d bytes", GATE_SIGV4_MAX_AUTHORIZATION);
         return -1;
     }
     size_t alg = strlen(GATE_SIGV4_ALGORITHM);
     if (strncmp(authz, GATE_SIGV4_ALGORITHM, alg) || authz[alg] != ' ') {
         if (!strncmp(authz, "AWS ", 4))
-            seterr(err, errlen, "Authorization: Signature Version 2 ('AWS key:signature') is not accepted; "
+            gate_errf(err, errlen, "Authorization: Signature Version 2 ('AWS key:signature') is not accepted; "
                                 "sign with AWS4-HMAC-SHA256");
         else
-            seterr(err, errlen, "Authorization must start with '" GATE_SIGV4_ALGORITHM " '");
+            gate_errf(err, errlen, "Authorization must start with '" GATE_SIGV4_ALGORITHM " '");
         return -1;
     }
     const char *p = authz + alg;
@@ -770,12 +761,12 @@ int gate_sigv4_parse(const char *authz, gate_sigv4_auth *out, char *err, size_t 
         while (ve > p && ve[-1] == ' ')
             ve--;
         if (ve == p) {
-            seterr(err, errlen, "Authorization has an empty part");
+            gate_errf(err, errlen, "Authorization has an empty part");
             return -1;
         }
         const char *eq = memchr(p, '=', (size_t)(ve - p));
         if (!eq) {
-            seterr(err, errlen, "Authorization: '%s' is not name=value", printable(p, (size_t)(ve - p), q, 40));
+            gate_errf(err, errlen, "Authorization: '%s' is not name=value", printable(p, (size_t)(ve - p), q, 40));
             return -1;
         }
         int which = -1;
@@ -783,17 +774,17 @@ int gate_sigv4_parse(const char *authz, gate_sigv4_auth *out, char *err, size_t 
             if ((size_t)(eq - p) == strlen(names[i]) && !memcmp(p, names[i], (size_t)(eq - p)))
                 which = i;
         if (which < 0) {
-            seterr(err, errlen, "Authorization has an unknown part '%s'", printable(p, (size_t)(eq - p), q, 40));
+            gate_errf(err, errlen, "Authorization has an unknown part '%s'", printable(p, (size_t)(eq - p), q, 40));
             return -1;
         }
         if (val[which]) {
-            seterr(err, errlen, "Authorization has '%s' twice", names[which]);
+            gate_errf(err, errlen, "Authorization has '%s' twice", names[which]);
             return -1;
         }
         val[which] = eq + 1;
         vlen[which] = (size_t)(ve - eq - 1);
         if (memchr(val[which], ' ', vlen[which]) || memchr(val[which], '\t', vlen[which])) {
-            seterr(err, errlen, "Authorization: '%s' holds a space (parts are separated by ',')", names[which]);
+            gate_errf(err, errlen, "Authorization: '%s' holds a space (parts are separated by ',')", names[which]);
             return -1;
         }
         if (!comma)
@@ -802,13 +793,13 @@ int gate_sigv4_parse(const char *authz, gate_sigv4_auth *out, char *err, size_t 
         while (p < end && *p == ' ')
             p++;
         if (p == end) {
-            seterr(err, errlen, "Authorization ends with ','");
+            gate_errf(err, errlen, "Authorization ends with ','");
             return -1;
         }
     }
     for (int i = 0; i < 3; i++)
         if (!val[i]) {
-            seterr(err, errlen, "Authorization header requires '%s' parameter", names[i]);
+            gate_errf(err, errlen, "Authorization header requires '%s' parameter", names[i]);
             return -1;
         }
     if (parse_credential(val[0], vlen[0], &a, err, errlen) < 0 || parse_signature(val[2], vlen[2], &a, err, errlen) < 0 ||
@@ -844,7 +835,7 @@ int gate_sigv4_parse_query(const char *target, gate_sigv4_auth *out, char *err, 
                 continue;
             any = 1;
             if (val[k]) {
-                seterr(err, errlen, "the query has '%s' twice", names[k]);
+                gate_errf(err, errlen, "the query has '%s' twice", names[k]);
                 free(name);
                 goto cleanup;
             }
@@ -857,25 +848,25 @@ int gate_sigv4_parse_query(const char *target, gate_sigv4_auth *out, char *err, 
         return 1;
     for (int k = 0; k < NNAMES; k++)
         if (!val[k]) {
-            seterr(err, errlen, "a presigned request requires the '%s' query parameter", names[k]);
+            gate_errf(err, errlen, "a presigned request requires the '%s' query parameter", names[k]);
             goto cleanup;
         }
     if (strcmp(val[0], GATE_SIGV4_ALGORITHM)) {
         char qq[40];
-        seterr(err, errlen, "X-Amz-Algorithm must be " GATE_SIGV4_ALGORITHM ", not '%s'",
+        gate_errf(err, errlen, "X-Amz-Algorithm must be " GATE_SIGV4_ALGORITHM ", not '%s'",
                printable(val[0], strlen(val[0]), qq, sizeof qq));
         goto cleanup;
     }
     double t;
     if (parse_amz_date(val[2], &t) < 0) {
-        seterr(err, errlen, "X-Amz-Date must be YYYYMMDDTHHMMSSZ");
+        gate_errf(err, errlen, "X-Amz-Date must be YYYYMMDDTHHMMSSZ");
         goto cleanup;
     }
     memcpy(a.amz_date, val[2], 17);
     int e = 0;
     size_t elen = strlen(val[3]);
     if (elen == 0 || elen > 6 || digits(val[3], elen, &e) < 0 || e < 1 || e > GATE_SIGV4_MAX_EXPIRES) {
-        seterr(err, errlen, "X-Amz-Expires must be a number of seconds from 1 to %d", GATE_SIGV4_MAX_EXPIRES);
+        gate_errf(err, errlen, "X-Amz-Expires must be a number of seconds from 1 to %d", GATE_SIGV4_MAX_EXPIRES);
         goto cleanup;
     }
     a.expires = e;
@@ -950,7 +941,7 @@ static gate_sigv4_result payload_hash(const json_t *headers, const char *body, s
             return GATE_SIGV4_OK;
         }
         if (s3) {
-            seterr(err, errlen, "Missing required header for this request: x-amz-content-sha256");
+            gate_errf(err, errlen, "Missing required header for this request: x-amz-content-sha256");
             return GATE_SIGV4_INCOMPLETE;
         }
         sha256_hex(body, len, actual);
@@ -959,7 +950,7 @@ static gate_sigv4_result payload_hash(const json_t *headers, const char *body, s
     }
     if (!strncmp(h, "STREAMING-", 10)) {
         char q[48];
-        seterr(err, errlen,
+        gate_errf(err, errlen,
                "X-Amz-Content-SHA256 %s: aws-chunked uploads are not supported; send the body whole "
                "(boto3 1.36 and later: request_checksum_calculation = when_required)",
                printable(h, strlen(h), q, sizeof q));
@@ -968,7 +959,7 @@ static gate_sigv4_result payload_hash(const json_t *headers, const char *body, s
     }
     if (!strcmp(h, "UNSIGNED-PAYLOAD")) {
         if (!s3) {
-            seterr(err, errlen, "X-Amz-Content-SHA256 UNSIGNED-PAYLOAD is accepted for s3 only, not %s", a->service);
+            gate_errf(err, errlen, "X-Amz-Content-SHA256 UNSIGNED-PAYLOAD is accepted for s3 only, not %s", a->service);
             free(h);
             return GATE_SIGV4_UNSUPPORTED;
         }
@@ -976,13 +967,13 @@ static gate_sigv4_result payload_hash(const json_t *headers, const char *body, s
         return GATE_SIGV4_OK;
     }
     if (!is_hex64(h)) {
-        seterr(err, errlen, "X-Amz-Content-SHA256 must be the body's SHA-256 in hex or UNSIGNED-PAYLOAD");
+        gate_errf(err, errlen, "X-Amz-Content-SHA256 must be the body's SHA-256 in hex or UNSIGNED-PAYLOAD");
         free(h);
         return GATE_SIGV4_INCOMPLETE;
     }
     sha256_hex(body, len, actual);
     if (strcasecmp(h, actual)) {
-        seterr(err, errlen, "The provided 'x-amz-content-sha256' header does not match what was computed: "
+        gate_errf(err, errlen, "The provided 'x-amz-content-sha256' header does not match what was computed: "
                             "the body's SHA-256 is %s", actual);
         free(h);
         return GATE_SIGV4_MISMATCH;
@@ -1005,7 +996,7 @@ static gate_sigv4_result request_time(const json_t *headers, const gate_sigv4_au
     if (d) {
         int bad = parse_amz_date(d, t) < 0;
         if (bad)
-            seterr(err, errlen, "X-Amz-Date must be YYYYMMDDTHHMMSSZ, not '%s'", printable(d, strlen(d), q, sizeof q));
+            gate_errf(err, errlen, "X-Amz-Date must be YYYYMMDDTHHMMSSZ, not '%s'", printable(d, strlen(d), q, sizeof q));
         else
             memcpy(ts, d, 17);
         free(d);
@@ -1013,12 +1004,12 @@ static gate_sigv4_result request_time(const json_t *headers, const gate_sigv4_au
     }
     d = header_get(headers, "date");
     if (!d) {
-        seterr(err, errlen, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+        gate_errf(err, errlen, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
         return GATE_SIGV4_INCOMPLETE;
     }
     int bad = parse_http_date(d, t) < 0;
     if (bad)
-        seterr(err, errlen, "Date must be an HTTP date ('Sun, 30 Aug 2015 12:36:00 GMT'), not '%s'",
+        gate_errf(err, errlen, "Date must be an HTTP date ('Sun, 30 Aug 2015 12:36:00 GMT'), not '%s'",
                printable(d, strlen(d), q, sizeof q));
     else
         format_amz_date(*t, ts);
@@ -1033,18 +1024,18 @@ static gate_sigv4_result check_time(const gate_sigv4_auth *a, const char *ts, do
     format_amz_date(now, snow);
     if (t > now + GATE_SIGV4_SKEW) {
         format_amz_date(now + GATE_SIGV4_SKEW, sedge);
-        seterr(err, errlen, "Signature not yet current: %s is still later than %s (%s + 15 min.)", ts, sedge, snow);
+        gate_errf(err, errlen, "Signature not yet current: %s is still later than %s (%s + 15 min.)", ts, sedge, snow);
         return GATE_SIGV4_EXPIRED;
     }
     if (a->presigned) {
         if (now > t + (double)a->expires) {
-            seterr(err, errlen, "Request has expired: signed at %s for %ld seconds, it is now %s", ts, a->expires,
+            gate_errf(err, errlen, "Request has expired: signed at %s for %ld seconds, it is now %s", ts, a->expires,
                    snow);
             return GATE_SIGV4_EXPIRED;
         }
     } else if (t < now - GATE_SIGV4_SKEW) {
         format_amz_date(now - GATE_SIGV4_SKEW, sedge);
-        seterr(err, errlen, "Signature expired: %s is now earlier than %s (%s - 15 min.)", ts, sedge, snow);
+        gate_errf(err, errlen, "Signature expired: %s is now earlier than %s (%s - 15 min.)", ts, sedge, snow);
         return GATE_SIGV4_EXPIRED;
     }
     return GATE_SIGV4_OK;
@@ -1059,38 +1050,38 @@ gate_sigv4_result gate_sigv4_verify(const char *method, const char *target, cons
     char *hash = NULL, *creq = NULL, *sts = NULL;
     gate_sigv4_result r;
     if (!a || !a->signed_headers || !secret || !json_is_object(headers)) {
-        seterr(err, errlen, "no signature to verify");
+        gate_errf(err, errlen, "no signature to verify");
         return GATE_SIGV4_INCOMPLETE;
     }
     if (!valid_method(method)) {
-        seterr(err, errlen, "the method must be 1 to 32 upper-case letters");
+        gate_errf(err, errlen, "the method must be 1 to 32 upper-case letters");
         return GATE_SIGV4_INCOMPLETE;
     }
     if (!target || target[0] != '/') {
-        seterr(err, errlen, "the request target must start with '/'");
+        gate_errf(err, errlen, "the request target must start with '/'");
         return GATE_SIGV4_INCOMPLETE;
     }
     if (strlen(target) > GATE_SIGV4_MAX_TARGET) {
-        seterr(err, errlen, "the request target is longer than %d bytes", GATE_SIGV4_MAX_TARGET);
+        gate_errf(err, errlen, "the request target is longer than %d bytes", GATE_SIGV4_MAX_TARGET);
         return GATE_SIGV4_INCOMPLETE;
     }
     if (!body && len) {
-        seterr(err, errlen, "no body");
+        gate_errf(err, errlen, "no body");
         return GATE_SIGV4_INCOMPLETE;
     }
     if (!(now >= 0 && now < 253402300800.0)) {
-        seterr(err, errlen, "the clock is out of range");
+        gate_errf(err, errlen, "the clock is out of range");
         return GATE_SIGV4_INCOMPLETE;
     }
     if (!a->presigned && query_has(target, "X-Amz-Signature")) {
-        seterr(err, errlen, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature "
+        gate_errf(err, errlen, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature "
                             "query string parameter or the Authorization header should be specified");
         return GATE_SIGV4_INCOMPLETE;
     }
     if ((r = request_time(headers, a, ts, &t, err, errlen)) != GATE_SIGV4_OK)
         return r;
     if (memcmp(ts, a->date, 8)) {
-        seterr(err, errlen,
+        gate_errf(err, errlen,
                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                "'%s' != '%.8s', from '%s'.",
                a->date, ts, ts);
@@ -1114,7 +1105,7 @@ gate_sigv4_result gate_sigv4_verify(const char *method, const char *target, cons
         diff |= (unsigned char)(expected[i] ^ a->signature[i]);
     explicit_bzero(expected, sizeof expected);
     if (diff) {
-        seterr(err, errlen, "The request signature we calculated does not match the signature you provided. "
+        gate_errf(err, errlen, "The request signature we calculated does not match the signature you provided. "
                             "Check your key and signing method.");
         r = GATE_SIGV4_MISMATCH;
         goto cleanup;
@@ -1140,37 +1131,37 @@ int gate_sigv4_sign(const char *method, const char *url_path_query, json_t *head
 {
     static const char *const unsigned_headers[] = {"expect", "user-agent", "x-amzn-trace-id", "authorization"};
     if (!valid_method(method)) {
-        seterr(err, errlen, "sign: the method must be 1 to 32 upper-case letters");
+        gate_errf(err, errlen, "sign: the method must be 1 to 32 upper-case letters");
         return -1;
     }
     if (!url_path_query || url_path_query[0] != '/' || strlen(url_path_query) > GATE_SIGV4_MAX_TARGET) {
-        seterr(err, errlen, "sign: the target must start with '/' and be at most %d bytes", GATE_SIGV4_MAX_TARGET);
+        gate_errf(err, errlen, "sign: the target must start with '/' and be at most %d bytes", GATE_SIGV4_MAX_TARGET);
         return -1;
     }
     if (!key_id || !valid_key_id(key_id, strlen(key_id)) || !secret || !*secret) {
-        seterr(err, errlen, "sign: the access key id must be 1 to 128 letters and digits, with a secret");
+        gate_errf(err, errlen, "sign: the access key id must be 1 to 128 letters and digits, with a secret");
         return -1;
     }
     if (!region || !valid_scope_word(region, strlen(region), 64) || !service ||
         !valid_scope_word(service, strlen(service), 64)) {
-        seterr(err, errlen, "sign: region and service must be 1 to 63 of a-z 0-9 -");
+        gate_errf(err, errlen, "sign: region and service must be 1 to 63 of a-z 0-9 -");
         return -1;
     }
     if (!json_is_object(headers)) {
-        seterr(err, errlen, "sign: the headers are not an object");
+        gate_errf(err, errlen, "sign: the headers are not an object");
         return -1;
     }
     if (!body && len) {
-        seterr(err, errlen, "sign: no body");
+        gate_errf(err, errlen, "sign: no body");
         return -1;
     }
     if (!(now >= 0 && now < 253402300800.0)) {
-        seterr(err, errlen, "sign: the time is out of range");
+        gate_errf(err, errlen, "sign: the time is out of range");
         return -1;
     }
     char *host = header_get(headers, "host");
     if (!host) {
-        seterr(err, errlen, "sign: the headers have no Host");
+        gate_errf(err, errlen, "sign: the headers have no Host");
         return -1;
     }
     free(host);
@@ -1184,7 +1175,7 @@ int gate_sigv4_sign(const char *method, const char *url_path_query, json_t *head
         twin_buf_free(&tmp);
         if (rc < 0) {
             char q[80];
-            seterr(err, errlen, "sign: header '%s' is neither text nor a list of text",
+            gate_errf(err, errlen, "sign: header '%s' is neither text nor a list of text",
                    printable(k, strlen(k), q, sizeof q));
             return -1;
         }

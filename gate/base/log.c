@@ -64,3 +64,13 @@ void gate_log(const char *fmt, ...)
     if (text != small)
         free(text);
 }
+
+void gate_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

@@ -14,6 +14,10 @@
  * is ignored). Thread-safe: lines from threads never interleave. */
 void gate_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* An error message into a caller's buffer (err may be NULL or errlen 0:
+ * nothing is written). */
+void gate_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Escapes s[0..n) as gate_log does into a new string (caller frees). */
 char *gate_log_escape(const char *s, size_t n);
 

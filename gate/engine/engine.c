@@ -110,6 +110,15 @@ static void set_error(gate_decision *d, int code, const char *msg)
     trim_utf8_tail(d->message);
 }
 
+/* A mutation the twin could not simulate: refused, never forwarded. */
+static void unsimulated(gate_decision *d, const char *why)
+{
+    char *msg = twin_xasprintf("airlock: denied: %s", why);
+    set_error(d, 422, msg);
+    free(msg);
+    d->diff = json_array();
+}
+
 static int judge(gate_engine *e, const char *agent, gate_decision *d)
 {
     json_t *ctx = json_pack("{s:O, s:O, s:O, s:{s:s, s:b}}", "action", d->action, "diff", d->diff, "impact",
@@ -303,10 +312,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
     gate_action_request(&a, &req);
     twin_result res;
     if (twin_apply(e->twin, &req, &res, err, sizeof err) < 0) {
-        char *msg = twin_xasprintf("airlock: denied: %s", err);
-        set_error(d, 422, msg);
-        free(msg);
-        d->diff = json_array();
+        unsimulated(d, err);
         goto done;
     }
     d->diff = res.diff;
@@ -389,10 +395,7 @@ int gate_decide_aws(gate_engine *e, const char *agent, const gate_aws_action *a,
     twin_aws_call c = {a->service, a->operation, a->input};
     twin_result res;
     if (twin_aws_apply(e->twin, &c, &res, err, sizeof err) < 0) {
-        char *msg = twin_xasprintf("airlock: denied: %s", err);
-        set_error(d, 422, msg);
-        free(msg);
-        d->diff = json_array();
+        unsimulated(d, err);
         goto done;
     }
     d->diff = res.diff;

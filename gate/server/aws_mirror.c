@@ -223,16 +223,8 @@ static void merge(job *j, json_t *doc, json_t *gone)
         json_t *health = json_object_get(doc, "TargetHealth");
         if (!health)
             json_object_set_new(doc, "TargetHealth", health = json_object());
-        json_t *targets = json_array();
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(j->out, "TargetHealthDescriptions"), i, d) {
-            json_t *t = json_object_get(d, "Target");
-            json_array_append_new(targets, json_pack("{s:O*, s:O*, s:O*}", "Id", json_object_get(t, "Id"), "Port",
-                                                     json_object_get(t, "Port"), "State",
-                                                     json_object_get(json_object_get(d, "TargetHealth"), "State")));
-        }
-        json_object_set_new(health, json_string_value(json_object_get(j->in, "TargetGroupArn")), targets);
+        json_object_set_new(health, json_string_value(json_object_get(j->in, "TargetGroupArn")),
+                            gate_aws_targets_of(j->out));
         return;
     }
     if (!j->listkey) {   /* the whole answer (IAM's details) */

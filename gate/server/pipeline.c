@@ -1166,10 +1166,9 @@ static void run_call(call *k)
     gate_decision_free(&k->d);
 }
 
-void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, gate_aws_action *a,
-                   const char *request_id)
+static call call_of(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, const char *pq, const char *ctype,
+                    int mutation)
 {
-    char *pq = twin_xasprintf("aws %s %s", a->service, a->operation);
     call k = {
         .sv = sv,
         .rq = rq,
@@ -1177,14 +1176,23 @@ void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who
         .st = rq->state,
         .who = who,
         .method = rq->method,
-        .pq = pq,   /* what the record, the approval and the log show */
+        .pq = pq,
         .agent = who->name,
-        .ctype = "application/x-amz-json",
-        .aws = a,
-        .mutation = !a->read,
+        .ctype = ctype,
+        .mutation = mutation,
         .redact = !who->read_secrets,
         .t0 = gate_mono(),
     };
+    return k;
+}
+
+void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, gate_aws_action *a,
+                   const char *request_id)
+{
+    char *pq = twin_xasprintf("aws %s %s", a->service, a->operation);
+    /* pq is what the record, the approval and the log show */
+    call k = call_of(sv, rq, resp, who, pq, "application/x-amz-json", !a->read);
+    k.aws = a;
     snprintf(k.request_id, sizeof k.request_id, "%s", request_id);
     run_call(&k);
     free(pq);
@@ -1204,20 +1212,9 @@ void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who
 
 void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who)
 {
-    call k = {
-        .sv = sv,
-        .rq = rq,
-        .resp = resp,
-        .st = rq->state,
-        .who = who,
-        .method = rq->method,
-        .pq = rq->target,   /* as received: the one text parsed, recorded and logged (escaped) */
-        .agent = who->name,
-        .ctype = record_content_type(rq),
-        .mutation = strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"),
-        .redact = !who->read_secrets,
-        .t0 = gate_mono(),
-    };
+    /* the target as received: the one text parsed, recorded and logged (escaped) */
+    call k = call_of(sv, rq, resp, who, rq->target, record_content_type(rq),
+                     strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"));
     run_call(&k);
 }
 

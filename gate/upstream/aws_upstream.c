@@ -363,16 +363,22 @@ json_t *gate_aws_upstream_target_health(gate_aws_upstream *u, const char *arn, c
     json_decref(in);
     if (rc < 0)
         return NULL;
+    json_t *targets = gate_aws_targets_of(o);
+    json_decref(o);
+    return targets;
+}
+
+json_t *gate_aws_targets_of(const json_t *health)
+{
     json_t *targets = json_array();
     size_t j;
     json_t *d;
-    json_array_foreach(json_object_get(o, "TargetHealthDescriptions"), j, d) {
+    json_array_foreach(json_object_get(health, "TargetHealthDescriptions"), j, d) {
         json_t *t = json_object_get(d, "Target");
         json_array_append_new(targets, json_pack("{s:O*, s:O*, s:O*}", "Id", json_object_get(t, "Id"), "Port",
                                                  json_object_get(t, "Port"), "State",
                                                  json_object_get(json_object_get(d, "TargetHealth"), "State")));
     }
-    json_decref(o);
     return targets;
 }
 

@@ -49,6 +49,8 @@ json_t *gate_aws_upstream_snapshot(gate_aws_upstream *u, char *err, size_t errle
 /* A target group's targets as the AWSState document keeps them ([{Id,
  * Port, State}], new array), or NULL with err. */
 json_t *gate_aws_upstream_target_health(gate_aws_upstream *u, const char *arn, char *err, size_t errlen);
+/* The same targets from a DescribeTargetHealth output (new array). */
+json_t *gate_aws_targets_of(const json_t *health);
 /* A bucket as the AWSState document keeps it (ACL, policy, public access
  * block, tags, objects of the first page), or NULL when production does
  * not have it (or lets it not be read). */
