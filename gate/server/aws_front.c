@@ -177,6 +177,10 @@ static gate_identity *authenticate(server *sv, gate_req *rq, gate_resp *resp, ga
         return NULL;
     }
     int s3 = !strcmp(a->service, "s3");
+    if (rq->too_big) {   /* its body is not kept: no signature over it can be checked */
+        gate_aws_refuse(resp, a->service, 413, NULL, "airlock: the request body is larger than the 3 MiB limit", rid);
+        return NULL;
+    }
     gate_identity *who = gate_agents_find_aws(&sv->agents, a->key_id);
     if (!who || who->role != GATE_ROLE_AGENT) {
         gate_log("aws: a request signed with an unknown access key id was refused (%s)", a->service);
@@ -254,10 +258,6 @@ void gate_aws_serve(server *sv, gate_req *rq, gate_resp *resp)
         gate_aws_refuse(resp, service, 429, NULL, msg, rid);
         gate_resp_header(resp, "Connection", "close");
         free(msg);
-        return;
-    }
-    if (rq->too_big) {
-        gate_aws_refuse(resp, service, 413, NULL, "airlock: the request body is larger than the 3 MiB limit", rid);
         return;
     }
     gate_aws_action act;

@@ -182,6 +182,22 @@ passes "after the thaw they pass again" ec2 stop-instances --instance-ids i-0a1b
 /usr/bin/python3 tests/cli/aws_boto.py "https://127.0.0.1:$aport" "$tmp/data/tls.crt" "$AWS_SHARED_CREDENTIALS_FILE" ||
     failures=$((failures + 1))
 
+# ---- hostile requests: the protocol's error, the gate still up ----
+head -c 4000000 /dev/zero >"$tmp/big"
+sig=$(printf '%064d' 0)
+curl -s --cacert "$tmp/data/tls.crt" -m 20 -o "$tmp/big.out" -w '%{http_code}' -X POST --data-binary @"$tmp/big" \
+    -H "Authorization: AWS4-HMAC-SHA256 Credential=AKIAAAAAAAAAAAAAAAAA/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=$sig" \
+    "https://127.0.0.1:$aport/" >"$tmp/code"
+[ "$(cat "$tmp/code")" = 413 ] && grep -q "RequestEntityTooLarge" "$tmp/big.out" && ok "a body over 3 MiB is 413 RequestEntityTooLarge" ||
+    { bad "a body over 3 MiB is 413 RequestEntityTooLarge ($(cat "$tmp/code"))"; cat "$tmp/big.out"; }
+for h in "" "Authorization: garbage" "Authorization: AWS4-HMAC-SHA256 Credential=x" "Authorization: AWS4-HMAC-SHA256 Credential=AKIAAAAAAAAAAAAAAAAA/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=$sig"; do
+    curl -s --cacert "$tmp/data/tls.crt" -m 5 -o "$tmp/h.out" -w '%{http_code}\n' -X POST ${h:+-H "$h"} -d 'Action=DescribeVpcs' \
+        "https://127.0.0.1:$aport/" >>"$tmp/codes"
+done
+[ "$(tr '\n' ' ' <"$tmp/codes")" = "403 400 400 400 " ] && ok "no auth, garbage, a partial and another service's signature: each refused" ||
+    bad "no auth, garbage, a partial and another service's signature: each refused ($(tr '\n' ' ' <"$tmp/codes"))"
+passes "the gate answers after them" ec2 describe-vpcs
+
 # ---- the agent's secret is nowhere but its credentials file ----
 secret=$(sed -n 's/^aws_secret_access_key *= *//p' "$AWS_SHARED_CREDENTIALS_FILE")
 [ ${#secret} -ge 40 ] && ok "the credentials file holds a secret" || bad "the credentials file holds a secret"
