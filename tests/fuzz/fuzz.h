@@ -41,6 +41,7 @@ int fuzz_protobuf_one(const uint8_t *data, size_t size);
 int fuzz_aws_query_one(const uint8_t *data, size_t size);
 int fuzz_aws_xml_one(const uint8_t *data, size_t size);
 int fuzz_sigv4_one(const uint8_t *data, size_t size);
+int fuzz_aws_action_one(const uint8_t *data, size_t size);
 int fuzz_selector_one(const uint8_t *data, size_t size);
 int fuzz_agents_one(const uint8_t *data, size_t size);
 int fuzz_journal_one(const uint8_t *data, size_t size);

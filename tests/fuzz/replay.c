@@ -31,6 +31,7 @@ static const struct {
     {"aws_query", fuzz_aws_query_one},
     {"aws_xml", fuzz_aws_xml_one},
     {"sigv4", fuzz_sigv4_one},
+    {"aws_action", fuzz_aws_action_one},
 };
 
 enum { MAX_INPUT = 16 * 1024 * 1024 };

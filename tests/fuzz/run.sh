@@ -3,7 +3,7 @@
 # (-fsanitize=fuzzer,address,undefined) and runs each for a bounded time.
 #
 #   FUZZ_SECONDS   seconds per target (default 60)
-#   FUZZ_TARGETS   which targets (default "yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4")
+#   FUZZ_TARGETS   which targets (default "yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4 aws_action")
 #   FUZZ_TIMEOUT   seconds after which one input counts as a hang (default 25)
 #   CLANG          the compiler (default clang)
 #
@@ -25,7 +25,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4"}
+TARGETS=${FUZZ_TARGETS:-"yaml import action patch protobuf selector agents journal aws_query aws_xml sigv4 aws_action"}
 HANG=${FUZZ_TIMEOUT:-25}
 CLANG=${CLANG:-clang}
 OUT=build/fuzz
