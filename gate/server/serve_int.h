@@ -114,10 +114,13 @@ void gate_kube_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *wh
  * it is held for a person. */
 void gate_aws_call(server *sv, gate_req *rq, gate_resp *resp, gate_identity *who, gate_aws_action *a,
                    const char *request_id);
-/* aws_front.c: an AWS error in the service's protocol (code NULL: the one
+/* aws_answer.c: an AWS error in the service's protocol (code NULL: the one
  * for the status, e.g. 403 UnauthorizedOperation for EC2, AccessDenied
- * elsewhere); the answer of a decided call (the output, or the refusal). */
+ * elsewhere); an operation's output; the answer of a decided call (the
+ * output, or the refusal). */
 void gate_aws_refuse(gate_resp *resp, const char *service, unsigned status, const char *code, const char *msg,
+                     const char *request_id);
+void gate_aws_output(gate_resp *resp, const char *service, const char *operation, const json_t *output,
                      const char *request_id);
 void gate_aws_answer(gate_resp *resp, const gate_aws_action *a, const gate_decision *d, const char *request_id);
 /* aws_front.c: one request on the AWS listener: signature, identity,
