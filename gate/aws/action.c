@@ -112,12 +112,13 @@ static void classify(gate_aws_action *a)
     a->dry_run = json_is_true(json_object_get(a->input, "DryRun"));
 }
 
-int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *method, const char *path,
+int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *method, const char *target,
                           const json_t *args, const json_t *headers, const char *body, size_t len, char *err,
                           size_t errlen)
 {
     memset(a, 0, sizeof *a);
     int code;
+    char *path = twin_xasprintf("%.*s", (int)strcspn(target, "?"), target);   /* as sent, without the query */
     if (!strcmp(service, "s3")) {
         /* path-style, or AWS's own virtual-hosted names (an agent reaches
          * the gate by its address) */
@@ -138,6 +139,7 @@ int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *m
     } else {
         code = gate_aws_parse_query(service, body, len, &a->operation, &a->input, err, errlen);
     }
+    free(path);
     if (code)
         return code;
     a->service = twin_xstrdup(service);

@@ -37,10 +37,10 @@ int gate_aws_cli_name(const char *words, char **service, char **operation, char 
 
 /* A request (its signature verified by the caller) as an action: the
  * operation and input from the body (ec2 and query protocols: a POSTed
- * form, nothing in the query) or from the REST call (s3: path without the
- * query, args the decoded query, the body).  0 and *a filled, or the HTTP
+ * form, nothing in the query) or from the REST call (s3: the target as
+ * sent, args its decoded query, the body).  0 and *a filled, or the HTTP
  * status of the refusal (400) with err naming what was wrong. */
-int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *method, const char *path,
+int gate_aws_action_parse(gate_aws_action *a, const char *service, const char *method, const char *target,
                           const json_t *args, const json_t *headers, const char *body, size_t len, char *err,
                           size_t errlen);
 

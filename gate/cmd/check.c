@@ -146,10 +146,8 @@ static void decide_aws(gate_engine *e, const char *agent, const json_t *j, gate_
             gate_req rq;
             gate_req_init(&rq, json_string_value(json_object_get(j, "method")), target, json_object_get(j, "headers"), b,
                           strlen(b));
-            char *path = twin_xasprintf("%.*s", (int)strcspn(target, "?"), target);
-            rc = gate_aws_action_parse(&act, service, rq.method, path, rq.args, rq.headers, b, strlen(b), err,
+            rc = gate_aws_action_parse(&act, service, rq.method, target, rq.args, rq.headers, b, strlen(b), err,
                                        sizeof err) ? -1 : 0;
-            free(path);
             gate_req_free(&rq);
         }
     }

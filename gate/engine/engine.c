@@ -160,11 +160,32 @@ static int judge(gate_engine *e, const char *agent, gate_decision *d)
     return 0;
 }
 
-/* A mutation the twin simulated (its operation open, d holding the diff,
- * impact and answer): judged; then committed (allowed, not a dry run),
- * left open for the caller (engine.hold), or rolled back. */
-static void judge_simulated(gate_engine *e, const char *agent, gate_decision *d, int twin_code, int dry_run)
+static void set_aws_error(gate_decision *d, int code, json_t *err_doc);
+
+/* A mutation the twin simulated (its operation open; res taken into d):
+ * what the API would refuse (a Kubernetes Status, an AWS error, aws) is
+ * an error, nothing to judge or forward; the rest is judged, then
+ * committed (allowed, not a dry run), left open for the caller
+ * (engine.hold), or rolled back. */
+static void judge_simulated(gate_engine *e, const char *agent, gate_decision *d, twin_result *res, int dry_run,
+                            int aws)
 {
+    d->diff = res->diff;
+    d->events = res->events;
+    d->impact = res->impact;
+    int twin_code = res->code;
+    if (twin_code >= (aws ? 300 : 400)) {
+        if (aws) {
+            set_aws_error(d, twin_code, res->object);
+        } else {
+            d->object = res->object;
+            const char *m = json_string_value(json_object_get(res->object, "message"));
+            set_error(d, twin_code, m ? m : "refused");
+        }
+        twin_rollback(e->twin);
+        return;
+    }
+    d->object = res->object;
     if (judge(e, agent, d) < 0) {
         twin_rollback(e->twin);
         return;
@@ -315,18 +336,7 @@ int gate_decide_action(gate_engine *e, const char *agent, const gate_action *pa,
         unsimulated(d, err);
         goto done;
     }
-    d->diff = res.diff;
-    d->events = res.events;
-    d->impact = res.impact;
-    d->object = res.object;
-    if (res.code >= 400) {
-        /* the API server would refuse it: nothing to judge, nothing to forward */
-        const char *m = json_string_value(json_object_get(res.object, "message"));
-        set_error(d, res.code, m ? m : "refused");
-        twin_rollback(e->twin);
-        goto done;
-    }
-    judge_simulated(e, agent, d, res.code, a.dry_run);
+    judge_simulated(e, agent, d, &res, a.dry_run, 0);
 
 done:
     if (!d->results)
@@ -398,17 +408,7 @@ int gate_decide_aws(gate_engine *e, const char *agent, const gate_aws_action *a,
         unsimulated(d, err);
         goto done;
     }
-    d->diff = res.diff;
-    d->events = res.events;
-    d->impact = res.impact;
-    if (res.code >= 300) {
-        /* AWS would refuse it: nothing to judge, nothing to forward */
-        set_aws_error(d, res.code, res.object);
-        twin_rollback(e->twin);
-        goto done;
-    }
-    d->object = res.object;
-    judge_simulated(e, agent, d, res.code, a->dry_run);
+    judge_simulated(e, agent, d, &res, a->dry_run, 1);
 
 done:
     if (!d->results)

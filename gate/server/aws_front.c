@@ -168,10 +168,8 @@ void gate_aws_serve(server *sv, gate_req *rq, gate_resp *resp)
         return;
     }
     gate_aws_action act;
-    char *path = twin_xasprintf("%.*s", (int)strcspn(rq->target, "?"), rq->target);
-    int code = gate_aws_action_parse(&act, service, rq->method, path, rq->args, rq->headers, rq->body, rq->len, err,
-                                     sizeof err);
-    free(path);
+    int code = gate_aws_action_parse(&act, service, rq->method, rq->target, rq->args, rq->headers, rq->body, rq->len,
+                                     err, sizeof err);
     if (code) {
         gate_log("%s aws %s -> refused %d: %s", who->name, service, code, err);
         gate_aws_refuse(resp, service, (unsigned)code, NULL, err, rid);

@@ -141,19 +141,20 @@ static void from_twin(reach *r, twin *t)
         json_array_foreach(json_object_get(doc, "Instances"), j, x) add_all(r->instances, json_object_get(x, "InstanceId"));
         json_decref(o);
     }
-    /* target groups holding an instance (the twin's own index) */
-    json_t *tgs = twin_list(t, TWIN_AFTER, "ELBv2TargetGroup", NULL, NULL, NULL, NULL, 0);
-    json_array_foreach(tgs, i, v) {
-        const json_t *doc = json_object_get(v, "aws");
-        size_t j, k;
-        json_t *x, *id;
-        json_array_foreach(json_object_get(doc, "Targets"), j, x) json_array_foreach(r->instances, k, id) {
-            const char *tid = json_string_value(json_object_get(x, "Id"));
-            if (tid && !strcmp(tid, json_string_value(id)))
-                add_all(r->tgs, json_object_get(doc, "TargetGroupArn"));
-        }
+    /* target groups holding an instance: the twin's index of targets (one
+     * lookup per instance, not a scan of every group) */
+    json_array_foreach(r->instances, i, v) {
+        const char *id = json_string_value(v);
+        if (!id || !*id || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(id))
+            continue;   /* no instance id: nothing the index could hold (and no selector syntax) */
+        char *sel = twin_xasprintf("target.aws.airlock.dev/%s=true", id);
+        json_t *tgs = twin_list(t, TWIN_AFTER, "ELBv2TargetGroup", NULL, sel, NULL, NULL, 0);
+        size_t j;
+        json_t *tg;
+        json_array_foreach(tgs, j, tg) add_all(r->tgs, json_object_get(json_object_get(tg, "aws"), "TargetGroupArn"));
+        json_decref(tgs);
+        free(sel);
     }
-    json_decref(tgs);
 }
 
 static void reach_free(reach *r)

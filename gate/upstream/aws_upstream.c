@@ -90,38 +90,6 @@ static char *endpoint_of(const gate_aws_upstream *u, const char *service)
     return twin_xasprintf("https://%s.%s.amazonaws.com", service, u->region);
 }
 
-typedef struct sink {
-    twin_buf *b;
-    int too_big;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    sink *s = ud;
-    if (s->b->len + size * n > MAX_ANSWER) {
-        s->too_big = 1;
-        return 0;
-    }
-    twin_buf_add(s->b, p, size * n);
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    char *ct = ud;
-    size_t len = size * n;
-    if (len > 13 && !strncasecmp(p, "Content-Type:", 13)) {
-        const char *v = p + 13;
-        while (*v == ' ')
-            v++;
-        size_t vl = (size_t)(p + len - v);
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-            vl--;
-        snprintf(ct, 256, "%.*s", (int)vl, v);
-    }
-    return len;
-}
-
 int gate_aws_upstream_call(gate_aws_upstream *u, const char *service, const char *operation, const json_t *input,
                            gate_upstream_answer *ans, char *err, size_t errlen)
 {
@@ -177,14 +145,11 @@ int gate_aws_upstream_call(gate_aws_upstream *u, const char *service, const char
         curl_easy_reset(c);   /* options go, the connection stays */
     else
         c = curl_easy_init();
-    sink snk = {&ans->body, 0};
+    gate_upstream_sinkbuf snk;
+    gate_upstream_collect(c, ans, &snk, MAX_ANSWER);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &snk);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(1000 * (u->timeout > 0 ? u->timeout : 10)));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -204,16 +204,11 @@ static void set_connection(const gate_upstream *u, CURL *c)
     }
 }
 
-typedef struct sink {
-    twin_buf *body;
-    int too_big;
-} sink;
-
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
-    sink *s = ud;
+    gate_upstream_sinkbuf *s = ud;
     size_t n = size * nmemb;
-    if (s->body->len + n > GATE_UPSTREAM_MAX) {
+    if (s->body->len + n > s->max) {
         s->too_big = 1;
         return 0;
     }
@@ -235,6 +230,15 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
         snprintf(ct, 256, "%.*s", (int)l, v);
     }
     return n;
+}
+
+void gate_upstream_collect(void *easy, gate_upstream_answer *ans, gate_upstream_sinkbuf *s, size_t max)
+{
+    *s = (gate_upstream_sinkbuf){&ans->body, max, 0};
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)ans->content_type);
 }
 
 void gate_upstream_abort(gate_upstream *u)
@@ -321,14 +325,11 @@ static int call(gate_upstream *u, const char *method, const char *path_query, co
         h = curl_slist_append(h, ct);
     h = curl_slist_append(h, ac);
     h = curl_slist_append(h, "Expect:");
-    sink s = {&ans->body, 0};
+    gate_upstream_sinkbuf s;
+    gate_upstream_collect(c, ans, &s, GATE_UPSTREAM_MAX);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, ans->content_type);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, call_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);

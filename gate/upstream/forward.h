@@ -42,6 +42,16 @@ int gate_upstream_call(gate_upstream *u, const char *method, const char *path_qu
                        const char *accept, const char *body, size_t len, gate_upstream_answer *ans, char *err,
                        size_t errlen);
 void gate_upstream_answer_free(gate_upstream_answer *a);
+/* Where a libcurl easy handle (easy: a CURL *) puts an answer: the body
+ * into ans->body up to max bytes (beyond, the transfer stops and too_big
+ * is set), the Content-Type into ans->content_type.  s must outlive the
+ * transfer. */
+typedef struct gate_upstream_sinkbuf {
+    twin_buf *body;
+    size_t max;
+    int too_big;
+} gate_upstream_sinkbuf;
+void gate_upstream_collect(void *easy, gate_upstream_answer *ans, gate_upstream_sinkbuf *s, size_t max);
 /* Seconds one call may take (0: the default, 10). */
 void gate_upstream_set_timeout(gate_upstream *u, double seconds);
 /* 1 when production is known down (why gets the reason), else 0. */
