@@ -24,6 +24,7 @@
 #include <gnutls/crypto.h>
 
 #include "gate/aws/action.h"
+#include "gate/aws/protocol.h"
 #include "gate/aws/sigv4.h"
 #include "gate/base/clock.h"
 #include "gate/base/log.h"
@@ -40,15 +41,6 @@ static void new_request_id(char out[40])
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
              r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
-}
-
-static int served(const char *service)
-{
-    static const char *const names[] = {"ec2", "autoscaling", "elasticloadbalancing", "iam", "rds", "sts", "s3"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(service, names[i]))
-            return 1;
-    return 0;
 }
 
 /* Global services are signed for us-east-1 whatever the twin's region. */
@@ -82,7 +74,7 @@ static gate_identity *authenticate(server *sv, gate_req *rq, gate_resp *resp, ga
         return NULL;
     }
     snprintf(service, service_len, "%s", a->service);
-    if (!served(a->service)) {
+    if (!gate_aws_protocol(a->service)) {   /* the models the gate was built with name the services */
         char *msg = twin_xasprintf("airlock: the gate does not serve the AWS service \"%s\" (it serves ec2, "
                                    "autoscaling, elasticloadbalancing, iam, rds, sts and s3)",
                                    a->service);
