@@ -148,8 +148,7 @@ static int resimulate(server *sv, const json_t *a, gate_decision *d, char *msg, 
             rc = 503;
         } else {
             gate_engine e = gate_agent_engine(sv, who);
-            e.mirror = e.reads_elsewhere = sv->aws_up != NULL;
-            e.follow = 0;
+            gate_aws_mode(sv, &e);
             gate_decide_aws(&e, agent, &act, d);
             gate_finish(&e, d, 0);
             if (d->verdict == GATE_ERROR) {

@@ -337,6 +337,15 @@ void gate_locks_destroy(server *sv)
     gate_tally_destroy(&sv->watches);
 }
 
+void gate_aws_mode(const server *sv, gate_engine *e)
+{
+    /* enforce mode: production answers reads, and the twin mirrors it: a
+     * simulation is rolled back before forwarding; what production took
+     * reaches the twin when it is described again (aws_mirror.c) */
+    e->reads_elsewhere = e->mirror = sv->aws_up != NULL;
+    e->follow = 0;   /* shadow mode is the cluster's */
+}
+
 gate_engine gate_agent_engine(server *sv, const gate_identity *who)
 {
     gate_engine e = sv->engine;
@@ -630,11 +639,7 @@ static int decide_aws(call *k, gate_engine *e)
             return 1;
     }
     k->rv_before = twin_resource_version(sv->engine.twin);
-    /* enforce mode: production answers reads, and the twin mirrors it: the
-     * simulation is rolled back before forwarding; what production took
-     * reaches the twin when it is described again (aws_mirror.c) */
-    e->reads_elsewhere = e->mirror = sv->aws_up != NULL;
-    e->follow = 0;   /* shadow mode is the cluster's */
+    gate_aws_mode(sv, e);
     gate_decide_aws(e, k->agent, k->aws, &k->d);
     gate_release(e, &k->d);
     k->t_judged = gate_mono();
@@ -1143,10 +1148,8 @@ static void run_call(call *k)
 {
     server *sv = k->sv;
     k->eng = sv->engine;
-    if (k->aws) {   /* the AWS account's own mode (aws_up), whatever the cluster's */
-        k->eng.mirror = k->eng.reads_elsewhere = sv->aws_up != NULL;
-        k->eng.follow = 0;
-    }
+    if (k->aws)
+        gate_aws_mode(sv, &k->eng);
     if (phase_watch_head(k)) {   /* a resumed watch: judged and recorded before it was held */
         unlock(k, LOCK_ENGINE | LOCK_WRITE);
         return;

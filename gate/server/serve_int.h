@@ -103,6 +103,9 @@ void gate_locks_destroy(server *sv);
 /* The engine as it judges for one agent (its policies, config overrides
  * and read_secrets): a copy, so that calls judged at once never share one. */
 gate_engine gate_agent_engine(server *sv, const gate_identity *who);
+/* An engine set to the AWS account's own mode (--aws-upstream or not),
+ * whatever the cluster's: how AWS calls are judged and settled. */
+void gate_aws_mode(const server *sv, gate_engine *e);
 
 /* The pipeline of one Kubernetes API call (pipeline.c): authenticated,
  * admitted, decided, reviewed, recorded, forwarded or answered from the
